@@ -1,0 +1,67 @@
+"""Shared helpers of the benchmark scripts: machine description, timing with
+peak memory, and a cached large synthetic export.
+
+Each measured step runs in a forked child process so that its peak resident
+memory (``ru_maxrss``) is its own, not the benchmark script's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def machine() -> str:
+    """One line describing the machine the figures come from."""
+    import numpy
+    import pandas
+
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.node()} | {platform.machine()} | {os.cpu_count()} cores | "
+        f"{mem_gib:.0f} GiB RAM | Python {platform.python_version()} | "
+        f"pandas {pandas.__version__} | numpy {numpy.__version__}"
+    )
+
+
+def _child(fn: Callable[[], Any], queue: mp.Queue) -> None:
+    start = time.perf_counter()
+    info = fn()
+    seconds = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((seconds, peak_mib, info))
+
+
+def measure(label: str, fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Run ``fn`` in a forked child; print and return (seconds, peak MiB, fn's result).
+
+    ``fn``'s result must be picklable and small (a dict of figures, say).
+    """
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, queue))
+    proc.start()
+    seconds, peak_mib, info = queue.get()
+    proc.join()
+    print(f"{label:<48} {seconds:9.2f} s   peak {peak_mib:9.0f} MiB   {info if info else ''}")
+    return seconds, peak_mib, info
+
+
+def synthetic_export(n_participants: int, fmt: str = "parquet", seed: int = 2026) -> Path:
+    """Folder of a synthetic export of ``n_participants``, made once and cached in ``out/``."""
+    from cdanalytics.synth import write_synthetic_export
+
+    folder = OUT / f"synth_{n_participants}_{fmt}_{seed}"
+    if not (folder / "manifest.json").exists():
+        start = time.perf_counter()
+        write_synthetic_export(folder, n_participants=n_participants, seed=seed, fmt=fmt)
+        print(f"made {folder.name} in {time.perf_counter() - start:.1f} s")
+    return folder

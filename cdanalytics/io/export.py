@@ -1,0 +1,77 @@
+"""The in-memory form of a validated case export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["TABLES", "Export", "Manifest"]
+
+#: Tables of an export, in the order they are loaded and validated.
+TABLES: tuple[str, ...] = ("participants", "sessions", "measures", "events")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Contents of ``manifest.json``.
+
+    Attributes
+    ----------
+    extract_date
+        End of observation for every analysis.
+    schema_version
+        Version of the export contract (currently 1).
+    source_system, description
+        Free text from the exporting site.
+    """
+
+    extract_date: pd.Timestamp
+    schema_version: int = 1
+    source_system: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class Export:
+    """A loaded, validated export: four tables and a manifest.
+
+    Column types follow ``data/schemas/``: dates are ``datetime64``
+    (normalised to midnight), enumerated columns are ``category``, counts are
+    nullable ``Int64``, booleans nullable ``boolean``, identifiers ``str``.
+    Optional tables absent from the export are empty frames with the
+    contract's columns.
+
+    Attributes
+    ----------
+    participants, sessions, measures, events
+        The accepted rows of each table.
+    manifest
+        The export's manifest.
+    report
+        The :class:`~cdanalytics.io.validation.ValidationReport` of the load
+        (rows read, accepted and quarantined per table, and every problem),
+        or ``None`` for an export built in memory.
+    source
+        Folder or workbook the export was read from.
+    """
+
+    participants: pd.DataFrame
+    sessions: pd.DataFrame
+    measures: pd.DataFrame
+    events: pd.DataFrame
+    manifest: Manifest
+    report: Any = None
+    source: Path | None = None
+    quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def extract_date(self) -> pd.Timestamp:
+        """End of observation (the manifest's ``extract_date``)."""
+        return self.manifest.extract_date
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table by name."""
+        return getattr(self, name)

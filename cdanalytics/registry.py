@@ -1,0 +1,146 @@
+"""Programme and instrument registries.
+
+The registries are data files shipped with the package
+(``cdanalytics/registries/programmes.yaml`` and ``instruments.yaml``); a site
+overrides any value, or adds an entry, in its evaluation config. This module
+only reads and merges them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "core_session_count",
+    "instrument_registry",
+    "programme_registry",
+    "scale_info",
+]
+
+
+@cache
+def _builtin(name: str) -> dict[str, Any]:
+    text = resources.files("cdanalytics").joinpath("registries", f"{name}.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+_PROGRAMME_REQUIRED = ("name", "core", "expected_duration_days", "completion_rule")
+
+
+def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Return the programme registry, with a site's overrides merged in.
+
+    Parameters
+    ----------
+    overrides
+        Mapping of programme code to the fields to change (for example
+        ``{"carrousel": {"core": {"group": 12}}}``), or a new programme with at
+        least ``name``, ``core``, ``expected_duration_days`` and
+        ``completion_rule``.
+
+    Returns
+    -------
+    dict
+        Programme code to its registry entry. Each entry also carries
+        ``code`` and ``completion_rule.text``, the rule in words, for outputs
+        that use it.
+    """
+    merged = _merge(_builtin("programmes"), overrides or {})
+    for code, entry in merged.items():
+        missing = [f for f in _PROGRAMME_REQUIRED if f not in entry]
+        if missing:
+            raise ConfigError(
+                f"Programme {code!r} in the registry lacks {', '.join(missing)}; "
+                "a new programme needs name, core, expected_duration_days and completion_rule."
+            )
+        entry.setdefault("review", {"count": 0, "window_days": 0, "timing": "none"})
+        entry.setdefault("completion_grace_days", 0)
+        entry.setdefault("rolling_entry", False)
+        entry["code"] = code
+        entry["completion_rule"]["text"] = completion_rule_text(entry)
+    return merged
+
+
+def completion_rule_text(entry: Mapping[str, Any]) -> str:
+    """The completion rule of a registry entry in words."""
+    rule = entry["completion_rule"]
+    total = core_session_count(entry)
+    share = float(rule["min_core_share"])
+    needed = int(-(-share * total // 1))
+    text = f"attended at least {share:.0%} of the {total} core sessions ({needed} or more)"
+    if rule.get("require_last_core"):
+        text += ", including the last"
+    return text
+
+
+def core_session_count(entry: Mapping[str, Any]) -> int:
+    """Number of core sessions of a programme, over all session types."""
+    return int(sum(entry["core"].values()))
+
+
+def instrument_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Return the instrument registry, with a site's overrides merged in.
+
+    Parameters
+    ----------
+    overrides
+        Mapping of instrument code to fields to change, for example
+        ``{"psi_sf": {"scales": {"total": {"reliability": 0.91}}}}``.
+
+    Returns
+    -------
+    dict
+        Instrument code to its entry; each scale carries every field named in
+        the registry's header, ``None`` where unknown.
+    """
+    merged = _merge(_builtin("instruments"), overrides or {})
+    for code, entry in merged.items():
+        if not entry.get("scales"):
+            raise ConfigError(f"Instrument {code!r} in the registry has no scales.")
+        for scale, info in entry["scales"].items():
+            for field in ("min", "max", "direction"):
+                if info.get(field) is None:
+                    raise ConfigError(f"Instrument {code!r} scale {scale!r} lacks {field}.")
+            if info["direction"] not in ("higher_worse", "higher_better"):
+                raise ConfigError(
+                    f"Instrument {code!r} scale {scale!r}: direction must be "
+                    f"higher_worse or higher_better, not {info['direction']!r}."
+                )
+            for field in ("reliability", "functional", "dysfunctional", "clinical_threshold"):
+                info.setdefault(field, None)
+        entry["code"] = code
+    return merged
+
+
+def scale_info(
+    instrument: str, scale: str, registry: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Registry entry of one scale of one instrument, with a clear error if unknown."""
+    reg = registry if registry is not None else instrument_registry()
+    if instrument not in reg:
+        raise ConfigError(f"Unknown instrument {instrument!r}; known: {', '.join(sorted(reg))}.")
+    scales = reg[instrument]["scales"]
+    if scale not in scales:
+        raise ConfigError(
+            f"Instrument {instrument!r} has no scale {scale!r}; known: {', '.join(sorted(scales))}."
+        )
+    return scales[scale]
