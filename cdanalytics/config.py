@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .disclosure import DisclosurePolicy
 from .errors import ConfigError
 
 __all__ = ["DEFAULTS", "load_config", "validate_config"]
@@ -106,15 +107,22 @@ def _check(section: Mapping[str, Any], types: Mapping[str, Any], prefix: str) ->
                 f"Config key {path!r} must be of type {names}, not {type(value).__name__}."
             )
         if path in _CHOICES and value not in _CHOICES[path]:
-            raise ConfigError(f"Config key {path!r} must be one of {_CHOICES[path]}, not {value!r}.")
+            raise ConfigError(
+                f"Config key {path!r} must be one of {_CHOICES[path]}, not {value!r}."
+            )
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict) and key not in (
-            "programmes",
-            "instruments",
+        if (
+            isinstance(value, Mapping)
+            and isinstance(out.get(key), dict)
+            and key
+            not in (
+                "programmes",
+                "instruments",
+            )
         ):
             out[key] = _merge(out[key], value)
         else:
@@ -145,11 +153,10 @@ def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError("The evaluation config must be a YAML mapping of settings.")
     _check(raw, _TYPES, "")
     config = _merge(DEFAULTS, raw)
-    threshold = config["disclosure"]["threshold"]
-    if threshold < 3:
-        raise ConfigError(
-            f"disclosure.threshold is {threshold}; it can never be below 3 (OECD floor)."
-        )
+    try:
+        DisclosurePolicy(**config["disclosure"])
+    except ConfigError as exc:
+        raise ConfigError(f"Config section 'disclosure': {exc}") from exc
     if config["reoffending"]["window_months"] <= 0 or config["reoffending"]["waiting_months"] < 0:
         raise ConfigError("reoffending.window_months must be > 0 and waiting_months >= 0.")
     if "order_breach" in config["reoffending"]["event_types"]:
