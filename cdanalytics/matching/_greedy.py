@@ -1,0 +1,119 @@
+"""The greedy nearest-neighbour matching loops (see the package notes).
+
+Controls are indexed 0..m-1 in the order of one list sorted by (exact
+stratum, distance, row); ``left0[t]`` is the index of the last control sorted
+before treated unit ``t`` (-1 if none). Both functions return arrays
+(treated position, control position, pass number starting at 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["greedy_with_replacement", "greedy_without_replacement", "treated_order"]
+
+
+def _find(parent: list[int], j: int) -> int:
+    """Root of ``j`` with path halving (union-find)."""
+    while parent[j] != j:
+        parent[j] = parent[parent[j]]
+        j = parent[j]
+    return j
+
+
+def greedy_without_replacement(
+    order: np.ndarray,
+    left0: np.ndarray,
+    d_t: np.ndarray,
+    c_t: np.ndarray,
+    s_t: np.ndarray,
+    d_c: np.ndarray,
+    c_c: np.ndarray,
+    s_c: np.ndarray,
+    width: float,
+    ratio: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sequential greedy matching; returns (treated idx, control idx, pass).
+
+    Controls are indexed 0..m-1 in sorted order. ``left0[t]`` is the index of
+    the last control sorted before treated unit ``t`` (-1 if none).
+    ``right[j]`` leads to the first available control at or after j (m: none);
+    ``left[j + 1]`` to the last available at or before j (0: none).
+    """
+    m = len(d_c)
+    right = list(range(m + 1))
+    left = list(range(m + 1))
+    dt, ct, st = d_t.tolist(), c_t.tolist(), s_t.tolist()
+    dc, cc, sc = d_c.tolist(), c_c.tolist(), s_c.tolist()
+    l0 = left0.tolist()
+    out_t: list[int] = []
+    out_c: list[int] = []
+    out_r: list[int] = []
+    inf = float("inf")
+    for r in range(ratio):
+        for t in order.tolist():
+            lo = _find(left, l0[t] + 1) - 1
+            hi = _find(right, l0[t] + 1)
+            dist_l = inf
+            if lo >= 0 and sc[lo] == st[t] and abs(cc[lo] - ct[t]) <= width:
+                dist_l = abs(dc[lo] - dt[t])
+            dist_r = inf
+            if hi < m and sc[hi] == st[t] and abs(cc[hi] - ct[t]) <= width:
+                dist_r = abs(dc[hi] - dt[t])
+            if dist_l == inf and dist_r == inf:
+                continue
+            k = lo if dist_l <= dist_r else hi
+            right[k] = k + 1
+            left[k + 1] = k
+            out_t.append(t)
+            out_c.append(k)
+            out_r.append(r)
+    return np.array(out_t, dtype=np.int64), np.array(out_c, dtype=np.int64), np.array(out_r)
+
+
+def greedy_with_replacement(
+    left0: np.ndarray,
+    d_t: np.ndarray,
+    c_t: np.ndarray,
+    s_t: np.ndarray,
+    d_c: np.ndarray,
+    c_c: np.ndarray,
+    s_c: np.ndarray,
+    width: float,
+    ratio: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised k-nearest matching with replacement (order-free)."""
+    m = len(d_c)
+    lo = left0.copy()
+    hi = left0 + 1
+    active = np.ones(len(d_t), dtype=bool)
+    out_t, out_c, out_r = [], [], []
+    for r in range(ratio):
+        lo_i = np.clip(lo, 0, m - 1)
+        hi_i = np.clip(hi, 0, m - 1)
+        ok_l = (lo >= 0) & (s_c[lo_i] == s_t) & (np.abs(c_c[lo_i] - c_t) <= width)
+        ok_r = (hi < m) & (s_c[hi_i] == s_t) & (np.abs(c_c[hi_i] - c_t) <= width)
+        dist_l = np.where(ok_l, np.abs(d_c[lo_i] - d_t), np.inf)
+        dist_r = np.where(ok_r, np.abs(d_c[hi_i] - d_t), np.inf)
+        take_l = ok_l & (dist_l <= dist_r)
+        took = active & (ok_l | ok_r)
+        chosen = np.where(take_l, lo_i, hi_i)
+        idx = np.flatnonzero(took)
+        out_t.append(idx)
+        out_c.append(chosen[idx])
+        out_r.append(np.full(len(idx), r))
+        lo = np.where(took & take_l, lo - 1, lo)
+        hi = np.where(took & ~take_l, hi + 1, hi)
+        active = took
+    return np.concatenate(out_t), np.concatenate(out_c), np.concatenate(out_r)
+
+
+def treated_order(d_t: np.ndarray, m_order: str, seed: int | None) -> np.ndarray:
+    """Order in which treated units choose (MatchIt's ``m.order``); ties keep row order."""
+    if m_order == "largest":
+        return np.argsort(-d_t, kind="stable")
+    if m_order == "smallest":
+        return np.argsort(d_t, kind="stable")
+    if m_order == "random":
+        return np.random.default_rng(seed).permutation(len(d_t))
+    return np.arange(len(d_t))

@@ -1,0 +1,147 @@
+"""Propensity score model: logistic regression of programme membership on
+covariates, and the design-matrix helpers the rest of the package shares."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from statsmodels.discrete.discrete_model import Logit
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
+
+from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
+
+__all__ = ["check_columns", "covariate_terms", "propensity_scores", "treated_mask"]
+
+_SEPARATION = (
+    "the propensity score model did not converge: some covariate (or combination) "
+    "separates programme from comparison rows perfectly. Use fewer or coarser "
+    "covariates, or match exactly on that covariate."
+)
+
+
+def check_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise AnalysisError(f"{what} not found in the data: {', '.join(missing)}")
+    for col in columns:
+        n_na = int(df[col].isna().sum())
+        if n_na:
+            raise AnalysisError(
+                f"{what} '{col}' is missing for {n_na} row(s); fill or remove them "
+                "before matching (rows are never dropped silently)"
+            )
+
+
+def treated_mask(df: pd.DataFrame, treatment: str, treated_value: Any) -> np.ndarray:
+    check_columns(df, [treatment], "treatment column")
+    treated = (df[treatment] == treated_value).to_numpy(dtype=bool)
+    n1 = int(treated.sum())
+    if n1 == 0 or n1 == len(df):
+        raise InsufficientDataError(
+            f"matching needs both treated ({treatment} == {treated_value!r}) and "
+            f"comparison rows; found {n1} treated of {len(df)}"
+        )
+    return treated
+
+
+def covariate_terms(df: pd.DataFrame, covariates: list[str], *, drop_first: bool) -> pd.DataFrame:
+    """Numeric design columns: numeric and boolean covariates as they are,
+    categorical and text covariates as 0/1 dummies (one per level, or all but
+    the first level when ``drop_first``, i.e. R's treatment contrasts)."""
+    check_columns(df, covariates, "covariate")
+    parts = []
+    for col in covariates:
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            parts.append(s.astype("float64").rename(col))
+        else:
+            cat = s.astype("category").cat.remove_unused_categories()
+            dummies = pd.get_dummies(cat, prefix=col, prefix_sep="_", dtype="float64")
+            parts.append(dummies.iloc[:, 1:] if drop_first else dummies)
+    return pd.concat(parts, axis=1)
+
+
+def propensity_scores(
+    df: pd.DataFrame,
+    *,
+    covariates: list[str],
+    treatment: str = "group",
+    treated_value: Any = "programme",
+) -> pd.DataFrame:
+    """Propensity scores from a logistic regression of treatment on covariates.
+
+    Parameters
+    ----------
+    df
+        One row per person.
+    covariates
+        Column names. Numeric and boolean columns enter linearly; categorical
+        and text columns are dummy coded with the first level as reference
+        (R's treatment contrasts, so the fit equals ``glm(..., binomial)``).
+    treatment, treated_value
+        Rows with ``df[treatment] == treated_value`` are treated; all other
+        rows are the comparison pool.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``df``, columns ``propensity_score`` (fitted probability)
+        and ``logit_ps`` (the linear predictor, computed directly so that it
+        stays finite where the probability rounds to 0 or 1).
+
+    Raises
+    ------
+    AnalysisError
+        Missing covariate values, a constant covariate or collinear covariates.
+    ConvergenceError
+        The logistic model did not converge or shows perfect separation.
+
+    References
+    ----------
+    Rosenbaum, P. R. & Rubin, D. B. (1983). The central role of the propensity
+    score in observational studies for causal effects. Biometrika 70:41-55.
+    Maximum likelihood by ``statsmodels`` ``Logit`` (Newton-Raphson), the
+    same estimates as R's ``glm(family = binomial)`` used by MatchIt's
+    ``distance = "glm"``.
+    """
+    treated = treated_mask(df, treatment, treated_value)
+    if not covariates:
+        raise ConfigError("give at least one covariate for the propensity score model")
+    terms = covariate_terms(df, list(covariates), drop_first=True)
+    constant = [c for c in terms.columns if terms[c].nunique() < 2]
+    if constant:
+        raise AnalysisError(
+            f"covariate term(s) with a single value cannot enter the propensity model: "
+            f"{', '.join(constant)}"
+        )
+    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
+    # Rank of X'X (small) instead of X (possibly millions of rows).
+    scaled = design / np.abs(design).max(axis=0)
+    if np.linalg.matrix_rank(scaled.T @ scaled) < design.shape[1]:
+        raise AnalysisError(
+            "the covariates are collinear (one is a combination of others); "
+            f"remove redundant ones from: {', '.join(covariates)}"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = Logit(treated.astype("float64"), design).fit(
+                method="newton", maxiter=100, disp=False
+            )
+        except (PerfectSeparationError, np.linalg.LinAlgError) as exc:
+            raise ConvergenceError(_SEPARATION) from exc
+    bad = [
+        w for w in caught if issubclass(w.category, PerfectSeparationWarning | ConvergenceWarning)
+    ]
+    if bad or not fit.mle_retvals["converged"]:
+        raise ConvergenceError(_SEPARATION)
+    linear = design @ fit.params
+    return pd.DataFrame({"propensity_score": expit(linear), "logit_ps": linear}, index=df.index)
