@@ -9,6 +9,7 @@ only reads and merges them.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -20,6 +21,7 @@ from .errors import ConfigError
 
 __all__ = [
     "core_session_count",
+    "core_sessions_needed",
     "instrument_registry",
     "programme_registry",
     "scale_info",
@@ -85,7 +87,7 @@ def completion_rule_text(entry: Mapping[str, Any]) -> str:
     rule = entry["completion_rule"]
     total = core_session_count(entry)
     share = float(rule["min_core_share"])
-    needed = int(-(-share * total // 1))
+    needed = core_sessions_needed(entry)
     text = f"attended at least {share:.0%} of the {total} core sessions ({needed} or more)"
     if rule.get("require_last_core"):
         text += ", including the last"
@@ -95,6 +97,16 @@ def completion_rule_text(entry: Mapping[str, Any]) -> str:
 def core_session_count(entry: Mapping[str, Any]) -> int:
     """Number of core sessions of a programme, over all session types."""
     return int(sum(entry["core"].values()))
+
+
+def core_sessions_needed(entry: Mapping[str, Any]) -> int:
+    """Fewest core sessions attended that meet the completion rule's share.
+
+    ``ceil(min_core_share * core sessions)``, rounded first to 9 decimals so
+    that a share such as 0.7 of 10 sessions needs 7, not 8.
+    """
+    share = float(entry["completion_rule"]["min_core_share"])
+    return math.ceil(round(share * core_session_count(entry), 9))
 
 
 def instrument_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,631 @@
+"""Per-participant engagement facts: core session sequence, attendance, exit status.
+
+Everything the engagement outcomes need is derived once per export, one row
+per programme participant, by :func:`prepare_engagement`; the outcome
+functions only group and count that frame.
+
+Definitions
+-----------
+Core session sequence
+    All of a participant's sessions whose ``session_type`` is a core type of
+    the programme in the registry (``core:``; review sessions are never core),
+    ordered by ``session_date``, then by the order of the types in the
+    registry, then by ``session_number``. Position 1 is the participant's
+    first core session. For mixed programmes (BORG: 12 group + 3 individual;
+    Caledonian: 14 individual + 25 group) the sequence interleaves the types
+    by date. For rolling-entry programmes a participant who joins a running
+    group part-way still has positions 1..K in their own sequence, whatever
+    the group's session numbers were. The registry's K (the sum of ``core``)
+    is the length of a complete sequence and position K is "the last core
+    session" of the completion rule.
+Completion rule
+    At least ``ceil(min_core_share * K)`` core sessions attended and, when
+    ``require_last_core``, position K attended
+    (:func:`cdanalytics.registry.completion_rule_text` states it in words).
+Started
+    A ``start_date`` is recorded, or a core session was attended, or the
+    recorded exit status is ``completed`` or ``dropped_out``. The start used
+    is ``start_date``, else the date of the first attended core session.
+Derived exit status
+    ``excluded`` (not started and found not eligible), ``not_started`` (not
+    started), missing (started but no core session recorded: attendance
+    cannot tell), ``completed`` (the completion rule is met), ``dropped_out``
+    (rule not met and the case is closed by an ``end_date`` or the expected
+    end, start + ``expected_duration_days`` + ``completion_grace_days``, is on
+    or before the extract date), else ``ongoing``. The status used is the
+    recorded ``exit_status`` where present, else the derived one; a recorded
+    status is never overwritten (see :func:`exit_status_disagreements`).
+Potential completer
+    A starter whose expected end is on or before the extract date
+    (``due_by_extract``) or, unless the caller says otherwise, whose case is
+    closed (``case_closed``: an ``end_date`` or a final exit status:
+    completed, dropped_out, excluded, transferred), after the Caledonian
+    evaluation (Ipsos MORI 2016).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import AnalysisError, ConfigError
+from ..io.export import Export
+from ..registry import core_session_count, core_sessions_needed, programme_registry
+
+__all__ = [
+    "CLEAR_OUTCOMES",
+    "EXIT_STATUSES",
+    "FINAL_STATUSES",
+    "FINDINGS",
+    "STAGES",
+    "EngagementData",
+    "derive_exit_status",
+    "exit_status_disagreements",
+    "potential_completers",
+    "prepare_engagement",
+]
+
+#: Exit statuses of the export contract, in this order in every output.
+EXIT_STATUSES: tuple[str, ...] = (
+    "completed",
+    "dropped_out",
+    "excluded",
+    "transferred",
+    "ongoing",
+    "not_started",
+)
+#: Statuses that close a case.
+FINAL_STATUSES: tuple[str, ...] = ("completed", "dropped_out", "excluded", "transferred")
+#: Statuses that are a clear outcome of a started episode (transfers are not).
+CLEAR_OUTCOMES: tuple[str, ...] = ("completed", "dropped_out", "excluded")
+#: Steps of the referral-to-completion flow.
+STAGES: tuple[str, ...] = ("referred", "assessed", "eligible", "started", "completed")
+_SESSION_TYPES = ("group", "individual", "review")
+
+
+@dataclass(frozen=True)
+class EngagementData:
+    """An export prepared for the engagement outcomes.
+
+    Every outcome function accepts either an :class:`~cdanalytics.io.export.Export`
+    or this object; prepare once with :func:`prepare_engagement` to compute
+    several outcomes of a large export without repeating the per-session work.
+
+    Attributes
+    ----------
+    episodes
+        One row per programme participant (comparison rows are left out): every
+        column of ``participants`` plus the derived columns listed in
+        :func:`prepare_engagement`.
+    registry
+        The programme registry used (with the caller's overrides).
+    extract_date
+        End of observation.
+    """
+
+    episodes: pd.DataFrame
+    registry: dict[str, dict[str, Any]]
+    extract_date: pd.Timestamp
+
+    def rule_texts(self) -> dict[str, str]:
+        """Completion rule in words for each programme in the registry."""
+        return {code: entry["completion_rule"]["text"] for code, entry in self.registry.items()}
+
+
+def as_engagement_data(
+    data: Export | EngagementData, programmes: Mapping[str, Any] | None
+) -> EngagementData:
+    """Return ``data`` prepared; prepare an :class:`Export` with ``programmes``."""
+    if isinstance(data, EngagementData):
+        if programmes is not None:
+            raise ConfigError(
+                "programmes= was given with already prepared engagement data; pass the "
+                "registry overrides to prepare_engagement instead."
+            )
+        return data
+    if isinstance(data, Export):
+        return prepare_engagement(data, programmes)
+    raise ConfigError(
+        f"Expected an Export or EngagementData, got {type(data).__name__}; load the export "
+        "with cdanalytics.io.load_export first."
+    )
+
+
+def contract_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A contract column, or an all-missing one when an in-memory frame lacks it."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(pd.NA, index=frame.index, dtype="object")
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates as float days since 1970-01-01, NaN where missing (any datetime unit)."""
+    dates = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    out = dates.astype(np.int64).astype(float)
+    out[np.isnat(dates)] = np.nan
+    return out
+
+
+def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
+    """Integer codes of ``values`` in ``categories`` (-1 where missing); unknown values raise."""
+    cat = pd.Categorical(values, categories=list(categories))
+    codes = np.asarray(cat.codes)
+    unknown = (codes < 0) & np.asarray(pd.notna(values))
+    if unknown.any():
+        bad = sorted(map(str, pd.unique(np.asarray(values, dtype=object)[unknown])))[:5]
+        raise AnalysisError(
+            f"{column} holds values outside the contract ({', '.join(bad)}); allowed: "
+            f"{', '.join(categories)}. Validate the export with `cdanalytics validate` first."
+        )
+    return codes
+
+
+def _participant_index(ids: pd.Series, session_ids: pd.Series) -> np.ndarray:
+    """Row position in ``ids`` of each session's participant (-1 if unknown), via Arrow."""
+    if not ids.is_unique:
+        raise AnalysisError(
+            "participant_id is not unique in participants; each programme episode needs its "
+            "own identifier. Validate the export with `cdanalytics validate` first."
+        )
+    found = pc.index_in(pa.array(session_ids.astype("str")), value_set=pa.array(ids.astype("str")))
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+
+def _programme_table(programme: pd.Series, registry: Mapping[str, Any]) -> pd.DataFrame:
+    """Registry figures per programme code present in ``programme``."""
+    present = sorted(map(str, programme.dropna().unique()))
+    unknown = [code for code in present if code not in registry]
+    if unknown:
+        raise ConfigError(
+            f"Programme(s) {', '.join(unknown)} are not in the programme registry; "
+            "register them under `programmes:` in the evaluation config."
+        )
+    rows = []
+    for code in present:
+        entry = registry[code]
+        rows.append(
+            {
+                "programme": code,
+                "n_core_sessions": core_session_count(entry),
+                "n_core_needed": core_sessions_needed(entry),
+                "require_last_core": bool(entry["completion_rule"].get("require_last_core")),
+                "due_days": int(entry["expected_duration_days"])
+                + int(entry["completion_grace_days"]),
+                "core_types": tuple(entry["core"]),
+            }
+        )
+    columns = ["programme", "n_core_sessions", "n_core_needed", "require_last_core"]
+    return pd.DataFrame(rows, columns=[*columns, "due_days", "core_types"]).set_index("programme")
+
+
+def _sequence_order(
+    p: np.ndarray, day: np.ndarray, rank: np.ndarray, number: np.ndarray
+) -> np.ndarray | None:
+    """Order of sessions by participant, date, type rank and number (None: already sorted).
+
+    The four keys are packed into one int64 when they fit, which sorts much
+    faster than ``np.lexsort`` and costs nothing when the rows already come
+    in that order.
+    """
+    if len(p) == 0:
+        return None
+    spans = [int(p.max()) + 1, int(day.max() - day.min()) + 1, int(rank.max()) + 1]
+    spans.append(int(number.max() - number.min()) + 1)
+    if float(np.prod(spans, dtype=float)) >= 2.0**62:
+        return np.lexsort((number, rank, day, p))
+    key = ((p * spans[1] + (day - day.min())) * spans[2] + rank) * spans[3] + (
+        number - number.min()
+    )
+    if (key[1:] >= key[:-1]).all():
+        return None
+    return np.argsort(key, kind="stable")
+
+
+def _session_features(
+    sessions: pd.DataFrame, pidx: np.ndarray, core_lookup: np.ndarray, n_core: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Attendance facts per participant from their core session sequence, vectorised.
+
+    ``pidx`` is each session's participant row (-1: not a programme participant),
+    ``core_lookup[row, type_code]`` the position of the session type among the
+    participant's programme's core types (-1: not core), ``n_core`` K per row.
+    """
+    n = len(core_lookup)
+    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    known = pidx >= 0
+    type_rank = np.full(len(sessions), -1, dtype=np.int64)
+    type_rank[known] = core_lookup[pidx[known], type_code[known]]
+    keep = type_rank >= 0
+    p = pidx[keep]
+    rank = type_rank[keep]
+    day = _days(sessions["session_date"])[keep].astype(np.int64)
+    number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
+    attendance = _codes(
+        sessions["attendance"], ("attended", "excused", "unexcused"), "sessions.attendance"
+    )[keep]
+    order = _sequence_order(p, day, rank, number)
+    if order is not None:
+        p, day, attendance = p[order], day[order], attendance[order]
+
+    n_sched = np.bincount(p, minlength=n)
+    first_row = np.cumsum(n_sched) - n_sched
+    position = np.arange(len(p)) - first_row[p] + 1
+    attended = attendance == 0
+    counts = {
+        "n_core_scheduled": n_sched,
+        "n_core_attended": np.bincount(p[attended], minlength=n),
+        "n_core_excused": np.bincount(p[attendance == 1], minlength=n),
+        "n_core_unexcused": np.bincount(p[attendance == 2], minlength=n),
+        "attended_last_core": np.bincount(p[attended & (position == n_core[p])], minlength=n) > 0,
+    }
+    # Last attended position and first attended date: the rows are sorted by
+    # participant then position, so take the last / first attended row of each.
+    pa_, pos_a, day_a = p[attended], position[attended], day[attended]
+    last = np.r_[pa_[1:] != pa_[:-1], True] if len(pa_) else np.zeros(0, bool)
+    first = np.r_[True, pa_[1:] != pa_[:-1]] if len(pa_) else np.zeros(0, bool)
+    last_attended = np.zeros(n, dtype=np.int64)
+    last_attended[pa_[last]] = pos_a[last]
+    first_day = np.full(n, np.nan)
+    first_day[pa_[first]] = day_a[first]
+    # Longest run of consecutive absences: run-length encoding of the absent rows.
+    absent = ~attended
+    run_start = absent & ((position == 1) | ~np.r_[False, absent[:-1]])
+    run_id = np.cumsum(run_start) - 1
+    run_length = np.bincount(run_id[absent], minlength=int(run_start.sum()))
+    longest = np.zeros(n, dtype=np.int64)
+    if len(run_length):
+        run_p = p[run_start]
+        by_p = pd.Series(run_length).groupby(run_p).max()
+        longest[by_p.index.to_numpy()] = by_p.to_numpy()
+    return {
+        **counts,
+        "last_core_attended": last_attended,
+        "longest_absence_run": longest,
+        "first_attended_day": first_day,
+    }
+
+
+def _quarter_labels(dates: pd.Series) -> pd.Categorical:
+    """Ordered ``YYYYQn`` labels of dates (missing where the date is)."""
+    dates = pd.to_datetime(dates)
+    key = (dates.dt.year * 4 + dates.dt.quarter - 1).to_numpy(dtype=float, na_value=np.nan)
+    valid = ~np.isnan(key)
+    levels = np.unique(key[valid]).astype(np.int64)
+    codes = np.full(len(key), -1, dtype=np.int64)
+    codes[valid] = np.searchsorted(levels, key[valid].astype(np.int64))
+    labels = [f"{k // 4}Q{k % 4 + 1}" for k in levels]
+    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+
+
+def _status(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(EXIT_STATUSES))
+
+
+def prepare_engagement(
+    export: Export, programmes: Mapping[str, Any] | None = None
+) -> EngagementData:
+    """Derive the per-participant engagement facts of an export.
+
+    Parameters
+    ----------
+    export
+        A loaded, validated export.
+    programmes
+        Programme registry overrides (see
+        :func:`cdanalytics.registry.programme_registry`).
+
+    Returns
+    -------
+    EngagementData
+        ``episodes`` has one row per programme participant (``group`` other
+        than ``comparison``): all participant columns, then
+
+        - ``referral_quarter``: ``YYYYQn`` of ``referral_date`` (ordered category);
+        - ``n_core_sessions``, ``n_core_needed``: K and the attendances the rule needs;
+        - ``n_core_scheduled``, ``n_core_attended``, ``n_core_excused``,
+          ``n_core_unexcused``: core sessions in the participant's sequence so far;
+        - ``last_core_attended``: position of the last attended core session (0: none);
+        - ``attended_last_core``: position K attended;
+        - ``longest_absence_run``: most consecutive core sessions missed;
+        - ``rule_met``: the completion rule is met;
+        - ``started``, ``start`` (date used), ``expected_end`` (start +
+          expected_duration_days + completion_grace_days), ``due_by_extract``,
+          ``case_closed``;
+        - ``exit_status_recorded``, ``exit_status_derived``, ``exit_status_used``,
+          ``exit_status_source`` (``recorded`` or ``derived``);
+        - ``stage_reached``: last flow step reached (ordered category of
+          referred, assessed, eligible, started, completed);
+        - ``wait_days`` (referral to start), ``duration_days`` (start to end).
+
+    Raises
+    ------
+    ConfigError
+        A programme in the export is not in the registry.
+    AnalysisError
+        Sessions name unknown participants, identifiers are not unique, or an
+        enumerated column holds a value outside the contract.
+    """
+    registry = programme_registry(programmes)
+    people = export.participants
+    group = contract_column(people, "group")
+    is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")
+    ep = people.loc[is_programme].reset_index(drop=True)
+
+    table = _programme_table(ep["programme"], registry)
+    prog = np.asarray(
+        pd.Categorical(ep["programme"].astype("object"), categories=table.index).codes
+    )
+    if (prog < 0).any():
+        raise AnalysisError(
+            f"{int((prog < 0).sum())} programme rows have no programme; every participant "
+            "needs a programme code. Validate the export with `cdanalytics validate` first."
+        )
+    k = table["n_core_sessions"].to_numpy(dtype=np.int64)[prog]
+    core_rank = np.full((len(table), len(_SESSION_TYPES)), -1, dtype=np.int64)
+    for row, types in enumerate(table["core_types"]):
+        for rank, session_type in enumerate(types):
+            core_rank[row, _SESSION_TYPES.index(session_type)] = rank
+
+    sessions = export.sessions
+    all_rows = _participant_index(people["participant_id"], sessions["participant_id"])
+    if (all_rows < 0).any():
+        raise AnalysisError(
+            f"{int((all_rows < 0).sum())} session rows name participants that are not in the "
+            "participants table. Validate the export with `cdanalytics validate` first."
+        )
+    to_programme_row = np.cumsum(is_programme) - 1
+    pidx = np.where(is_programme[all_rows], to_programme_row[all_rows], -1)
+    features = _session_features(sessions, pidx, core_rank[prog], k)
+
+    needed = table["n_core_needed"].to_numpy(dtype=np.int64)[prog]
+    require_last = table["require_last_core"].to_numpy(dtype=bool)[prog]
+    rule_met = (features["n_core_attended"] >= needed) & (
+        features["attended_last_core"] | ~require_last
+    )
+    recorded = _codes(contract_column(ep, "exit_status"), EXIT_STATUSES, "participants.exit_status")
+    start_day = _days(contract_column(ep, "start_date"))
+    end_day = _days(contract_column(ep, "end_date"))
+    start_day = np.where(np.isnan(start_day), features["first_attended_day"], start_day)
+    started = (
+        ~np.isnan(start_day)
+        | (features["n_core_attended"] > 0)
+        | np.isin(recorded, [EXIT_STATUSES.index(s) for s in ("completed", "dropped_out")])
+    )
+    expected_end = start_day + table["due_days"].to_numpy(dtype=np.int64)[prog]
+    extract_day = _days(pd.Series([export.extract_date]))[0]
+    due = expected_end <= extract_day
+    eligible = contract_column(ep, "eligible").astype("boolean")
+    not_eligible = np.asarray(eligible.eq(False).fillna(False), dtype=bool)
+    derived = np.select(
+        [
+            ~started & not_eligible,
+            ~started,
+            features["n_core_scheduled"] == 0,
+            rule_met,
+            ~np.isnan(end_day) | due,
+        ],
+        [EXIT_STATUSES.index(s) for s in ("excluded", "not_started")]
+        + [-1]
+        + [EXIT_STATUSES.index(s) for s in ("completed", "dropped_out")],
+        default=EXIT_STATUSES.index("ongoing"),
+    )
+    used = np.where(recorded >= 0, recorded, derived)
+    closed = ~np.isnan(end_day) | np.isin(used, [EXIT_STATUSES.index(s) for s in FINAL_STATUSES])
+
+    assessed = contract_column(ep, "assessed").astype("boolean")
+    reached_started = started
+    reached_eligible = np.asarray(eligible.fillna(False), dtype=bool) | reached_started
+    reached_assessed = np.asarray(assessed.fillna(eligible.notna()), dtype=bool) | reached_eligible
+    completed = started & (used == EXIT_STATUSES.index("completed"))
+    stage = reached_assessed.astype(np.int64) + reached_eligible + reached_started + completed
+    referral_day = _days(contract_column(ep, "referral_date"))
+
+    derived_cols = {
+        "referral_quarter": _quarter_labels(contract_column(ep, "referral_date")),
+        "n_core_sessions": k,
+        "n_core_needed": needed,
+        **{
+            name: features[name]
+            for name in (
+                "n_core_scheduled",
+                "n_core_attended",
+                "n_core_excused",
+                "n_core_unexcused",
+                "last_core_attended",
+                "attended_last_core",
+                "longest_absence_run",
+            )
+        },
+        "rule_met": rule_met,
+        "started": started,
+        "start": pd.to_datetime(start_day, unit="D"),
+        "expected_end": pd.to_datetime(expected_end, unit="D"),
+        "due_by_extract": started & due,
+        "case_closed": started & closed,
+        "exit_status_recorded": _status(recorded),
+        "exit_status_derived": _status(derived),
+        "exit_status_used": _status(used),
+        "exit_status_source": pd.Categorical.from_codes(
+            np.where(recorded >= 0, 0, np.where(derived >= 0, 1, -1)),
+            categories=["recorded", "derived"],
+        ),
+        "stage_reached": pd.Categorical.from_codes(stage, categories=list(STAGES), ordered=True),
+        "wait_days": np.where(started, start_day - referral_day, np.nan),
+        "duration_days": np.where(started, end_day - start_day, np.nan),
+    }
+    clash = sorted(set(derived_cols) & set(ep.columns))
+    if clash:
+        raise ConfigError(
+            f"participants has column(s) {', '.join(clash)} that engagement analyses derive; "
+            "rename them in the export or its mapping file."
+        )
+    episodes = pd.concat([ep, pd.DataFrame(derived_cols, index=ep.index)], axis=1)
+    return EngagementData(episodes=episodes, registry=registry, extract_date=export.extract_date)
+
+
+def derive_exit_status(
+    data: Export | EngagementData, *, programmes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Recorded, derived and used exit status of every programme participant.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``participant_id, programme, exit_status_recorded, exit_status_derived,
+        exit_status_used, exit_status_source, rule_met, n_core_attended,
+        n_core_needed, attended_last_core``; one row per programme participant.
+        The derivation is described in the module docstring.
+    """
+    ep = as_engagement_data(data, programmes).episodes
+    return ep[
+        [
+            "participant_id",
+            "programme",
+            "exit_status_recorded",
+            "exit_status_derived",
+            "exit_status_used",
+            "exit_status_source",
+            "rule_met",
+            "n_core_attended",
+            "n_core_needed",
+            "attended_last_core",
+        ]
+    ].copy()
+
+
+#: Data-quality findings when a recorded exit status contradicts attendance.
+FINDINGS: dict[str, str] = {
+    "recorded_completed_rule_not_met": "recorded as completed, but attendance does not meet "
+    "the completion rule",
+    "recorded_not_started_but_attended": "recorded as not started, but core sessions were attended",
+    "rule_met_not_recorded_completed": "attendance meets the completion rule, but the recorded "
+    "status is not completed",
+    "recorded_ongoing_but_closed_or_overdue": "recorded as ongoing, but the case has an end "
+    "date or is past its expected end without meeting the rule",
+}
+
+
+def exit_status_disagreements(
+    data: Export | EngagementData, *, programmes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Participants whose recorded exit status contradicts their attendance.
+
+    The recorded status is always the one used; these rows are data-quality
+    findings for the site to check. Pairs the derivation cannot judge are not
+    findings: a recorded ``excluded`` or ``transferred`` against a derived
+    ``dropped_out`` or ``ongoing``; a recorded ``ongoing`` with the rule met
+    (review sessions may follow); a recorded ``dropped_out`` before the
+    expected end.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``participant_id, programme, site, exit_status_recorded,
+        exit_status_derived, finding, description, n_core_attended,
+        n_core_needed, attended_last_core, completion_rule``; ``finding`` is a
+        key of :data:`FINDINGS` and ``description`` its sentence.
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    rec = ep["exit_status_recorded"]
+    der = ep["exit_status_derived"]
+    both = (rec.notna() & der.notna()).to_numpy()
+    rec_is = {s: (rec == s).to_numpy() & both for s in EXIT_STATUSES}
+    finding = np.select(
+        [
+            rec_is["completed"] & (der != "completed").to_numpy(),
+            rec_is["not_started"] & (ep["n_core_attended"] > 0).to_numpy(),
+            (der == "completed").to_numpy() & both & ~rec_is["completed"] & ~rec_is["ongoing"],
+            rec_is["ongoing"] & (der == "dropped_out").to_numpy(),
+        ],
+        list(FINDINGS),
+        default="",
+    )
+    rows = finding != ""
+    out = ep.loc[
+        rows,
+        ["participant_id", "programme", "site", "exit_status_recorded", "exit_status_derived"],
+    ].copy()
+    out["finding"] = pd.Categorical(finding[rows], categories=list(FINDINGS))
+    out["description"] = out["finding"].map(FINDINGS).astype("str")
+    for column in ("n_core_attended", "n_core_needed", "attended_last_core"):
+        out[column] = ep.loc[rows, column]
+    out["completion_rule"] = out["programme"].astype("str").map(prepared.rule_texts())
+    return out.reset_index(drop=True)
+
+
+def potential_completers(
+    data: Export | EngagementData,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+) -> pd.DataFrame:
+    """Which starters are potential completers, and why.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    programmes
+        Registry overrides (only with an Export).
+    closed_cases
+        Count a closed case (an ``end_date`` or a final exit status) as a
+        potential completer even before its expected end, as the Caledonian
+        evaluation did. ``False`` keeps only starters whose expected end is on
+        or before the extract date; recent early leavers then do not pull the
+        completion rate down.
+
+    Returns
+    -------
+    DataFrame
+        One row per starter: ``participant_id, programme, start, expected_end,
+        due_by_extract, case_closed, potential_completer, basis`` with
+        ``basis`` one of ``time_elapsed``, ``case_closed``, ``not_yet``.
+
+    References
+    ----------
+    Ipsos MORI (2016). Evaluation of the Caledonian System. Scottish Government.
+    """
+    ep = as_engagement_data(data, programmes).episodes
+    starters = ep.loc[ep["started"]]
+    out = starters[
+        ["participant_id", "programme", "start", "expected_end", "due_by_extract", "case_closed"]
+    ].copy()
+    out["potential_completer"] = is_potential(starters, closed_cases)
+    out["basis"] = pd.Categorical(
+        np.select(
+            [starters["due_by_extract"], starters["case_closed"] & closed_cases],
+            ["time_elapsed", "case_closed"],
+            default="not_yet",
+        ),
+        categories=["time_elapsed", "case_closed", "not_yet"],
+    )
+    return out.reset_index(drop=True)
+
+
+def is_potential(episodes: pd.DataFrame, closed_cases: bool) -> np.ndarray:
+    """Boolean potential-completer flag of each episode row."""
+    due = episodes["due_by_extract"].to_numpy()
+    if closed_cases:
+        return due | episodes["case_closed"].to_numpy()
+    return due

@@ -1,0 +1,692 @@
+"""Engagement outcomes per group: flow, completion, dropout, retention, attendance, time.
+
+Every function takes an :class:`~cdanalytics.io.export.Export` (or the
+:class:`~cdanalytics.engagement.EngagementData` made from it by
+:func:`~cdanalytics.engagement.prepare_engagement`) and ``by``: ``None`` for
+one overall row, or a column name or list of names of the prepared episodes
+(any participant column, such as ``programme``, ``site``, ``cohort``,
+``referral_source``, ``risk_level``, ``age_band``, ``legal_framework`` or a
+covariate, or a derived one such as ``referral_quarter`` or
+``exit_status_used``). Groups come out sorted, one row per group (or per
+group and session / reason / interval for the long tables); a missing group
+value is a group of its own, never dropped. Only programme participants
+count: comparison rows are left out. Outputs that depend on exit status carry
+``completion_rule``, the rule in words (``prog: rule; ...`` when a group
+spans programmes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from .._stats import wilson_ci
+from ..errors import ConfigError
+from ..io.export import Export
+from ._prepare import (
+    CLEAR_OUTCOMES,
+    EXIT_STATUSES,
+    STAGES,
+    EngagementData,
+    as_engagement_data,
+    contract_column,
+    is_potential,
+)
+
+__all__ = [
+    "attendance",
+    "attendance_summary",
+    "completion",
+    "dropout",
+    "dropout_timing",
+    "flow",
+    "flow_exits",
+    "retention",
+    "waiting_times",
+]
+
+By = str | Sequence[str] | None
+Data = Export | EngagementData
+
+
+def by_columns(by: By, episodes: pd.DataFrame) -> list[str]:
+    """``by`` as a list of column names of ``episodes`` (ConfigError if unknown)."""
+    keys = [by] if isinstance(by, str) else list(by or [])
+    missing = [key for key in keys if key not in episodes.columns]
+    if missing:
+        raise ConfigError(
+            f"Cannot group by {', '.join(missing)}: not a participant column or a derived "
+            "engagement column."
+        )
+    return keys
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _groupby(frame: pd.DataFrame, keys: list[str]):
+    if keys:
+        return frame.groupby(keys, observed=True, dropna=False, sort=True)
+    return frame.groupby(np.zeros(len(frame), dtype=np.int8))
+
+
+def _finish(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return result.reset_index(drop=not keys)
+
+
+def _rules(prepared: EngagementData, grouped) -> np.ndarray:
+    """Completion rule text of each group, in the group order of ``grouped``."""
+    texts = prepared.rule_texts()
+    programmes = grouped["programme"].unique()
+    return np.array(
+        [
+            texts[str(codes[0])]
+            if len(codes) == 1
+            else "; ".join(f"{c}: {texts[c]}" for c in sorted(map(str, codes)))
+            for codes in programmes
+        ],
+        dtype=object,
+    )
+
+
+def _add_rate(
+    out: pd.DataFrame, count: str, nobs: str, alpha: float, prefix: str = "", suffix: str = ""
+) -> None:
+    """Add ``{prefix}rate{suffix}`` and its Wilson interval ``ci_low`` / ``ci_high``."""
+    k = out[count].to_numpy(dtype=float)
+    n = out[nobs].to_numpy(dtype=float)
+    low, high = wilson_ci(k, n, alpha=alpha)
+    out[f"{prefix}rate{suffix}"] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
+    out[f"{prefix}ci_low{suffix}"] = low
+    out[f"{prefix}ci_high{suffix}"] = high
+
+
+def _counts(prepared: EngagementData, keys: list[str], columns: Mapping[str, Any]) -> pd.DataFrame:
+    """Group sums of the indicator ``columns`` (one value per episode), with rule texts."""
+    ep = prepared.episodes
+    frame = pd.DataFrame(
+        {**{k: ep[k] for k in keys}, "programme": ep["programme"], **columns}, index=ep.index
+    )
+    grouped = _groupby(frame, keys)
+    out = grouped[list(columns)].sum().astype(np.int64)
+    out["completion_rule"] = _rules(prepared, grouped)
+    return _finish(out, keys)
+
+
+def flow(data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Referral-to-completion flow: how many reached each step.
+
+    A person who started counts as assessed and eligible; a missing
+    ``assessed`` counts as assessed when eligibility was recorded; a missing
+    ``eligible`` counts as not eligible unless the person started. Completed
+    uses the exit status used (recorded, else derived).
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., n_referred, n_assessed, n_eligible, n_started, n_completed,
+        completion_rule``; one row per group. :func:`flow_exits` gives who left
+        at each step and why.
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    stage = ep["stage_reached"].cat.codes.to_numpy()
+    columns = {f"n_{name}": stage >= i for i, name in enumerate(STAGES)}
+    return _counts(prepared, keys, columns)
+
+
+_FIXED_REASONS = (
+    "awaiting_assessment",
+    "assessment_not_recorded",
+    "not_assessed",
+    "eligibility_not_recorded",
+    "not_eligible",
+    "awaiting_start",
+    *EXIT_STATUSES,
+    "unknown",
+)
+
+
+def _exit_reasons(ep: pd.DataFrame) -> pd.Categorical:
+    """Reason for leaving at the last step reached (missing for completers), vectorised."""
+    recorded = {
+        name: pd.Categorical(contract_column(ep, name))
+        for name in ("exit_reason", "exclusion_reason")
+    }
+    labels = list(
+        dict.fromkeys(
+            [*_FIXED_REASONS, *(str(c) for cat in recorded.values() for c in cat.categories)]
+        )
+    )
+    code = {}
+    for name, cat in recorded.items():
+        lut = np.array([labels.index(str(c)) for c in cat.categories] + [-1], dtype=np.int64)
+        code[name] = lut[np.asarray(cat.codes)]  # code -1 picks the trailing -1
+    fixed = {label: labels.index(label) for label in _FIXED_REASONS}
+    stage = ep["stage_reached"].cat.codes.to_numpy()
+    used = ep["exit_status_used"].cat.codes.to_numpy()
+    ongoing = used == EXIT_STATUSES.index("ongoing")
+    status = np.where(used >= 0, used + fixed[EXIT_STATUSES[0]], fixed["unknown"])
+    exit_reason, exclusion = code["exit_reason"], code["exclusion_reason"]
+    unrecorded = {
+        name: np.asarray(pd.isna(contract_column(ep, name))) for name in ("assessed", "eligible")
+    }
+    referred, assessed, eligible = (stage == STAGES.index(s) for s in STAGES[:3])
+    reason = np.select(
+        [
+            referred & (exit_reason >= 0),
+            referred & ongoing,
+            referred & unrecorded["assessed"],
+            referred,
+            assessed & (exclusion >= 0),
+            assessed & (exit_reason >= 0),
+            assessed & unrecorded["eligible"],
+            assessed,
+            eligible & (exit_reason >= 0),
+            eligible & ongoing,
+            eligible,
+            stage == STAGES.index("started"),
+        ],
+        [
+            exit_reason,
+            fixed["awaiting_assessment"],
+            fixed["assessment_not_recorded"],
+            fixed["not_assessed"],
+            exclusion,
+            exit_reason,
+            fixed["eligibility_not_recorded"],
+            fixed["not_eligible"],
+            exit_reason,
+            fixed["awaiting_start"],
+            fixed["not_started"],
+            status,
+        ],
+        default=-1,
+    )
+    return pd.Categorical.from_codes(reason, categories=labels)
+
+
+def flow_exits(
+    data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Who left the referral-to-completion flow at each step, and why (CONSORT-style).
+
+    ``stage`` is the last step a person reached. The reason is, after
+    ``referred``: the recorded ``exit_reason``, else ``awaiting_assessment``
+    (status ongoing), ``assessment_not_recorded`` or ``not_assessed``; after
+    ``assessed``: ``exclusion_reason``, else ``exit_reason``, else
+    ``eligibility_not_recorded`` or ``not_eligible``; after ``eligible``:
+    ``exit_reason``, else ``awaiting_start`` (status ongoing) or
+    ``not_started``; after ``started``: the exit status used (``dropped_out``,
+    ``excluded``, ``transferred``, ``ongoing``, or ``unknown`` when neither
+    recorded nor derivable).
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., stage, reason, n_left, completion_rule``; one row per group,
+        stage and reason, stages in flow order, reasons by count (largest
+        first). The ``n_left`` of a group add up to ``n_referred - n_completed``
+        of :func:`flow`.
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    reason = _exit_reasons(ep)
+    left = np.asarray(reason.codes) >= 0
+    frame = ep.loc[left, _unique([*keys, "programme", "stage_reached"])].copy()
+    frame["reason"] = reason[left]
+    frame = frame.rename(columns={"stage_reached": "stage"})
+    grouped = _groupby(frame, [*keys, "stage", "reason"])
+    out = grouped.size().rename("n_left").to_frame()
+    out["completion_rule"] = _rules(prepared, grouped)
+    out = out.reset_index()
+    out["stage"] = out["stage"].cat.remove_unused_categories()
+    return out.sort_values(
+        [*keys, "stage", "n_left", "reason"], ascending=[True] * (len(keys) + 1) + [False, True]
+    ).reset_index(drop=True)
+
+
+def completion(
+    data: Data,
+    by: By = None,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Completion among potential completers, with Wilson intervals.
+
+    Reported of all potential completers (``rate``) and of those with a clear
+    outcome (``rate_clear``: completed, dropped out or excluded; transfers and
+    still-open cases are not a clear outcome), after the Caledonian evaluation.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+    closed_cases
+        Count closed cases as potential completers before their expected end
+        (see :func:`~cdanalytics.engagement.potential_completers`).
+    alpha
+        1 - confidence level of the intervals.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., n_started, n_potential, n_clear_outcome, n_completed, rate,
+        ci_low, ci_high, rate_clear, ci_low_clear, ci_high_clear,
+        completion_rule``; one row per group. Rates are NaN on a zero base.
+
+    References
+    ----------
+    Wilson, E. B. (1927). JASA 22:209-212 (the interval).
+    Ipsos MORI (2016). Evaluation of the Caledonian System (potential completers).
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    potential = is_potential(ep, closed_cases)
+    status = ep["exit_status_used"]
+    out = _counts(
+        prepared,
+        keys,
+        {
+            "n_started": ep["started"].to_numpy(),
+            "n_potential": potential,
+            "n_clear_outcome": potential & status.isin(CLEAR_OUTCOMES).to_numpy(),
+            "n_completed": potential & (status == "completed").to_numpy(),
+        },
+    )
+    _add_rate(out, "n_completed", "n_potential", alpha)
+    _add_rate(out, "n_completed", "n_clear_outcome", alpha, suffix="_clear")
+    return out[[c for c in out.columns if c != "completion_rule"] + ["completion_rule"]]
+
+
+def dropout(
+    data: Data,
+    by: By = None,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    early_before: int = 3,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Dropout rate, and early dropout, among potential completers (Wilson intervals).
+
+    A dropout is a potential completer whose exit status used is
+    ``dropped_out``; an early dropout one whose last attended core session
+    (position in their own core sequence) comes before session
+    ``early_before``.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+    closed_cases
+        Count closed cases as potential completers before their expected end.
+    early_before
+        Core session number before which leaving counts as early (default 3).
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., n_potential, n_dropped_out, rate, ci_low, ci_high,
+        early_before, n_early_dropout, early_rate, early_ci_low,
+        early_ci_high, median_last_core_attended, completion_rule``; rates are
+        of all potential completers; ``median_last_core_attended`` is over the
+        group's dropouts.
+
+    References
+    ----------
+    Wilson, E. B. (1927). JASA 22:209-212.
+    """
+    if isinstance(early_before, bool) or not isinstance(early_before, int) or early_before < 1:
+        raise ConfigError(
+            f"early_before must be a session number of 1 or more, not {early_before!r}."
+        )
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    potential = is_potential(ep, closed_cases)
+    dropped = potential & (ep["exit_status_used"] == "dropped_out").to_numpy()
+    last = ep["last_core_attended"].to_numpy()
+    out = _counts(
+        prepared,
+        keys,
+        {
+            "n_potential": potential,
+            "n_dropped_out": dropped,
+            "n_early_dropout": dropped & (last < early_before),
+        },
+    )
+    _add_rate(out, "n_dropped_out", "n_potential", alpha)
+    out["early_before"] = early_before
+    _add_rate(out, "n_early_dropout", "n_potential", alpha, prefix="early_")
+    medians = _groupby(ep.loc[dropped, [*keys, "last_core_attended"]], keys)[
+        "last_core_attended"
+    ].median()
+    medians = _finish(medians.rename("median_last_core_attended").to_frame(), keys)
+    out = out.merge(medians, on=keys, how="left") if keys else out.join(medians)
+    order = ["n_potential", "n_dropped_out", "rate", "ci_low", "ci_high", "early_before"]
+    order += ["n_early_dropout", "early_rate", "early_ci_low", "early_ci_high"]
+    return out[[*keys, *order, "median_last_core_attended", "completion_rule"]]
+
+
+def dropout_timing(
+    data: Data,
+    by: By = None,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+) -> pd.DataFrame:
+    """Distribution of the last core session attended by dropouts.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+    closed_cases
+        Count closed cases as potential completers before their expected end.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., last_core_attended, n_dropped_out, share,
+        completion_rule``; one row per group and last attended core session
+        (0: none attended) observed among the group's dropouts (potential
+        completers with status ``dropped_out``); ``share`` is of the group's
+        dropouts.
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    dropped = is_potential(ep, closed_cases) & (ep["exit_status_used"] == "dropped_out").to_numpy()
+    frame = ep.loc[dropped, _unique([*keys, "programme", "last_core_attended"])]
+    grouped = _groupby(frame, [*keys, "last_core_attended"])
+    out = grouped.size().rename("n_dropped_out").to_frame()
+    out["completion_rule"] = _rules(prepared, grouped)
+    out = out.reset_index()
+    total = (
+        out.groupby(keys, observed=True, dropna=False)["n_dropped_out"].transform("sum")
+        if keys
+        else out["n_dropped_out"].sum()
+    )
+    out.insert(len(keys) + 2, "share", out["n_dropped_out"] / total)
+    return out
+
+
+def _loglog_ci(surv: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise log(-log) interval of a survival probability from its Greenwood SE."""
+    z = norm.ppf(1 - alpha / 2)
+    inner = (surv > 0) & (surv < 1)
+    s = np.where(inner, surv, 0.5)
+    scale = np.where(inner, se / (s * np.abs(np.log(s))), 0.0)
+    theta = np.log(-np.log(s))
+    low = np.where(inner, np.exp(-np.exp(theta + z * scale)), surv)
+    high = np.where(inner, np.exp(-np.exp(theta - z * scale)), surv)
+    return low, high
+
+
+def retention(
+    data: Data,
+    by: By = None,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Retention over core sessions: Kaplan-Meier survival of staying in the programme.
+
+    Over all starters. Time is the number of core sessions in the
+    participant's own core sequence, attended or missed: the sessions they
+    were enrolled for (so rolling entry and mixed programmes are handled). A
+    dropout's event time is the last core session they were enrolled for;
+    ongoing participants are censored at their last core session so far;
+    completers and other exits (excluded, transferred) are censored at their
+    last core session. The event is leaving by dropout only: other exits are
+    censored (a cause-specific curve). :func:`dropout_timing` gives the last
+    session *attended* by dropouts instead.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., session, n_at_risk, n_dropped_out, n_censored, retained,
+        ci_low, ci_high, completion_rule``; one row per group and session
+        0..(last session observed). ``retained`` is the estimated share of
+        starters who had not dropped out by the end of core session
+        ``session`` (the product-limit S(session)); ``n_at_risk`` those still
+        enrolled at that session; ``n_dropped_out`` the dropouts whose last
+        enrolled core session it was.
+
+    References
+    ----------
+    Kaplan, E. L. & Meier, P. (1958). JASA 53:457-481, computed with
+    ``statsmodels.duration.SurvfuncRight``; Greenwood standard errors with the
+    log(-log) interval of Kalbfleisch & Prentice (2002), as in lifelines.
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    starters = ep.loc[ep["started"]]
+    status = starters["exit_status_used"]
+    event = (status == "dropped_out").to_numpy()
+    time = starters["n_core_scheduled"].to_numpy(dtype=np.int64)
+    grouped = _groupby(starters[_unique([*keys, "programme"])], keys)
+    rules = _rules(prepared, grouped)
+    group_id = grouped.ngroup().to_numpy()
+    order = np.argsort(group_id, kind="stable")
+    bounds = np.searchsorted(group_id[order], np.arange(len(rules) + 1))
+    pieces = []
+    for g, rule in enumerate(rules):
+        rows = order[bounds[g] : bounds[g + 1]]
+        t, e = time[rows], event[rows]
+        grid = np.arange(t.max() + 1)
+        n_event = np.bincount(t[e], minlength=len(grid))
+        n_censored = np.bincount(t[~e], minlength=len(grid))
+        fit = SurvfuncRight(t, e.astype(float))
+        pos = np.searchsorted(fit.surv_times, grid, side="right")
+        surv = np.r_[1.0, fit.surv_prob][pos]
+        low, high = _loglog_ci(surv, np.r_[0.0, fit.surv_prob_se][pos], alpha)
+        piece = pd.DataFrame(
+            {
+                "session": grid,
+                "n_at_risk": np.cumsum((n_event + n_censored)[::-1])[::-1],
+                "n_dropped_out": n_event,
+                "n_censored": n_censored,
+                "retained": surv,
+                "ci_low": low,
+                "ci_high": high,
+                "completion_rule": rule,
+            }
+        )
+        for i, key in enumerate(keys):
+            piece.insert(i, key, starters[key].iloc[rows[0]])
+        pieces.append(piece)
+    columns = [*keys, "session", "n_at_risk", "n_dropped_out", "n_censored", "retained"]
+    columns += ["ci_low", "ci_high", "completion_rule"]
+    if not pieces:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(pieces, ignore_index=True)
+    for key in keys:
+        out[key] = out[key].astype(ep[key].dtype)
+    return out[columns]
+
+
+_ATTENDANCE_COLUMNS = [
+    "n_core_sessions",
+    "n_core_scheduled",
+    "n_core_attended",
+    "n_core_excused",
+    "n_core_unexcused",
+    "longest_absence_run",
+    "last_core_attended",
+]
+
+
+def _with_rates(starters: pd.DataFrame) -> pd.DataFrame:
+    """``starters`` with ``attendance_rate`` and ``core_share`` added."""
+    attended = starters["n_core_attended"].to_numpy(dtype=float)
+    scheduled = starters["n_core_scheduled"].to_numpy(dtype=float)
+    return starters.assign(
+        attendance_rate=np.divide(
+            attended, scheduled, out=np.full(len(starters), np.nan), where=scheduled > 0
+        ),
+        core_share=attended / starters["n_core_sessions"].to_numpy(dtype=float),
+    )
+
+
+def attendance(data: Data, *, programmes: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Attendance of core sessions per starter.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``participant_id, programme, site, n_core_sessions (K),
+        n_core_scheduled, n_core_attended, n_core_excused, n_core_unexcused,
+        longest_absence_run, last_core_attended, attendance_rate
+        (attended / scheduled), core_share (attended / K)``; one row per
+        starter. Absences are excused or unexcused core sessions; the longest
+        run counts consecutive absences in the core sequence.
+    """
+    ep = as_engagement_data(data, programmes).episodes
+    starters = ep.loc[ep["started"], ["participant_id", "programme", "site", *_ATTENDANCE_COLUMNS]]
+    return _with_rates(starters).reset_index(drop=True)
+
+
+def attendance_summary(
+    data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Attendance of core sessions summarised per group of starters.
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., n_participants, n_core_scheduled, n_core_attended,
+        n_core_excused, n_core_unexcused, attendance_rate (pooled: attended /
+        scheduled), mean_attendance_rate (mean of participants' rates),
+        q1_attended, median_attended, q3_attended (core sessions attended per
+        participant), median_longest_absence_run, max_longest_absence_run``.
+    """
+    ep = as_engagement_data(data, programmes).episodes
+    keys = by_columns(by, ep)
+    columns = _unique([*keys, *_ATTENDANCE_COLUMNS])
+    grouped = _groupby(_with_rates(ep.loc[ep["started"], columns]), keys)
+    out = grouped[["n_core_scheduled", "n_core_attended", "n_core_excused", "n_core_unexcused"]]
+    out = out.sum()
+    out.insert(0, "n_participants", grouped.size())
+    out["attendance_rate"] = out["n_core_attended"] / out["n_core_scheduled"].where(
+        out["n_core_scheduled"] > 0
+    )
+    out["mean_attendance_rate"] = grouped["attendance_rate"].mean()
+    for name, q in (("q1_attended", 0.25), ("median_attended", 0.5), ("q3_attended", 0.75)):
+        out[name] = grouped["n_core_attended"].quantile(q)
+    out["median_longest_absence_run"] = grouped["longest_absence_run"].median()
+    out["max_longest_absence_run"] = grouped["longest_absence_run"].max()
+    return _finish(out, keys)
+
+
+def waiting_times(
+    data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Referral-to-start wait and start-to-end duration in days (median and IQR).
+
+    Parameters
+    ----------
+    data
+        Export or prepared engagement data.
+    by
+        Grouping column(s), or None.
+    programmes
+        Registry overrides (only with an Export).
+
+    Returns
+    -------
+    DataFrame
+        ``<by>..., interval, n, q1_days, median_days, q3_days``; one row per
+        group and interval, ``referral_to_start`` (starters with a referral
+        date; start as in :func:`~cdanalytics.engagement.prepare_engagement`)
+        and ``start_to_end`` (starters with an end date). Quartiles by linear
+        interpolation (pandas' default).
+    """
+    prepared = as_engagement_data(data, programmes)
+    ep = prepared.episodes
+    keys = by_columns(by, ep)
+    pieces = []
+    for interval, column in (("referral_to_start", "wait_days"), ("start_to_end", "duration_days")):
+        valid = ep[column].notna().to_numpy()
+        grouped = _groupby(ep.loc[valid, _unique([*keys, column])], keys)[column]
+        out = pd.DataFrame({"interval": interval, "n": grouped.size()})
+        for name, q in (("q1_days", 0.25), ("median_days", 0.5), ("q3_days", 0.75)):
+            out[name] = grouped.quantile(q)
+        pieces.append(_finish(out, keys))
+    out = pd.concat(pieces, ignore_index=True)
+    out["interval"] = pd.Categorical(
+        out["interval"], categories=["referral_to_start", "start_to_end"]
+    )
+    return out.sort_values([*keys, "interval"]).reset_index(drop=True)
