@@ -1,0 +1,77 @@
+"""Reoffending outcomes: proven-reoffending windows, survival curves, Cox models.
+
+* :mod:`.definition` — :class:`ReoffendingDefinition` and
+  :func:`person_outcomes`, the one-row-per-person table every other analysis
+  (and the matched comparison in :mod:`cdanalytics.matching`) starts from;
+* :mod:`.window` — :func:`fixed_window` rates, frequencies and timing;
+* :mod:`.survival` — :func:`cumulative_reoffending` (Kaplan-Meier),
+  :func:`at_risk_table` and :func:`logrank`;
+* :mod:`.cox` — :func:`cox` proportional-hazards models.
+"""
+
+from .cox import (
+    COX_COLUMNS,
+    DEFAULT_REFERENCES,
+    PH_COLUMNS,
+    PH_TRANSFORMS,
+    TEST_COLUMNS,
+    TIES,
+    CoxResult,
+    cox,
+)
+from .definition import (
+    COUNTABLE_EVENT_TYPES,
+    INDEX_OPTIONS,
+    OUTCOME_COLUMNS,
+    SURVIVAL_COLUMNS,
+    ReoffendingDefinition,
+    person_outcomes,
+)
+from .survival import (
+    AT_RISK_COLUMNS,
+    CONF_TYPES,
+    CURVE_COLUMNS,
+    DAYS_PER_MONTH,
+    DEFAULT_HORIZONS_MONTHS,
+    HORIZON_COLUMNS,
+    LOGRANK_COLUMNS,
+    MEDIAN_COLUMNS,
+    CumulativeReoffending,
+    LogrankResult,
+    at_risk_table,
+    cumulative_reoffending,
+    logrank,
+)
+from .window import FIXED_WINDOW_COLUMNS, fixed_window
+
+__all__ = [
+    "AT_RISK_COLUMNS",
+    "CONF_TYPES",
+    "COUNTABLE_EVENT_TYPES",
+    "COX_COLUMNS",
+    "CURVE_COLUMNS",
+    "DAYS_PER_MONTH",
+    "DEFAULT_HORIZONS_MONTHS",
+    "DEFAULT_REFERENCES",
+    "FIXED_WINDOW_COLUMNS",
+    "HORIZON_COLUMNS",
+    "INDEX_OPTIONS",
+    "LOGRANK_COLUMNS",
+    "MEDIAN_COLUMNS",
+    "OUTCOME_COLUMNS",
+    "PH_COLUMNS",
+    "PH_TRANSFORMS",
+    "SURVIVAL_COLUMNS",
+    "TEST_COLUMNS",
+    "TIES",
+    "CoxResult",
+    "CumulativeReoffending",
+    "LogrankResult",
+    "ReoffendingDefinition",
+    "at_risk_table",
+    "cox",
+    "cumulative_reoffending",
+    "fixed_window",
+    "logrank",
+    "person_outcomes",
+]
