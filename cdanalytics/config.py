@@ -23,7 +23,7 @@ __all__ = ["DEFAULTS", "load_config", "validate_config"]
 DEFAULTS: dict[str, Any] = {
     "title": "Programme evaluation",
     "language": "en",
-    "groupings": ["programme", "site"],
+    "groupings": ["programme"],
     "programmes": {},
     "instruments": {},
     "engagement": {

@@ -1,7 +1,9 @@
 """Labels in English and Dutch for charts and the report.
 
-The labels are data files (``cdanalytics/locales/en.yaml``, ``nl.yaml``) with
-the same keys; :func:`label` looks one up and fills in its placeholders.
+The labels are data files with the same keys in each language: chart and
+table labels in ``cdanalytics/locales/en.yaml`` and ``nl.yaml``, the report's
+sentences in ``report_en.yaml`` and ``report_nl.yaml``. :func:`label` looks one
+up and fills in its placeholders.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ def labels(lang: str = "en") -> dict[str, str]:
     """All labels of one language."""
     if lang not in LANGUAGES:
         raise ConfigError(f"Language {lang!r} is not available; choose one of {LANGUAGES}.")
-    text = resources.files("cdanalytics").joinpath("locales", f"{lang}.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    folder = resources.files("cdanalytics").joinpath("locales")
+    merged: dict[str, str] = {}
+    for name in (f"{lang}.yaml", f"report_{lang}.yaml"):
+        merged.update(yaml.safe_load(folder.joinpath(name).read_text("utf-8")))
+    return merged
 
 
 def label(key: str, lang: str = "en", **values: object) -> str:

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.captureWarnings(True)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -1,0 +1,203 @@
+"""Scheduled batches: a report for every export under a folder, and an index page.
+
+:func:`batch_reports` finds every export below a root folder (a folder with a
+``manifest.json``), writes its report to ``OUT/<path below root>``, skips an
+export whose input checksums, config and package version already produced the
+report there, and carries on when one export fails. ``OUT/index.html``
+compares the headline figures of all exports; ``OUT/batch.json`` lists what
+happened to each.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config import load_config, validate_config
+from ..errors import CdaError, ExportError
+from .build import build_report, config_digest, input_checksums
+
+__all__ = ["BatchEntry", "batch_reports", "find_exports"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """What happened to one export of a batch.
+
+    Attributes
+    ----------
+    export
+        Path of the export below the batch root.
+    status
+        ``"written"``, ``"skipped"`` (unchanged since its last report),
+        ``"invalid"`` (the export breaks the contract) or ``"failed"``.
+    message
+        Why it was invalid or failed (empty otherwise).
+    report
+        Report folder, relative to the batch output folder.
+    """
+
+    export: str
+    status: str
+    message: str
+    report: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether the export did not produce a report."""
+        return self.status in ("invalid", "failed")
+
+
+def find_exports(root: str | Path) -> list[Path]:
+    """Every export folder (one holding ``manifest.json``) below ``root``, sorted."""
+    root = Path(root)
+    return sorted(p.parent for p in root.rglob("manifest.json"))
+
+
+def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str) -> bool:
+    run_file = out / "run.json"
+    if not run_file.exists():
+        return False
+    previous = json.loads(run_file.read_text(encoding="utf-8"))
+    return (
+        previous.get("input_checksums") == checksums
+        and previous.get("config_digest") == digest
+        and previous.get("package_version") == __version__
+    )
+
+
+def batch_reports(
+    root: str | Path,
+    out: str | Path,
+    *,
+    config: str | Path | Mapping[str, Any] | None = None,
+    lang: str | None = None,
+    quarantine: bool = False,
+    force: bool = False,
+) -> list[BatchEntry]:
+    """Report every export under ``root`` into ``out``; never stop at one failure.
+
+    Parameters
+    ----------
+    root
+        Folder searched (recursively) for exports.
+    out
+        Output folder: one report folder per export plus ``index.html`` and
+        ``batch.json``.
+    config, lang, quarantine
+        As for :func:`~cdanalytics.report.build_report`, for every export.
+    force
+        Rebuild reports even when nothing changed.
+
+    Returns
+    -------
+    list of BatchEntry
+        One per export, in path order.
+    """
+    root, out = Path(root), Path(out)
+    cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
+    if lang is not None:
+        cfg = validate_config({**cfg, "language": lang})
+    digest = config_digest(cfg)
+    entries = []
+    for export in find_exports(root):
+        name = export.relative_to(root).as_posix() if export != root else export.name
+        target = out / name
+        checksums = input_checksums(export)
+        if not force and _up_to_date(target, checksums, digest):
+            entries.append(BatchEntry(name, "skipped", "", name))
+            log.info("%s: unchanged, skipped", name)
+            continue
+        try:
+            build_report(export, target, config=cfg, quarantine=quarantine)
+        except ExportError as exc:
+            entries.append(BatchEntry(name, "invalid", str(exc).splitlines()[0], name))
+            log.error("%s: invalid export: %s", name, exc)
+        except CdaError as exc:
+            entries.append(BatchEntry(name, "failed", str(exc), name))
+            log.error("%s: report failed: %s", name, exc)
+        except Exception as exc:  # one broken export must not stop the batch
+            entries.append(BatchEntry(name, "failed", f"{type(exc).__name__}: {exc}", name))
+            log.exception("%s: report failed unexpectedly", name)
+        else:
+            entries.append(BatchEntry(name, "written", "", name))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
+    _write_atomically(out / "index.html", _index_page(out, entries, cfg["title"]))
+    return entries
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
+    outcomes_file = out / entry.report / "outcomes.json"
+    if entry.failed or not outcomes_file.exists():
+        return [""] * 5
+    outcomes = json.loads(outcomes_file.read_text(encoding="utf-8"))
+    eng, reo = outcomes["engagement"], outcomes["reoffending"]
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{100 * value:.1f}%"
+
+    def count(value: int | None) -> str:
+        return "" if value is None else f"{value:,}"
+
+    matched = reo.get("matched_difference", {})
+    diff = matched.get("difference_pp")
+    return [
+        outcomes["extract_date"],
+        count(eng.get("referred")),
+        pct(eng.get("completion", {}).get("rate")),
+        pct(reo.get("programme", {}).get("rate")),
+        "" if diff is None else f"{diff:+.1f} pp",
+    ]
+
+
+def _index_page(out: Path, entries: list[BatchEntry], title: str) -> str:
+    head = [
+        "Export",
+        "Status",
+        "Extract date",
+        "Referred",
+        "Completion rate",
+        "Proven reoffending (programme)",
+        "Matched difference",
+        "Message",
+    ]
+    rows = []
+    for entry in entries:
+        link = (
+            f'<a href="{html.escape(entry.report)}/report.html">{html.escape(entry.export)}</a>'
+            if not entry.failed
+            else html.escape(entry.export)
+        )
+        cells = [link, entry.status, *map(html.escape, _headline_cells(out, entry))]
+        cells.append(html.escape(entry.message))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: all exports</title>
+<style>body{{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em}}
+th{{background:#eef2f5}}</style></head><body>
+<h1>{html.escape(title)}: all exports</h1>
+<p>{sum(not e.failed for e in entries)} of {len(entries)} exports have a report;
+{sum(e.failed for e in entries)} failed. Figures are the published (disclosure-controlled)
+headline figures of each report.</p>
+<table><thead><tr>{header}</tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""

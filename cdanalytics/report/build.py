@@ -1,0 +1,380 @@
+"""The main job: validate an export, compute every outcome, write the report.
+
+:func:`build_report` writes, atomically (a crash or kill leaves any previous
+report untouched):
+
+- ``report.html``: one self-contained page (figures embedded as SVG), a
+  summary for managers first;
+- ``figures/``: every figure as SVG and PNG;
+- ``tables/``: every published table as CSV, after disclosure control;
+- ``outcomes.json``: the headline figures under stable keys
+  (``docs/outcomes.md``);
+- ``run.json``: input checksums, rows read/accepted/quarantined, extract
+  date, package and schema versions, the config used and timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+import yaml
+
+from .. import __version__
+from ..config import load_config, validate_config
+from ..disclosure import DisclosurePolicy, find_disclosive, protect_frame
+from ..errors import AnalysisError
+from ..i18n import label
+from ..io import load_export
+from ..io.export import Export
+from ..registry import instrument_registry, programme_registry
+from ._atomic import atomic_directory
+from .compute import Outcomes, compute_outcomes
+from .figures import Figure, draw_figures, save_figures
+from .headlines import headline_figures
+from .summary import summary_sentences
+from .tables import PublishedTable, engagement_views, publish_tables
+
+__all__ = ["ReportRun", "build_report", "input_checksums"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """What a report run wrote.
+
+    Attributes
+    ----------
+    out
+        The report folder.
+    outcomes
+        The content of ``outcomes.json``.
+    run
+        The content of ``run.json``.
+    """
+
+    out: Path
+    outcomes: dict[str, Any]
+    run: dict[str, Any]
+
+    @property
+    def html(self) -> Path:
+        """Path of ``report.html``."""
+        return self.out / "report.html"
+
+
+def input_checksums(source: Path) -> dict[str, str]:
+    """SHA-256 of every file of an export (a folder, or a workbook and its manifest)."""
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    if not source.is_dir():
+        manifest = source.with_name("manifest.json")
+        files += [manifest] if manifest.exists() else []
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, PublishedTable]:
+    """Rows read/accepted/quarantined and problems by rule, protected like the rest."""
+    from .tables import TableSpec
+
+    report = export.report
+    out: dict[str, PublishedTable] = {}
+    if report is None:
+        return out
+    rows = report.tables.reset_index()[["table", "rows_read", "rows_accepted", "rows_quarantined"]]
+    spec = TableSpec(
+        source="rows", keys=("table",), columns=tuple(rows.columns[1:]), fixed_keys=True
+    )
+    out["rows"] = PublishedTable(
+        "rows",
+        spec,
+        protect_frame(
+            rows, policy, count_cols=["rows_accepted", "rows_quarantined"], row_total="rows_read"
+        ),
+    )
+    if len(report.problems):
+        problems = report.problems.groupby(["table", "rule"]).size().rename("n_rows").reset_index()
+        spec = TableSpec(
+            source="problems", keys=("table", "rule"), columns=("n_rows",), fixed_keys=True
+        )
+        out["problems"] = PublishedTable(
+            "problems", spec, protect_frame(problems, policy, count_cols=["n_rows"])
+        )
+    return out
+
+
+def _html_table(table: PublishedTable, lang: str) -> str:
+    display = table.display.copy()
+    keys = table.key_columns
+    for key in keys:
+        display[key] = display[key].map(lambda v: label(str(v), lang))
+    head = "".join(
+        f'<th class="{"key" if c in keys else ""}">{html.escape(label(str(c), lang))}</th>'
+        for c in display.columns
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"key" if c in keys else ""}">{html.escape(str(v))}</td>'
+            for c, v in zip(display.columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in display.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _methods(config: Mapping[str, Any], t: Callable[..., str]) -> list[str]:
+    reo = config["reoffending"]
+    matching = reo["matching"]
+    return [
+        t(
+            "methods_reoffending",
+            types=", ".join(reo["event_types"]),
+            window=reo["window_months"],
+            index=reo["index"],
+            waiting=reo["waiting_months"],
+        ),
+        t("methods_km"),
+        t("methods_cox", covariates=", ".join(["group", *reo["cox_covariates"]])),
+        t(
+            "methods_matching",
+            covariates=", ".join(matching["covariates"]),
+            ratio=matching["ratio"],
+            replace=t("with_replacement") if matching["replace"] else t("without_replacement"),
+            caliper=matching["caliper"] if matching["caliper"] is not None else t("none"),
+            exact=", ".join(matching["exact"] or []) or t("none"),
+        ),
+        t("methods_prepost"),
+        t("methods_disclosure", threshold=config["disclosure"]["threshold"]),
+    ]
+
+
+def _instrument_lines(config: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for code, entry in instrument_registry(config["instruments"]).items():
+        for scale, info in entry["scales"].items():
+            reliability = info.get("reliability")
+            rel = (
+                f"reliability {reliability} ({info.get('reliability_source')})"
+                if reliability
+                else ("reliability missing: reliable change not computed")
+            )
+            lines.append(
+                f"{entry['name']} ({code}.{scale}): range {info['min']}-{info['max']}, "
+                f"{info['direction'].replace('_', ' ')}; {rel}"
+            )
+    return lines
+
+
+def _render_html(
+    out: Outcomes,
+    published: Mapping[str, PublishedTable],
+    figures: list[Figure],
+    outcomes: Mapping[str, Any],
+    checksums: Mapping[str, str],
+    lang: str,
+) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cdanalytics.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    t = partial(label, lang=lang)
+    config = out.config
+    threshold = config["disclosure"]["threshold"]
+    programmes = programme_registry(config["programmes"])
+    present = sorted(set(out.export.participants["programme"].astype(str)))
+    findings = out.tables.get("exit_status_findings")
+    n_findings = 0 if findings is None else len(findings)
+    return env.get_template("report.html.j2").render(
+        lang=lang,
+        t=lambda key, **kw: label(key, lang, **kw),
+        title=config["title"],
+        intro=t(
+            "summary_intro",
+            programmes=", ".join(programmes[p]["name"][lang] for p in present if p in programmes),
+            extract_date=outcomes["extract_date"],
+            threshold=threshold,
+        ),
+        summary=summary_sentences(outcomes, lang),
+        not_computed=out.notes,
+        threshold=threshold,
+        figures={f.name: f.svg for f in figures},
+        tables={
+            name: _html_table(table, lang)
+            for name, table in {**published, **engagement_views(published)}.items()
+        },
+        findings=(
+            t("exit_status_findings", n=n_findings if n_findings >= threshold else f"<{threshold}")
+            if n_findings
+            else None
+        ),
+        completion_rules=[
+            (programmes[p]["name"][lang], programmes[p]["completion_rule"]["text"])
+            for p in present
+            if p in programmes
+        ],
+        methods=_methods(config, t),
+        instruments=_instrument_lines(config),
+        version=__version__,
+        schema_version=SCHEMA_VERSION,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        checksums=checksums,
+        config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+    )
+
+
+def _self_check(published: Mapping[str, PublishedTable], policy: DisclosurePolicy) -> None:
+    """Refuse to write a report in which a count below the threshold survived."""
+    for name, table in published.items():
+        counts = [
+            c
+            for c in table.published.columns
+            if c.startswith(("n_", "rows_")) or c in _pivot_columns(table)
+        ]
+        leaks = find_disclosive(table.published, policy, counts)
+        if len(leaks):
+            raise AnalysisError(
+                f"Disclosure self-check failed: table {name!r} would publish counts below "
+                f"{policy.threshold} ({len(leaks)} cells). This is a bug; please report it."
+            )
+
+
+def _pivot_columns(table: PublishedTable) -> list[str]:
+    return table.value_columns if table.spec.pivot else []
+
+
+def build_report(
+    export: str | Path,
+    out: str | Path,
+    *,
+    config: str | Path | Mapping[str, Any] | None = None,
+    lang: str | None = None,
+    mapping: str | Path | None = None,
+    quarantine: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> ReportRun:
+    """Validate an export, compute every outcome and write the report folder.
+
+    Parameters
+    ----------
+    export
+        Folder (or ``.xlsx`` workbook) of the case export.
+    out
+        Report folder; replaced as a whole only when the new report is complete.
+    config
+        Evaluation config: a YAML path, an already-parsed mapping, or ``None``
+        for the defaults (:mod:`cdanalytics.config`).
+    lang
+        ``"en"`` or ``"nl"``; overrides the config's ``language``.
+    mapping
+        Site mapping file for the export's column names and labels.
+    quarantine
+        Set invalid rows aside instead of stopping (see :func:`load_export`).
+    on_step
+        Called with the name of each finished step (for progress bars).
+
+    Returns
+    -------
+    ReportRun
+
+    Raises
+    ------
+    ExportValidationError, IdentifierError
+        The export breaks the contract (strict mode) or holds identifiers.
+    ConfigError
+        The config is invalid.
+    """
+    timings: dict[str, float] = {}
+    step = on_step or (lambda _name: None)
+    clock = time.perf_counter()
+
+    def done(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+        step(name)
+
+    cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
+    if lang is not None:
+        cfg = validate_config({**cfg, "language": lang})
+    lang = cfg["language"]
+    policy = DisclosurePolicy(**cfg["disclosure"])
+    source = Path(export)
+    data = load_export(
+        source,
+        mapping=mapping,
+        quarantine=quarantine,
+        programmes=cfg["programmes"],
+        instruments=cfg["instruments"],
+    )
+    done("load")
+    outcomes_obj = compute_outcomes(data, cfg, on_step=done)
+    published = publish_tables(outcomes_obj.tables, policy, tuple(cfg["groupings"]))
+    published.update(_data_quality(data, policy))
+    _self_check(published, policy)
+    outcomes = headline_figures(outcomes_obj, published)
+    done("disclosure")
+    figures = draw_figures(outcomes_obj, lang, policy)
+    done("figures")
+    checksums = input_checksums(source)
+    page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
+    counts = data.report.tables[["rows_read", "rows_accepted", "rows_quarantined"]]
+    run = {
+        "package_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "export": str(source.resolve()),
+        "extract_date": outcomes["extract_date"],
+        "input_checksums": checksums,
+        "rows": {table: {k: int(v) for k, v in row.items()} for table, row in counts.iterrows()},
+        "config": cfg,
+        "config_digest": config_digest(cfg),
+        "language": lang,
+        "not_computed": outcomes_obj.notes,
+        "timings_seconds": timings,
+    }
+    with atomic_directory(out) as staging:
+        (staging / "report.html").write_text(page, encoding="utf-8")
+        save_figures(figures, staging / "figures")
+        tables_dir = staging / "tables"
+        tables_dir.mkdir()
+        for name, table in published.items():
+            table.published.to_csv(tables_dir / f"{name}.csv", index=False)
+        (staging / "outcomes.json").write_text(_json(outcomes), encoding="utf-8")
+        done("write")
+        run["timings_seconds"] = timings
+        (staging / "run.json").write_text(_json(run), encoding="utf-8")
+    log.info("report written to %s", out)
+    return ReportRun(out=Path(out).resolve(), outcomes=outcomes, run=run)
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """SHA-256 of a config, independent of key order (used to skip unchanged batch runs)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_jsonable) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,667 @@
+"""The tables a manager reads, protected by disclosure control.
+
+Each published table is declared once in :data:`SPECS`: which result table it
+comes from, which columns it shows, which are counts, which statistics rest on
+which base and numerator, and, for nested counts (referred ⊇ assessed ⊇ …),
+the partition into parts that is protected as one table. A nested count is
+published only where it follows from published parts anyway, so no withheld
+part can be recovered by subtracting one published count from another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame
+from .compute import OVERALL as ALL
+
+__all__ = ["SPECS", "VIEWS", "PublishedTable", "TableSpec", "engagement_views", "publish_tables"]
+
+PIVOT_TOTAL = "n_total"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one result table is published.
+
+    Attributes
+    ----------
+    source
+        Name of the result table in ``Outcomes.tables``.
+    keys
+        Group columns, shown first.
+    columns
+        Value columns shown, in order.
+    counts
+        Count columns (protected as one-way tables unless ``total`` is set).
+    bases, numerators
+        Statistic column -> its base n / its numerator count.
+    total
+        Count column that is the total of ``parts``: the parts are then
+        protected as one two-way table.
+    parts
+        Part name -> function of the result table giving that part's counts.
+    nested
+        Published nested count -> the parts it is the sum of.
+    total_row
+        Add an overall row (column totals) protected with the table.
+    pivot
+        (index, columns, values): reshape a long result wide before publishing.
+    fixed_keys
+        The table is not grouped by the config's groupings.
+    split
+        Column whose values are published as separate tables (each with its
+        own overall row), for example programme and comparison groups.
+    """
+
+    source: str
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    counts: tuple[str, ...] = ()
+    bases: Mapping[str, str] = field(default_factory=dict)
+    numerators: Mapping[str, str] = field(default_factory=dict)
+    total: str | None = None
+    parts: Mapping[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
+    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    total_row: bool = False
+    pivot: tuple[tuple[str, ...], str, str] | None = None
+    split: str | None = None
+    fixed_keys: bool = False
+
+
+@dataclass
+class PublishedTable:
+    """A protected table ready for the report, ``tables/`` and ``outcomes.json``."""
+
+    name: str
+    spec: TableSpec
+    protected: SuppressedTable
+    groupings: tuple[str, ...] = ()
+
+    @property
+    def published(self) -> pd.DataFrame:
+        """Numbers with withheld cells missing, in display column order."""
+        return self.protected.published
+
+    @property
+    def display(self) -> pd.DataFrame:
+        """Strings with withheld cells labelled, in display column order."""
+        return self.protected.formatted(_FORMATS)
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The group columns (shown first)."""
+        return [c for c in self.published.columns if c not in self.value_columns]
+
+    @property
+    def value_columns(self) -> list[str]:
+        """The value columns."""
+        keys = self.spec.keys if self.spec.pivot is None else self.spec.pivot[0]
+        return [c for c in self.published.columns if c not in keys and c not in self.groupings]
+
+    def view(self, name: str, columns: tuple[str, ...]) -> PublishedTable:
+        """The same protected numbers, showing only ``columns`` (after the keys)."""
+        shown = [*self.key_columns, *columns]
+        return PublishedTable(
+            name=name,
+            spec=self.spec,
+            protected=SuppressedTable(
+                published=self.protected.published[shown],
+                mask=self.protected.mask[shown],
+                primary=self.protected.primary[shown],
+                policy=self.protected.policy,
+            ),
+            groupings=self.groupings,
+        )
+
+
+def _fmt_number(value: object) -> str:
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    value = float(value)
+    if value.is_integer() and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:,.1f}"
+
+
+def _fmt_share(value: object) -> str:
+    return f"{100 * float(value):.1f}%"
+
+
+def _fmt_p(value: object) -> str:
+    value = float(value)
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _fmt_2(value: object) -> str:
+    return f"{float(value):.2f}"
+
+
+def _fmt_1(value: object) -> str:
+    return f"{float(value):.1f}"
+
+
+_SHARE_COLUMNS = (
+    "completion_rate",
+    "completion_ci_low",
+    "completion_ci_high",
+    "completion_rate_clear",
+    "completion_ci_low_clear",
+    "completion_ci_high_clear",
+    "dropout_rate",
+    "dropout_ci_low",
+    "dropout_ci_high",
+    "early_dropout_rate",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "rate_clear",
+    "ci_low_clear",
+    "ci_high_clear",
+    "early_rate",
+    "early_ci_low",
+    "early_ci_high",
+    "attendance_rate",
+    "cumulative",
+)
+_FORMATS: dict[str, Callable[[object], str]] = {
+    **dict.fromkeys(_SHARE_COLUMNS, _fmt_share),
+    **dict.fromkeys(("p_value", "p_holm"), _fmt_p),
+    **dict.fromkeys(
+        (
+            "rate_treated_pct",
+            "rate_control_pct",
+            "difference_pp",
+            "ci_low_pp",
+            "ci_high_pp",
+            "per_100",
+            "median_last_core_attended",
+            "median_attended",
+            "q1_days",
+            "median_days",
+            "q3_days",
+            "median_days_to_first",
+        ),
+        _fmt_1,
+    ),
+    **dict.fromkeys(
+        (
+            "offences_per_person",
+            "mean_pre",
+            "mean_post",
+            "mean_change",
+            "change_ci_low",
+            "change_ci_high",
+            "d_z",
+            "d_z_ci_low",
+            "d_z_ci_high",
+            "g_av",
+            "g_av_ci_low",
+            "g_av_ci_high",
+        ),
+        _fmt_2,
+    ),
+}
+
+
+def _diff(a: str, b: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda df: df[a] - df[b]
+
+
+def _col(a: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda df: df[a]
+
+
+_FLOW_STEPS = ("n_referred", "n_assessed", "n_eligible", "n_started", "n_completed")
+_ENGAGEMENT_PARTS = (
+    "n_not_assessed",
+    "n_not_eligible",
+    "n_not_started",
+    "n_not_due",
+    "n_completed",
+    "n_early_dropout",
+    "n_late_dropout",
+    "n_excluded",
+    "n_unclear",
+)
+
+SPECS: dict[str, TableSpec] = {
+    "engagement": TableSpec(
+        source="engagement",
+        keys=(),
+        columns=(
+            *_FLOW_STEPS,
+            "n_potential",
+            "n_clear_outcome",
+            "completion_rate",
+            "completion_ci_low",
+            "completion_ci_high",
+            "completion_rate_clear",
+            "completion_ci_low_clear",
+            "completion_ci_high_clear",
+            "n_dropped_out",
+            "dropout_rate",
+            "dropout_ci_low",
+            "dropout_ci_high",
+            "n_early_dropout",
+            "early_dropout_rate",
+        ),
+        total="n_referred",
+        parts={
+            "n_not_assessed": _diff("n_referred", "n_assessed"),
+            "n_not_eligible": _diff("n_assessed", "n_eligible"),
+            "n_not_started": _diff("n_eligible", "n_started"),
+            "n_not_due": _col("n_not_due"),
+            "n_completed": _col("n_completed"),
+            "n_early_dropout": _col("n_early_dropout"),
+            "n_late_dropout": _col("n_late_dropout"),
+            "n_excluded": _col("n_excluded"),
+            "n_unclear": _col("n_unclear"),
+        },
+        nested={
+            "n_assessed": _ENGAGEMENT_PARTS[1:],
+            "n_eligible": _ENGAGEMENT_PARTS[2:],
+            "n_started": _ENGAGEMENT_PARTS[3:],
+            "n_potential": _ENGAGEMENT_PARTS[4:],
+            "n_clear_outcome": ("n_completed", "n_early_dropout", "n_late_dropout", "n_excluded"),
+            "n_dropped_out": ("n_early_dropout", "n_late_dropout"),
+        },
+        bases={
+            **dict.fromkeys(
+                ("completion_rate", "completion_ci_low", "completion_ci_high"), "n_potential"
+            ),
+            **dict.fromkeys(
+                ("completion_rate_clear", "completion_ci_low_clear", "completion_ci_high_clear"),
+                "n_clear_outcome",
+            ),
+            **dict.fromkeys(
+                ("dropout_rate", "dropout_ci_low", "dropout_ci_high", "early_dropout_rate"),
+                "n_potential",
+            ),
+        },
+        numerators={
+            **dict.fromkeys(
+                (
+                    "completion_rate",
+                    "completion_ci_low",
+                    "completion_ci_high",
+                    "completion_rate_clear",
+                    "completion_ci_low_clear",
+                    "completion_ci_high_clear",
+                ),
+                "n_completed",
+            ),
+            **dict.fromkeys(("dropout_rate", "dropout_ci_low", "dropout_ci_high"), "n_dropped_out"),
+            "early_dropout_rate": "n_early_dropout",
+        },
+        total_row=True,
+    ),
+    "flow_exits": TableSpec(
+        source="flow_exits",
+        keys=("reason",),
+        columns=(),
+        pivot=(("reason",), "stage", "n_left"),
+        total_row=True,
+        fixed_keys=True,
+    ),
+    "attendance": TableSpec(
+        source="attendance",
+        keys=(),
+        total_row=True,
+        columns=("attendance_rate", "median_attended", "median_longest_absence_run"),
+        counts=("n_participants",),
+        bases=dict.fromkeys(
+            ("attendance_rate", "median_attended", "median_longest_absence_run"), "n_participants"
+        ),
+    ),
+    "waiting_times": TableSpec(
+        source="waiting_times",
+        keys=("interval",),
+        columns=("q1_days", "median_days", "q3_days"),
+        counts=("n",),
+        bases=dict.fromkeys(("q1_days", "median_days", "q3_days"), "n"),
+    ),
+    "fixed_window": TableSpec(
+        source="fixed_window",
+        keys=("group",),
+        split="group",
+        total_row=True,
+        columns=(
+            "n_in_cohort",
+            "n_not_yet_eligible",
+            "n_eligible",
+            "n_reoffenders",
+            "rate",
+            "ci_low",
+            "ci_high",
+            "per_100",
+            "offences_per_person",
+            "median_days_to_first",
+        ),
+        total="n_in_cohort",
+        parts={
+            "n_not_yet_eligible": _col("n_not_yet_eligible"),
+            "n_reoffenders": _col("n_reoffenders"),
+            "n_non_reoffenders": _diff("n_eligible", "n_reoffenders"),
+        },
+        nested={"n_eligible": ("n_reoffenders", "n_non_reoffenders")},
+        bases={
+            "rate": "n_eligible",
+            "ci_low": "n_eligible",
+            "ci_high": "n_eligible",
+            "per_100": "n_eligible",
+            "offences_per_person": "n_eligible",
+            "median_days_to_first": "n_reoffenders",
+        },
+        numerators=dict.fromkeys(("rate", "ci_low", "ci_high", "per_100"), "n_reoffenders"),
+    ),
+    "km_horizons": TableSpec(
+        source="km_horizons",
+        keys=("group", "horizon_months"),
+        fixed_keys=True,
+        columns=("n_at_risk", "n_events", "n_censored", "cumulative", "ci_low", "ci_high"),
+        counts=("n_at_risk", "n_events", "n_censored"),
+        bases=dict.fromkeys(("cumulative", "ci_low", "ci_high"), "n_at_risk"),
+    ),
+    "change": TableSpec(
+        source="change",
+        keys=("instrument", "scale", "informant"),
+        fixed_keys=True,
+        columns=(
+            "n_paired",
+            "n_pre_only",
+            "mean_pre",
+            "mean_post",
+            "mean_change",
+            "change_ci_low",
+            "change_ci_high",
+            "p_value",
+            "p_holm",
+            "d_z",
+            "d_z_ci_low",
+            "d_z_ci_high",
+            "g_av",
+            "g_av_ci_low",
+            "g_av_ci_high",
+        ),
+        counts=("n_paired", "n_pre_only"),
+        bases=dict.fromkeys(
+            (
+                "mean_pre",
+                "mean_post",
+                "mean_change",
+                "change_ci_low",
+                "change_ci_high",
+                "p_value",
+                "p_holm",
+                "d_z",
+                "d_z_ci_low",
+                "d_z_ci_high",
+                "g_av",
+                "g_av_ci_low",
+                "g_av_ci_high",
+            ),
+            "n_paired",
+        ),
+    ),
+    "reliable_change": TableSpec(
+        source="reliable_change_summary",
+        keys=("instrument", "scale", "informant", "baseline"),
+        fixed_keys=True,
+        columns=(),
+        pivot=(("instrument", "scale", "informant", "baseline"), "change_class", "n"),
+    ),
+    "matched_effect": TableSpec(
+        source="matched_effect",
+        keys=("outcome",),
+        fixed_keys=True,
+        columns=(
+            "n_treated",
+            "n_control",
+            "rate_treated_pct",
+            "rate_control_pct",
+            "difference_pp",
+            "ci_low_pp",
+            "ci_high_pp",
+            "p_value",
+        ),
+        counts=("n_treated", "n_control"),
+        bases={
+            "rate_treated_pct": "n_treated",
+            "rate_control_pct": "n_control",
+            "difference_pp": "n_treated",
+            "ci_low_pp": "n_treated",
+            "ci_high_pp": "n_treated",
+            "p_value": "n_treated",
+        },
+    ),
+    "match_counts": TableSpec(
+        source="match_counts",
+        keys=("group",),
+        fixed_keys=True,
+        columns=("n_all", "n_matched", "n_unmatched", "n_discarded"),
+        total="n_all",
+        parts={
+            "n_matched": _col("n_matched"),
+            "n_unmatched": _col("n_unmatched"),
+        },
+    ),
+}
+
+
+def _pivot(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    index, columns, values = spec.pivot
+    wide = frame.pivot_table(
+        index=list(index), columns=columns, values=values, aggfunc="sum", observed=True
+    ).fillna(0)
+    wide = wide.astype("int64")
+    wide.columns = [str(c) for c in wide.columns]
+    parts = tuple(wide.columns)
+    wide[PIVOT_TOTAL] = wide.sum(axis=1)
+    return wide.reset_index(), (*parts, PIVOT_TOTAL)
+
+
+def _with_total_row(frame: pd.DataFrame, keys: tuple[str, ...], counts: list[str]) -> pd.DataFrame:
+    total = frame[counts].sum().to_frame().T
+    for key in keys:
+        total[key] = ALL
+    return pd.concat([frame, total], ignore_index=True)
+
+
+def publish_table(
+    name: str, result: pd.DataFrame, policy: DisclosurePolicy, keys: tuple[str, ...] = ()
+) -> PublishedTable:
+    """Protect one result table according to its spec in :data:`SPECS`.
+
+    ``keys`` are the group columns of the result (the evaluation config's
+    groupings) when the spec does not fix them.
+    """
+    spec = SPECS[name]
+    if spec.split is None:
+        protected = _protect(spec, result, policy, keys)
+    else:
+        pieces = [
+            _protect(spec, result[result[spec.split] == value], policy, keys)
+            for value in result[spec.split].drop_duplicates()
+        ]
+        protected = SuppressedTable(
+            **{
+                part: pd.concat([getattr(p, part) for p in pieces], ignore_index=True)
+                for part in ("published", "mask", "primary")
+            },
+            policy=policy,
+        )
+    return PublishedTable(name=name, spec=spec, protected=protected, groupings=keys)
+
+
+def _protect(
+    spec: TableSpec, result: pd.DataFrame, policy: DisclosurePolicy, keys: tuple[str, ...]
+) -> SuppressedTable:
+    frame = result.copy()
+    keys = (*keys, *spec.keys)
+    columns = spec.columns
+    counts = list(spec.counts)
+    total = spec.total
+    if spec.pivot is not None:
+        frame, wide_cols = _pivot(frame, spec)
+        columns = wide_cols
+        counts = list(wide_cols[:-1])
+        total = PIVOT_TOTAL
+    for part, fn in spec.parts.items():
+        frame[part] = fn(frame)
+    part_names = list(spec.parts)
+    if spec.pivot is not None and spec.total_row:
+        frame = _with_total_row(frame, keys, [*counts, total])
+    elif spec.total_row:
+        overall = (frame[keys[0]] == ALL).to_numpy()
+        frame = pd.concat([frame[~overall], frame[overall]])
+    frame = frame.reset_index(drop=True)
+    protected = protect_frame(
+        frame,
+        policy,
+        count_cols=[*counts, *part_names],
+        base_cols={k: v for k, v in spec.bases.items() if v not in spec.nested},
+        numerator_cols={k: v for k, v in spec.numerators.items() if v not in spec.nested},
+        row_total=total,
+        col_total=len(frame) - 1 if spec.total_row else None,
+    )
+    protected = _publish_nested(protected, spec, part_names)
+    shown = list(dict.fromkeys([*keys, *columns]))
+    return SuppressedTable(
+        published=protected.published[shown],
+        mask=protected.mask[shown],
+        primary=protected.primary[shown],
+        policy=protected.policy,
+    )
+
+
+def _determined(equations: list[np.ndarray], hidden: np.ndarray) -> np.ndarray:
+    """Which hidden cells the published equations pin down exactly.
+
+    Each equation is a coefficient vector over all cells; visible cells are
+    known. A hidden cell is determined when its unit vector lies in the row
+    space of the equations restricted to the hidden cells, that is when the
+    null space of that matrix is zero in its coordinate.
+    """
+    if not hidden.any() or not equations:
+        return np.zeros(hidden.sum(), dtype=bool)
+    a = np.vstack(equations)[:, hidden]
+    _, singular, vt = np.linalg.svd(a, full_matrices=True)
+    rank = int((singular > 1e-9 * max(1.0, singular.max(initial=0.0))).sum())
+    null = vt[rank:].T
+    if null.size == 0:
+        return np.ones(hidden.sum(), dtype=bool)
+    return np.linalg.norm(null, axis=1) < 1e-9
+
+
+def _publish_nested(
+    protected: SuppressedTable, spec: TableSpec, part_names: list[str]
+) -> SuppressedTable:
+    """Publish each nested count only where no withheld part can then be worked out.
+
+    The parts form a grid (groups x parts) with known row totals and, with an
+    overall row, known column totals. Each nested count (for example the men
+    who started: the sum of the later parts of the flow) adds one equation.
+    Nested counts are tried in the order of :attr:`TableSpec.nested`, group by
+    group, and kept only if, with every equation kept so far, no withheld part
+    is determined exactly (a rank test on the linear system). A statistic
+    resting on a withheld or small nested count is withheld too.
+    """
+    if not spec.nested:
+        return protected
+    published = protected.published.copy()
+    mask = protected.mask.copy()
+    n_rows, n_parts = len(published), len(part_names)
+    hidden = mask[part_names].to_numpy().ravel()
+    cell = np.arange(n_rows * n_parts).reshape(n_rows, n_parts)
+    equations = []
+    for r in range(n_rows):
+        row = np.zeros(n_rows * n_parts)
+        row[cell[r]] = 1
+        equations.append(row)
+    if spec.total_row:
+        for p in range(n_parts):
+            column = np.zeros(n_rows * n_parts)
+            column[cell[:-1, p]] = 1
+            column[cell[-1, p]] = -1
+            equations.append(column)
+    threshold_small = protected.policy.is_small
+    for nested, members in spec.nested.items():
+        index = [part_names.index(m) for m in members]
+        values = published[nested].astype("Int64")
+        hide = np.zeros(n_rows, dtype=bool)
+        for r in range(n_rows):
+            if threshold_small(np.array([float(values.iloc[r])]))[0]:
+                hide[r] = True
+                continue
+            if not hidden[cell[r, index]].any():
+                continue
+            equation = np.zeros(n_rows * n_parts)
+            equation[cell[r, index]] = 1
+            if _determined([*equations, equation], hidden).any():
+                hide[r] = True
+            else:
+                equations.append(equation)
+        published[nested] = values.mask(hide)
+        mask[nested] = mask[nested] | hide
+        for stat in {
+            s for s, col in [*spec.bases.items(), *spec.numerators.items()] if col == nested
+        }:
+            published.loc[hide, stat] = np.nan
+            mask[stat] = mask[stat] | hide
+    return SuppressedTable(
+        published=published, mask=mask, primary=protected.primary, policy=protected.policy
+    )
+
+
+#: Views of the engagement partition shown as their own tables in the report.
+VIEWS: dict[str, tuple[str, ...]] = {
+    "flow": _FLOW_STEPS,
+    "completion": (
+        "n_potential",
+        "n_completed",
+        "completion_rate",
+        "completion_ci_low",
+        "completion_ci_high",
+        "n_clear_outcome",
+        "completion_rate_clear",
+        "completion_ci_low_clear",
+        "completion_ci_high_clear",
+    ),
+    "dropout": (
+        "n_potential",
+        "n_dropped_out",
+        "dropout_rate",
+        "dropout_ci_low",
+        "dropout_ci_high",
+        "n_early_dropout",
+        "early_dropout_rate",
+    ),
+}
+
+
+def engagement_views(published: Mapping[str, PublishedTable]) -> dict[str, PublishedTable]:
+    """Flow, completion and dropout views of the published engagement partition."""
+    if "engagement" not in published:
+        return {}
+    return {name: published["engagement"].view(name, cols) for name, cols in VIEWS.items()}
+
+
+def publish_tables(
+    tables: Mapping[str, pd.DataFrame],
+    policy: DisclosurePolicy,
+    groupings: tuple[str, ...] = ("programme",),
+) -> dict[str, PublishedTable]:
+    """Protect every result table that has a spec and is present in ``tables``.
+
+    Tables whose spec names no group columns are grouped by ``groupings``.
+    """
+    return {
+        name: publish_table(name, tables[spec.source], policy, () if spec.fixed_keys else groupings)
+        for name, spec in SPECS.items()
+        if spec.source in tables and not tables[spec.source].empty
+    }
