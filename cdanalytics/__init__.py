@@ -1,8 +1,122 @@
-"""cdanalytics: evaluate domestic-abuse perpetrator programmes from anonymised case exports."""
+"""cdanalytics: evaluate domestic-abuse perpetrator programmes from anonymised case exports.
+
+The data's path through the package:
+
+* :mod:`cdanalytics.io` — load a case export, validate it against the contract
+  in ``data/schemas/``, refuse direct identifiers (:func:`load_export`);
+* :mod:`cdanalytics.engagement`, :mod:`cdanalytics.reoffending`,
+  :mod:`cdanalytics.matching`, :mod:`cdanalytics.prepost` — the analyses,
+  each returning tidy DataFrames;
+* :mod:`cdanalytics.disclosure` — small-count suppression for anything a
+  manager reads;
+* :mod:`cdanalytics.charts` — matplotlib figures of the tidy results;
+* :mod:`cdanalytics.report` and the ``cdanalytics`` command line — the HTML
+  report and batch runs.
+
+The most used functions are re-exported here; the modules hold the rest.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+
+from . import disclosure, engagement, io, matching, prepost, registry, reoffending, synth
+from .config import load_config
+from .disclosure import DisclosurePolicy, protect_frame, suppress_counts
+from .engagement import (
+    attendance,
+    attendance_summary,
+    completion,
+    dropout,
+    dropout_model,
+    dropout_timing,
+    flow,
+    flow_exits,
+    prepare_engagement,
+    retention,
+    waiting_times,
+)
+from .errors import (
+    AnalysisError,
+    CdaError,
+    ConfigError,
+    ConvergenceError,
+    ExportError,
+    ExportValidationError,
+    IdentifierError,
+    InsufficientDataError,
+)
+from .io import Export, Manifest, ValidationReport, load_export
+from .io.pseudonymise import pseudonymise_export
+from .matching import match, matched_cox, matched_effect, propensity_scores
+from .prepost import attrition, change, mixed_model, reliable_change, reliable_change_summary
+from .registry import instrument_registry, programme_registry
+from .reoffending import (
+    ReoffendingDefinition,
+    cox,
+    cumulative_reoffending,
+    fixed_window,
+    logrank,
+    person_outcomes,
+)
+from .synth import generate as generate_synthetic
+from .synth import write_synthetic_export
 
 try:
     __version__ = version("cdanalytics")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
+
+__all__ = [
+    "AnalysisError",
+    "CdaError",
+    "ConfigError",
+    "ConvergenceError",
+    "DisclosurePolicy",
+    "Export",
+    "ExportError",
+    "ExportValidationError",
+    "IdentifierError",
+    "InsufficientDataError",
+    "Manifest",
+    "ReoffendingDefinition",
+    "ValidationReport",
+    "__version__",
+    "attendance",
+    "attendance_summary",
+    "attrition",
+    "change",
+    "completion",
+    "cox",
+    "cumulative_reoffending",
+    "disclosure",
+    "dropout",
+    "dropout_model",
+    "dropout_timing",
+    "engagement",
+    "fixed_window",
+    "flow",
+    "flow_exits",
+    "generate_synthetic",
+    "instrument_registry",
+    "io",
+    "load_config",
+    "load_export",
+    "logrank",
+    "match",
+    "matched_cox",
+    "matched_effect",
+    "matching",
+    "mixed_model",
+    "person_outcomes",
+    "prepare_engagement",
+    "prepost",
+    "programme_registry",
+    "propensity_scores",
+    "protect_frame",
+    "registry",
+    "reliable_change",
+    "reliable_change_summary",
+    "reoffending",
+    "suppress_counts",
+    "synth",
+    "write_synthetic_export",
+]

@@ -20,7 +20,8 @@ from scipy import optimize, stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from cdanalytics.errors import AnalysisError, ConfigError, ConvergenceError
-from cdanalytics.reoffending import COX_COLUMNS, PH_COLUMNS, TEST_COLUMNS, _phfit, cox
+from cdanalytics import _cox
+from cdanalytics.reoffending import COX_COLUMNS, PH_COLUMNS, TEST_COLUMNS, cox
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
@@ -380,12 +381,12 @@ def test_efron_score_residuals_decompose_the_score(test1):
             slot_means.append(a)
             expected -= weight / c * (TEST1_X - a)
         expected += dead * (TEST1_X - np.mean(slot_means))
-    strata = _phfit.prepare(
+    risk_sets = _cox.prepare(
         TEST1_TIME, TEST1_STATUS.astype(float), TEST1_X[:, None], np.zeros(7), "efron"
     )
-    residuals = _phfit.score_residuals(strata, beta, 7)[:, 0]
+    residuals = _cox.score_residuals(risk_sets, beta, 7)[:, 0]
     np.testing.assert_allclose(residuals, expected, atol=1e-12)
-    _, score, _ = _phfit.evaluate(strata, beta)
+    _, score, _ = _cox.evaluate(risk_sets, beta)
     assert residuals.sum() == pytest.approx(score[0], abs=1e-12)
     h = 1e-6
     derivative = (partial_loglik(0.3 + h, "efron") - partial_loglik(0.3 - h, "efron")) / (2 * h)

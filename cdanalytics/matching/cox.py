@@ -11,95 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import AnalysisError, ConvergenceError, InsufficientDataError
+from .. import _cox
+from ..errors import AnalysisError, InsufficientDataError
 from .effects import long_form
 from .nearest import MatchResult
 
 __all__ = ["MatchedCox", "matched_cox"]
-
-
-def _segment_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Cumulative sum restarting wherever ``starts`` is True (``starts[0]`` is)."""
-    cs = np.cumsum(values)
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0))
-    return cs - cs[first] + values[first]
-
-
-@dataclass(frozen=True)
-class _TieGroups:
-    """Rows sorted by (stratum, time), grouped by equal (stratum, time)."""
-
-    of_row: np.ndarray  # group of each row
-    stratum_start: np.ndarray  # group opens a stratum
-    stratum_end: np.ndarray  # group closes a stratum
-    n_events: np.ndarray  # events per group
-    event_group: np.ndarray  # one entry per event: its group
-    frac: np.ndarray  # r / d for the r-th (0-based) of d tied events
-
-
-def _tie_groups(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> _TieGroups:
-    new = np.ones(len(time), dtype=bool)
-    new[1:] = (time[1:] != time[:-1]) | (strata[1:] != strata[:-1])
-    of_row = np.cumsum(new) - 1
-    g_strata = strata[new]
-    start = np.ones(len(g_strata), dtype=bool)
-    start[1:] = g_strata[1:] != g_strata[:-1]
-    n_events = np.bincount(of_row, weights=event, minlength=len(g_strata)).astype(np.int64)
-    event_group = np.repeat(np.arange(len(n_events)), n_events)
-    r = np.arange(len(event_group)) - (np.cumsum(n_events) - n_events)[event_group]
-    return _TieGroups(
-        of_row, start, np.r_[start[1:], True], n_events, event_group, r / n_events[event_group]
-    )
-
-
-def _efron_at(beta: float, x: np.ndarray, w: np.ndarray, event: np.ndarray, tg: _TieGroups):
-    """Weighted Efron log partial likelihood, score and information for one
-    covariate (case weights as R's ``coxph``: each tied event's denominator
-    is reduced by r/d of the tied events' risk, and weighted by their mean
-    weight), plus the pieces the score residuals need."""
-    ng = len(tg.n_events)
-    ex = np.exp(beta * x)
-    risk = w * ex
-
-    def by_group(v: np.ndarray) -> np.ndarray:
-        return np.bincount(tg.of_row, weights=v, minlength=ng)
-
-    def at_risk(v: np.ndarray) -> np.ndarray:  # this time and later, same stratum
-        return _segment_cumsum(by_group(v)[::-1], tg.stratum_end[::-1])[::-1]
-
-    g, f = tg.event_group, tg.frac
-    denom = at_risk(risk)[g] - f * by_group(risk * event)[g]
-    xbar = (at_risk(risk * x)[g] - f * by_group(risk * x * event)[g]) / denom
-    x2bar = (at_risk(risk * x * x)[g] - f * by_group(risk * x * x * event)[g]) / denom
-    meanwt = by_group(w * event)[g] / tg.n_events[g]
-    wx_events = float(np.sum(w * x * event))
-    loglik = beta * wx_events - float(np.sum(meanwt * np.log(denom)))
-    score = wx_events - float(np.sum(meanwt * xbar))
-    info = float(np.sum(meanwt * (x2bar - xbar**2)))
-    return loglik, score, info, ex, denom, xbar, meanwt
-
-
-def _efron_score_residuals(x, event, ex, tg: _TieGroups, denom, xbar, meanwt) -> np.ndarray:
-    """Per-row score residuals under Efron ties (R's ``coxscore``): an event
-    scores x - mean_r xbar_r; every row at risk loses exp(eta)(x - xbar_r) h_r,
-    an event at its own time only (1 - r/d) of it."""
-    ng = len(tg.n_events)
-    g, f = tg.event_group, tg.frac
-    hazard = meanwt / denom
-
-    def by_group(v: np.ndarray) -> np.ndarray:
-        return np.bincount(g, weights=v, minlength=ng)
-
-    cum_h = _segment_cumsum(by_group(hazard), tg.stratum_start)
-    cum_xh = _segment_cumsum(by_group(xbar * hazard), tg.stratum_start)
-    own_h, own_xh = by_group(f * hazard), by_group(f * xbar * hazard)
-    xbar_mean = by_group(xbar) / np.maximum(tg.n_events, 1)
-    i = tg.of_row
-    return (
-        event * (x - xbar_mean[i])
-        - ex * (x * cum_h[i] - cum_xh[i])
-        + event * ex * (x * own_h[i] - own_xh[i])
-    )
 
 
 def _efron_cox(
@@ -109,49 +26,27 @@ def _efron_cox(
     w: np.ndarray,
     strata: np.ndarray,
     clusterings: list[tuple[float, np.ndarray]],
-    max_iter: int = 50,
 ) -> tuple[float, float, float]:
     """Weighted Efron Cox fit of one covariate: (beta, model SE, robust SE).
 
-    Newton-Raphson with step halving from beta = 0. Robust variance:
-    ``sum_c sign_c * sum_g (sum_{i in g} w_i U_i)^2 / I^2`` over the given
-    clusterings (one clustering with sign +1 is R's ``coxph(..., cluster=)``
-    and lifelines' ``cluster_col``; two-way adds the second and subtracts
-    their intersection).
+    Robust variance: ``sum_c sign_c * sum_g (sum_{i in g} w_i U_i)^2 / I^2``
+    over the given clusterings (one clustering with sign +1 is R's
+    ``coxph(..., cluster=)`` and lifelines' ``cluster_col``; two-way adds the
+    second and subtracts their intersection).
     """
-    order = np.lexsort((time, strata))
-    time, event, x, w, strata = time[order], event[order], x[order], w[order], strata[order]
-    tg = _tie_groups(time, event, strata)
-    beta = 0.0
-    loglik, score, info, *_ = _efron_at(beta, x, w, event, tg)
-    for _ in range(max_iter):
-        if not info > 0:
-            break
-        step = score / info
-        new = _efron_at(beta + step, x, w, event, tg)
-        halvings = 0
-        while new[0] < loglik and halvings < 30:
-            step /= 2
-            new = _efron_at(beta + step, x, w, event, tg)
-            halvings += 1
-        beta += step
-        loglik, score, info = new[:3]
-        if abs(step) < 1e-9:
-            break
-    else:
-        info = np.nan
-    if not (np.isfinite(beta) and info > 0 and abs(beta) < 15):
-        raise ConvergenceError(
-            "the Cox model on the matched sample did not converge (the hazard ratio "
-            "runs off to 0 or infinity), so no hazard ratio can be given"
-        )
-    _, _, info, ex, denom, xbar, meanwt = _efron_at(beta, x, w, event, tg)
-    wu = w * _efron_score_residuals(x, event, ex, tg, denom, xbar, meanwt)
+    risk_sets = _cox.prepare(time, event, x.astype(float)[:, None], strata, "efron", weight=w)
+    message = (
+        "the Cox model on the matched sample did not converge (the hazard ratio "
+        "runs off to 0 or infinity), so no hazard ratio can be given"
+    )
+    beta, _, information, _ = _cox.fit(risk_sets, 1, message)
+    wu = _cox.score_residuals(risk_sets, beta, len(time))[:, 0]
+    info = float(information[0, 0])
     meat = sum(
-        sign * float(np.sum(np.bincount(pd.factorize(labels[order])[0], weights=wu) ** 2))
+        sign * float(np.sum(np.bincount(pd.factorize(labels)[0], weights=wu) ** 2))
         for sign, labels in clusterings
     )
-    return beta, float(np.sqrt(1.0 / info)), float(np.sqrt(meat) / info)
+    return float(beta[0]), float(np.sqrt(1.0 / info)), float(np.sqrt(meat) / info)
 
 
 @dataclass(frozen=True)
@@ -208,8 +103,9 @@ def matched_cox(
     clustered by matched set; with replacement two-way by matched set and
     person (set + person - their intersection), as controls are reused.
     statsmodels' ``PHReg`` takes neither case weights nor Efron score
-    residuals, so the fit is computed here in vectorised form; tests check it
-    against lifelines and statsmodels.
+    residuals, so the fit is the vectorised :mod:`cdanalytics._cox` (shared
+    with :func:`cdanalytics.reoffending.cox`); tests check it against
+    lifelines and statsmodels.
 
     References
     ----------

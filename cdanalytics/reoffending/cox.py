@@ -4,7 +4,7 @@ Efron's approximation for tied times by default (R's default), Newton-Raphson
 from zero with step halving (as R's ``coxph``), the likelihood-ratio, Wald and
 score global tests, cluster-robust standard errors, and the Grambsch-Therneau
 proportional-hazards check on scaled Schoenfeld residuals. The partial
-likelihood is computed by the vectorised :mod:`._phfit` (statsmodels ``PHReg``
+likelihood is computed by the vectorised :mod:`cdanalytics._cox` (statsmodels ``PHReg``
 gives the same numbers but takes minutes on a million people); the tests check
 it against ``PHReg``, lifelines, hand-computed likelihoods and R's published
 output.
@@ -22,9 +22,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from .. import _cox
 from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
 from ..io.export import Export
-from . import _phfit
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
@@ -106,7 +106,7 @@ class CoxResult:
     references: dict[str, Any]
     _time: np.ndarray = field(repr=False, compare=False)
     _status: np.ndarray = field(repr=False, compare=False)
-    _strata: list[_phfit.Stratum] = field(repr=False, compare=False)
+    _risk_sets: _cox.RiskSets = field(repr=False, compare=False)
     _naive_cov: np.ndarray = field(repr=False, compare=False)
 
     @property
@@ -190,7 +190,7 @@ class CoxResult:
         )
 
     def _residuals(self) -> tuple[np.ndarray, np.ndarray]:
-        return _phfit.schoenfeld(self._strata, self.summary["coef"].to_numpy())
+        return _cox.schoenfeld(self._risk_sets, self.summary["coef"].to_numpy())
 
     def _transform(self, times: np.ndarray, transform: str) -> np.ndarray:
         if transform == "km":
@@ -319,14 +319,14 @@ def cox(
     )
     groups = grouped(frame, cluster_keys).ngroup().to_numpy() if cluster_keys else None
 
-    strata_rows = _phfit.prepare(time, status, exog, stratum, ties)
-    params, loglik, information, (loglik_null, score0, information0) = _phfit.fit(
-        strata_rows, len(terms), _convergence_message(terms)
+    risk_sets = _cox.prepare(time, status, exog, stratum, ties)
+    params, loglik, information, (loglik_null, score0, information0) = _cox.fit(
+        risk_sets, len(terms), _convergence_message(terms)
     )
     naive_cov = np.linalg.inv(information)
     cov = naive_cov
     if groups is not None:
-        residuals = _phfit.score_residuals(strata_rows, params, len(frame))
+        residuals = _cox.score_residuals(risk_sets, params, len(frame))
         sums = np.zeros((groups.max() + 1, len(terms)))
         np.add.at(sums, groups, residuals)
         cov = naive_cov @ (sums.T @ sums) @ naive_cov
@@ -375,7 +375,7 @@ def cox(
         references=references,
         _time=time,
         _status=status,
-        _strata=strata_rows,
+        _risk_sets=risk_sets,
         _naive_cov=naive_cov,
     )
 

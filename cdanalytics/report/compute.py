@@ -182,7 +182,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     t["km_horizons"] = cumulative.horizons
     t["km_curve"] = cumulative.curve
     t["km_medians"] = cumulative.medians
-    has_both = people["group"].nunique() > 1
+    has_both = people["group"].astype(str).drop_duplicates().size > 1
     if has_both:
         rank = out.attempt("Log-rank test", lambda: reoffending.logrank(people, "group"))
         if rank is not None:
