@@ -21,9 +21,22 @@ def test_placeholders_are_filled():
 
 
 def test_unknown_key_reads_as_words():
-    assert label("caring_dads") == "caring dads"
+    assert label("caring_dads") == "Caring Dads"
+    assert label("awaiting_risk_review") == "awaiting risk review"
 
 
 def test_unknown_language_is_refused():
     with pytest.raises(ConfigError, match="choose one of"):
         labels("fr")
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_chart_and_report_label_files_do_not_override_each_other(lang):
+    from importlib import resources
+
+    import yaml
+
+    folder = resources.files("cdanalytics").joinpath("locales")
+    charts = yaml.safe_load(folder.joinpath(f"{lang}.yaml").read_text("utf-8"))
+    report = yaml.safe_load(folder.joinpath(f"report_{lang}.yaml").read_text("utf-8"))
+    assert not set(charts) & set(report)
