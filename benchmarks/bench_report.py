@@ -1,0 +1,49 @@
+"""Benchmark of the main job, ``cdanalytics report``, end to end.
+
+Makes (once, cached in ``benchmarks/out/``) a synthetic Parquet export and
+times ``cdanalytics report EXPORT --out DIR --quiet`` in a child process:
+loading and full validation, every outcome, disclosure control, figures and
+writing. Target (issue 6): under 3 minutes and under 8 GB peak memory for
+1,000,000 participants on a 2-core machine. The per-step timings come from
+the report's own ``run.json``.
+
+Usage::
+
+    python benchmarks/bench_report.py [--participants 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+from _common import OUT, machine, measure, synthetic_export
+
+from cdanalytics.cli import main
+
+
+def run_report(export, out) -> dict[str, float]:
+    """Run the CLI; return the per-step timings of run.json."""
+    code = main(["report", str(export), "--out", str(out), "--quiet"])
+    if code != 0:
+        raise SystemExit(f"cdanalytics report exited with {code}")
+    return json.loads((out / "run.json").read_text())["timings_seconds"]
+
+
+def main_benchmark() -> None:
+    """Print the machine, then the end-to-end time and peak memory."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(machine())
+    export = synthetic_export(args.participants, "parquet")
+    out = OUT / f"report_{args.participants}"
+    shutil.rmtree(out, ignore_errors=True)
+    measure(
+        f"cdanalytics report, {args.participants:,} participants", lambda: run_report(export, out)
+    )
+
+
+if __name__ == "__main__":
+    main_benchmark()
