@@ -1,0 +1,53 @@
+"""Pre/post change on questionnaire scores.
+
+- :func:`change`: paired t-test, Wilcoxon signed-rank test, Cohen's d_z and
+  Hedges' g_av with CIs, Holm-adjusted p-values, per group and scale.
+- :func:`reliable_change` and :func:`reliable_change_summary`: Jacobson &
+  Truax reliable change and clinical significance.
+- :func:`attrition`: baseline differences of those lost to follow-up.
+- :func:`mixed_model`: random-intercept linear mixed model over timepoints.
+
+:func:`score_table` reshapes the measures once; every analysis accepts it
+in place of the export.
+
+Instrument facts (direction, reliability, norms, cut-offs) come from the
+instrument registry (:func:`cdanalytics.registry.instrument_registry`).
+"""
+
+from ._data import score_table
+from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
+from .attrition import ATTRITION_COLUMNS, attrition, welch_test
+from .change import CHANGE_COLUMNS, change, holm
+from .mixed import MIXED_SUMMARY_COLUMNS, MixedModelResult, mixed_model, profile_reml_fit
+from .reliable import (
+    CHANGE_CLASSES,
+    RELIABLE_CHANGE_COLUMNS,
+    RELIABLE_CHANGE_SUMMARY_COLUMNS,
+    clinical_cutoff,
+    reliable_change,
+    reliable_change_summary,
+)
+
+__all__ = [
+    "ATTRITION_COLUMNS",
+    "CHANGE_CLASSES",
+    "CHANGE_COLUMNS",
+    "EFFECT_SIZE_CONVENTIONS",
+    "MIXED_SUMMARY_COLUMNS",
+    "RELIABLE_CHANGE_COLUMNS",
+    "RELIABLE_CHANGE_SUMMARY_COLUMNS",
+    "MixedModelResult",
+    "attrition",
+    "change",
+    "clinical_cutoff",
+    "hedges_j",
+    "holm",
+    "mixed_model",
+    "noncentral_t_ci",
+    "paired_statistics",
+    "profile_reml_fit",
+    "reliable_change",
+    "reliable_change_summary",
+    "score_table",
+    "welch_test",
+]

@@ -1,0 +1,325 @@
+"""Shared data preparation of the pre/post analyses.
+
+Turns the long ``measures`` table into one row per participant, instrument,
+scale and informant with one score column per timepoint, joins the
+participant columns a caller groups by, and looks up each scale's registry
+entry. Everything is vectorised with category codes and ``pd.factorize``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError, ExportValidationError, InsufficientDataError
+from ..io.export import Export
+from ..registry import instrument_registry, scale_info
+
+#: Columns that identify one outcome series.
+SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
+
+#: Timepoints of the export contract, in order.
+TIMEPOINTS: tuple[str, ...] = ("pre", "post", "follow_up")
+
+
+def as_list(by: str | Sequence[str] | None) -> list[str]:
+    """``by`` as a list of column names (``None`` is the empty list)."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+def check_timepoints(timepoints: Sequence[str], size: int | None = None) -> tuple[str, ...]:
+    """Validate a tuple of distinct contract timepoints (of ``size`` entries if given)."""
+    tps = tuple(timepoints)
+    unknown = [t for t in tps if t not in TIMEPOINTS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown timepoint(s) {unknown}; the export contract allows {list(TIMEPOINTS)}."
+        )
+    if len(set(tps)) != len(tps):
+        raise ConfigError(f"Timepoints must be distinct, got {list(tps)}.")
+    if size is not None and len(tps) != size:
+        raise ConfigError(f"Expected {size} timepoints, got {list(tps)}.")
+    return tps
+
+
+def registry_or_default(registry: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The instrument registry passed in, else the built-in one."""
+    return registry if registry is not None else instrument_registry()
+
+
+def _participant_rows(export: Export, by: Sequence[str], ids: pd.Series) -> np.ndarray:
+    """Row of ``export.participants`` of each id; clear errors for unknown ids or columns."""
+    participants = export.participants
+    missing = [c for c in by if c not in participants.columns or c == "participant_id"]
+    if missing:
+        raise ConfigError(
+            f"Cannot group by {missing}: not a column of the participants table "
+            f"(columns: {', '.join(map(str, participants.columns))})."
+        )
+    # Arrow's hash lookup is several times faster than pandas' on millions of strings
+    known = pa.array(participants["participant_id"], from_pandas=True)
+    if pc.count_distinct(known).as_py() != len(known):
+        raise ExportValidationError("participants has duplicate participant_id values.")
+    needles = pa.array(ids, from_pandas=True)
+    if needles.type != known.type:
+        needles = needles.cast(known.type)
+    rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int64)
+    if (rows < 0).any():
+        raise ExportValidationError(
+            f"{int((rows < 0).sum())} measures row(s) name a participant_id that is not in "
+            "participants; validate the export with `cdanalytics validate` first."
+        )
+    return rows
+
+
+def score_table(
+    export: Export,
+    by: str | Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+    timepoints: Sequence[str] = TIMEPOINTS,
+) -> pd.DataFrame:
+    """Scores side by side: one row per participant × instrument × scale × informant.
+
+    Every pre/post analysis starts from this table. Build it once and pass
+    it to several analyses (instead of the export) to save the reshaping.
+
+    Parameters
+    ----------
+    export
+        A loaded export.
+    by
+        Participant column(s) to carry (the grouping columns of the analyses
+        that will use the table).
+    instruments
+        Instrument codes to keep; ``None`` keeps all.
+    timepoints
+        Timepoints to keep, which become float columns of the same names
+        (NaN where the participant has no score).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``participant_id``, the ``by`` columns, ``instrument``,
+        ``scale``, ``informant``, one column per timepoint, ``exit_status``.
+
+    Raises
+    ------
+    ExportValidationError
+        If a participant has two scores for the same scale, informant and
+        timepoint (the measures key is not unique), or measures name a
+        participant not in participants.
+    InsufficientDataError
+        If the export has no measures for the instruments and timepoints.
+    """
+    by = as_list(by)
+    timepoints = check_timepoints(timepoints)
+    measures = export.measures
+    if instruments is not None:
+        instruments = as_list(instruments)
+        unknown = sorted(set(instruments) - {str(x) for x in measures["instrument"].unique()})
+        if unknown:
+            raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
+        measures = measures[measures["instrument"].isin(instruments)]
+    tp = measures["timepoint"].astype("category")
+    lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
+    tp_code = lookup[tp.cat.codes.to_numpy()]
+    keep = tp_code >= 0
+    if not keep.all():
+        measures = measures[keep]
+        tp_code = tp_code[keep]
+    if measures.empty:
+        raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
+
+    pid_code = _participant_rows(export, by, measures["participant_id"])
+    cats = [pd.Categorical(measures[k]) for k in SCALE_KEYS]
+    scores = measures["score"].to_numpy(dtype=float)
+    empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
+    if np.isnan(scores).any():
+        empty.append("score")
+    if empty:
+        raise ExportValidationError(
+            f"measures has empty {', '.join(empty)} values; the export contract requires "
+            "them. Load the export with the validator."
+        )
+    sizes = [len(c.categories) for c in cats]
+    combo = np.zeros(len(measures), dtype=np.int64)
+    for c, size in zip(cats, sizes, strict=True):
+        combo = combo * size + c.codes
+    combo_code, combo_uniques = pd.factorize(combo)
+    n_combo = len(combo_uniques)
+    row_code, row_uniques = pd.factorize(pid_code.astype(np.int64) * n_combo + combo_code)
+    n_rows, n_tp = len(row_uniques), len(timepoints)
+
+    cell = row_code.astype(np.int64) * n_tp + tp_code
+    if np.bincount(cell, minlength=n_rows * n_tp).max() > 1:
+        raise ExportValidationError(
+            "measures has more than one score for the same participant, instrument, scale, "
+            "informant and timepoint; the export contract requires that key to be unique."
+        )
+    values = np.full(n_rows * n_tp, np.nan)
+    values[cell] = scores
+    values = values.reshape(n_rows, n_tp)
+
+    row_person = row_uniques // n_combo
+    row_combo = row_uniques % n_combo
+    participants = export.participants
+    out = pd.DataFrame({"participant_id": participants["participant_id"].array.take(row_person)})
+    for col in by:
+        out[col] = participants[col].array.take(row_person)
+    # category codes of each key per combination, keeping only categories in use
+    rest = combo_uniques
+    key_codes = []
+    for size in reversed(sizes):
+        key_codes.append(rest % size)
+        rest = rest // size
+    for key, cat, codes in zip(SCALE_KEYS, cats, reversed(key_codes), strict=True):
+        used = np.unique(codes)
+        remap = np.full(len(cat.categories), -1)
+        remap[used] = np.arange(len(used))
+        out[key] = pd.Categorical.from_codes(
+            remap[codes][row_combo], categories=cat.categories[used]
+        )
+    for j, tp in enumerate(timepoints):
+        out[tp] = values[:, j]
+    if "exit_status" not in by:
+        out["exit_status"] = participants["exit_status"].array.take(row_person)
+    return out
+
+
+def select_scores(
+    data: Export | pd.DataFrame,
+    timepoints: Sequence[str],
+    by: Sequence[str] = (),
+    instruments: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The rows of a score table (made from ``data`` if it is an export) with a
+    score at one of ``timepoints`` at least, for the given instruments."""
+    if isinstance(data, Export):
+        return score_table(data, by, instruments, timepoints)
+    if not isinstance(data, pd.DataFrame):
+        raise ConfigError(
+            f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."
+        )
+    needed = ["participant_id", *by, *SCALE_KEYS, *timepoints, "exit_status"]
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise ConfigError(
+            f"The score table lacks columns {missing}; make it with "
+            "score_table(export, by=...) with the same `by` and timepoints."
+        )
+    keep = data[list(timepoints)].notna().any(axis=1).to_numpy()
+    if instruments is not None:
+        keep = keep & data["instrument"].isin(as_list(instruments)).to_numpy()
+    if not keep.any():
+        raise InsufficientDataError(
+            f"The score table has no scores at {list(timepoints)} for these instruments."
+        )
+    if keep.all():
+        return data
+    out = data[keep].reset_index(drop=True)
+    for key in SCALE_KEYS:
+        if isinstance(out[key].dtype, pd.CategoricalDtype):
+            out[key] = out[key].cat.remove_unused_categories()
+    return out
+
+
+def scale_table(frame: pd.DataFrame, registry: Mapping[str, Any]) -> pd.DataFrame:
+    """Registry entry of each instrument × scale in ``frame``, one row each.
+
+    Columns ``instrument``, ``scale``, ``direction``, ``sign`` (+1 when a
+    higher score is better, -1 when worse), ``reliability``,
+    ``reliability_source``, ``functional_mean``, ``functional_sd``,
+    ``dysfunctional_mean``, ``dysfunctional_sd``, ``clinical_threshold``.
+    """
+    pairs = frame[["instrument", "scale"]].drop_duplicates().astype(str)
+    rows = []
+    for instrument, scale in pairs.itertuples(index=False):
+        info = scale_info(instrument, scale, registry)
+        func = info.get("functional") or {}
+        dys = info.get("dysfunctional") or {}
+        rows.append(
+            {
+                "instrument": instrument,
+                "scale": scale,
+                "direction": info["direction"],
+                "sign": 1.0 if info["direction"] == "higher_better" else -1.0,
+                "reliability": _float(info.get("reliability")),
+                "reliability_source": info.get("reliability_source"),
+                "functional_mean": _float(func.get("mean")),
+                "functional_sd": _float(func.get("sd")),
+                "dysfunctional_mean": _float(dys.get("mean")),
+                "dysfunctional_sd": _float(dys.get("sd")),
+                "clinical_threshold": _float(info.get("clinical_threshold")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _float(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
+def attach_scale_info(frame: pd.DataFrame, table: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Add ``columns`` of :func:`scale_table` to ``frame`` in place, row by row."""
+    inst = frame["instrument"].astype("category")
+    scale = frame["scale"].astype("category")
+    n_scale = len(scale.cat.categories)
+    codes, uniques = pd.factorize(inst.cat.codes.to_numpy(np.int64) * n_scale + scale.cat.codes)
+    index = pd.MultiIndex.from_arrays(
+        [
+            inst.cat.categories.astype(str)[uniques // n_scale],
+            scale.cat.categories.astype(str)[uniques % n_scale],
+        ]
+    )
+    lookup = table.set_index(["instrument", "scale"]).reindex(index)
+    for col in columns:
+        frame[col] = lookup[col].to_numpy()[codes]
+
+
+def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of every row of ``frame`` and the table of group keys.
+
+    Groups keep missing key values (``dropna=False``) so that no row is
+    silently left out, and are sorted by the keys.
+    """
+    grouped = frame.groupby(list(keys), observed=True, dropna=False, sort=True)
+    codes = grouped.ngroup().to_numpy()
+    keys_frame = frame[list(keys)].iloc[first_rows(codes)].reset_index(drop=True)
+    return codes, keys_frame
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each group ``0, 1, ...`` of ``codes``."""
+    firsts = pd.Series(codes).drop_duplicates()
+    return firsts.index.to_numpy()[np.argsort(firsts.to_numpy())]
+
+
+def grouped_moments(
+    codes: np.ndarray, n_groups: int, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
+    ``np.bincount``; also the values centred on their group mean. SD is NaN
+    for groups of fewer than 2, mean NaN for empty groups."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(codes, weights=values, minlength=n_groups) / n
+        centred = values - mean[codes]
+        ss = np.bincount(codes, weights=centred**2, minlength=n_groups)
+        sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+    return n, mean, sd, centred
+
+
+def split_by_group(codes: np.ndarray, n_groups: int, values: np.ndarray) -> list[np.ndarray]:
+    """``values`` split into one array per group code ``0..n_groups-1``."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_groups)
+    return np.split(values[order], np.cumsum(counts)[:-1])

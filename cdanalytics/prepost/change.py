@@ -1,0 +1,275 @@
+"""Mean change between two timepoints: paired t-test, Wilcoxon, effect sizes, Holm."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ConfigError
+from ..io.export import Export
+from ._data import (
+    SCALE_KEYS,
+    as_list,
+    attach_scale_info,
+    check_timepoints,
+    group_codes,
+    grouped_moments,
+    registry_or_default,
+    scale_table,
+    select_scores,
+    split_by_group,
+)
+from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
+
+__all__ = ["CHANGE_COLUMNS", "change", "holm"]
+
+#: Columns of :func:`change` after the grouping columns.
+CHANGE_COLUMNS: list[str] = [
+    *SCALE_KEYS,
+    "timepoint_from",
+    "timepoint_to",
+    "direction",
+    "n_paired",
+    "n_pre_only",
+    "n_post_only",
+    "mean_pre",
+    "sd_pre",
+    "mean_post",
+    "sd_post",
+    "r_pre_post",
+    "mean_change",
+    "sd_change",
+    "change_ci_low",
+    "change_ci_high",
+    "improvement",
+    "t",
+    "df",
+    "p_value",
+    "p_holm",
+    "n_zero_change",
+    "wilcoxon_statistic",
+    "wilcoxon_p_value",
+    "wilcoxon_p_holm",
+    "wilcoxon_zero_method",
+    "wilcoxon_correction",
+    "d_z",
+    "d_z_ci_low",
+    "d_z_ci_high",
+    "g_av",
+    "g_av_ci_low",
+    "g_av_ci_high",
+]
+
+ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
+
+
+def _grouped_moments(
+    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Means, SDs (ddof=1) of x, y and y - x, and corr(x, y), per group."""
+    out: dict[str, np.ndarray] = {}
+    centred = {}
+    for name, v in (("pre", x), ("post", y), ("change", y - x)):
+        out["n"], out[f"mean_{name}"], out[f"sd_{name}"], centred[name] = grouped_moments(
+            codes, n_groups, v
+        )
+    cross = np.bincount(codes, weights=centred["pre"] * centred["post"], minlength=n_groups)
+    denom = out["sd_pre"] * out["sd_post"] * (out["n"] - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
+    return out
+
+
+def _wilcoxon(
+    codes: np.ndarray,
+    n_groups: int,
+    changes: np.ndarray,
+    zero_method: ZeroMethod,
+    correction: bool,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilcoxon signed-rank statistic and p-value per group (scipy, one call per group)."""
+    statistic = np.full(n_groups, np.nan)
+    p_value = np.full(n_groups, np.nan)
+    for g, d in enumerate(split_by_group(codes, n_groups, changes)):
+        if np.count_nonzero(d) == 0:
+            continue
+        res = stats.wilcoxon(d, zero_method=zero_method, correction=correction, method=method)
+        statistic[g] = res.statistic
+        p_value[g] = res.pvalue
+    return statistic, p_value
+
+
+def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
+    """Holm-adjusted ``frame[column]`` within each family of rows.
+
+    Rows with the same values of ``family`` (for example grouping columns,
+    instrument and informant) form one family of ``m`` tests; missing
+    p-values are left out (they do not count in ``m``) and stay missing.
+    The i-th smallest p-value (i = 0, 1, ...) becomes
+    ``min(1, max_{j <= i} (m - j) p_(j))``, computed for all families at
+    once (``statsmodels`` ``multipletests(method="holm")`` gives the same
+    numbers one family per call, and is the check in the tests).
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    Scand J Stat 6:65-70.
+    """
+    p = frame[column].to_numpy(dtype=float)
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return out
+    codes = group_codes(frame, family)[0][ok]
+    order = np.lexsort((p[ok], codes))
+    fam, ps = codes[order], p[ok][order]
+    size = np.bincount(fam)
+    start = np.r_[0, np.cumsum(size)[:-1]]
+    rank = np.arange(len(ps)) - start[fam]
+    scaled = pd.Series((size[fam] - rank) * ps)
+    adjusted = np.minimum(scaled.groupby(fam).cummax().to_numpy(), 1.0)
+    out[ok[order]] = adjusted
+    return out
+
+
+def change(
+    data: Export | pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+    timepoints: Sequence[str] = ("pre", "post"),
+    *,
+    registry: Mapping[str, Any] | None = None,
+    alpha: float = 0.05,
+    zero_method: ZeroMethod = "wilcox",
+    correction: bool = True,
+    wilcoxon_method: Literal["auto", "exact", "asymptotic"] = "auto",
+) -> pd.DataFrame:
+    """Change between two timepoints per group, instrument, scale and informant.
+
+    Scores are paired within participant, instrument, scale and informant.
+    Means, SDs and all tests use the pairs (participants with both scores);
+    participants with only one of the two scores are counted in
+    ``n_pre_only`` / ``n_post_only`` (see :func:`attrition` for how they
+    differ).
+
+    Parameters
+    ----------
+    data
+        A loaded export, or a :func:`score_table` made from one (with the
+        same ``by``) to share the reshaping between analyses.
+    by
+        Participant column(s) to group by (for example ``"programme"``), or
+        ``None`` for one row per instrument × scale × informant. Missing
+        values of a grouping column form their own group.
+    instruments
+        Instrument codes to analyse; ``None`` for every instrument in the export.
+    timepoints
+        The two timepoints compared, first then second: ``("pre", "post")``
+        or ``("pre", "follow_up")``, say. Columns named ``*_pre`` refer to
+        the first and ``*_post`` to the second; ``timepoint_from`` and
+        ``timepoint_to`` record which they are.
+    registry
+        Instrument registry (``instrument_registry(config["instruments"])``);
+        the built-in one if ``None``. Gives each scale's direction.
+    alpha
+        1 - confidence level of every interval.
+    zero_method, correction, wilcoxon_method
+        Passed to :func:`scipy.stats.wilcoxon`. The defaults: ``"wilcox"``
+        (zero changes are discarded before ranking, Wilcoxon 1945), continuity
+        correction on, and scipy's ``"auto"`` p-value (exact for up to 50
+        pairs without ties or zeros, exact by permutation for up to 13 pairs
+        with ties or zeros, otherwise the normal approximation with tie
+        correction), close to R's ``wilcox.test``. ``"pratt"`` keeps zeros in
+        the ranking (Pratt 1959). The choice is recorded in
+        ``wilcoxon_zero_method`` and
+        ``wilcoxon_correction``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, with the ``by`` columns then :data:`CHANGE_COLUMNS`:
+
+        - ``direction``: ``higher_worse`` or ``higher_better`` (registry).
+        - ``n_paired``, ``n_pre_only``, ``n_post_only``: participants with both
+          scores, with only the first, with only the second.
+        - ``mean_pre``, ``sd_pre``, ``mean_post``, ``sd_post``, ``r_pre_post``:
+          of the pairs (SDs with ddof=1; Pearson correlation).
+        - ``mean_change``, ``sd_change``, ``change_ci_low``, ``change_ci_high``:
+          mean of post - pre with its t-based CI.
+        - ``improvement``: ``mean_change`` signed so that positive is better
+          (``-mean_change`` for higher_worse scales).
+        - ``t``, ``df``, ``p_value``: paired t-test; ``p_holm`` Holm-adjusted
+          across the scales of one instrument (same group and informant).
+        - ``n_zero_change``: pairs with no change.
+        - ``wilcoxon_statistic`` (scipy's: the smaller of the signed-rank
+          sums for a two-sided test), ``wilcoxon_p_value``,
+          ``wilcoxon_p_holm``, ``wilcoxon_zero_method``, ``wilcoxon_correction``.
+        - ``d_z``, ``g_av`` and their ``*_ci_low`` / ``*_ci_high``: see
+          :data:`EFFECT_SIZE_CONVENTIONS` (also in ``.attrs["conventions"]``).
+          Signed like ``mean_change``.
+
+    References
+    ----------
+    Wilcoxon, F. (1945). Individual comparisons by ranking methods.
+    Biometrics Bulletin 1:80-83. Pratt, J. W. (1959). Remarks on zeros and
+    ties in the Wilcoxon signed rank procedures. JASA 54:655-667.
+    """
+    if zero_method not in ("wilcox", "pratt", "zsplit"):
+        raise ConfigError(f"zero_method must be wilcox, pratt or zsplit, not {zero_method!r}.")
+    by = as_list(by)
+    first, second = check_timepoints(timepoints, size=2)
+    wide = select_scores(data, (first, second), by, instruments)
+    keys = [*by, *SCALE_KEYS]
+    codes, out = group_codes(wide, keys)
+    n_groups = len(out)
+    x = wide[first].to_numpy()
+    y = wide[second].to_numpy()
+    has_x, has_y = ~np.isnan(x), ~np.isnan(y)
+    paired = has_x & has_y
+    pc, px, py = codes[paired], x[paired], y[paired]
+
+    moments = _grouped_moments(pc, n_groups, px, py)
+    res = paired_statistics(
+        moments["n"],
+        moments["mean_pre"],
+        moments["sd_pre"],
+        moments["mean_post"],
+        moments["sd_post"],
+        moments["sd_change"],
+        alpha=alpha,
+    )
+    w_stat, w_p = _wilcoxon(pc, n_groups, py - px, zero_method, correction, wilcoxon_method)
+
+    attach_scale_info(out, scale_table(out, registry_or_default(registry)), ["direction", "sign"])
+    out["timepoint_from"] = first
+    out["timepoint_to"] = second
+    out["n_paired"] = moments["n"].astype(np.int64)
+    out["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
+    out["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
+    for name in ("mean_pre", "sd_pre", "mean_post", "sd_post", "r_pre_post"):
+        out[name] = moments[name]
+    out["mean_change"] = res["mean_change"]
+    out["sd_change"] = moments["sd_change"]
+    out["change_ci_low"] = res["change_ci_low"]
+    out["change_ci_high"] = res["change_ci_high"]
+    out["improvement"] = out["sign"] * out["mean_change"]
+    for name in ("t", "df", "p_value"):
+        out[name] = res[name]
+    out["n_zero_change"] = np.bincount(pc[py == px], minlength=n_groups)
+    out["wilcoxon_statistic"] = w_stat
+    out["wilcoxon_p_value"] = w_p
+    out["wilcoxon_zero_method"] = zero_method
+    out["wilcoxon_correction"] = bool(correction)
+    for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
+        out[name] = res[name]
+    family = [*by, "instrument", "informant"]
+    out["p_holm"] = holm(out, "p_value", family)
+    out["wilcoxon_p_holm"] = holm(out, "wilcoxon_p_value", family)
+    out = out[[*by, *CHANGE_COLUMNS]]
+    out.attrs["conventions"] = dict(EFFECT_SIZE_CONVENTIONS)
+    return out

@@ -1,0 +1,454 @@
+"""Reliable and clinically significant change (Jacobson & Truax 1991)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._stats import wilson_ci
+from ..errors import ConfigError
+from ..io.export import Export
+from ._data import (
+    SCALE_KEYS,
+    as_list,
+    attach_scale_info,
+    check_timepoints,
+    first_rows,
+    group_codes,
+    grouped_moments,
+    registry_or_default,
+    scale_table,
+    select_scores,
+)
+
+__all__ = [
+    "CHANGE_CLASSES",
+    "RELIABLE_CHANGE_COLUMNS",
+    "RELIABLE_CHANGE_SUMMARY_COLUMNS",
+    "clinical_cutoff",
+    "reliable_change",
+    "reliable_change_summary",
+]
+
+#: Values of ``change_class``: the four Jacobson-Truax classes, then why a
+#: participant could not be classified.
+CHANGE_CLASSES: list[str] = [
+    "recovered",
+    "improved",
+    "unchanged",
+    "deteriorated",
+    "reliability_missing",
+    "post_missing",
+    "pre_missing",
+]
+_CLASSIFIED = CHANGE_CLASSES[:4]
+
+#: Columns of :func:`reliable_change` after ``participant_id`` and the grouping columns.
+RELIABLE_CHANGE_COLUMNS: list[str] = [
+    *SCALE_KEYS,
+    "direction",
+    "score_pre",
+    "score_post",
+    "change",
+    "reliability",
+    "reliability_source",
+    "sd",
+    "sd_source",
+    "s_diff",
+    "rci",
+    "cutoff",
+    "cutoff_type",
+    "clinical_at_baseline",
+    "clinical_at_post",
+    "change_class",
+]
+
+#: Columns of :func:`reliable_change_summary` after the grouping columns.
+RELIABLE_CHANGE_SUMMARY_COLUMNS: list[str] = [
+    *SCALE_KEYS,
+    "baseline",
+    "change_class",
+    "n",
+    "n_classified",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "n_post_missing",
+    "n_reliability_missing",
+    "reliability",
+    "sd",
+    "sd_source",
+    "cutoff",
+    "cutoff_type",
+]
+
+CutoffChoice = Literal["auto", "a", "b", "c", "threshold"]
+
+
+def clinical_cutoff(
+    direction: str,
+    functional_mean: float = np.nan,
+    functional_sd: float = np.nan,
+    dysfunctional_mean: float = np.nan,
+    dysfunctional_sd: float = np.nan,
+    clinical_threshold: float = np.nan,
+    which: CutoffChoice = "auto",
+) -> tuple[float, str]:
+    """Cut-off between the clinical and the functional range of a scale.
+
+    Jacobson & Truax (1991): ``a`` = dysfunctional mean ± 2 SD (towards
+    the functional range), ``b`` = functional mean ± 2 SD (towards the
+    dysfunctional range), ``c = (SD_dys × M_func + SD_func × M_dys) /
+    (SD_dys + SD_func)``, the point equally likely under both norms.
+    ``"auto"`` takes c when both norms are known, else b (functional norm
+    only), else a (dysfunctional norm only), else the instrument's published
+    clinical threshold (for example SDQ total 17), else none.
+
+    Parameters
+    ----------
+    direction
+        ``higher_worse`` or ``higher_better``.
+    functional_mean, functional_sd, dysfunctional_mean, dysfunctional_sd
+        Norms (NaN where unknown).
+    clinical_threshold
+        Published score at or beyond which a score is clinical.
+    which
+        ``"auto"`` or the cut-off wanted (``"a"``, ``"b"``, ``"c"``,
+        ``"threshold"``); NaN and ``"none"`` if the registry lacks what it needs.
+
+    Returns
+    -------
+    (value, cutoff_type)
+        ``cutoff_type`` is ``"a"``, ``"b"``, ``"c"``, ``"threshold"`` or ``"none"``.
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Clinical significance: a
+    statistical approach to defining meaningful change in psychotherapy
+    research. J Consult Clin Psychol 59:12-19.
+    """
+    if which not in ("auto", "a", "b", "c", "threshold"):
+        raise ConfigError(f"cutoff must be auto, a, b, c or threshold, not {which!r}.")
+    worse = 1.0 if direction == "higher_worse" else -1.0
+    has_func = np.isfinite(functional_mean) and np.isfinite(functional_sd)
+    has_dys = np.isfinite(dysfunctional_mean) and np.isfinite(dysfunctional_sd)
+    options = {
+        "c": (
+            (dysfunctional_sd * functional_mean + functional_sd * dysfunctional_mean)
+            / (dysfunctional_sd + functional_sd)
+            if has_func and has_dys
+            else np.nan
+        ),
+        "b": functional_mean + worse * 2 * functional_sd if has_func else np.nan,
+        "a": dysfunctional_mean - worse * 2 * dysfunctional_sd if has_dys else np.nan,
+        "threshold": float(clinical_threshold),
+    }
+    order = ["c", "b", "a", "threshold"] if which == "auto" else [which]
+    for kind in order:
+        if np.isfinite(options[kind]):
+            return float(options[kind]), kind
+    return np.nan, "none"
+
+
+def _scale_parameters(
+    params: pd.DataFrame,
+    registry: Mapping[str, Any],
+    sd_source: str,
+    cutoff: CutoffChoice,
+) -> pd.DataFrame:
+    """Add reliability, SD, S_diff and cut-off to ``params`` (one row per
+    instrument × scale × informant, with the baseline ``sample_sd``)."""
+    attach_scale_info(
+        params,
+        scale_table(params, registry),
+        [
+            "direction",
+            "sign",
+            "reliability",
+            "reliability_source",
+            "functional_mean",
+            "functional_sd",
+            "dysfunctional_mean",
+            "dysfunctional_sd",
+            "clinical_threshold",
+        ],
+    )
+    bad = params[
+        ~(params["reliability"].between(0, 1, inclusive="left") | params["reliability"].isna())
+    ]
+    if len(bad):
+        r = bad.iloc[0]
+        raise ConfigError(
+            f"Reliability of {r['instrument']}/{r['scale']} is {r['reliability']}; it must be "
+            "at least 0 and below 1."
+        )
+    use_norm = (sd_source == "auto") & np.isfinite(params["dysfunctional_sd"])
+    params["sd"] = np.where(use_norm, params["dysfunctional_sd"], params["sample_sd"])
+    params["sd_source"] = np.where(use_norm, "norm_dysfunctional", "sample_baseline")
+    params["s_diff"] = params["sd"] * np.sqrt(2.0 * (1.0 - params["reliability"]))
+    cut = [
+        clinical_cutoff(
+            r.direction,
+            r.functional_mean,
+            r.functional_sd,
+            r.dysfunctional_mean,
+            r.dysfunctional_sd,
+            r.clinical_threshold,
+            which=cutoff,
+        )
+        for r in params.itertuples(index=False)
+    ]
+    params["cutoff"] = [c[0] for c in cut]
+    params["cutoff_type"] = [c[1] for c in cut]
+    for r in params[~np.isfinite(params["reliability"])].itertuples(index=False):
+        warnings.warn(
+            f"No reliability in the instrument registry for {r.instrument}/{r.scale}: "
+            "reliable change is not computed (change_class 'reliability_missing'); set "
+            f"instruments.{r.instrument}.scales.{r.scale}.reliability in the evaluation config.",
+            stacklevel=3,
+        )
+    if cutoff != "auto":
+        for r in params[params["cutoff_type"] == "none"].itertuples(index=False):
+            warnings.warn(
+                f"Cut-off {cutoff!r} cannot be computed for {r.instrument}/{r.scale} from "
+                "the registry norms: clinical status is unknown.",
+                stacklevel=3,
+            )
+    return params
+
+
+def reliable_change(
+    data: Export | pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+    timepoints: Sequence[str] = ("pre", "post"),
+    *,
+    registry: Mapping[str, Any] | None = None,
+    sd_source: Literal["auto", "sample"] = "auto",
+    cutoff: CutoffChoice = "auto",
+    criterion: float = 1.96,
+) -> pd.DataFrame:
+    """Reliable Change Index and clinical significance per participant.
+
+    ``SE = SD × sqrt(1 - r_xx)``, ``S_diff = sqrt(2) × SE`` and
+    ``RCI = (post - pre) / S_diff`` (Jacobson & Truax 1991); the change is
+    reliable when ``|RCI| > criterion``. ``r_xx`` is the registry's
+    reliability. The SD is the registry's dysfunctional (clinical) norm SD
+    where known, because participants start as a clinical population and
+    Jacobson & Truax take the SD of the pre-treatment population; otherwise
+    the SD of every baseline score of the instrument, scale and informant in
+    the export (not per group, so a participant's class does not depend on
+    the grouping). The cut-off is chosen by :func:`clinical_cutoff`.
+
+    Classes (``change_class``), from the direction of the scale:
+
+    - ``recovered``: reliable improvement, clinical at baseline and in the
+      functional range at post (needs a cut-off);
+    - ``improved``: any other reliable improvement;
+    - ``unchanged``: ``|RCI| <= criterion``;
+    - ``deteriorated``: reliable worsening;
+    - ``reliability_missing``: both scores present but the registry has no
+      reliability (a warning names the scale; nothing is guessed);
+    - ``post_missing`` / ``pre_missing``: only one of the two scores.
+
+    A score exactly at the cut-off counts as clinical.
+
+    Parameters
+    ----------
+    data
+        A loaded export, or a :func:`score_table` made from one (with the
+        same ``by``) to share the reshaping between analyses.
+    by
+        Participant column(s) to carry into the result for
+        :func:`reliable_change_summary`.
+    instruments
+        Instrument codes; ``None`` for all in the export.
+    timepoints
+        First and second timepoint (``score_pre`` and ``score_post``).
+    registry
+        Instrument registry; the built-in one if ``None``.
+    sd_source
+        ``"auto"`` (dysfunctional norm SD, else sample baseline SD) or
+        ``"sample"`` (always the sample baseline SD).
+    cutoff
+        ``"auto"`` (c, b, a, published threshold, in that order) or one of them.
+    criterion
+        Critical |RCI|, 1.96 for 95%.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant × instrument × scale × informant with a
+        score at either timepoint: ``participant_id``, the ``by`` columns,
+        then :data:`RELIABLE_CHANGE_COLUMNS`. ``change = score_post -
+        score_pre`` and ``rci = change / s_diff`` keep the raw sign (positive =
+        score went up); ``sd_source`` is ``norm_dysfunctional`` or
+        ``sample_baseline``; ``cutoff_type`` is ``a``, ``b``, ``c``,
+        ``threshold`` or ``none``; ``clinical_at_baseline`` and
+        ``clinical_at_post`` are nullable booleans (NA without a cut-off or
+        score).
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Clinical significance: a
+    statistical approach to defining meaningful change in psychotherapy
+    research. J Consult Clin Psychol 59:12-19.
+    """
+    if sd_source not in ("auto", "sample"):
+        raise ConfigError(f"sd_source must be 'auto' or 'sample', not {sd_source!r}.")
+    by = as_list(by)
+    first, second = check_timepoints(timepoints, size=2)
+    wide = select_scores(data, (first, second), by, instruments)
+    codes, params = group_codes(wide, SCALE_KEYS)
+    pre = wide[first].to_numpy()
+    post = wide[second].to_numpy()
+    has_pre = ~np.isnan(pre)
+    params["sample_sd"] = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    param_rows = _scale_parameters(params, registry_or_default(registry), sd_source, cutoff)
+    out = wide[["participant_id", *by, *SCALE_KEYS]].copy()
+
+    def per_row(col: str) -> np.ndarray:
+        return param_rows[col].to_numpy(dtype=float)[codes]
+
+    def per_row_category(col: str) -> pd.Categorical:
+        cat = pd.Categorical(param_rows[col])
+        return pd.Categorical.from_codes(cat.codes[codes], categories=cat.categories)
+
+    sign = per_row("sign")
+    cut = per_row("cutoff")
+    s_diff = per_row("s_diff")
+    out["direction"] = per_row_category("direction")
+    out["score_pre"] = pre
+    out["score_post"] = post
+    out["change"] = post - pre
+    out["reliability"] = per_row("reliability")
+    out["reliability_source"] = per_row_category("reliability_source")
+    out["sd"] = per_row("sd")
+    out["sd_source"] = per_row_category("sd_source")
+    out["s_diff"] = s_diff
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rci = (post - pre) / s_diff
+    out["rci"] = rci
+    out["cutoff"] = cut
+    out["cutoff_type"] = per_row_category("cutoff_type")
+    has_cut = np.isfinite(cut)
+    clinical_pre = sign * (pre - cut) <= 0
+    clinical_post = sign * (post - cut) <= 0
+    out["clinical_at_baseline"] = pd.arrays.BooleanArray(clinical_pre, ~(has_cut & ~np.isnan(pre)))
+    out["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~np.isnan(post)))
+    oriented = sign * rci
+    klass = np.select(
+        [
+            np.isnan(pre),
+            np.isnan(post),
+            ~np.isfinite(s_diff),
+            (oriented > criterion) & has_cut & clinical_pre & ~clinical_post,
+            oriented > criterion,
+            oriented < -criterion,
+        ],
+        [
+            CHANGE_CLASSES.index(name)
+            for name in (
+                "pre_missing",
+                "post_missing",
+                "reliability_missing",
+                "recovered",
+                "improved",
+                "deteriorated",
+            )
+        ],
+        default=CHANGE_CLASSES.index("unchanged"),
+    )
+    out["change_class"] = pd.Categorical.from_codes(klass, categories=CHANGE_CLASSES)
+    return out
+
+
+def reliable_change_summary(
+    changes: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Counts and shares of the reliable-change classes, by baseline clinical status.
+
+    Parameters
+    ----------
+    changes
+        Result of :func:`reliable_change` (called with the same ``by``).
+    by
+        Grouping columns present in ``changes``.
+    alpha
+        1 - confidence level of the Wilson intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group × instrument × scale × informant × ``baseline`` ×
+        class: the ``by`` columns then :data:`RELIABLE_CHANGE_SUMMARY_COLUMNS`.
+        ``baseline`` is ``clinical``, ``not_clinical`` (reported apart, as
+        Jacobson & Truax only count recovery from the clinical range) or
+        ``unknown`` (no cut-off in the registry). Classes are ``recovered``
+        (``clinical`` rows only), ``improved``, ``unchanged`` and
+        ``deteriorated``; ``rate = n / n_classified`` with a Wilson CI
+        (``ci_low``, ``ci_high``), where ``n_classified`` counts participants
+        with both scores and a reliability. ``n_post_missing`` (baseline
+        score but no second score) and ``n_reliability_missing`` are
+        reported beside it; participants without a baseline score are not
+        (see ``n_post_only`` of :func:`change`).
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and
+    statistical inference. JASA 22:209-212.
+    """
+    by = as_list(by)
+    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in changes.columns]
+    if missing:
+        raise ConfigError(
+            f"Columns {missing} are not in the reliable-change table; pass the same `by` "
+            "to reliable_change and reliable_change_summary."
+        )
+    context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
+    keep = (changes["change_class"] != "pre_missing").to_numpy()
+    frame = changes.loc[
+        keep, [*by, *SCALE_KEYS, "change_class", "clinical_at_baseline", *context_cols]
+    ]
+    status = frame["clinical_at_baseline"]
+    baseline = np.where(status.isna(), 2, np.where(status.fillna(False), 0, 1))
+    frame = frame.assign(
+        baseline=pd.Categorical.from_codes(
+            baseline, categories=["clinical", "not_clinical", "unknown"]
+        )
+    )
+    keys = [*by, *SCALE_KEYS, "baseline"]
+    codes, groups = group_codes(frame, keys)
+    n_groups = len(groups)
+    n_classes = len(CHANGE_CLASSES)
+    counts = np.bincount(
+        codes * n_classes + frame["change_class"].cat.codes.to_numpy(),
+        minlength=n_groups * n_classes,
+    ).reshape(n_groups, n_classes)
+    context = frame.iloc[first_rows(codes)][context_cols]
+    groups = pd.concat([groups, context.reset_index(drop=True)], axis=1)
+    n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
+    groups["n_classified"] = n_classified
+    groups["n_post_missing"] = counts[:, CHANGE_CLASSES.index("post_missing")]
+    groups["n_reliability_missing"] = counts[:, CHANGE_CLASSES.index("reliability_missing")]
+
+    parts = []
+    for j, name in enumerate(_CLASSIFIED):
+        part = groups if name != "recovered" else groups[groups["baseline"] == "clinical"]
+        part = part.assign(change_class=name, n=counts[part.index.to_numpy(), j])
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["change_class"] = pd.Categorical(out["change_class"], categories=_CLASSIFIED)
+    out = out.sort_values([*keys, "change_class"], kind="stable").reset_index(drop=True)
+    n = out["n"].to_numpy()
+    nobs = out["n_classified"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = np.where(nobs > 0, n / nobs, np.nan)
+    out["ci_low"], out["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
+    return out[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
