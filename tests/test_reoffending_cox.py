@@ -19,8 +19,8 @@ from lifelines.statistics import proportional_hazard_test
 from scipy import optimize, stats
 from statsmodels.duration.hazard_regression import PHReg
 
-from cdanalytics.errors import AnalysisError, ConfigError, ConvergenceError
 from cdanalytics import _cox
+from cdanalytics.errors import AnalysisError, ConfigError, ConvergenceError
 from cdanalytics.reoffending import COX_COLUMNS, PH_COLUMNS, TEST_COLUMNS, cox
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")

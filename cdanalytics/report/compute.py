@@ -265,7 +265,7 @@ def _prepost(out: Outcomes, instruments: dict[str, Any]) -> None:
         fit = out.attempt(
             f"Mixed model for {label}",
             lambda i=instrument, s=scale, f=informant: prepost.mixed_model(
-                export, i, s, f, timepoints, registry=instruments
+                export, i, s, f, timepoints, registry=instruments, engine="profile_reml"
             ),
         )
         if fit is not None:
