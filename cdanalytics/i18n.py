@@ -15,7 +15,7 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["LANGUAGES", "label", "labels"]
+__all__ = ["LANGUAGES", "label", "labels", "number", "percent"]
 
 LANGUAGES: tuple[str, ...] = ("en", "nl")
 
@@ -42,3 +42,16 @@ def label(key: str, lang: str = "en", **values: object) -> str:
     if text is None:
         return key.replace("_", " ")
     return text.format(**values) if values else text
+
+
+def number(value: float, lang: str = "en", digits: int = 0) -> str:
+    """A number with thousands separators in the reader's convention (nl: 1.234,5)."""
+    text = f"{value:,.{digits}f}"
+    if lang == "nl":
+        text = text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+def percent(value: float, lang: str = "en", digits: int = 0) -> str:
+    """A share (0-1) as a percentage, for example ``"45%"`` (nl: ``"4,5%"``)."""
+    return f"{number(100 * value, lang, digits)}%"

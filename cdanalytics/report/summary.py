@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..charts._common import number, percent
-from ..i18n import label
+from ..i18n import label, number, percent
 
 __all__ = ["summary_sentences"]
 
