@@ -16,9 +16,19 @@ The data's path through the package:
 The most used functions are re-exported here; the modules hold the rest.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-from . import disclosure, engagement, io, matching, prepost, registry, reoffending, synth
+from . import (
+    charts,
+    disclosure,
+    engagement,
+    io,
+    matching,
+    prepost,
+    registry,
+    reoffending,
+    report,
+    synth,
+)
+from ._version import __version__
 from .config import load_config
 from .disclosure import DisclosurePolicy, protect_frame, suppress_counts
 from .engagement import (
@@ -57,13 +67,10 @@ from .reoffending import (
     logrank,
     person_outcomes,
 )
+from .report import build_report
+from .report.batch import batch_reports
 from .synth import generate as generate_synthetic
 from .synth import write_synthetic_export
-
-try:
-    __version__ = version("cdanalytics")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "AnalysisError",
@@ -83,7 +90,10 @@ __all__ = [
     "attendance",
     "attendance_summary",
     "attrition",
+    "batch_reports",
+    "build_report",
     "change",
+    "charts",
     "completion",
     "cox",
     "cumulative_reoffending",
@@ -112,11 +122,15 @@ __all__ = [
     "programme_registry",
     "propensity_scores",
     "protect_frame",
+    "pseudonymise_export",
     "registry",
     "reliable_change",
     "reliable_change_summary",
     "reoffending",
+    "report",
+    "retention",
     "suppress_counts",
     "synth",
+    "waiting_times",
     "write_synthetic_export",
 ]

@@ -95,9 +95,18 @@ re75           1704.2015     1721.3424         -0.0053     1.6335
 """)
 
 
-def _assert_printed_digits(ours: pd.Series, published: pd.Series) -> None:
-    """Equal to MatchIt's printed 4 decimals (half a unit in the last place)."""
-    np.testing.assert_allclose(ours.to_numpy(), published.to_numpy(), atol=5e-5, rtol=0)
+def _assert_equals_published(result, published: pd.DataFrame, before: bool = False) -> None:
+    """Means, SMDs and variance ratios equal MatchIt's printed 4 decimals (half
+    a unit in the last place): after matching, or before it with ``before``."""
+    ours = _ours(result).loc[published.index]
+    for column in published.columns:
+        if before:
+            name = f"{column}_before"
+        else:
+            name = column if column.startswith("mean_") else f"{column}_after"
+        np.testing.assert_allclose(
+            ours[name].to_numpy(), published[column].to_numpy(), atol=5e-5, rtol=0
+        )
 
 
 # --------------------------------------------------------------------------
@@ -109,16 +118,8 @@ def test_lalonde_nearest_equals_matchit_published_summary(lalonde):
     result = match(
         lalonde, covariates=LALONDE_COVS, treatment="treat", treated_value=1, caliper=None
     )
-    ours = _ours(result).loc[MATCHIT_NEAREST.index]
-    _assert_printed_digits(ours["mean_treated"], MATCHIT_NEAREST["mean_treated"])
-    _assert_printed_digits(ours["mean_control"], MATCHIT_NEAREST["mean_control"])
-    _assert_printed_digits(ours["smd_after"], MATCHIT_NEAREST["smd"])
-    _assert_printed_digits(ours["var_ratio_after"], MATCHIT_NEAREST["var_ratio"])
-    before = _ours(result).loc[MATCHIT_ALL.index]
-    _assert_printed_digits(before["mean_treated_before"], MATCHIT_ALL["mean_treated"])
-    _assert_printed_digits(before["mean_control_before"], MATCHIT_ALL["mean_control"])
-    _assert_printed_digits(before["smd_before"], MATCHIT_ALL["smd"])
-    _assert_printed_digits(before["var_ratio_before"], MATCHIT_ALL["var_ratio"])
+    _assert_equals_published(result, MATCHIT_NEAREST)
+    _assert_equals_published(result, MATCHIT_ALL, before=True)
     counts = result.counts.set_index("group")
     # Sample sizes: Control All 429 Matched 185 Unmatched 244; Treated 185/185/0.
     assert counts.loc["control", ["n_all", "n_matched", "n_unmatched"]].tolist() == [429, 185, 244]
@@ -137,11 +138,7 @@ def test_lalonde_ratio_two_with_caliper_equals_matchit_published_summary(lalonde
         caliper=0.025,
         caliper_scale="ps",
     )
-    ours = _ours(result).loc[MATCHIT_RATIO2_CALIPER.index]
-    _assert_printed_digits(ours["mean_treated"], MATCHIT_RATIO2_CALIPER["mean_treated"])
-    _assert_printed_digits(ours["mean_control"], MATCHIT_RATIO2_CALIPER["mean_control"])
-    _assert_printed_digits(ours["smd_after"], MATCHIT_RATIO2_CALIPER["smd"])
-    _assert_printed_digits(ours["var_ratio_after"], MATCHIT_RATIO2_CALIPER["var_ratio"])
+    _assert_equals_published(result, MATCHIT_RATIO2_CALIPER)
     counts = result.counts.set_index("group")
     # Control: Matched (ESS) 119.59, Matched 132, Unmatched 297; Treated 102 / 83.
     assert counts.loc["control", ["n_matched", "n_unmatched"]].tolist() == [132, 297]

@@ -45,9 +45,10 @@ Potential completer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,29 @@ CLEAR_OUTCOMES: tuple[str, ...] = ("completed", "dropped_out", "excluded")
 #: Steps of the referral-to-completion flow.
 STAGES: tuple[str, ...] = ("referred", "assessed", "eligible", "started", "completed")
 _SESSION_TYPES = ("group", "individual", "review")
+
+#: Parameters the engagement functions share, with their descriptions.
+PARAMETER_DOCS: dict[str, str] = {
+    "data": "Export or prepared engagement data.",
+    "by": "Grouping column(s), or None.",
+    "programmes": "Registry overrides (only with an Export).",
+    "closed_cases": "Count closed cases as potential completers before their expected end "
+    "(see :func:`~cdanalytics.engagement.potential_completers`).",
+    "alpha": "1 - confidence level of the intervals.",
+}
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def shared_parameters(func: _Function) -> _Function:
+    """Write each docstring line that holds only ``{name}`` out as the entry of
+    parameter ``name`` in :data:`PARAMETER_DOCS` (as pandas' ``@doc`` does)."""
+
+    def entry(line: re.Match) -> str:
+        indent, name = line.group(1), line.group(2)
+        return f"{indent}{name}\n{indent}    {PARAMETER_DOCS[name]}"
+
+    func.__doc__ = re.sub(r"^( *)\{(\w+)\}$", entry, func.__doc__ or "", flags=re.MULTILINE)
+    return func
 
 
 @dataclass(frozen=True)
@@ -469,6 +493,7 @@ def prepare_engagement(
     return EngagementData(episodes=episodes, registry=registry, extract_date=export.extract_date)
 
 
+@shared_parameters
 def derive_exit_status(
     data: Export | EngagementData, *, programmes: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -476,10 +501,8 @@ def derive_exit_status(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {programmes}
 
     Returns
     -------
@@ -518,6 +541,7 @@ FINDINGS: dict[str, str] = {
 }
 
 
+@shared_parameters
 def exit_status_disagreements(
     data: Export | EngagementData, *, programmes: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -532,10 +556,8 @@ def exit_status_disagreements(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {programmes}
 
     Returns
     -------
@@ -574,6 +596,7 @@ def exit_status_disagreements(
     return out.reset_index(drop=True)
 
 
+@shared_parameters
 def potential_completers(
     data: Export | EngagementData,
     *,
@@ -584,10 +607,8 @@ def potential_completers(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {programmes}
     closed_cases
         Count a closed case (an ``end_date`` or a final exit status) as a
         potential completer even before its expected end, as the Caledonian

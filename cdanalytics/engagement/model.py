@@ -18,7 +18,7 @@ from statsmodels.tools.sm_exceptions import (
 
 from ..errors import ConfigError, ConvergenceError, InsufficientDataError
 from ..io.export import Export
-from ._prepare import EngagementData, as_engagement_data, is_potential
+from ._prepare import EngagementData, as_engagement_data, is_potential, shared_parameters
 
 __all__ = ["DropoutModel", "dropout_model"]
 
@@ -143,6 +143,7 @@ def _check_identifiable(x: pd.DataFrame, y: np.ndarray, terms: pd.DataFrame) -> 
             )
 
 
+@shared_parameters
 def dropout_model(
     data: Export | EngagementData,
     covariates: Sequence[str],
@@ -163,19 +164,15 @@ def dropout_model(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
+    {data}
     covariates
         Column names of the prepared episodes (for example ``risk_level``,
         ``age_band``, ``prior_offences``, ``referral_source``).
     reference
         Reference level per categorical covariate, e.g. ``{"risk_level": "low"}``.
-    programmes
-        Registry overrides (only with an Export).
-    closed_cases
-        Count closed cases as potential completers before their expected end.
-    alpha
-        1 - confidence level.
+    {programmes}
+    {closed_cases}
+    {alpha}
 
     Returns
     -------

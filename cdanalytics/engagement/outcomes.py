@@ -36,6 +36,7 @@ from ._prepare import (
     as_engagement_data,
     contract_column,
     is_potential,
+    shared_parameters,
 )
 
 __all__ = [
@@ -64,6 +65,14 @@ def by_columns(by: By, episodes: pd.DataFrame) -> list[str]:
             "engagement column."
         )
     return keys
+
+
+def _prepared(
+    data: Data, by: By, programmes: Mapping[str, Any] | None
+) -> tuple[EngagementData, pd.DataFrame, list[str]]:
+    """``data`` prepared, its episodes, and ``by`` as column names of those."""
+    prepared = as_engagement_data(data, programmes)
+    return prepared, prepared.episodes, by_columns(by, prepared.episodes)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -119,6 +128,7 @@ def _counts(prepared: EngagementData, keys: list[str], columns: Mapping[str, Any
     return _finish(out, keys)
 
 
+@shared_parameters
 def flow(data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Referral-to-completion flow: how many reached each step.
 
@@ -129,12 +139,9 @@ def flow(data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = No
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {by}
+    {programmes}
 
     Returns
     -------
@@ -143,9 +150,7 @@ def flow(data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = No
         completion_rule``; one row per group. :func:`flow_exits` gives who left
         at each step and why.
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     stage = ep["stage_reached"].cat.codes.to_numpy()
     columns = {f"n_{name}": stage >= i for i, name in enumerate(STAGES)}
     return _counts(prepared, keys, columns)
@@ -222,6 +227,7 @@ def _exit_reasons(ep: pd.DataFrame) -> pd.Categorical:
     return pd.Categorical.from_codes(reason, categories=labels)
 
 
+@shared_parameters
 def flow_exits(
     data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -239,12 +245,9 @@ def flow_exits(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {by}
+    {programmes}
 
     Returns
     -------
@@ -254,9 +257,7 @@ def flow_exits(
         first). The ``n_left`` of a group add up to ``n_referred - n_completed``
         of :func:`flow`.
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     reason = _exit_reasons(ep)
     left = np.asarray(reason.codes) >= 0
     frame = ep.loc[left, _unique([*keys, "programme", "stage_reached"])].copy()
@@ -272,6 +273,7 @@ def flow_exits(
     ).reset_index(drop=True)
 
 
+@shared_parameters
 def completion(
     data: Data,
     by: By = None,
@@ -288,17 +290,11 @@ def completion(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
-    closed_cases
-        Count closed cases as potential completers before their expected end
-        (see :func:`~cdanalytics.engagement.potential_completers`).
-    alpha
-        1 - confidence level of the intervals.
+    {data}
+    {by}
+    {programmes}
+    {closed_cases}
+    {alpha}
 
     Returns
     -------
@@ -312,9 +308,7 @@ def completion(
     Wilson, E. B. (1927). JASA 22:209-212 (the interval).
     Ipsos MORI (2016). Evaluation of the Caledonian System (potential completers).
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     potential = is_potential(ep, closed_cases)
     status = ep["exit_status_used"]
     out = _counts(
@@ -332,6 +326,7 @@ def completion(
     return out[[c for c in out.columns if c != "completion_rule"] + ["completion_rule"]]
 
 
+@shared_parameters
 def dropout(
     data: Data,
     by: By = None,
@@ -350,18 +345,13 @@ def dropout(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
-    closed_cases
-        Count closed cases as potential completers before their expected end.
+    {data}
+    {by}
+    {programmes}
+    {closed_cases}
     early_before
         Core session number before which leaving counts as early (default 3).
-    alpha
-        1 - confidence level.
+    {alpha}
 
     Returns
     -------
@@ -380,9 +370,7 @@ def dropout(
         raise ConfigError(
             f"early_before must be a session number of 1 or more, not {early_before!r}."
         )
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     potential = is_potential(ep, closed_cases)
     dropped = potential & (ep["exit_status_used"] == "dropped_out").to_numpy()
     last = ep["last_core_attended"].to_numpy()
@@ -408,6 +396,7 @@ def dropout(
     return out[[*keys, *order, "median_last_core_attended", "completion_rule"]]
 
 
+@shared_parameters
 def dropout_timing(
     data: Data,
     by: By = None,
@@ -419,14 +408,10 @@ def dropout_timing(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
-    closed_cases
-        Count closed cases as potential completers before their expected end.
+    {data}
+    {by}
+    {programmes}
+    {closed_cases}
 
     Returns
     -------
@@ -437,9 +422,7 @@ def dropout_timing(
         completers with status ``dropped_out``); ``share`` is of the group's
         dropouts.
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     dropped = is_potential(ep, closed_cases) & (ep["exit_status_used"] == "dropped_out").to_numpy()
     frame = ep.loc[dropped, _unique([*keys, "programme", "last_core_attended"])]
     grouped = _groupby(frame, [*keys, "last_core_attended"])
@@ -467,6 +450,7 @@ def _loglog_ci(surv: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarr
     return low, high
 
 
+@shared_parameters
 def retention(
     data: Data,
     by: By = None,
@@ -488,14 +472,10 @@ def retention(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
-    alpha
-        1 - confidence level.
+    {data}
+    {by}
+    {programmes}
+    {alpha}
 
     Returns
     -------
@@ -514,9 +494,7 @@ def retention(
     ``statsmodels.duration.SurvfuncRight``; Greenwood standard errors with the
     log(-log) interval of Kalbfleisch & Prentice (2002), as in lifelines.
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    prepared, ep, keys = _prepared(data, by, programmes)
     starters = ep.loc[ep["started"]]
     status = starters["exit_status_used"]
     event = (status == "dropped_out").to_numpy()
@@ -585,15 +563,14 @@ def _with_rates(starters: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@shared_parameters
 def attendance(data: Data, *, programmes: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Attendance of core sessions per starter.
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {programmes}
 
     Returns
     -------
@@ -610,6 +587,7 @@ def attendance(data: Data, *, programmes: Mapping[str, Any] | None = None) -> pd
     return _with_rates(starters).reset_index(drop=True)
 
 
+@shared_parameters
 def attendance_summary(
     data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -617,12 +595,9 @@ def attendance_summary(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {by}
+    {programmes}
 
     Returns
     -------
@@ -633,8 +608,7 @@ def attendance_summary(
         q1_attended, median_attended, q3_attended (core sessions attended per
         participant), median_longest_absence_run, max_longest_absence_run``.
     """
-    ep = as_engagement_data(data, programmes).episodes
-    keys = by_columns(by, ep)
+    _, ep, keys = _prepared(data, by, programmes)
     columns = _unique([*keys, *_ATTENDANCE_COLUMNS])
     grouped = _groupby(_with_rates(ep.loc[ep["started"], columns]), keys)
     out = grouped[["n_core_scheduled", "n_core_attended", "n_core_excused", "n_core_unexcused"]]
@@ -651,6 +625,7 @@ def attendance_summary(
     return _finish(out, keys)
 
 
+@shared_parameters
 def waiting_times(
     data: Data, by: By = None, *, programmes: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -658,12 +633,9 @@ def waiting_times(
 
     Parameters
     ----------
-    data
-        Export or prepared engagement data.
-    by
-        Grouping column(s), or None.
-    programmes
-        Registry overrides (only with an Export).
+    {data}
+    {by}
+    {programmes}
 
     Returns
     -------
@@ -674,9 +646,7 @@ def waiting_times(
         and ``start_to_end`` (starters with an end date). Quartiles by linear
         interpolation (pandas' default).
     """
-    prepared = as_engagement_data(data, programmes)
-    ep = prepared.episodes
-    keys = by_columns(by, ep)
+    _, ep, keys = _prepared(data, by, programmes)
     pieces = []
     for interval, column in (("referral_to_start", "wait_days"), ("start_to_end", "duration_days")):
         valid = ep[column].notna().to_numpy()

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..config import load_config, validate_config
 from ..errors import CdaError, ExportError
 from .build import build_report, config_digest, input_checksums

@@ -31,7 +31,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from .. import __version__
+from .._version import __version__
 from ..config import load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, protect_frame
 from ..errors import AnalysisError
