@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from .._groups import group_by
 from .._stats import wilson_ci
 from ..errors import ConfigError
 from ..io.export import Export
@@ -79,12 +80,6 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _groupby(frame: pd.DataFrame, keys: list[str]):
-    if keys:
-        return frame.groupby(keys, observed=True, dropna=False, sort=True)
-    return frame.groupby(np.zeros(len(frame), dtype=np.int8))
-
-
 def _finish(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return result.reset_index(drop=not keys)
 
@@ -122,7 +117,7 @@ def _counts(prepared: EngagementData, keys: list[str], columns: Mapping[str, Any
     frame = pd.DataFrame(
         {**{k: ep[k] for k in keys}, "programme": ep["programme"], **columns}, index=ep.index
     )
-    grouped = _groupby(frame, keys)
+    grouped = group_by(frame, keys)
     out = grouped[list(columns)].sum().astype(np.int64)
     out["completion_rule"] = _rules(prepared, grouped)
     return _finish(out, keys)
@@ -263,7 +258,7 @@ def flow_exits(
     frame = ep.loc[left, _unique([*keys, "programme", "stage_reached"])].copy()
     frame["reason"] = reason[left]
     frame = frame.rename(columns={"stage_reached": "stage"})
-    grouped = _groupby(frame, [*keys, "stage", "reason"])
+    grouped = group_by(frame, [*keys, "stage", "reason"])
     out = grouped.size().rename("n_left").to_frame()
     out["completion_rule"] = _rules(prepared, grouped)
     out = out.reset_index()
@@ -386,7 +381,7 @@ def dropout(
     _add_rate(out, "n_dropped_out", "n_potential", alpha)
     out["early_before"] = early_before
     _add_rate(out, "n_early_dropout", "n_potential", alpha, prefix="early_")
-    medians = _groupby(ep.loc[dropped, [*keys, "last_core_attended"]], keys)[
+    medians = group_by(ep.loc[dropped, [*keys, "last_core_attended"]], keys)[
         "last_core_attended"
     ].median()
     medians = _finish(medians.rename("median_last_core_attended").to_frame(), keys)
@@ -425,7 +420,7 @@ def dropout_timing(
     prepared, ep, keys = _prepared(data, by, programmes)
     dropped = is_potential(ep, closed_cases) & (ep["exit_status_used"] == "dropped_out").to_numpy()
     frame = ep.loc[dropped, _unique([*keys, "programme", "last_core_attended"])]
-    grouped = _groupby(frame, [*keys, "last_core_attended"])
+    grouped = group_by(frame, [*keys, "last_core_attended"])
     out = grouped.size().rename("n_dropped_out").to_frame()
     out["completion_rule"] = _rules(prepared, grouped)
     out = out.reset_index()
@@ -499,7 +494,7 @@ def retention(
     status = starters["exit_status_used"]
     event = (status == "dropped_out").to_numpy()
     time = starters["n_core_scheduled"].to_numpy(dtype=np.int64)
-    grouped = _groupby(starters[_unique([*keys, "programme"])], keys)
+    grouped = group_by(starters[_unique([*keys, "programme"])], keys)
     rules = _rules(prepared, grouped)
     group_id = grouped.ngroup().to_numpy()
     order = np.argsort(group_id, kind="stable")
@@ -610,7 +605,7 @@ def attendance_summary(
     """
     _, ep, keys = _prepared(data, by, programmes)
     columns = _unique([*keys, *_ATTENDANCE_COLUMNS])
-    grouped = _groupby(_with_rates(ep.loc[ep["started"], columns]), keys)
+    grouped = group_by(_with_rates(ep.loc[ep["started"], columns]), keys)
     out = grouped[["n_core_scheduled", "n_core_attended", "n_core_excused", "n_core_unexcused"]]
     out = out.sum()
     out.insert(0, "n_participants", grouped.size())
@@ -650,7 +645,7 @@ def waiting_times(
     pieces = []
     for interval, column in (("referral_to_start", "wait_days"), ("start_to_end", "duration_days")):
         valid = ep[column].notna().to_numpy()
-        grouped = _groupby(ep.loc[valid, _unique([*keys, column])], keys)[column]
+        grouped = group_by(ep.loc[valid, _unique([*keys, column])], keys)[column]
         out = pd.DataFrame({"interval": interval, "n": grouped.size()})
         for name, q in (("q1_days", 0.25), ("median_days", 0.5), ("q3_days", 0.75)):
             out[name] = grouped.quantile(q)

@@ -23,13 +23,13 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from .. import _cox
+from .._groups import group_by
 from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
     by_columns,
-    grouped,
     resolve_outcomes,
 )
 
@@ -313,11 +313,11 @@ def cox(
         raise InsufficientDataError("cox: nobody in the data reoffended.")
     exog, terms, references = _design(frame, covariates, dict(reference or {}))
     stratum = (
-        grouped(frame, strata_keys).ngroup().to_numpy()
+        group_by(frame, strata_keys).ngroup().to_numpy()
         if strata_keys
         else np.zeros(len(frame), dtype=np.int64)
     )
-    groups = grouped(frame, cluster_keys).ngroup().to_numpy() if cluster_keys else None
+    groups = group_by(frame, cluster_keys).ngroup().to_numpy() if cluster_keys else None
 
     risk_sets = _cox.prepare(time, status, exog, stratum, ties)
     params, loglik, information, (loglik_null, score0, information0) = _cox.fit(

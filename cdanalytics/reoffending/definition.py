@@ -427,18 +427,8 @@ def by_columns(by: str | Sequence[str] | None, frame: pd.DataFrame) -> list[str]
     return keys
 
 
-def grouped(frame: pd.DataFrame, keys: list[str]):
-    """``frame`` grouped by ``keys`` (all rows as one group when empty).
-
-    Missing values of a key form their own group rather than being dropped.
-    """
-    if keys:
-        return frame.groupby(keys, observed=True, dropna=False, sort=True)
-    return frame.groupby(np.zeros(len(frame), dtype=np.int8), sort=False)
-
-
 def group_labels(keys: list[str], name: Any) -> dict[str, Any]:
-    """The ``{key: value}`` of one group name from :func:`grouped`."""
+    """The ``{key: value}`` of one group name from :func:`cdanalytics._groups.group_by`."""
     if not keys:
         return {}
     values = name if isinstance(name, tuple) else (name,)

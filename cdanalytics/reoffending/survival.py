@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
+from .._groups import group_by
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
@@ -25,7 +26,6 @@ from .definition import (
     ReoffendingDefinition,
     by_columns,
     group_labels,
-    grouped,
     resolve_outcomes,
 )
 
@@ -226,7 +226,7 @@ def at_risk_table(
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     rows = []
-    for name, part in grouped(frame, keys):
+    for name, part in group_by(frame, keys):
         counts = _counts_at(part["time"].to_numpy(), part["status"].to_numpy(), days)
         rows.append(
             pd.DataFrame(
@@ -349,7 +349,7 @@ def cumulative_reoffending(
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     horizons, curves, medians = [], [], []
-    for name, part in grouped(frame, keys):
+    for name, part in group_by(frame, keys):
         labels = group_labels(keys, name)
         time = part["time"].to_numpy()
         status = part["status"].to_numpy()
@@ -471,7 +471,7 @@ def logrank(
         raise ConfigError("logrank needs by=: the column(s) defining the groups to compare.")
     strata_keys = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
     frame, keys = _survival_frame(data, by, definition, extra=strata_keys)
-    groups = grouped(frame, keys)
+    groups = group_by(frame, keys)
     codes = groups.ngroup().to_numpy()
     n_groups = groups.ngroups
     if n_groups < 2:
@@ -480,7 +480,7 @@ def logrank(
     status = frame["status"].to_numpy()
     if status.sum() == 0:
         raise InsufficientDataError("logrank: nobody reoffended, so there is nothing to compare.")
-    stratum = grouped(frame, strata_keys).ngroup().to_numpy()
+    stratum = group_by(frame, strata_keys).ngroup().to_numpy()
     statistic, _ = survdiff(time, status, codes, strata=stratum if strata_keys else None)
 
     observed = np.bincount(codes, weights=status, minlength=n_groups)

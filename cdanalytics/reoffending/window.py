@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._groups import group_by
 from .._stats import wilson_ci
 from ..io.export import Export
-from .definition import ReoffendingDefinition, by_columns, grouped, resolve_outcomes
+from .definition import ReoffendingDefinition, by_columns, resolve_outcomes
 
 __all__ = ["FIXED_WINDOW_COLUMNS", "fixed_window"]
 
@@ -95,7 +96,7 @@ def fixed_window(
         offences=cohort["n_offences_in_window"].fillna(0).to_numpy(dtype=float),
         days=cohort["days_to_first"].astype("Float64").to_numpy(dtype=float, na_value=float("nan")),
     )
-    table = grouped(frame, keys).agg(
+    table = group_by(frame, keys).agg(
         n_in_cohort=("eligible", "size"),
         n_eligible=("eligible", "sum"),
         n_reoffenders=("reoffender", "sum"),
