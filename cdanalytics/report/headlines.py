@@ -140,10 +140,7 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
     if hazard is not None and _enough(out, hazard):
         row = hazard.iloc[0]
         section["matched_hazard_ratio"] = {
-            "hazard_ratio": float(row["hr"]),
-            "ci_low": float(row["ci_low"]),
-            "ci_high": float(row["ci_high"]),
-            "p_value": float(row["p_value"]),
+            **_hazard(row, "hr"),
             "statement": out.models["matched_cox"].statement,
         }
     cox = out.tables.get("cox")
@@ -152,13 +149,19 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
         if len(term):
             row = term.iloc[0]
             section["adjusted_hazard_ratio"] = {
-                "hazard_ratio": float(row["hazard_ratio"]),
-                "ci_low": float(row["ci_low"]),
-                "ci_high": float(row["ci_high"]),
-                "p_value": float(row["p_value"]),
+                **_hazard(row, "hazard_ratio"),
                 "covariates": list(out.config["reoffending"]["cox_covariates"]),
             }
     return section
+
+
+def _hazard(row: pd.Series, column: str) -> dict[str, float]:
+    return {
+        "hazard_ratio": float(row[column]),
+        "ci_low": float(row["ci_low"]),
+        "ci_high": float(row["ci_high"]),
+        "p_value": float(row["p_value"]),
+    }
 
 
 def _enough_events(out: Outcomes, n: int) -> bool:
