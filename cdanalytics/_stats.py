@@ -35,4 +35,6 @@ def wilson_ci(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]
     safe = np.where(nobs > 0, nobs, 1.0)
     low, high = proportion_confint(count, safe, alpha=alpha, method="wilson")
     empty = nobs <= 0
+    # statsmodels leaves rounding noise (about 1e-17) at the bounds 0 and 1.
+    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
