@@ -1,0 +1,27 @@
+"""Reading case exports: the contract, loading, validation and the privacy guard.
+
+The one entry point is :func:`load_export`; the contract lives in
+``data/schemas`` (see :mod:`cdanalytics.io.schema` and the generated
+``docs/data_dictionary.md``).
+"""
+
+from .export import TABLES, Export, Manifest
+from .load import load_export
+from .mapping import SiteMapping, load_mapping
+from .schema import data_dictionary_markdown, pandera_schema, table_schema
+from .validation import PROBLEM_COLUMNS, Problem, ValidationReport
+
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "TABLES",
+    "Export",
+    "Manifest",
+    "Problem",
+    "SiteMapping",
+    "ValidationReport",
+    "data_dictionary_markdown",
+    "load_export",
+    "load_mapping",
+    "pandera_schema",
+    "table_schema",
+]

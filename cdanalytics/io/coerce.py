@@ -1,0 +1,316 @@
+"""Typing raw columns to the contract's types, keeping track of unreadable values.
+
+Each function takes a raw column (text, categorical of text, or already typed
+by the file format) and returns a :class:`Coerced`: the typed column, a mask
+of non-empty values that could not be read (reported as ``type`` problems by
+the loader) and a note on how the column was read (for example day-first
+dates or decimal commas).
+
+Text is parsed once per distinct value (columns are factorised first), so a
+column of 17 million session dates costs as much as its few thousand distinct
+dates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Coerced", "category_codes", "coerce"]
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_YMD = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$")
+_XXY = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+$")
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+@dataclass
+class Coerced:
+    """A column typed to the contract.
+
+    Attributes
+    ----------
+    series
+        The typed column (unreadable values empty), same length and order as
+        the input, with a default index.
+    bad
+        Boolean mask of values that were not empty but could not be read.
+    note
+        How the column was read, when worth telling (``None`` otherwise).
+    """
+
+    series: pd.Series
+    bad: np.ndarray
+    note: str | None = None
+
+
+def _codes_uniques(
+    s: pd.Series, labels: Mapping[str, str | None] | None = None
+) -> tuple[np.ndarray, pd.Series]:
+    """Codes and distinct values of a column as stripped, relabelled text.
+
+    Codes point into the distinct values; empty values (and values that are
+    empty after stripping or relabelling) have code -1.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniques = s.cat.codes.to_numpy(), s.cat.categories
+    else:
+        codes, uniques = pd.factorize(s)
+    if pd.api.types.is_float_dtype(uniques.dtype) and (uniques.dropna() % 1 == 0).all():
+        uniques = uniques.astype("Int64")  # 2023.0 read as a number is the label 2023
+    text = pd.Series(uniques.astype(str), dtype="str").str.strip()
+    text = text.where(text != "")
+    if labels:
+        text = text.replace(dict(labels))
+    empty = np.append(text.isna().to_numpy(), True)
+    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.where(empty[np.where(codes < 0, len(text), codes)], -1, codes)
+    return codes, text.astype("str")
+
+
+def category_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """Codes (-1 for empty) and categories as text of a categorical column, else ``None``.
+
+    The text is exactly what :func:`coerce` makes of the column as a
+    ``string`` (no stripping), so lookups on the categories match lookups on
+    the typed column.
+    """
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    categories = pd.Series(s.cat.categories.astype(str), dtype="str")
+    return s.cat.codes.to_numpy(dtype=np.int64), categories
+
+
+def _is_text(s: pd.Series) -> bool:
+    return (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(s.dtype)
+        or s.dtype == object
+    )
+
+
+def _parse_text(
+    s: pd.Series,
+    parse: Callable[[pd.Series], tuple[np.ndarray, np.ndarray, str | None]],
+    labels: Mapping[str, str | None] | None,
+) -> Coerced:
+    """Parse a text column through its distinct values.
+
+    ``parse`` takes the distinct values (text, NA for empty) and returns
+    their parsed values, a mask of unreadable ones and a note.
+    """
+    codes, uniques = _codes_uniques(s, labels)
+    parsed, bad, note = parse(uniques)
+    values = pd.api.extensions.take(parsed, codes, allow_fill=True)
+    bad_rows = np.append(np.asarray(bad, dtype=bool), False)[np.where(codes < 0, -1, codes)]
+    return Coerced(pd.Series(values), bad_rows, note)
+
+
+# -- per type -------------------------------------------------------------------------------
+
+
+def _string(s: pd.Series, labels) -> Coerced:
+    if pd.api.types.is_float_dtype(s.dtype) and (s.dropna() % 1 == 0).all():
+        s = s.astype("Int64")
+    if labels:
+        codes, uniques = _codes_uniques(s, labels)
+        values = pd.api.extensions.take(uniques.to_numpy(), codes, allow_fill=True)
+        s = pd.Series(values, dtype="str")
+    elif isinstance(s.dtype, pd.CategoricalDtype):
+        # taking from the categories (in Arrow) is much faster than astype("str")
+        codes, categories = category_codes(s)
+        s = pd.Series(pd.api.extensions.take(categories.array, codes, allow_fill=True))
+    elif not pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+        s = s.astype("str")
+    return Coerced(s.reset_index(drop=True), np.zeros(len(s), dtype=bool))
+
+
+def _category(s: pd.Series, labels) -> Coerced:
+    if (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        and not labels
+        and pd.api.types.is_string_dtype(s.cat.categories.dtype)
+        and s.cat.categories.dtype != object
+    ):
+        cats = s.cat.categories
+        if cats.equals(cats.str.strip()) and not (cats == "").any():
+            return Coerced(s.reset_index(drop=True), np.zeros(len(s), dtype=bool))
+    codes, uniques = _codes_uniques(s, labels)
+    merged, categories = pd.factorize(uniques)
+    codes = np.append(merged, -1)[np.where(codes < 0, -1, codes)]
+    values = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+    return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
+
+
+def _numbers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+    plain = pd.to_numeric(texts, errors="coerce").to_numpy(float, na_value=np.nan, copy=True)
+    comma = np.isnan(plain) & texts.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
+    note = None
+    if comma.any():
+        fixed = texts[comma].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        plain[comma] = pd.to_numeric(fixed).to_numpy(float)
+        note = "decimal commas read as decimal points (12,5 = 12.5)"
+    bad = texts.notna().to_numpy() & ~np.isfinite(plain)
+    plain[bad] = np.nan
+    return plain, bad, note
+
+
+def _number(s: pd.Series, labels) -> Coerced:
+    if _is_text(s) or labels:
+        return _parse_text(s, _numbers, labels)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return Coerced(pd.Series(np.full(len(s), np.nan)), s.notna().to_numpy())
+    values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    bad = np.isinf(values)
+    values[bad] = np.nan
+    return Coerced(pd.Series(values), bad)
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """Mask of finite values that are not whole numbers."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & (np.floor(values) != values)
+
+
+def _integers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+    values, bad, note = _numbers(texts)
+    fraction = _whole(values)
+    values[fraction] = np.nan
+    return pd.array(values, dtype="Int64"), bad | fraction, note
+
+
+def _integer(s: pd.Series, labels) -> Coerced:
+    if _is_text(s) or labels:
+        return _parse_text(s, _integers, labels)
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
+    number = _number(s, None)
+    values = number.series.to_numpy(float, copy=True)
+    fraction = _whole(values)
+    values[fraction] = np.nan
+    return Coerced(pd.Series(pd.array(values, dtype="Int64")), number.bad | fraction)
+
+
+def _booleans(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+    lower = texts.str.lower()
+    true, false = lower.isin(_TRUE).to_numpy(), lower.isin(_FALSE).to_numpy()
+    values = pd.array(np.where(true, True, False), dtype="boolean")
+    values[~(true | false)] = pd.NA
+    return values, texts.notna().to_numpy() & ~(true | false), None
+
+
+def _boolean(s: pd.Series, labels) -> Coerced:
+    if pd.api.types.is_bool_dtype(s.dtype) and not labels:
+        return Coerced(s.astype("boolean").reset_index(drop=True), np.zeros(len(s), dtype=bool))
+    if not _is_text(s):
+        s = s.astype("str")
+    return _parse_text(s, _booleans, labels)
+
+
+def _dates_from_parts(parts: pd.DataFrame, day: int, month: int, year: int) -> pd.Series:
+    frame = pd.DataFrame(
+        {
+            "year": pd.to_numeric(parts[year]),
+            "month": pd.to_numeric(parts[month]),
+            "day": pd.to_numeric(parts[day]),
+        }
+    )
+    return pd.to_datetime(frame, errors="coerce")
+
+
+def _date_parser(date_format: str | None) -> Callable:
+    def parse(series: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+        out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[s]")
+        ymd = series.str.extract(_YMD)
+        is_ymd = ymd[0].notna()
+        if is_ymd.any():
+            out[is_ymd] = _dates_from_parts(ymd[is_ymd], day=2, month=1, year=0)
+        rest = series.notna() & ~is_ymd
+        note = None
+        if date_format and rest.any():
+            out[rest] = pd.to_datetime(series[rest], format=date_format, errors="coerce")
+        elif rest.any():
+            xxy = series[rest].str.extract(_XXY)
+            found = xxy[0].notna()
+            first = pd.to_numeric(xxy.loc[found, 0])
+            second = pd.to_numeric(xxy.loc[found, 1])
+            if found.any():
+                day_first = bool((first > 12).any()) or not bool((second > 12).any())
+                day, month = (0, 1) if day_first else (1, 0)
+                out[xxy.index[found]] = _dates_from_parts(xxy[found], day=day, month=month, year=2)
+                if not day_first:
+                    note = "month-first dates (MM-DD-YYYY): no first field is above 12"
+                elif (first > 12).any():
+                    note = "day-first dates (DD-MM-YYYY)"
+                else:
+                    note = (
+                        "day and month cannot be told apart (no field above 12): read as "
+                        "day-first (DD-MM-YYYY); set date_formats in a mapping file if wrong"
+                    )
+        bad = series.notna().to_numpy() & out.isna().to_numpy()
+        return out.to_numpy(), bad, note
+
+    return parse
+
+
+def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) and not labels:
+        values = s.reset_index(drop=True)
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_localize(None)
+        unit = np.datetime_data(values.dtype)[0]
+        day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
+        ints = values.to_numpy().view(np.int64)
+        if (ints[values.notna().to_numpy()] % day).any():
+            values = values.dt.normalize()
+        return Coerced(values, np.zeros(len(s), dtype=bool))
+    if not _is_text(s):
+        empty = pd.Series(pd.NaT, index=range(len(s)), dtype="datetime64[s]")
+        return Coerced(empty, s.notna().to_numpy())
+    return _parse_text(s, _date_parser(date_format), labels)
+
+
+def coerce(
+    s: pd.Series,
+    type_: str,
+    *,
+    labels: Mapping[str, str | None] | None = None,
+    date_format: str | None = None,
+) -> Coerced:
+    """Type a raw column to a contract type.
+
+    Parameters
+    ----------
+    s
+        The raw column.
+    type_
+        Contract type: ``string``, ``category``, ``date``, ``integer``,
+        ``number`` or ``boolean``.
+    labels
+        A site's value labels and the contract values they stand for
+        (``None`` for empty), applied to the text before typing.
+    date_format
+        ``strftime`` format of dates that are not ISO (``YYYY-MM-DD``); when
+        ``None`` the day/month order is decided from the whole column.
+
+    Returns
+    -------
+    Coerced
+        Typed column (dtype of :data:`cdanalytics.io.schema.COLUMN_TYPES`),
+        mask of unreadable values, and a note on how the column was read.
+    """
+    if type_ == "date":
+        return _date(s, labels, date_format)
+    return {
+        "string": _string,
+        "category": _category,
+        "integer": _integer,
+        "number": _number,
+        "boolean": _boolean,
+    }[type_](s, labels)

@@ -1,0 +1,257 @@
+"""Site mapping files: a site's own file, column and value names onto the contract.
+
+A mapping is a YAML file such as ``data/mappings/dutch_example.yaml``::
+
+    description: Export of a Dutch case-management system
+    date_format: "%d-%m-%Y"        # optional: format of non-ISO dates in every table
+    tables:
+      participants:
+        file: deelnemers           # deelnemers.csv / deelnemers.parquet / sheet "deelnemers"
+        columns:                   # site's column name: contract column name
+          deelnemer_id: participant_id
+        values:                    # per contract column, site label: contract value
+          exit_status:
+            voltooid: completed
+            onbekend: null         # null: the label means "empty"
+        date_formats:              # per contract date column (overrides date_format)
+          referral_date: "%d-%m-%Y"
+    manifest:
+      file: manifest.json          # or the sheet name in a workbook
+      keys:
+        extractiedatum: extract_date
+
+Every key is optional. Labels are matched after surrounding spaces are
+removed; quote labels that YAML would read as something else (``"ja"``,
+``"1"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .export import TABLES
+
+__all__ = ["ManifestMapping", "SiteMapping", "TableMapping", "load_mapping"]
+
+_TOP_KEYS = {"description", "date_format", "tables", "manifest"}
+_TABLE_KEYS = {"file", "columns", "values", "date_formats"}
+_MANIFEST_KEYS = {"file", "keys"}
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one table of a site's export maps onto the contract.
+
+    Attributes
+    ----------
+    file
+        File stem (``deelnemers`` for ``deelnemers.csv``) or sheet name, or
+        ``None`` for the contract's table name.
+    columns
+        Site column name to contract column name.
+    labels
+        Contract column to ``{site label: contract value or None}`` (the
+        file's ``values:`` section).
+    date_formats
+        Contract date column to its ``strftime`` format.
+    """
+
+    file: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    date_formats: dict[str, str] = field(default_factory=dict)
+
+    def source_name(self, column: str) -> str:
+        """The site's name of a contract column (the column itself when not renamed)."""
+        for source, target in self.columns.items():
+            if target == column:
+                return source
+        return column
+
+
+@dataclass(frozen=True)
+class ManifestMapping:
+    """File (or sheet) name and key names of the manifest."""
+
+    file: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SiteMapping:
+    """A site's mapping onto the contract (the identity mapping by default).
+
+    Attributes
+    ----------
+    tables
+        Table name to its :class:`TableMapping`.
+    manifest
+        The manifest's :class:`ManifestMapping`.
+    date_format
+        Format of non-ISO dates in every table, unless a table says otherwise.
+    description
+        Free text.
+    source
+        The YAML file, if read from one.
+    """
+
+    tables: dict[str, TableMapping] = field(default_factory=dict)
+    manifest: ManifestMapping = field(default_factory=ManifestMapping)
+    date_format: str | None = None
+    description: str | None = None
+    source: Path | None = None
+
+    def table(self, name: str) -> TableMapping:
+        """The mapping of one table (identity when the file says nothing about it)."""
+        return self.tables.get(name, TableMapping())
+
+    def date_format_for(self, table: str, column: str) -> str | None:
+        """Format of non-ISO dates of one column, or ``None`` to decide from the data."""
+        return self.table(table).date_formats.get(column, self.date_format)
+
+
+def _where(origin: str, *keys: str) -> str:
+    return f"{origin}: {'.'.join(keys)}"
+
+
+def _mapping(value: Any, origin: str, *keys: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{_where(origin, *keys)} must be a mapping of names.")
+    return dict(value)
+
+
+def _check_keys(value: Mapping[str, Any], allowed: set[str], origin: str, *keys: str) -> None:
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{_where(origin, *keys) if keys else origin}: unknown key(s) {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(allowed))}."
+        )
+
+
+def _label(value: Any) -> str | None:
+    """A label or value from YAML as text (YAML booleans as true/false)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _check_date_format(fmt: Any, origin: str, *keys: str) -> str:
+    probe = dt.date(2024, 12, 31)
+    try:
+        ok = isinstance(fmt, str) and dt.datetime.strptime(probe.strftime(fmt), fmt).date() == probe
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{_where(origin, *keys)}: {fmt!r} is not a date format with day, month and "
+            "four-digit year (for example '%d-%m-%Y')."
+        )
+    return fmt
+
+
+def _table_mapping(raw: Any, origin: str, table: str) -> TableMapping:
+    raw = _mapping(raw, origin, "tables", table)
+    _check_keys(raw, _TABLE_KEYS, origin, "tables", table)
+    columns = {
+        str(k).strip(): str(v).strip()
+        for k, v in _mapping(raw.get("columns"), origin, "tables", table, "columns").items()
+    }
+    targets = list(columns.values())
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise ConfigError(
+            f"{_where(origin, 'tables', table, 'columns')}: several columns map onto "
+            f"{', '.join(twice)}; map exactly one."
+        )
+    values = {}
+    for column, labels in _mapping(raw.get("values"), origin, "tables", table, "values").items():
+        labels = _mapping(labels, origin, "tables", table, "values", str(column))
+        values[str(column)] = {_label(k): _label(v) for k, v in labels.items()}
+    formats = {
+        str(c): _check_date_format(f, origin, "tables", table, "date_formats", str(c))
+        for c, f in _mapping(
+            raw.get("date_formats"), origin, "tables", table, "date_formats"
+        ).items()
+    }
+    file = raw.get("file")
+    if file is not None and not isinstance(file, str):
+        raise ConfigError(f"{_where(origin, 'tables', table, 'file')} must be a file name.")
+    return TableMapping(file=file, columns=columns, labels=values, date_formats=formats)
+
+
+def _site_mapping(raw: Mapping[str, Any], origin: str, source: Path | None) -> SiteMapping:
+    _check_keys(raw, _TOP_KEYS, origin)
+    tables_raw = _mapping(raw.get("tables"), origin, "tables")
+    unknown = sorted(set(tables_raw) - set(TABLES))
+    if unknown:
+        raise ConfigError(
+            f"{_where(origin, 'tables')}: unknown table(s) {', '.join(map(str, unknown))}; "
+            f"the export has {', '.join(TABLES)}."
+        )
+    manifest_raw = _mapping(raw.get("manifest"), origin, "manifest")
+    _check_keys(manifest_raw, _MANIFEST_KEYS, origin, "manifest")
+    date_format = raw.get("date_format")
+    return SiteMapping(
+        tables={name: _table_mapping(t, origin, name) for name, t in tables_raw.items()},
+        manifest=ManifestMapping(
+            file=manifest_raw.get("file"),
+            keys={
+                str(k): str(v)
+                for k, v in _mapping(manifest_raw.get("keys"), origin, "manifest", "keys").items()
+            },
+        ),
+        date_format=None
+        if date_format is None
+        else _check_date_format(date_format, origin, "date_format"),
+        description=raw.get("description"),
+        source=source,
+    )
+
+
+def load_mapping(mapping: str | Path | Mapping[str, Any] | SiteMapping | None) -> SiteMapping:
+    """Read and check a site mapping.
+
+    Parameters
+    ----------
+    mapping
+        Path of a YAML mapping file, the mapping as a dict (same layout), an
+        existing :class:`SiteMapping`, or ``None`` for the identity mapping.
+
+    Returns
+    -------
+    SiteMapping
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not YAML, or has an unknown key, table or
+        date format, or maps two columns onto one.
+    """
+    if mapping is None:
+        return SiteMapping()
+    if isinstance(mapping, SiteMapping):
+        return mapping
+    if isinstance(mapping, Mapping):
+        return _site_mapping(mapping, "mapping", None)
+    path = Path(mapping)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Mapping file {path} cannot be read: {exc.strerror}.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Mapping file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"Mapping file {path} must hold a YAML mapping (see the example).")
+    return _site_mapping(raw, f"mapping file {path.name}", path)

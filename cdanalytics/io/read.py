@@ -1,0 +1,370 @@
+"""Raw readers: one table file into a DataFrame of raw values, with source row numbers.
+
+Readers know nothing of the contract beyond hints about which columns to read
+as text, categories or dates; typing and validation happen later (:mod:`cdanalytics.io.coerce`,
+:mod:`cdanalytics.io.validation`).
+
+Source row numbers are the numbers a person sees: in a CSV file the header is
+line 1, so the first data row is 2 (a quoted value spanning several lines
+counts as one row); in an Excel sheet the sheet's own row number; in a Parquet
+file the record number counted from 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import ExportError
+
+__all__ = [
+    "NULL_VALUES",
+    "RawTable",
+    "excel_sheet_names",
+    "read_csv_table",
+    "read_excel_table",
+    "read_manifest_json",
+    "read_manifest_sheet",
+    "read_parquet_table",
+]
+
+#: Cell texts read as empty in CSV files.
+NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "#N/A", "NaN", "nan")
+
+_DELIMITERS = (",", ";", "\t")
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_PARSER_LOCATION = re.compile(r"Expected \d+ (?:columns|fields)(?: in line \d+)?, (?:got|saw) \d+")
+
+
+@dataclass
+class RawTable:
+    """A table as read from its file, before mapping and typing.
+
+    Attributes
+    ----------
+    table
+        Contract table name.
+    frame
+        The rows, with a default ``RangeIndex``; rows whose cells were all
+        empty are already removed.
+    rows
+        Source row number of each row of ``frame``.
+    file
+        The file as named in problems (``participants.csv``, or
+        ``export.xlsx[participants]`` for a sheet).
+    format
+        ``csv``, ``parquet`` or ``xlsx``.
+    encoding, delimiter
+        Detected for CSV files, else ``None``.
+    blank_rows
+        Number of all-empty rows skipped.
+    """
+
+    table: str
+    frame: pd.DataFrame
+    rows: np.ndarray
+    file: str
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    blank_rows: int = 0
+
+
+def _drop_blank_rows(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Remove rows whose cells are all empty; return the rest, their row numbers and the count."""
+    if frame.shape[1] == 0 or not frame.iloc[:, 0].hasnans:
+        return frame, rows, 0
+    blank = frame.isna().all(axis=1).to_numpy()
+    n_blank = int(blank.sum())
+    if n_blank:
+        frame = frame.loc[~blank].reset_index(drop=True)
+        rows = rows[~blank]
+    return frame, rows, n_blank
+
+
+def _header(path: Path) -> tuple[bytes, bool]:
+    """First line of a file and whether it starts with a UTF-8 BOM."""
+    with path.open("rb") as fh:
+        first = fh.readline()
+    if not first:
+        raise ExportError(f"{path.name} is empty; it needs at least a header row.")
+    if first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in first:
+        raise ExportError(
+            f"{path.name} is saved as UTF-16 ('Unicode text'); save it as CSV UTF-8 "
+            "(or Windows-1252) and try again."
+        )
+    bom = first[:3] == codecs.BOM_UTF8
+    return first[3 if bom else 0 :].rstrip(b"\r\n"), bom
+
+
+def _header_names(first: bytes, path: Path) -> tuple[str, list[str]]:
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        text = first.decode("cp1252", errors="replace")
+    delimiter = max(_DELIMITERS, key=text.count) if any(d in text for d in _DELIMITERS) else ","
+    names = next(csv.reader([text], delimiter=delimiter))
+    stripped = [n.strip() for n in names]
+    seen: set[str] = set()
+    for name in stripped:
+        if name in seen:
+            raise ExportError(
+                f"{path.name} has two columns named {name!r}; rename or remove one of them."
+            )
+        seen.add(name)
+    return delimiter, names
+
+
+def _csv_pyarrow(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding),
+        # a blank line is then an error, and the C engine (which keeps row numbers) takes over
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, null_values=list(NULL_VALUES), strings_can_be_null=True
+        ),
+    )
+    if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+        raise UnicodeDecodeError(encoding, b"", 0, 1, "column is not valid text")
+    return table.to_pandas(date_as_object=False)
+
+
+def _csv_c_engine(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        dtype=types,
+        skip_blank_lines=False,
+        keep_default_na=False,
+        na_values=list(NULL_VALUES),
+        engine="c",
+    )
+
+
+def _read_with_fallbacks(
+    path: Path, delimiter: str, readers: list[tuple[Any, dict[str, Any]]]
+) -> tuple[pd.DataFrame, str]:
+    """Parse with the first reader that works, in UTF-8 else Windows-1252.
+
+    A file pyarrow cannot parse (for example rows with fewer fields than the
+    header) is retried with pandas' C engine; one that neither can parse is
+    an :class:`~cdanalytics.errors.ExportError` naming the line.
+    """
+    failure: Exception | None = None
+    for reader, types in readers:
+        failure = None  # what counts is why the last reader, the most lenient, failed
+        for encoding in ("utf-8", "cp1252"):
+            try:
+                return reader(path, encoding, delimiter, types), encoding
+            except UnicodeDecodeError:
+                continue
+            except (pa.ArrowInvalid, pd.errors.ParserError, ValueError) as exc:
+                if "UTF8" in str(exc) or "utf-8" in str(exc):
+                    continue
+                failure = exc
+                break
+    if failure is None:
+        raise ExportError(
+            f"{path.name} is neither UTF-8 nor Windows-1252 text; save it as UTF-8 (CSV UTF-8)."
+        )
+    raise ExportError(
+        f"{path.name} cannot be read as a {delimiter!r}-separated file{_parser_location(failure)}: "
+        "a row has more fields than the header, or a quote is not closed. Check the delimiter "
+        "and the quoting of values that contain it."
+    )
+
+
+def read_csv_table(
+    path: Path,
+    *,
+    table: str,
+    text_columns: Collection[str] = (),
+    category_columns: Collection[str] = (),
+    date_columns: Collection[str] = (),
+) -> RawTable:
+    """Read one CSV file, detecting its encoding and delimiter.
+
+    The encoding is UTF-8 (with or without BOM), else Windows-1252; the
+    delimiter is whichever of ``,``, ``;`` or tab occurs most in the header.
+    The file is parsed with pyarrow, first reading ``date_columns`` as ISO
+    dates and, when any is not, again with them as text; a file pyarrow
+    cannot parse with its row numbers intact (blank lines, short rows) is
+    parsed with pandas' C engine.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    table
+        Contract table name (for the result).
+    text_columns
+        Columns (as named in the file, surrounding spaces ignored) to keep as
+        text instead of letting the reader infer numbers (identifiers).
+    category_columns
+        Columns to read as categoricals of text (enumerations).
+    date_columns
+        Columns of dates: ISO dates when they all are, else categoricals of
+        text for :mod:`cdanalytics.io.coerce` to parse.
+
+    Returns
+    -------
+    RawTable
+        Column names stripped of surrounding spaces; all-empty rows removed
+        and counted.
+    """
+    first, bom = _header(path)
+    delimiter, names = _header_names(first, path)
+    as_text: dict[str, Any] = {}
+    as_dates: dict[str, Any] = {}
+    c_types: dict[str, Any] = {}
+    for name in names:
+        if name.strip() in text_columns:
+            as_text[name], c_types[name] = pa.string(), "str"
+        elif name.strip() in category_columns or name.strip() in date_columns:
+            as_text[name], c_types[name] = _DICT, "category"
+        if name.strip() in date_columns:
+            as_dates[name] = pa.date32()
+    readers = [(_csv_pyarrow, {**as_text, **as_dates})] if as_dates else []
+    readers += [(_csv_pyarrow, as_text), (_csv_c_engine, c_types)]
+    frame, encoding = _read_with_fallbacks(path, delimiter, readers)
+    label = "utf-8-sig" if bom else "utf-8"
+    frame.columns = [str(c).strip() for c in frame.columns]
+    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+    frame, rows, n_blank = _drop_blank_rows(frame, rows)
+    return RawTable(
+        table=table,
+        frame=frame,
+        rows=rows,
+        file=path.name,
+        format="csv",
+        encoding=label if encoding == "utf-8" else encoding,
+        delimiter=delimiter,
+        blank_rows=n_blank,
+    )
+
+
+def _parser_location(exc: Exception) -> str:
+    """The parser's description of a malformed row, without the row's contents."""
+    match = _PARSER_LOCATION.search(str(exc))
+    return f" ({match.group(0)})" if match else ""
+
+
+def read_parquet_table(
+    path: Path, *, table: str, category_columns: Collection[str] = ()
+) -> RawTable:
+    """Read one Parquet file with pyarrow; row numbers are record numbers from 1.
+
+    Dates become ``datetime64`` (not Python date objects), booleans nullable
+    ``boolean``, and ``category_columns`` (as named in the file) are decoded
+    straight to categoricals.
+    """
+    try:
+        names = pq.read_schema(path).names
+        arrow = pq.read_table(
+            path, read_dictionary=[c for c in names if c.strip() in category_columns]
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise ExportError(f"{path.name} cannot be read as Parquet: {exc}") from None
+    frame = arrow.to_pandas(date_as_object=False, types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame, rows, n_blank = _drop_blank_rows(frame, rows)
+    return RawTable(table, frame, rows, path.name, "parquet", blank_rows=n_blank)
+
+
+def excel_sheet_names(path: Path) -> list[str]:
+    """Names of the sheets of a workbook."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except Exception as exc:  # calamine raises its own error types for unreadable files
+        raise ExportError(f"{path.name} cannot be read as an Excel workbook: {exc}") from None
+
+
+def _sheet_cells(path: Path, sheet: str) -> list[list[Any]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own error types for unreadable sheets
+        raise ExportError(f"Sheet {sheet!r} of {path.name} cannot be read: {exc}") from None
+
+
+def _cells_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel cell values as text: dates ISO, whole numbers without ``.0``, empty as NA."""
+    text = frame.fillna("").astype(str)
+    text = text.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
+    text = text.apply(lambda col: col.str.strip())
+    return text.mask(text.eq("")).astype("str")
+
+
+def read_excel_table(path: Path, sheet: str, *, table: str) -> RawTable:
+    """Read one sheet of a workbook as text.
+
+    The header is the first row with any content; every value is read as
+    text (dates as ISO ``YYYY-MM-DD``, a time of day kept for the date
+    parser to drop) so that the same rules as for CSV apply. Columns with
+    neither a header nor any content are dropped; all-empty rows are
+    skipped and counted.
+    """
+    cells = _sheet_cells(path, sheet)
+    filled = [i for i, row in enumerate(cells) if any(v not in ("", None) for v in row)]
+    label = f"{path.name}[{sheet}]"
+    if not filled:
+        raise ExportError(f"Sheet {sheet!r} of {path.name} is empty; it needs a header row.")
+    head = filled[0]
+    names = [str(v).strip() for v in cells[head]]
+    data = pd.DataFrame(cells[head + 1 :], columns=range(len(names)), dtype=object)
+    text = _cells_as_text(data)
+    keep = [i for i, name in enumerate(names) if name or text[i].notna().any()]
+    text = text[keep]
+    text.columns = [names[i] or f"unnamed_{i + 1}" for i in keep]
+    duplicated = text.columns[text.columns.duplicated()]
+    if len(duplicated):
+        raise ExportError(
+            f"{label} has two columns named {duplicated[0]!r}; rename or remove one of them."
+        )
+    rows = np.arange(head + 2, head + 2 + len(text), dtype=np.int64)
+    text, rows, n_blank = _drop_blank_rows(text.reset_index(drop=True), rows)
+    return RawTable(table, text, rows, label, "xlsx", blank_rows=n_blank)
+
+
+def read_manifest_json(path: Path) -> dict[str, Any]:
+    """The key/value pairs of ``manifest.json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path.name} is not valid JSON (UTF-8): {exc}") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path.name} must hold one JSON object of key/value pairs.")
+    return data
+
+
+def read_manifest_sheet(path: Path, sheet: str) -> dict[str, Any]:
+    """The key/value pairs of a workbook's manifest sheet (columns ``key`` and ``value``)."""
+    raw = read_excel_table(path, sheet, table="manifest").frame
+    if list(raw.columns[:2]) != ["key", "value"]:
+        raise ExportError(
+            f"Sheet {sheet!r} of {path.name} must have two columns headed key and value."
+        )
+    pairs = raw.dropna(subset=["key"])
+    return dict(zip(pairs["key"], pairs["value"].where(pairs["value"].notna(), None), strict=True))

@@ -1,0 +1,529 @@
+"""The export contract: ``data/schemas/*.yaml`` read into Python objects.
+
+The YAML files are the single source of truth for the columns of an export.
+This module turns them into :class:`TableSchema` objects, into pandera
+``DataFrameSchema`` objects for the per-column rules (type, not-null,
+allowed values, fixed ranges), and into the user-facing data dictionary
+(``docs/data_dictionary.md``, regenerated with
+``python -m cdanalytics.io docs/data_dictionary.md``).
+
+Rules that need the registries row by row (score range per instrument and
+scale, session number per programme) or more than one table live in
+:mod:`cdanalytics.io.validation`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+from ..errors import ConfigError
+from ..registry import core_session_count, instrument_registry, programme_registry
+from .export import TABLES
+
+__all__ = [
+    "COLUMN_TYPES",
+    "ColumnSpec",
+    "TableSchema",
+    "allowed_values",
+    "data_dictionary_markdown",
+    "empty_frame",
+    "pandera_schema",
+    "schema_dir",
+    "table_schema",
+    "table_schemas",
+    "write_data_dictionary",
+]
+
+#: Column types of the contract and the pandas dtype each becomes in memory.
+COLUMN_TYPES: dict[str, str] = {
+    "string": "str",
+    "category": "category",
+    "date": "datetime64[s]",
+    "integer": "Int64",
+    "number": "float64",
+    "boolean": "boolean",
+}
+
+_COLUMN_KEYS = {
+    "name",
+    "type",
+    "required",
+    "nullable",
+    "allowed",
+    "default",
+    "required_when",
+    "min",
+    "max",
+    "ordered",
+    "description",
+}
+_TABLE_KEYS = {"table", "description", "key", "parent", "extra_columns", "columns"}
+_REQUIRED_WHEN = re.compile(r"^\s*(\w+)\s*==\s*(\w+)\s*$")
+_REGISTRY = "registry:"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the contract.
+
+    Attributes
+    ----------
+    name, type, description
+        Column name, contract type (a key of :data:`COLUMN_TYPES`) and its
+        plain-language description.
+    required
+        The column must be present in the export.
+    nullable
+        Empty values are allowed (when the column is present).
+    allowed
+        Fixed list of allowed values, or ``None``.
+    allowed_registry
+        ``"programmes"`` or ``"instruments"`` when the allowed values are the
+        codes of a registry.
+    default
+        Value that fills empty cells (and a missing column) before validation.
+    required_when
+        ``(column, value)``: the column must be filled on rows where
+        ``column == value``.
+    min, max
+        Fixed bounds of a numeric column.
+    registry_range
+        ``"instruments.range"`` or ``"programmes.sessions"`` when the bounds
+        depend on the row's instrument and scale, or programme and session
+        type.
+    ordered
+        The categories are ordered (in the order of ``allowed``).
+    """
+
+    name: str
+    type: str
+    description: str = ""
+    required: bool = False
+    nullable: bool = True
+    allowed: tuple[str, ...] | None = None
+    allowed_registry: str | None = None
+    default: Any = None
+    required_when: tuple[str, str] | None = None
+    min: float | None = None
+    max: float | None = None
+    registry_range: str | None = None
+    ordered: bool = False
+
+    @property
+    def dtype(self) -> str:
+        """The pandas dtype of the column in a loaded export."""
+        return COLUMN_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """One table of the contract.
+
+    Attributes
+    ----------
+    name, description
+        Table name (``participants``, ``sessions``, ...) and description.
+    key
+        Columns that identify a row; together unique.
+    parent
+        Table whose ``participant_id`` every row must name (or ``None``).
+    extra_columns
+        ``"keep"``: columns outside the contract are kept as covariates.
+    columns
+        The contract's columns, in order.
+    """
+
+    name: str
+    description: str
+    key: tuple[str, ...]
+    parent: str | None
+    extra_columns: str
+    columns: tuple[ColumnSpec, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in contract order."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of one column."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"Table {self.name!r} has no column {name!r} in the contract.")
+
+
+def schema_dir() -> Traversable:
+    """Folder holding the schema YAML files.
+
+    In an installed wheel the files live inside the package
+    (``cdanalytics/_schemas``, see ``pyproject.toml``); in a source checkout
+    (editable install) they are the repository's ``data/schemas``.
+    """
+    packaged = resources.files("cdanalytics").joinpath("_schemas")
+    if packaged.is_dir():
+        return packaged
+    repo = Path(__file__).resolve().parents[2] / "data" / "schemas"
+    if repo.is_dir():
+        return repo
+    raise ConfigError(
+        "The export schemas were not found: neither cdanalytics/_schemas (installed package) "
+        f"nor {repo} (source checkout) exists. Reinstall cdanalytics."
+    )
+
+
+def _bound(value: Any, table: str, column: str) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, str) and value.startswith(_REGISTRY):
+        return None, value.removeprefix(_REGISTRY)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"Schema {table}.{column}: min/max must be a number, not {value!r}.")
+    return float(value), None
+
+
+def _column_spec(raw: Mapping[str, Any], table: str) -> ColumnSpec:
+    unknown = set(raw) - _COLUMN_KEYS
+    name = raw.get("name")
+    if unknown or not name:
+        raise ConfigError(f"Schema {table}: column {name!r} has unknown keys {sorted(unknown)}.")
+    if raw.get("type") not in COLUMN_TYPES:
+        raise ConfigError(
+            f"Schema {table}.{name}: type must be one of {', '.join(COLUMN_TYPES)}, "
+            f"not {raw.get('type')!r}."
+        )
+    allowed, allowed_registry = raw.get("allowed"), None
+    if isinstance(allowed, str):
+        if not allowed.startswith(_REGISTRY):
+            raise ConfigError(f"Schema {table}.{name}: allowed must be a list or registry:<name>.")
+        allowed_registry, allowed = allowed.removeprefix(_REGISTRY), None
+    elif allowed is not None:
+        allowed = tuple(str(v) for v in allowed)
+    required_when = None
+    if raw.get("required_when"):
+        match = _REQUIRED_WHEN.match(str(raw["required_when"]))
+        if not match:
+            raise ConfigError(
+                f"Schema {table}.{name}: required_when must read '<column> == <value>'."
+            )
+        required_when = (match.group(1), match.group(2))
+    lo, lo_ref = _bound(raw.get("min"), table, name)
+    hi, hi_ref = _bound(raw.get("max"), table, name)
+    return ColumnSpec(
+        name=name,
+        type=raw["type"],
+        description=" ".join(str(raw.get("description", "")).split()),
+        required=bool(raw.get("required", False)),
+        nullable=bool(raw.get("nullable", True)),
+        allowed=allowed,
+        allowed_registry=allowed_registry,
+        default=raw.get("default"),
+        required_when=required_when,
+        min=lo,
+        max=hi,
+        registry_range=lo_ref or hi_ref,
+        ordered=bool(raw.get("ordered", False)),
+    )
+
+
+def _table_schema(raw: Mapping[str, Any], expected: str) -> TableSchema:
+    unknown = set(raw) - _TABLE_KEYS
+    if unknown or raw.get("table") != expected:
+        raise ConfigError(f"Schema file {expected}.yaml is malformed (keys {sorted(unknown)}).")
+    columns = tuple(_column_spec(c, expected) for c in raw.get("columns", []))
+    return TableSchema(
+        name=expected,
+        description=" ".join(str(raw.get("description", "")).split()),
+        key=tuple(raw.get("key") or ()),
+        parent=raw.get("parent"),
+        extra_columns=raw.get("extra_columns", "keep"),
+        columns=columns,
+    )
+
+
+@cache
+def table_schemas() -> dict[str, TableSchema]:
+    """Every table of the contract (the four tables and ``manifest``), by name."""
+    folder = schema_dir()
+    out = {}
+    for name in (*TABLES, "manifest"):
+        text = folder.joinpath(f"{name}.yaml").read_text("utf-8")
+        out[name] = _table_schema(yaml.safe_load(text), name)
+    return out
+
+
+def table_schema(table: str) -> TableSchema:
+    """The contract of one table, with a clear error for an unknown name."""
+    schemas = table_schemas()
+    if table not in schemas:
+        raise ConfigError(f"Unknown table {table!r}; the export has {', '.join(schemas)}.")
+    return schemas[table]
+
+
+def allowed_values(
+    column: ColumnSpec,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    instruments: Mapping[str, Any] | None = None,
+) -> tuple[str, ...] | None:
+    """The allowed values of a column, resolving registry references.
+
+    Parameters
+    ----------
+    column
+        The column's spec.
+    programmes, instruments
+        Resolved registries (as returned by
+        :func:`~cdanalytics.registry.programme_registry` and
+        :func:`~cdanalytics.registry.instrument_registry`); the built-in ones
+        when ``None``.
+
+    Returns
+    -------
+    tuple of str or None
+        ``None`` when any value is allowed.
+    """
+    if column.allowed_registry == "programmes":
+        return tuple(programmes if programmes is not None else programme_registry())
+    if column.allowed_registry == "instruments":
+        return tuple(instruments if instruments is not None else instrument_registry())
+    if column.allowed_registry is not None:
+        raise ConfigError(f"Unknown registry {column.allowed_registry!r} in the schema.")
+    return column.allowed
+
+
+def _pandera_dtype(column: ColumnSpec) -> Any:
+    return {
+        "string": pa.String,
+        "category": pa.Category,
+        "date": pa.DateTime,
+        "integer": pd.Int64Dtype(),
+        "number": pa.Float64,
+        "boolean": pd.BooleanDtype(),
+    }[column.type]
+
+
+def pandera_schema(
+    table: str,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    instruments: Mapping[str, Any] | None = None,
+    unique_key: bool = True,
+) -> pa.DataFrameSchema:
+    """A pandera schema with the per-column rules of one table.
+
+    Checks the dtype of every contract column (as the loader produces it),
+    not-null for ``nullable: false`` columns, allowed values (registry codes
+    resolved), fixed ``min``/``max`` bounds, presence of required columns and,
+    with ``unique_key``, uniqueness of the table's key. Extra columns are
+    allowed. Registry-dependent ranges and cross-table rules are not pandera
+    checks: see :mod:`cdanalytics.io.validation`.
+
+    Parameters
+    ----------
+    table
+        Table name.
+    programmes, instruments
+        Resolved registries; the built-in ones when ``None``.
+    unique_key
+        Also check that the key columns are unique together (reporting every
+        duplicate row). The loader checks keys itself, faster, and passes
+        ``False``.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Validate with ``schema.validate(df, lazy=True)``; the frame must have
+        a default ``RangeIndex`` so failure cases give row positions.
+    """
+    spec = table_schema(table)
+    columns = {}
+    for col in spec.columns:
+        checks = []
+        allowed = allowed_values(col, programmes=programmes, instruments=instruments)
+        if allowed is not None:
+            checks.append(pa.Check.isin(list(allowed)))
+        if col.min is not None:
+            checks.append(pa.Check.ge(col.min))
+        if col.max is not None:
+            checks.append(pa.Check.le(col.max))
+        columns[col.name] = pa.Column(
+            _pandera_dtype(col),
+            checks=checks,
+            nullable=col.nullable,
+            required=col.required,
+            description=col.description,
+        )
+    return pa.DataFrameSchema(
+        columns,
+        name=table,
+        unique=list(spec.key) if unique_key and spec.key else None,
+        report_duplicates="all",
+        strict=False,
+    )
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """An empty frame with every contract column of ``table`` and its dtype."""
+    spec = table_schema(table)
+    return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in spec.columns})
+
+
+# -- data dictionary ---------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _rule_text(col: ColumnSpec) -> str:
+    parts = []
+    if col.allowed:
+        parts.append(
+            ", ".join(f"`{v}`" for v in col.allowed) + (" (ordered)" if col.ordered else "")
+        )
+    if col.allowed_registry:
+        parts.append(f"a code of the {col.allowed_registry} registry (below)")
+    if col.min is not None or col.max is not None:
+        lo = "" if col.min is None else f"{col.min:g}"
+        hi = "" if col.max is None else f"{col.max:g}"
+        parts.append(f"{lo} to {hi}".strip())
+    if col.registry_range == "instruments.range":
+        parts.append("within the scale's range in the instrument registry (below)")
+    if col.registry_range == "programmes.sessions":
+        parts.append("up to the programme's number of sessions of that type (below)")
+    if col.default is not None:
+        parts.append(f"empty means `{col.default}`")
+    return "; ".join(parts)
+
+
+def _required_text(col: ColumnSpec) -> str:
+    if col.required_when:
+        return f"when {col.required_when[0]} = {col.required_when[1]}"
+    if col.required:
+        return "yes" if not col.nullable else "column only"
+    return "no" if col.nullable else "no (never empty)"
+
+
+def _table_markdown(spec: TableSchema) -> list[str]:
+    lines = [f"## {spec.name}", "", spec.description, ""]
+    if spec.key:
+        lines += [f"Key (unique together): {', '.join(f'`{k}`' for k in spec.key)}.", ""]
+    if spec.parent:
+        lines += [f"Every row must name a `participant_id` of `{spec.parent}`.", ""]
+    if spec.extra_columns == "keep":
+        lines += ["Further columns are kept as covariates.", ""]
+    lines += [
+        "| Column | Type | Required | Allowed values | Description |",
+        "|---|---|---|---|---|",
+    ]
+    for col in spec.columns:
+        lines.append(
+            f"| `{col.name}` | {col.type} | {_required_text(col)} | {_md(_rule_text(col))} "
+            f"| {_md(col.description)} |"
+        )
+    return [*lines, ""]
+
+
+def _registry_markdown() -> list[str]:
+    lines = [
+        "## Registries",
+        "",
+        "Built-in registries shipped with the package; a site adds or overrides entries in its",
+        "evaluation config (`programmes:` and `instruments:`).",
+        "",
+        "### Programmes (`programme`; `session_number` limits)",
+        "",
+        "| Code | Name | Core sessions | Review sessions (window after end_date) |",
+        "|---|---|---|---|",
+    ]
+    for code, entry in programme_registry().items():
+        core = ", ".join(f"{n} {kind}" for kind, n in entry["core"].items())
+        review = entry["review"]
+        lines.append(
+            f"| `{code}` | {_md(entry['name']['en'])} | {core} ({core_session_count(entry)}) "
+            f"| {review['count']} ({review['window_days']} days) |"
+        )
+    lines += [
+        "",
+        "### Instruments (`instrument`, `scale`; `score` ranges)",
+        "",
+        "| Instrument | Scale | Range | Higher is |",
+        "|---|---|---|---|",
+    ]
+    for code, entry in instrument_registry().items():
+        for scale, info in entry["scales"].items():
+            better = "worse" if info["direction"] == "higher_worse" else "better"
+            lines.append(
+                f"| `{code}` | `{scale}` | {info['min']:g} to {info['max']:g} | {better} |"
+            )
+    return [*lines, ""]
+
+
+_INTRO = """\
+# Data dictionary: the case-export contract
+
+<!-- Generated from data/schemas/*.yaml and the registries by
+     `python -m cdanalytics.io docs/data_dictionary.md`. Do not edit by hand:
+     a test fails when this file and the schemas drift apart. -->
+
+An export is a folder holding one file per table, all CSV (`participants.csv`, ...) or all
+Parquet (`participants.parquet`, ...), plus `manifest.json`; or one Excel workbook (`.xlsx`)
+with a sheet per table and either a `manifest` sheet (two columns, `key` and `value`) or a
+`manifest.json` next to it. Only `participants` is required; an absent table is read as
+empty. A site whose column names or labels differ maps them with a mapping file
+(see `data/mappings/dutch_example.yaml`).
+
+How values are read:
+
+- **date**: ISO `2024-12-31` (a time of day is dropped), or day-first `31-12-2024`,
+  `31/12/2024`, `31.12.2024`. The order of day and month is decided per column: when any
+  value's first field is above 12 the column is day-first; when only second fields are
+  above 12 it is month-first; when no value decides it, day-first is assumed and the
+  validation report says so. Set `date_formats` in a mapping file to be explicit.
+- **number** / **integer**: a decimal point or a decimal comma (`12,5`; `1.234,5`).
+  Integers must be whole numbers.
+- **boolean**: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0` (any case); map other
+  labels (for example `ja`/`nee`) in a mapping file.
+- **category**: text; surrounding spaces are ignored.
+- CSV files may be UTF-8 (with or without BOM) or Windows-1252, separated by `,` or `;`.
+  Empty cells, `NA`, `N/A`, `NULL` and `#N/A` are empty. Rows whose cells are all empty
+  are skipped and counted in the validation report.
+
+"""
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary (``docs/data_dictionary.md``) generated from the schemas.
+
+    Returns
+    -------
+    str
+        Markdown: how values are read, one section per table (columns, types,
+        required, allowed values, descriptions), the manifest, and the
+        built-in programme and instrument registries.
+    """
+    lines = [_INTRO.rstrip("\n"), ""]
+    for name in (*TABLES, "manifest"):
+        lines += _table_markdown(table_schema(name))
+    lines += _registry_markdown()
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_data_dictionary(path: str | Path = "docs/data_dictionary.md") -> Path:
+    """Write :func:`data_dictionary_markdown` to ``path`` (``python -m cdanalytics.io``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data_dictionary_markdown(), encoding="utf-8")
+    return path
