@@ -329,7 +329,7 @@ def build_report(
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
     done("disclosure")
-    figures = draw_figures(outcomes_obj, lang, policy)
+    figures = draw_figures(outcomes_obj, lang, policy, published)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame
 from .compute import OVERALL as ALL
+from .linked import protect_links, withhold_dependent_statistics
 
 __all__ = ["SPECS", "VIEWS", "PublishedTable", "TableSpec", "engagement_views", "publish_tables"]
 
@@ -75,12 +76,20 @@ class TableSpec:
 
 @dataclass
 class PublishedTable:
-    """A protected table ready for the report, ``tables/`` and ``outcomes.json``."""
+    """A protected table ready for the report, ``tables/`` and ``outcomes.json``.
+
+    ``counts`` holds the unprotected counts of the table's cells (its parts, or
+    its count columns), one row per published row, and ``members`` the cells
+    each published count adds up: they let :mod:`cdanalytics.report.linked`
+    protect tables that count the same people together. Never published.
+    """
 
     name: str
     spec: TableSpec
     protected: SuppressedTable
     groupings: tuple[str, ...] = ()
+    counts: pd.DataFrame | None = field(default=None, repr=False)
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def published(self) -> pd.DataFrame:
@@ -418,6 +427,7 @@ SPECS: dict[str, TableSpec] = {
         parts={
             "n_matched": _col("n_matched"),
             "n_unmatched": _col("n_unmatched"),
+            "n_discarded": _col("n_discarded"),
         },
     ),
 }
@@ -452,7 +462,7 @@ def publish_table(
     """
     spec = SPECS[name]
     if spec.split is None:
-        protected = _protect(spec, result, policy, keys)
+        protected, counts, members = _protect(spec, result, policy, keys)
     else:
         pieces = [
             _protect(spec, result[result[spec.split] == value], policy, keys)
@@ -460,17 +470,32 @@ def publish_table(
         ]
         protected = SuppressedTable(
             **{
-                part: pd.concat([getattr(p, part) for p in pieces], ignore_index=True)
+                part: pd.concat([getattr(p, part) for p, _, _ in pieces], ignore_index=True)
                 for part in ("published", "mask", "primary")
             },
             policy=policy,
         )
-    return PublishedTable(name=name, spec=spec, protected=protected, groupings=keys)
+        counts = pd.concat([c for _, c, _ in pieces], ignore_index=True)
+        members = pieces[0][2]
+    return PublishedTable(
+        name=name, spec=spec, protected=protected, groupings=keys, counts=counts, members=members
+    )
+
+
+def _cells(
+    spec: TableSpec, counts: list[str], part_names: list[str], total: str | None
+) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The cells of a table (its parts, else its counts) and what each count adds up."""
+    cells = part_names or counts
+    members = {c: (c,) for c in cells}
+    if total is not None:
+        members[total] = tuple(cells)
+    return cells, {**members, **spec.nested}
 
 
 def _protect(
     spec: TableSpec, result: pd.DataFrame, policy: DisclosurePolicy, keys: tuple[str, ...]
-) -> SuppressedTable:
+) -> tuple[SuppressedTable, pd.DataFrame, dict[str, tuple[str, ...]]]:
     frame = result.copy()
     keys = (*keys, *spec.keys)
     columns = spec.columns
@@ -501,12 +526,14 @@ def _protect(
     )
     protected = _publish_nested(protected, spec, part_names)
     shown = list(dict.fromkeys([*keys, *columns]))
-    return SuppressedTable(
+    cells, members = _cells(spec, counts, part_names, total)
+    table = SuppressedTable(
         published=protected.published[shown],
         mask=protected.mask[shown],
         primary=protected.primary[shown],
         policy=protected.policy,
     )
+    return table, frame[cells].astype("int64"), members
 
 
 def _determined(equations: list[np.ndarray], hidden: np.ndarray) -> np.ndarray:
@@ -628,10 +655,17 @@ def publish_tables(
 ) -> dict[str, PublishedTable]:
     """Protect every result table that has a spec and is present in ``tables``.
 
-    Tables whose spec names no group columns are grouped by ``groupings``.
+    Tables whose spec names no group columns are grouped by ``groupings``. A
+    statistic is withheld wherever its base or numerator count is; then the
+    tables that count the same people are protected together
+    (:func:`~cdanalytics.report.linked.protect_links`).
     """
-    return {
+    published = {
         name: publish_table(name, tables[spec.source], policy, () if spec.fixed_keys else groupings)
         for name, spec in SPECS.items()
         if spec.source in tables and not tables[spec.source].empty
     }
+    for table in published.values():
+        withhold_dependent_statistics(table)
+    protect_links(published, policy.threshold)
+    return published

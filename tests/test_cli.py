@@ -1,0 +1,209 @@
+"""The command line (``cdanalytics.cli``): exit codes, help texts, quiet runs and
+what ``cdanalytics report`` writes (checked against the export itself)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import importlib.metadata
+import io
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdanalytics.cli import _SUBCOMMANDS, main
+from cdanalytics.config import validate_config
+from cdanalytics.errors import AnalysisError
+from cdanalytics.synth import write_synthetic_export
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+TABLES = ("participants", "sessions", "measures", "events")
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """``main(argv)`` with its exit code, stdout and stderr (root log level restored)."""
+    root = logging.getLogger()
+    level = root.level
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        root.setLevel(level)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
+    """``cdanalytics report data/sample --quiet``: exit code, stdout, output folder."""
+    out = tmp_path_factory.mktemp("cli") / "sample"
+    code, stdout, _ = run_cli(["report", str(SAMPLE), "--out", str(out), "--quiet"])
+    return code, stdout, out
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("small") / "export"
+    write_synthetic_export(folder, n_participants=150, seed=5)
+    return folder
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def test_report_on_the_sample_exits_0_and_prints_nothing_when_quiet(sample_report):
+    code, stdout, out = sample_report
+    assert code == 0
+    assert stdout == ""
+    assert (out / "report.html").is_file()
+
+
+def test_an_invalid_export_exits_1_and_writes_nothing(small_export, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(small_export, broken)
+    with (broken / "participants.csv").open("a", encoding="utf-8", newline="") as f:
+        first_row = (small_export / "participants.csv").read_text().splitlines()[1]
+        f.write(first_row + "\n")  # the first participant twice
+    code, _, stderr = run_cli(["report", str(broken), "--out", str(tmp_path / "out")])
+    assert code == 1
+    assert "participant_id" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_config_key_exits_2_and_names_the_key(small_export, tmp_path):
+    config = tmp_path / "evaluation.yaml"
+    config.write_text("disclosure:\n  treshold: 5\n", encoding="utf-8")
+    argv = ["report", str(small_export), "--out", str(tmp_path / "out"), "--config", str(config)]
+    code, _, stderr = run_cli(argv)
+    assert code == 2
+    assert "disclosure.treshold" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report"],  # no export
+        ["report", "x"],  # no --out
+        ["report", "x", "--out", "y", "--lang", "fr"],
+        ["batch", "x"],
+        ["no-such-command"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2(argv):
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as stop, contextlib.redirect_stderr(err):
+        main(argv)
+    assert stop.value.code == 2
+    assert "usage:" in err.getvalue()
+
+
+def test_an_analysis_failure_exits_3(small_export, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AnalysisError("no outcome can be computed")
+
+    monkeypatch.setattr("cdanalytics.report.build.compute_outcomes", fail)
+    code, _, stderr = run_cli(["report", str(small_export), "--out", str(tmp_path / "out")])
+    assert code == 3
+    assert "analysis failed: no outcome can be computed" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+EXIT_CODES = {
+    "report": ("0 success", "1 invalid export", "2 usage error", "3 analysis failure"),
+    "batch": ("0 every export has a report", "1 at least", "2 usage error"),
+    "validate": ("0 valid", "1 invalid export", "2 usage error"),
+    "synth": ("0 success", "2 usage error"),
+    "pseudonymise": ("0 success", "1 unreadable export", "2 usage error"),
+}
+
+
+@pytest.mark.parametrize("command", _SUBCOMMANDS)
+def test_help_of_every_command_documents_its_exit_codes(command):
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as stop, contextlib.redirect_stdout(out):
+        main([command, "--help"])
+    assert stop.value.code == 0
+    text = " ".join(out.getvalue().split())  # unwrap the help text
+    assert "exit codes:" in text
+    for code in EXIT_CODES[command]:
+        assert code in text
+
+
+def test_top_level_help_documents_the_exit_codes():
+    out = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(out):
+        main(["--help"])
+    text = " ".join(out.getvalue().split())
+    assert "0 success, 1 invalid export, 2 usage error, 3 analysis failure" in text
+
+
+# --------------------------------------------------------------------------- what a report holds
+
+
+def test_report_writes_every_output(sample_report):
+    _, _, out = sample_report
+    svgs = {p.stem for p in (out / "figures").glob("*.svg")}
+    assert svgs == {p.stem for p in (out / "figures").glob("*.png")}
+    assert len(svgs) >= 8
+    for svg in (out / "figures").glob("*.svg"):
+        assert svg.read_text(encoding="utf-8").startswith("<svg")
+    for png in (out / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    tables = sorted(p.stem for p in (out / "tables").glob("*.csv"))
+    assert {"engagement", "fixed_window", "change", "rows"} <= set(tables)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count('<div class="figure"') == len(svgs)  # every figure embedded
+    assert "<img" not in html and "src=" not in html  # self-contained
+    json.loads((out / "outcomes.json").read_text(encoding="utf-8"))
+
+
+def test_run_json_records_checksums_rows_versions_config_and_timings(sample_report):
+    _, _, out = sample_report
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    expected = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SAMPLE.iterdir() if p.is_file()
+    }
+    assert run["input_checksums"] == expected
+    for table in TABLES:
+        with (SAMPLE / f"{table}.csv").open(encoding="utf-8", newline="") as f:
+            n_rows = sum(1 for _ in csv.DictReader(f))
+        assert run["rows"][table] == {
+            "rows_read": n_rows,
+            "rows_accepted": n_rows,
+            "rows_quarantined": 0,
+        }
+    manifest = json.loads((SAMPLE / "manifest.json").read_text(encoding="utf-8"))
+    assert run["extract_date"] == manifest["extract_date"]
+    assert run["package_version"] == importlib.metadata.version("cdanalytics")
+    assert run["schema_version"] == manifest["schema_version"]
+    assert run["config"] == json.loads(json.dumps(validate_config(None)))
+    assert run["language"] == "en"
+    steps = {"load", "engagement", "reoffending", "matching", "prepost", "disclosure", "write"}
+    assert steps <= set(run["timings_seconds"])
+    assert all(seconds >= 0 for seconds in run["timings_seconds"].values())
+
+
+def test_quarantined_rows_are_counted_in_run_json(small_export, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(small_export, bad)
+    lines = (bad / "sessions.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("attendance")] = "maybe"  # not an allowed value
+    lines[1] = ",".join(row)
+    (bad / "sessions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, _ = run_cli(["report", str(bad), "--out", str(out), "--quarantine", "--quiet"])
+    assert code == 0
+    rows = json.loads((out / "run.json").read_text(encoding="utf-8"))["rows"]["sessions"]
+    assert rows == {
+        "rows_read": len(lines) - 1,
+        "rows_accepted": len(lines) - 2,
+        "rows_quarantined": 1,
+    }

@@ -1,0 +1,160 @@
+"""``report.html`` in a real browser (headless Chromium), in English and Dutch.
+
+Every figure must be rendered with a non-zero size, the console must stay free
+of errors and the managers' summary must be there. A full-page screenshot of
+each report is kept under ``reports/screenshots/`` (printed with ``-s``, and
+listed in the test's report on failure).
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
+them): skipped without them, except in CI (``CI`` set), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdanalytics.i18n import label
+from cdanalytics.report import build_report
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENSHOTS = REPO / "reports" / "screenshots"
+LANGS = ("en", "nl")
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).exists() or shutil.which(Path(path).name)):
+            return f"{path} is not installed (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    missing = _missing()
+    if missing and os.environ.get("CI"):
+        pytest.fail(f"browser test must run in CI: {missing}")
+    if missing:
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    path = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
+    browser = webdriver.Chrome(service=Service(executable_path=path), options=options)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    """The sample report in each language (built once)."""
+    out = tmp_path_factory.mktemp("browser")
+    return {lang: build_report(SAMPLE, out / lang, lang=lang).out for lang in LANGS}
+
+
+@pytest.fixture(scope="module")
+def pages(driver, reports) -> dict[str, dict]:
+    """Each report opened in Chromium: what the page shows, its console and a screenshot."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    seen = {}
+    for lang, folder in reports.items():
+        driver.get_log("browser")  # start with an empty console log
+        driver.get((folder / "report.html").as_uri())
+        state = driver.execute_script(
+            """
+            const box = el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
+            return {
+              ready: document.readyState,
+              lang: document.documentElement.lang,
+              figures: Array.from(document.querySelectorAll('div.figure')).map(div => {
+                const svg = div.querySelector('svg');
+                return {id: div.id, size: svg ? box(svg) : [0, 0],
+                        shapes: svg ? svg.querySelectorAll('path, use, rect').length : 0};
+              }),
+              summary: Array.from(document.querySelectorAll('#summary li')).map(li => li.innerText),
+              heading: (document.querySelector('#summary h2') || {}).innerText,
+              first_section: (document.querySelector('section') || {}).id,
+              height: document.documentElement.scrollHeight,
+            };
+            """
+        )
+        state["console"] = driver.get_log("browser")
+        driver.set_window_size(1280, min(state["height"], 16000))
+        shot = SCREENSHOTS / f"report_{lang}.png"
+        driver.save_screenshot(str(shot))
+        driver.set_window_size(1280, 1000)
+        print(f"screenshot of the {lang} report: {shot}")
+        state["screenshot"] = shot
+        seen[lang] = state
+    return seen
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_loads_in_its_language(pages, lang):
+    assert pages[lang]["ready"] == "complete"
+    assert pages[lang]["lang"] == lang
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_figure_is_rendered_with_a_size(pages, reports, lang):
+    figures = pages[lang]["figures"]
+    expected = {f"figure-{p.stem}" for p in (reports[lang] / "figures").glob("*.svg")}
+    assert {f["id"] for f in figures} == expected
+    assert len(figures) >= 8
+    for figure in figures:
+        width, height = figure["size"]
+        assert width > 50 and height > 50, figure
+        assert figure["shapes"] > 10, figure  # something is drawn in it
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_console_has_no_errors(pages, lang):
+    errors = [entry for entry in pages[lang]["console"] if entry["level"] == "SEVERE"]
+    assert errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_summary_for_managers_comes_first_with_the_headlines(pages, lang):
+    assert pages[lang]["first_section"] == "summary"
+    assert pages[lang]["heading"] == label("summary", lang)
+    assert len(pages[lang]["summary"]) >= 3
+
+
+def test_dutch_report_reads_in_dutch(pages):
+    assert pages["nl"]["heading"] == "Samenvatting voor managers"
+    assert pages["en"]["heading"] == "Summary for managers"
+    assert any("van elke 100" in sentence for sentence in pages["nl"]["summary"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_screenshot_is_kept(pages, lang):
+    shot = pages[lang]["screenshot"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 50_000
