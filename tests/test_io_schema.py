@@ -122,7 +122,6 @@ def test_data_dictionary_describes_every_column():
             assert f"| `{column}` |" in text
 
 
-@pytest.mark.slow
 def test_a_built_wheel_carries_the_schemas(tmp_path):
     from hatchling.builders.wheel import WheelBuilder
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Coerced", "category_codes", "coerce"]
+__all__ = ["Coerced", "coerce"]
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _YMD = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$")
@@ -74,19 +74,6 @@ def _codes_uniques(
     return codes, text.astype("str")
 
 
-def category_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """Codes (-1 for empty) and categories as text of a categorical column, else ``None``.
-
-    The text is exactly what :func:`coerce` makes of the column as a
-    ``string`` (no stripping), so lookups on the categories match lookups on
-    the typed column.
-    """
-    if not isinstance(s.dtype, pd.CategoricalDtype):
-        return None
-    categories = pd.Series(s.cat.categories.astype(str), dtype="str")
-    return s.cat.codes.to_numpy(dtype=np.int64), categories
-
-
 def _is_text(s: pd.Series) -> bool:
     return (
         isinstance(s.dtype, pd.CategoricalDtype)
@@ -124,8 +111,9 @@ def _string(s: pd.Series, labels) -> Coerced:
         s = pd.Series(values, dtype="str")
     elif isinstance(s.dtype, pd.CategoricalDtype):
         # taking from the categories (in Arrow) is much faster than astype("str")
-        codes, categories = category_codes(s)
-        s = pd.Series(pd.api.extensions.take(categories.array, codes, allow_fill=True))
+        categories = pd.Series(s.cat.categories.astype(str), dtype="str").array
+        codes = s.cat.codes.to_numpy(dtype=np.int64)
+        s = pd.Series(pd.api.extensions.take(categories, codes, allow_fill=True))
     elif not pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
         s = s.astype("str")
     return Coerced(s.reset_index(drop=True), np.zeros(len(s), dtype=bool))

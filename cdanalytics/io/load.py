@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import instrument_registry, programme_registry
-from .coerce import category_codes, coerce
+from .coerce import coerce
 from .export import TABLES, Export, Manifest
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import identifier_error, scan_identifiers
@@ -163,14 +163,11 @@ def _layout(path: Path, site: SiteMapping) -> _Layout:
 
 
 def _read_hints(name: str, mapping: TableMapping) -> dict[str, set[str]]:
-    """Source column names to read as text, categoricals, dates, and child-table ids."""
-    spec = table_schema(name)
-    hints: dict[str, set[str]] = {"text": set(), "category": set(), "date": set(), "id": set()}
-    for col in spec.columns:
+    """Source column names to read as text, as categoricals (of text) and as dates."""
+    hints: dict[str, set[str]] = {"text": set(), "category": set(), "date": set()}
+    for col in table_schema(name).columns:
         source = mapping.source_name(col.name)
-        if col.type == "string" and spec.parent is not None:
-            hints["id"].add(source)
-        elif col.type == "string":
+        if col.type == "string":
             hints["text"].add(source)
         elif col.type == "category" or col.name in mapping.labels:
             hints["category"].add(source)
@@ -186,9 +183,7 @@ def _read_table(name: str, location: _Location, mapping: TableMapping) -> RawTab
             location.path,
             table=name,
             text_columns=hints["text"],
-            # a child table repeats each participant's id: the CSV reader dictionary-encodes
-            # it in parallel, and the participant lookups then hash each distinct id once
-            category_columns=hints["category"] | hints["id"],
+            category_columns=hints["category"],
             date_columns=hints["date"],
         )
     elif location.format == "parquet":
@@ -297,8 +292,6 @@ def _type_table(
             continue
         source = raw.frame[col.name]
         labels = mapping.labels.get(col.name)
-        if col.name == "participant_id" and not labels:
-            data.id_codes = category_codes(source)
         typed = coerce(
             source,
             col.type,
@@ -431,7 +424,11 @@ def _partition(
     bad_participants = np.flatnonzero(own["participants"])
     participants = tables["participants"]
     for name in TABLES[1:]:
-        by_parent[name] = np.isin(parents[name], bad_participants) & ~own[name]
+        by_parent[name] = (
+            np.isin(parents[name], bad_participants) & ~own[name]
+            if len(bad_participants)
+            else np.zeros(len(parents[name]), dtype=bool)
+        )
     by_parent["participants"] = np.zeros(len(participants.frame), dtype=bool)
     return own, by_parent, reasons
 
