@@ -51,10 +51,14 @@ from .schema import TableSchema, allowed_values, pandera_schema, table_schema
 
 __all__ = [
     "PROBLEM_COLUMNS",
+    "TABLE_COLUMNS",
+    "TYPE_WORDS",
     "Problem",
     "ProblemLog",
     "TableData",
     "ValidationReport",
+    "first_positions",
+    "participant_codes",
     "validate_tables",
 ]
 
@@ -328,14 +332,18 @@ def _duplicated(codes: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def check_key(data: TableData, *, participant_codes: np.ndarray | None, log: ProblemLog) -> None:
-    """Rule ``unique``: every row of a duplicated key is reported."""
+def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) -> None:
+    """Rule ``unique``: every row of a duplicated key is reported.
+
+    ``id_codes`` (from :func:`participant_codes`) stand for ``participant_id``
+    when given, saving a second pass over the ids.
+    """
     spec = table_schema(data.name)
     if not spec.key or data.frame.empty:
         return
     codes = [
-        participant_codes
-        if column == "participant_id" and participant_codes is not None
+        id_codes
+        if column == "participant_id" and id_codes is not None
         else _codes(data.frame[column])
         for column in spec.key
     ]
@@ -775,7 +783,7 @@ def validate_tables(
         check_columns(data, programmes=programmes, instruments=instruments, log=log)
         if name != "participants":
             check_orphans(data, parents[name], log)
-        check_key(data, participant_codes=codes[name], log=log)
+        check_key(data, id_codes=codes[name], log=log)
         check_required_when(data, log)
     check_participant_dates(participants, extract_date, log)
     check_sessions(
