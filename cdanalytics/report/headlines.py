@@ -1,8 +1,9 @@
 """Headline figures under stable keys: ``outcomes.json`` and the managers' summary.
 
 Every figure is read from a *published* (disclosure-controlled) table, so a
-withheld figure is ``null`` here too. The keys are documented in ``docs/outcomes.md`` and are stable:
-new keys may be added, existing ones keep their meaning.
+withheld figure is ``null`` here too. The keys are documented in
+``docs/outcomes.md`` and are stable: new keys may be added, existing ones keep
+their meaning.
 """
 
 from __future__ import annotations
