@@ -8,13 +8,12 @@ names the key, so a typo never passes silently.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ._merge import deep_merge
+from ._yaml import read_yaml_file
 from .disclosure import DisclosurePolicy
 from .errors import ConfigError
 
@@ -112,24 +111,6 @@ def _check(section: Mapping[str, Any], types: Mapping[str, Any], prefix: str) ->
             )
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if (
-            isinstance(value, Mapping)
-            and isinstance(out.get(key), dict)
-            and key
-            not in (
-                "programmes",
-                "instruments",
-            )
-        ):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check a config mapping and merge it over :data:`DEFAULTS`.
 
@@ -152,7 +133,7 @@ def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise ConfigError("The evaluation config must be a YAML mapping of settings.")
     _check(raw, _TYPES, "")
-    config = _merge(DEFAULTS, raw)
+    config = deep_merge(DEFAULTS, raw)
     try:
         DisclosurePolicy(**config["disclosure"])
     except ConfigError as exc:
@@ -169,12 +150,7 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return validate_config(None)
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"Evaluation config {path} does not exist.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Evaluation config {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml_file(path, "Evaluation config")
     try:
         return validate_config(raw)
     except ConfigError as exc:

@@ -8,7 +8,6 @@ only reads and merges them.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from functools import cache
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ._merge import deep_merge
 from .errors import ConfigError
 
 __all__ = [
@@ -32,17 +32,6 @@ __all__ = [
 def _builtin(name: str) -> dict[str, Any]:
     text = resources.files("cdanalytics").joinpath("registries", f"{name}.yaml").read_text("utf-8")
     return yaml.safe_load(text)
-
-
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursively merge ``override`` into a copy of ``base``."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 _PROGRAMME_REQUIRED = ("name", "core", "expected_duration_days", "completion_rule")
@@ -66,7 +55,7 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
         ``code`` and ``completion_rule.text``, the rule in words, for outputs
         that use it.
     """
-    merged = _merge(_builtin("programmes"), overrides or {})
+    merged = deep_merge(_builtin("programmes"), overrides or {})
     for code, entry in merged.items():
         missing = [f for f in _PROGRAMME_REQUIRED if f not in entry]
         if missing:
@@ -124,7 +113,7 @@ def instrument_registry(overrides: Mapping[str, Any] | None = None) -> dict[str,
         Instrument code to its entry; each scale carries every field named in
         the registry's header, ``None`` where unknown.
     """
-    merged = _merge(_builtin("instruments"), overrides or {})
+    merged = deep_merge(_builtin("instruments"), overrides or {})
     for code, entry in merged.items():
         if not entry.get("scales"):
             raise ConfigError(f"Instrument {code!r} in the registry has no scales.")

@@ -11,6 +11,7 @@ from cdanalytics.errors import ConfigError
 from cdanalytics.io.schema import (
     _table_schema,
     allowed_values,
+    contract_values,
     data_dictionary_markdown,
     empty_frame,
     pandera_schema,
@@ -53,6 +54,15 @@ def test_registry_references_resolve_to_registry_codes():
         }
     )
     assert "new_one" in allowed_values(programme, programmes=extra)
+
+
+def test_contract_values_are_a_columns_allowed_list_in_yaml_order():
+    assert contract_values("sessions", "attendance") == ("attended", "excused", "unexcused")
+    assert contract_values("participants", "risk_level") == ("low", "medium", "high", "very_high")
+    with pytest.raises(ConfigError, match="no fixed list"):
+        contract_values("participants", "site")
+    with pytest.raises(ConfigError, match="no fixed list"):
+        contract_values("participants", "programme")
 
 
 def test_an_unknown_column_type_in_a_schema_is_refused():

@@ -57,6 +57,7 @@ import pyarrow.compute as pc
 
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
+from ..io.schema import contract_values
 from ..registry import core_session_count, core_sessions_needed, programme_registry
 
 __all__ = [
@@ -73,21 +74,14 @@ __all__ = [
 ]
 
 #: Exit statuses of the export contract, in this order in every output.
-EXIT_STATUSES: tuple[str, ...] = (
-    "completed",
-    "dropped_out",
-    "excluded",
-    "transferred",
-    "ongoing",
-    "not_started",
-)
+EXIT_STATUSES: tuple[str, ...] = contract_values("participants", "exit_status")
 #: Statuses that close a case.
 FINAL_STATUSES: tuple[str, ...] = ("completed", "dropped_out", "excluded", "transferred")
 #: Statuses that are a clear outcome of a started episode (transfers are not).
 CLEAR_OUTCOMES: tuple[str, ...] = ("completed", "dropped_out", "excluded")
 #: Steps of the referral-to-completion flow.
 STAGES: tuple[str, ...] = ("referred", "assessed", "eligible", "started", "completed")
-_SESSION_TYPES = ("group", "individual", "review")
+_SESSION_TYPES = contract_values("sessions", "session_type")
 
 #: Parameters the engagement functions share, with their descriptions.
 PARAMETER_DOCS: dict[str, str] = {

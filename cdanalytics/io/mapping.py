@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._yaml import read_yaml_file
 from ..errors import ConfigError
 from .export import TABLES
 
@@ -246,12 +245,7 @@ def load_mapping(mapping: str | Path | Mapping[str, Any] | SiteMapping | None) -
     if isinstance(mapping, Mapping):
         return _site_mapping(mapping, "mapping", None)
     path = Path(mapping)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"Mapping file {path} cannot be read: {exc.strerror}.") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Mapping file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml_file(path, "Mapping file")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"Mapping file {path} must hold a YAML mapping (see the example).")
     return _site_mapping(raw, f"mapping file {path.name}", path)

@@ -36,6 +36,7 @@ __all__ = [
     "ColumnSpec",
     "TableSchema",
     "allowed_values",
+    "contract_values",
     "data_dictionary_markdown",
     "empty_frame",
     "pandera_schema",
@@ -269,6 +270,35 @@ def table_schema(table: str) -> TableSchema:
     if table not in schemas:
         raise ConfigError(f"Unknown table {table!r}; the export has {', '.join(schemas)}.")
     return schemas[table]
+
+
+def contract_values(table: str, column: str) -> tuple[str, ...]:
+    """The fixed allowed values of a contract column, in contract order.
+
+    The single source of the enumerations (exit statuses, event types,
+    timepoints, ...) that analyses and the synthetic generator rely on.
+
+    Parameters
+    ----------
+    table
+        Table name (``participants``, ``sessions``, ``measures``, ``events``).
+    column
+        A column of that table with an ``allowed`` list in its schema.
+
+    Returns
+    -------
+    tuple of str
+        The allowed values, in the order of the schema file.
+
+    Raises
+    ------
+    ConfigError
+        When the column has no fixed list (free values or a registry).
+    """
+    values = table_schema(table).column(column).allowed
+    if values is None:
+        raise ConfigError(f"Column {table}.{column} has no fixed list of allowed values.")
+    return values
 
 
 def allowed_values(

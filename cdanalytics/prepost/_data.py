@@ -18,13 +18,14 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
 from ..io.export import Export
+from ..io.schema import contract_values
 from ..registry import instrument_registry, scale_info
 
 #: Columns that identify one outcome series.
 SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
 
 #: Timepoints of the export contract, in order.
-TIMEPOINTS: tuple[str, ...] = ("pre", "post", "follow_up")
+TIMEPOINTS: tuple[str, ...] = contract_values("measures", "timepoint")
 
 
 def as_list(by: str | Sequence[str] | None) -> list[str]:

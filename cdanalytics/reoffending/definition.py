@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
+from ..io.schema import contract_values
 
 __all__ = [
     "COUNTABLE_EVENT_TYPES",
@@ -40,14 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Event types of the export contract (``data/schemas/events.yaml``).
-EVENT_TYPES: tuple[str, ...] = (
-    "dv_offence",
-    "violent_offence",
-    "other_offence",
-    "dv_incident",
-    "child_protection_referral",
-    "order_breach",
-)
+EVENT_TYPES: tuple[str, ...] = contract_values("events", "event_type")
 #: Event types counted by default: offences, never breaches or incidents.
 COUNTABLE_EVENT_TYPES: tuple[str, ...] = ("dv_offence", "violent_offence", "other_offence")
 #: Breaches of order conditions are recorded but never count as reoffences.

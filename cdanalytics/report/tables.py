@@ -171,26 +171,22 @@ _CHANGE_STATS = (
     "g_av_ci_high",
 )
 
+# A rate (or share) and its interval, as each result table names them.
+_RATE = ("rate", "ci_low", "ci_high")
+_COMPLETION = ("completion_rate", "completion_ci_low", "completion_ci_high")
+_COMPLETION_CLEAR = tuple(f"{c}_clear" for c in _COMPLETION)
+_DROPOUT = ("dropout_rate", "dropout_ci_low", "dropout_ci_high")
+_ATTENDANCE_STATS = ("attendance_rate", "median_attended", "median_longest_absence_run")
+_WAIT_STATS = ("q1_days", "median_days", "q3_days")
+
 _SHARE_COLUMNS = (
-    "completion_rate",
-    "completion_ci_low",
-    "completion_ci_high",
-    "completion_rate_clear",
-    "completion_ci_low_clear",
-    "completion_ci_high_clear",
-    "dropout_rate",
-    "dropout_ci_low",
-    "dropout_ci_high",
+    *_COMPLETION,
+    *_COMPLETION_CLEAR,
+    *_DROPOUT,
     "early_dropout_rate",
-    "rate",
-    "ci_low",
-    "ci_high",
-    "rate_clear",
-    "ci_low_clear",
-    "ci_high_clear",
-    "early_rate",
-    "early_ci_low",
-    "early_ci_high",
+    *_RATE,
+    *(f"{c}_clear" for c in _RATE),
+    *(f"early_{c}" for c in _RATE),
     "attendance_rate",
     "cumulative",
 )
@@ -207,9 +203,7 @@ _FORMATS: dict[str, Callable[[object], str]] = {
             "per_100",
             "median_last_core_attended",
             "median_attended",
-            "q1_days",
-            "median_days",
-            "q3_days",
+            *_WAIT_STATS,
             "median_days_to_first",
         ),
         _fmt_1,
@@ -249,16 +243,10 @@ SPECS: dict[str, TableSpec] = {
             *_FLOW_STEPS,
             "n_potential",
             "n_clear_outcome",
-            "completion_rate",
-            "completion_ci_low",
-            "completion_ci_high",
-            "completion_rate_clear",
-            "completion_ci_low_clear",
-            "completion_ci_high_clear",
+            *_COMPLETION,
+            *_COMPLETION_CLEAR,
             "n_dropped_out",
-            "dropout_rate",
-            "dropout_ci_low",
-            "dropout_ci_high",
+            *_DROPOUT,
             "n_early_dropout",
             "early_dropout_rate",
         ),
@@ -283,31 +271,13 @@ SPECS: dict[str, TableSpec] = {
             "n_dropped_out": ("n_early_dropout", "n_late_dropout"),
         },
         bases={
-            **dict.fromkeys(
-                ("completion_rate", "completion_ci_low", "completion_ci_high"), "n_potential"
-            ),
-            **dict.fromkeys(
-                ("completion_rate_clear", "completion_ci_low_clear", "completion_ci_high_clear"),
-                "n_clear_outcome",
-            ),
-            **dict.fromkeys(
-                ("dropout_rate", "dropout_ci_low", "dropout_ci_high", "early_dropout_rate"),
-                "n_potential",
-            ),
+            **dict.fromkeys(_COMPLETION, "n_potential"),
+            **dict.fromkeys(_COMPLETION_CLEAR, "n_clear_outcome"),
+            **dict.fromkeys((*_DROPOUT, "early_dropout_rate"), "n_potential"),
         },
         numerators={
-            **dict.fromkeys(
-                (
-                    "completion_rate",
-                    "completion_ci_low",
-                    "completion_ci_high",
-                    "completion_rate_clear",
-                    "completion_ci_low_clear",
-                    "completion_ci_high_clear",
-                ),
-                "n_completed",
-            ),
-            **dict.fromkeys(("dropout_rate", "dropout_ci_low", "dropout_ci_high"), "n_dropped_out"),
+            **dict.fromkeys((*_COMPLETION, *_COMPLETION_CLEAR), "n_completed"),
+            **dict.fromkeys(_DROPOUT, "n_dropped_out"),
             "early_dropout_rate": "n_early_dropout",
         },
         total_row=True,
@@ -324,18 +294,16 @@ SPECS: dict[str, TableSpec] = {
         source="attendance",
         keys=(),
         total_row=True,
-        columns=("attendance_rate", "median_attended", "median_longest_absence_run"),
+        columns=_ATTENDANCE_STATS,
         counts=("n_participants",),
-        bases=dict.fromkeys(
-            ("attendance_rate", "median_attended", "median_longest_absence_run"), "n_participants"
-        ),
+        bases=dict.fromkeys(_ATTENDANCE_STATS, "n_participants"),
     ),
     "waiting_times": TableSpec(
         source="waiting_times",
         keys=("interval",),
-        columns=("q1_days", "median_days", "q3_days"),
+        columns=_WAIT_STATS,
         counts=("n",),
-        bases=dict.fromkeys(("q1_days", "median_days", "q3_days"), "n"),
+        bases=dict.fromkeys(_WAIT_STATS, "n"),
     ),
     "fixed_window": TableSpec(
         source="fixed_window",
@@ -347,9 +315,7 @@ SPECS: dict[str, TableSpec] = {
             "n_not_yet_eligible",
             "n_eligible",
             "n_reoffenders",
-            "rate",
-            "ci_low",
-            "ci_high",
+            *_RATE,
             "per_100",
             "offences_per_person",
             "median_days_to_first",
@@ -362,14 +328,10 @@ SPECS: dict[str, TableSpec] = {
         },
         nested={"n_eligible": ("n_reoffenders", "n_non_reoffenders")},
         bases={
-            "rate": "n_eligible",
-            "ci_low": "n_eligible",
-            "ci_high": "n_eligible",
-            "per_100": "n_eligible",
-            "offences_per_person": "n_eligible",
+            **dict.fromkeys((*_RATE, "per_100", "offences_per_person"), "n_eligible"),
             "median_days_to_first": "n_reoffenders",
         },
-        numerators=dict.fromkeys(("rate", "ci_low", "ci_high", "per_100"), "n_reoffenders"),
+        numerators=dict.fromkeys((*_RATE, "per_100"), "n_reoffenders"),
     ),
     "km_horizons": TableSpec(
         source="km_horizons",

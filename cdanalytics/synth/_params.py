@@ -11,42 +11,24 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from .._merge import deep_merge
 from ..errors import ConfigError
+from ..io.schema import contract_values
 
 __all__ = ["DEFAULT_PARAMETERS", "RISK_LEVELS", "merged_parameters", "programme_parameters"]
 
-RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "very_high")
-AGE_BANDS: tuple[str, ...] = ("16-17", "18-24", "25-34", "35-44", "45-54", "55+")
-REFERRAL_SOURCES: tuple[str, ...] = (
-    "children_social_care",
-    "probation",
-    "police",
-    "court",
-    "self",
-    "health",
-    "other",
-)
-LEGAL_FRAMEWORKS: tuple[str, ...] = ("criminal", "child_protection", "voluntary")
-EXIT_STATUSES: tuple[str, ...] = (
-    "completed",
-    "dropped_out",
-    "excluded",
-    "transferred",
-    "ongoing",
-    "not_started",
-)
-SESSION_TYPES: tuple[str, ...] = ("group", "individual", "review")
-ATTENDANCE: tuple[str, ...] = ("attended", "excused", "unexcused")
-TIMEPOINTS: tuple[str, ...] = ("pre", "post", "follow_up")
-INFORMANTS: tuple[str, ...] = ("father", "partner", "child", "practitioner")
-EVENT_TYPES: tuple[str, ...] = (
-    "dv_offence",
-    "violent_offence",
-    "other_offence",
-    "dv_incident",
-    "child_protection_referral",
-    "order_breach",
-)
+# The enumerations of the export contract (``data/schemas/*.yaml``), in its
+# order: category codes drawn by the generator index into these.
+RISK_LEVELS: tuple[str, ...] = contract_values("participants", "risk_level")
+AGE_BANDS: tuple[str, ...] = contract_values("participants", "age_band")
+REFERRAL_SOURCES: tuple[str, ...] = contract_values("participants", "referral_source")
+LEGAL_FRAMEWORKS: tuple[str, ...] = contract_values("participants", "legal_framework")
+EXIT_STATUSES: tuple[str, ...] = contract_values("participants", "exit_status")
+SESSION_TYPES: tuple[str, ...] = contract_values("sessions", "session_type")
+ATTENDANCE: tuple[str, ...] = contract_values("sessions", "attendance")
+TIMEPOINTS: tuple[str, ...] = contract_values("measures", "timepoint")
+INFORMANTS: tuple[str, ...] = contract_values("measures", "informant")
+EVENT_TYPES: tuple[str, ...] = contract_values("events", "event_type")
 
 _ADULT_AGES = {"18-24": 0.10, "25-34": 0.35, "35-44": 0.33, "45-54": 0.16, "55+": 0.06}
 _UK_ETHNICITY = {"white": 0.78, "asian": 0.10, "black": 0.05, "mixed": 0.04, "other": 0.03}
@@ -409,19 +391,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 }
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def merged_parameters(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The default parameters with ``overrides`` merged in recursively."""
-    params = _merge(DEFAULT_PARAMETERS, overrides or {})
+    params = deep_merge(DEFAULT_PARAMETERS, overrides or {})
     if float(params["referral_years"]) <= 0:
         raise ConfigError("Synthetic parameter 'referral_years' must be positive.")
     return params
