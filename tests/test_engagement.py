@@ -60,278 +60,40 @@ PROGRAMMES = {
 }
 PROGRAMME_CODES = ["mini", "mixmini", "rollmini"]
 
+
+def table(text: str) -> list[tuple]:
+    """Rows of a whitespace-aligned table: ``-`` is missing, ``y`` / ``n`` are True / False."""
+    values = {"-": None, "y": True, "n": False}
+    return [tuple(values.get(v, v) for v in line.split()) for line in text.strip().splitlines()]
+
+
 # participant_id, programme, group, referral, assessed, eligible, exclusion_reason,
 # start, end, exit_status, exit_reason, weekly attendance from start (A/E/U)
-PEOPLE = [
-    (
-        "P01",
-        "mini",
-        "programme",
-        "2024-01-05",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        "2024-02-05",
-        "completed",
-        None,
-        "AAUA",
-    ),
-    (
-        "P02",
-        "mini",
-        "programme",
-        "2023-12-18",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        "2024-01-29",
-        "dropped_out",
-        None,
-        "AEU",
-    ),
-    (
-        "P03",
-        "mini",
-        "programme",
-        "2024-01-08",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        "2024-02-05",
-        "completed",
-        None,
-        "AAAU",
-    ),
-    (
-        "P04",
-        "mini",
-        "programme",
-        "2024-01-01",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        None,
-        None,
-        None,
-        "AAAA",
-    ),
-    (
-        "P05",
-        "mini",
-        "programme",
-        "2023-12-25",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        None,
-        None,
-        None,
-        "AUUU",
-    ),
-    (
-        "P06",
-        "mini",
-        "programme",
-        "2024-06-01",
-        True,
-        True,
-        None,
-        "2024-06-20",
-        None,
-        None,
-        None,
-        "AU",
-    ),
-    (
-        "P07",
-        "mini",
-        "programme",
-        "2024-05-30",
-        True,
-        True,
-        None,
-        "2024-06-13",
-        "2024-06-13",
-        "dropped_out",
-        None,
-        "A",
-    ),
-    (
-        "P08",
-        "mini",
-        "programme",
-        "2024-01-01",
-        True,
-        False,
-        "denies_abuse",
-        None,
-        None,
-        None,
-        None,
-        "",
-    ),
-    (
-        "P09",
-        "mini",
-        "programme",
-        "2024-01-01",
-        False,
-        None,
-        None,
-        None,
-        None,
-        "not_started",
-        None,
-        "",
-    ),
-    ("P10", "mini", "programme", "2024-06-25", None, None, None, None, None, "ongoing", None, ""),
-    (
-        "P11",
-        "mini",
-        "programme",
-        "2024-01-01",
-        True,
-        True,
-        None,
-        None,
-        None,
-        "not_started",
-        "declined",
-        "",
-    ),
-    (
-        "P12",
-        "mini",
-        "programme",
-        "2023-12-11",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        "2024-01-22",
-        "transferred",
-        "moved",
-        "AA",
-    ),
-    ("P13", "mini", "comparison", None, None, None, None, None, None, None, None, ""),
-    (
-        "P14",
-        "mini",
-        "programme",
-        "2023-12-04",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        "2024-02-05",
-        "dropped_out",
-        None,
-        "AAAA",
-    ),
-    (
-        "P15",
-        "mini",
-        "programme",
-        "2024-01-12",
-        True,
-        True,
-        None,
-        "2024-01-15",
-        None,
-        "ongoing",
-        None,
-        "AUUU",
-    ),
-    (
-        "P16",
-        "mini",
-        "programme",
-        "2024-01-01",
-        None,
-        None,
-        None,
-        None,
-        None,
-        "not_started",
-        None,
-        "AU",
-    ),
-    (
-        "R1",
-        "rollmini",
-        "programme",
-        "2024-02-26",
-        True,
-        True,
-        None,
-        "2024-03-04",
-        None,
-        None,
-        None,
-        "",
-    ),
-    (
-        "R2",
-        "rollmini",
-        "programme",
-        "2024-05-20",
-        True,
-        True,
-        None,
-        "2024-06-01",
-        None,
-        None,
-        None,
-        "",
-    ),
-    (
-        "R3",
-        "rollmini",
-        "programme",
-        "2024-01-01",
-        True,
-        True,
-        None,
-        "2024-01-08",
-        None,
-        None,
-        None,
-        "",
-    ),
-    (
-        "M1",
-        "mixmini",
-        "programme",
-        "2024-01-20",
-        True,
-        True,
-        None,
-        "2024-02-01",
-        None,
-        None,
-        None,
-        "",
-    ),
-    (
-        "M2",
-        "mixmini",
-        "programme",
-        "2024-01-20",
-        True,
-        True,
-        None,
-        "2024-02-01",
-        None,
-        None,
-        None,
-        "",
-    ),
-]
+PEOPLE = table(
+    """
+P01 mini     programme  2024-01-05 y y -            2024-01-15 2024-02-05 completed   -        AAUA
+P02 mini     programme  2023-12-18 y y -            2024-01-15 2024-01-29 dropped_out -        AEU
+P03 mini     programme  2024-01-08 y y -            2024-01-15 2024-02-05 completed   -        AAAU
+P04 mini     programme  2024-01-01 y y -            2024-01-15 -          -           -        AAAA
+P05 mini     programme  2023-12-25 y y -            2024-01-15 -          -           -        AUUU
+P06 mini     programme  2024-06-01 y y -            2024-06-20 -          -           -        AU
+P07 mini     programme  2024-05-30 y y -            2024-06-13 2024-06-13 dropped_out -        A
+P08 mini     programme  2024-01-01 y n denies_abuse -          -          -           -        -
+P09 mini     programme  2024-01-01 n - -            -          -          not_started -        -
+P10 mini     programme  2024-06-25 - - -            -          -          ongoing     -        -
+P11 mini     programme  2024-01-01 y y -            -          -          not_started declined -
+P12 mini     programme  2023-12-11 y y -            2024-01-15 2024-01-22 transferred moved    AA
+P13 mini     comparison -          - - -            -          -          -           -        -
+P14 mini     programme  2023-12-04 y y -            2024-01-15 2024-02-05 dropped_out -        AAAA
+P15 mini     programme  2024-01-12 y y -            2024-01-15 -          ongoing     -        AUUU
+P16 mini     programme  2024-01-01 - - -            -          -          not_started -        AU
+R1  rollmini programme  2024-02-26 y y -            2024-03-04 -          -           -        -
+R2  rollmini programme  2024-05-20 y y -            2024-06-01 -          -           -        -
+R3  rollmini programme  2024-01-01 y y -            2024-01-08 -          -           -        -
+M1  mixmini  programme  2024-01-20 y y -            2024-02-01 -          -           -        -
+M2  mixmini  programme  2024-01-20 y y -            2024-02-01 -          -           -        -
+"""
+)
 P16_FIRST_SESSION = "2024-01-15"  # P16 has no start_date: sessions from here
 # Rolling entry: people join a running group, so their group session numbers wrap.
 # Mixed: individual and group sessions interleave; M1 has two sessions on 2024-02-15.
@@ -395,7 +157,7 @@ def hand_export() -> Export:
     )
     weekly = []
     for row in PEOPLE:
-        pid, start, pattern = row[0], row[7] or P16_FIRST_SESSION, row[-1]
+        pid, start, pattern = row[0], row[7] or P16_FIRST_SESSION, row[-1] or ""
         for i, mark in enumerate(pattern):
             date = pd.Timestamp(start) + pd.Timedelta(days=7 * i)
             weekly.append((pid, "group", i + 1, date, ATTENDANCE[mark]))
