@@ -130,7 +130,9 @@ def _header_names(first: bytes, path: Path) -> tuple[str, list[str]]:
 def _csv_pyarrow(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=encoding),
+        # pyarrow decodes "utf8" natively; any other spelling goes through a slow
+        # single-threaded Python codec
+        read_options=pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding),
         # a blank line is then an error, and the C engine (which keeps row numbers) takes over
         parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
