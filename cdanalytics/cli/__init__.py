@@ -18,6 +18,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from ..errors import AnalysisError, ConfigError, ExportError
 
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings in the log as one readable line, without source code."""
+    return f"{category.__name__}: {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (also used by the console script)."""
     parser = build_parser()
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.captureWarnings(True)
+    warnings.formatwarning = _one_line_warning
     try:
         return int(args.func(args))
     except ConfigError as exc:
