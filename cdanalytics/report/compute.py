@@ -153,7 +153,6 @@ def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
         lambda by: engagement.dropout(data, by, early_before=early), groupings
     )
     t["engagement"] = engagement_partition(t["flow"], t["completion"], t["dropout"], groupings)
-    t["dropout_timing"] = engagement.dropout_timing(data, "programme")
     t["retention"] = engagement.retention(data, "programme")
     t["attendance"] = with_overall(lambda by: engagement.attendance_summary(data, by), groupings)
     t["waiting_times"] = engagement.waiting_times(data, groupings)

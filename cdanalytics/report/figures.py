@@ -156,14 +156,6 @@ def _plans(
         plans.append(
             ("retention", "engagement", lambda: charts.retention_chart(t["retention"], **kw))
         )
-    if "dropout_timing" in t:
-        plans.append(
-            (
-                "dropout_timing",
-                "engagement",
-                lambda: charts.dropout_timing_chart(t["dropout_timing"], **kw),
-            )
-        )
     if "km_curve" in t:
         plans.append(
             (
