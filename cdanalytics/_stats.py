@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.proportion import proportion_confint
 
-__all__ = ["wilson_ci"]
+__all__ = ["survival_at", "survival_ci", "wilson_ci"]
 
 
 def wilson_ci(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -38,3 +40,49 @@ def wilson_ci(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]
     # statsmodels leaves rounding noise (about 1e-17) at the bounds 0 and 1.
     low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def survival_at(fit: SurvfuncRight, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier S(t) and its Greenwood standard error at times ``t``.
+
+    The right-continuous step function of a fitted
+    ``statsmodels.duration.survfunc.SurvfuncRight``: 1 (standard error 0)
+    before the first event time.
+    """
+    pos = np.searchsorted(fit.surv_times, t, side="right")
+    return np.r_[1.0, fit.surv_prob][pos], np.r_[0.0, fit.surv_prob_se][pos]
+
+
+def survival_ci(
+    surv: np.ndarray, se: np.ndarray, conf_type: str = "log-log", alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise (lower, upper) limits of S(t) from Greenwood's standard error.
+
+    ``log``: S·exp(±z·σ); ``log-log``: exp(-exp(log(-log S) ± z·σ/|log S|));
+    ``plain``: S ± z·se, where σ = se/S is the standard error of log S (R's
+    ``survfit`` ``conf.type``). Where S = 1 (before the first event) both
+    limits are 1; with ``log-log`` where S = 0 both are 0.
+
+    References
+    ----------
+    Kalbfleisch, J. D. & Prentice, R. L. (2002). The Statistical Analysis of
+    Failure Time Data, 2nd ed., section 1.4.
+    """
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = se / surv
+        if conf_type == "log":
+            low = surv * np.exp(-z * sigma)
+            high = np.minimum(surv * np.exp(z * sigma), 1.0)
+        elif conf_type == "log-log":
+            log_s = np.log(surv)
+            spread = z * sigma / np.abs(log_s)
+            low = np.exp(-np.exp(np.log(-log_s) + spread))
+            high = np.exp(-np.exp(np.log(-log_s) - spread))
+            low = np.where(surv == 0, 0.0, low)
+            high = np.where(surv == 0, 0.0, high)
+        else:
+            low = np.clip(surv - z * se, 0.0, 1.0)
+            high = np.clip(surv + z * se, 0.0, 1.0)
+    at_one = surv == 1
+    return np.where(at_one, 1.0, low), np.where(at_one, 1.0, high)

@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from .._groups import group_by
-from .._stats import wilson_ci
+from .._groups import by_columns, group_by, group_labels
+from .._stats import survival_at, survival_ci, wilson_ci
 from ..errors import ConfigError
 from ..io.export import Export
 from ._prepare import (
@@ -55,17 +54,7 @@ __all__ = [
 By = str | Sequence[str] | None
 Data = Export | EngagementData
 
-
-def by_columns(by: By, episodes: pd.DataFrame) -> list[str]:
-    """``by`` as a list of column names of ``episodes`` (ConfigError if unknown)."""
-    keys = [by] if isinstance(by, str) else list(by or [])
-    missing = [key for key in keys if key not in episodes.columns]
-    if missing:
-        raise ConfigError(
-            f"Cannot group by {', '.join(missing)}: not a participant column or a derived "
-            "engagement column."
-        )
-    return keys
+_NOT_A_COLUMN = "not a participant column or a derived engagement column"
 
 
 def _prepared(
@@ -73,7 +62,8 @@ def _prepared(
 ) -> tuple[EngagementData, pd.DataFrame, list[str]]:
     """``data`` prepared, its episodes, and ``by`` as column names of those."""
     prepared = as_engagement_data(data, programmes)
-    return prepared, prepared.episodes, by_columns(by, prepared.episodes)
+    keys = by_columns(by, prepared.episodes, what=_NOT_A_COLUMN)
+    return prepared, prepared.episodes, keys
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -433,18 +423,6 @@ def dropout_timing(
     return out
 
 
-def _loglog_ci(surv: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise log(-log) interval of a survival probability from its Greenwood SE."""
-    z = norm.ppf(1 - alpha / 2)
-    inner = (surv > 0) & (surv < 1)
-    s = np.where(inner, surv, 0.5)
-    scale = np.where(inner, se / (s * np.abs(np.log(s))), 0.0)
-    theta = np.log(-np.log(s))
-    low = np.where(inner, np.exp(-np.exp(theta + z * scale)), surv)
-    high = np.where(inner, np.exp(-np.exp(theta - z * scale)), surv)
-    return low, high
-
-
 @shared_parameters
 def retention(
     data: Data,
@@ -494,37 +472,31 @@ def retention(
     status = starters["exit_status_used"]
     event = (status == "dropped_out").to_numpy()
     time = starters["n_core_scheduled"].to_numpy(dtype=np.int64)
-    grouped = group_by(starters[_unique([*keys, "programme"])], keys)
-    rules = _rules(prepared, grouped)
-    group_id = grouped.ngroup().to_numpy()
-    order = np.argsort(group_id, kind="stable")
-    bounds = np.searchsorted(group_id[order], np.arange(len(rules) + 1))
+    frame = starters[_unique([*keys, "programme"])].assign(time=time, event=event)
+    grouped = group_by(frame, keys)
     pieces = []
-    for g, rule in enumerate(rules):
-        rows = order[bounds[g] : bounds[g + 1]]
-        t, e = time[rows], event[rows]
+    for (name, part), rule in zip(grouped, _rules(prepared, grouped), strict=True):
+        t, e = part["time"].to_numpy(), part["event"].to_numpy()
         grid = np.arange(t.max() + 1)
         n_event = np.bincount(t[e], minlength=len(grid))
         n_censored = np.bincount(t[~e], minlength=len(grid))
-        fit = SurvfuncRight(t, e.astype(float))
-        pos = np.searchsorted(fit.surv_times, grid, side="right")
-        surv = np.r_[1.0, fit.surv_prob][pos]
-        low, high = _loglog_ci(surv, np.r_[0.0, fit.surv_prob_se][pos], alpha)
-        piece = pd.DataFrame(
-            {
-                "session": grid,
-                "n_at_risk": np.cumsum((n_event + n_censored)[::-1])[::-1],
-                "n_dropped_out": n_event,
-                "n_censored": n_censored,
-                "retained": surv,
-                "ci_low": low,
-                "ci_high": high,
-                "completion_rule": rule,
-            }
+        surv, se = survival_at(SurvfuncRight(t, e.astype(float)), grid)
+        low, high = survival_ci(surv, se, "log-log", alpha)
+        pieces.append(
+            pd.DataFrame(
+                {
+                    **group_labels(keys, name),
+                    "session": grid,
+                    "n_at_risk": np.cumsum((n_event + n_censored)[::-1])[::-1],
+                    "n_dropped_out": n_event,
+                    "n_censored": n_censored,
+                    "retained": surv,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "completion_rule": rule,
+                }
+            )
         )
-        for i, key in enumerate(keys):
-            piece.insert(i, key, starters[key].iloc[rows[0]])
-        pieces.append(piece)
     columns = [*keys, "session", "n_at_risk", "n_dropped_out", "n_censored", "retained"]
     columns += ["ci_low", "ci_high", "completion_rule"]
     if not pieces:

@@ -23,13 +23,12 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from .. import _cox
-from .._groups import group_by
+from .._groups import by_columns, group_by
 from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
-    by_columns,
     resolve_outcomes,
 )
 
@@ -312,11 +311,7 @@ def cox(
     if status.sum() == 0:
         raise InsufficientDataError("cox: nobody in the data reoffended.")
     exog, terms, references = _design(frame, covariates, dict(reference or {}))
-    stratum = (
-        group_by(frame, strata_keys).ngroup().to_numpy()
-        if strata_keys
-        else np.zeros(len(frame), dtype=np.int64)
-    )
+    stratum = group_by(frame, strata_keys).ngroup().to_numpy()
     groups = group_by(frame, cluster_keys).ngroup().to_numpy() if cluster_keys else None
 
     risk_sets = _cox.prepare(time, status, exog, stratum, ties)

@@ -408,22 +408,3 @@ def resolve_outcomes(
     if "duration_days" in survival and (outcomes["duration_days"] < 0).any():
         raise AnalysisError("duration_days must not be negative (follow-up ends before it starts).")
     return outcomes
-
-
-def by_columns(by: str | Sequence[str] | None, frame: pd.DataFrame) -> list[str]:
-    """``by`` as a list of column names of ``frame`` (empty for overall)."""
-    if by is None:
-        return []
-    keys = [by] if isinstance(by, str) else list(by)
-    missing = [k for k in keys if k not in frame.columns]
-    if missing:
-        raise ConfigError(f"by: unknown column(s) {', '.join(missing)}.")
-    return keys
-
-
-def group_labels(keys: list[str], name: Any) -> dict[str, Any]:
-    """The ``{key: value}`` of one group name from :func:`cdanalytics._groups.group_by`."""
-    if not keys:
-        return {}
-    values = name if isinstance(name, tuple) else (name,)
-    return dict(zip(keys, values, strict=True))

@@ -18,14 +18,13 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from .._groups import group_by
+from .._groups import by_columns, group_by, group_labels
+from .._stats import survival_at, survival_ci
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
-    by_columns,
-    group_labels,
     resolve_outcomes,
 )
 
@@ -241,48 +240,6 @@ def at_risk_table(
     return pd.concat(rows, ignore_index=True)[[*keys, *AT_RISK_COLUMNS]]
 
 
-def _survival_ci(
-    surv: np.ndarray, se: np.ndarray, conf_type: str, alpha: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise (lower, upper) limits of S(t) from Greenwood's standard error.
-
-    ``log``: S·exp(±z·σ); ``log-log``: exp(-exp(log(-log S) ± z·σ/|log S|));
-    ``plain``: S ± z·se, where σ = se/S is the standard error of log S
-    (Kalbfleisch & Prentice 2002, section 1.4; R's ``survfit`` conf.type).
-    Where S = 1 (before the first event) both limits are 1.
-    """
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = se / surv
-        if conf_type == "log":
-            low = surv * np.exp(-z * sigma)
-            high = np.minimum(surv * np.exp(z * sigma), 1.0)
-        elif conf_type == "log-log":
-            log_s = np.log(surv)
-            spread = z * sigma / np.abs(log_s)
-            low = np.exp(-np.exp(np.log(-log_s) + spread))
-            high = np.exp(-np.exp(np.log(-log_s) - spread))
-            low = np.where(surv == 0, 0.0, low)
-            high = np.where(surv == 0, 0.0, high)
-        else:
-            low = np.clip(surv - z * se, 0.0, 1.0)
-            high = np.clip(surv + z * se, 0.0, 1.0)
-    at_one = surv == 1
-    return np.where(at_one, 1.0, low), np.where(at_one, 1.0, high)
-
-
-def _step_values(fit: SurvfuncRight, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """S(t) and its standard error at times ``t`` from a fitted curve."""
-    idx = np.searchsorted(fit.surv_times, t, side="right") - 1
-    before = idx < 0
-    safe = np.where(before, 0, idx)
-    if len(fit.surv_times) == 0:
-        return np.ones(len(t)), np.zeros(len(t))
-    surv = np.where(before, 1.0, fit.surv_prob[safe])
-    se = np.where(before, 0.0, fit.surv_prob_se[safe])
-    return surv, se
-
-
 def _median_time(times: np.ndarray, surv: np.ndarray) -> float:
     """First time S(t) <= 0.5, with R's midpoint rule when S is exactly 0.5.
 
@@ -355,8 +312,8 @@ def cumulative_reoffending(
         status = part["status"].to_numpy()
         fit = SurvfuncRight(time, status)
 
-        surv, se = _step_values(fit, days)
-        low, high = _survival_ci(surv, se, conf_type, alpha)
+        surv, se = survival_at(fit, days)
+        low, high = survival_ci(surv, se, conf_type, alpha)
         beyond = days > time.max()
         horizons.append(
             pd.DataFrame(
@@ -413,8 +370,8 @@ def _curve(
         n_events = np.concatenate([[0], n_events])
         n_all = np.concatenate([[0], n_all])
         n_at_risk = np.concatenate([[len(time)], n_at_risk])
-    surv, se = _step_values(fit, times)
-    low, high = _survival_ci(surv, se, conf_type, alpha)
+    surv, se = survival_at(fit, times)
+    low, high = survival_ci(surv, se, conf_type, alpha)
     return pd.DataFrame(
         {
             "time_days": times,

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._groups import group_by
+from .._groups import by_columns, group_by
 from .._stats import wilson_ci
 from ..io.export import Export
-from .definition import ReoffendingDefinition, by_columns, resolve_outcomes
+from .definition import ReoffendingDefinition, resolve_outcomes
 
 __all__ = ["FIXED_WINDOW_COLUMNS", "fixed_window"]
 
