@@ -126,6 +126,17 @@ def test_lalonde_nearest_equals_matchit_published_summary(lalonde):
     assert counts.loc["treated", ["n_all", "n_matched", "n_unmatched"]].tolist() == [185, 185, 0]
     assert (result.matched["weights"] == 1).all()
     assert result.matched["subclass"].value_counts().eq(2).all()
+    # R's glm terms: treatment contrasts, "black" the reference level of race.
+    assert result.settings["model_terms"] == [
+        "age",
+        "educ",
+        "race_hispan",
+        "race_white",
+        "married",
+        "nodegree",
+        "re74",
+        "re75",
+    ]
 
 
 def test_lalonde_ratio_two_with_caliper_equals_matchit_published_summary(lalonde):
@@ -196,6 +207,7 @@ def test_largest_first_greedy_order_hand_worked():
     result = match(HAND, covariates=["age"], score="ps", caliper=None)
     assert _matches(result) == {"T1": ["C1"], "T2": ["C2"], "T3": ["C3"]}
     assert result.pairs["distance"].round(12).tolist() == [0.02, 0.02, 0.05]
+    assert result.settings["model_terms"] is None  # scores given: no model fitted
 
 
 def test_smallest_first_greedy_order_hand_worked():

@@ -31,6 +31,7 @@ def test_cutoffs_a_b_c_from_the_parenting_scale_norms():
     norms = dict(
         functional_mean=2.6, functional_sd=0.6, dysfunctional_mean=3.1, dysfunctional_sd=0.7
     )
+    # c = (0.7 * 2.6 + 0.6 * 3.1) / (0.7 + 0.6) = 3.68 / 1.3
     assert clinical_cutoff("higher_worse", **norms) == (pytest.approx(2.830769, abs=1e-6), "c")
     assert clinical_cutoff("higher_worse", **norms, which="a") == (pytest.approx(3.1 - 1.4), "a")
     assert clinical_cutoff("higher_worse", **norms, which="b") == (pytest.approx(2.6 + 1.2), "b")

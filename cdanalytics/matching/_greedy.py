@@ -1,16 +1,37 @@
 """The greedy nearest-neighbour matching loops (see the package notes).
 
-Controls are indexed 0..m-1 in the order of one list sorted by (exact
-stratum, distance, row); ``left0[t]`` is the index of the last control sorted
-before treated unit ``t`` (-1 if none). Both functions return arrays
+Both functions take the units as :class:`SortedUnits` and return arrays
 (treated position, control position, pass number starting at 0).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["greedy_with_replacement", "greedy_without_replacement", "treated_order"]
+__all__ = ["SortedUnits", "greedy_with_replacement", "greedy_without_replacement", "treated_order"]
+
+
+class SortedUnits(NamedTuple):
+    """Treated and control units placed in one list sorted by (exact stratum,
+    distance, row).
+
+    Controls are indexed 0..m-1 in that order; ``left0[t]`` is the index of
+    the last control sorted before treated unit ``t`` (-1 if none). ``d_*``
+    are the matching distances, ``c_*`` the caliper scores and ``s_*`` the
+    exact strata of the treated (``_t``) and control (``_c``) units;
+    ``width`` is the absolute caliper width.
+    """
+
+    left0: np.ndarray
+    d_t: np.ndarray
+    c_t: np.ndarray
+    s_t: np.ndarray
+    d_c: np.ndarray
+    c_c: np.ndarray
+    s_c: np.ndarray
+    width: float
 
 
 def _find(parent: list[int], j: int) -> int:
@@ -22,30 +43,20 @@ def _find(parent: list[int], j: int) -> int:
 
 
 def greedy_without_replacement(
-    order: np.ndarray,
-    left0: np.ndarray,
-    d_t: np.ndarray,
-    c_t: np.ndarray,
-    s_t: np.ndarray,
-    d_c: np.ndarray,
-    c_c: np.ndarray,
-    s_c: np.ndarray,
-    width: float,
-    ratio: int,
+    units: SortedUnits, order: np.ndarray, ratio: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sequential greedy matching; returns (treated idx, control idx, pass).
+    """Sequential greedy matching, treated units choosing in ``order``.
 
-    Controls are indexed 0..m-1 in sorted order. ``left0[t]`` is the index of
-    the last control sorted before treated unit ``t`` (-1 if none).
     ``right[j]`` leads to the first available control at or after j (m: none);
     ``left[j + 1]`` to the last available at or before j (0: none).
     """
-    m = len(d_c)
+    m = len(units.d_c)
     right = list(range(m + 1))
     left = list(range(m + 1))
-    dt, ct, st = d_t.tolist(), c_t.tolist(), s_t.tolist()
-    dc, cc, sc = d_c.tolist(), c_c.tolist(), s_c.tolist()
-    l0 = left0.tolist()
+    dt, ct, st = units.d_t.tolist(), units.c_t.tolist(), units.s_t.tolist()
+    dc, cc, sc = units.d_c.tolist(), units.c_c.tolist(), units.s_c.tolist()
+    l0 = units.left0.tolist()
+    width = units.width
     out_t: list[int] = []
     out_c: list[int] = []
     out_r: list[int] = []
@@ -72,17 +83,10 @@ def greedy_without_replacement(
 
 
 def greedy_with_replacement(
-    left0: np.ndarray,
-    d_t: np.ndarray,
-    c_t: np.ndarray,
-    s_t: np.ndarray,
-    d_c: np.ndarray,
-    c_c: np.ndarray,
-    s_c: np.ndarray,
-    width: float,
-    ratio: int,
+    units: SortedUnits, ratio: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised k-nearest matching with replacement (order-free)."""
+    left0, d_t, c_t, s_t, d_c, c_c, s_c, width = units
     m = len(d_c)
     lo = left0.copy()
     hi = left0 + 1

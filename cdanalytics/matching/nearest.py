@@ -11,9 +11,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ConfigError, InsufficientDataError
-from ._greedy import greedy_with_replacement, greedy_without_replacement, treated_order
+from ._greedy import (
+    SortedUnits,
+    greedy_with_replacement,
+    greedy_without_replacement,
+    treated_order,
+)
 from .balance import SMD_DENOMINATOR, balance_table, balance_terms
-from .propensity import check_columns, covariate_terms, propensity_scores, treated_mask
+from .propensity import check_columns, propensity_scores, treated_mask
 
 __all__ = ["MatchResult", "match"]
 
@@ -204,6 +209,7 @@ def match(
         )
         ps = scores["propensity_score"].to_numpy()
         logit = scores["logit_ps"].to_numpy()
+        model_terms = scores.attrs["model_terms"]
     else:
         check_columns(df, [score], "score column")
         ps = pd.to_numeric(df[score], errors="coerce").to_numpy(dtype="float64")
@@ -212,6 +218,7 @@ def match(
                 f"score column '{score}' must hold numbers strictly between 0 and 1"
             )
         logit = np.log(ps / (1 - ps))
+        model_terms = None
     discarded = _discarded(ps, treated, discard)
     strata = _strata_codes(df, exact)
     d_all = ps if distance == "ps" else logit
@@ -227,7 +234,7 @@ def match(
     if len(t_rows) == 0 or len(c_rows) == 0:
         raise InsufficientDataError("no treated or no comparison rows are left after discarding")
     left0 = np.searchsorted(pos[c_rows], pos[t_rows]) - 1
-    args = (
+    units = SortedUnits(
         left0,
         d_all[t_rows],
         c_all[t_rows],
@@ -236,10 +243,9 @@ def match(
         c_all[c_rows],
         strata[c_rows],
         width,
-        ratio,
     )
     if replace:
-        ti, ci, passes = greedy_with_replacement(*args)
+        ti, ci, passes = greedy_with_replacement(units, ratio)
     else:
         if len(c_rows) < len(t_rows) * ratio:
             warnings.warn(
@@ -248,7 +254,7 @@ def match(
                 stacklevel=2,
             )
         order = treated_order(d_all[t_rows], m_order, seed)
-        ti, ci, passes = greedy_without_replacement(order, *args)
+        ti, ci, passes = greedy_without_replacement(units, order, ratio)
     if len(ti) == 0:
         raise InsufficientDataError(
             "no treated row found a comparison match (check the caliper and exact columns)"
@@ -282,18 +288,18 @@ def match(
     if not replace:
         subclass[matched_t] = np.arange(1, len(matched_t) + 1)
         subclass[pair_c] = subclass_of_pair
+    is_matched = weights > 0
     score_table = pd.DataFrame(
         {
             "treated": treated,
             "propensity_score": ps,
             "logit_ps": logit,
             "discarded": discarded,
-            "matched": weights > 0,
+            "matched": is_matched,
             "weights": weights,
         },
         index=index,
     )
-    is_matched = weights > 0
     matched = df.loc[is_matched].copy()
     matched["propensity_score"] = ps[is_matched]
     matched["logit_ps"] = logit[is_matched]
@@ -307,9 +313,7 @@ def match(
         "treatment": treatment,
         "treated_value": treated_value,
         "covariates": covariates,
-        "model_terms": None
-        if score
-        else list(covariate_terms(df, covariates, drop_first=True).columns),
+        "model_terms": model_terms,
         "ratio": int(ratio),
         "replace": bool(replace),
         "caliper": caliper,

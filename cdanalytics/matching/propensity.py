@@ -96,6 +96,7 @@ def propensity_scores(
         Indexed like ``df``, columns ``propensity_score`` (fitted probability)
         and ``logit_ps`` (the linear predictor, computed directly so that it
         stays finite where the probability rounds to 0 or 1).
+        ``.attrs["model_terms"]`` names the model's terms (after the intercept).
 
     Raises
     ------
@@ -144,4 +145,6 @@ def propensity_scores(
     if bad or not fit.mle_retvals["converged"]:
         raise ConvergenceError(_SEPARATION)
     linear = design @ fit.params
-    return pd.DataFrame({"propensity_score": expit(linear), "logit_ps": linear}, index=df.index)
+    out = pd.DataFrame({"propensity_score": expit(linear), "logit_ps": linear}, index=df.index)
+    out.attrs["model_terms"] = list(terms.columns)
+    return out

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._groups import group_by
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
 from ..io.export import Export
 from ..io.schema import contract_values
@@ -289,11 +290,11 @@ def attach_scale_info(frame: pd.DataFrame, table: pd.DataFrame, columns: Sequenc
 def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Group number of every row of ``frame`` and the table of group keys.
 
-    Groups keep missing key values (``dropna=False``) so that no row is
-    silently left out, and are sorted by the keys.
+    Groups are those of :func:`cdanalytics._groups.group_by`: sorted by the
+    keys, and missing key values form their own group so that no row is
+    silently left out.
     """
-    grouped = frame.groupby(list(keys), observed=True, dropna=False, sort=True)
-    codes = grouped.ngroup().to_numpy()
+    codes = group_by(frame, list(keys)).ngroup().to_numpy()
     keys_frame = frame[list(keys)].iloc[first_rows(codes)].reset_index(drop=True)
     return codes, keys_frame
 

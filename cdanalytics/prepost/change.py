@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from ..errors import ConfigError
 from ..io.export import Export
@@ -111,9 +112,8 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     instrument and informant) form one family of ``m`` tests; missing
     p-values are left out (they do not count in ``m``) and stay missing.
     The i-th smallest p-value (i = 0, 1, ...) becomes
-    ``min(1, max_{j <= i} (m - j) p_(j))``, computed for all families at
-    once (``statsmodels`` ``multipletests(method="holm")`` gives the same
-    numbers one family per call, and is the check in the tests).
+    ``min(1, max_{j <= i} (m - j) p_(j))``, by ``statsmodels``
+    ``multipletests(method="holm")`` once per family.
 
     References
     ----------
@@ -122,18 +122,13 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     """
     p = frame[column].to_numpy(dtype=float)
     out = np.full(len(p), np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if len(ok) == 0:
+    ok = np.isfinite(p)
+    if not ok.any():
         return out
-    codes = group_codes(frame, family)[0][ok]
-    order = np.lexsort((p[ok], codes))
-    fam, ps = codes[order], p[ok][order]
-    size = np.bincount(fam)
-    start = np.r_[0, np.cumsum(size)[:-1]]
-    rank = np.arange(len(ps)) - start[fam]
-    scaled = pd.Series((size[fam] - rank) * ps)
-    adjusted = np.minimum(scaled.groupby(fam).cummax().to_numpy(), 1.0)
-    out[ok[order]] = adjusted
+    codes = group_codes(frame, family)[0]
+    for code in np.unique(codes[ok]):
+        rows = np.flatnonzero(ok & (codes == code))
+        out[rows] = multipletests(p[rows], method="holm")[1]
     return out
 
 
