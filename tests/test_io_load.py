@@ -63,6 +63,20 @@ def test_every_contract_column_exists_and_defaults_are_filled(export):
     assert p["motivation"].tolist()[:4] == [4, 2, 3, 5]  # extra columns kept as covariates
 
 
+def test_extra_columns_read_as_text_become_whole_numbers_decimals_or_stay_text(tmp_path):
+    frames = tables()
+    n = len(frames["participants"])
+    frames["participants"]["visits"] = [str(i) for i in range(n)]
+    frames["participants"]["weight"] = ["1.5"] + ["2"] * (n - 1)
+    frames["participants"]["note"] = ["3"] + ["x"] * (n - 1)
+    export = load_export(write_csv_export(tmp_path / "csv", frames))
+    # a workbook is read as text, so the loader types the extra columns itself
+    p = load_export(write_export(export, tmp_path / "xlsx", fmt="xlsx")).participants
+    assert p["visits"].dtype == "Int64" and p["visits"].tolist() == list(range(n))
+    assert p["weight"].dtype == "float64" and p["weight"].tolist() == [1.5] + [2.0] * (n - 1)
+    assert p["note"].tolist() == ["3"] + ["x"] * (n - 1)
+
+
 def test_group_is_filled_with_programme(tmp_path):
     frames = tables()
     frames["participants"].loc[0, "group"] = ""

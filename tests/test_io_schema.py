@@ -13,7 +13,6 @@ from cdanalytics.io.schema import (
     allowed_values,
     contract_values,
     data_dictionary_markdown,
-    empty_frame,
     pandera_schema,
     schema_dir,
     table_schema,
@@ -69,13 +68,6 @@ def test_an_unknown_column_type_in_a_schema_is_refused():
     raw = {"table": "events", "columns": [{"name": "x", "type": "datetime"}]}
     with pytest.raises(ConfigError, match="type must be one of"):
         _table_schema(raw, "events")
-
-
-def test_empty_frame_has_every_contract_column_and_dtype():
-    frame = empty_frame("measures")
-    assert list(frame.columns) == list(table_schema("measures").names)
-    assert frame["score"].dtype == "float64"
-    assert isinstance(frame["instrument"].dtype, pd.CategoricalDtype)
 
 
 def _sessions(**changes):

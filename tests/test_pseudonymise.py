@@ -246,6 +246,24 @@ def test_an_xlsx_workbook_is_pseudonymised_sheet_by_sheet(tmp_path):
     assert sheets["participants"]["site"].tolist() == ["Leeds", "York"]
 
 
+def test_a_tab_separated_table_is_pseudonymised_not_copied_with_its_raw_ids(tmp_path):
+    src = write_csv_export(tmp_path / "raw")
+    (src / "events.csv").write_text("deelnemer_id\tevent_type\nD2\tdv_offence\n")
+    pseudonymise_export(src, tmp_path / "out", column="deelnemer_id", key=KEY)
+    events = (tmp_path / "out" / "events.csv").read_text()
+    assert events == f"deelnemer_id\tevent_type\n{expected('D2')}\tdv_offence\n"
+
+
+def test_upper_case_file_suffixes_are_read_by_their_format(tmp_path):
+    src = tmp_path / "raw"
+    src.mkdir()
+    (src / "PARTICIPANTS.CSV").write_text("participant_id;site\nA1;Leeds\n")
+    pseudonymise_export(src, tmp_path / "out", key=KEY)
+    assert (
+        tmp_path / "out" / "PARTICIPANTS.CSV"
+    ).read_text() == f"participant_id;site\n{expected('A1')};Leeds\n"
+
+
 def test_export_errors(tmp_path):
     src = write_csv_export(tmp_path / "raw")
     with pytest.raises(ExportError, match="not found"):

@@ -252,11 +252,11 @@ def _covariate(values: pd.Series) -> pd.Series:
     """An extra column: text that is wholly numeric becomes numbers, else kept as read."""
     if not (pd.api.types.is_string_dtype(values.dtype) and values.notna().any()):
         return values
-    number = coerce(values, "integer")
-    if not number.bad.any():
-        return number.series
     number = coerce(values, "number")
-    return values if number.bad.any() else number.series
+    if number.bad.any():
+        return values
+    whole = number.series.dropna()
+    return number.series.astype("Int64") if (whole == np.floor(whole)).all() else number.series
 
 
 def _type_table(
@@ -422,14 +422,9 @@ def _partition(
         own[name] = mask
         reasons[name] = _reasons(mine) if len(mine) else pd.Series(dtype="str")
     bad_participants = np.flatnonzero(own["participants"])
-    participants = tables["participants"]
     for name in TABLES[1:]:
-        by_parent[name] = (
-            np.isin(parents[name], bad_participants) & ~own[name]
-            if len(bad_participants)
-            else np.zeros(len(parents[name]), dtype=bool)
-        )
-    by_parent["participants"] = np.zeros(len(participants.frame), dtype=bool)
+        by_parent[name] = np.isin(parents[name], bad_participants) & ~own[name]
+    by_parent["participants"] = np.zeros(len(tables["participants"].frame), dtype=bool)
     return own, by_parent, reasons
 
 

@@ -88,6 +88,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -330,17 +331,22 @@ _ADDRESS = re.compile(
 )
 
 
-def _digit_matrix(values: object, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of exactly ``width`` ASCII digits as an integer matrix.
+def _digit_check(
+    text: pd.Series, width: int, check: Callable[[np.ndarray], np.ndarray]
+) -> pd.Series:
+    """Whether each value is exactly ``width`` ASCII digits passing ``check``.
 
-    Returns the boolean mask of such rows and a ``(mask.sum(), width)`` array
-    of their digits.
+    ``check`` gets a ``(n, width)`` integer matrix of the digits of the ``n``
+    values that are ``width`` digits (after trimming spaces) and returns a
+    boolean array of length ``n``; every other value is invalid.
     """
-    text = pd.Series(values, copy=False).astype("string").str.strip()
+    text = text.astype("string").str.strip()
     mask = text.str.fullmatch(f"[0-9]{{{width}}}").fillna(False).to_numpy(dtype=bool)
     joined = "".join(text[mask].tolist()).encode("ascii")
     digits = (np.frombuffer(joined, dtype=np.uint8).astype(np.int64) - 48).reshape(-1, width)
-    return mask, digits
+    out = np.zeros(len(text), dtype=bool)
+    out[mask] = check(digits)
+    return pd.Series(out, index=text.index)
 
 
 def is_valid_bsn(values) -> pd.Series:
@@ -366,13 +372,12 @@ def is_valid_bsn(values) -> pd.Series:
     ----------
     Rijksoverheid, *Burgerservicenummer (BSN)*: the "elfproef" (11-test).
     """
-    series = pd.Series(values, copy=False)
-    mask, digits = _digit_matrix(series, 9)
     weights = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1])
-    passes = ((digits @ weights) % 11 == 0) & digits.any(axis=1)
-    out = np.zeros(len(series), dtype=bool)
-    out[mask] = passes
-    return pd.Series(out, index=series.index)
+    return _digit_check(
+        pd.Series(values, copy=False),
+        9,
+        lambda digits: ((digits @ weights) % 11 == 0) & digits.any(axis=1),
+    )
 
 
 def is_valid_nhs_number(values) -> pd.Series:
@@ -399,18 +404,18 @@ def is_valid_nhs_number(values) -> pd.Series:
     ----------
     NHS Data Model and Dictionary, *NHS Number* (Modulus 11 check).
     """
-    series = pd.Series(values, copy=False)
-    compact = series.astype("string").str.replace(
-        r"^\s*(\d{3})[ -]?(\d{3})[ -]?(\d{4})\s*$", r"\1\2\3", regex=True
+    compact = (
+        pd.Series(values, copy=False)
+        .astype("string")
+        .str.replace(r"^\s*(\d{3})[ -]?(\d{3})[ -]?(\d{4})\s*$", r"\1\2\3", regex=True)
     )
-    mask, digits = _digit_matrix(compact, 10)
-    remainder = (digits[:, :9] @ np.arange(10, 1, -1)) % 11
-    check = (11 - remainder) % 11
-    repdigit = (digits == digits[:, :1]).all(axis=1)
-    passes = (check != 10) & (check == digits[:, 9]) & ~repdigit
-    out = np.zeros(len(series), dtype=bool)
-    out[mask] = passes
-    return pd.Series(out, index=series.index)
+
+    def passes(digits: np.ndarray) -> np.ndarray:
+        check = (11 - (digits[:, :9] @ np.arange(10, 1, -1)) % 11) % 11
+        repdigit = (digits == digits[:, :1]).all(axis=1)
+        return (check != 10) & (check == digits[:, 9]) & ~repdigit
+
+    return _digit_check(compact, 10, passes)
 
 
 _CHECK_DIGIT_RULES = (

@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError, ExportError
+from .read import sniff_delimiter
 
 __all__ = [
     "DEFAULT_HEX_CHARS",
@@ -216,8 +217,9 @@ def pseudonymise_table(
 def _sniff_csv(path: Path) -> dict[str, str]:
     """Encoding, delimiter and line ending of a CSV file, to write it back alike.
 
-    UTF-8 with BOM, UTF-8, else Windows-1252; ``;`` when the header has more
-    semicolons than commas; CRLF when the header line ends with one.
+    UTF-8 with BOM, UTF-8, else Windows-1252; the delimiter as the loader
+    detects it (:func:`~cdanalytics.io.read.sniff_delimiter`); CRLF when the
+    header line ends with one.
     """
     with path.open("rb") as handle:
         head = handle.read(65536)
@@ -234,26 +236,29 @@ def _sniff_csv(path: Path) -> dict[str, str]:
     first = head.split(b"\n", 1)[0]
     return {
         "encoding": encoding,
-        "sep": ";" if first.count(b";") > first.count(b",") else ",",
+        "sep": sniff_delimiter(first.decode(encoding, errors="replace")),
         "lineterminator": "\r\n" if first.endswith(b"\r") else "\n",
     }
 
 
-def _columns(path: Path) -> list[str]:
-    """Column names of a table file, without reading its rows."""
-    if path.suffix == ".csv":
-        style = _sniff_csv(path)
+def _columns(path: Path, style: dict[str, str] | None) -> list[str]:
+    """Column names of a table file (``style``: its :func:`_sniff_csv` if a CSV file)."""
+    if style is not None:
         return list(pd.read_csv(path, sep=style["sep"], encoding=style["encoding"], nrows=0))
-    if path.suffix == ".xlsx":
+    if path.suffix.lower() == ".xlsx":
         sheets = pd.read_excel(path, sheet_name=None, nrows=0, engine="calamine")
         return [name for frame in sheets.values() for name in frame.columns]
     return list(pq.read_schema(path).names)
 
 
-def _pseudonymise_file(src: Path, dest: Path, column: str, pseudonyms: _Pseudonyms) -> dict:
-    """Pseudonymise one table file; other columns are written back unchanged."""
-    if src.suffix == ".csv":
-        style = _sniff_csv(src)
+def _pseudonymise_file(
+    src: Path, dest: Path, column: str, pseudonyms: _Pseudonyms, style: dict[str, str] | None
+) -> dict:
+    """Pseudonymise one table file; other columns are written back unchanged.
+
+    ``style`` is the file's :func:`_sniff_csv` if it is a CSV file, else ``None``.
+    """
+    if style is not None:
         df = pd.read_csv(
             src,
             sep=style["sep"],
@@ -265,7 +270,7 @@ def _pseudonymise_file(src: Path, dest: Path, column: str, pseudonyms: _Pseudony
         n_ids = _replace(df, column, pseudonyms)
         df.to_csv(dest, index=False, **style)
         return {"rows": len(df), "n_ids": n_ids}
-    if src.suffix == ".xlsx":
+    if src.suffix.lower() == ".xlsx":
         sheets = pd.read_excel(src, sheet_name=None, engine="calamine")
         n_ids = sum(_replace(frame, column, pseudonyms) for frame in sheets.values())
         with pd.ExcelWriter(dest, engine="openpyxl") as writer:
@@ -348,7 +353,8 @@ def pseudonymise_export(
         raise ConfigError("the output folder must differ from the export folder")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"the output folder {out} is not empty")
-    has_column = {path: column in _columns(path) for path in tables}
+    styles = {path: _sniff_csv(path) if path.suffix.lower() == ".csv" else None for path in tables}
+    has_column = {path: column in _columns(path, styles[path]) for path in tables}
     if not any(has_column.values()):
         raise ConfigError(
             f"no table in {src} has a column '{column}'; name the raw id column with --column"
@@ -357,7 +363,7 @@ def pseudonymise_export(
     rows = []
     for path in tables:
         if has_column[path]:
-            counts = _pseudonymise_file(path, out / path.name, column, pseudonyms)
+            counts = _pseudonymise_file(path, out / path.name, column, pseudonyms, styles[path])
         else:
             logger.warning("%s has no column '%s'; copied unchanged", path.name, column)
             shutil.copyfile(path, out / path.name)

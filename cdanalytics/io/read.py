@@ -38,6 +38,7 @@ __all__ = [
     "read_manifest_json",
     "read_manifest_sheet",
     "read_parquet_table",
+    "sniff_delimiter",
 ]
 
 #: Cell texts read as empty in CSV files.
@@ -109,12 +110,21 @@ def _header(path: Path) -> tuple[bytes, bool]:
     return first[3 if bom else 0 :].rstrip(b"\r\n"), bom
 
 
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV file from its header line.
+
+    Whichever of ``,``, ``;`` or tab occurs most; ``,`` on a tie or when
+    none occurs.
+    """
+    return max(_DELIMITERS, key=header.count)
+
+
 def _header_names(first: bytes, path: Path) -> tuple[str, list[str]]:
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
         text = first.decode("cp1252", errors="replace")
-    delimiter = max(_DELIMITERS, key=text.count) if any(d in text for d in _DELIMITERS) else ","
+    delimiter = sniff_delimiter(text)
     names = next(csv.reader([text], delimiter=delimiter))
     stripped = [n.strip() for n in names]
     seen: set[str] = set()
@@ -329,11 +339,10 @@ def read_excel_table(path: Path, sheet: str, *, table: str) -> RawTable:
     skipped and counted.
     """
     cells = _sheet_cells(path, sheet)
-    filled = [i for i, row in enumerate(cells) if any(v not in ("", None) for v in row)]
+    head = next((i for i, row in enumerate(cells) if any(v not in ("", None) for v in row)), None)
     label = f"{path.name}[{sheet}]"
-    if not filled:
+    if head is None:
         raise ExportError(f"Sheet {sheet!r} of {path.name} is empty; it needs a header row.")
-    head = filled[0]
     names = [str(v).strip() for v in cells[head]]
     data = pd.DataFrame(cells[head + 1 :], columns=range(len(names)), dtype=object)
     text = _cells_as_text(data)

@@ -38,7 +38,6 @@ __all__ = [
     "allowed_values",
     "contract_values",
     "data_dictionary_markdown",
-    "empty_frame",
     "pandera_schema",
     "schema_dir",
     "table_schema",
@@ -402,12 +401,6 @@ def pandera_schema(
         report_duplicates="all",
         strict=False,
     )
-
-
-def empty_frame(table: str) -> pd.DataFrame:
-    """An empty frame with every contract column of ``table`` and its dtype."""
-    spec = table_schema(table)
-    return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in spec.columns})
 
 
 # -- data dictionary ---------------------------------------------------------------------------
