@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.linalg import null_space
+from statsmodels.stats.proportion import proportion_confint
 
 from cdanalytics.config import validate_config
 from cdanalytics.disclosure import DisclosurePolicy, check_recoverable, find_disclosive
@@ -733,7 +734,9 @@ KILLED_RUN = textwrap.dedent(
 
     def save_then_hang(figures, folder):
         save(figures, folder)
-        marker.write_text(str(folder))
+        partial = marker.with_suffix(".tmp")  # written whole, then renamed: never read empty
+        partial.write_text(str(folder))
+        partial.replace(marker)
         time.sleep(600)
 
     build.save_figures = save_then_hang
@@ -826,6 +829,28 @@ def test_atomic_directory_restores_a_report_left_by_a_swap_killed_halfway(tmp_pa
         raise RuntimeError("this run fails too")
     assert (target / "report.html").read_text() == "old"
     assert not backup.exists()
+
+
+# --------------------------------------------------------------------------- headline figures
+
+
+def test_headline_engagement_figures_agree_with_an_independent_computation(export, reports):
+    """Referrals counted from the raw participants CSV; the completion rate and
+    its 95% Wilson interval recomputed from the published counts with statsmodels'
+    ``proportion_confint`` (Wilson 1927), not with our ``wilson_ci``."""
+    outcomes = json.loads((reports[10] / "outcomes.json").read_text(encoding="utf-8"))
+    engagement = outcomes["engagement"]
+    raw = pd.read_csv(export / "participants.csv", dtype=str)
+    group = raw["group"].fillna(raw["programme"])
+    assert engagement["referred"] == int((group != "comparison").sum())
+
+    completion = engagement["completion"]
+    completed, potential = completion["n_completed"], completion["n_potential"]
+    assert 0 < completed < potential
+    low, high = proportion_confint(completed, potential, alpha=0.05, method="wilson")
+    assert completion["rate"] == pytest.approx(completed / potential, abs=1e-12)
+    assert completion["ci_low"] == pytest.approx(low, abs=1e-9)
+    assert completion["ci_high"] == pytest.approx(high, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- outcomes.json keys

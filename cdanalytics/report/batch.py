@@ -22,6 +22,7 @@ from typing import Any
 from .._version import __version__
 from ..config import load_config, validate_config
 from ..errors import CdaError, ExportError
+from ..i18n import number, percent
 from .build import build_report, config_digest, input_checksums
 
 __all__ = ["BatchEntry", "batch_reports", "find_exports"]
@@ -150,10 +151,10 @@ def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
     eng, reo = outcomes["engagement"], outcomes["reoffending"]
 
     def pct(value: float | None) -> str:
-        return "" if value is None else f"{100 * value:.1f}%"
+        return "" if value is None else percent(value, digits=1)
 
     def count(value: int | None) -> str:
-        return "" if value is None else f"{value:,}"
+        return "" if value is None else number(value)
 
     matched = reo.get("matched_difference", {})
     diff = matched.get("difference_pp")

@@ -117,7 +117,7 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
 
 
 def _html_table(table: PublishedTable, lang: str) -> str:
-    display = table.display.copy()
+    display = table.display(lang)
     keys = table.key_columns
     for key in keys:
         display[key] = display[key].map(lambda v: label(str(v), lang))

@@ -82,7 +82,7 @@ _TOL = 1e-8
 Cell = tuple[str, int, str]
 
 
-class _Reader:
+class Reader:
     """What a reader can work out from the equations learnt so far.
 
     ``null`` is an orthonormal basis of the null space of the equations;
@@ -326,7 +326,7 @@ def protect_links(published: Mapping[str, PublishedTable], threshold: int) -> No
     if not tables:
         return
     system = _System(tables)
-    reader = _Reader(len(system.values), system.secrets(threshold))
+    reader = Reader(len(system.values), system.secrets(threshold))
     for equation in [*_structure(system), *_links(system)]:
         if equation is not None:
             reader.learn(equation)

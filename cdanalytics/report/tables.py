@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame
+from ..i18n import number, percent
 from .compute import OVERALL as ALL
-from .linked import protect_links, withhold_dependent_statistics
+from .linked import Reader, protect_links, withhold_dependent_statistics
 
 __all__ = ["SPECS", "VIEWS", "PublishedTable", "TableSpec", "engagement_views", "publish_tables"]
 
@@ -96,10 +98,11 @@ class PublishedTable:
         """Numbers with withheld cells missing, in display column order."""
         return self.protected.published
 
-    @property
-    def display(self) -> pd.DataFrame:
-        """Strings with withheld cells labelled, in display column order."""
-        return self.protected.formatted(_FORMATS)
+    def display(self, lang: str = "en") -> pd.DataFrame:
+        """Strings with withheld cells labelled, numbers in ``lang``'s convention."""
+        return self.protected.formatted(
+            {column: partial(fmt, lang=lang) for column, fmt in _FORMATS.items()}
+        )
 
     @property
     def key_columns(self) -> list[str]:
@@ -128,30 +131,21 @@ class PublishedTable:
         )
 
 
-def _fmt_number(value: object) -> str:
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
+def _fmt_share(value: object, lang: str) -> str:
+    return percent(float(value), lang, 1)
+
+
+def _fmt_p(value: object, lang: str) -> str:
     value = float(value)
-    if value.is_integer() and abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if abs(value) < 1 else f"{value:,.1f}"
+    return "<0.001" if value < 0.001 else number(value, lang, 3)
 
 
-def _fmt_share(value: object) -> str:
-    return f"{100 * float(value):.1f}%"
+def _fmt_2(value: object, lang: str) -> str:
+    return number(float(value), lang, 2)
 
 
-def _fmt_p(value: object) -> str:
-    value = float(value)
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _fmt_2(value: object) -> str:
-    return f"{float(value):.2f}"
-
-
-def _fmt_1(value: object) -> str:
-    return f"{float(value):.1f}"
+def _fmt_1(value: object, lang: str) -> str:
+    return number(float(value), lang, 1)
 
 
 #: Statistics of the pre/post change table, all resting on the paired n.
@@ -185,12 +179,10 @@ _SHARE_COLUMNS = (
     *_DROPOUT,
     "early_dropout_rate",
     *_RATE,
-    *(f"{c}_clear" for c in _RATE),
-    *(f"early_{c}" for c in _RATE),
     "attendance_rate",
     "cumulative",
 )
-_FORMATS: dict[str, Callable[[object], str]] = {
+_FORMATS: dict[str, Callable[[object, str], str]] = {
     **dict.fromkeys(_SHARE_COLUMNS, _fmt_share),
     **dict.fromkeys(("p_value", "p_holm"), _fmt_p),
     **dict.fromkeys(
@@ -201,7 +193,6 @@ _FORMATS: dict[str, Callable[[object], str]] = {
             "ci_low_pp",
             "ci_high_pp",
             "per_100",
-            "median_last_core_attended",
             "median_attended",
             *_WAIT_STATS,
             "median_days_to_first",
@@ -498,25 +489,6 @@ def _protect(
     return table, frame[cells].astype("int64"), members
 
 
-def _determined(equations: list[np.ndarray], hidden: np.ndarray) -> np.ndarray:
-    """Which hidden cells the published equations pin down exactly.
-
-    Each equation is a coefficient vector over all cells; visible cells are
-    known. A hidden cell is determined when its unit vector lies in the row
-    space of the equations restricted to the hidden cells, that is when the
-    null space of that matrix is zero in its coordinate.
-    """
-    if not hidden.any() or not equations:
-        return np.zeros(hidden.sum(), dtype=bool)
-    a = np.vstack(equations)[:, hidden]
-    _, singular, vt = np.linalg.svd(a, full_matrices=True)
-    rank = int((singular > 1e-9 * max(1.0, singular.max(initial=0.0))).sum())
-    null = vt[rank:].T
-    if null.size == 0:
-        return np.ones(hidden.sum(), dtype=bool)
-    return np.linalg.norm(null, axis=1) < 1e-9
-
-
 def _publish_nested(
     protected: SuppressedTable, spec: TableSpec, part_names: list[str]
 ) -> SuppressedTable:
@@ -527,8 +499,9 @@ def _publish_nested(
     who started: the sum of the later parts of the flow) adds one equation.
     Nested counts are tried in the order of :attr:`TableSpec.nested`, group by
     group, and kept only if, with every equation kept so far, no withheld part
-    is determined exactly (a rank test on the linear system). A statistic
-    resting on a withheld or small nested count is withheld too.
+    is determined exactly (the null-space test of
+    :class:`~cdanalytics.report.linked.Reader`). A statistic resting on a
+    withheld or small nested count is withheld too.
     """
     if not spec.nested:
         return protected
@@ -537,34 +510,28 @@ def _publish_nested(
     n_rows, n_parts = len(published), len(part_names)
     hidden = mask[part_names].to_numpy().ravel()
     cell = np.arange(n_rows * n_parts).reshape(n_rows, n_parts)
-    equations = []
+    unit = np.eye(n_rows * n_parts)
+    reader = Reader(n_rows * n_parts, unit[hidden])
+    for equation in unit[~hidden]:
+        reader.learn(equation)
     for r in range(n_rows):
-        row = np.zeros(n_rows * n_parts)
-        row[cell[r]] = 1
-        equations.append(row)
+        reader.learn(unit[cell[r]].sum(axis=0))
     if spec.total_row:
         for p in range(n_parts):
-            column = np.zeros(n_rows * n_parts)
-            column[cell[:-1, p]] = 1
-            column[cell[-1, p]] = -1
-            equations.append(column)
-    threshold_small = protected.policy.is_small
+            reader.learn(unit[cell[:-1, p]].sum(axis=0) - unit[cell[-1, p]])
+    known_already = bool(reader.determined().any())
     for nested, members in spec.nested.items():
         index = [part_names.index(m) for m in members]
         values = published[nested].astype("Int64")
-        hide = np.zeros(n_rows, dtype=bool)
-        for r in range(n_rows):
-            if threshold_small(np.array([float(values.iloc[r])]))[0]:
-                hide[r] = True
-                continue
+        hide = protected.policy.is_small(values.to_numpy(dtype=float))
+        for r in np.flatnonzero(~hide):
             if not hidden[cell[r, index]].any():
                 continue
-            equation = np.zeros(n_rows * n_parts)
-            equation[cell[r, index]] = 1
-            if _determined([*equations, equation], hidden).any():
+            equation = unit[cell[r, index]].sum(axis=0)
+            if known_already or reader.reveals(equation):
                 hide[r] = True
             else:
-                equations.append(equation)
+                reader.learn(equation)
         published[nested] = values.mask(hide)
         mask[nested] = mask[nested] | hide
         for stat in {
