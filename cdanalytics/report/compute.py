@@ -43,12 +43,14 @@ class Outcomes:
     config
         The validated evaluation config used.
     tables
-        Tidy result tables by name (see :data:`TABLE_TITLES` in
-        :mod:`cdanalytics.report.tables` for what each holds).
+        Tidy result tables by name: the sources of the published tables
+        (:data:`cdanalytics.report.tables.SPECS`), of the figures and of
+        ``outcomes.json``. Only what the report shows is computed; the
+        notebooks go further (dropout model, log-rank, attrition, mixed
+        models).
     models
         Fitted result objects: ``cox``, ``match``, ``matched_effect``,
-        ``matched_cox``, ``logrank``, ``dropout_model``, ``cumulative``,
-        ``mixed_models`` (dict), where they could be computed.
+        ``matched_cox``, ``cumulative``, where they could be computed.
     notes
         Analyses that could not be computed, each with its reason.
     """
@@ -157,13 +159,6 @@ def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
     t["attendance"] = with_overall(lambda by: engagement.attendance_summary(data, by), groupings)
     t["waiting_times"] = engagement.waiting_times(data, groupings)
     t["exit_status_findings"] = engagement.exit_status_disagreements(data)
-    model = out.attempt(
-        "Who drops out (logistic regression)",
-        lambda: engagement.dropout_model(data, cfg["engagement"]["dropout_covariates"]),
-    )
-    if model is not None:
-        out.models["dropout_model"] = model
-        t["dropout_model"] = model.summary
 
 
 def _reoffending(out: Outcomes) -> pd.DataFrame:
@@ -180,13 +175,8 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     out.models["cumulative"] = cumulative
     t["km_horizons"] = cumulative.horizons
     t["km_curve"] = cumulative.curve
-    t["km_medians"] = cumulative.medians
     has_both = people["group"].astype(str).drop_duplicates().size > 1
     if has_both:
-        rank = out.attempt("Log-rank test", lambda: reoffending.logrank(people, "group"))
-        if rank is not None:
-            out.models["logrank"] = rank
-            t["logrank"] = rank.summary
         model = out.attempt(
             "Cox model",
             lambda: reoffending.cox(people, ["group", *cfg["cox_covariates"]], missing="drop"),
@@ -194,7 +184,6 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
         if model is not None:
             out.models["cox"] = model
             t["cox"] = model.summary
-            t["cox_tests"] = model.tests
             t["cox_ph"] = model.proportional_hazards()
     else:
         out.notes.append("Comparison with a comparison group: the export has no comparison rows.")
@@ -248,36 +237,7 @@ def _prepost(out: Outcomes, instruments: dict[str, Any]) -> None:
     t = out.tables
     t["change"] = prepost.change(export, registry=instruments)
     changes = prepost.reliable_change(export, registry=instruments)
-    t["reliable_change"] = changes
     t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
-    t["attrition"] = prepost.attrition(export)
-    timepoints = tuple(out.config["prepost"]["timepoints"])
-    if len(timepoints) < 3:
-        return
-    present = export.measures.loc[
-        export.measures["timepoint"].astype(str) == timepoints[-1],
-        ["instrument", "scale", "informant"],
-    ].drop_duplicates()
-    fits = {}
-    for instrument, scale, informant in present.astype(str).itertuples(index=False):
-        label = f"{instrument} {scale} ({informant})"
-        fit = out.attempt(
-            f"Mixed model for {label}",
-            lambda i=instrument, s=scale, f=informant: prepost.mixed_model(
-                export, i, s, f, timepoints, registry=instruments, engine="profile_reml"
-            ),
-        )
-        if fit is not None:
-            fits[(instrument, scale, informant)] = fit
-    out.models["mixed_models"] = fits
-    if fits:
-        t["mixed_model"] = pd.concat(
-            [
-                fit.summary.assign(instrument=i, scale=s, informant=f)
-                for (i, s, f), fit in fits.items()
-            ],
-            ignore_index=True,
-        )
 
 
 def compute_outcomes(

@@ -151,6 +151,7 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
             section["adjusted_hazard_ratio"] = {
                 **_hazard(row, "hazard_ratio"),
                 "covariates": list(out.config["reoffending"]["cox_covariates"]),
+                "ph_global_p_value": _ph_global_p(out.tables.get("cox_ph")),
             }
     return section
 
@@ -162,6 +163,14 @@ def _hazard(row: pd.Series, column: str) -> dict[str, float]:
         "ci_high": float(row["ci_high"]),
         "p_value": float(row["p_value"]),
     }
+
+
+def _ph_global_p(ph: pd.DataFrame | None) -> float | None:
+    """Global p-value of the scaled-Schoenfeld proportional-hazards test."""
+    if ph is None:
+        return None
+    row = ph[ph["term"] == "GLOBAL"]
+    return float(row["p_value"].iloc[0]) if len(row) else None
 
 
 def _enough_events(out: Outcomes, n: int) -> bool:
