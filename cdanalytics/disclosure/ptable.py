@@ -117,12 +117,18 @@ def _max_entropy(noises: np.ndarray, variance: float) -> np.ndarray:
             break
         centred = feats - (feats @ p)[:, None]
         hess = (centred * p) @ centred.T
-        step = np.linalg.solve(hess + 1e-300 * np.eye(2), grad)
+        step = np.linalg.solve(hess, grad)
         t, now = 1.0, dual(theta)
         while dual(theta - t * step) > now - 1e-4 * t * (grad @ step) and t > 1e-12:
             t /= 2
         theta = theta - t * step
-    return np.exp(theta @ feats - logsumexp(theta @ feats))
+    p = np.exp(theta @ feats - logsumexp(theta @ feats))
+    if np.max(np.abs(feats @ p - target)) > 1e-9:
+        raise ConfigError(
+            f"could not build a ptable row with variance {variance} on the noises "
+            f"{noises.tolist()}; choose V further from its attainable limits"
+        )
+    return p
 
 
 def _allowed(count: int, D: int, js: int) -> np.ndarray:
