@@ -79,9 +79,9 @@ def lazy_exports(package: str) -> tuple[Callable[[str], Any], Callable[[], list[
     Returns
     -------
     (callable, callable)
-        ``__getattr__(name)`` imports and returns a re-exported name (raising
-        :class:`AttributeError` for any other); ``__dir__()`` lists the
-        package's namespace and every re-exported name.
+        ``__getattr__(name)`` imports and returns a re-exported name or a
+        submodule (raising :class:`AttributeError` for any other name);
+        ``__dir__()`` lists the package's namespace and every re-exported name.
 
     References
     ----------
@@ -100,14 +100,21 @@ def lazy_exports(package: str) -> tuple[Callable[[str], Any], Callable[[], list[
         return value
 
     here = init.parent
+
+    def is_submodule(name: str) -> bool:
+        return (here / f"{name}.py").exists() or (here / name / "__init__.py").exists()
+
     for name, (_, attribute) in targets.items():
-        is_submodule = (here / f"{name}.py").exists() or (here / name / "__init__.py").exists()
-        if is_submodule and attribute is not None:
+        if attribute is not None and is_submodule(name):
             load(name)
 
     def __getattr__(name: str) -> Any:
         if name in targets:
             return load(name)
+        if not name.startswith("__") and is_submodule(name):
+            # ``cdanalytics.io.schema`` without importing it first, as when
+            # the package imported every submodule up front.
+            return importlib.import_module(f"{package}.{name}")
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

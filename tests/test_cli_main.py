@@ -143,6 +143,21 @@ def test_every_lazy_export_resolves_and_is_listed(package):
         module.not_a_name  # noqa: B018
 
 
+def test_submodules_are_reachable_as_attributes_without_an_import():
+    code = (
+        "import cdanalytics\n"
+        "print(cdanalytics.io.schema.__name__, cdanalytics.prepost.mixed.__name__, "
+        "cdanalytics.engagement.model.__name__)"
+    )
+    result = python("-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "cdanalytics.io.schema",
+        "cdanalytics.prepost.mixed",
+        "cdanalytics.engagement.model",
+    ]
+
+
 def test_a_function_named_like_its_module_stays_the_function():
     # prepost.change (function) lives in prepost/change.py: importing the
     # module directly must not replace the function in the package.
