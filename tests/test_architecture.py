@@ -252,14 +252,17 @@ def test_every_layer_named_exists(graph):
 # --------------------------------------------------------------------------- the checker
 
 
-def test_an_upward_import_added_to_a_copy_of_the_tree_is_caught(tmp_path):
+def _graph_of_a_copy_with(tmp_path: Path, module: str, added: str) -> dict[str, set[Edge]]:
+    """The graph of a copy of the package in which ``added`` is appended to ``module``."""
     shutil.copytree(ROOT / PACKAGE, tmp_path / PACKAGE)
-    export = tmp_path / PACKAGE / "io" / "export.py"
-    export.write_text(
-        export.read_text(encoding="utf-8") + "\n\ndef _late():\n    from ..report import build\n",
-        encoding="utf-8",
-    )
-    found = violations(module_graph(tmp_path)) - ALLOWED
+    path = tmp_path / PACKAGE / module
+    path.write_text(path.read_text(encoding="utf-8") + added, encoding="utf-8")
+    return module_graph(tmp_path)
+
+
+def test_an_upward_import_added_to_a_copy_of_the_tree_is_caught(tmp_path):
+    added = "\n\ndef _late():\n    from ..report import build\n"
+    found = violations(_graph_of_a_copy_with(tmp_path, "io/export.py", added)) - ALLOWED
     assert ("upward", "cdanalytics.io.export -> cdanalytics.report.build") in found
     # report imports io, so io -> report also closes a cycle between the packages.
     cycles = [what.split(" <-> ") for kind, what in found if kind == "package cycle"]
@@ -267,13 +270,8 @@ def test_an_upward_import_added_to_a_copy_of_the_tree_is_caught(tmp_path):
 
 
 def test_a_private_import_across_packages_in_a_copy_of_the_tree_is_caught(tmp_path):
-    shutil.copytree(ROOT / PACKAGE, tmp_path / PACKAGE)
-    module = tmp_path / PACKAGE / "report" / "summary.py"
-    module.write_text(
-        module.read_text(encoding="utf-8") + "\nfrom ..engagement._prepare import STAGES\n",
-        encoding="utf-8",
-    )
-    found = violations(module_graph(tmp_path))
+    added = "\nfrom ..engagement._prepare import STAGES\n"
+    found = violations(_graph_of_a_copy_with(tmp_path, "report/summary.py", added))
     assert ("private", "cdanalytics.report.summary -> cdanalytics.engagement._prepare") in found
 
 
