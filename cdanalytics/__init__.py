@@ -16,67 +16,77 @@ The data's path through the package:
 The most used functions are re-exported here; the modules hold the rest.
 """
 
-from . import (
-    charts,
-    disclosure,
-    engagement,
-    io,
-    matching,
-    prepost,
-    registry,
-    reoffending,
-    report,
-    synth,
-)
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 from ._version import __version__
-from .config import load_config
-from .disclosure import DisclosurePolicy, protect_frame, suppress_counts
-from .engagement import (
-    attendance,
-    attendance_summary,
-    completion,
-    dropout,
-    dropout_model,
-    dropout_timing,
-    flow,
-    flow_exits,
-    prepare_engagement,
-    retention,
-    waiting_times,
-)
-from .errors import (
-    AnalysisError,
-    CdaError,
-    ConfigError,
-    ConvergenceError,
-    ExportError,
-    ExportValidationError,
-    IdentifierError,
-    InsufficientDataError,
-)
-from .io import Export, Manifest, ValidationReport, load_export
-from .io.pseudonymise import pseudonymise_export
-from .matching import match, matched_cox, matched_effect, propensity_scores
-from .prepost import attrition, change, mixed_model, reliable_change, reliable_change_summary
-from .registry import instrument_registry, programme_registry
-from .reoffending import (
-    ReoffendingDefinition,
-    cox,
-    cumulative_reoffending,
-    fixed_window,
-    logrank,
-    person_outcomes,
-)
-from .report import build_report
-from .report.batch import batch_reports
-from .synth import generate as generate_synthetic
-from .synth import write_synthetic_export
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from . import (
+        charts,
+        disclosure,
+        engagement,
+        io,
+        matching,
+        prepost,
+        registry,
+        reoffending,
+        report,
+        synth,
+    )
+    from .config import load_config
+    from .disclosure import DisclosurePolicy, protect_frame, suppress_counts
+    from .engagement import (
+        attendance,
+        attendance_summary,
+        completion,
+        dropout,
+        dropout_model,
+        dropout_timing,
+        flow,
+        flow_exits,
+        prepare_engagement,
+        retention,
+        waiting_times,
+    )
+    from .errors import (
+        AnalysisError,
+        CdaError,
+        CdaWarning,
+        ConfigError,
+        ConvergenceError,
+        DataQualityWarning,
+        ExportError,
+        ExportValidationError,
+        IdentifierError,
+        InsufficientDataError,
+        StatisticalWarning,
+    )
+    from .io import Export, Manifest, ValidationReport, load_export
+    from .io.pseudonymise import pseudonymise_export
+    from .matching import match, matched_cox, matched_effect, propensity_scores
+    from .prepost import attrition, change, mixed_model, reliable_change, reliable_change_summary
+    from .registry import instrument_registry, programme_registry
+    from .reoffending import (
+        ReoffendingDefinition,
+        cox,
+        cumulative_reoffending,
+        fixed_window,
+        logrank,
+        person_outcomes,
+    )
+    from .report import build_report
+    from .report.batch import batch_reports
+    from .synth import generate as generate_synthetic
+    from .synth import write_synthetic_export
 
 __all__ = [
     "AnalysisError",
     "CdaError",
+    "CdaWarning",
     "ConfigError",
     "ConvergenceError",
+    "DataQualityWarning",
     "DisclosurePolicy",
     "Export",
     "ExportError",
@@ -85,6 +95,7 @@ __all__ = [
     "InsufficientDataError",
     "Manifest",
     "ReoffendingDefinition",
+    "StatisticalWarning",
     "ValidationReport",
     "__version__",
     "attendance",
@@ -134,3 +145,5 @@ __all__ = [
     "waiting_times",
     "write_synthetic_export",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

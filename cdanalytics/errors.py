@@ -1,7 +1,10 @@
 """Exception classes raised by cdanalytics.
 
 Every error a researcher can meet is one of these, with a message that says
-what is wrong and what to do about it.
+what is wrong and what to do about it. Warnings are :class:`CdaWarning`
+subclasses, so that a caller can filter them by kind, for example
+``warnings.simplefilter("error", StatisticalWarning)`` to stop on a result
+whose statistics are doubtful.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 __all__ = [
     "AnalysisError",
     "CdaError",
+    "CdaWarning",
     "ConfigError",
     "ConvergenceError",
+    "DataQualityWarning",
     "ExportError",
     "ExportValidationError",
     "IdentifierError",
     "InsufficientDataError",
+    "StatisticalWarning",
 ]
 
 
@@ -56,3 +62,24 @@ class InsufficientDataError(AnalysisError):
 
 class ConvergenceError(AnalysisError):
     """A model fit did not converge (for example complete separation)."""
+
+
+class CdaWarning(UserWarning):
+    """Base class of every warning issued by cdanalytics."""
+
+
+class StatisticalWarning(CdaWarning):
+    """A result is computed but its statistics are doubtful or incomplete.
+
+    For example too few events per model parameter, fewer comparison rows
+    than matches asked for, or a reliable-change index that cannot be
+    computed because the registry lacks the instrument's reliability.
+    """
+
+
+class DataQualityWarning(CdaWarning):
+    """Rows were left out of an analysis because of their values.
+
+    For example participants with a missing covariate in a model; the message
+    says how many.
+    """

@@ -28,7 +28,9 @@ from cdanalytics.errors import (
     AnalysisError,
     ConfigError,
     ConvergenceError,
+    DataQualityWarning,
     InsufficientDataError,
+    StatisticalWarning,
 )
 from cdanalytics.io.export import Export, Manifest
 
@@ -807,7 +809,7 @@ def test_dropout_model_complete_separation_by_numeric_covariate():
 
 def test_dropout_model_warns_on_few_events_per_parameter():
     frame = two_by_two(4, 20, 4, 20)
-    with pytest.warns(UserWarning, match="events per parameter"):
+    with pytest.warns(StatisticalWarning, match="events per parameter"):
         model = eng.dropout_model(outcome_export(frame), ["flag"], programmes=PROGRAMMES)
     assert model.n_events == 8
 
@@ -815,7 +817,7 @@ def test_dropout_model_warns_on_few_events_per_parameter():
 def test_dropout_model_reports_missing_covariates():
     frame = two_by_two(30, 20, 25, 75)
     frame["age"] = np.where(np.arange(150) % 10 == 0, np.nan, np.arange(150) % 7)
-    with pytest.warns(UserWarning, match="15 participants left out"):
+    with pytest.warns(DataQualityWarning, match="15 participants left out"):
         model = eng.dropout_model(outcome_export(frame), ["flag", "age"], programmes=PROGRAMMES)
     assert (model.n_used, model.n_missing) == (135, 15)
 

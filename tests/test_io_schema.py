@@ -133,3 +133,8 @@ def test_a_built_wheel_carries_the_schemas(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for table in ("participants", "sessions", "measures", "events", "manifest"):
         assert f"cdanalytics/_schemas/{table}.yaml" in names
+    # Typed package (PEP 561) and the MIT licence text in the metadata.
+    assert "cdanalytics/py.typed" in names
+    licences = [n for n in names if ".dist-info/" in n and n.endswith("/LICENSE")]
+    assert licences
+    assert "MIT License" in zipfile.ZipFile(wheel).read(licences[0]).decode("utf-8")

@@ -22,6 +22,7 @@ from cdanalytics.errors import (
     ConfigError,
     ConvergenceError,
     InsufficientDataError,
+    StatisticalWarning,
 )
 from cdanalytics.matching import match, matched_cox, matched_effect, propensity_scores
 
@@ -232,7 +233,7 @@ def test_caliper_in_sd_units_leaves_far_treated_unmatched_hand_worked():
 
 def test_discard_control_outside_treated_score_range():
     # Treated scores span 0.55-0.80: C3 (0.50) and C4 (0.20) are outside.
-    with pytest.warns(UserWarning, match="fewer comparison rows"):
+    with pytest.warns(StatisticalWarning, match="fewer comparison rows"):
         result = match(HAND, covariates=["age"], score="ps", caliper=None, discard="control")
     assert result.scores.loc[["C3", "C4"], "discarded"].all()
     counts = result.counts.set_index("group")
@@ -255,7 +256,7 @@ def test_ratio_two_gives_every_treated_a_first_match_before_any_second():
     # Pass 1: T1 (0.875) takes 0.8125; T2 (0.625) takes 0.6875.
     # Pass 2: T1's nearest left is 0.25; T2 has nothing left.
     df = _scored({"T1": 0.875, "T2": 0.625}, {"C1": 0.8125, "C2": 0.6875, "C3": 0.25})
-    with pytest.warns(UserWarning, match="not every treated row can get 2"):
+    with pytest.warns(StatisticalWarning, match="not every treated row can get 2"):
         result = match(df, covariates=["age"], score="ps", caliper=None, ratio=2)
     assert _matches(result) == {"T1": ["C1", "C3"], "T2": ["C2"]}
     # Weights: T1's two controls 1/2 each, T2's control 1; scaled to mean 1

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from _prepost_fixtures import make_export, pairs_to_rows
 
-from cdanalytics.errors import ConfigError
+from cdanalytics.errors import ConfigError, StatisticalWarning
 from cdanalytics.prepost import clinical_cutoff, reliable_change, reliable_change_summary
 from cdanalytics.registry import instrument_registry
 
@@ -154,7 +154,7 @@ def test_reverse_scored_scale_recovers_upwards():
 
 def test_missing_reliability_is_reported_not_guessed():
     export = make_export(pairs_to_rows([90, 100, 110], [80, 95, 120], instrument="psi_sf"))
-    with pytest.warns(UserWarning, match="No reliability.*psi_sf/total"):
+    with pytest.warns(StatisticalWarning, match="No reliability.*psi_sf/total"):
         result = reliable_change(export)
     assert (result["change_class"] == "reliability_missing").all()
     assert result["rci"].isna().all() and result["reliability"].isna().all()
@@ -180,7 +180,7 @@ def test_explicit_cutoff_choice_and_unavailable_choice():
     a = reliable_change(export, registry=PS_REGISTRY, cutoff="a")
     assert a["cutoff"].iloc[0] == pytest.approx(1.7) and a["cutoff_type"].iloc[0] == "a"
     assert a["change_class"].iloc[0] == "improved"  # 2.5 is above 1.7: not recovered
-    with pytest.warns(UserWarning, match="Cut-off 'threshold'"):
+    with pytest.warns(StatisticalWarning, match="Cut-off 'threshold'"):
         reliable_change(export, registry=PS_REGISTRY, cutoff="threshold")
 
 

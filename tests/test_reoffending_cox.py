@@ -20,7 +20,12 @@ from scipy import optimize, stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from cdanalytics import _cox
-from cdanalytics.errors import AnalysisError, ConfigError, ConvergenceError
+from cdanalytics.errors import (
+    AnalysisError,
+    ConfigError,
+    ConvergenceError,
+    DataQualityWarning,
+)
 from cdanalytics.reoffending import COX_COLUMNS, PH_COLUMNS, TEST_COLUMNS, cox
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -304,7 +309,7 @@ def test_missing_covariates_are_refused_or_dropped_on_request():
     )
     with pytest.raises(AnalysisError, match="missing values in x"):
         cox(table, ["x"])
-    with pytest.warns(UserWarning, match="left out 1"):
+    with pytest.warns(DataQualityWarning, match="left out 1"):
         result = cox(table, ["x"], missing="drop")
     assert (result.n, result.n_dropped) == (6, 1)
 

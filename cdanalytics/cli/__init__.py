@@ -20,6 +20,7 @@ import logging
 import sys
 import warnings
 
+from .._version import __version__
 from ..errors import AnalysisError, ConfigError, ExportError
 
 __all__ = ["EXIT_ANALYSIS", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "main"]
@@ -38,11 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate domestic-abuse perpetrator programmes from anonymised case exports.",
         epilog=EPILOG,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMANDS:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
+    for subparser in sub.choices.values():
+        # Global options are accepted after the subcommand too. SUPPRESS: when
+        # not given there, the value set before the subcommand is kept.
+        subparser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log debug detail to stderr",
+        )
     return parser
 
 

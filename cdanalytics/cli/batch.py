@@ -6,8 +6,6 @@ import argparse
 import logging
 import sys
 
-from ..report.batch import batch_reports
-
 __all__ = ["register", "run"]
 
 DESCRIPTION = """\
@@ -44,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; exit 1 if any export failed."""
+    from ..report.batch import batch_reports  # heavy: imported only when the command runs
+
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
     entries = batch_reports(

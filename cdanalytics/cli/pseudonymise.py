@@ -6,13 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io.pseudonymise import (
-    DEFAULT_HEX_CHARS,
-    DEFAULT_KEY_ENV,
-    MIN_KEY_BYTES,
-    load_key,
-    pseudonymise_export,
-)
+from ..io.pseudonym_key import DEFAULT_HEX_CHARS, DEFAULT_KEY_ENV, MIN_KEY_BYTES, load_key
 from . import EXIT_OK
 
 __all__ = ["register", "run"]
@@ -79,6 +73,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Pseudonymise ``args.src`` into ``args.out``; returns the exit code."""
+    from ..io.pseudonymise import pseudonymise_export  # heavy: imported only here
+
     if args.key_file is not None:
         key_path = Path(args.key_file).resolve()
         for folder in (args.src, args.out):

@@ -6,9 +6,6 @@ import argparse
 import logging
 import sys
 
-from ..report import build_report
-from ..report.compute import STEPS
-
 __all__ = ["register", "run"]
 
 DESCRIPTION = """\
@@ -52,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; returns the exit code (errors are mapped by the caller)."""
+    from ..report import build_report  # heavy: imported only when the command runs
+    from ..report.compute import STEPS
+
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
     show_bar = not args.quiet and sys.stderr.isatty()

@@ -6,8 +6,7 @@ import argparse
 import logging
 import time
 
-from ..io.write import FORMATS
-from ..synth import TRUTH_FILE, write_synthetic_export
+from ..io.formats import FORMATS
 from . import EXIT_OK
 
 __all__ = ["register", "run"]
@@ -79,6 +78,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the export; returns the exit code."""
+    from ..synth import TRUTH_FILE, write_synthetic_export  # heavy: imported only here
+
     start = time.perf_counter()
     truth = write_synthetic_export(
         args.out,

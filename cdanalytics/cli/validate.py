@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import load_config
 from ..errors import ExportValidationError
-from ..io.load import load_export
-from ..io.validation import ValidationReport
 from . import EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from ..io.validation import ValidationReport
 
 __all__ = ["PROBLEMS_FILE", "register", "run"]
 
@@ -80,6 +81,9 @@ def _write_problems(report: ValidationReport, out: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the export; print the summary; write the problem list and quarantine files."""
+    from ..config import load_config  # heavy: imported only when the command runs
+    from ..io.load import load_export
+
     config = load_config(args.config) if args.config else {}
     try:
         export = load_export(

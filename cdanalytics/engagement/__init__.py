@@ -13,30 +13,35 @@ Typical use::
     eng.retention(data, by="programme")
 """
 
-from ._prepare import (
-    CLEAR_OUTCOMES,
-    EXIT_STATUSES,
-    FINAL_STATUSES,
-    FINDINGS,
-    STAGES,
-    EngagementData,
-    derive_exit_status,
-    exit_status_disagreements,
-    potential_completers,
-    prepare_engagement,
-)
-from .model import DropoutModel, dropout_model
-from .outcomes import (
-    attendance,
-    attendance_summary,
-    completion,
-    dropout,
-    dropout_timing,
-    flow,
-    flow_exits,
-    retention,
-    waiting_times,
-)
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from ._prepare import (
+        CLEAR_OUTCOMES,
+        EXIT_STATUSES,
+        FINAL_STATUSES,
+        FINDINGS,
+        STAGES,
+        EngagementData,
+        derive_exit_status,
+        exit_status_disagreements,
+        potential_completers,
+        prepare_engagement,
+    )
+    from .model import DropoutModel, dropout_model
+    from .outcomes import (
+        attendance,
+        attendance_summary,
+        completion,
+        dropout,
+        dropout_timing,
+        flow,
+        flow_exits,
+        retention,
+        waiting_times,
+    )
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -61,3 +66,5 @@ __all__ = [
     "retention",
     "waiting_times",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

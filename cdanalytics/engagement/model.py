@@ -16,7 +16,13 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
-from ..errors import ConfigError, ConvergenceError, InsufficientDataError
+from ..errors import (
+    ConfigError,
+    ConvergenceError,
+    DataQualityWarning,
+    InsufficientDataError,
+    StatisticalWarning,
+)
 from ..io.export import Export
 from ._prepare import EngagementData, as_engagement_data, is_potential, shared_parameters
 
@@ -123,6 +129,7 @@ def _check_identifiable(x: pd.DataFrame, y: np.ndarray, terms: pd.DataFrame) -> 
         warnings.warn(
             f"Only {minority / max(n_params - 1, 1):.1f} events per parameter (fewer than "
             f"{MIN_EVENTS_PER_PARAMETER}); odds ratios may be biased and intervals too narrow.",
+            StatisticalWarning,
             stacklevel=3,
         )
     values = x.to_numpy()
@@ -208,6 +215,7 @@ def dropout_model(
     if n_missing:
         warnings.warn(
             f"{n_missing} participants left out of the dropout model: a covariate is missing.",
+            DataQualityWarning,
             stacklevel=2,
         )
     frame = frame.loc[complete]

@@ -5,11 +5,16 @@ The one entry point is :func:`load_export`; the contract lives in
 ``docs/data_dictionary.md``).
 """
 
-from .export import TABLES, Export, Manifest
-from .load import load_export
-from .mapping import SiteMapping, load_mapping
-from .schema import data_dictionary_markdown, pandera_schema, table_schema
-from .validation import PROBLEM_COLUMNS, Problem, ValidationReport
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from .export import TABLES, Export, Manifest
+    from .load import load_export
+    from .mapping import SiteMapping, load_mapping
+    from .schema import data_dictionary_markdown, pandera_schema, table_schema
+    from .validation import PROBLEM_COLUMNS, Problem, ValidationReport
 
 __all__ = [
     "PROBLEM_COLUMNS",
@@ -25,3 +30,5 @@ __all__ = [
     "pandera_schema",
     "table_schema",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

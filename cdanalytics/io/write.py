@@ -33,15 +33,10 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from .export import TABLES, Export
+from .formats import FORMATS, WORKBOOK_NAME, XLSX_MAX_ROWS
 
 __all__ = ["FORMATS", "WORKBOOK_NAME", "XLSX_MAX_ROWS", "write_export"]
 
-#: Formats :func:`write_export` can write.
-FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx")
-#: File name of the workbook in an xlsx export.
-WORKBOOK_NAME = "export.xlsx"
-#: Data rows an Excel sheet can hold (1,048,576 rows less the header).
-XLSX_MAX_ROWS = 1_048_575
 
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _FIXED_DOC_TIME = "2000-01-01T00:00:00Z"

@@ -65,10 +65,15 @@ vignette): cluster-robust standard errors by subclass (pair), and by
 subclass and unit when matching with replacement (Austin & Cafri 2020).
 """
 
-from .cox import MatchedCox, matched_cox
-from .effects import MatchedEffect, matched_effect
-from .nearest import MatchResult, match
-from .propensity import propensity_scores
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from .cox import MatchedCox, matched_cox
+    from .effects import MatchedEffect, matched_effect
+    from .nearest import MatchResult, match
+    from .propensity import propensity_scores
 
 __all__ = [
     "MatchResult",
@@ -79,3 +84,5 @@ __all__ = [
     "matched_effect",
     "propensity_scores",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import AnalysisError, ConfigError, InsufficientDataError
+from ..errors import AnalysisError, ConfigError, InsufficientDataError, StatisticalWarning
 from ._greedy import (
     SortedUnits,
     greedy_with_replacement,
@@ -251,6 +251,7 @@ def match(
             warnings.warn(
                 f"fewer comparison rows ({len(c_rows)}) than treated rows x ratio "
                 f"({len(t_rows)} x {ratio}); not every treated row can get {ratio} match(es)",
+                StatisticalWarning,
                 stacklevel=2,
             )
         order = treated_order(d_all[t_rows], m_order, seed)

@@ -14,19 +14,24 @@ Instrument facts (direction, reliability, norms, cut-offs) come from the
 instrument registry (:func:`cdanalytics.registry.instrument_registry`).
 """
 
-from ._data import score_table
-from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
-from .attrition import ATTRITION_COLUMNS, attrition, welch_test
-from .change import CHANGE_COLUMNS, change, holm
-from .mixed import MIXED_SUMMARY_COLUMNS, MixedModelResult, mixed_model, profile_reml_fit
-from .reliable import (
-    CHANGE_CLASSES,
-    RELIABLE_CHANGE_COLUMNS,
-    RELIABLE_CHANGE_SUMMARY_COLUMNS,
-    clinical_cutoff,
-    reliable_change,
-    reliable_change_summary,
-)
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from ._data import score_table
+    from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
+    from .attrition import ATTRITION_COLUMNS, attrition, welch_test
+    from .change import CHANGE_COLUMNS, change, holm
+    from .mixed import MIXED_SUMMARY_COLUMNS, MixedModelResult, mixed_model, profile_reml_fit
+    from .reliable import (
+        CHANGE_CLASSES,
+        RELIABLE_CHANGE_COLUMNS,
+        RELIABLE_CHANGE_SUMMARY_COLUMNS,
+        clinical_cutoff,
+        reliable_change,
+        reliable_change_summary,
+    )
 
 __all__ = [
     "ATTRITION_COLUMNS",
@@ -51,3 +56,5 @@ __all__ = [
     "score_table",
     "welch_test",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

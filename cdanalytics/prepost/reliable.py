@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._stats import wilson_ci
-from ..errors import ConfigError
+from ..errors import ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import (
     SCALE_KEYS,
@@ -209,6 +209,7 @@ def _scale_parameters(
             f"No reliability in the instrument registry for {r.instrument}/{r.scale}: "
             "reliable change is not computed (change_class 'reliability_missing'); set "
             f"instruments.{r.instrument}.scales.{r.scale}.reliability in the evaluation config.",
+            StatisticalWarning,
             stacklevel=3,
         )
     if cutoff != "auto":
@@ -216,6 +217,7 @@ def _scale_parameters(
             warnings.warn(
                 f"Cut-off {cutoff!r} cannot be computed for {r.instrument}/{r.scale} from "
                 "the registry norms: clinical status is unknown.",
+                StatisticalWarning,
                 stacklevel=3,
             )
     return params

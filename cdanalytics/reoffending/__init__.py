@@ -9,40 +9,45 @@
 * :mod:`.cox` — :func:`cox` proportional-hazards models.
 """
 
-from .cox import (
-    COX_COLUMNS,
-    DEFAULT_REFERENCES,
-    PH_COLUMNS,
-    PH_TRANSFORMS,
-    TEST_COLUMNS,
-    TIES,
-    CoxResult,
-    cox,
-)
-from .definition import (
-    COUNTABLE_EVENT_TYPES,
-    INDEX_OPTIONS,
-    OUTCOME_COLUMNS,
-    SURVIVAL_COLUMNS,
-    ReoffendingDefinition,
-    person_outcomes,
-)
-from .survival import (
-    AT_RISK_COLUMNS,
-    CONF_TYPES,
-    CURVE_COLUMNS,
-    DAYS_PER_MONTH,
-    DEFAULT_HORIZONS_MONTHS,
-    HORIZON_COLUMNS,
-    LOGRANK_COLUMNS,
-    MEDIAN_COLUMNS,
-    CumulativeReoffending,
-    LogrankResult,
-    at_risk_table,
-    cumulative_reoffending,
-    logrank,
-)
-from .window import FIXED_WINDOW_COLUMNS, fixed_window
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from .cox import (
+        COX_COLUMNS,
+        DEFAULT_REFERENCES,
+        PH_COLUMNS,
+        PH_TRANSFORMS,
+        TEST_COLUMNS,
+        TIES,
+        CoxResult,
+        cox,
+    )
+    from .definition import (
+        COUNTABLE_EVENT_TYPES,
+        INDEX_OPTIONS,
+        OUTCOME_COLUMNS,
+        SURVIVAL_COLUMNS,
+        ReoffendingDefinition,
+        person_outcomes,
+    )
+    from .survival import (
+        AT_RISK_COLUMNS,
+        CONF_TYPES,
+        CURVE_COLUMNS,
+        DAYS_PER_MONTH,
+        DEFAULT_HORIZONS_MONTHS,
+        HORIZON_COLUMNS,
+        LOGRANK_COLUMNS,
+        MEDIAN_COLUMNS,
+        CumulativeReoffending,
+        LogrankResult,
+        at_risk_table,
+        cumulative_reoffending,
+        logrank,
+    )
+    from .window import FIXED_WINDOW_COLUMNS, fixed_window
 
 __all__ = [
     "AT_RISK_COLUMNS",
@@ -75,3 +80,5 @@ __all__ = [
     "logrank",
     "person_outcomes",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

@@ -24,7 +24,13 @@ from statsmodels.duration.survfunc import SurvfuncRight
 
 from .. import _cox
 from .._groups import by_columns, group_by
-from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
+from ..errors import (
+    AnalysisError,
+    ConfigError,
+    ConvergenceError,
+    DataQualityWarning,
+    InsufficientDataError,
+)
 from ..io.export import Export
 from .definition import (
     SURVIVAL_COLUMNS,
@@ -303,6 +309,7 @@ def cox(
     if n_dropped:
         warnings.warn(
             f"cox: left out {n_dropped} of {len(cohort)} people with missing covariate values.",
+            DataQualityWarning,
             stacklevel=2,
         )
     frame = cohort.loc[~incomplete]
