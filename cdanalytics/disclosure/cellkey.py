@@ -110,7 +110,7 @@ import numpy as np
 import pandas as pd
 
 from cdanalytics.errors import AnalysisError, ConfigError
-from cdanalytics.io.pseudonymise import MIN_KEY_BYTES, _id_text, load_key
+from cdanalytics.io.pseudonymise import MIN_KEY_BYTES, id_text, load_key
 
 from .ptable import DEFAULT_BIG_N, PerturbationTable, check_big_n
 
@@ -172,7 +172,7 @@ def record_keys(
         )
     if len(secret) > 64:  # BLAKE2b takes keys of up to 64 bytes
         secret = hashlib.blake2b(secret, person=_PERSON).digest()
-    text = _id_text(pd.Series(ids, copy=False).reset_index(drop=True))
+    text = id_text(pd.Series(ids, copy=False).reset_index(drop=True))
     if text.isna().any():
         raise AnalysisError("a record has no participant id, so it has no record key")
     codes, uniques = pd.factorize(text.to_numpy(dtype=object))

@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_KEY_ENV",
     "MIN_HEX_CHARS",
     "MIN_KEY_BYTES",
+    "id_text",
     "load_key",
     "pseudonymise_export",
     "pseudonymise_table",
@@ -73,8 +74,8 @@ logger = logging.getLogger(__name__)
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".xlsx")
 
 
-def _id_text(values: pd.Series) -> pd.Series:
-    """Ids as stripped text; missing and empty become NA."""
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids as stripped text; missing and empty become NA (whole floats lose their ``.0``)."""
     if pd.api.types.is_float_dtype(values.dtype):
         finite = values.dropna()
         if (finite == np.floor(finite)).all():
@@ -97,7 +98,7 @@ class _Pseudonyms:
         return f"_Pseudonyms(hex_chars={self._hex_chars}, known={len(self._known)})"
 
     def __call__(self, values: pd.Series) -> pd.Series:
-        codes, uniques = pd.factorize(_id_text(values))
+        codes, uniques = pd.factorize(id_text(values))
         uniques = pd.Index(uniques, dtype=object)
         new = uniques[self._known.index.get_indexer(uniques) < 0]
         if len(new):
