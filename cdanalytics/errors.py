@@ -15,6 +15,7 @@ __all__ = [
     "ExportValidationError",
     "IdentifierError",
     "InsufficientDataError",
+    "OutputFolderError",
 ]
 
 
@@ -43,6 +44,15 @@ class IdentifierError(ExportError):
 
     The message names the table, file and column and why it looks like an
     identifier; it never contains the value itself.
+    """
+
+
+class OutputFolderError(CdaError):
+    """An output folder is unsafe to write or busy.
+
+    Raised before anything is written: the folder holds files cdanalytics did
+    not write, is (or is inside, or holds) the export being read, or another
+    cdanalytics run is writing it. The message names the folder and what to do.
     """
 
 
