@@ -13,6 +13,7 @@ __all__ = [
     "ConvergenceError",
     "ExportError",
     "ExportValidationError",
+    "GroupLabelWarning",
     "IdentifierError",
     "InsufficientDataError",
     "OutputFolderError",
@@ -66,3 +67,8 @@ class InsufficientDataError(AnalysisError):
 
 class ConvergenceError(AnalysisError):
     """A model fit did not converge (for example complete separation)."""
+
+
+class GroupLabelWarning(UserWarning):
+    """A group label (a site or programme name) was renamed so that it cannot be
+    taken for the overall row of a table."""

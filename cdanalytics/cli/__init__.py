@@ -39,9 +39,10 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ANALYSIS, EXIT_INTERNAL = 0, 1, 2, 3, 4
 _SUBCOMMANDS = ("validate", "synth", "pseudonymise", "report", "batch")
 
 EPILOG = """\
-exit codes: 0 success, 1 invalid export, 2 usage error (including an unsafe or
-busy --out), 3 analysis failure, 4 internal error (a bug: a crash file without
-data values is written; please report it)"""
+exit codes: 0 success, 1 invalid export, 2 usage error, 3 analysis failure,
+4 internal error. A usage error includes an unsafe or busy --out folder. An
+internal error is a bug: a crash file without data values is written (stderr
+says where); please report it."""
 
 
 def build_parser() -> argparse.ArgumentParser:

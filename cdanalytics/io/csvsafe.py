@@ -11,6 +11,11 @@ injection. Only text is changed: numeric, boolean and date columns are written
 as they are, and a text cell that is a plain number (``-2``, ``+1.5e3``)
 cannot be a formula and is also left alone, so negative numbers stay numbers.
 
+Lines end in CR LF (RFC 4180). Besides being what spreadsheets expect, this
+makes the CSV writer quote a cell holding a lone carriage return: with LF
+endings pandas writes it unquoted, and a spreadsheet then starts a new row
+there, whose first cell (``"x\r=1+1"``) would escape the rule above.
+
 Exports written by :mod:`cdanalytics.io.write` and
 :mod:`cdanalytics.io.pseudonymise` are inputs, not reports: they must read
 back exactly as they were, so they are not neutralised.
@@ -87,7 +92,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> Path:
     path
         The file to write.
     **options
-        Passed on to :meth:`pandas.DataFrame.to_csv` (not ``index``).
+        Passed on to :meth:`pandas.DataFrame.to_csv` (not ``index``; keep
+        the default ``lineterminator``).
 
     Returns
     -------
@@ -95,5 +101,6 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> Path:
         ``path``.
     """
     path = Path(path)
+    options.setdefault("lineterminator", "\r\n")
     neutralise_frame(frame).to_csv(path, index=False, **options)
     return path

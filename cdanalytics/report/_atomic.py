@@ -1,7 +1,7 @@
 """Write a report folder so that a crash or kill never leaves half a report, nor none.
 
 Everything is written into a hidden staging folder beside the target
-(``.<name>.partial-<pid>``), under the folder's lock
+(``.<name>.partial-<pid>``), while the caller holds the folder's lock
 (:func:`cdanalytics.outdir.folder_lock`). Only when it is complete does it
 take the target's place:
 
@@ -40,8 +40,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from ..outdir import folder_lock
 
 __all__ = ["STEPS", "atomic_directory"]
 
@@ -129,28 +127,25 @@ def _swap(staging: Path, target: Path) -> None:
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a staging folder; on success it replaces ``target`` as a whole.
 
-    ``target`` must have passed :func:`cdanalytics.outdir.check_out_folder`.
+    ``target`` must have passed :func:`cdanalytics.outdir.check_out_folder`,
+    and the caller must hold :func:`cdanalytics.outdir.folder_lock` of it (for
+    the whole run, so that a second run stops before computing anything).
     If the body raises, the staging folder is removed and ``target`` is left
     as it was.
-
-    Raises
-    ------
-    OutputFolderError
-        Another run holds the lock of ``target``.
     """
     target = Path(target)
-    with folder_lock(target):
-        _pause("locked")
-        _recover(target)
-        staging, _ = _names(target)
-        staging.mkdir()
-        try:
-            yield staging
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        _pause("staged")
-        _swap(staging, target)
-        _pause("swapped")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover(target)
+    _pause("locked")
+    staging, _ = _names(target)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        _pause("cleaned")
+        raise
+    _pause("staged")
+    _swap(staging, target)
+    _pause("swapped")
+    shutil.rmtree(staging, ignore_errors=True)
+    _pause("cleaned")

@@ -162,8 +162,8 @@ def _check_batch_out(root: Path, out: str | Path, force_out: bool) -> Path:
             f" {real_root}. Choose an --out outside it, or a subfolder of it that holds"
             " no export."
         )
-    exports = find_exports(root, skip=real_out)
-    return check_out_folder(real_out, "batch", sources=exports, force=force_out)
+    # every export, including any below OUT: OUT may hold none, nor be or lie in one
+    return check_out_folder(real_out, "batch", sources=find_exports(root), force=force_out)
 
 
 def _report_each(

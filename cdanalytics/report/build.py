@@ -41,7 +41,7 @@ from ..i18n import label
 from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
-from ..outdir import check_out_folder, write_marker
+from ..outdir import check_out_folder, folder_lock, write_marker
 from ..registry import instrument_registry, programme_registry
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
@@ -315,6 +315,20 @@ def build_report(
     """
     source = Path(export)
     target = check_out_folder(out, "report", sources=[source], force=force)
+    with folder_lock(target):
+        return _build(source, target, config, lang, mapping, quarantine, on_step)
+
+
+def _build(
+    source: Path,
+    target: Path,
+    config: str | Path | Mapping[str, Any] | None,
+    lang: str | None,
+    mapping: str | Path | None,
+    quarantine: bool,
+    on_step: Callable[[str], None] | None,
+) -> ReportRun:
+    """:func:`build_report` once ``target`` is checked and locked."""
     timings: dict[str, float] = {}
     step = on_step or (lambda _name: None)
     clock = time.perf_counter()
