@@ -7,31 +7,19 @@ stands for a value from the export, and must appear in no output.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 from pathlib import Path
+
+from _cli_run import run_cli
 
 import cdanalytics.cli.validate as validate_cli
 import cdanalytics.report.batch as batch_module
 from cdanalytics._crash import crash_text
 from cdanalytics._version import __version__
-from cdanalytics.cli import EXIT_INTERNAL, main
+from cdanalytics.cli import EXIT_INTERNAL
 from cdanalytics.errors import ConfigError
 
 SECRET = "P0012345 Jansen"
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    level = logging.getLogger().level
-    text = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
-            code = main(argv)
-    finally:
-        logging.getLogger().setLevel(level)
-    return code, text.getvalue()
 
 
 def buggy_loader(*args, **kwargs):
@@ -48,7 +36,7 @@ def crash_files(folder: Path) -> list[Path]:
 def test_an_unexpected_exception_exits_4_with_a_crash_file_without_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(validate_cli, "load_export", buggy_loader)
-    code, text = run(["validate", str(tmp_path / "export"), "--out", str(tmp_path / "out")])
+    code, text = run_cli(["validate", str(tmp_path / "export"), "--out", str(tmp_path / "out")])
     assert code == EXIT_INTERNAL
     assert "internal error (ValueError)" in text and "please report it" in text
     assert SECRET not in text and "Traceback" not in text
@@ -69,7 +57,7 @@ def test_a_bug_in_one_export_of_a_batch_exits_4_and_the_crash_file_goes_to_out(
     (tmp_path / "root" / "site" / "manifest.json").write_text("{}", encoding="utf-8")
     monkeypatch.setattr(batch_module, "build_report", buggy_loader)
     out = tmp_path / "out"
-    code, text = run(["batch", str(tmp_path / "root"), "--out", str(out), "--quiet"])
+    code, text = run_cli(["batch", str(tmp_path / "root"), "--out", str(out), "--quiet"])
     assert code == EXIT_INTERNAL
     [entry] = json.loads((out / "batch.json").read_text(encoding="utf-8"))
     assert entry["status"] == "error" and "internal error (ValueError)" in entry["message"]

@@ -8,17 +8,15 @@ formulas (read back with the ``csv`` module, as a spreadsheet would see them).
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
-import logging
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from _cli_run import run_cli
 
-from cdanalytics.cli import EXIT_OK, main
+from cdanalytics.cli import EXIT_OK
 from cdanalytics.io.csvsafe import FORMULA_STARTS, neutralise_frame, write_csv
 from cdanalytics.synth import write_synthetic_export
 
@@ -88,20 +86,13 @@ def poisoned(tmp_path_factory) -> Path:
     return folder
 
 
-def run(argv: list[str]) -> int:
-    level = logging.getLogger().level
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return main(argv)
-    finally:
-        logging.getLogger().setLevel(level)
-
-
 def test_report_tables_hold_no_formula(poisoned, tmp_path):
     config = tmp_path / "evaluation.yaml"
     config.write_text("groupings: [site]\n", encoding="utf-8")
     out = tmp_path / "report"
-    code = run(["report", str(poisoned), "--out", str(out), "--config", str(config), "--quiet"])
+    code = run_cli(
+        ["report", str(poisoned), "--out", str(out), "--config", str(config), "--quiet"]
+    )[0]
     assert code == EXIT_OK
     tables = sorted((out / "tables").glob("*.csv"))
     for table in tables:
@@ -122,7 +113,7 @@ def test_problem_list_and_quarantine_files_hold_no_formula(poisoned, tmp_path):
     frame.loc[1, "referral_source"] = ATTACKS[3]
     frame.to_csv(path, index=False)
     out = tmp_path / "out"
-    assert run(["validate", str(export), "--quarantine", "--out", str(out)]) == EXIT_OK
+    assert run_cli(["validate", str(export), "--quarantine", "--out", str(out)])[0] == EXIT_OK
     files = sorted(out.glob("*.csv"))
     assert {"validation_problems.csv", "quarantine_participants.csv"} <= {p.name for p in files}
     for file in files:

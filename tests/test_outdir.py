@@ -10,36 +10,22 @@ names the folder and what to do.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
-import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from _cli_run import run_cli
 
-from cdanalytics.cli import EXIT_OK, EXIT_USAGE, main
+from cdanalytics.cli import EXIT_OK, EXIT_USAGE
 from cdanalytics.errors import OutputFolderError
 from cdanalytics.outdir import check_out_folder, folder_lock, read_marker, write_marker
 from cdanalytics.report import build_report
 from cdanalytics.report.batch import batch_reports
 from cdanalytics.synth import write_synthetic_export
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    """``main(argv)``: exit code and stdout + stderr (root log level restored)."""
-    level = logging.getLogger().level
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            code = main(argv)
-    finally:
-        logging.getLogger().setLevel(level)
-    return code, out.getvalue()
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -97,7 +83,7 @@ REPORT_CASES = {
 def test_report_and_validate_refuse_a_dangerous_out_and_touch_nothing(scene, command, case):
     out, words = REPORT_CASES[case]
     before = snapshot(scene)
-    code, text = run([command, str(scene / "export"), "--out", str(scene / out)])
+    code, text = run_cli([command, str(scene / "export"), "--out", str(scene / out)])
     assert code == EXIT_USAGE
     assert words in text
     assert "Refusing to write into" in text and "Traceback" not in text
@@ -119,7 +105,7 @@ BATCH_CASES = {
 def test_batch_refuses_a_dangerous_out_and_touches_nothing(scene, case):
     out, words = BATCH_CASES[case]
     before = snapshot(scene)
-    code, text = run(["batch", str(scene / "root"), "--out", str(scene / out), "--quiet"])
+    code, text = run_cli(["batch", str(scene / "root"), "--out", str(scene / out), "--quiet"])
     assert code == EXIT_USAGE
     assert words in text and "Traceback" not in text
     assert snapshot(scene) == before
@@ -130,9 +116,9 @@ def test_force_never_allows_writing_over_the_export(scene, case):
     out, words = REPORT_CASES[case]
     before = snapshot(scene)
     for command in ("report", "validate"):
-        code, text = run([command, str(scene / "export"), "--out", str(scene / out), "--force"])
+        code, text = run_cli([command, str(scene / "export"), "--out", str(scene / out), "--force"])
         assert (code, words in text) == (EXIT_USAGE, True)
-    code, _ = run(["batch", str(scene / "root"), "--out", str(scene / "root"), "--force-out"])
+    code, _ = run_cli(["batch", str(scene / "root"), "--out", str(scene / "root"), "--force-out"])
     assert code == EXIT_USAGE
     assert snapshot(scene) == before
 
@@ -148,11 +134,13 @@ def test_the_library_functions_apply_the_same_rule(scene):
 
 def test_a_report_goes_into_a_new_folder_then_replaces_only_itself(scene):
     out = scene / "reports" / "q1"
-    assert run(["report", str(scene / "export"), "--out", str(out), "--quiet"])[0] == EXIT_OK
+    assert run_cli(["report", str(scene / "export"), "--out", str(out), "--quiet"])[0] == EXIT_OK
     assert read_marker(out, "report")["kind"] == "report"
     first = snapshot(out)
     (scene / "reports" / "keep.txt").write_text("next to the report\n", encoding="utf-8")
-    code, _ = run(["report", str(scene / "export"), "--out", str(out), "--quiet", "--lang", "nl"])
+    code, _ = run_cli(
+        ["report", str(scene / "export"), "--out", str(out), "--quiet", "--lang", "nl"]
+    )
     assert code == EXIT_OK  # an earlier report is replaced
     second = snapshot(out)
     assert second.keys() == first.keys() and second["report.html"] != first["report.html"]
@@ -160,12 +148,14 @@ def test_a_report_goes_into_a_new_folder_then_replaces_only_itself(scene):
     # a validate output is not a report folder
     (scene / "val").mkdir()
     write_marker(scene / "val", "validate", files=[])
-    code, text = run(["report", str(scene / "export"), "--out", str(scene / "val")])
+    code, text = run_cli(["report", str(scene / "export"), "--out", str(scene / "val")])
     assert code == EXIT_USAGE and "validate output, not a report output" in text
 
 
 def test_force_replaces_an_unrelated_folder(scene):
-    code, _ = run(["report", str(scene / "export"), "--out", str(scene / "unrelated"), "--force"])
+    code, _ = run_cli(
+        ["report", str(scene / "export"), "--out", str(scene / "unrelated"), "--force"]
+    )
     assert code == EXIT_OK
     assert not (scene / "unrelated" / "thesis.docx").exists()
     assert (scene / "unrelated" / "report.html").is_file()
@@ -173,10 +163,10 @@ def test_force_replaces_an_unrelated_folder(scene):
 
 def test_a_batch_may_write_below_its_exports_root_which_it_does_not_search(scene):
     root, out = scene / "root", scene / "root" / "reports"
-    code, _ = run(["batch", str(root), "--out", str(out), "--quiet"])
+    code, _ = run_cli(["batch", str(root), "--out", str(out), "--quiet"])
     assert code == EXIT_OK
     exports_before = snapshot(root / "site")
-    code, _ = run(["batch", str(root), "--out", str(out), "--quiet"])
+    code, _ = run_cli(["batch", str(root), "--out", str(out), "--quiet"])
     assert code == EXIT_OK  # the reports (with their run.json) are not taken for exports
     entries = json.loads((out / "batch.json").read_text(encoding="utf-8"))
     assert [(e["export"], e["status"]) for e in entries] == [("site/export", "skipped")]
@@ -190,7 +180,7 @@ def test_validate_clears_only_what_its_earlier_run_wrote(scene):
     lines = participants.read_text(encoding="utf-8").splitlines()
     participants.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")  # duplicate
     out = scene / "val"
-    code, _ = run(["validate", str(broken), "--quarantine", "--out", str(out)])
+    code, _ = run_cli(["validate", str(broken), "--quarantine", "--out", str(out)])
     assert code == EXIT_OK
     written = set(read_marker(out, "validate")["files"])
     assert "validation_problems.csv" in written
@@ -198,7 +188,7 @@ def test_validate_clears_only_what_its_earlier_run_wrote(scene):
     (out / "my_notes.txt").write_text("keep me\n", encoding="utf-8")
     (out / "quarantine_other.csv").write_text("not listed, so not ours\n", encoding="utf-8")
     participants.write_text("\n".join(lines) + "\n", encoding="utf-8")  # fixed
-    code, _ = run(["validate", str(broken), "--out", str(out)])
+    code, _ = run_cli(["validate", str(broken), "--out", str(out)])
     assert code == EXIT_OK
     remaining = {p.name for p in out.iterdir() if not p.name.startswith(".")}
     assert remaining == {"my_notes.txt", "quarantine_other.csv"}

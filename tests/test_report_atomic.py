@@ -17,11 +17,8 @@ once and reused by the children.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
-import logging
 import os
 import random
 import signal
@@ -29,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _cli_run import run_cli
 
 import cdanalytics.report._atomic as atomic
 import cdanalytics.report.build as build
@@ -81,14 +79,7 @@ def setup(tmp_path_factory):
 
 
 def run_in_process(export: Path, out: Path) -> tuple[int, str]:
-    level = logging.getLogger().level
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            code = main(["report", str(export), "--out", str(out), "--quiet"])
-    finally:
-        logging.getLogger().setLevel(level)
-    return code, err.getvalue()
+    return run_cli(["report", str(export), "--out", str(out), "--quiet"])
 
 
 def spawn(export: Path, out: Path, env: dict[str, str] | None = None) -> int:

@@ -7,14 +7,11 @@ that site under a distinct label with its own counts, and keep one overall row.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-
 import pandas as pd
 import pytest
+from _cli_run import run_cli
 
-from cdanalytics.cli import EXIT_OK, main
+from cdanalytics.cli import EXIT_OK
 from cdanalytics.errors import GroupLabelWarning
 from cdanalytics.report.compute import OVERALL, distinct_from_overall
 from cdanalytics.synth import write_synthetic_export
@@ -54,16 +51,10 @@ def test_a_report_by_site_with_a_site_named_all(tmp_path):
     config = tmp_path / "evaluation.yaml"
     config.write_text("groupings: [site]\n", encoding="utf-8")
     out = tmp_path / "report"
-    level = logging.getLogger().level
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            argv = ["report", str(export), "--out", str(out), "--config", str(config), "--quiet"]
-            code = main(argv)
-    finally:
-        logging.getLogger().setLevel(level)
-    assert code == EXIT_OK, err.getvalue()
-    assert "Traceback" not in err.getvalue()
+    argv = ["report", str(export), "--out", str(out), "--config", str(config), "--quiet"]
+    code, text = run_cli(argv)
+    assert code == EXIT_OK, text
+    assert "Traceback" not in text
     table = pd.read_csv(out / "tables" / "engagement.csv", dtype=str, keep_default_na=False)
     overall = table[table["site"] == OVERALL]
     site = table[table["site"] == "All (site)"]
