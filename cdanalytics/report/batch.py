@@ -89,9 +89,12 @@ def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Pa
 
 def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str) -> bool:
     run_file = out / "run.json"
-    if not run_file.exists():
+    try:
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no report yet, or not one of ours: rebuild
         return False
-    previous = json.loads(run_file.read_text(encoding="utf-8"))
+    if not isinstance(previous, dict):
+        return False
     return (
         previous.get("input_checksums") == checksums
         and previous.get("config_digest") == digest
