@@ -18,8 +18,10 @@ __all__ = [
     "DataQualityWarning",
     "ExportError",
     "ExportValidationError",
+    "GroupLabelWarning",
     "IdentifierError",
     "InsufficientDataError",
+    "OutputFolderError",
     "StatisticalWarning",
 ]
 
@@ -49,6 +51,15 @@ class IdentifierError(ExportError):
 
     The message names the table, file and column and why it looks like an
     identifier; it never contains the value itself.
+    """
+
+
+class OutputFolderError(CdaError):
+    """An output folder is unsafe to write or busy.
+
+    Raised before anything is written: the folder holds files cdanalytics did
+    not write, is (or is inside, or holds) the export being read, or another
+    cdanalytics run is writing it. The message names the folder and what to do.
     """
 
 
@@ -83,3 +94,8 @@ class DataQualityWarning(CdaWarning):
     For example participants with a missing covariate in a model; the message
     says how many.
     """
+
+
+class GroupLabelWarning(DataQualityWarning):
+    """A group label (a site or programme name) was renamed so that it cannot be
+    taken for the overall row of a table."""

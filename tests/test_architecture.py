@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "_cox": 0,
     "registry": 0,
     "i18n": 0,
+    "outdir": 0,
+    "_crash": 0,
     # 1: reading, validating and guarding an export
     "io": 1,
     # 2: the analyses (and the synthetic-data generator, which only needs io)

@@ -105,8 +105,9 @@ def scenario(tmp_path_factory) -> dict:
     config = base / "evaluation.yaml"
     config.write_text("title: Leeds evaluation\n", encoding="utf-8")
     leeds = VALID[0].split("/")[0]
+    # OUT/leeds holds only cdanalytics reports but no batch marker of its own
     record["config_changed"] = (
-        batch(root / leeds, out / leeds, "--config", str(config)),
+        batch(root / leeds, out / leeds, "--config", str(config), "--force-out"),
         statuses(out / leeds),
     )
     return record

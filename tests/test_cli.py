@@ -115,11 +115,17 @@ def test_an_analysis_failure_exits_3(small_export, tmp_path, monkeypatch):
 
 
 EXIT_CODES = {
-    "report": ("0 success", "1 invalid export", "2 usage error", "3 analysis failure"),
-    "batch": ("0 every export has a report", "1 at least", "2 usage error"),
-    "validate": ("0 valid", "1 invalid export", "2 usage error"),
-    "synth": ("0 success", "2 usage error"),
-    "pseudonymise": ("0 success", "1 unreadable export", "2 usage error"),
+    "report": (
+        "0 success",
+        "1 invalid export",
+        "2 usage error",
+        "3 analysis failure",
+        "4 internal error",
+    ),
+    "batch": ("0 every export has a report", "1 at least", "2 usage error", "4 internal error"),
+    "validate": ("0 valid", "1 invalid export", "2 usage error", "4 internal error"),
+    "synth": ("0 success", "2 usage error", "4 internal error"),
+    "pseudonymise": ("0 success", "1 unreadable export", "2 usage error", "4 internal error"),
 }
 
 
@@ -141,6 +147,7 @@ def test_top_level_help_documents_the_exit_codes():
         main(["--help"])
     text = " ".join(out.getvalue().split())
     assert "0 success, 1 invalid export, 2 usage error, 3 analysis failure" in text
+    assert "4 internal error" in text
 
 
 # --------------------------------------------------------------------------- what a report holds

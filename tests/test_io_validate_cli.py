@@ -144,7 +144,8 @@ def test_corpus_case_gives_its_message_and_exit_code(case, tmp_path, capsys):
 
 
 def test_identifier_values_never_reach_the_output(tmp_path, capsys):
-    main(["validate", str(_identifier_column(tmp_path / "x")), "--out", str(tmp_path)])
+    out = tmp_path / "out"
+    main(["validate", str(_identifier_column(tmp_path / "x")), "--out", str(out)])
     captured = capsys.readouterr()
     assert "900123" not in captured.out + captured.err
 
@@ -170,7 +171,7 @@ def test_quarantine_goes_on_and_writes_the_rows_set_aside(tmp_path, capsys):
 
 def test_strict_failure_says_how_to_go_on(tmp_path, capsys):
     folder = _modified("events", 1, "participant_id", "P999")(tmp_path / "export")
-    assert main(["validate", str(folder), "--out", str(tmp_path)]) == EXIT_INVALID
+    assert main(["validate", str(folder), "--out", str(tmp_path / "out")]) == EXIT_INVALID
     text = capsys.readouterr().out
     assert "to quarantine" in text
     assert "rerun with --quarantine" in text

@@ -8,8 +8,14 @@ Exit codes
 ----------
 0  success
 1  invalid export (validation failed, identifiers found, unreadable files)
-2  usage error (bad arguments, invalid config or mapping)
+2  usage error (bad arguments, invalid config or mapping, an unsafe or busy
+   output folder)
 3  analysis failure
+4  internal error: a bug in cdanalytics. A crash file
+   ``cdanalytics-crash-<time>-<pid>.txt`` with the versions and the traceback
+   (exception types, files, lines and functions; no data values) is written
+   into the output folder of ``batch`` or ``validate`` when it is theirs,
+   else the current folder, else the temporary folder; stderr names it.
 """
 
 from __future__ import annotations
@@ -19,17 +25,24 @@ import importlib
 import logging
 import sys
 import warnings
+from pathlib import Path
 
+from .._crash import write_crash_file
 from .._version import __version__
-from ..errors import AnalysisError, ConfigError, ExportError
+from ..errors import AnalysisError, ConfigError, ExportError, OutputFolderError
+from ..outdir import read_marker
 
-__all__ = ["EXIT_ANALYSIS", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_ANALYSIS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ANALYSIS = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ANALYSIS, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 _SUBCOMMANDS = ("validate", "synth", "pseudonymise", "report", "batch")
 
-EPILOG = """exit codes: 0 success, 1 invalid export, 2 usage error, 3 analysis failure"""
+EPILOG = """\
+exit codes: 0 success, 1 invalid export, 2 usage error, 3 analysis failure,
+4 internal error. A usage error includes an unsafe or busy --out folder. An
+internal error is a bug: a crash file without data values is written (stderr
+says where); please report it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cdanalytics",
         description="Evaluate domestic-abuse perpetrator programmes from anonymised case exports.",
         epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
@@ -82,9 +96,37 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"cdanalytics {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except OutputFolderError as exc:
+        print(f"cdanalytics {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except AnalysisError as exc:
         print(f"cdanalytics {args.command}: analysis failed: {exc}", file=sys.stderr)
         return EXIT_ANALYSIS
+    except Exception as exc:  # a bug: say so, keep the evidence, never the data
+        return _internal_error(args, exc)
+
+
+def _crash_folders(args: argparse.Namespace) -> list[Path]:
+    """The output folder of ``batch``/``validate`` if it is theirs (a report's is replaced)."""
+    kind = args.command
+    out = getattr(args, "out", None)
+    if kind not in ("batch", "validate") or out is None:
+        return []
+    return [Path(out)] if read_marker(out, kind) is not None else []
+
+
+def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    try:
+        where = f"the crash file {write_crash_file(exc, _crash_folders(args))}"
+    except OSError:
+        where = "the steps that led to it (no crash file could be written)"
+    print(
+        f"cdanalytics {args.command}: internal error ({type(exc).__name__}). This is a bug"
+        f" in cdanalytics {__version__}: please report it, attaching {where}; it holds the"
+        " versions and where the error happened, no data values.",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ key handling:
   pseudonym of a known id.
 
 exit codes: 0 success, 1 unreadable export, 2 usage error (including a missing
-or too short key)
+or too short key), 4 internal error (a bug: a crash file without data values is
+written; please report it)
 """
 
 

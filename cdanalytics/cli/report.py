@@ -13,13 +13,21 @@ Validate an export, compute every outcome (engagement, reoffending, pre/post
 change) and write the evaluation report: report.html (self-contained),
 figures/ (SVG, PNG), tables/ (CSV, after disclosure control), outcomes.json
 (headline figures under stable keys) and run.json (checksums, row counts,
-versions, config, timings). The output folder is replaced only when the new
-report is complete: a crash or kill leaves the previous report intact."""
+versions, config, timings, checksums of the other files). The output folder
+is replaced only when the new report is complete: a crash or kill at any
+moment leaves the previous report or the new one in place, never neither.
+
+OUT must be a new or empty folder or an earlier report (it holds the marker
+file .cdanalytics-report); anything else is refused (exit 2) unless --force
+is given, which deletes its contents. OUT may never be the export, inside it,
+or a parent of it, even with --force. Two runs on one OUT at once: the second
+stops with "another cdanalytics run is writing OUT" (exit 2)."""
 
 EPILOG = """\
 exit codes: 0 success, 1 invalid export (validation failed or identifiers
-found; see the summary on stderr), 2 usage error (bad arguments or invalid
-config), 3 analysis failure"""
+found; see the summary on stderr), 2 usage error (bad arguments, invalid
+config, an unsafe or busy OUT), 3 analysis failure, 4 internal error (a bug:
+a crash file without data values is written; please report it)"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--quarantine",
         action="store_true",
         help="set invalid rows aside (listed in the data-quality section) instead of stopping",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT even if it is not an earlier report (its contents are deleted)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar; only warnings and errors on stderr"
@@ -69,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             mapping=args.mapping,
             quarantine=args.quarantine,
             on_step=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar else None,
+            force=args.force,
         )
     finally:
         if bar is not None:

@@ -39,7 +39,8 @@ def register(subparsers) -> None:
         "synth",
         help="write a synthetic export and its truth.json",
         description=DESCRIPTION,
-        epilog="exit codes: 0 success, 2 usage error",
+        epilog="exit codes: 0 success, 2 usage error, 4 internal error (a bug: a crash file"
+        " without data values is written; please report it)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExportValidationError
+from ..outdir import check_out_folder, folder_lock, read_marker, write_marker
 from . import EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:
     from ..io.validation import ValidationReport
 
-__all__ = ["PROBLEMS_FILE", "register", "run"]
+__all__ = ["DEFAULT_OUT", "PROBLEMS_FILE", "register", "run"]
 
 #: Name of the problem list written into ``--out``.
 PROBLEMS_FILE = "validation_problems.csv"
+
+#: Default ``--out`` folder, below the current folder.
+DEFAULT_OUT = "validation"
+
+#: Names of the files this command writes (the only ones it ever deletes).
+_OWN_FILE = re.compile(r"(?:validation_problems|quarantine_[a-z_]{1,40})\.csv\Z")
 
 DESCRIPTION = """\
 Read an export (a folder of CSV or Parquet files with manifest.json, or an .xlsx
@@ -26,12 +34,20 @@ When there are problems, the full list (table, file, row as numbered in the file
 column, value, rule, what to do) is written to OUT/validation_problems.csv. With
 --quarantine, invalid rows and the rows of participants with problems are set
 aside in OUT/quarantine_<table>.csv (with their reasons) and the rest is accepted.
+Text cells that a spreadsheet would run as a formula get a leading quote.
+
+OUT (default ./validation) must be a new or empty folder or an earlier validate
+output (it holds the marker file .cdanalytics-validate, listing the files that
+run wrote); anything else is refused (exit 2) unless --force is given. Each run
+first deletes the files its earlier run listed, and only those. OUT may never
+be the export, inside it or a parent of it, even with --force.
 """
 
 EPILOG = """\
 exit codes: 0 valid (or invalid rows quarantined), 1 invalid export (strict mode,
 a problem with a whole file, identifiers found, unreadable files), 2 usage error
-(bad arguments, mapping or config)"""
+(bad arguments, mapping or config, an unsafe or busy OUT), 4 internal error (a
+bug: a crash file without data values is written; please report it)"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,19 +80,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path(),
+        default=Path(DEFAULT_OUT),
         metavar="DIR",
-        help=f"folder for {PROBLEMS_FILE} and quarantine files (default: current folder)",
+        help=f"folder for {PROBLEMS_FILE} and quarantine files (default: ./{DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into DIR even if it holds files cdanalytics did not write",
     )
     parser.set_defaults(func=run)
 
 
-def _write_problems(report: ValidationReport, out: Path) -> str:
-    if report.ok:
-        return ""
+def _clear_earlier(out: Path) -> None:
+    """Delete the files this command's earlier run listed in its marker, nothing else."""
+    marker = read_marker(out, "validate")
+    if marker is None:
+        return
+    for name in marker.get("files", []):
+        if isinstance(name, str) and _OWN_FILE.match(name):
+            (out / name).unlink(missing_ok=True)
+
+
+def _write_outputs(out: Path, report: ValidationReport, quarantine: dict) -> str:
+    """Write the problem list and quarantine files (and the marker); the summary's tail."""
+    from ..io.csvsafe import write_csv
+
+    tail, written = "", []
+    quarantined = {name: frame for name, frame in quarantine.items() if len(frame)}
+    if report.ok and not quarantined and not out.exists():
+        return tail
     out.mkdir(parents=True, exist_ok=True)
-    path = report.to_csv(out / PROBLEMS_FILE)
-    return f"\nFull problem list ({len(report.problems):,} rows): {path}"
+    with folder_lock(out):
+        _clear_earlier(out)
+        if not report.ok:
+            path = report.to_csv(out / PROBLEMS_FILE)
+            written.append(path.name)
+            tail += f"\nFull problem list ({len(report.problems):,} rows): {path}"
+        for name, frame in quarantined.items():
+            path = write_csv(frame, out / f"quarantine_{name}.csv")
+            written.append(path.name)
+            tail += f"\nQuarantined {name} rows ({len(frame):,}): {path}"
+        write_marker(out, "validate", files=written)
+    return tail
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_config  # heavy: imported only when the command runs
     from ..io.load import load_export
 
+    out = check_out_folder(args.out, "validate", sources=[args.export], force=args.force)
     config = load_config(args.config) if args.config else {}
     try:
         export = load_export(
@@ -95,16 +142,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except ExportValidationError as exc:
         print(exc.report.summary())
-        print(_write_problems(exc.report, args.out))
+        print(_write_outputs(out, exc.report, {}))
         return EXIT_INVALID
     report = export.report
     print(report.summary())
-    tail = _write_problems(report, args.out)
-    for name, frame in export.quarantine.items():
-        if len(frame):
-            path = args.out / f"quarantine_{name}.csv"
-            frame.to_csv(path, index=False)
-            tail += f"\nQuarantined {name} rows ({len(frame):,}): {path}"
+    tail = _write_outputs(out, report, export.quarantine)
     if tail:
         print(tail)
     return EXIT_OK

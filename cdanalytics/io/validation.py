@@ -46,6 +46,7 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
 from ..errors import ExportError
+from .csvsafe import write_csv
 from .export import TABLES
 from .schema import TableSchema, allowed_values, pandera_schema, table_schema
 
@@ -863,10 +864,8 @@ class ValidationReport:
             )
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write every problem to a CSV file (UTF-8); returns the path."""
-        path = Path(path)
-        self.problems.to_csv(path, index=False, columns=list(PROBLEM_COLUMNS))
-        return path
+        """Write every problem to a formula-safe CSV file (UTF-8); returns the path."""
+        return write_csv(self.problems[list(PROBLEM_COLUMNS)], path)
 
     def summary(self, top: int = 10) -> str:
         """A readable summary: counts per table, notes, and the commonest problems by rule."""

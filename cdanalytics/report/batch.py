@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._crash import write_crash_file
 from .._version import __version__
 from ..config import load_config, validate_config
-from ..errors import CdaError, ExportError
+from ..errors import CdaError, ExportError, OutputFolderError
 from ..i18n import number, percent
+from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
 from .build import build_report, config_digest, input_checksums
 
 __all__ = ["BatchEntry", "batch_reports", "find_exports"]
@@ -40,7 +42,9 @@ class BatchEntry:
         Path of the export below the batch root.
     status
         ``"written"``, ``"skipped"`` (unchanged since its last report),
-        ``"invalid"`` (the export breaks the contract) or ``"failed"``.
+        ``"invalid"`` (the export breaks the contract), ``"failed"`` (an
+        analysis, config or output-folder error) or ``"error"`` (an internal
+        error: a bug, with a crash file).
     message
         Why it was invalid or failed (empty otherwise).
     report
@@ -55,20 +59,42 @@ class BatchEntry:
     @property
     def failed(self) -> bool:
         """Whether the export did not produce a report."""
-        return self.status in ("invalid", "failed")
+        return self.status in ("invalid", "failed", "error")
 
 
-def find_exports(root: str | Path) -> list[Path]:
-    """Every export folder (one holding ``manifest.json``) below ``root``, sorted."""
+def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Path]:
+    """Every export folder (one holding ``manifest.json``) below ``root``, sorted.
+
+    Parameters
+    ----------
+    root
+        Folder searched recursively.
+    skip
+        A folder not searched (the batch's own output folder when it lies
+        below ``root``), compared as real paths.
+
+    Returns
+    -------
+    list of Path
+        Export folders, in path order.
+    """
     root = Path(root)
-    return sorted(p.parent for p in root.rglob("manifest.json"))
+    skipped = real_path(skip) if skip is not None else None
+    found = []
+    for manifest in root.rglob("manifest.json"):
+        if skipped is None or not is_inside(real_path(manifest.parent), skipped):
+            found.append(manifest.parent)
+    return sorted(found)
 
 
 def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str) -> bool:
     run_file = out / "run.json"
-    if not run_file.exists():
+    try:
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no report yet, or not one of ours: rebuild
         return False
-    previous = json.loads(run_file.read_text(encoding="utf-8"))
+    if not isinstance(previous, dict):
+        return False
     return (
         previous.get("input_checksums") == checksums
         and previous.get("config_digest") == digest
@@ -84,6 +110,7 @@ def batch_reports(
     lang: str | None = None,
     quarantine: bool = False,
     force: bool = False,
+    force_out: bool = False,
 ) -> list[BatchEntry]:
     """Report every export under ``root`` into ``out``; never stop at one failure.
 
@@ -98,19 +125,61 @@ def batch_reports(
         As for :func:`~cdanalytics.report.build_report`, for every export.
     force
         Rebuild reports even when nothing changed.
+    force_out
+        Write into ``out`` (and its report folders) even when they hold files
+        cdanalytics did not write. Never allows ``out`` to be ``root``, inside
+        an export or a parent of ``root``.
 
     Returns
     -------
     list of BatchEntry
         One per export, in path order.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out`` breaks the folder rule (:func:`cdanalytics.outdir.check_out_folder`)
+        or another run is writing it. ``out`` may lie below ``root`` (it is
+        not searched for exports) but not be ``root`` itself.
     """
-    root, out = Path(root), Path(out)
+    root = Path(root)
+    out = _check_batch_out(root, out, force_out)
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
     if lang is not None:
         cfg = validate_config({**cfg, "language": lang})
+    with folder_lock(out):
+        out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "batch")
+        entries = _report_each(root, out, cfg, quarantine, force, force_out)
+        _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
+        _write_atomically(out / "index.html", _index_page(out, entries, cfg["title"]))
+    return entries
+
+
+def _check_batch_out(root: Path, out: str | Path, force_out: bool) -> Path:
+    """The batch folder rule: ``out`` never ``root`` nor above it, never in an export."""
+    real_root, real_out = real_path(root), real_path(out)
+    if is_inside(real_root, real_out):
+        raise OutputFolderError(
+            f"Refusing to write into {real_out}: it is or holds the exports folder"
+            f" {real_root}. Choose an --out outside it, or a subfolder of it that holds"
+            " no export."
+        )
+    # every export, including any below OUT: OUT may hold none, nor be or lie in one
+    return check_out_folder(real_out, "batch", sources=find_exports(root), force=force_out)
+
+
+def _report_each(
+    root: Path,
+    out: Path,
+    cfg: dict[str, Any],
+    quarantine: bool,
+    force: bool,
+    force_out: bool,
+) -> list[BatchEntry]:
     digest = config_digest(cfg)
     entries = []
-    for export in find_exports(root):
+    for export in find_exports(root, skip=out):
         name = export.relative_to(root).as_posix() if export != root else export.name
         target = out / name
         checksums = input_checksums(export)
@@ -119,7 +188,7 @@ def batch_reports(
             log.info("%s: unchanged, skipped", name)
             continue
         try:
-            build_report(export, target, config=cfg, quarantine=quarantine)
+            build_report(export, target, config=cfg, quarantine=quarantine, force=force_out)
         except ExportError as exc:
             entries.append(BatchEntry(name, "invalid", str(exc).splitlines()[0], name))
             log.error("%s: invalid export: %s", name, exc)
@@ -127,13 +196,19 @@ def batch_reports(
             entries.append(BatchEntry(name, "failed", str(exc), name))
             log.error("%s: report failed: %s", name, exc)
         except Exception as exc:  # one broken export must not stop the batch
-            entries.append(BatchEntry(name, "failed", f"{type(exc).__name__}: {exc}", name))
-            log.exception("%s: report failed unexpectedly", name)
+            crash = write_crash_file(exc, [out])
+            entries.append(
+                BatchEntry(
+                    name,
+                    "error",
+                    f"internal error ({type(exc).__name__}), a bug in cdanalytics: please"
+                    f" report it with the crash file {crash} (it holds no data values)",
+                    name,
+                )
+            )
+            log.error("%s: internal error (%s); crash file %s", name, type(exc).__name__, crash)
         else:
             entries.append(BatchEntry(name, "written", "", name))
-    out.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
-    _write_atomically(out / "index.html", _index_page(out, entries, cfg["title"]))
     return entries
 
 

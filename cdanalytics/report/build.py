@@ -10,7 +10,9 @@ report untouched):
 - ``outcomes.json``: the headline figures under stable keys
   (``docs/outcomes.md``);
 - ``run.json``: input checksums, rows read/accepted/quarantined, extract
-  date, package and schema versions, the config used and timings.
+  date, package and schema versions, the config used, timings and the
+  SHA-256 of every other file of the report (``files``);
+- ``.cdanalytics-report``: the marker that lets the next run replace it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from ..disclosure import DisclosurePolicy, find_disclosive, protect_frame
 from ..errors import AnalysisError
 from ..i18n import label
 from ..io import load_export
+from ..io.csvsafe import write_csv
 from ..io.export import Export
+from ..outdir import check_out_folder, folder_lock, write_marker
 from ..registry import instrument_registry, programme_registry
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
@@ -266,6 +270,7 @@ def build_report(
     mapping: str | Path | None = None,
     quarantine: bool = False,
     on_step: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> ReportRun:
     """Validate an export, compute every outcome and write the report folder.
 
@@ -274,7 +279,11 @@ def build_report(
     export
         Folder (or ``.xlsx`` workbook) of the case export.
     out
-        Report folder; replaced as a whole only when the new report is complete.
+        Report folder; replaced as a whole only when the new report is complete
+        (see :mod:`cdanalytics.report._atomic`). It must be new, empty or an
+        earlier report (it holds the marker ``.cdanalytics-report``), and
+        never the export, inside it or a parent of it
+        (:func:`cdanalytics.outdir.check_out_folder`).
     config
         Evaluation config: a YAML path, an already-parsed mapping, or ``None``
         for the defaults (:mod:`cdanalytics.config`).
@@ -286,6 +295,9 @@ def build_report(
         Set invalid rows aside instead of stopping (see :func:`load_export`).
     on_step
         Called with the name of each finished step (for progress bars).
+    force
+        Replace ``out`` even when it holds files cdanalytics did not write
+        (they are deleted). Never allows writing into or over the export.
 
     Returns
     -------
@@ -297,7 +309,26 @@ def build_report(
         The export breaks the contract (strict mode) or holds identifiers.
     ConfigError
         The config is invalid.
+    OutputFolderError
+        ``out`` breaks the folder rule or another run is writing it; checked
+        before anything is read.
     """
+    source = Path(export)
+    target = check_out_folder(out, "report", sources=[source], force=force)
+    with folder_lock(target):
+        return _build(source, target, config, lang, mapping, quarantine, on_step)
+
+
+def _build(
+    source: Path,
+    target: Path,
+    config: str | Path | Mapping[str, Any] | None,
+    lang: str | None,
+    mapping: str | Path | None,
+    quarantine: bool,
+    on_step: Callable[[str], None] | None,
+) -> ReportRun:
+    """:func:`build_report` once ``target`` is checked and locked."""
     timings: dict[str, float] = {}
     step = on_step or (lambda _name: None)
     clock = time.perf_counter()
@@ -314,7 +345,6 @@ def build_report(
         cfg = validate_config({**cfg, "language": lang})
     lang = cfg["language"]
     policy = DisclosurePolicy(**cfg["disclosure"])
-    source = Path(export)
     data = load_export(
         source,
         mapping=mapping,
@@ -347,19 +377,29 @@ def build_report(
         "not_computed": outcomes_obj.notes,
         "timings_seconds": timings,
     }
-    with atomic_directory(out) as staging:
+    with atomic_directory(target) as staging:
+        write_marker(staging, "report")
         (staging / "report.html").write_text(page, encoding="utf-8")
         save_figures(figures, staging / "figures")
         tables_dir = staging / "tables"
         tables_dir.mkdir()
         for name, table in published.items():
-            table.published.to_csv(tables_dir / f"{name}.csv", index=False)
+            write_csv(table.published, tables_dir / f"{name}.csv")
         (staging / "outcomes.json").write_text(_json(outcomes), encoding="utf-8")
         done("write")
         run["timings_seconds"] = timings
+        run["files"] = _file_checksums(staging)
         (staging / "run.json").write_text(_json(run), encoding="utf-8")
-    log.info("report written to %s", out)
-    return ReportRun(out=Path(out).resolve(), outcomes=outcomes, run=run)
+    log.info("report written to %s", target)
+    return ReportRun(out=target, outcomes=outcomes, run=run)
+
+
+def _file_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file written so far, by path relative to ``folder``."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
 
 
 def config_digest(config: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ stopping the report; anything else is a bug and propagates.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,11 @@ from typing import Any
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
-from ..errors import AnalysisError
+from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
 from ..registry import instrument_registry, programme_registry
 
-__all__ = ["Outcomes", "compute_outcomes", "definition_from_config"]
+__all__ = ["Outcomes", "compute_outcomes", "definition_from_config", "distinct_from_overall"]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,43 @@ def with_overall(
     detail = fn([*groupings, *extra])
     overall = fn(extra or None).assign(**dict.fromkeys(groupings, OVERALL))
     detail[groupings] = detail[groupings].astype(str)
+    detail = distinct_from_overall(detail, groupings)
     return pd.concat([detail, overall[detail.columns]], ignore_index=True)
+
+
+def _looks_overall(label: str, suffix: str) -> bool:
+    while label.endswith(suffix):
+        label = label[: -len(suffix)]
+    return label.strip().casefold() == OVERALL.casefold()
+
+
+def distinct_from_overall(frame: pd.DataFrame, groupings: list[str]) -> pd.DataFrame:
+    """``frame`` with group labels that read like the overall row renamed.
+
+    A site or programme literally called ``All`` (or ``all``, `` ALL``) would
+    be taken for the overall row: it is shown as ``All (site)``. To keep
+    labels distinct, a label that already reads ``All (site)`` becomes
+    ``All (site) (site)``, and so on: the renaming is one-to-one, and no
+    label of a group equals :data:`OVERALL`. A warning says how many labels
+    were renamed. ``frame`` is returned unchanged when none is.
+    """
+    renamed = 0
+    for column in groupings:
+        suffix = f" ({column})"
+        labels = frame[column].astype(str)
+        clash = labels.map(lambda label, s=suffix: _looks_overall(label, s)).astype(bool)
+        if clash.any():
+            frame = frame.copy() if not renamed else frame
+            frame[column] = labels.where(~clash, labels + suffix)
+            renamed += int(labels[clash].nunique())
+    if renamed:
+        warnings.warn(
+            f"{renamed} group label(s) read like the overall row {OVERALL!r}; they are"
+            " shown with the grouping's name in brackets, e.g. 'All (site)'.",
+            GroupLabelWarning,
+            stacklevel=2,
+        )
+    return frame
 
 
 def engagement_partition(
@@ -157,7 +194,7 @@ def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
     t["engagement"] = engagement_partition(t["flow"], t["completion"], t["dropout"], groupings)
     t["retention"] = engagement.retention(data, "programme")
     t["attendance"] = with_overall(lambda by: engagement.attendance_summary(data, by), groupings)
-    t["waiting_times"] = engagement.waiting_times(data, groupings)
+    t["waiting_times"] = distinct_from_overall(engagement.waiting_times(data, groupings), groupings)
     t["exit_status_findings"] = engagement.exit_status_disagreements(data)
 
 
