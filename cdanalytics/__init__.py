@@ -58,8 +58,10 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         DataQualityWarning,
         ExportError,
         ExportValidationError,
+        GroupLabelWarning,
         IdentifierError,
         InsufficientDataError,
+        OutputFolderError,
         StatisticalWarning,
     )
     from .io import Export, Manifest, ValidationReport, load_export
@@ -91,9 +93,11 @@ __all__ = [
     "Export",
     "ExportError",
     "ExportValidationError",
+    "GroupLabelWarning",
     "IdentifierError",
     "InsufficientDataError",
     "Manifest",
+    "OutputFolderError",
     "ReoffendingDefinition",
     "StatisticalWarning",
     "ValidationReport",

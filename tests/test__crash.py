@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _cli_run import run_cli
 
-import cdanalytics.cli.validate as validate_cli
+import cdanalytics.io.load as io_load
 import cdanalytics.report.batch as batch_module
 from cdanalytics._crash import crash_text
 from cdanalytics._version import __version__
@@ -35,7 +35,7 @@ def crash_files(folder: Path) -> list[Path]:
 
 def test_an_unexpected_exception_exits_4_with_a_crash_file_without_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(validate_cli, "load_export", buggy_loader)
+    monkeypatch.setattr(io_load, "load_export", buggy_loader)
     code, text = run_cli(["validate", str(tmp_path / "export"), "--out", str(tmp_path / "out")])
     assert code == EXIT_INTERNAL
     assert "internal error (ValueError)" in text and "please report it" in text
