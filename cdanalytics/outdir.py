@@ -12,7 +12,11 @@ An output folder may be written only when it is
 - empty, or
 - marked as an earlier cdanalytics output of the same kind: it holds the
   marker file ``.cdanalytics-<kind>`` (JSON with ``kind`` and ``version``),
-  written by :func:`write_marker` into every folder cdanalytics writes.
+  written by :func:`write_marker` into every folder cdanalytics writes, or
+- (``report`` only) a report written before markers existed: nothing but
+  ``report.html``, ``run.json``, ``outcomes.json``, ``figures/`` and
+  ``tables/``, with a ``run.json`` that names its package and schema version,
+  so that a scheduled job keeps running after an upgrade.
 
 Anything else (a folder with files cdanalytics did not write, or another
 kind's output) is refused with :class:`~cdanalytics.errors.OutputFolderError`
@@ -133,6 +137,27 @@ def write_marker(folder: str | Path, kind: str, **extra: Any) -> Path:
     return path
 
 
+#: Everything a report folder written before output markers (0.1.0) held.
+_UNMARKED_REPORT = frozenset({"report.html", "run.json", "outcomes.json", "figures", "tables"})
+
+
+def _is_unmarked_report(folder: Path) -> bool:
+    """Whether ``folder`` is a report of a version that wrote no marker.
+
+    It must hold nothing but the files such a report wrote, and a
+    ``run.json`` whose ``package_version`` and ``schema_version`` say it came
+    from cdanalytics; anything else (one file of the user's) fails the test.
+    """
+    names = {entry.name for entry in folder.iterdir()}
+    if "run.json" not in names or not names <= _UNMARKED_REPORT:
+        return False
+    try:
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(run, dict) and {"package_version", "schema_version"} <= run.keys()
+
+
 def _refuse(out: Path, why: str, what_to_do: str) -> OutputFolderError:
     return OutputFolderError(f"Refusing to write into {out}: {why}. {what_to_do}")
 
@@ -188,6 +213,9 @@ def check_out_folder(
     if real.exists() and not real.is_dir():
         raise _refuse(real, "it is a file, not a folder", "Choose a folder for --out.")
     if force or not real.exists() or read_marker(real, kind) is not None:
+        return real
+    if kind == "report" and _is_unmarked_report(real):
+        log.info("%s is a report written before output markers; replacing it", real)
         return real
     if not any(real.iterdir()):
         return real

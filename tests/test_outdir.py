@@ -213,6 +213,26 @@ def test_the_folder_rule_accepts_new_empty_and_marked_folders(tmp_path):
         check_out_folder(tmp_path / "file", "report", force=True)
 
 
+def test_a_report_written_before_markers_is_replaced_but_not_with_a_file_of_yours(tmp_path):
+    old = tmp_path / "old"
+    for folder in ("figures", "tables"):
+        (old / folder).mkdir(parents=True)
+    (old / "report.html").write_text("<html></html>", encoding="utf-8")
+    (old / "outcomes.json").write_text("{}", encoding="utf-8")
+    run = {"package_version": "0.1.0", "schema_version": 1}
+    (old / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    assert check_out_folder(old, "report") == old.resolve()
+    with pytest.raises(OutputFolderError):
+        check_out_folder(old, "batch")
+    (old / "notes.docx").write_bytes(b"mine")
+    with pytest.raises(OutputFolderError, match="not empty"):
+        check_out_folder(old, "report")
+    (old / "notes.docx").unlink()
+    (old / "run.json").write_text(json.dumps({"other": "tool"}), encoding="utf-8")
+    with pytest.raises(OutputFolderError):
+        check_out_folder(old, "report")
+
+
 def test_a_second_writer_of_one_folder_is_told_who_holds_it(tmp_path):
     out = tmp_path / "out"
     with folder_lock(out) as lock_file:
