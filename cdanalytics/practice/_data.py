@@ -44,6 +44,11 @@ READING_RULES: tuple[str, ...] = ("first", "all", "any")
 
 Reading = Literal["first", "all", "any"]
 
+# Marker in ``DataFrame.attrs`` of a prepared table (value: its tool), and the
+# columns preparing adds.
+_PREPARED = "cdanalytics.practice.prepared"
+_ADDED = ("file", "item_code", "level", "met", "rank")
+
 
 def tool_items(
     tool: str = "safe_and_together", registry: Mapping[str, Any] | None = None
@@ -137,6 +142,9 @@ def prepare_audits(
 ) -> pd.DataFrame:
     """Check a long audit table and add the columns the analyses share.
 
+    Every analysis of the package accepts the result in place of the audit
+    table and then skips this step, so a table checked once serves all.
+
     A *file* is one case in one period. Readings of a file are ordered by
     ``audit_date`` when the column exists, then by their order in the table
     (a stable sort), so the first reading is the earliest (the primary
@@ -145,8 +153,9 @@ def prepare_audits(
     Returns
     -------
     pandas.DataFrame
-        The rows with a score, with ``item`` as an ordered categorical in
-        registry order and the added columns ``file`` (integer code of
+        The rows with a score in reading order; ``item`` is an ordered
+        categorical in registry order, ``case_id``, ``team``, ``period`` and
+        ``reader_id`` categoricals; added columns are ``file`` (integer code of
         case_id and period), ``item_code``, ``level`` (position of the score
         on the item's scale, 0-based), ``met`` (bool) and ``rank`` (0 for a
         file's first reading of the item, 1 for the second, ...).
@@ -160,22 +169,31 @@ def prepare_audits(
         An item is not in the tool (add it to the tool in the evaluation
         config).
     """
+    if audits.attrs.get(_PREPARED) == tool and set(_ADDED) <= set(audits.columns):
+        return audits
     missing = [c for c in AUDIT_COLUMNS if c not in audits.columns]
     if missing:
         raise AnalysisError(f"The audit table lacks column(s) {', '.join(missing)}.")
     items = tool_items(tool, registry)
-    df = audits[audits["score"].notna()]
+    scored = audits["score"].notna().to_numpy()
+    df = audits if scored.all() else audits[scored]
     if "audit_date" in df.columns:
-        df = df.sort_values("audit_date", kind="stable")
-    unknown = sorted(set(pd.unique(df["item"])) - set(items))
-    if unknown:
+        dates = pd.to_datetime(df["audit_date"]).to_numpy().astype("datetime64[ns]").view("int64")
+        order = np.argsort(dates, kind="stable")
+    else:
+        order = np.arange(len(df))
+    raw_codes, raw_items = pd.factorize(df["item"])
+    known = {code: k for k, code in enumerate(items)}
+    unknown = sorted(str(i) for i in raw_items if i not in known)
+    if unknown or (raw_codes < 0).any():
         raise ConfigError(
-            f"Audit item(s) {', '.join(map(repr, unknown))} are not in tool {tool!r}; "
-            "add them to the tool under audit_tools in the evaluation config."
+            f"Audit item(s) {', '.join(map(repr, unknown or ['(empty)']))} are not in tool "
+            f"{tool!r}; add them to the tool under audit_tools in the evaluation config."
         )
-    item_cat = pd.Categorical(df["item"], categories=list(items), ordered=True)
+    lut = np.array([known[i] for i in raw_items], dtype=np.int64)
+    item_cat = pd.Categorical.from_codes(lut[raw_codes[order]], categories=list(items), ordered=True)
     item_code = item_cat.codes.astype(np.int64)
-    score = df["score"].to_numpy(dtype=float)
+    score = df["score"].to_numpy(dtype=float)[order]
     if not np.array_equal(score, np.round(score)):
         raise AnalysisError("Audit scores must be whole numbers.")
     score = score.astype(np.int64)
@@ -190,27 +208,47 @@ def prepare_audits(
             f"{item}: {n} row(s), scale {items[item]['levels']}" for item, n in bad.items()
         )
         raise AnalysisError(f"Audit scores off the item's scale: {detail}.")
-    file = pd.MultiIndex.from_arrays([df["case_id"], df["period"]]).factorize()[0]
+    codes = {c: _codes(df[c], order) for c in ("case_id", "team", "period", "reader_id")}
+    n_period = len(codes["period"].categories)
+    file = pd.factorize(codes["case_id"].codes.astype(np.int64) * n_period + codes["period"].codes)[0]
+    n_items, n_readers = len(items), len(codes["reader_id"].categories)
+    key = file.astype(np.int64) * n_items + item_code
+    reading = key * n_readers + codes["reader_id"].codes
+    if (np.diff(np.sort(reading)) == 0).any():
+        raise AnalysisError("A reader scored the same item of the same file more than once.")
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[by_key] = np.arange(len(key)) - group_start
     out = pd.DataFrame(
         {
-            "case_id": df["case_id"].to_numpy(),
-            "team": df["team"].to_numpy(),
-            "period": df["period"].to_numpy(),
-            "reader_id": df["reader_id"].to_numpy(),
-            "trained": df["trained"].astype(bool).to_numpy(),
+            "case_id": codes["case_id"],
+            "team": codes["team"],
+            "period": codes["period"],
+            "reader_id": codes["reader_id"],
+            "trained": df["trained"].to_numpy(dtype=bool)[order],
             "item": item_cat,
             "score": score,
             "file": file,
             "item_code": item_code,
             "level": level,
             "met": met_lut[item_code, pos],
+            "rank": rank,
         }
     )
-    reader = pd.factorize(out["reader_id"])[0]
-    if pd.DataFrame({"f": file, "i": item_code, "r": reader}).duplicated().any():
-        raise AnalysisError("A reader scored the same item of the same file more than once.")
-    out["rank"] = out.groupby(["file", "item_code"], sort=False).cumcount().to_numpy()
+    out.attrs[_PREPARED] = tool
     return out
+
+
+def _codes(column: pd.Series, order: np.ndarray) -> pd.Categorical:
+    """A column as a categorical with sorted categories, rows in ``order``."""
+    codes, uniques = pd.factorize(column)
+    if codes.min(initial=0) < 0:
+        raise AnalysisError(f"Audit column {column.name!r} has empty values.")
+    rank = np.argsort(np.argsort(np.asarray(uniques), kind="stable"))
+    return pd.Categorical.from_codes(rank[codes[order]], categories=np.sort(np.asarray(uniques)))
 
 
 def _lookups(items: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, int]:

@@ -125,7 +125,7 @@ def agreement(
     n_levels = items["levels"].map(len).to_numpy()
     z = stats.norm.ppf(1 - alpha / 2)
     frames = []
-    cohen = [s for s in statistics if s.endswith("kappa") and s != "fleiss_kappa"]
+    cohen = [s for s in statistics if s.startswith(("cohen", "weighted"))]
     if cohen:
         frames.append(_cohen(prepared, cohen, n_levels))
     multi = [s for s in statistics if s not in cohen]
@@ -151,12 +151,11 @@ def _cohen(prepared: pd.DataFrame, wanted: list[str], n_levels: np.ndarray) -> p
     rank = prepared["rank"].to_numpy()
     key = prepared["file"].to_numpy() * n_items + prepared["item_code"].to_numpy()
     level = prepared["level"].to_numpy()
-    first_key, first_level = key[rank == 0], level[rank == 0]
-    order = np.argsort(first_key, kind="stable")
+    first_level = np.zeros(int(key.max()) + 1, dtype=np.int64)  # dense: key < files x items
+    first_level[key[rank == 0]] = level[rank == 0]
     second_key, second_level = key[rank == 1], level[rank == 1]
-    pos = order[np.searchsorted(first_key, second_key, sorter=order)]
     item = second_key % n_items
-    flat = (item * k_max + first_level[pos]) * k_max + second_level
+    flat = (item * k_max + first_level[second_key]) * k_max + second_level
     tables = np.bincount(flat, minlength=n_items * k_max * k_max).reshape(n_items, k_max, k_max)
     rows = []
     for stat in wanted:
@@ -194,7 +193,7 @@ def _multi_reader(
     k_max = int(n_levels.max())
     n_items = len(n_levels)
     key = prepared["file"].to_numpy() * n_items + prepared["item_code"].to_numpy()
-    unit, unit_index = np.unique(key, return_inverse=True)
+    unit_index, unit = pd.factorize(key)
     counts = np.bincount(
         unit_index * k_max + prepared["level"].to_numpy(), minlength=len(unit) * k_max
     ).reshape(len(unit), k_max)

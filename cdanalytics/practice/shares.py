@@ -46,7 +46,8 @@ def shares(
     audits
         Long audit table (:data:`~cdanalytics.practice.AUDIT_COLUMNS`, one
         row per file, reader and item; see
-        :func:`~cdanalytics.practice.audits_from_wide` for wide tables).
+        :func:`~cdanalytics.practice.audits_from_wide` for wide tables), or
+        its :func:`~cdanalytics.practice.prepare_audits` result.
     by
         Grouping columns among ``team``, ``period`` and ``trained``
         (``trained`` of the file's first reading).
