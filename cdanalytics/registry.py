@@ -201,7 +201,9 @@ def _check_audit_item(tool: str, item: str, info: Any) -> None:
     where = f"Audit tool {tool!r} item {item!r}"
     if not isinstance(info, Mapping):
         raise ConfigError(f"{where} must be a mapping of fields, not {info!r}.")
-    missing = [f for f in ("group", "label", "scale", "met", "direction", "source") if f not in info]
+    missing = [
+        f for f in ("group", "label", "scale", "met", "direction", "source") if f not in info
+    ]
     if missing:
         raise ConfigError(f"{where} lacks {', '.join(missing)}.")
     for lang in ("en", "nl"):

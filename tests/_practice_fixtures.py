@@ -38,5 +38,7 @@ def synthetic_set() -> tuple[pd.DataFrame, dict]:
 
 def audit_rows(rows: list[tuple], item: str = "cc1_coercive_control") -> pd.DataFrame:
     """Long audits from (case_id, team, period, reader_id, trained, score) tuples."""
-    frame = pd.DataFrame(rows, columns=["case_id", "team", "period", "reader_id", "trained", "score"])
+    frame = pd.DataFrame(
+        rows, columns=["case_id", "team", "period", "reader_id", "trained", "score"]
+    )
     return frame.assign(item=item)

@@ -17,7 +17,13 @@ def test_the_tool_has_the_five_critical_components_and_three_principles():
     assert len(_items("critical_component")) == 5
     assert len(_items("principle")) == 3
     labels = " ".join(i["label"]["en"] for i in _items("critical_component").values())
-    for words in ("coercive control", "harm the child", "non-offending parent", "impact", "substance"):
+    for words in (
+        "coercive control",
+        "harm the child",
+        "non-offending parent",
+        "impact",
+        "substance",
+    ):
         assert words in labels
 
 
@@ -59,7 +65,10 @@ def test_a_site_adds_an_item_and_a_whole_tool():
         "source": "site",
     }
     reg = audit_tool_registry(
-        {"safe_and_together": {"items": {"m_child_plan": item}}, "own": {"name": "Own", "items": {"x": item}}}
+        {
+            "safe_and_together": {"items": {"m_child_plan": item}},
+            "own": {"name": "Own", "items": {"x": item}},
+        }
     )
     assert reg["safe_and_together"]["items"]["m_child_plan"]["levels"] == [0, 1]
     assert len(reg["safe_and_together"]["items"]) == 16
@@ -77,13 +86,18 @@ def test_a_site_adds_an_item_and_a_whole_tool():
     ],
 )
 def test_invalid_overrides_are_rejected_naming_the_tool_and_item(change, message):
-    with pytest.raises(ConfigError, match="'safe_and_together' item " + message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ConfigError,
+        match="'safe_and_together' item " + message.replace("[", r"\[").replace("]", r"\]"),
+    ):
         audit_tool_registry({"safe_and_together": {"items": {"cc1_coercive_control": change}}})
 
 
 def test_an_item_missing_fields_is_named_with_what_it_lacks():
     with pytest.raises(ConfigError, match=r"item 'new' lacks group, scale, met"):
-        audit_tool_registry({"safe_and_together": {"items": {"new": {"label": {"en": "a", "nl": "b"}}}}})
+        audit_tool_registry(
+            {"safe_and_together": {"items": {"new": {"label": {"en": "a", "nl": "b"}}}}}
+        )
 
 
 def test_a_tool_without_items_is_rejected():

@@ -20,19 +20,30 @@ from cdanalytics.practice import (
 
 def test_recovers_the_true_share_per_item_period_and_arm_within_bonferroni_99pct_cis():
     audits, truth = synthetic_set()
-    arm = audits.groupby("team")["trained"].transform("any").map({True: "trained", False: "untrained"})
+    arm = (
+        audits.groupby("team")["trained"]
+        .transform("any")
+        .map({True: "trained", False: "untrained"})
+    )
     # shares by period and team, pooled over the arm's teams by counts
     table = shares(audits, by=["team", "period"])
     table["arm"] = table["team"].map(dict(zip(audits["team"], arm, strict=False)))
     pooled = table.groupby(["arm", "period", "item"])[["n_met", "n_files"]].sum().reset_index()
     n_intervals = len(pooled)
     assert n_intervals == len(ITEMS) * 4
-    low, high = proportion_confint(pooled["n_met"], pooled["n_files"], alpha=0.01 / n_intervals, method="wilson")
-    expected = [truth["share"][i][p][a] for i, p, a in zip(pooled["item"], pooled["period"], pooled["arm"], strict=True)]
+    low, high = proportion_confint(
+        pooled["n_met"], pooled["n_files"], alpha=0.01 / n_intervals, method="wilson"
+    )
+    expected = [
+        truth["share"][i][p][a]
+        for i, p, a in zip(pooled["item"], pooled["period"], pooled["arm"], strict=True)
+    ]
     inside = (low <= np.array(expected)) & (np.array(expected) <= high)
     assert inside.all(), pooled[~inside]
     # the same with shares' own intervals, grouping by trained at follow-up
-    follow = shares(audits[audits["period"] == "follow_up"], by=["trained"], alpha=0.01 / len(ITEMS) / 2)
+    follow = shares(
+        audits[audits["period"] == "follow_up"], by=["trained"], alpha=0.01 / len(ITEMS) / 2
+    )
     for row in follow.itertuples():
         true = truth["share"][row.item]["follow_up"]["trained" if row.trained else "untrained"]
         assert row.ci_low <= true <= row.ci_high
@@ -62,7 +73,9 @@ def test_the_earliest_reading_decides_and_all_or_any_are_the_alternatives():
         ("C1", "T1", "baseline", "R1", False, 2),
         ("C2", "T1", "baseline", "R1", False, 2),
     ]
-    audits = audit_rows(rows).assign(audit_date=pd.to_datetime(["2024-02-01", "2024-01-01", "2024-01-05"]))
+    audits = audit_rows(rows).assign(
+        audit_date=pd.to_datetime(["2024-02-01", "2024-01-01", "2024-01-05"])
+    )
     # R1 read C1 first (by date), so C1 meets the item under "first"
     assert shares(audits, by=["team"])["n_met"].tolist() == [2]
     assert shares(audits, by=["team"], reading="all")["n_met"].tolist() == [1]
@@ -74,7 +87,7 @@ def test_the_earliest_reading_decides_and_all_or_any_are_the_alternatives():
 def test_lower_better_items_count_the_low_scores_as_met():
     rows = [("C1", "T1", "p", "R1", False, 0), ("C2", "T1", "p", "R1", False, 2)]
     out = shares(audit_rows(rows, item="m_blaming_language"), by=["period"])
-    assert out[["n_met", "direction"]].values.tolist() == [[1, "lower_better"]]
+    assert out[["n_met", "direction"]].to_numpy().tolist() == [[1, "lower_better"]]
 
 
 def test_wide_tables_give_the_same_shares_as_long_ones():
@@ -96,7 +109,13 @@ def test_component_profile_adds_the_share_of_files_meeting_all_five_components()
     assert set(profile["item"]) == {*[i for i in ITEMS if i.startswith("cc")], "all"}
     firsts = team[~team.duplicated(["case_id", "period", "item"])]
     cc = firsts[firsts["item"].str.startswith("cc")]
-    met_all = (cc["score"] == 2).groupby([cc["period"], cc["case_id"]]).all().groupby("period").agg(["sum", "size"])
+    met_all = (
+        (cc["score"] == 2)
+        .groupby([cc["period"], cc["case_id"]])
+        .all()
+        .groupby("period")
+        .agg(["sum", "size"])
+    )
     got = profile[profile["item"] == "all"].set_index("period")
     assert got["n_met"].to_dict() == met_all["sum"].to_dict()
     assert got["n_files"].to_dict() == met_all["size"].to_dict()

@@ -191,7 +191,9 @@ def prepare_audits(
             f"{tool!r}; add them to the tool under audit_tools in the evaluation config."
         )
     lut = np.array([known[i] for i in raw_items], dtype=np.int64)
-    item_cat = pd.Categorical.from_codes(lut[raw_codes[order]], categories=list(items), ordered=True)
+    item_cat = pd.Categorical.from_codes(
+        lut[raw_codes[order]], categories=list(items), ordered=True
+    )
     item_code = item_cat.codes.astype(np.int64)
     score = df["score"].to_numpy(dtype=float)[order]
     if not np.array_equal(score, np.round(score)):
@@ -210,7 +212,9 @@ def prepare_audits(
         raise AnalysisError(f"Audit scores off the item's scale: {detail}.")
     codes = {c: _codes(df[c], order) for c in ("case_id", "team", "period", "reader_id")}
     n_period = len(codes["period"].categories)
-    file = pd.factorize(codes["case_id"].codes.astype(np.int64) * n_period + codes["period"].codes)[0]
+    file = pd.factorize(codes["case_id"].codes.astype(np.int64) * n_period + codes["period"].codes)[
+        0
+    ]
     n_items, n_readers = len(items), len(codes["reader_id"].categories)
     key = file.astype(np.int64) * n_items + item_code
     reading = key * n_readers + codes["reader_id"].codes

@@ -144,9 +144,7 @@ def fleiss_from_counts(counts: np.ndarray) -> tuple[float, float, float]:
         se_null = np.sqrt(2 / (n_sub * m * (m - 1))) * (
             np.sqrt(pq.sum() ** 2 - (pq * (1 - 2 * p_j)).sum()) / pq.sum()
         )
-    loo = kappa_of(
-        (agree.sum() - agree) / (n_sub - 1), (totals - counts) / ((n_sub - 1) * m)
-    )
+    loo = kappa_of((agree.sum() - agree) / (n_sub - 1), (totals - counts) / ((n_sub - 1) * m))
     se_jack = np.sqrt((n_sub - 1) / n_sub * ((loo - loo.mean()) ** 2).sum())
     return kappa, float(se_null), float(se_jack)
 

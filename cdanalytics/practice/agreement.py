@@ -210,9 +210,7 @@ def _multi_reader(
             if stat == "fleiss_kappa":
                 readers = n_readers or int(pd.Series(m_item).mode().max())
                 use = mine[m_item == readers]
-                kappa, se_null, se = (
-                    fleiss_from_counts(use) if len(use) >= 2 else (np.nan,) * 3
-                )
+                kappa, se_null, se = fleiss_from_counts(use) if len(use) >= 2 else (np.nan,) * 3
                 row |= {"n_files": len(use), "n_readers": readers, "estimate": kappa, "se": se}
                 row |= {"se_null": se_null, "p_value": 2 * stats.norm.sf(abs(kappa / se_null))}
             else:

@@ -147,8 +147,9 @@ def synthetic_audits(
     if not 0 <= reader_kappa <= 1 or n_teams < 2 or n_files_per_team_period < 1:
         raise ConfigError("Need 0 <= reader_kappa <= 1, two or more teams and one or more files.")
     n_trained = round(trained_share * n_teams)
-    share = _true_shares(items, periods, true_share_by_period, true_training_effect_by_item,
-                         baseline_gap)
+    share = _true_shares(
+        items, periods, true_share_by_period, true_training_effect_by_item, baseline_gap
+    )
     rng = np.random.default_rng(seed)
 
     # Files: team-major, then period, then file number.
