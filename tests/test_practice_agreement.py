@@ -254,3 +254,14 @@ def test_unknown_statistics_and_weights_are_rejected():
         agreement_weights(3, "cubic")
     with pytest.raises(ConfigError, match="same m >= 2"):
         fleiss_from_counts(np.array([[2, 0], [1, 2]]))
+
+
+def test_alpha_with_many_levels_and_readers_matches_the_krippendorff_package():
+    krippendorff = pytest.importorskip("krippendorff")
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 20, 40)
+    data = np.where(rng.random((13, 40)) < 0.7, truth, rng.integers(0, 20, (13, 40))).astype(float)
+    counts = _value_counts(data, range(20))  # 20 values x up to 13 readers: no integer code
+    for level in ("nominal", "ordinal"):
+        ref = krippendorff.alpha(value_counts=counts, level_of_measurement=level)
+        assert alpha_from_counts(counts, level)[0] == pytest.approx(ref, abs=1e-12)

@@ -21,9 +21,11 @@ __all__ = [
     "AUDIT_COLUMNS",
     "READING_RULES",
     "audits_from_wide",
+    "check_by",
     "file_readings",
     "item_table",
     "prepare_audits",
+    "tool_entry",
     "tool_items",
 ]
 
@@ -50,14 +52,30 @@ _PREPARED = "cdanalytics.practice.prepared"
 _ADDED = ("file", "item_code", "level", "met", "rank")
 
 
+def tool_entry(
+    tool: str = "safe_and_together", registry: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One audit tool of the registry, with a clear error if unknown."""
+    reg = registry if registry is not None else audit_tool_registry()
+    if tool not in reg:
+        raise ConfigError(f"Unknown audit tool {tool!r}; known: {', '.join(sorted(reg))}.")
+    return reg[tool]
+
+
 def tool_items(
     tool: str = "safe_and_together", registry: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Items of one audit tool of the registry, with a clear error if unknown."""
-    reg = registry if registry is not None else audit_tool_registry()
-    if tool not in reg:
-        raise ConfigError(f"Unknown audit tool {tool!r}; known: {', '.join(sorted(reg))}.")
-    return reg[tool]["items"]
+    return tool_entry(tool, registry)["items"]
+
+
+def check_by(by: Sequence[str] | str, what: str) -> list[str]:
+    """Grouping columns as a list, each one of ``team``, ``period`` and ``trained``."""
+    by = [by] if isinstance(by, str) else list(by)
+    bad = [c for c in by if c not in ("team", "period", "trained")]
+    if bad:
+        raise ConfigError(f"{what} can group by team, period and trained, not {', '.join(bad)}.")
+    return by
 
 
 def item_table(
@@ -235,11 +253,11 @@ def prepare_audits(
             "trained": df["trained"].to_numpy(dtype=bool)[order],
             "item": item_cat,
             "score": score,
-            "file": file,
-            "item_code": item_code,
-            "level": level,
+            "file": file.astype(np.int64),
+            "item_code": item_code.astype(np.int16),
+            "level": level.astype(np.int8),
             "met": met_lut[item_code, pos],
-            "rank": rank,
+            "rank": rank.astype(np.int32),
         }
     )
     out.attrs[_PREPARED] = tool

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ConfigError
 
@@ -170,8 +171,8 @@ def alpha_from_counts(
     (alpha, se_jackknife)
         Alpha = 1 - (n - 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck, from the
         coincidence matrix o; the delete-one-unit jackknife standard error
-        (ordinal metric recomputed from each left-out margin), no loop over
-        units.
+        (ordinal metric recomputed from each left-out margin), computed once
+        per distinct pattern of counts, no loop over units.
 
     References
     ----------
@@ -185,20 +186,33 @@ def alpha_from_counts(
     >>> round(alpha_from_counts(counts, "nominal")[0], 3)
     0.533
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts, dtype=np.int64)
     counts = counts[counts.sum(axis=1) >= 2]
-    if len(counts) < 2:
+    n_u = len(counts)
+    if n_u < 2:
         return float("nan"), float("nan")
-    m = counts.sum(axis=1)
+    # Units with the same counts leave out the same amount: work on the
+    # distinct patterns, weighted by how often each occurs.
+    base, k = int(counts.max()) + 1, counts.shape[1]
+    if k * np.log2(base) < 62:  # one integer per pattern
+        code = counts @ (base ** np.arange(k, dtype=np.int64))
+        which, uniques = pd.factorize(code)
+        patterns = (uniques[:, None] // base ** np.arange(k, dtype=np.int64)) % base
+    else:
+        patterns, which = np.unique(counts, axis=0, return_inverse=True)
+    freq = np.bincount(which.ravel()).astype(float)
+    patterns = patterns.astype(float)
+    m = patterns.sum(axis=1)
     per_unit = (
-        counts[:, :, None] * counts[:, None, :] - counts[:, :, None] * np.eye(counts.shape[1])
+        patterns[:, :, None] * patterns[:, None, :]
+        - patterns[:, :, None] * np.eye(len(patterns[0]))
     ) / (m - 1)[:, None, None]
-    coinc = per_unit.sum(axis=0)
+    coinc = np.einsum("p,pck->ck", freq, per_unit)
     margin = coinc.sum(axis=1)
     alpha = _alpha(coinc[None], margin[None], level)[0]
-    loo = _alpha(coinc[None] - per_unit, margin[None] - counts, level)
-    n_u = len(counts)
-    se = np.sqrt((n_u - 1) / n_u * ((loo - loo.mean()) ** 2).sum())
+    loo = _alpha(coinc[None] - per_unit, margin[None] - patterns, level)
+    centre = (freq * loo).sum() / n_u
+    se = np.sqrt((n_u - 1) / n_u * (freq * (loo - centre) ** 2).sum())
     return float(alpha), float(se)
 
 

@@ -197,11 +197,13 @@ def _multi_reader(
     counts = np.bincount(
         unit_index * k_max + prepared["level"].to_numpy(), minlength=len(unit) * k_max
     ).reshape(len(unit), k_max)
-    unit_item = unit % n_items
-    m = counts.sum(axis=1)
+    pairable = counts.sum(axis=1) >= 2
+    counts, unit_item = counts[pairable], unit[pairable] % n_items
+    by_item = np.argsort(unit_item, kind="stable")
+    bounds = np.searchsorted(unit_item[by_item], np.arange(n_items + 1))
     rows = []
     for code, size in enumerate(n_levels):
-        mine = counts[(unit_item == code) & (m >= 2), :size]
+        mine = counts[by_item[bounds[code] : bounds[code + 1]], :size]
         if len(mine) == 0:
             continue
         m_item = mine.sum(axis=1)

@@ -150,7 +150,7 @@ def change(
     team = pd.factorize(files["team"])[0]
     n_team = team.max() + 1
     cell = 2 * files["arm"].to_numpy(dtype=np.int64) + (files["period"] == period_to).to_numpy()
-    flat = (files["item_code"].to_numpy() * n_team + team) * 4 + cell
+    flat = (files["item_code"].to_numpy().astype(np.int64) * n_team + team) * 4 + cell
     size = n_items * n_team * 4
     n_gc = np.bincount(flat, minlength=size).reshape(n_items, n_team, 4).astype(float)
     m_gc = np.bincount(flat, weights=files["met"].to_numpy(dtype=float), minlength=size)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .._stats import wilson_ci
-from ..errors import AnalysisError, ConfigError
-from ..registry import audit_tool_registry
+from ..errors import AnalysisError
+from ._data import check_by, tool_entry
 
 __all__ = ["FAMILY_COLUMNS", "FAMILY_OUTCOME_KEYS", "family_outcomes"]
 
@@ -82,17 +82,11 @@ def family_outcomes(
     >>> family_outcomes(fam)[["outcome", "n_cases", "n_unknown", "n_yes"]].to_dict("records")
     [{'outcome': 'removed_into_care', 'n_cases': 2, 'n_unknown': 1, 'n_yes': 1}]
     """
-    by = [by] if isinstance(by, str) else list(by)
-    bad = [c for c in by if c not in ("team", "period", "trained")]
-    if bad:
-        raise ConfigError(f"family_outcomes groups by team, period and trained, not {bad}.")
+    by = check_by(by, "family_outcomes")
     missing = [c for c in FAMILY_OUTCOME_KEYS if c not in outcomes.columns]
     if missing:
         raise AnalysisError(f"The family_outcomes table lacks column(s) {', '.join(missing)}.")
-    reg = registry if registry is not None else audit_tool_registry()
-    if tool not in reg:
-        raise ConfigError(f"Unknown audit tool {tool!r}; known: {', '.join(sorted(reg))}.")
-    known = reg[tool]["family_outcomes"]
+    known = tool_entry(tool, registry)["family_outcomes"]
     present = [c for c in known if c in outcomes.columns]
     if not present:
         raise AnalysisError(

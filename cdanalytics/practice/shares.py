@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._stats import wilson_ci
 from ..errors import ConfigError
-from ._data import Reading, file_readings, item_table, prepare_audits
+from ._data import Reading, check_by, file_readings, item_table, prepare_audits
 
 __all__ = ["PROFILE_GROUP", "SHARE_COLUMNS", "component_profile", "shares"]
 
@@ -89,7 +89,7 @@ def shares(
     >>> round(float(out["share"].iloc[0]), 3)
     0.667
     """
-    by = _check_by(by)
+    by = check_by(by, "shares")
     files = file_readings(prepare_audits(audits, tool, registry), reading)
     return _share_table(files, by, item_table(tool, registry), alpha)
 
@@ -137,7 +137,7 @@ def component_profile(
     >>> out[["item", "n_files", "n_met"]].to_dict("records")[-1]
     {'item': 'all', 'n_files': 2, 'n_met': 1}
     """
-    by = _check_by(by)
+    by = check_by(by, "shares")
     items = item_table(tool, registry)
     members = items[items["group"] == group]
     if members.empty:
@@ -166,14 +166,6 @@ def component_profile(
     per_item = per_item.astype({"item": str})
     out = pd.concat([per_item, summary], ignore_index=True)
     return out.sort_values(list(by), kind="stable").reset_index(drop=True)
-
-
-def _check_by(by: Sequence[str]) -> list[str]:
-    by = [by] if isinstance(by, str) else list(by)
-    bad = [c for c in by if c not in ("team", "period", "trained")]
-    if bad:
-        raise ConfigError(f"shares can group by team, period and trained, not {', '.join(bad)}.")
-    return by
 
 
 def _share_table(
