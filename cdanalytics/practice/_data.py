@@ -55,7 +55,18 @@ _ADDED = ("file", "item_code", "level", "met", "rank")
 def tool_entry(
     tool: str = "safe_and_together", registry: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """One audit tool of the registry, with a clear error if unknown."""
+    """One audit tool of the registry, with a clear error if unknown.
+
+    References
+    ----------
+    Safe & Together Institute; Scottish Government (2021) National Guidance
+    for Child Protection in Scotland, 4.115-4.116.
+
+    Examples
+    --------
+    >>> tool_entry()["name"]["nl"]
+    'Safe & Together dossieraudit'
+    """
     reg = registry if registry is not None else audit_tool_registry()
     if tool not in reg:
         raise ConfigError(f"Unknown audit tool {tool!r}; known: {', '.join(sorted(reg))}.")
@@ -65,12 +76,29 @@ def tool_entry(
 def tool_items(
     tool: str = "safe_and_together", registry: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Items of one audit tool of the registry, with a clear error if unknown."""
+    """Items of one audit tool of the registry, with a clear error if unknown.
+
+    References
+    ----------
+    See :func:`cdanalytics.registry.audit_tool_registry` (the sources of
+    each item are in the registry's ``source`` fields).
+
+    Examples
+    --------
+    >>> tool_items()["m_blaming_language"]["met"]
+    [0]
+    """
     return tool_entry(tool, registry)["items"]
 
 
 def check_by(by: Sequence[str] | str, what: str) -> list[str]:
-    """Grouping columns as a list, each one of ``team``, ``period`` and ``trained``."""
+    """Grouping columns as a list, each one of ``team``, ``period`` and ``trained``.
+
+    Examples
+    --------
+    >>> check_by("team", "shares")
+    ['team']
+    """
     by = [by] if isinstance(by, str) else list(by)
     bad = [c for c in by if c not in ("team", "period", "trained")]
     if bad:
@@ -85,6 +113,18 @@ def item_table(
 
     Columns: ``item``, ``group``, ``direction``, ``label_en``, ``label_nl``,
     ``levels`` (tuple of scores), ``met`` (tuple of scores counting as met).
+
+    References
+    ----------
+    Safe & Together Institute, the five critical components and three
+    principles; Scottish Government (2021) National Guidance for Child
+    Protection in Scotland, 4.116; West Lothian audit.
+
+    Examples
+    --------
+    >>> table = item_table()
+    >>> table["group"].value_counts().loc[["critical_component", "principle"]].tolist()
+    [5, 3]
     """
     items = tool_items(tool, registry)
     return pd.DataFrame(
@@ -186,6 +226,18 @@ def prepare_audits(
     ConfigError
         An item is not in the tool (add it to the tool in the evaluation
         config).
+
+    References
+    ----------
+    Wickham, H. (2014). Tidy data. Journal of Statistical Software 59(10).
+
+    Examples
+    --------
+    >>> audits = pd.DataFrame({"case_id": ["C1", "C1"], "team": "T1", "period": "p",
+    ...     "reader_id": ["R2", "R1"], "trained": False, "item": "m_blaming_language",
+    ...     "score": [1, 0], "audit_date": pd.to_datetime(["2024-02-01", "2024-01-01"])})
+    >>> prepare_audits(audits)[["reader_id", "level", "met", "rank"]].to_dict("list")
+    {'reader_id': ['R1', 'R2'], 'level': [0, 1], 'met': [True, False], 'rank': [0, 1]}
     """
     if audits.attrs.get(_PREPARED) == tool and set(_ADDED) <= set(audits.columns):
         return audits
@@ -307,6 +359,20 @@ def file_readings(prepared: pd.DataFrame, reading: Reading = "first") -> pd.Data
         Columns ``file``, ``case_id``, ``team``, ``period``, ``trained``,
         ``item``, ``item_code``, ``met`` (team, period and training from the
         first reading).
+
+    References
+    ----------
+    Case reading with a second reader on a sample for reliability: Safe &
+    Together Institute, Australian national case reading (2017).
+
+    Examples
+    --------
+    >>> audits = pd.DataFrame({"case_id": ["C1", "C1"], "team": "T1", "period": "p",
+    ...     "reader_id": ["R1", "R2"], "trained": False,
+    ...     "item": "cc1_coercive_control", "score": [2, 1]})
+    >>> prepared = prepare_audits(audits)
+    >>> [file_readings(prepared, rule)["met"].item() for rule in READING_RULES]
+    [True, False, True]
     """
     if reading not in READING_RULES:
         raise ConfigError(f"reading must be one of {', '.join(READING_RULES)}, not {reading!r}.")

@@ -31,6 +31,20 @@ def agreement_weights(n_levels: int, weights: str = "unweighted") -> np.ndarray:
 
     ``linear``: 1 - |i - j| / (K - 1); ``quadratic``: 1 - (i - j)^2 / (K - 1)^2;
     ``unweighted``: the identity.
+
+    References
+    ----------
+    Cicchetti, D. V. & Allison, T. (1971). A new procedure for assessing
+    reliability of scoring EEG sleep recordings. American Journal of EEG
+    Technology 11:101-109.
+    Fleiss, J. L. & Cohen, J. (1973). The equivalence of weighted kappa and
+    the intraclass correlation coefficient as measures of reliability.
+    Educational and Psychological Measurement 33:613-619.
+
+    Examples
+    --------
+    >>> agreement_weights(3, "quadratic")[0].tolist()
+    [1.0, 0.75, 0.0]
     """
     if weights not in KAPPA_WEIGHTS:
         raise ConfigError(f"weights must be one of {', '.join(KAPPA_WEIGHTS)}, not {weights!r}.")
