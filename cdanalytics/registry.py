@@ -169,6 +169,8 @@ def audit_tool_registry(overrides: Mapping[str, Any] | None = None) -> dict[str,
     dict
         Tool code to its entry. Each tool carries ``code``; each item carries
         ``code`` and ``levels`` (its scores, ascending); ``met`` is sorted.
+        ``family_outcomes`` (outcome column to ``label`` and ``direction``)
+        is checked too, empty when a tool has none.
         Keys of the data file starting with ``_`` (shared YAML anchors) are
         not tools.
 
@@ -192,7 +194,13 @@ def audit_tool_registry(overrides: Mapping[str, Any] | None = None) -> dict[str,
         for item, info in tool["items"].items():
             _check_audit_item(code, item, info)
         tool["code"] = code
-        tool.setdefault("family_outcomes", {})
+        for outcome, info in tool.setdefault("family_outcomes", {}).items():
+            where = f"Audit tool {code!r} family outcome {outcome!r}"
+            if not isinstance(info, Mapping) or info.get("direction") not in _AUDIT_DIRECTIONS:
+                raise ConfigError(f"{where}: direction must be higher_better or lower_better.")
+            for lang in ("en", "nl"):
+                if not (info.get("label") or {}).get(lang):
+                    raise ConfigError(f"{where} lacks label.{lang}.")
     return tools
 
 

@@ -103,3 +103,21 @@ def test_an_item_missing_fields_is_named_with_what_it_lacks():
 def test_a_tool_without_items_is_rejected():
     with pytest.raises(ConfigError, match="'empty' in the registry has no items"):
         audit_tool_registry({"empty": {"name": "Empty"}})
+
+
+def test_family_outcomes_carry_labels_and_a_direction():
+    outcomes = audit_tool_registry()["safe_and_together"]["family_outcomes"]
+    assert outcomes["removed_into_care"]["direction"] == "lower_better"
+    assert all(o["label"]["nl"] for o in outcomes.values())
+    with pytest.raises(ConfigError, match="family outcome 'x': direction must be"):
+        audit_tool_registry(
+            {"safe_and_together": {"family_outcomes": {"x": {"label": {"en": "x"}}}}}
+        )
+    with pytest.raises(ConfigError, match=r"family outcome 'x' lacks label\.nl"):
+        audit_tool_registry(
+            {
+                "safe_and_together": {
+                    "family_outcomes": {"x": {"label": {"en": "x"}, "direction": "lower_better"}}
+                }
+            }
+        )

@@ -80,6 +80,9 @@ def test_the_earliest_reading_decides_and_all_or_any_are_the_alternatives():
     assert shares(audits, by=["team"])["n_met"].tolist() == [2]
     assert shares(audits, by=["team"], reading="all")["n_met"].tolist() == [1]
     assert shares(audits, by=["team"], reading="any")["n_met"].tolist() == [2]
+    # an undated reading comes after the dated ones
+    undated = audits.assign(audit_date=pd.to_datetime([None, "2024-03-01", "2024-01-05"]))
+    assert shares(undated, by=["team"])["n_met"].tolist() == [2]
     # without dates the table order decides
     assert shares(audits.drop(columns="audit_date"), by=["team"])["n_met"].tolist() == [1]
 

@@ -205,8 +205,9 @@ def prepare_audits(
 
     A *file* is one case in one period. Readings of a file are ordered by
     ``audit_date`` when the column exists, then by their order in the table
-    (a stable sort), so the first reading is the earliest (the primary
-    reader's in a case reading where a second reader checks a sample).
+    (a stable sort; undated readings after dated ones), so the first
+    reading is the earliest (the primary reader's in a case reading where a
+    second reader checks a sample).
 
     Returns
     -------
@@ -248,7 +249,10 @@ def prepare_audits(
     scored = audits["score"].notna().to_numpy()
     df = audits if scored.all() else audits[scored]
     if "audit_date" in df.columns:
-        dates = pd.to_datetime(df["audit_date"]).to_numpy().astype("datetime64[ns]").view("int64")
+        dates = pd.to_datetime(df["audit_date"]).to_numpy().astype("datetime64[ns]")
+        undated = np.isnat(dates)
+        dates = dates.view("int64").copy()
+        dates[undated] = np.iinfo(np.int64).max  # undated readings after dated ones
         order = np.argsort(dates, kind="stable")
     else:
         order = np.arange(len(df))
