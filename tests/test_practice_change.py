@@ -106,3 +106,24 @@ def test_more_than_two_periods_need_the_two_compared_named():
     )
     with pytest.raises(AnalysisError, match="must be two of the audit periods"):
         change(both, periods=("baseline", "2030"))
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.DomainWarning")
+def test_binomial_gee_with_identity_link_gives_the_same_estimate_and_the_uncorrected_se():
+    audits, _ = synthetic_set()
+    item = ITEMS[7]
+    out = change(audits).query("item == @item").set_index("contrast").loc["difference"]
+    first = audits[(audits["item"] == item)].sort_values("audit_date", kind="stable")
+    first = first[~first.duplicated(["case_id", "period"])].reset_index(drop=True)
+    arm = first.groupby("team")["trained"].transform("any").astype(float)
+    post = (first["period"] == "follow_up").astype(float)
+    y = (first["score"] == 2).astype(float)
+    X = sm.add_constant(pd.DataFrame({"post": post, "arm": arm, "post_x_arm": post * arm}))
+    family = sm.families.Binomial(link=sm.families.links.Identity())
+    fit = sm.GEE(
+        y, X, groups=first["team"], family=family, cov_struct=sm.cov_struct.Independence()
+    ).fit()
+    assert out["estimate"] == pytest.approx(fit.params["post_x_arm"], abs=1e-9)
+    g, n = first["team"].nunique(), len(first)
+    cr1 = g / (g - 1) * (n - 1) / (n - 4)  # GEE's robust sandwich has no small-sample factor
+    assert out["se"] == pytest.approx(fit.bse["post_x_arm"] * np.sqrt(cr1), rel=1e-6)
