@@ -9,7 +9,8 @@ under 10 s on 2 cores. The peer is statsmodels.stats.inter_rater
 (``to_table`` + ``cohens_kappa`` unweighted, linear and quadratic,
 ``aggregate_raters`` + ``fleiss_kappa``, per item) on the same pairs, timed
 against our agreement step. Each step runs in a forked child; the machine is
-shared, so the load average is printed with the figures.
+shared, so the load average and the CPU time of the whole analysis (less
+sensitive to other processes than wall time) are printed with the figures.
 
 Usage: python benchmarks/bench_practice.py [--files 100000]
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 import numpy as np
 from _common import machine, measure
@@ -51,11 +53,12 @@ def main() -> None:
     print(f"{n_files:,} files x {len(ITEMS)} items x 2 readers = {len(audits):,} rows")
 
     def whole() -> dict:
+        cpu = time.process_time()
         prepared = prepare_audits(audits)
         rows = len(shares(prepared)) + len(change(prepared)) + len(agreement(prepared))
-        return {"rows out": rows}
+        return {"rows out": rows, "cpu s": round(time.process_time() - cpu, 2)}
 
-    total, _, _ = measure("practice: check + shares + change + agreement", whole)
+    total, _, info = measure("practice: check + shares + change + agreement", whole)
     prepared = prepare_audits(audits)
     measure(
         "  prepare_audits (checks, reading order)", lambda: {"rows": len(prepare_audits(audits))}
@@ -91,8 +94,9 @@ def main() -> None:
         "(the peer computes 4 of our 6 statistics, no alpha)"
     )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    verdict = "met" if total < 10 else "NOT met"
     print(
-        f"target: whole analysis under 10 s: {'met' if total < 10 else 'NOT met'} ({total:.1f} s)"
+        f"target: whole analysis under 10 s wall: {verdict} ({total:.1f} s; CPU {info['cpu s']} s)"
     )
 
 
