@@ -265,3 +265,15 @@ def test_alpha_with_many_levels_and_readers_matches_the_krippendorff_package():
     for level in ("nominal", "ordinal"):
         ref = krippendorff.alpha(value_counts=counts, level_of_measurement=level)
         assert alpha_from_counts(counts, level)[0] == pytest.approx(ref, abs=1e-12)
+
+
+def test_audits_without_double_reads_give_an_empty_table_with_the_columns():
+    from cdanalytics.synth import synthetic_audits
+
+    audits, truth = synthetic_audits(
+        4, 10, None, {"a": 0.3, "b": 0.4}, {}, 0.5, seed=1, double_read_share=0
+    )
+    assert truth["n_double_read"] == 0
+    out = agreement(audits)
+    assert out.empty
+    assert list(out.columns) == AGREEMENT_COLUMNS
