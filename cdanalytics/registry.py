@@ -20,6 +20,7 @@ from ._merge import deep_merge
 from .errors import ConfigError
 
 __all__ = [
+    "audit_tool_registry",
     "core_session_count",
     "core_sessions_needed",
     "instrument_registry",
@@ -145,3 +146,91 @@ def scale_info(
             f"Instrument {instrument!r} has no scale {scale!r}; known: {', '.join(sorted(scales))}."
         )
     return scales[scale]
+
+
+_AUDIT_DIRECTIONS = ("higher_better", "lower_better")
+
+
+def audit_tool_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Return the audit-tool registry, with a site's overrides merged in.
+
+    Parameters
+    ----------
+    overrides
+        Mapping of tool code to the fields to change, for example
+        ``{"safe_and_together": {"items": {"m_safety_plan": {...}}}}`` to add
+        an item, or a whole new tool with ``name`` and ``items``. Each item
+        needs ``group``, ``label`` (``en`` and ``nl``), ``scale`` (integer
+        score to ``{en, nl}`` label), ``met`` (scores that count as met),
+        ``direction`` (``higher_better`` or ``lower_better``) and ``source``.
+
+    Returns
+    -------
+    dict
+        Tool code to its entry. Each tool carries ``code``; each item carries
+        ``code`` and ``levels`` (its scores, ascending); ``met`` is sorted.
+        ``family_outcomes`` (outcome column to ``label`` and ``direction``)
+        is checked too, empty when a tool has none.
+        Keys of the data file starting with ``_`` (shared YAML anchors) are
+        not tools.
+
+    Raises
+    ------
+    ConfigError
+        Naming the tool and item key that is incomplete or inconsistent.
+
+    References
+    ----------
+    Safe & Together Institute, the Safe & Together model; Scottish Government
+    (2021) National Guidance for Child Protection in Scotland, 4.115-4.116.
+    """
+    merged = deep_merge(_builtin("audit_tools"), overrides or {})
+    tools = {code: entry for code, entry in merged.items() if not str(code).startswith("_")}
+    for code, tool in tools.items():
+        if not isinstance(tool, Mapping) or not tool.get("items"):
+            raise ConfigError(f"Audit tool {code!r} in the registry has no items.")
+        if "name" not in tool:
+            raise ConfigError(f"Audit tool {code!r} in the registry lacks name.")
+        for item, info in tool["items"].items():
+            _check_audit_item(code, item, info)
+        tool["code"] = code
+        for outcome, info in tool.setdefault("family_outcomes", {}).items():
+            where = f"Audit tool {code!r} family outcome {outcome!r}"
+            if not isinstance(info, Mapping) or info.get("direction") not in _AUDIT_DIRECTIONS:
+                raise ConfigError(f"{where}: direction must be higher_better or lower_better.")
+            for lang in ("en", "nl"):
+                if not (info.get("label") or {}).get(lang):
+                    raise ConfigError(f"{where} lacks label.{lang}.")
+    return tools
+
+
+def _check_audit_item(tool: str, item: str, info: Any) -> None:
+    """Validate one audit item in place (adds ``code`` and ``levels``)."""
+    where = f"Audit tool {tool!r} item {item!r}"
+    if not isinstance(info, Mapping):
+        raise ConfigError(f"{where} must be a mapping of fields, not {info!r}.")
+    missing = [
+        f for f in ("group", "label", "scale", "met", "direction", "source") if f not in info
+    ]
+    if missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}.")
+    for lang in ("en", "nl"):
+        if not (info["label"] or {}).get(lang):
+            raise ConfigError(f"{where} lacks label.{lang}.")
+    try:
+        levels = sorted(int(k) for k in info["scale"])
+        met = sorted(int(m) for m in info["met"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: scale and met must be integer scores ({exc}).") from None
+    if len(levels) < 2:
+        raise ConfigError(f"{where}: scale needs at least two levels.")
+    if not met or not set(met) <= set(levels):
+        raise ConfigError(f"{where}: met {met} must be a non-empty subset of the scale {levels}.")
+    if info["direction"] not in _AUDIT_DIRECTIONS:
+        raise ConfigError(
+            f"{where}: direction must be higher_better or lower_better, not {info['direction']!r}."
+        )
+    info["scale"] = {int(k): v for k, v in info["scale"].items()}
+    info["levels"] = levels
+    info["met"] = met
+    info["code"] = item

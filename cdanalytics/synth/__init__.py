@@ -134,6 +134,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..io.export import Export
 from ..io.write import write_export
+from ._audits import synthetic_audits
 from ._events import draw_events, draw_followup_end
 from ._frames import build_export
 from ._measures import draw_measures
@@ -143,7 +144,13 @@ from ._plan import build_plan
 from ._sessions import draw_sessions
 from ._truth_json import build_truth
 
-__all__ = ["DEFAULT_PARAMETERS", "TRUTH_FILE", "generate", "write_synthetic_export"]
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "TRUTH_FILE",
+    "generate",
+    "synthetic_audits",
+    "write_synthetic_export",
+]
 
 #: File name of the truth document written beside a synthetic export.
 TRUTH_FILE = "truth.json"
