@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "reoffending": 2,
     "matching": 2,
     "prepost": 2,
+    "practice": 2,
     "synth": 2,
     # 3: the publication gate, and the evaluation config that carries its policy
     "disclosure": 3,
