@@ -12,7 +12,8 @@ from _io_exports import tables, write_csv_export
 
 from cdanalytics.errors import ExportError, ExportValidationError
 from cdanalytics.io import load_export
-from cdanalytics.io.validation import PROBLEM_COLUMNS, _duplicated
+from cdanalytics.io.rules_table import duplicated_keys as _duplicated
+from cdanalytics.io.validation import PROBLEM_COLUMNS
 
 
 def problems(tmp_path, change):
