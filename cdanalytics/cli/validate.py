@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import load_config
 from ..errors import ExportValidationError
 from ..io.load import load_export
+from ..io.problems import DEFAULT_MAX_PROBLEMS
 from ..io.validation import ValidationReport
 from . import EXIT_INVALID, EXIT_OK
 
@@ -31,6 +32,16 @@ EPILOG = """\
 exit codes: 0 valid (or invalid rows quarantined), 1 invalid export (strict mode,
 a problem with a whole file, identifiers found, unreadable files), 2 usage error
 (bad arguments, mapping or config)"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="set invalid rows aside (OUT/quarantine_<table>.csv) instead of failing",
     )
     parser.add_argument(
+        "--max-problems",
+        type=_positive_int,
+        default=DEFAULT_MAX_PROBLEMS,
+        metavar="N",
+        help=f"problems listed per rule and table (default {DEFAULT_MAX_PROBLEMS:,}); the rest "
+        "are counted, and the list says how many more there were",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path(),
@@ -75,7 +94,9 @@ def _write_problems(report: ValidationReport, out: Path) -> str:
         return ""
     out.mkdir(parents=True, exist_ok=True)
     path = report.to_csv(out / PROBLEMS_FILE)
-    return f"\nFull problem list ({len(report.problems):,} rows): {path}"
+    more = report.n_problems - len(report.problems)
+    extra = f", {more:,} more counted but not listed" if more else ""
+    return f"\nFull problem list ({len(report.problems):,} rows{extra}): {path}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             quarantine=args.quarantine,
             programmes=config.get("programmes"),
             instruments=config.get("instruments"),
+            max_problems_per_rule=args.max_problems,
         )
     except ExportValidationError as exc:
         print(exc.report.summary())

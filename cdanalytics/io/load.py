@@ -26,6 +26,7 @@ from .coerce import coerce
 from .export import TABLES, Export, Manifest
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import identifier_error, scan_identifiers
+from .problems import DEFAULT_MAX_PROBLEMS
 from .read import (
     RawTable,
     excel_sheet_names,
@@ -401,31 +402,15 @@ def _final_categories(
     return frame
 
 
-def _reasons(problems: pd.DataFrame) -> pd.Series:
-    """One text per position: every problem of the row."""
-    value = problems["value"].fillna("")
-    column = problems["column"].fillna("")
-    text = problems["rule"] + " (" + column + " '" + value + "'): " + problems["message"]
-    return text.groupby(problems["position"].to_numpy()).agg("; ".join)
-
-
 def _partition(
-    tables: Mapping[str, TableData], problems: pd.DataFrame, parents: Mapping[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, pd.Series]]:
-    """Rows with problems of their own, rows of a participant with problems, and reasons."""
-    own, by_parent, reasons = {}, {}, {}
-    row_problems = problems[problems["position"] >= 0]
-    for name, data in tables.items():
-        mine = row_problems[row_problems["table"] == name]
-        mask = np.zeros(len(data.frame), dtype=bool)
-        mask[mine["position"].to_numpy(dtype=np.int64)] = True
-        own[name] = mask
-        reasons[name] = _reasons(mine) if len(mine) else pd.Series(dtype="str")
+    tables: Mapping[str, TableData], log: ProblemLog, parents: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Rows with problems of their own, and rows of a participant with problems."""
+    own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
-    for name in TABLES[1:]:
-        by_parent[name] = np.isin(parents[name], bad_participants) & ~own[name]
+    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
     by_parent["participants"] = np.zeros(len(tables["participants"].frame), dtype=bool)
-    return own, by_parent, reasons
+    return own, by_parent
 
 
 def _quarantine_frame(
@@ -513,6 +498,7 @@ def load_export(
     quarantine: bool = False,
     programmes: Mapping[str, Any] | None = None,
     instruments: Mapping[str, Any] | None = None,
+    max_problems_per_rule: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> Export:
     """Read, check and type a case export.
 
@@ -536,6 +522,11 @@ def load_export(
     programmes, instruments
         Registry overrides (as in the evaluation config's ``programmes:``
         and ``instruments:``), merged into the built-in registries.
+    max_problems_per_rule
+        Problems listed in full (row, value, message) per rule and table;
+        the rest are counted (``report.counts``, ``report.omitted``) and
+        their rows still quarantined. ``None`` lists every problem. Keeps
+        the memory and the problem list of a wholly broken export bounded.
 
     Returns
     -------
@@ -573,17 +564,19 @@ def load_export(
     for raw in raws.values():
         if raw is not None and raw.blank_rows:
             notes.append(f"{raw.file}: {raw.blank_rows} blank row(s) skipped.")
-    log = ProblemLog()
+    log = ProblemLog(max_problems_per_rule)
     _refuse_identifiers({n: (r.frame, r.file) for n, r in raws.items() if r is not None})
     manifest, tables, parents = _type_and_validate(raws, layout, site, progs, instrs, log, notes)
     problems = log.frame()
-    own, by_parent, reasons = _partition(tables, problems, parents)
+    own, by_parent = _partition(tables, log, parents)
     report = ValidationReport(
         problems=problems.drop(columns="position"),
         tables=_table_counts(tables, raws, own, by_parent),
         notes=notes,
         mode="quarantine" if quarantine else "strict",
         source=layout.source,
+        counts=log.counts(),
+        max_per_rule=log.max_per_rule,
     )
     report.reconcile()
     if not report.ok and (not quarantine or report.fatal):
@@ -595,8 +588,9 @@ def load_export(
         frame = data.frame.loc[~mask].reset_index(drop=True) if mask.any() else data.frame
         accepted[name] = _final_categories(frame, name, progs, instrs)
         if quarantine:
+            listed = problems[(problems["table"] == name) & (problems["position"] >= 0)]
             quarantined[name] = _quarantine_frame(
-                data, mask, reasons[name], parents.get(name), tables["participants"]
+                data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
     return Export(
@@ -609,7 +603,7 @@ def load_export(
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:
-    n = len(report.problems)
+    n = report.n_problems
     head = f"The export {report.source} breaks the contract: {n} problem(s)."
     if quarantine:
         head += (

@@ -10,27 +10,33 @@ the loader turns it into a :class:`ValidationReport`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..errors import ExportError
+from ..errors import ConfigError
 from .export import TABLES
 
 __all__ = [
+    "COUNT_COLUMNS",
+    "DEFAULT_MAX_PROBLEMS",
     "PROBLEM_COLUMNS",
     "TABLE_COLUMNS",
     "TYPE_WORDS",
     "Problem",
     "ProblemLog",
     "TableData",
-    "ValidationReport",
+    "check_max_problems",
 ]
 
 
 #: Columns of :attr:`ValidationReport.problems`.
 PROBLEM_COLUMNS: tuple[str, ...] = ("table", "file", "row", "column", "value", "rule", "message")
+
+#: Columns of :meth:`ProblemLog.counts` and :attr:`ValidationReport.counts`.
+COUNT_COLUMNS: tuple[str, ...] = ("table", "file", "rule", "column", "count")
 
 #: Columns of :attr:`ValidationReport.tables`.
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -116,6 +122,27 @@ class TableData:
     reported: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+#: Problems listed per rule and table unless the caller says otherwise; the rest are counted.
+DEFAULT_MAX_PROBLEMS = 1000
+
+
+def check_max_problems(value: int | None) -> int | None:
+    """A valid limit of problems listed per rule and table (``None``: no limit).
+
+    Raises
+    ------
+    ConfigError
+        The limit is not a whole number of at least 1.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(
+            f"max_problems_per_rule must be a whole number of at least 1 (or None), not {value!r}."
+        )
+    return int(value)
+
+
 def _as_text(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         text = values.dt.strftime("%Y-%m-%d")
@@ -124,17 +151,64 @@ def _as_text(values: pd.Series) -> np.ndarray:
     return text.fillna("").to_numpy(dtype=object)
 
 
-class ProblemLog:
-    """Collects the problems of one load as small frames, one per rule and column."""
+def _join_by_position(positions: np.ndarray, texts: pa.Array) -> pd.Series:
+    """One text per distinct position: its texts joined with ``"; "``, in the given order.
 
-    def __init__(self) -> None:
+    The texts are sorted by position (stably) into one Arrow list per
+    position and joined in C: no loop over rows or ranks.
+    """
+    order = np.argsort(positions, kind="stable")
+    pos = positions[order]
+    first = np.ones(len(pos), dtype=bool)
+    first[1:] = pos[1:] != pos[:-1]
+    starts = np.flatnonzero(first)
+    offsets = pa.array(np.append(starts, len(pos)).astype(np.int64))
+    lists = pa.LargeListArray.from_arrays(offsets, texts.take(pa.array(order)))
+    joined = pc.binary_join(lists, pa.scalar("; ", pa.large_string()))
+    return pd.Series(
+        joined.to_pandas(types_mapper=pd.ArrowDtype).astype("str").array, index=pos[starts]
+    )
+
+
+class ProblemLog:
+    """Collects the problems of one load: a bounded list, exact counts, every row concerned.
+
+    The first ``max_per_rule`` problems of each rule and table are listed in
+    full (value and message); the others are only counted and their rows
+    kept (as positions, for quarantine), so memory grows with the number of
+    rows with problems, not with the text of every problem.
+
+    Parameters
+    ----------
+    max_per_rule
+        Problems listed per rule and table (``None``: every problem).
+    """
+
+    def __init__(self, max_per_rule: int | None = DEFAULT_MAX_PROBLEMS) -> None:
+        self.max_per_rule = check_max_problems(max_per_rule)
         self._parts: list[pd.DataFrame] = []
+        self._listed: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[str, str | None, str, str | None], int] = {}
+        self._unlisted: dict[str, list[tuple[np.ndarray, str]]] = {}
+        self._rows: dict[str, list[np.ndarray]] = {}
+
+    def _room(self, table: str, rule: str) -> int:
+        if self.max_per_rule is None:
+            return np.iinfo(np.int64).max
+        return max(self.max_per_rule - self._listed.get((table, rule), 0), 0)
+
+    def _count(self, table: str, file: str | None, rule: str, column: str | None, n: int) -> None:
+        key = (table, file, rule, column)
+        self._counts[key] = self._counts.get(key, 0) + n
 
     def add(self, problem: Problem) -> None:
-        """Add one problem (a table- or file-level one, typically)."""
+        """Add one problem with the table, file or manifest as a whole (always listed)."""
         part = pd.DataFrame([problem.__dict__])
         part["position"] = -1
         self._parts.append(part)
+        key = (problem.table, problem.rule)
+        self._listed[key] = self._listed.get(key, 0) + 1
+        self._count(problem.table, problem.file, problem.rule, problem.column, 1)
 
     def add_rows(
         self,
@@ -150,13 +224,25 @@ class ProblemLog:
 
         ``values``: the values shown, a Series indexed by position (default:
         the column itself); ``message``: a sentence, or a Series of
-        sentences indexed by position.
+        sentences indexed by position. Only the problems still within the
+        limit of this rule and table are turned into text.
         """
         positions = np.asarray(positions)
         if positions.dtype == bool:
             positions = np.flatnonzero(positions)
         if not len(positions):
             return
+        positions = positions.astype(np.int64, copy=False)
+        self._count(data.name, data.file, rule, column, len(positions))
+        self._rows.setdefault(data.name, []).append(positions)
+        room = self._room(data.name, rule)
+        if len(positions) > room:
+            where = f"{rule} ({column or '-'}; not listed)"
+            self._unlisted.setdefault(data.name, []).append((positions[room:], where))
+            positions = positions[:room]
+        if not len(positions):
+            return
+        self._listed[(data.name, rule)] = self._listed.get((data.name, rule), 0) + len(positions)
         if values is None and column is not None:
             values = data.frame[column]
         text = _as_text(values.loc[positions]) if values is not None else None
@@ -178,7 +264,7 @@ class ProblemLog:
         )
 
     def frame(self) -> pd.DataFrame:
-        """All problems, in table order then row order, with a ``position`` column."""
+        """The listed problems, in table order then row order, with a ``position`` column."""
         if not self._parts:
             out = pd.DataFrame({c: pd.Series(dtype="str") for c in PROBLEM_COLUMNS})
             out["row"] = out["row"].astype("Int64")
@@ -191,141 +277,44 @@ class ProblemLog:
         out = out.sort_values(["_order", "row"], kind="stable", na_position="first")
         return out.drop(columns="_order").reset_index(drop=True)
 
-
-@dataclass
-class ValidationReport:
-    """What a load found: rows per table and every problem.
-
-    Attributes
-    ----------
-    problems
-        One row per problem, columns :data:`PROBLEM_COLUMNS` (``row`` is the
-        source row number, empty for file-level problems).
-    tables
-        One row per table (index ``table``), columns :data:`TABLE_COLUMNS`:
-        source file, format, detected encoding and delimiter (CSV), blank
-        rows skipped, ``rows_read``, ``rows_with_problems``,
-        ``rows_of_quarantined_participant`` (rows without problems of their
-        own whose participant has problems), ``rows_accepted`` and
-        ``rows_quarantined`` (``rows_read = rows_accepted +
-        rows_quarantined``). In strict mode a failed load accepts nothing;
-        the counts then say what ``quarantine=True`` would do.
-    notes
-        How values were read (day-first dates, decimal commas, ...), ignored
-        files and other remarks that are not problems.
-    mode
-        ``"strict"`` or ``"quarantine"``.
-    source
-        Folder or workbook validated.
-    """
-
-    problems: pd.DataFrame
-    tables: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    mode: str = "strict"
-    source: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        """No problems at all."""
-        return self.problems.empty
-
-    @property
-    def fatal(self) -> bool:
-        """A problem with a file or table as a whole (no row to set aside)."""
-        return bool(self.problems["row"].isna().any())
-
-    def reconcile(self) -> None:
-        """Check that rows read = rows accepted + rows quarantined in every table.
-
-        Raises
-        ------
-        ExportError
-            Naming the tables whose counts do not add up.
-        """
-        t = self.tables
-        bad = t.index[t["rows_read"] != t["rows_accepted"] + t["rows_quarantined"]]
-        if len(bad):
-            raise ExportError(
-                "Row counts do not reconcile (read != accepted + quarantined) for "
-                f"{', '.join(bad)}; this is a bug in cdanalytics, please report it."
-            )
-
-    def to_csv(self, path: str | Path) -> Path:
-        """Write every problem to a CSV file (UTF-8); returns the path."""
-        path = Path(path)
-        self.problems.to_csv(path, index=False, columns=list(PROBLEM_COLUMNS))
-        return path
-
-    def summary(self, top: int = 10) -> str:
-        """A readable summary: counts per table, notes, and the commonest problems by rule."""
-        strict_failed = self.mode == "strict" and not self.ok
-        lines = [
-            f"Validation of {self.source or 'export'} ({self.mode} mode): "
-            + (
-                "no problems."
-                if self.ok
-                else f"{len(self.problems)} problem(s) in "
-                f"{self.problems['table'].nunique()} table(s)."
-            ),
-            "",
+    def counts(self) -> pd.DataFrame:
+        """Exact number of problems per table, file, rule and column (listed or not)."""
+        records = [
+            {"table": t, "file": f, "rule": r, "column": c, "count": n}
+            for (t, f, r, c), n in self._counts.items()
         ]
-        quarantine_label = "to quarantine" if strict_failed else "quarantined"
-        header = (
-            f"{'table':<13} {'file':<28} {'read':>10} {'accepted':>10} "
-            f"{quarantine_label:>13} {'blank rows':>10}"
-        )
-        lines.append(header)
-        for name, row in self.tables.iterrows():
-            file = "-" if pd.isna(row["file"]) else str(row["file"])
-            lines.append(
-                f"{name:<13} {file:<28} {row['rows_read']:>10,} {row['rows_accepted']:>10,} "
-                f"{row['rows_quarantined']:>13,} {row['blank_rows']:>10,}"
-            )
-        try:
-            self.reconcile()
-            lines.append("Counts reconcile: rows read = accepted + quarantined in every table.")
-        except ExportError as exc:
-            lines.append(str(exc))
-        if strict_failed:
-            lines.append(
-                "Strict mode: nothing was loaded. Fix the problems, or rerun with --quarantine "
-                "(quarantine=True) to set the rows above aside and go on."
-            )
-        csv = self.tables.dropna(subset=["encoding"])
-        if len(csv):
-            lines += ["", "CSV files read:"]
-            lines += [
-                f"  {row['file']}: encoding {row['encoding']}, delimiter {row['delimiter']!r}"
-                for _, row in csv.iterrows()
-            ]
-        if self.notes:
-            lines += ["", "Notes:"] + [f"  - {note}" for note in self.notes]
-        if not self.ok:
-            lines += ["", f"Problems by rule (commonest first, top {top}):", *self.digest(top)]
-        return "\n".join(lines)
+        return pd.DataFrame.from_records(records, columns=list(COUNT_COLUMNS))
 
-    def digest(self, top: int = 10) -> list[str]:
-        """One line per rule, table and column: count and a first example."""
-        if self.ok:
-            return []
-        problems = self.problems.assign(column=self.problems["column"].fillna("-"))
-        grouped = (
-            problems.groupby(["rule", "table", "column"], sort=False)
-            .agg(
-                count=("message", "size"),
-                row=("row", "first"),
-                file=("file", "first"),
-                message=("message", "first"),
-            )
-            .sort_values("count", ascending=False, kind="stable")
-        )
-        lines = []
-        for (rule, table, column), g in grouped.head(top).iterrows():
-            where = f"{g['file']} row {g['row']}" if pd.notna(g["row"]) else f"{g['file']}"
-            lines.append(
-                f"  {rule} in {table}.{column}: {g['count']:,} (e.g. {where}: {g['message']})"
-            )
-        if len(grouped) > top:
-            lines.append(f"  ... and {len(grouped) - top} more kinds of problem.")
-        return lines
+    def rows_with_problems(self, table: str, n_rows: int) -> np.ndarray:
+        """Mask of the ``n_rows`` positions of ``table`` with at least one problem."""
+        mask = np.zeros(n_rows, dtype=bool)
+        for positions in self._rows.get(table, []):
+            mask[positions] = True
+        return mask
+
+    def reasons(self, table: str, listed: pd.DataFrame) -> pd.Series:
+        """One text per position of ``table`` with problems: every problem of the row.
+
+        Listed problems read ``rule (column 'value'): message``; problems
+        beyond the limit ``rule (column; not listed)`` (no value, no message:
+        the listed problems of the same rule say what to do).
+
+        Parameters
+        ----------
+        table
+            Table name.
+        listed
+            The listed row problems of this table (from :meth:`frame`).
+        """
+        value = listed["value"].fillna("")
+        column = listed["column"].fillna("")
+        text = listed["rule"] + " (" + column + " '" + value + "'): " + listed["message"]
+        positions = [listed["position"].to_numpy(dtype=np.int64)]
+        texts = [pa.array(text.to_numpy(dtype=object), type=pa.large_string())]
+        for where_positions, where in self._unlisted.get(table, []):
+            positions.append(where_positions)
+            texts.append(pa.repeat(pa.scalar(where, pa.large_string()), len(where_positions)))
+        flat = np.concatenate(positions)
+        if not len(flat):
+            return pd.Series(dtype="str")
+        return _join_by_position(flat, pa.concat_arrays(texts))

@@ -47,7 +47,6 @@ from .problems import (
     Problem,
     ProblemLog,
     TableData,
-    ValidationReport,
 )
 from .rules_cross import (
     check_events,
@@ -64,6 +63,7 @@ from .rules_table import (
     check_participant_dates,
     check_required_when,
 )
+from .validation_report import ValidationReport
 
 __all__ = [
     "PROBLEM_COLUMNS",
