@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ExportError, ExportValidationError
+from ..errors import ConfigError, ExportError, ExportValidationError
 from ..registry import instrument_registry, programme_registry
 from .coerce import coerce
 from .export import TABLES, Export, Manifest
@@ -72,29 +72,88 @@ class _Layout:
 # -- finding the files -----------------------------------------------------------------------
 
 
+def _inside(folder: Path, path: Path, what: str, mapped: bool, shown: str | None = None) -> Path:
+    """``path`` when it resolves (symlinks followed) inside ``folder``; refused otherwise.
+
+    Raises
+    ------
+    ConfigError
+        A name from the mapping leads outside the export folder.
+    ExportError
+        A file of the export is a link to a file outside its folder.
+    """
+    if path.resolve().is_relative_to(folder.resolve()):
+        return path
+    if mapped:
+        raise ConfigError(
+            f"The mapping names {what} {shown or path.name!r} outside the export folder "
+            f"{folder}; "
+            "a mapping may only name files inside the export (a file stem such as "
+            "'deelnemers', no folders)."
+        )
+    raise ExportError(
+        f"{path.name} in {folder} links to a file outside the export folder; copy the file "
+        "into the export instead of linking to it."
+    )
+
+
+def _named(folder: Path, name: str, what: str, mapped: bool) -> Path | None:
+    """The file of ``folder`` named ``name``, ignoring case; ``None`` when there is none.
+
+    A mapped name must stay inside the folder. Two files whose names differ
+    only by case are refused.
+    """
+    target = _inside(folder, folder / name, what, mapped, repr(name))
+    if target.parent.resolve() != folder.resolve():
+        folder = target.parent  # a mapped name in a subfolder of the export
+    if not folder.is_dir():
+        return None
+    wanted = target.name.casefold()
+    found = sorted(p for p in folder.iterdir() if p.name.casefold() == wanted and p.is_file())
+    if len(found) > 1:
+        raise ExportError(
+            f"{folder} holds {' and '.join(p.name for p in found)}, whose names differ only "
+            "by upper and lower case; keep one of them."
+        )
+    return _inside(folder, found[0], what, mapped) if found else None
+
+
+def _sheet(sheets: list[str], name: str) -> str | None:
+    """The sheet named ``name``, ignoring case; two sheets differing only by case are refused."""
+    found = [s for s in sheets if s.casefold() == name.casefold()]
+    if len(found) > 1:
+        raise ExportError(
+            f"The workbook has sheets {' and '.join(repr(s) for s in found)}, whose names "
+            "differ only by upper and lower case; keep one of them."
+        )
+    return found[0] if found else None
+
+
 def _workbook_layout(book: Path, site: SiteMapping) -> _Layout:
     sheets = excel_sheet_names(book)
     tables: dict[str, _Location | None] = {}
     for name in TABLES:
-        sheet = site.table(name).file or name
-        tables[name] = _Location(book, "xlsx", sheet) if sheet in sheets else None
-    manifest_name = site.manifest.file or "manifest"
-    beside = book.parent / (site.manifest.file or "manifest.json")
-    if manifest_name in sheets and beside.is_file():
+        sheet = _sheet(sheets, site.table(name).file or name)
+        tables[name] = _Location(book, "xlsx", sheet) if sheet is not None else None
+    manifest_sheet = _sheet(sheets, site.manifest.file or "manifest")
+    beside_name = site.manifest.file or "manifest.json"
+    beside = _named(book.parent, beside_name, "the manifest", site.manifest.file is not None)
+    if manifest_sheet is not None and beside is not None:
         raise ExportError(
-            f"{book.name} has a {manifest_name!r} sheet and {beside.name} lies beside it; "
+            f"{book.name} has a {manifest_sheet!r} sheet and {beside.name} lies beside it; "
             "keep one manifest."
         )
-    if manifest_name in sheets:
-        manifest = _Location(book, "xlsx", manifest_name)
-    elif beside.is_file():
+    if manifest_sheet is not None:
+        manifest = _Location(book, "xlsx", manifest_sheet)
+    elif beside is not None:
         manifest = _Location(beside, "json")
     else:
         raise ExportError(
-            f"No manifest for {book.name}: add a sheet named {manifest_name!r} with columns "
-            f"key and value (extract_date, ...), or a {beside.name} beside the workbook."
+            f"No manifest for {book.name}: add a sheet named "
+            f"{site.manifest.file or 'manifest'!r} with columns key and value (extract_date, "
+            f"...), or a {Path(beside_name).name} beside the workbook."
         )
-    used = {loc.sheet for loc in tables.values() if loc} | {manifest_name}
+    used = {loc.sheet for loc in tables.values() if loc} | {manifest_sheet}
     ignored = [s for s in sheets if s not in used]
     notes = [f"Sheets ignored (not part of the contract): {', '.join(ignored)}."] if ignored else []
     return _Layout(book, tables, manifest, notes)
@@ -104,12 +163,13 @@ def _folder_layout(folder: Path, site: SiteMapping) -> _Layout:
     tables: dict[str, _Location | None] = {}
     used: set[Path] = set()
     for name in TABLES:
+        mapped = site.table(name).file is not None
         stem = site.table(name).file or name
-        found = [
-            _Location(folder / f"{stem}{suffix}", fmt)
-            for suffix, fmt in _TABLE_SUFFIXES.items()
-            if (folder / f"{stem}{suffix}").is_file()
-        ]
+        found = []
+        for suffix, fmt in _TABLE_SUFFIXES.items():
+            path = _named(folder, f"{stem}{suffix}", f"the {name} file", mapped)
+            if path is not None:
+                found.append(_Location(path, fmt))
         if len(found) > 1:
             raise ExportError(
                 f"{folder} holds both {found[0].path.name} and {found[1].path.name}; "
@@ -117,24 +177,26 @@ def _folder_layout(folder: Path, site: SiteMapping) -> _Layout:
             )
         tables[name] = found[0] if found else None
         used.update(loc.path for loc in found)
-    books = sorted(folder.glob("*.xlsx"))
+    books = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xlsx" and p.is_file())
     if not any(tables.values()) and len(books) == 1:
-        return _workbook_layout(books[0], site)
+        return _workbook_layout(_inside(folder, books[0], "the workbook", False), site)
     if not any(tables.values()) and len(books) > 1:
         raise ExportError(
             f"{folder} holds several workbooks ({', '.join(b.name for b in books)}); "
             "pass the one to read."
         )
-    manifest = folder / (site.manifest.file or "manifest.json")
-    if not manifest.is_file():
+    manifest_name = site.manifest.file or "manifest.json"
+    manifest = _named(folder, manifest_name, "the manifest", site.manifest.file is not None)
+    if manifest is None:
         raise ExportError(
-            f"No {manifest.name} in {folder}: every export needs a manifest with at least "
-            'its extract_date, for example {"extract_date": "2025-06-30", "schema_version": 1}.'
+            f"No {Path(manifest_name).name} in {folder}: every export needs a manifest with at "
+            "least its extract_date, for example "
+            '{"extract_date": "2025-06-30", "schema_version": 1}.'
         )
     ignored = sorted(
         p.name
         for p in folder.iterdir()
-        if p.suffix in _TABLE_SUFFIXES and p not in used and p.is_file()
+        if p.suffix.lower() in _TABLE_SUFFIXES and p not in used and p.is_file()
     )
     notes = [f"Files ignored (not part of the contract): {', '.join(ignored)}."] if ignored else []
     return _Layout(folder, tables, _Location(manifest, "json"), notes)
