@@ -11,6 +11,7 @@ __all__ = [
     "CdaError",
     "ConfigError",
     "ConvergenceError",
+    "DataQualityWarning",
     "ExportError",
     "ExportValidationError",
     "IdentifierError",
@@ -56,3 +57,7 @@ class InsufficientDataError(AnalysisError):
 
 class ConvergenceError(AnalysisError):
     """A model fit did not converge (for example complete separation)."""
+
+
+class DataQualityWarning(UserWarning):
+    """The data were read, but something in them deserves a look (for example IDs trimmed)."""

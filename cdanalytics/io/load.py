@@ -10,7 +10,6 @@ as that workbook. Only ``participants`` is required; absent tables are empty.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ import pandas as pd
 
 from ..errors import ConfigError, ExportError, ExportValidationError
 from ..registry import instrument_registry, programme_registry
-from .coerce import coerce
 from .export import TABLES, Export, Manifest
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import identifier_error, scan_identifiers
@@ -36,11 +34,10 @@ from .read import (
     read_manifest_sheet,
     read_parquet_table,
 )
-from .schema import ColumnSpec, allowed_values, table_schema
+from .schema import allowed_values, table_schema
+from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
     TABLE_COLUMNS,
-    TYPE_WORDS,
-    Problem,
     ProblemLog,
     TableData,
     ValidationReport,
@@ -278,178 +275,6 @@ def _refuse_identifiers(frames: Mapping[str, tuple[pd.DataFrame, str]]) -> None:
         raise identifier_error(found)
 
 
-# -- typing ----------------------------------------------------------------------------------
-
-
-def _missing_column_message(column: str, file: str, present: list[str], mapping_hint: bool) -> str:
-    close = difflib.get_close_matches(column, present, n=1, cutoff=0.6)
-    lowered = [c for c in present if c.lower().replace(" ", "_") == column]
-    guess = (lowered or close or [None])[0]
-    hint = f" (is {guess!r} meant to be it?)" if guess else ""
-    how = (
-        "or map the site's column onto it in the mapping file"
-        if mapping_hint
-        else "or map the site's column name onto it with a mapping file (--mapping)"
-    )
-    return f"Required column {column} is missing from {file}{hint}; add it, {how}."
-
-
-def _empty_column(col: ColumnSpec, n: int) -> pd.Series:
-    if col.default is not None:
-        values = pd.Series([col.default] * n, dtype="object")
-        return coerce(values, col.type).series
-    if col.type == "category":
-        return pd.Series(pd.Categorical([None] * n, categories=pd.Index([], dtype="str")))
-    return pd.Series([None] * n, dtype=col.dtype)
-
-
-def _fill_default(values: pd.Series, default: Any) -> pd.Series:
-    if not values.hasnans:
-        return values
-    if isinstance(values.dtype, pd.CategoricalDtype) and default not in values.cat.categories:
-        values = values.cat.add_categories([default])
-    return values.fillna(default)
-
-
-def _covariate(values: pd.Series) -> pd.Series:
-    """An extra column: text that is wholly numeric becomes numbers, else kept as read."""
-    if not (pd.api.types.is_string_dtype(values.dtype) and values.notna().any()):
-        return values
-    number = coerce(values, "number")
-    if number.bad.any():
-        return values
-    whole = number.series.dropna()
-    return number.series.astype("Int64") if (whole == np.floor(whole)).all() else number.series
-
-
-def _type_table(
-    raw: RawTable | None, name: str, site: SiteMapping, log: ProblemLog, notes: list[str]
-) -> TableData:
-    """Type every contract column of a raw table, logging unreadable values and missing columns."""
-    spec = table_schema(name)
-    mapping = site.table(name)
-    n = 0 if raw is None else len(raw.frame)
-    rows = np.empty(0, dtype=np.int64) if raw is None else raw.rows
-    data = TableData(
-        name, pd.DataFrame(index=pd.RangeIndex(n)), rows, None if raw is None else raw.file
-    )
-    columns: dict[str, pd.Series] = {}
-    for col in spec.columns:
-        if raw is None or col.name not in raw.frame.columns:
-            if raw is not None and col.required:
-                log.add(
-                    Problem(
-                        table=name,
-                        file=raw.file,
-                        row=None,
-                        column=col.name,
-                        value=None,
-                        rule="missing_column",
-                        message=_missing_column_message(
-                            col.name, raw.file, list(raw.frame.columns), bool(site.source)
-                        ),
-                    )
-                )
-                data.reported[col.name] = np.ones(n, dtype=bool)
-            columns[col.name] = _empty_column(col, n)
-            continue
-        source = raw.frame[col.name]
-        labels = mapping.labels.get(col.name)
-        typed = coerce(
-            source,
-            col.type,
-            labels=labels,
-            date_format=site.date_format_for(name, col.name),
-        )
-        if typed.note:
-            notes.append(f"{raw.file}, {mapping.source_name(col.name)}: {typed.note}.")
-        if typed.bad.any():
-            data.reported[col.name] = typed.bad
-            log.add_rows(
-                data,
-                typed.bad,
-                column=col.name,
-                rule="type",
-                message=f"{col.name} must be {TYPE_WORDS[col.type]}; correct the value.",
-                values=source.reset_index(drop=True),
-            )
-        values = typed.series
-        columns[col.name] = values if col.default is None else _fill_default(values, col.default)
-    if raw is not None:
-        for extra in raw.frame.columns.difference(list(spec.names), sort=False):
-            labels = mapping.labels.get(extra)
-            column = raw.frame[extra].reset_index(drop=True)
-            columns[extra] = (
-                coerce(column, "category", labels=labels).series if labels else _covariate(column)
-            )
-    data.frame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
-    return data
-
-
-def _manifest(
-    raw: dict[str, Any], location: _Location, site: SiteMapping, log: ProblemLog, notes: list[str]
-) -> Manifest:
-    file = (
-        location.path.name if location.sheet is None else f"{location.path.name}[{location.sheet}]"
-    )
-    values = {site.manifest.keys.get(str(k), str(k)): v for k, v in raw.items()}
-    known = set(table_schema("manifest").names)
-    extra = sorted(set(values) - known)
-    if extra:
-        notes.append(f"{file}: keys ignored (not part of the contract): {', '.join(extra)}.")
-
-    def problem(column: str, value: Any, rule: str, message: str) -> None:
-        text = None if value is None else str(value)
-        log.add(Problem("manifest", file, None, column, text, rule, message))
-
-    extract = pd.NaT
-    raw_extract = values.get("extract_date")
-    if raw_extract in (None, ""):
-        problem(
-            "extract_date",
-            None,
-            "not_null",
-            "The manifest has no extract_date; add the date the data were extracted "
-            '(for example "extract_date": "2025-06-30"): it is the end of observation.',
-        )
-    else:
-        typed = coerce(
-            pd.Series([str(raw_extract)], dtype="str"), "date", date_format=site.date_format
-        )
-        if typed.bad.any():
-            problem(
-                "extract_date",
-                raw_extract,
-                "type",
-                "The manifest's extract_date is not a date; write it as YYYY-MM-DD.",
-            )
-        else:
-            extract = pd.Timestamp(typed.series.iloc[0])
-    version = values.get("schema_version", 1)
-    try:
-        version_ok = float(version) == 1
-    except (TypeError, ValueError):
-        version_ok = False
-    if not version_ok:
-        problem(
-            "schema_version",
-            version,
-            "range",
-            "schema_version must be 1: this version of cdanalytics reads contract version 1.",
-        )
-
-    def text(key: str) -> str | None:
-        value = values.get(key)
-        return None if value in (None, "") else str(value)
-
-    return Manifest(
-        extract_date=extract,
-        schema_version=1,
-        source_system=text("source_system"),
-        description=text("description"),
-    )
-
-
 # -- result ----------------------------------------------------------------------------------
 
 
@@ -537,12 +362,31 @@ def _type_and_validate(
         manifest_raw = read_manifest_json(layout.manifest.path)
     else:
         manifest_raw = read_manifest_sheet(layout.manifest.path, layout.manifest.sheet)
-    manifest = _manifest(manifest_raw, layout.manifest, site, log, notes)
+    location = layout.manifest
+    file = (
+        location.path.name if location.sheet is None else f"{location.path.name}[{location.sheet}]"
+    )
+    extract, values = type_manifest(
+        manifest_raw, file, location.sheet is not None, site, log, notes
+    )
+
+    def text(key: str) -> str | None:
+        value = values.get(key)
+        return None if value in (None, "") else str(value)
+
+    manifest = Manifest(
+        extract_date=extract,
+        schema_version=SCHEMA_VERSION,
+        source_system=text("source_system"),
+        description=text("description"),
+    )
     tables = {}
+    trimmed: dict[str, int] = {}
     for name in TABLES:
-        tables[name] = _type_table(raws[name], name, site, log, notes)
+        tables[name] = type_table(raws[name], name, site, log, notes, trimmed)
         if raws[name] is not None:
             raws[name].frame = raws[name].frame.iloc[:0]  # the typed copy is all we need now
+    warn_trimmed(trimmed, notes)
     parents = validate_tables(
         tables,
         extract_date=manifest.extract_date,
