@@ -204,7 +204,10 @@ def _numbers(
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     if fmt is not None:
         plain, bad = _declared_numbers(texts, fmt)
-        return plain, bad, None
+        note = None
+        if fmt.decimal == "," and texts.str.contains(",", regex=False).fillna(False).any():
+            note = "decimal commas read as decimal points, as the mapping's number_format says"
+        return plain, bad, note
     plain = pd.to_numeric(texts, errors="coerce").to_numpy(float, na_value=np.nan, copy=True)
     comma = np.isnan(plain) & texts.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
     note = None
