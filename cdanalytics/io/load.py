@@ -222,22 +222,29 @@ def _layout(path: Path, site: SiteMapping) -> _Layout:
 # -- reading and mapping ---------------------------------------------------------------------
 
 
-def _read_hints(name: str, mapping: TableMapping) -> dict[str, set[str]]:
-    """Source column names to read as text, as categoricals (of text) and as dates."""
+def _read_hints(name: str, mapping: TableMapping, declared: bool) -> dict[str, set[str]]:
+    """Source column names to read as text, as categoricals (of text) and as dates.
+
+    Counts are read as text (a reader would take "1.000" for 1.0), and so
+    are numbers when the mapping declares how they are written.
+    """
     hints: dict[str, set[str]] = {"text": set(), "category": set(), "date": set()}
     for col in table_schema(name).columns:
         source = mapping.source_name(col.name)
+        as_text = col.type == "integer" or (col.type == "number" and declared)
         if col.type == "string":
             hints["text"].add(source)
-        elif col.type == "category" or col.name in mapping.labels:
+        elif col.type == "category" or col.name in mapping.labels or as_text:
             hints["category"].add(source)
         elif col.type == "date":
             hints["date"].add(source)
     return hints
 
 
-def _read_table(name: str, location: _Location, mapping: TableMapping) -> RawTable:
-    hints = _read_hints(name, mapping)
+def _read_table(
+    name: str, location: _Location, mapping: TableMapping, declared: bool = False
+) -> RawTable:
+    hints = _read_hints(name, mapping, declared)
     if location.format == "csv":
         raw = read_csv_table(
             location.path,
@@ -464,7 +471,11 @@ def load_export(
     raws: dict[str, RawTable | None] = {}
     for name in TABLES:
         location = layout.tables[name]
-        raws[name] = None if location is None else _read_table(name, location, site.table(name))
+        raws[name] = (
+            None
+            if location is None
+            else _read_table(name, location, site.table(name), site.number_format is not None)
+        )
         if location is None:
             notes.append(f"No {name} table: read as empty.")
     for raw in raws.values():
