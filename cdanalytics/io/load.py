@@ -521,7 +521,7 @@ def load_export(
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:
     n = report.n_problems
-    head = f"The export {report.source} breaks the contract: {n} problem(s)."
+    head = f"The export {report.source} breaks the contract: {n:,} problem(s)."
     if quarantine:
         head += (
             " Some concern a file as a whole (a missing required column or an invalid "

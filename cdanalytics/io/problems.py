@@ -237,7 +237,7 @@ class ProblemLog:
         self._rows.setdefault(data.name, []).append(positions)
         room = self._room(data.name, rule)
         if len(positions) > room:
-            where = f"{rule} ({column or '-'}; not listed)"
+            where = f"{rule} ({column or '-'}, not listed)"
             self._unlisted.setdefault(data.name, []).append((positions[room:], where))
             positions = positions[:room]
         if not len(positions):
@@ -296,7 +296,7 @@ class ProblemLog:
         """One text per position of ``table`` with problems: every problem of the row.
 
         Listed problems read ``rule (column 'value'): message``; problems
-        beyond the limit ``rule (column; not listed)`` (no value, no message:
+        beyond the limit ``rule (column, not listed)`` (no value, no message:
         the listed problems of the same rule say what to do).
 
         Parameters

@@ -171,7 +171,7 @@ class ValidationReport:
             + (
                 "no problems."
                 if self.ok
-                else f"{self.n_problems} problem(s) in "
+                else f"{self.n_problems:,} problem(s) in "
                 f"{self._counts()['table'].nunique()} table(s)."
             ),
             "",
