@@ -22,8 +22,11 @@ Read an export (a folder of CSV or Parquet files with manifest.json, or an .xlsx
 workbook), check every rule of the contract in data/schemas, and print a summary:
 rows read, accepted and quarantined per table, and the commonest problems.
 
-When there are problems, the full list (table, file, row as numbered in the file,
-column, value, rule, what to do) is written to OUT/validation_problems.csv. With
+When there are problems, the list (table, file, row as numbered in the file,
+column, value, rule, what to do) is written to OUT/validation_problems.csv: the
+first 1,000 problems of each rule and table (--max-problems N), then one row per
+rule and table saying how many more there were. Every problem is counted, and
+every row with a problem is quarantined, listed or not. With
 --quarantine, invalid rows and the rows of participants with problems are set
 aside in OUT/quarantine_<table>.csv (with their reasons) and the rest is accepted.
 """

@@ -8,9 +8,21 @@ do. Tables holding a column that looks like a direct identifier are refused
 before validation (:mod:`cdanalytics.io.privacy`), so a problem never echoes
 an identifier.
 
+Problem types and the bounded problem log live in :mod:`cdanalytics.io.problems`
+and :mod:`cdanalytics.io.validation_report`, the rules in
+:mod:`cdanalytics.io.rules_table` and :mod:`cdanalytics.io.rules_cross`; this
+module runs them in order (:func:`validate_tables`). At most
+``max_problems_per_rule`` problems of each rule and table are listed in full
+(default 1,000); the others are counted exactly and their rows still
+quarantined.
+
 Rules
 -----
-Per column (pandera, from ``data/schemas``): ``type`` (unreadable value),
+While reading (:mod:`cdanalytics.io.typed`): ``excel_error`` (``#DIV/0!``, ...),
+``control_character``, ``thousands_separator`` (a count such as ``1,000``
+without a declared ``number_format``), ``before_1900``; in the manifest
+``after_today`` (extract date), ``type``/``range`` (``schema_version``).
+Per column (the pandera schema, from ``data/schemas``): ``type`` (unreadable value),
 ``not_null``, ``allowed``, ``range``; ``missing_column``; per table:
 ``unique`` (every row of a duplicated key), ``required_when``
 (``referral_date`` on programme rows, ``index_date`` on comparison rows);
