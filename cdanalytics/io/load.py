@@ -145,12 +145,19 @@ def _quarantine_frame(
     positions = np.flatnonzero(mask)
     out = data.frame.iloc[positions].copy()
     out.insert(0, "source_row", data.rows[positions])
-    reason = pd.Series(reasons.reindex(positions).to_numpy(), index=out.index, dtype="str")
+    reason = reasons.reindex(positions)
+    if not isinstance(reason.dtype, pd.CategoricalDtype):
+        reason = reason.astype("str")
+    reason.index = out.index
     if parent is not None:
         inherited = reason.isna().to_numpy()
         rows = pd.Series(participants.rows[parent[positions[inherited]]], dtype="str")
-        text = f"its participant is quarantined ({participants.file} row " + rows + ")"
-        reason[inherited] = text.to_numpy()
+        text = (f"its participant is quarantined ({participants.file} row " + rows + ")").to_numpy(
+            dtype=object
+        )
+        if isinstance(reason.dtype, pd.CategoricalDtype):
+            reason = reason.cat.add_categories(pd.unique(text))
+        reason[inherited] = text
     out["quarantine_reason"] = reason
     return out.reset_index(drop=True)
 

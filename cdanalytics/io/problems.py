@@ -295,6 +295,9 @@ class ProblemLog:
     def reasons(self, table: str, listed: pd.DataFrame) -> pd.Series:
         """One text per position of ``table`` with problems: every problem of the row.
 
+        A categorical when some problems were not listed (rows sharing the
+        same kinds of problem share one text).
+
         Listed problems read ``rule (column 'value'): message``; problems
         beyond the limit ``rule (column, not listed)`` (no value, no message:
         the listed problems of the same rule say what to do).
@@ -309,12 +312,42 @@ class ProblemLog:
         value = listed["value"].fillna("")
         column = listed["column"].fillna("")
         text = listed["rule"] + " (" + column + " '" + value + "'): " + listed["message"]
-        positions = [listed["position"].to_numpy(dtype=np.int64)]
-        texts = [pa.array(text.to_numpy(dtype=object), type=pa.large_string())]
-        for where_positions, where in self._unlisted.get(table, []):
-            positions.append(where_positions)
-            texts.append(pa.repeat(pa.scalar(where, pa.large_string()), len(where_positions)))
-        flat = np.concatenate(positions)
-        if not len(flat):
-            return pd.Series(dtype="str")
-        return _join_by_position(flat, pa.concat_arrays(texts))
+        positions = listed["position"].to_numpy(dtype=np.int64)
+        own = (
+            _join_by_position(positions, pa.array(text.to_numpy(dtype=object), pa.large_string()))
+            if len(positions)
+            else pd.Series(dtype="str")
+        )
+        unlisted = self._unlisted_reasons(table)
+        if unlisted.empty:
+            return own
+        both = own.index.intersection(unlisted.index)
+        own = own.copy()
+        own.loc[both] = own.loc[both] + "; " + unlisted.loc[both].astype("str")
+        out = unlisted.reindex(np.union1d(own.index, unlisted.index))
+        out = out.cat.add_categories(pd.unique(own.to_numpy(dtype=object)))
+        out.loc[own.index] = own.to_numpy(dtype=object)
+        return out
+
+    def _unlisted_reasons(self, table: str) -> pd.Series:
+        """The labels of the problems not listed, joined per position (a categorical).
+
+        Each position gets a bit per distinct label, so rows are grouped by
+        their combination of labels and each combination is written once.
+        """
+        parts = self._unlisted.get(table, [])
+        labels = list(dict.fromkeys(label for _, label in parts))
+        if not parts:
+            return pd.Series(dtype="category")
+        if len(labels) > 62:  # more kinds than bits: join the texts themselves
+            flat = np.concatenate([p for p, _ in parts])
+            texts = [pa.repeat(pa.scalar(w, pa.large_string()), len(p)) for p, w in parts]
+            return _join_by_position(flat, pa.concat_arrays(texts)).astype("category")
+        size = max(int(p.max()) for p, _ in parts) + 1
+        combo = np.zeros(size, dtype=np.int64)
+        for where_positions, label in parts:
+            combo[where_positions] |= np.int64(1) << labels.index(label)
+        at = np.flatnonzero(combo)
+        kinds, codes = np.unique(combo[at], return_inverse=True)
+        texts = ["; ".join(w for j, w in enumerate(labels) if int(k) >> j & 1) for k in kinds]
+        return pd.Series(pd.Categorical.from_codes(codes, categories=texts), index=at)
