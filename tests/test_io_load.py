@@ -314,6 +314,22 @@ def test_manifest_keys_outside_the_contract_are_noted(tmp_path):
 # -- files found as a person would find them -----------------------------------------------
 
 
+def _fixture_workbook(sheet_name, manifest_sheet):
+    """The fixture as a workbook: a sheet per table named ``sheet_name(table)``, and a manifest."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, frame in tables().items():
+        sheet = book.create_sheet(sheet_name(name))
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append(list(row))
+    if manifest_sheet is not None:
+        manifest = book.create_sheet(manifest_sheet)
+        manifest.append(["key", "value"])
+        manifest.append(["extract_date", EXTRACT_DATE])
+    return book
+
+
 def test_table_files_are_found_whatever_their_case(tmp_path):
     folder = write_csv_export(tmp_path / "export")
     (folder / "sessions.csv").rename(folder / "sessions.CSV")
@@ -337,17 +353,7 @@ def test_two_files_differing_only_by_case_are_refused_naming_both(tmp_path):
 
 
 def test_sheets_are_found_whatever_their_case(tmp_path):
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, frame in tables().items():
-        sheet = book.create_sheet(name.upper())
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            sheet.append(list(row))
-    manifest = book.create_sheet("Manifest")
-    manifest.append(["key", "value"])
-    manifest.append(["extract_date", EXTRACT_DATE])
-    book.save(tmp_path / "export.xlsx")
+    _fixture_workbook(str.upper, "Manifest").save(tmp_path / "export.xlsx")
     report = load_export(tmp_path / "export.xlsx").report
     assert report.ok
     assert report.tables.loc["sessions", "file"] == "export.xlsx[SESSIONS]"
@@ -478,13 +484,7 @@ def test_schema_version_must_be_the_number_1(tmp_path, version, rule):
 
 
 def test_excel_error_cells_of_a_workbook_are_problems_not_empty_values(tmp_path):
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, frame in tables().items():
-        sheet = book.create_sheet(name)
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            sheet.append(list(row))
+    book = _fixture_workbook(str, None)
     book["participants"]["K3"] = "#DIV/0!"  # exit_status of P002, sheet row 3
     book["sessions"]["C4"] = "#VALUE!"  # session_number, sheet row 4
     assert book["participants"]["K3"].data_type == "e"  # written as an error cell
