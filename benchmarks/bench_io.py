@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_io.py [--participants N]   # default 1,000,000
+    python benchmarks/bench_io.py --bad-rows N         # e.g. 1,000,000 all-bad session rows
 
 Makes (once, cached in ``benchmarks/out/``) a synthetic export of N
 participants as Parquet and as CSV, then times, each in a fresh forked
@@ -17,15 +18,28 @@ process with its own peak memory:
 
 Targets (issue 2, 2-core machine): Parquet load + validation within 5x the
 plain read and under 6 GB peak; CSV load within 3x pandas' pyarrow read.
+
+With ``--bad-rows N`` it times instead ``cdanalytics validate`` (strict, and
+with ``--quarantine``) on an export whose N session rows each break five
+rules (unknown participant, unknown session type, unreadable session number,
+unreadable session date, unknown attendance: five problems a row),
+against a plain ``pd.read_csv`` of the same sessions file. Target (issue 9):
+under 60 s and 2 GB for one million rows on 2 cores; the problem list stays
+bounded (1,000 per rule and table) while every problem is counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from _common import machine, measure, synthetic_export
+from _common import OUT, machine, measure, synthetic_export
 
 from cdanalytics.io import load_export
 from cdanalytics.io.export import TABLES
@@ -60,11 +74,79 @@ def identifier_scan(folder: Path) -> dict[str, int]:
     return {"findings": found}
 
 
+def bad_export(n_rows: int) -> Path:
+    """A small valid participants table and ``n_rows`` session rows each with five problems."""
+    folder = OUT / f"bad_sessions_5rules_{n_rows}"
+    if (folder / "manifest.json").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        {
+            "participant_id": ["P1", "P2"],
+            "programme": ["borg", "borg"],
+            "site": ["A", "A"],
+            "group": ["programme", "programme"],
+            "referral_date": ["2024-01-10", "2024-01-10"],
+        }
+    ).to_csv(folder / "participants.csv", index=False)
+    i = np.arange(n_rows)
+    pd.DataFrame(
+        {
+            "participant_id": np.char.add("X", i.astype(str)),
+            "session_type": np.array(["grp", "??", "indiv"])[i % 3],
+            "session_number": np.char.add("n", (i % 997).astype(str)),
+            "session_date": np.char.add("d", (i % 4999).astype(str)),
+            "attendance": np.array(["yes", "no", "maybe"])[i % 3],
+        }
+    ).to_csv(folder / "sessions.csv", index=False)
+    manifest = {"extract_date": "2025-06-30", "schema_version": 1}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def validate_command(folder: Path, *extra: str) -> dict[str, int]:
+    """``cdanalytics validate FOLDER --out TMP [extra]``: exit code and problem-list rows."""
+    from cdanalytics.cli import main as cli
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        code = cli(["validate", str(folder), "--out", str(Path(tmp) / "out"), *extra])
+        problems = Path(tmp) / "out" / "validation_problems.csv"
+        listed = sum(1 for _ in problems.open(encoding="utf-8")) - 1 if problems.exists() else 0
+    return {"exit": code, "problem_rows": listed}
+
+
+def bad_rows_bench(n_rows: int) -> None:
+    """Time and peak memory of ``validate`` on ``n_rows`` all-bad session rows."""
+    folder = bad_export(n_rows)
+    sessions = folder / "sessions.csv"
+    peer = measure("pd.read_csv (sessions.csv)", lambda: {"rows": len(pd.read_csv(sessions))})
+    strict = measure("cdanalytics validate (strict)", lambda: validate_command(folder))
+    quarantine = measure(
+        "cdanalytics validate --quarantine", lambda: validate_command(folder, "--quarantine")
+    )
+    print()
+    for label, (seconds, peak, _) in (("strict", strict), ("quarantine", quarantine)):
+        print(
+            f"validate {label:<10} {seconds:6.1f} s = {seconds / peer[0]:5.1f}x pd.read_csv, "
+            f"peak {peak / 1024:.2f} GiB (target < 60 s and < 2 GB for 1,000,000 rows)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=1_000_000)
+    parser.add_argument(
+        "--bad-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time validate on N all-bad session rows instead",
+    )
     args = parser.parse_args()
     print(machine())
+    if args.bad_rows:
+        bad_rows_bench(args.bad_rows)
+        return
     parquet = synthetic_export(args.participants, "parquet")
     csv = synthetic_export(args.participants, "csv")
     rows = measure("pd.read_parquet (4 tables)", lambda: plain_parquet(parquet))

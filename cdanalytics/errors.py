@@ -89,10 +89,10 @@ class StatisticalWarning(CdaWarning):
 
 
 class DataQualityWarning(CdaWarning):
-    """Rows were left out of an analysis because of their values.
+    """The data were read or analysed, but something in them deserves a look.
 
-    For example participants with a missing covariate in a model; the message
-    says how many.
+    For example participants left out of a model for a missing covariate, or
+    IDs trimmed of spaces while loading; the message says how many.
     """
 
 

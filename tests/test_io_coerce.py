@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdanalytics.io.coerce import coerce
+from cdanalytics.io.coerce import THOUSANDS_SEPARATOR, NumberFormat, coerce
 
 
 def text(values):
@@ -139,3 +139,52 @@ def test_identifiers_stay_text_with_leading_zeros():
     out = coerce(pd.Series(["007", "010"]).astype("category"), "string")
     assert out.series.tolist() == ["007", "010"]
     assert out.series.dtype == "str"
+
+
+# -- thousands separators and declared number formats ----------------------------------------
+
+
+def test_a_count_with_a_thousands_separator_is_flagged_not_guessed():
+    out = coerce(text(["1,000", "1.000", "12", "1,234,567", "12,0", None]), "integer")
+    assert out.series.tolist()[2] == 12
+    assert out.series.tolist()[4] == 12
+    assert out.series.isna().tolist() == [True, True, False, True, False, True]
+    assert out.flags[THOUSANDS_SEPARATOR].tolist() == [True, True, False, True, False, False]
+    assert not out.bad.any()
+
+
+def test_decimal_commas_in_numbers_are_still_read():
+    out = coerce(text(["12,5", "1.234,5"]), "number")
+    assert out.series.tolist() == [12.5, 1234.5]
+    assert out.flags == {}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "expected", "bad"),
+    [
+        (NumberFormat(",", "."), ["1.000", "1.234,5", "12,5", "7"], [1000, 1234.5, 12.5, 7], []),
+        (NumberFormat(",", "."), ["12.5", "1.00"], [None, None], [0, 1]),
+        (NumberFormat(".", ","), ["1,000", "1,234.5", "0.25"], [1000, 1234.5, 0.25], []),
+        (NumberFormat(".", None), ["1,000", "1000"], [None, 1000], [0]),
+        (NumberFormat(",", " "), ["1 000,5", "-3"], [1000.5, -3], []),
+    ],
+)
+def test_a_declared_number_format_is_read_exactly(fmt, raw, expected, bad):
+    out = coerce(text(raw), "number", number_format=fmt)
+    got = [None if pd.isna(v) else v for v in out.series]
+    assert got == expected
+    assert np.flatnonzero(out.bad).tolist() == bad
+
+
+def test_a_declared_format_reads_counts_with_thousands():
+    out = coerce(text(["1.000", "12"]), "integer", number_format=NumberFormat(",", "."))
+    assert out.series.tolist() == [1000, 12]
+    assert out.flags == {}
+
+
+def test_identifiers_are_trimmed_and_counted():
+    out = coerce(text([" P1", "P2 ", "P3", "\tP4", "   ", None]), "string")
+    assert out.series.tolist()[:4] == ["P1", "P2", "P3", "P4"]
+    assert out.series.isna().tolist()[4:] == [True, True]
+    assert out.trimmed == 4
+    assert coerce(text(["P1", "P2"]), "string").trimmed == 0

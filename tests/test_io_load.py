@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 from _io_exports import EXTRACT_DATE, MANIFEST, dutch_export, tables, write_csv_export
 
-from cdanalytics.errors import ExportError, ExportValidationError, IdentifierError
+from cdanalytics.errors import (
+    ConfigError,
+    DataQualityWarning,
+    ExportError,
+    ExportValidationError,
+    IdentifierError,
+)
 from cdanalytics.io import load_export
 from cdanalytics.io.export import TABLES
 from cdanalytics.io.write import write_export
@@ -303,3 +309,194 @@ def test_manifest_keys_outside_the_contract_are_noted(tmp_path):
     folder = write_csv_export(tmp_path, manifest={**MANIFEST, "exported_by": "x"})
     assert any("exported_by" in note for note in load_export(folder).report.notes)
     assert json.loads((folder / "manifest.json").read_text())["exported_by"] == "x"
+
+
+# -- files found as a person would find them -----------------------------------------------
+
+
+def _fixture_workbook(sheet_name, manifest_sheet):
+    """The fixture as a workbook: a sheet per table named ``sheet_name(table)``, and a manifest."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, frame in tables().items():
+        sheet = book.create_sheet(sheet_name(name))
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append(list(row))
+    if manifest_sheet is not None:
+        manifest = book.create_sheet(manifest_sheet)
+        manifest.append(["key", "value"])
+        manifest.append(["extract_date", EXTRACT_DATE])
+    return book
+
+
+def test_table_files_are_found_whatever_their_case(tmp_path):
+    folder = write_csv_export(tmp_path / "export")
+    (folder / "sessions.csv").rename(folder / "sessions.CSV")
+    (folder / "participants.csv").rename(folder / "Participants.csv")
+    (folder / "manifest.json").rename(folder / "MANIFEST.json")
+    report = load_export(folder).report
+    assert report.ok
+    assert report.tables.loc["sessions", "file"] == "sessions.CSV"
+    assert report.tables.loc["sessions", "rows_read"] == len(tables()["sessions"])
+    assert report.tables.loc["participants", "file"] == "Participants.csv"
+
+
+def test_two_files_differing_only_by_case_are_refused_naming_both(tmp_path):
+    folder = write_csv_export(tmp_path / "export")
+    (folder / "Sessions.csv").write_bytes((folder / "sessions.csv").read_bytes())
+    with pytest.raises(ExportError) as info:
+        load_export(folder)
+    assert "Sessions.csv" in str(info.value)
+    assert "sessions.csv" in str(info.value)
+    assert "differ only by upper and lower case" in str(info.value)
+
+
+def test_sheets_are_found_whatever_their_case(tmp_path):
+    _fixture_workbook(str.upper, "Manifest").save(tmp_path / "export.xlsx")
+    report = load_export(tmp_path / "export.xlsx").report
+    assert report.ok
+    assert report.tables.loc["sessions", "file"] == "export.xlsx[SESSIONS]"
+
+
+# -- paths stay inside the export ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"tables": {"participants": {"file": "../other/participants"}}},
+        {"tables": {"sessions": {"file": "../../other/sessions"}}},
+        {"manifest": {"file": "/etc/passwd"}},
+        {"manifest": {"file": "../other/manifest.json"}},
+    ],
+    ids=["table_up_one", "table_up_two", "manifest_absolute", "manifest_up_one"],
+)
+def test_a_mapped_path_outside_the_export_is_refused(tmp_path, mapping):
+    folder = write_csv_export(tmp_path / "export")
+    write_csv_export(tmp_path / "other")
+    with pytest.raises(ConfigError, match="outside the export folder"):
+        load_export(folder, mapping=mapping)
+
+
+def test_a_mapped_name_inside_the_export_is_still_read(tmp_path):
+    folder = write_csv_export(tmp_path / "export")
+    (folder / "sub").mkdir()
+    (folder / "sessions.csv").rename(folder / "sub" / "sessies.csv")
+    export = load_export(folder, mapping={"tables": {"sessions": {"file": "sub/sessies"}}})
+    assert len(export.sessions) == len(tables()["sessions"])
+
+
+def test_a_table_file_linking_outside_the_export_is_refused(tmp_path):
+    folder = write_csv_export(tmp_path / "export")
+    outside = write_csv_export(tmp_path / "other")
+    (folder / "sessions.csv").unlink()
+    (folder / "sessions.csv").symlink_to(outside / "sessions.csv")
+    with pytest.raises(ExportError, match="links to a file outside the export folder"):
+        load_export(folder)
+
+
+# -- identifiers are compared after trimming -------------------------------------------------
+
+
+def test_ids_are_matched_after_trimming_with_one_warning_and_no_values(tmp_path):
+    frames = tables()
+    frames["sessions"].loc[0, "participant_id"] = "P001 "
+    frames["sessions"].loc[4, "participant_id"] = "  P002"
+    frames["events"].loc[0, "participant_id"] = "P002\t"
+    with pytest.warns(DataQualityWarning) as caught:
+        export = load_export(write_csv_export(tmp_path / "x", frames))
+    assert export.report.ok
+    assert export.sessions["participant_id"].tolist()[:5] == [
+        "P001",
+        "P001",
+        "P001",
+        "P001",
+        "P002",
+    ]
+    messages = [str(w.message) for w in caught if w.category is DataQualityWarning]
+    assert len(messages) == 1
+    assert "sessions.csv, participant_id: 2" in messages[0]
+    assert "events.csv, participant_id: 1" in messages[0]
+    assert "P00" not in messages[0]
+
+
+def test_an_id_with_and_without_a_space_is_one_person(tmp_path):
+    frames = tables()
+    frames["participants"].loc[5, "participant_id"] = "P005 "
+    with pytest.warns(DataQualityWarning), pytest.raises(ExportValidationError) as info:
+        load_export(write_csv_export(tmp_path / "x", frames))
+    found = info.value.report.problems
+    assert found[["file", "row", "column", "rule"]].to_numpy().tolist() == [
+        ["participants.csv", 6, "participant_id", "unique"],
+        ["participants.csv", 7, "participant_id", "unique"],
+    ]
+
+
+# -- the manifest ----------------------------------------------------------------------------
+
+
+def _manifest_problem(tmp_path, **changes):
+    manifest = {**MANIFEST, **changes}
+    with pytest.raises(ExportValidationError) as info:
+        load_export(write_csv_export(tmp_path / "x", manifest=manifest))
+    found = info.value.report.problems
+    assert len(found) == 1, found.to_string()
+    return found.iloc[0]
+
+
+def _days_from_today(days):
+    return (pd.Timestamp.today().normalize() + pd.Timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def test_an_extract_date_in_the_future_is_a_problem(tmp_path):
+    p = _manifest_problem(tmp_path, extract_date=_days_from_today(5 * 365))
+    assert (p["table"], p["file"], p["column"], p["rule"]) == (
+        "manifest",
+        "manifest.json",
+        "extract_date",
+        "after_today",
+    )
+    assert "not yet eligible" in p["message"]
+
+
+def test_an_extract_date_of_tomorrow_is_clock_skew(tmp_path):
+    manifest = {**MANIFEST, "extract_date": _days_from_today(1)}
+    frames = tables()
+    assert load_export(write_csv_export(tmp_path / "x", frames, manifest=manifest)).report.ok
+
+
+@pytest.mark.parametrize(
+    ("version", "rule"),
+    [(True, "type"), ("1", "type"), (1.0, "type"), (None, "type"), (99, "range"), (0, "range")],
+)
+def test_schema_version_must_be_the_number_1(tmp_path, version, rule):
+    p = _manifest_problem(tmp_path, schema_version=version)
+    assert (p["table"], p["file"], p["column"], p["rule"]) == (
+        "manifest",
+        "manifest.json",
+        "schema_version",
+        rule,
+    )
+
+
+# -- Excel error cells -----------------------------------------------------------------------
+
+
+def test_excel_error_cells_of_a_workbook_are_problems_not_empty_values(tmp_path):
+    book = _fixture_workbook(str, None)
+    book["participants"]["K3"] = "#DIV/0!"  # exit_status of P002, sheet row 3
+    book["sessions"]["C4"] = "#VALUE!"  # session_number, sheet row 4
+    assert book["participants"]["K3"].data_type == "e"  # written as an error cell
+    manifest = book.create_sheet("manifest")
+    manifest.append(["key", "value"])
+    manifest.append(["extract_date", EXTRACT_DATE])
+    manifest.append(["schema_version", "1"])  # a sheet holds text: "1" is the number 1 here
+    book.save(tmp_path / "export.xlsx")
+    with pytest.raises(ExportValidationError) as info:
+        load_export(tmp_path / "export.xlsx")
+    found = info.value.report.problems
+    assert found[["file", "row", "column", "value", "rule"]].to_numpy().tolist() == [
+        ["export.xlsx[participants]", 3, "exit_status", "#DIV/0!", "excel_error"],
+        ["export.xlsx[sessions]", 4, "session_number", "#VALUE!", "excel_error"],
+    ]

@@ -68,6 +68,10 @@ def test_yaml_booleans_as_labels_become_true_false_text():
             "not a date format",
         ),
         ({"manifest": {"sheet": "x"}}, "unknown key.*sheet"),
+        ({"number_format": {"decimal": ";"}}, "number_format.decimal.*not a decimal mark"),
+        ({"number_format": {"decimal": ",", "thousands": ","}}, "number_format.thousands"),
+        ({"number_format": {"decimal": ".", "thousands": "_"}}, "number_format.thousands"),
+        ({"number_format": {"decimals": ","}}, "unknown key.*decimals"),
     ],
 )
 def test_mistakes_are_refused_with_the_key_named(raw, message):
@@ -82,3 +86,14 @@ def test_a_missing_or_broken_file_is_a_config_error(tmp_path):
     bad.write_text("tables: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_mapping(bad)
+
+
+def test_the_dutch_example_declares_decimal_commas_and_thousands_points():
+    site = load_mapping(DUTCH)
+    assert (site.number_format.decimal, site.number_format.thousands) == (",", ".")
+
+
+def test_without_number_format_none_is_assumed():
+    assert load_mapping({}).number_format is None
+    fmt = load_mapping({"number_format": {"decimal": "."}}).number_format
+    assert (fmt.decimal, fmt.thousands) == (".", None)

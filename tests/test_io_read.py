@@ -11,6 +11,7 @@ import pytest
 
 from cdanalytics.errors import ExportError
 from cdanalytics.io.read import (
+    excel_error_cells,
     read_csv_table,
     read_excel_table,
     read_manifest_json,
@@ -168,3 +169,28 @@ def test_manifest_sheet_and_json(tmp_path, workbook):
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ExportError, match="one JSON object"):
         read_manifest_json(path)
+
+
+def test_excel_error_text_in_a_csv_file_is_kept_as_text(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("participant_id,risk_level\nP1,#N/A\nP2,#DIV/0!\nP3,NA\n", encoding="utf-8")
+    frame = read_csv_table(path, table="participants").frame
+    assert frame["risk_level"].tolist()[:2] == ["#N/A", "#DIV/0!"]
+    assert pd.isna(frame["risk_level"].iloc[2])
+
+
+def test_error_cells_of_a_workbook_are_read_as_their_error_text(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "participants"
+    sheet.append(["participant_id", "risk_level", "score"])
+    sheet.append(["P1", "#N/A", 3])
+    sheet.append(["P2", "high", "#DIV/0!"])
+    sheet["B5"] = "=1/0"  # a formula without a cached value: no error text to find
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    assert excel_error_cells(path, "participants") == [(1, 1, "#N/A"), (2, 2, "#DIV/0!")]
+    frame = read_excel_table(path, "participants", table="participants").frame
+    assert frame["risk_level"].tolist()[0] == "#N/A"
+    assert frame["score"].tolist()[1] == "#DIV/0!"
+    assert excel_error_cells(path, "absent") == []

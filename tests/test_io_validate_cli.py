@@ -200,3 +200,137 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 def test_a_missing_export_exits_1(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "absent")]) == EXIT_INVALID
     assert "does not exist" in capsys.readouterr().err
+
+
+# -- bounded problem lists -------------------------------------------------------------------
+
+N_BAD = 200_000
+
+
+def _all_bad_sessions(folder, n=N_BAD):
+    """Sessions of which every row breaks three rules: orphan, type and allowed."""
+    frames = tables()
+    ids = pd.Series(range(n)).map("X{:07d}".format)
+    frames["sessions"] = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "session_type": "group",
+            "session_number": "one",
+            "session_date": "2024-03-01",
+            "attendance": "maybe",
+        }
+    )
+    return write_csv_export(folder, frames)
+
+
+@pytest.fixture(scope="module")
+def all_bad(tmp_path_factory):
+    return _all_bad_sessions(tmp_path_factory.mktemp("bad") / "export")
+
+
+def test_a_wholly_broken_table_gives_a_bounded_list_with_exact_counts(all_bad, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["validate", str(all_bad), "--out", str(out), "--quarantine"]) == EXIT_OK
+    printed = capsys.readouterr().out
+    problems = pd.read_csv(out / PROBLEMS_FILE, dtype=str, keep_default_na=False)
+    listed = problems[problems["row"] != ""]
+    assert listed.groupby("rule").size().to_dict() == {
+        "allowed": 1000,
+        "orphan": 1000,
+        "type": 1000,
+    }
+    assert set(listed["file"]) == {"sessions.csv"}
+    summary = problems[problems["row"] == ""].set_index("rule")
+    assert sorted(summary.index) == ["allowed", "orphan", "type"]
+    more = f"{N_BAD - 1000:,} more"
+    for rule in ("allowed", "orphan", "type"):
+        assert summary.loc[rule, "message"].startswith(f"{more} {rule} problem(s) in sessions")
+        assert summary.loc[rule, "table"] == "sessions"
+        assert summary.loc[rule, "value"] == ""
+        assert f"{rule} in sessions: {more} (of {N_BAD:,})" in printed
+    assert f"{3 * N_BAD:,} problem(s)" in printed
+    quarantined = pd.read_csv(out / "quarantine_sessions.csv", dtype=str)
+    assert len(quarantined) == N_BAD
+    assert "Counts reconcile" in printed
+    last = quarantined["quarantine_reason"].iloc[-1]
+    assert sorted(last.split("; ")) == [
+        "allowed (attendance, not listed)",
+        "orphan (participant_id, not listed)",
+        "type (session_number, not listed)",
+    ]
+
+
+def test_max_problems_sets_the_limit(all_bad, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["validate", str(all_bad), "--out", str(out), "--max-problems", "7"]) == 1
+    problems = pd.read_csv(out / PROBLEMS_FILE, dtype=str, keep_default_na=False)
+    assert len(problems) == 3 * 7 + 3
+    assert f"{N_BAD - 7:,} more orphan problem(s)" in " ".join(problems["message"])
+    with pytest.raises(SystemExit) as info:
+        main(["validate", str(all_bad), "--max-problems", "0"])
+    assert info.value.code == EXIT_USAGE
+
+
+def test_the_api_counts_every_problem_and_lists_the_first(tmp_path):
+    from cdanalytics.errors import ConfigError, ExportValidationError
+    from cdanalytics.io import load_export
+
+    folder = _all_bad_sessions(tmp_path / "e", n=2500)
+    with pytest.raises(ExportValidationError) as info:
+        load_export(folder, max_problems_per_rule=100)
+    report = info.value.report
+    assert report.n_problems == 3 * 2500
+    assert len(report.problems) == 3 * 100
+    assert report.omitted.set_index("rule")["omitted"].to_dict() == {
+        "type": 2400,
+        "allowed": 2400,
+        "orphan": 2400,
+    }
+    assert report.counts_by_rule()["n_rows"].tolist() == [2500, 2500, 2500]
+    assert "7,500 problem(s)" in str(info.value)
+    export = load_export(folder, quarantine=True, max_problems_per_rule=None)
+    assert len(export.report.problems) == 3 * 2500
+    assert export.report.omitted.empty
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ConfigError, match="max_problems_per_rule"):
+            load_export(folder, max_problems_per_rule=bad)
+
+
+# -- an outsider: mapped paths stay inside the export ----------------------------------------
+
+
+SECRET = "OUTSIDE-SENTINEL-7431"
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        "tables:\n  participants:\n    file: ../outside/participants\n",
+        "manifest:\n  file: ../outside/manifest.json\n",
+        "tables:\n  sessions:\n    file: ../outside/sessions\n",
+    ],
+    ids=["participants", "manifest", "sessions"],
+)
+def test_validate_refuses_a_mapping_that_leads_outside_the_export(tmp_path, mapping):
+    import os
+    import subprocess
+    import sys
+
+    export = write_csv_export(tmp_path / "export")
+    frames = tables()
+    frames["participants"]["site"] = SECRET
+    frames["sessions"]["attendance"] = SECRET
+    outside = write_csv_export(tmp_path / "outside", frames, manifest={"extract_date": SECRET})
+    (tmp_path / "map.yaml").write_text(mapping, encoding="utf-8")
+    out = tmp_path / "out"
+    before = {p: p.stat().st_mtime_ns for p in outside.iterdir()}
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-m", "cdanalytics.cli", "validate", str(export)]
+    argv += ["--mapping", str(tmp_path / "map.yaml"), "--out", str(out)]
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert run.returncode == EXIT_USAGE, run.stdout + run.stderr
+    assert "outside the export folder" in run.stderr
+    assert SECRET not in run.stdout + run.stderr
+    assert not out.exists()
+    assert {p: p.stat().st_mtime_ns for p in outside.iterdir()} == before

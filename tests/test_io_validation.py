@@ -12,7 +12,8 @@ from _io_exports import tables, write_csv_export
 
 from cdanalytics.errors import ExportError, ExportValidationError
 from cdanalytics.io import load_export
-from cdanalytics.io.validation import PROBLEM_COLUMNS, _duplicated
+from cdanalytics.io.rules_table import duplicated_keys as _duplicated
+from cdanalytics.io.validation import PROBLEM_COLUMNS
 
 
 def problems(tmp_path, change):
@@ -321,3 +322,121 @@ def test_duplicate_detection_with_empty_codes_and_huge_key_spaces():
     assert _duplicated([a, b]).tolist() == [True, False, True, False, False]
     huge = np.array([2**40, 2**40, 3])
     assert _duplicated([huge, huge, np.array([1, 1, 1])]).tolist() == [True, True, False]
+
+
+# -- no silent misreads ---------------------------------------------------------------------
+
+EXCEL_ERROR_VALUES = ["#DIV/0!", "#VALUE!", "#REF!", "#N/A", "#NAME?", "#NUM!", "#NULL!"]
+
+
+def misread(name, change, expected, *advice):
+    """A value that used to be read as something else, and the problem it must give now.
+
+    ``expected``: (table, file, row, column, value, rule).
+    """
+    return pytest.param(change, expected, advice, id=name)
+
+
+MISREADS = [
+    misread(
+        "a_count_with_a_thousands_comma_is_not_read_as_1",
+        cell("participants", 0, "prior_offences", "1,000"),
+        ("participants", "participants.csv", 2, "prior_offences", "1,000", "thousands_separator"),
+        "thousands separator",
+        "number_format",
+    ),
+    misread(
+        "a_count_with_a_thousands_point_is_not_read_as_1",
+        cell("sessions", 2, "session_number", "1.000"),
+        ("sessions", "sessions.csv", 4, "session_number", "1.000", "thousands_separator"),
+        "number_format",
+    ),
+    misread(
+        "a_count_with_several_groups",
+        cell("participants", 1, "prior_offences", "1,234,567"),
+        (
+            "participants",
+            "participants.csv",
+            3,
+            "prior_offences",
+            "1,234,567",
+            "thousands_separator",
+        ),
+    ),
+    *[
+        misread(
+            f"excel_error_{value}_in_a_category_column",
+            cell("participants", 2, "risk_level", value),
+            ("participants", "participants.csv", 4, "risk_level", value, "excel_error"),
+            "Excel error value",
+        )
+        for value in EXCEL_ERROR_VALUES
+    ],
+    misread(
+        "excel_error_in_a_count_column",
+        cell("sessions", 1, "session_number", "#VALUE!"),
+        ("sessions", "sessions.csv", 3, "session_number", "#VALUE!", "excel_error"),
+        "a formula failed",
+    ),
+    misread(
+        "excel_error_in_a_date_column_is_not_an_empty_date",
+        cell("measures", 0, "measured_on", "#REF!"),
+        ("measures", "measures.csv", 2, "measured_on", "#REF!", "excel_error"),
+    ),
+    misread(
+        "excel_error_in_an_identifier",
+        cell("events", 0, "participant_id", "#N/A"),
+        ("events", "events.csv", 2, "participant_id", "#N/A", "excel_error"),
+    ),
+    misread(
+        "excel_error_in_an_extra_column",
+        cell("participants", 0, "motivation", "#DIV/0!"),
+        ("participants", "participants.csv", 2, "motivation", "#DIV/0!", "excel_error"),
+    ),
+    misread(
+        "a_nul_byte_inside_a_value",
+        cell("participants", 3, "site", "Le\x00eds"),
+        ("participants", "participants.csv", 5, "site", "Le\\x00eds", "control_character"),
+        "control character",
+    ),
+    misread(
+        "an_escape_character_inside_a_label",
+        cell("sessions", 0, "attendance", "attended\x1b"),
+        ("sessions", "sessions.csv", 2, "attendance", "attended\\x1b", "control_character"),
+    ),
+    misread(
+        "a_referral_in_1850",
+        cell("participants", 3, "referral_date", "1850-06-01"),
+        ("participants", "participants.csv", 5, "referral_date", "1850-06-01", "before_1900"),
+        "before 1900-01-01",
+    ),
+    misread(
+        "an_event_in_1899",
+        cell("events", 1, "event_date", "31-12-1899"),
+        ("events", "events.csv", 3, "event_date", "1899-12-31", "before_1900"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected", "advice"), MISREADS)
+def test_a_value_that_would_be_misread_is_one_problem_at_its_place(
+    tmp_path, change, expected, advice
+):
+    p = only(problems(tmp_path, change))
+    assert (p["table"], p["file"], p["row"], p["column"], p["value"], p["rule"]) == expected
+    for phrase in advice:
+        assert phrase in p["message"]
+
+
+def test_tab_and_line_breaks_inside_a_value_are_not_control_characters(tmp_path):
+    frames = tables()
+    frames["participants"].loc[0, "site"] = "Leeds\tnorth\r\nside"
+    assert load_export(write_csv_export(tmp_path / "x", frames)).report.ok
+
+
+def test_plain_counts_and_whole_decimals_are_still_read(tmp_path):
+    frames = tables()
+    frames["participants"].loc[0, "prior_offences"] = "100"
+    frames["participants"].loc[1, "prior_offences"] = "12,0"
+    export = load_export(write_csv_export(tmp_path / "x", frames))
+    assert export.participants["prior_offences"].tolist()[:2] == [100, 12]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExportValidationError
+from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, read_marker, write_marker
 from . import EXIT_INVALID, EXIT_OK
 
@@ -30,8 +31,11 @@ Read an export (a folder of CSV or Parquet files with manifest.json, or an .xlsx
 workbook), check every rule of the contract in data/schemas, and print a summary:
 rows read, accepted and quarantined per table, and the commonest problems.
 
-When there are problems, the full list (table, file, row as numbered in the file,
-column, value, rule, what to do) is written to OUT/validation_problems.csv. With
+When there are problems, the list (table, file, row as numbered in the file,
+column, value, rule, what to do) is written to OUT/validation_problems.csv: the
+first 1,000 problems of each rule and table (--max-problems N), then one row per
+rule and table saying how many more there were. Every problem is counted, and
+every row with a problem is quarantined, listed or not. With
 --quarantine, invalid rows and the rows of participants with problems are set
 aside in OUT/quarantine_<table>.csv (with their reasons) and the rest is accepted.
 Text cells that a spreadsheet would run as a formula get a leading quote.
@@ -48,6 +52,16 @@ exit codes: 0 valid (or invalid rows quarantined), 1 invalid export (strict mode
 a problem with a whole file, identifiers found, unreadable files), 2 usage error
 (bad arguments, mapping or config, an unsafe or busy OUT), 4 internal error (a
 bug: a crash file without data values is written; please report it)"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--quarantine",
         action="store_true",
         help="set invalid rows aside (OUT/quarantine_<table>.csv) instead of failing",
+    )
+    parser.add_argument(
+        "--max-problems",
+        type=_positive_int,
+        default=DEFAULT_MAX_PROBLEMS,
+        metavar="N",
+        help=f"problems listed per rule and table (default {DEFAULT_MAX_PROBLEMS:,}); the rest "
+        "are counted, and the list says how many more there were",
     )
     parser.add_argument(
         "--out",
@@ -116,7 +138,9 @@ def _write_outputs(out: Path, report: ValidationReport, quarantine: dict) -> str
         if not report.ok:
             path = report.to_csv(out / PROBLEMS_FILE)
             written.append(path.name)
-            tail += f"\nFull problem list ({len(report.problems):,} rows): {path}"
+            more = report.n_problems - len(report.problems)
+            extra = f", {more:,} more counted but not listed" if more else ""
+            tail += f"\nFull problem list ({len(report.problems):,} rows{extra}): {path}"
         for name, frame in quarantined.items():
             path = write_csv(frame, out / f"quarantine_{name}.csv")
             written.append(path.name)
@@ -139,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             quarantine=args.quarantine,
             programmes=config.get("programmes"),
             instruments=config.get("instruments"),
+            max_problems_per_rule=args.max_problems,
         )
     except ExportValidationError as exc:
         print(exc.report.summary())

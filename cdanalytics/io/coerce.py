@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["Coerced", "coerce"]
+__all__ = ["THOUSANDS_SEPARATOR", "Coerced", "NumberFormat", "coerce"]
+
+#: Rule of a count that looks written with a thousands separator ("1,000", "1.000").
+THOUSANDS_SEPARATOR = "thousands_separator"
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _YMD = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$")
 _XXY = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+$")
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[.,]\d{3})+$")
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -48,6 +54,33 @@ class Coerced:
     series: pd.Series
     bad: np.ndarray
     note: str | None = None
+    flags: dict[str, np.ndarray] = field(default_factory=dict)
+    trimmed: int = 0
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a site writes numbers, declared in its mapping (``number_format:``).
+
+    Attributes
+    ----------
+    decimal
+        The decimal mark, ``"."`` or ``","``.
+    thousands
+        The thousands separator (``"."``, ``","``, ``" "`` or ``"'"``), or
+        ``None`` when numbers are written without one.
+    """
+
+    decimal: str = "."
+    thousands: str | None = None
+
+    def pattern(self) -> re.Pattern[str]:
+        """An anchored, linear-time pattern of a number written this way."""
+        d = re.escape(self.decimal)
+        whole = r"\d+"
+        if self.thousands:
+            whole = rf"(?:\d{{1,3}}(?:{re.escape(self.thousands)}\d{{3}})+|\d+)"
+        return re.compile(rf"^[+-]?(?:{whole}(?:{d}\d+)?|{d}\d+)$")
 
 
 def _codes_uniques(
@@ -84,22 +117,38 @@ def _is_text(s: pd.Series) -> bool:
 
 def _parse_text(
     s: pd.Series,
-    parse: Callable[[pd.Series], tuple[np.ndarray, np.ndarray, str | None]],
+    parse: Callable[[pd.Series], tuple],
     labels: Mapping[str, str | None] | None,
 ) -> Coerced:
     """Parse a text column through its distinct values.
 
     ``parse`` takes the distinct values (text, NA for empty) and returns
-    their parsed values, a mask of unreadable ones and a note.
+    their parsed values, a mask of unreadable ones, a note and optionally a
+    dict of rule name to a mask of values breaking that rule.
     """
     codes, uniques = _codes_uniques(s, labels)
-    parsed, bad, note = parse(uniques)
+    parsed, bad, note, *rest = parse(uniques)
     values = pd.api.extensions.take(parsed, codes, allow_fill=True)
-    bad_rows = np.append(np.asarray(bad, dtype=bool), False)[np.where(codes < 0, -1, codes)]
-    return Coerced(pd.Series(values), bad_rows, note)
+    at = np.where(codes < 0, -1, codes)
+    bad_rows = np.append(np.asarray(bad, dtype=bool), False)[at]
+    flags = {rule: np.append(mask, False)[at] for rule, mask in (rest[0] if rest else {}).items()}
+    return Coerced(pd.Series(values), bad_rows, note, flags)
 
 
 # -- per type -------------------------------------------------------------------------------
+
+
+def _trim(s: pd.Series) -> tuple[pd.Series, int]:
+    """Text without surrounding whitespace, and how many values had some."""
+    array = pa.array(s.array) if s.dtype != object else pa.array(s, type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    trimmed = pc.utf8_trim_whitespace(array)
+    n = pc.sum(pc.not_equal(trimmed, array)).as_py() or 0
+    if not n:
+        return s, 0
+    text = pd.Series(trimmed.to_pandas(types_mapper=pd.ArrowDtype).array).astype("str")
+    return text.mask(text.eq("")), n
 
 
 def _string(s: pd.Series, labels) -> Coerced:
@@ -116,7 +165,8 @@ def _string(s: pd.Series, labels) -> Coerced:
         s = pd.Series(pd.api.extensions.take(categories, codes, allow_fill=True))
     elif not pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
         s = s.astype("str")
-    return Coerced(s.reset_index(drop=True), np.zeros(len(s), dtype=bool))
+    s, trimmed = _trim(s.reset_index(drop=True))
+    return Coerced(s, np.zeros(len(s), dtype=bool), trimmed=trimmed)
 
 
 def _category(s: pd.Series, labels) -> Coerced:
@@ -136,7 +186,28 @@ def _category(s: pd.Series, labels) -> Coerced:
     return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
 
 
-def _numbers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+def _declared_numbers(texts: pd.Series, fmt: NumberFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers written in a declared format; anything else is unreadable."""
+    ok = texts.str.fullmatch(fmt.pattern()).fillna(False).to_numpy(bool)
+    plain = np.full(len(texts), np.nan)
+    if ok.any():
+        fixed = texts[ok]
+        if fmt.thousands:
+            fixed = fixed.str.replace(fmt.thousands, "", regex=False)
+        fixed = fixed.str.replace(fmt.decimal, ".", regex=False)
+        plain[ok] = pd.to_numeric(fixed).to_numpy(float)
+    return plain, texts.notna().to_numpy() & ~ok
+
+
+def _numbers(
+    texts: pd.Series, fmt: NumberFormat | None = None
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    if fmt is not None:
+        plain, bad = _declared_numbers(texts, fmt)
+        note = None
+        if fmt.decimal == "," and texts.str.contains(",", regex=False).fillna(False).any():
+            note = "decimal commas read as decimal points, as the mapping's number_format says"
+        return plain, bad, note
     plain = pd.to_numeric(texts, errors="coerce").to_numpy(float, na_value=np.nan, copy=True)
     comma = np.isnan(plain) & texts.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
     note = None
@@ -149,9 +220,9 @@ def _numbers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
     return plain, bad, note
 
 
-def _number(s: pd.Series, labels) -> Coerced:
+def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if _is_text(s) or labels:
-        return _parse_text(s, _numbers, labels)
+        return _parse_text(s, lambda texts: _numbers(texts, fmt), labels)
     if pd.api.types.is_bool_dtype(s.dtype):
         return Coerced(pd.Series(np.full(len(s), np.nan)), s.notna().to_numpy())
     values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
@@ -166,16 +237,22 @@ def _whole(values: np.ndarray) -> np.ndarray:
         return np.isfinite(values) & (np.floor(values) != values)
 
 
-def _integers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
-    values, bad, note = _numbers(texts)
+def _integers(texts: pd.Series, fmt: NumberFormat | None = None) -> tuple:
+    """Whole numbers; without a declared format, "1,000" and "1.000" are flagged, not read."""
+    flags = {}
+    if fmt is None:
+        grouped = texts.str.fullmatch(_GROUPED).fillna(False).to_numpy(bool)
+        flags[THOUSANDS_SEPARATOR] = grouped
+        texts = texts.where(~grouped)
+    values, bad, note = _numbers(texts, fmt)
     fraction = _whole(values)
     values[fraction] = np.nan
-    return pd.array(values, dtype="Int64"), bad | fraction, note
+    return pd.array(values, dtype="Int64"), bad | fraction, note, flags
 
 
-def _integer(s: pd.Series, labels) -> Coerced:
+def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if _is_text(s) or labels:
-        return _parse_text(s, _integers, labels)
+        return _parse_text(s, lambda texts: _integers(texts, fmt), labels)
     if pd.api.types.is_integer_dtype(s.dtype):
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
     number = _number(s, None)
@@ -270,6 +347,7 @@ def coerce(
     *,
     labels: Mapping[str, str | None] | None = None,
     date_format: str | None = None,
+    number_format: NumberFormat | None = None,
 ) -> Coerced:
     """Type a raw column to a contract type.
 
@@ -286,15 +364,24 @@ def coerce(
     date_format
         ``strftime`` format of dates that are not ISO (``YYYY-MM-DD``); when
         ``None`` the day/month order is decided from the whole column.
+    number_format
+        How the site writes numbers (decimal mark and thousands separator);
+        when ``None``, a decimal point or a decimal comma is read, and a
+        count written with a thousands separator ("1,000", "1.000") is
+        flagged (:data:`THOUSANDS_SEPARATOR`) rather than guessed.
 
     Returns
     -------
     Coerced
         Typed column (dtype of :data:`cdanalytics.io.schema.COLUMN_TYPES`),
-        mask of unreadable values, and a note on how the column was read.
+        mask of unreadable values, a note on how the column was read, masks
+        of values breaking a reading rule (``flags``) and, for text, how
+        many values had surrounding whitespace removed (``trimmed``).
     """
     if type_ == "date":
         return _date(s, labels, date_format)
+    if type_ in ("integer", "number"):
+        return (_integer if type_ == "integer" else _number)(s, labels, number_format)
     return {
         "string": _string,
         "category": _category,

@@ -10,10 +10,8 @@ as that workbook. Only ``participants`` is required; absent tables are empty.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +20,23 @@ import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import instrument_registry, programme_registry
-from .coerce import coerce
 from .export import TABLES, Export, Manifest
+from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import identifier_error, scan_identifiers
+from .problems import DEFAULT_MAX_PROBLEMS
 from .read import (
     RawTable,
-    excel_sheet_names,
     read_csv_table,
     read_excel_table,
     read_manifest_json,
     read_manifest_sheet,
     read_parquet_table,
 )
-from .schema import ColumnSpec, allowed_values, table_schema
+from .schema import allowed_values, table_schema
+from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
     TABLE_COLUMNS,
-    TYPE_WORDS,
-    Problem,
     ProblemLog,
     TableData,
     ValidationReport,
@@ -50,134 +47,32 @@ __all__ = ["load_export"]
 
 logger = logging.getLogger(__name__)
 
-_TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet"}
-
-
-@dataclass(frozen=True)
-class _Location:
-    path: Path
-    format: str
-    sheet: str | None = None
-
-
-@dataclass
-class _Layout:
-    source: Path
-    tables: dict[str, _Location | None]
-    manifest: _Location
-    notes: list[str]
-
-
-# -- finding the files -----------------------------------------------------------------------
-
-
-def _workbook_layout(book: Path, site: SiteMapping) -> _Layout:
-    sheets = excel_sheet_names(book)
-    tables: dict[str, _Location | None] = {}
-    for name in TABLES:
-        sheet = site.table(name).file or name
-        tables[name] = _Location(book, "xlsx", sheet) if sheet in sheets else None
-    manifest_name = site.manifest.file or "manifest"
-    beside = book.parent / (site.manifest.file or "manifest.json")
-    if manifest_name in sheets and beside.is_file():
-        raise ExportError(
-            f"{book.name} has a {manifest_name!r} sheet and {beside.name} lies beside it; "
-            "keep one manifest."
-        )
-    if manifest_name in sheets:
-        manifest = _Location(book, "xlsx", manifest_name)
-    elif beside.is_file():
-        manifest = _Location(beside, "json")
-    else:
-        raise ExportError(
-            f"No manifest for {book.name}: add a sheet named {manifest_name!r} with columns "
-            f"key and value (extract_date, ...), or a {beside.name} beside the workbook."
-        )
-    used = {loc.sheet for loc in tables.values() if loc} | {manifest_name}
-    ignored = [s for s in sheets if s not in used]
-    notes = [f"Sheets ignored (not part of the contract): {', '.join(ignored)}."] if ignored else []
-    return _Layout(book, tables, manifest, notes)
-
-
-def _folder_layout(folder: Path, site: SiteMapping) -> _Layout:
-    tables: dict[str, _Location | None] = {}
-    used: set[Path] = set()
-    for name in TABLES:
-        stem = site.table(name).file or name
-        found = [
-            _Location(folder / f"{stem}{suffix}", fmt)
-            for suffix, fmt in _TABLE_SUFFIXES.items()
-            if (folder / f"{stem}{suffix}").is_file()
-        ]
-        if len(found) > 1:
-            raise ExportError(
-                f"{folder} holds both {found[0].path.name} and {found[1].path.name}; "
-                "keep one file per table."
-            )
-        tables[name] = found[0] if found else None
-        used.update(loc.path for loc in found)
-    books = sorted(folder.glob("*.xlsx"))
-    if not any(tables.values()) and len(books) == 1:
-        return _workbook_layout(books[0], site)
-    if not any(tables.values()) and len(books) > 1:
-        raise ExportError(
-            f"{folder} holds several workbooks ({', '.join(b.name for b in books)}); "
-            "pass the one to read."
-        )
-    manifest = folder / (site.manifest.file or "manifest.json")
-    if not manifest.is_file():
-        raise ExportError(
-            f"No {manifest.name} in {folder}: every export needs a manifest with at least "
-            'its extract_date, for example {"extract_date": "2025-06-30", "schema_version": 1}.'
-        )
-    ignored = sorted(
-        p.name
-        for p in folder.iterdir()
-        if p.suffix in _TABLE_SUFFIXES and p not in used and p.is_file()
-    )
-    notes = [f"Files ignored (not part of the contract): {', '.join(ignored)}."] if ignored else []
-    return _Layout(folder, tables, _Location(manifest, "json"), notes)
-
-
-def _layout(path: Path, site: SiteMapping) -> _Layout:
-    if path.is_file() and path.suffix.lower() == ".xlsx":
-        layout = _workbook_layout(path, site)
-    elif path.is_dir():
-        layout = _folder_layout(path, site)
-    elif path.exists():
-        raise ExportError(
-            f"{path} is neither a folder nor an .xlsx workbook; pass the export's folder."
-        )
-    else:
-        raise ExportError(f"Export not found: {path} does not exist.")
-    if layout.tables["participants"] is None:
-        stem = site.table("participants").file or "participants"
-        raise ExportError(
-            f"No participants table in {path}: expected {stem}.csv or {stem}.parquet in the "
-            f"folder, or a sheet named {stem!r} in the workbook. It is the one required table."
-        )
-    return layout
-
-
 # -- reading and mapping ---------------------------------------------------------------------
 
 
-def _read_hints(name: str, mapping: TableMapping) -> dict[str, set[str]]:
-    """Source column names to read as text, as categoricals (of text) and as dates."""
+def _read_hints(name: str, mapping: TableMapping, declared: bool) -> dict[str, set[str]]:
+    """Source column names to read as text, as categoricals (of text) and as dates.
+
+    Counts are read as text (a reader would take "1.000" for 1.0), and so
+    are numbers when the mapping declares how they are written.
+    """
     hints: dict[str, set[str]] = {"text": set(), "category": set(), "date": set()}
     for col in table_schema(name).columns:
         source = mapping.source_name(col.name)
+        as_text = col.type == "integer" or (col.type == "number" and declared)
         if col.type == "string":
             hints["text"].add(source)
-        elif col.type == "category" or col.name in mapping.labels:
+        elif col.type == "category" or col.name in mapping.labels or as_text:
             hints["category"].add(source)
         elif col.type == "date":
             hints["date"].add(source)
     return hints
 
 
-def _read_table(name: str, location: _Location, mapping: TableMapping) -> RawTable:
-    hints = _read_hints(name, mapping)
+def _read_table(
+    name: str, location: Location, mapping: TableMapping, declared: bool = False
+) -> RawTable:
+    hints = _read_hints(name, mapping, declared)
     if location.format == "csv":
         raw = read_csv_table(
             location.path,
@@ -215,178 +110,6 @@ def _refuse_identifiers(frames: Mapping[str, tuple[pd.DataFrame, str]]) -> None:
         raise identifier_error(found)
 
 
-# -- typing ----------------------------------------------------------------------------------
-
-
-def _missing_column_message(column: str, file: str, present: list[str], mapping_hint: bool) -> str:
-    close = difflib.get_close_matches(column, present, n=1, cutoff=0.6)
-    lowered = [c for c in present if c.lower().replace(" ", "_") == column]
-    guess = (lowered or close or [None])[0]
-    hint = f" (is {guess!r} meant to be it?)" if guess else ""
-    how = (
-        "or map the site's column onto it in the mapping file"
-        if mapping_hint
-        else "or map the site's column name onto it with a mapping file (--mapping)"
-    )
-    return f"Required column {column} is missing from {file}{hint}; add it, {how}."
-
-
-def _empty_column(col: ColumnSpec, n: int) -> pd.Series:
-    if col.default is not None:
-        values = pd.Series([col.default] * n, dtype="object")
-        return coerce(values, col.type).series
-    if col.type == "category":
-        return pd.Series(pd.Categorical([None] * n, categories=pd.Index([], dtype="str")))
-    return pd.Series([None] * n, dtype=col.dtype)
-
-
-def _fill_default(values: pd.Series, default: Any) -> pd.Series:
-    if not values.hasnans:
-        return values
-    if isinstance(values.dtype, pd.CategoricalDtype) and default not in values.cat.categories:
-        values = values.cat.add_categories([default])
-    return values.fillna(default)
-
-
-def _covariate(values: pd.Series) -> pd.Series:
-    """An extra column: text that is wholly numeric becomes numbers, else kept as read."""
-    if not (pd.api.types.is_string_dtype(values.dtype) and values.notna().any()):
-        return values
-    number = coerce(values, "number")
-    if number.bad.any():
-        return values
-    whole = number.series.dropna()
-    return number.series.astype("Int64") if (whole == np.floor(whole)).all() else number.series
-
-
-def _type_table(
-    raw: RawTable | None, name: str, site: SiteMapping, log: ProblemLog, notes: list[str]
-) -> TableData:
-    """Type every contract column of a raw table, logging unreadable values and missing columns."""
-    spec = table_schema(name)
-    mapping = site.table(name)
-    n = 0 if raw is None else len(raw.frame)
-    rows = np.empty(0, dtype=np.int64) if raw is None else raw.rows
-    data = TableData(
-        name, pd.DataFrame(index=pd.RangeIndex(n)), rows, None if raw is None else raw.file
-    )
-    columns: dict[str, pd.Series] = {}
-    for col in spec.columns:
-        if raw is None or col.name not in raw.frame.columns:
-            if raw is not None and col.required:
-                log.add(
-                    Problem(
-                        table=name,
-                        file=raw.file,
-                        row=None,
-                        column=col.name,
-                        value=None,
-                        rule="missing_column",
-                        message=_missing_column_message(
-                            col.name, raw.file, list(raw.frame.columns), bool(site.source)
-                        ),
-                    )
-                )
-                data.reported[col.name] = np.ones(n, dtype=bool)
-            columns[col.name] = _empty_column(col, n)
-            continue
-        source = raw.frame[col.name]
-        labels = mapping.labels.get(col.name)
-        typed = coerce(
-            source,
-            col.type,
-            labels=labels,
-            date_format=site.date_format_for(name, col.name),
-        )
-        if typed.note:
-            notes.append(f"{raw.file}, {mapping.source_name(col.name)}: {typed.note}.")
-        if typed.bad.any():
-            data.reported[col.name] = typed.bad
-            log.add_rows(
-                data,
-                typed.bad,
-                column=col.name,
-                rule="type",
-                message=f"{col.name} must be {TYPE_WORDS[col.type]}; correct the value.",
-                values=source.reset_index(drop=True),
-            )
-        values = typed.series
-        columns[col.name] = values if col.default is None else _fill_default(values, col.default)
-    if raw is not None:
-        for extra in raw.frame.columns.difference(list(spec.names), sort=False):
-            labels = mapping.labels.get(extra)
-            column = raw.frame[extra].reset_index(drop=True)
-            columns[extra] = (
-                coerce(column, "category", labels=labels).series if labels else _covariate(column)
-            )
-    data.frame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
-    return data
-
-
-def _manifest(
-    raw: dict[str, Any], location: _Location, site: SiteMapping, log: ProblemLog, notes: list[str]
-) -> Manifest:
-    file = (
-        location.path.name if location.sheet is None else f"{location.path.name}[{location.sheet}]"
-    )
-    values = {site.manifest.keys.get(str(k), str(k)): v for k, v in raw.items()}
-    known = set(table_schema("manifest").names)
-    extra = sorted(set(values) - known)
-    if extra:
-        notes.append(f"{file}: keys ignored (not part of the contract): {', '.join(extra)}.")
-
-    def problem(column: str, value: Any, rule: str, message: str) -> None:
-        text = None if value is None else str(value)
-        log.add(Problem("manifest", file, None, column, text, rule, message))
-
-    extract = pd.NaT
-    raw_extract = values.get("extract_date")
-    if raw_extract in (None, ""):
-        problem(
-            "extract_date",
-            None,
-            "not_null",
-            "The manifest has no extract_date; add the date the data were extracted "
-            '(for example "extract_date": "2025-06-30"): it is the end of observation.',
-        )
-    else:
-        typed = coerce(
-            pd.Series([str(raw_extract)], dtype="str"), "date", date_format=site.date_format
-        )
-        if typed.bad.any():
-            problem(
-                "extract_date",
-                raw_extract,
-                "type",
-                "The manifest's extract_date is not a date; write it as YYYY-MM-DD.",
-            )
-        else:
-            extract = pd.Timestamp(typed.series.iloc[0])
-    version = values.get("schema_version", 1)
-    try:
-        version_ok = float(version) == 1
-    except (TypeError, ValueError):
-        version_ok = False
-    if not version_ok:
-        problem(
-            "schema_version",
-            version,
-            "range",
-            "schema_version must be 1: this version of cdanalytics reads contract version 1.",
-        )
-
-    def text(key: str) -> str | None:
-        value = values.get(key)
-        return None if value in (None, "") else str(value)
-
-    return Manifest(
-        extract_date=extract,
-        schema_version=1,
-        source_system=text("source_system"),
-        description=text("description"),
-    )
-
-
 # -- result ----------------------------------------------------------------------------------
 
 
@@ -401,31 +124,15 @@ def _final_categories(
     return frame
 
 
-def _reasons(problems: pd.DataFrame) -> pd.Series:
-    """One text per position: every problem of the row."""
-    value = problems["value"].fillna("")
-    column = problems["column"].fillna("")
-    text = problems["rule"] + " (" + column + " '" + value + "'): " + problems["message"]
-    return text.groupby(problems["position"].to_numpy()).agg("; ".join)
-
-
 def _partition(
-    tables: Mapping[str, TableData], problems: pd.DataFrame, parents: Mapping[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, pd.Series]]:
-    """Rows with problems of their own, rows of a participant with problems, and reasons."""
-    own, by_parent, reasons = {}, {}, {}
-    row_problems = problems[problems["position"] >= 0]
-    for name, data in tables.items():
-        mine = row_problems[row_problems["table"] == name]
-        mask = np.zeros(len(data.frame), dtype=bool)
-        mask[mine["position"].to_numpy(dtype=np.int64)] = True
-        own[name] = mask
-        reasons[name] = _reasons(mine) if len(mine) else pd.Series(dtype="str")
+    tables: Mapping[str, TableData], log: ProblemLog, parents: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Rows with problems of their own, and rows of a participant with problems."""
+    own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
-    for name in TABLES[1:]:
-        by_parent[name] = np.isin(parents[name], bad_participants) & ~own[name]
+    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
     by_parent["participants"] = np.zeros(len(tables["participants"].frame), dtype=bool)
-    return own, by_parent, reasons
+    return own, by_parent
 
 
 def _quarantine_frame(
@@ -438,12 +145,19 @@ def _quarantine_frame(
     positions = np.flatnonzero(mask)
     out = data.frame.iloc[positions].copy()
     out.insert(0, "source_row", data.rows[positions])
-    reason = pd.Series(reasons.reindex(positions).to_numpy(), index=out.index, dtype="str")
+    reason = reasons.reindex(positions)
+    if not isinstance(reason.dtype, pd.CategoricalDtype):
+        reason = reason.astype("str")
+    reason.index = out.index
     if parent is not None:
         inherited = reason.isna().to_numpy()
         rows = pd.Series(participants.rows[parent[positions[inherited]]], dtype="str")
-        text = f"its participant is quarantined ({participants.file} row " + rows + ")"
-        reason[inherited] = text.to_numpy()
+        text = (f"its participant is quarantined ({participants.file} row " + rows + ")").to_numpy(
+            dtype=object
+        )
+        if isinstance(reason.dtype, pd.CategoricalDtype):
+            reason = reason.cat.add_categories(pd.unique(text))
+        reason[inherited] = text
     out["quarantine_reason"] = reason
     return out.reset_index(drop=True)
 
@@ -478,7 +192,7 @@ def _table_counts(
 
 def _type_and_validate(
     raws: dict[str, RawTable | None],
-    layout: _Layout,
+    layout: Layout,
     site: SiteMapping,
     programmes: Mapping[str, Any],
     instruments: Mapping[str, Any],
@@ -490,12 +204,31 @@ def _type_and_validate(
         manifest_raw = read_manifest_json(layout.manifest.path)
     else:
         manifest_raw = read_manifest_sheet(layout.manifest.path, layout.manifest.sheet)
-    manifest = _manifest(manifest_raw, layout.manifest, site, log, notes)
+    location = layout.manifest
+    file = (
+        location.path.name if location.sheet is None else f"{location.path.name}[{location.sheet}]"
+    )
+    extract, values = type_manifest(
+        manifest_raw, file, location.sheet is not None, site, log, notes
+    )
+
+    def text(key: str) -> str | None:
+        value = values.get(key)
+        return None if value in (None, "") else str(value)
+
+    manifest = Manifest(
+        extract_date=extract,
+        schema_version=SCHEMA_VERSION,
+        source_system=text("source_system"),
+        description=text("description"),
+    )
     tables = {}
+    trimmed: dict[str, int] = {}
     for name in TABLES:
-        tables[name] = _type_table(raws[name], name, site, log, notes)
+        tables[name] = type_table(raws[name], name, site, log, notes, trimmed)
         if raws[name] is not None:
             raws[name].frame = raws[name].frame.iloc[:0]  # the typed copy is all we need now
+    warn_trimmed(trimmed, notes)
     parents = validate_tables(
         tables,
         extract_date=manifest.extract_date,
@@ -513,6 +246,7 @@ def load_export(
     quarantine: bool = False,
     programmes: Mapping[str, Any] | None = None,
     instruments: Mapping[str, Any] | None = None,
+    max_problems_per_rule: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> Export:
     """Read, check and type a case export.
 
@@ -536,6 +270,11 @@ def load_export(
     programmes, instruments
         Registry overrides (as in the evaluation config's ``programmes:``
         and ``instruments:``), merged into the built-in registries.
+    max_problems_per_rule
+        Problems listed in full (row, value, message) per rule and table;
+        the rest are counted (``report.counts``, ``report.omitted``) and
+        their rows still quarantined. ``None`` lists every problem. Keeps
+        the memory and the problem list of a wholly broken export bounded.
 
     Returns
     -------
@@ -562,28 +301,34 @@ def load_export(
     site = load_mapping(mapping)
     progs = programme_registry(programmes)
     instrs = instrument_registry(instruments)
-    layout = _layout(Path(path), site)
+    layout = find_layout(Path(path), site)
     notes = list(layout.notes)
     raws: dict[str, RawTable | None] = {}
     for name in TABLES:
         location = layout.tables[name]
-        raws[name] = None if location is None else _read_table(name, location, site.table(name))
+        raws[name] = (
+            None
+            if location is None
+            else _read_table(name, location, site.table(name), site.number_format is not None)
+        )
         if location is None:
             notes.append(f"No {name} table: read as empty.")
     for raw in raws.values():
         if raw is not None and raw.blank_rows:
             notes.append(f"{raw.file}: {raw.blank_rows} blank row(s) skipped.")
-    log = ProblemLog()
+    log = ProblemLog(max_problems_per_rule)
     _refuse_identifiers({n: (r.frame, r.file) for n, r in raws.items() if r is not None})
     manifest, tables, parents = _type_and_validate(raws, layout, site, progs, instrs, log, notes)
     problems = log.frame()
-    own, by_parent, reasons = _partition(tables, problems, parents)
+    own, by_parent = _partition(tables, log, parents)
     report = ValidationReport(
         problems=problems.drop(columns="position"),
         tables=_table_counts(tables, raws, own, by_parent),
         notes=notes,
         mode="quarantine" if quarantine else "strict",
         source=layout.source,
+        counts=log.counts(),
+        max_per_rule=log.max_per_rule,
     )
     report.reconcile()
     if not report.ok and (not quarantine or report.fatal):
@@ -595,8 +340,9 @@ def load_export(
         frame = data.frame.loc[~mask].reset_index(drop=True) if mask.any() else data.frame
         accepted[name] = _final_categories(frame, name, progs, instrs)
         if quarantine:
+            listed = problems[(problems["table"] == name) & (problems["position"] >= 0)]
             quarantined[name] = _quarantine_frame(
-                data, mask, reasons[name], parents.get(name), tables["participants"]
+                data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
     return Export(
@@ -609,8 +355,8 @@ def load_export(
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:
-    n = len(report.problems)
-    head = f"The export {report.source} breaks the contract: {n} problem(s)."
+    n = report.n_problems
+    head = f"The export {report.source} breaks the contract: {n:,} problem(s)."
     if quarantine:
         head += (
             " Some concern a file as a whole (a missing required column or an invalid "
@@ -620,7 +366,7 @@ def _failure_message(report: ValidationReport, quarantine: bool) -> str:
         [
             head,
             *report.digest(top=5),
-            "The report (.report, or `cdanalytics validate`) lists every problem with its file, "
-            "row and what to do.",
+            "The report (.report, or `cdanalytics validate`) lists the problems with their file, "
+            "row and what to do (the first of each rule, and how many more).",
         ]
     )

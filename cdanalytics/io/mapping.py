@@ -4,6 +4,9 @@ A mapping is a YAML file such as ``data/mappings/dutch_example.yaml``::
 
     description: Export of a Dutch case-management system
     date_format: "%d-%m-%Y"        # optional: format of non-ISO dates in every table
+    number_format:                 # optional: how numbers are written in every table
+      decimal: ","                 # decimal mark: "." or ","
+      thousands: "."               # thousands separator: ".", ",", " ", "'" or null
     tables:
       participants:
         file: deelnemers           # deelnemers.csv / deelnemers.parquet / sheet "deelnemers"
@@ -22,7 +25,11 @@ A mapping is a YAML file such as ``data/mappings/dutch_example.yaml``::
 
 Every key is optional. Labels are matched after surrounding spaces are
 removed; quote labels that YAML would read as something else (``"ja"``,
-``"1"``).
+``"1"``). Without ``number_format`` a decimal point or a decimal comma is
+read, and a whole number written with a thousands separator ("1,000",
+"1.000") is a ``thousands_separator`` problem rather than a guess. A
+``file`` is a name inside the export folder; one that leads outside it is
+refused.
 """
 
 from __future__ import annotations
@@ -35,11 +42,15 @@ from typing import Any
 
 from .._yaml import read_yaml_file
 from ..errors import ConfigError
+from .coerce import NumberFormat
 from .export import TABLES
 
 __all__ = ["ManifestMapping", "SiteMapping", "TableMapping", "load_mapping"]
 
-_TOP_KEYS = {"description", "date_format", "tables", "manifest"}
+_TOP_KEYS = {"description", "date_format", "number_format", "tables", "manifest"}
+_NUMBER_KEYS = {"decimal", "thousands"}
+_DECIMAL_MARKS = (".", ",")
+_THOUSANDS_SEPARATORS = (".", ",", " ", "'")
 _TABLE_KEYS = {"file", "columns", "values", "date_formats"}
 _MANIFEST_KEYS = {"file", "keys"}
 
@@ -95,6 +106,9 @@ class SiteMapping:
         The manifest's :class:`ManifestMapping`.
     date_format
         Format of non-ISO dates in every table, unless a table says otherwise.
+    number_format
+        How numbers are written (decimal mark, thousands separator), or
+        ``None`` when the mapping does not say.
     description
         Free text.
     source
@@ -104,6 +118,7 @@ class SiteMapping:
     tables: dict[str, TableMapping] = field(default_factory=dict)
     manifest: ManifestMapping = field(default_factory=ManifestMapping)
     date_format: str | None = None
+    number_format: NumberFormat | None = None
     description: str | None = None
     source: Path | None = None
 
@@ -160,6 +175,26 @@ def _check_date_format(fmt: Any, origin: str, *keys: str) -> str:
     return fmt
 
 
+def _number_format(raw: Any, origin: str) -> NumberFormat | None:
+    if raw is None:
+        return None
+    raw = _mapping(raw, origin, "number_format")
+    _check_keys(raw, _NUMBER_KEYS, origin, "number_format")
+    decimal = raw.get("decimal", ".")
+    thousands = raw.get("thousands")
+    if decimal not in _DECIMAL_MARKS:
+        raise ConfigError(
+            f"{_where(origin, 'number_format', 'decimal')}: {decimal!r} is not a decimal mark; "
+            'use "." or ",".'
+        )
+    if thousands is not None and (thousands not in _THOUSANDS_SEPARATORS or thousands == decimal):
+        raise ConfigError(
+            f"{_where(origin, 'number_format', 'thousands')}: {thousands!r} is not a thousands "
+            f'separator other than the decimal mark; use ".", ",", " ", "\'" or null.'
+        )
+    return NumberFormat(decimal=decimal, thousands=thousands)
+
+
 def _table_mapping(raw: Any, origin: str, table: str) -> TableMapping:
     raw = _mapping(raw, origin, "tables", table)
     _check_keys(raw, _TABLE_KEYS, origin, "tables", table)
@@ -214,6 +249,7 @@ def _site_mapping(raw: Mapping[str, Any], origin: str, source: Path | None) -> S
         date_format=None
         if date_format is None
         else _check_date_format(date_format, origin, "date_format"),
+        number_format=_number_format(raw.get("number_format"), origin),
         description=raw.get("description"),
         source=source,
     )
@@ -235,8 +271,8 @@ def load_mapping(mapping: str | Path | Mapping[str, Any] | SiteMapping | None) -
     Raises
     ------
     ConfigError
-        The file is missing or not YAML, or has an unknown key, table or
-        date format, or maps two columns onto one.
+        The file is missing or not YAML, or has an unknown key, table,
+        date format or number format, or maps two columns onto one.
     """
     if mapping is None:
         return SiteMapping()

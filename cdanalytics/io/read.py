@@ -16,10 +16,12 @@ import codecs
 import csv
 import json
 import re
+import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from ..errors import ExportError
 __all__ = [
     "NULL_VALUES",
     "RawTable",
+    "excel_error_cells",
     "excel_sheet_names",
     "read_csv_table",
     "read_excel_table",
@@ -42,7 +45,7 @@ __all__ = [
 ]
 
 #: Cell texts read as empty in CSV files.
-NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "#N/A", "NaN", "nan")
+NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan")
 
 _DELIMITERS = (",", ";", "\t")
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -321,6 +324,63 @@ def _sheet_cells(path: Path, sheet: str) -> list[list[Any]]:
         raise ExportError(f"Sheet {sheet!r} of {path.name} cannot be read: {exc}") from None
 
 
+# an error cell of a worksheet: <c r="B7" s="1" t="e"><f>A7/0</f><v>#DIV/0!</v></c>
+_ERROR_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]{0,200}? t="e"[^>]{0,200}>'
+    rb"(?:<f[^>]{0,500}>[^<]{0,8000}</f>|<f[^>]{0,500}/>)?<v>([^<]{1,40})</v>"
+)
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "p": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding a worksheet, from the workbook's relationships."""
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", _NS)}
+    for node in workbook.findall("m:sheets/m:sheet", _NS):
+        if node.get("name") == sheet:
+            part = target.get(node.get(f"{{{_NS['r']}}}id"), "")
+            return part.lstrip("/") if part.startswith("/") else f"xl/{part}"
+    return None
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+def excel_error_cells(path: Path, sheet: str) -> list[tuple[int, int, str]]:
+    """Error cells (``#DIV/0!``, ...) of an ``.xlsx`` sheet: (row, column) from 0, and the error.
+
+    Readers of cell values (calamine) give an error cell as an empty value;
+    this reads the sheet's XML for cells of type ``e`` instead, with a
+    bounded pattern (linear time). Other formats, or a sheet that cannot be
+    found, give no cells.
+    """
+    if path.suffix.lower() != ".xlsx":
+        return []
+    try:
+        with zipfile.ZipFile(path) as book:
+            part = _sheet_part(book, sheet)
+            if part is None:
+                return []
+            xml = book.read(part)
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return []
+    if b't="e"' not in xml:
+        return []
+    return [
+        (int(m.group(2)) - 1, _column_index(m.group(1)), m.group(3).decode("utf-8", "replace"))
+        for m in _ERROR_CELL.finditer(xml)
+    ]
+
+
 def _cells_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Excel cell values as text: dates ISO, whole numbers without ``.0``, empty as NA."""
     text = frame.fillna("").astype(str)
@@ -339,6 +399,9 @@ def read_excel_table(path: Path, sheet: str, *, table: str) -> RawTable:
     skipped and counted.
     """
     cells = _sheet_cells(path, sheet)
+    for row, column, error in excel_error_cells(path, sheet):
+        if row < len(cells) and column < len(cells[row]):
+            cells[row][column] = error  # calamine reads an error cell as empty
     head = next((i for i, row in enumerate(cells) if any(v not in ("", None) for v in row)), None)
     label = f"{path.name}[{sheet}]"
     if head is None:

@@ -516,13 +516,26 @@ How values are read:
   above 12 it is month-first; when no value decides it, day-first is assumed and the
   validation report says so. Set `date_formats` in a mapping file to be explicit.
 - **number** / **integer**: a decimal point or a decimal comma (`12,5`; `1.234,5`).
-  Integers must be whole numbers.
+  Integers must be whole numbers; one written with a thousands separator (`1,000`,
+  `1.000`) is a `thousands_separator` problem unless the mapping declares its
+  `number_format` (for example `{decimal: ",", thousands: "."}`). Dates before 1900 are
+  problems (`before_1900`).
+- **string** (identifiers): surrounding spaces are removed before ids are matched
+  (`P0011 ` is `P0011`); the validation report says how many were trimmed.
 - **boolean**: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0` (any case); map other
   labels (for example `ja`/`nee`) in a mapping file.
 - **category**: text; surrounding spaces are ignored.
 - CSV files may be UTF-8 (with or without BOM) or Windows-1252, separated by `,` or `;`.
-  Empty cells, `NA`, `N/A`, `NULL` and `#N/A` are empty. Rows whose cells are all empty
+  Empty cells, `NA`, `N/A` and `NULL` are empty. Rows whose cells are all empty
   are skipped and counted in the validation report.
+- Excel error values (`#DIV/0!`, `#VALUE!`, `#REF!`, `#N/A`, `#NAME?`, `#NUM!`,
+  `#NULL!`), in a workbook or a CSV file, are `excel_error` problems, and control
+  characters inside a value (NUL and the other C0 characters except tab and line breaks)
+  are `control_character` problems: neither is read as empty.
+- File and sheet names are matched ignoring case (`Sessions.CSV`); two that differ only
+  by case are refused. A mapping may only name files inside the export folder.
+- The manifest's `extract_date` may not lie after today (one day of clock skew allowed),
+  and `schema_version` must be the whole number 1.
 
 """
 

@@ -109,8 +109,8 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
             rows, policy, count_cols=["rows_accepted", "rows_quarantined"], row_total="rows_read"
         ),
     )
-    if len(report.problems):
-        problems = report.problems.groupby(["table", "rule"]).size().rename("n_rows").reset_index()
+    if not report.ok:
+        problems = report.counts_by_rule()  # exact, including problems beyond the listed ones
         spec = TableSpec(
             source="problems", keys=("table", "rule"), columns=("n_rows",), fixed_keys=True
         )

@@ -1,0 +1,236 @@
+"""Validation rules across tables: orphans, sessions within the episode, session numbers, events.
+
+Rows of the child tables are linked to their participant by one Arrow hash
+lookup (:func:`first_positions`); every rule is then vectorised over the
+aligned arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
+
+from .problems import ProblemLog, TableData
+from .rules_table import before, check_after_extract, day_text, number_text, to_days
+from .schema import table_schema
+
+__all__ = [
+    "check_events",
+    "check_orphans",
+    "check_session_numbers",
+    "check_sessions",
+    "first_positions",
+    "participant_codes",
+]
+
+
+# -- across tables ---------------------------------------------------------------------------
+
+
+def _arrow_text(values: pd.Series) -> pa_arrow.Array:
+    if not (pd.api.types.is_string_dtype(values.dtype) and values.dtype != object):
+        values = values.astype("str")
+    array = pa_arrow.array(values.array)
+    if isinstance(array, pa_arrow.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa_arrow.large_string())
+
+
+def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
+    """Position in ``lookup`` of the first row equal to each value (-1 for none or empty).
+
+    One Arrow hash lookup for all the columns (the hash table of ``lookup``
+    is built once): far faster than pandas on millions of strings.
+    """
+    values = pa_arrow.chunked_array([_arrow_text(c) for c in columns], pa_arrow.large_string())
+    found = pc.index_in(values, value_set=_arrow_text(lookup), skip_nulls=True)
+    flat = found.fill_null(-1).to_numpy().astype(np.int64)
+    return np.split(flat, np.cumsum([len(c) for c in columns])[:-1])
+
+
+def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:
+    """An integer per distinct ``participant_id`` (-1 for empty), for key checks.
+
+    Known participants get their position in participants; unknown ids
+    (orphans) codes after those.
+    """
+    codes = positions.copy()
+    orphan = (positions < 0) & ids.notna().to_numpy()
+    if orphan.any():
+        codes[orphan] = n_participants + pd.factorize(ids[orphan])[0]
+    return codes
+
+
+def check_orphans(data: TableData, parent: np.ndarray, log: ProblemLog) -> None:
+    """Rule ``orphan``: a child row names no participant."""
+    orphan = (parent < 0) & data.frame["participant_id"].notna().to_numpy()
+    log.add_rows(
+        data,
+        orphan,
+        column="participant_id",
+        rule="orphan",
+        message=(
+            "participant_id matches no row of participants; add the participant, correct the "
+            "id, or remove the row."
+        ),
+    )
+
+
+def _programme_table(
+    participants: pd.DataFrame, programmes: Mapping[str, Any], field_fn
+) -> np.ndarray:
+    """One value per programme category (NaN for unknown), with a last slot for empty."""
+    cats = participants["programme"].cat.categories
+    out = np.full(len(cats) + 1, np.nan)
+    for i, code in enumerate(cats):
+        if code in programmes:
+            out[i] = field_fn(programmes[code])
+    return out
+
+
+def _aligned(participants: pd.DataFrame, columns: list[str], parent: np.ndarray) -> np.ndarray:
+    """Date columns of participants as days, one row per child row (NaN without participant).
+
+    The columns are gathered together, one random access per child row.
+    """
+    days = np.column_stack([to_days(participants[c]) for c in columns])
+    out = days[np.maximum(parent, 0)]
+    out[parent < 0] = np.nan
+    return out
+
+
+def check_session_numbers(
+    data: TableData,
+    participants: pd.DataFrame,
+    row_programme: np.ndarray,
+    programmes: Mapping[str, Any],
+    log: ProblemLog,
+) -> None:
+    """Rule ``session_number``: at most the programme's count of that session type."""
+    types = data.frame["session_type"]
+    type_codes = types.cat.codes.to_numpy()
+    limit = np.full(len(type_codes), np.nan)
+    valid = table_schema("sessions").column("session_type").allowed or ()
+    for i, kind in enumerate(types.cat.categories):
+        if kind not in valid:
+            continue  # reported by the allowed-values rule
+        if kind == "review":
+            counts = _programme_table(participants, programmes, lambda e: e["review"]["count"])
+        else:
+            counts = _programme_table(
+                participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
+            )
+        rows = type_codes == i
+        limit[rows] = counts[row_programme[rows]]
+    number = data.frame["session_number"].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        positions = np.flatnonzero(number > limit)
+    if not len(positions):
+        return
+    cats = participants["programme"].cat.categories
+    programme = pd.Series(np.asarray(cats, dtype=object)[row_programme[positions]], index=positions)
+    kind = pd.Series(types.iloc[positions].astype(str).to_numpy(), index=positions)
+    count = number_text(limit[positions], positions)
+    message = (
+        "session_number is above the "
+        + count
+        + " "
+        + kind
+        + " sessions of programme "
+        + programme
+        + " in the registry; correct the number or the participant's programme (or register "
+        "the programme's count in the evaluation config)."
+    )
+    log.add_rows(data, positions, column="session_number", rule="session_number", message=message)
+
+
+def check_sessions(
+    data: TableData,
+    participants: pd.DataFrame,
+    parent: np.ndarray,
+    programmes: Mapping[str, Any],
+    extract_date: pd.Timestamp,
+    log: ProblemLog,
+) -> None:
+    """Rules ``session_number``, ``session_outside_episode`` and ``after_extract``."""
+    frame = data.frame
+    prog_codes = participants["programme"].cat.codes.to_numpy()
+    # -1 (no participant, empty programme) indexes the last slot of the programme tables
+    row_programme = np.where(parent >= 0, prog_codes[np.maximum(parent, 0)], -1)
+    check_session_numbers(data, participants, row_programme, programmes, log)
+
+    window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])
+    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
+    allowance = np.where(is_review, window[row_programme], 0.0)
+    date = to_days(frame["session_date"])
+    episode = _aligned(participants, ["referral_date", "start_date", "end_date"], parent)
+    start, end = episode[:, 1], episode[:, 2]
+    attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
+    before(
+        data,
+        "session_date",
+        np.ascontiguousarray(episode[:, 0]),
+        "the participant's referral_date",
+        log,
+        rule="session_outside_episode",
+        advice="correct the session date or the referral date.",
+    )
+    with np.errstate(invalid="ignore"):
+        early = np.flatnonzero(attended & (date < start))
+        late = np.flatnonzero(date > end + allowance)
+    if len(early):
+        text = day_text(start[early])
+        text.index = early
+        message = (
+            "attended session before the participant's start_date ("
+            + text
+            + "); start_date is the first attended session: correct one of the two."
+        )
+        log.add_rows(
+            data, early, column="session_date", rule="session_outside_episode", message=message
+        )
+    no_start = attended & (parent >= 0) & np.isnan(start) & ~np.isnan(date)
+    log.add_rows(
+        data,
+        no_start,
+        column="session_date",
+        rule="session_outside_episode",
+        message=(
+            "attended session of a participant without start_date; fill in start_date "
+            "(the first attended session) or correct the attendance."
+        ),
+    )
+    if len(late):
+        text = day_text(end[late])
+        text.index = late
+        days = number_text(allowance[late], late)
+        extra = (" + " + days + " days allowed for review sessions").where(allowance[late] > 0, "")
+        message = (
+            "session_date is after the participant's end_date ("
+            + text
+            + extra
+            + "); correct the session date or the end date."
+        )
+        log.add_rows(
+            data, late, column="session_date", rule="session_outside_episode", message=message
+        )
+    check_after_extract(data, ("session_date",), extract_date, log)
+
+
+def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
+    """Rules ``proven_before_event`` and ``after_extract``."""
+    before(
+        data,
+        "proven_date",
+        to_days(data.frame["event_date"]),
+        "event_date",
+        log,
+        rule="proven_before_event",
+        advice="an offence is proven on or after the day it was committed; correct one date.",
+    )
+    check_after_extract(data, ("event_date", "proven_date"), extract_date, log)

@@ -1,0 +1,400 @@
+"""Validation rules within one table: per-column (pandera), keys, required-when, dates, scores.
+
+Every rule is vectorised over whole columns and adds its problems to a
+:class:`~cdanalytics.io.problems.ProblemLog`; see :mod:`cdanalytics.io.validation`
+for the list of rules.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from .problems import ProblemLog, TableData
+from .schema import TableSchema, allowed_values, pandera_schema, table_schema
+
+__all__ = [
+    "before",
+    "check_after_extract",
+    "check_columns",
+    "check_key",
+    "check_measures",
+    "check_participant_dates",
+    "check_required_when",
+    "day_text",
+    "duplicated_keys",
+    "number_text",
+    "to_days",
+]
+
+
+# -- per-column rules (the pandera schema) ---------------------------------------------------------
+
+
+def _rule_of_check(check: str) -> str:
+    if check == "not_nullable":
+        return "not_null"
+    if check.startswith("isin"):
+        return "allowed"
+    if check.startswith(("greater_than", "less_than")):
+        return "range"
+    return "type"
+
+
+def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | None) -> str:
+    col = spec.column(column)
+    if rule == "not_null":
+        return f"{column} is empty but required; fill it in, or remove the row."
+    if rule == "allowed":
+        return (
+            f"{column} must be one of {', '.join(allowed or ())}; correct the value, or map the "
+            "site's label onto one of these in a mapping file."
+        )
+    if rule == "range":
+        lo = "" if col.min is None else f"{col.min:g}"
+        hi = "" if col.max is None else f"{col.max:g}"
+        return f"{column} must lie between {lo} and {hi}; check for a typing error."
+    return f"{column} has the wrong type; expected {col.type}."
+
+
+def _column_masks(
+    values: pd.Series, nullable: bool, allowed: tuple | None, lo: float | None, hi: float | None
+) -> dict[str, np.ndarray]:
+    """Masks of the rows breaking ``not_null``, ``allowed`` and ``range`` in one column."""
+    masks: dict[str, np.ndarray] = {}
+    if not nullable:
+        masks["not_null"] = values.isna().to_numpy()
+    if allowed is not None:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            outside = np.append(~values.cat.categories.isin(list(allowed)), False)
+            codes = values.cat.codes.to_numpy()
+            masks["allowed"] = outside[np.where(codes < 0, len(outside) - 1, codes)]
+        else:
+            masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
+    if lo is not None or hi is not None:
+        number = values.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
+            above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
+        masks["range"] = below | above
+    return masks
+
+
+def _pandera_problems(
+    data: TableData,
+    spec: TableSchema,
+    *,
+    programmes: Mapping[str, Any],
+    instruments: Mapping[str, Any],
+    log: ProblemLog,
+) -> None:
+    """Run the table's pandera schema and log what it finds (a confirmation of a clean table)."""
+    schema = pandera_schema(
+        data.name, programmes=programmes, instruments=instruments, unique_key=False
+    )
+    try:
+        schema.validate(data.frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.dropna(subset=["column", "index"])
+        checks = cases["check"].astype(str)
+        cases = cases.assign(rule=checks.map({c: _rule_of_check(c) for c in checks.unique()}))
+        for (column, rule), group in cases.groupby(["column", "rule"], sort=False):
+            positions = group["index"].to_numpy(dtype=np.int64)
+            if rule == "not_null" and column in data.reported:
+                positions = positions[~data.reported[column][positions]]
+            allowed = allowed_values(
+                spec.column(column), programmes=programmes, instruments=instruments
+            )
+            message = _column_message(rule, spec, column, allowed)
+            log.add_rows(data, np.sort(positions), column=column, rule=rule, message=message)
+
+
+def check_columns(
+    data: TableData,
+    *,
+    programmes: Mapping[str, Any],
+    instruments: Mapping[str, Any],
+    log: ProblemLog,
+) -> None:
+    """Per-column rules: not-null, allowed values, fixed ranges (and dtypes, with pandera).
+
+    The rules of the table's pandera schema (:func:`~cdanalytics.io.schema.pandera_schema`)
+    are evaluated as boolean masks over whole columns, so a table with
+    millions of bad values costs a few array operations and no failure-case
+    objects. A table in which they find nothing is then validated by pandera
+    itself, which also checks every dtype.
+    """
+    spec = table_schema(data.name)
+    found = False
+    for col in spec.columns:
+        if col.name not in data.frame.columns:
+            continue
+        allowed = allowed_values(col, programmes=programmes, instruments=instruments)
+        masks = _column_masks(data.frame[col.name], col.nullable, allowed, col.min, col.max)
+        for rule, mask in masks.items():
+            if rule == "not_null" and col.name in data.reported:
+                mask = mask & ~data.reported[col.name]
+            if mask.any():
+                found = True
+                message = _column_message(rule, spec, col.name, allowed)
+                log.add_rows(data, mask, column=col.name, rule=rule, message=message)
+    if not found:
+        _pandera_problems(data, spec, programmes=programmes, instruments=instruments, log=log)
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a key column (-1 for empty)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(dtype=np.int64)
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.fillna(-1).to_numpy(dtype=np.int64)
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+#: Largest key space checked with a bitmap (one byte per possible key) before sorting.
+_BITMAP_KEYS = 400_000_000
+
+
+def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
+    """Mask of rows whose combined codes occur more than once (rows with -1 never).
+
+    The codes are combined into one integer per row. When the key space is
+    small enough a bitmap shows in one pass whether every key is distinct
+    (the usual case); otherwise, or to find the duplicates, the keys are
+    sorted. Both are far cheaper than hashing millions of rows.
+    """
+    complete = np.logical_and.reduce([c >= 0 for c in codes])
+    sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
+    out = np.zeros(len(complete), dtype=bool)
+    space = np.prod([float(s) for s in sizes])
+    if space >= 2.0**62:
+        frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
+        out[complete] = frame.duplicated(keep=False).to_numpy()
+        return out
+    rows = slice(None) if complete.all() else complete
+    combined = codes[0][rows].astype(np.int64)
+    for c, size in zip(codes[1:], sizes[1:], strict=True):
+        combined *= size
+        combined += c[rows]
+    if space <= _BITMAP_KEYS:
+        seen = np.zeros(int(space), dtype=bool)
+        seen[combined] = True
+        if int(np.count_nonzero(seen)) == len(combined):
+            return out
+    ordered = np.sort(combined)
+    repeated = ordered[1:] == ordered[:-1]
+    if repeated.any():
+        out[rows] = np.isin(combined, np.unique(ordered[1:][repeated]))
+    return out
+
+
+def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) -> None:
+    """Rule ``unique``: every row of a duplicated key is reported.
+
+    ``id_codes`` (from :func:`participant_codes`) stand for ``participant_id``
+    when given, saving a second pass over the ids.
+    """
+    spec = table_schema(data.name)
+    if not spec.key or data.frame.empty:
+        return
+    codes = [
+        id_codes
+        if column == "participant_id" and id_codes is not None
+        else _codes(data.frame[column])
+        for column in spec.key
+    ]
+    dup = duplicated_keys(codes)
+    if not dup.any():
+        return
+    positions = np.flatnonzero(dup)
+    sub = data.frame.iloc[positions][list(spec.key)].astype("str").fillna("")
+    label = functools.reduce(lambda a, b: a + " / " + b, (sub[c] for c in spec.key))
+    count = label.groupby(label).transform("size").astype(str)
+    key = ", ".join(spec.key)
+    message = (
+        count
+        + f" rows share the same {key}; keep one row per {key} (remove or correct the others)."
+    )
+    log.add_rows(data, positions, column=key, rule="unique", message=message, values=label)
+
+
+# -- rules within a table --------------------------------------------------------------------
+
+
+def check_required_when(data: TableData, log: ProblemLog) -> None:
+    """Rule ``required_when``: for example ``referral_date`` on programme rows."""
+    for col in table_schema(data.name).columns:
+        if col.required_when is None:
+            continue
+        other, value = col.required_when
+        missing = (
+            data.frame[other].eq(value).fillna(False).to_numpy(bool)
+            & data.frame[col.name].isna().to_numpy()
+        )
+        if col.name in data.reported:
+            missing = missing & ~data.reported[col.name]
+        log.add_rows(
+            data,
+            missing,
+            column=col.name,
+            rule="required_when",
+            message=f"{col.name} is required on rows where {other} is {value}; fill it in.",
+        )
+
+
+def to_days(dates: pd.Series) -> np.ndarray:
+    """Dates as days since 1970-01-01 (NaN when empty), for fast comparisons.
+
+    float32 holds every whole day of +-45,000 years exactly, in half the
+    memory of float64.
+    """
+    values = dates.to_numpy()
+    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{np.datetime_data(values.dtype)[0]}]")
+    days = np.floor_divide(values.view(np.int64), per_day.astype(np.int64)).astype(np.float32)
+    days[np.isnat(values)] = np.nan
+    return days
+
+
+def number_text(values: np.ndarray, index: np.ndarray) -> pd.Series:
+    """Numbers as text, whole numbers without decimals, indexed by ``index``."""
+    whole = np.isfinite(values) & (np.floor(values) == values)
+    text = np.where(
+        whole, np.where(whole, values, 0).astype(np.int64).astype(str), values.astype(str)
+    )
+    return pd.Series(text, index=index, dtype="str")
+
+
+def day_text(days: np.ndarray) -> pd.Series:
+    """Days since 1970-01-01 as ``YYYY-MM-DD`` text."""
+    return pd.Series(days.astype("datetime64[D]").astype(str))
+
+
+def before(
+    data: TableData,
+    later: str,
+    earlier: np.ndarray,
+    earlier_name: str,
+    log: ProblemLog,
+    *,
+    rule: str,
+    advice: str,
+) -> None:
+    """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows)."""
+    with np.errstate(invalid="ignore"):
+        positions = np.flatnonzero(to_days(data.frame[later]) < earlier)
+    if len(positions):
+        text = day_text(earlier[positions])
+        text.index = positions
+        message = f"{later} is before {earlier_name} (" + text + f"); {advice}"
+        log.add_rows(data, positions, column=later, rule=rule, message=message)
+
+
+def check_participant_dates(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
+    """Rule ``date_order`` (referral <= start <= end) and ``after_extract``."""
+    frame = data.frame
+    before(
+        data,
+        "start_date",
+        to_days(frame["referral_date"]),
+        "referral_date",
+        log,
+        rule="date_order",
+        advice="an episode starts after its referral; correct one of the two dates.",
+    )
+    before(
+        data,
+        "end_date",
+        to_days(frame["start_date"]),
+        "start_date",
+        log,
+        rule="date_order",
+        advice="an episode ends on or after its start; correct one of the two dates.",
+    )
+    check_after_extract(
+        data, ("referral_date", "start_date", "end_date", "index_date"), extract_date, log
+    )
+
+
+def check_after_extract(
+    data: TableData, columns: tuple[str, ...], extract_date: pd.Timestamp, log: ProblemLog
+) -> None:
+    """Rule ``after_extract``: nothing can be dated after the extract date."""
+    if pd.isna(extract_date):
+        return
+    day = extract_date.strftime("%Y-%m-%d")
+    limit = (extract_date - pd.Timestamp("1970-01-01")).days
+    for column in columns:
+        with np.errstate(invalid="ignore"):
+            late = to_days(data.frame[column]) > limit
+        log.add_rows(
+            data,
+            late,
+            column=column,
+            rule="after_extract",
+            message=(
+                f"{column} is after the extract date {day}; correct the date, or the "
+                "manifest's extract_date if the extract is later."
+            ),
+        )
+
+
+def check_measures(data: TableData, instruments: Mapping[str, Any], log: ProblemLog) -> None:
+    """Rules ``scale`` (a scale of the row's instrument) and ``score_range``."""
+    frame = data.frame
+    inst, scale = frame["instrument"], frame["scale"]
+    inst_codes = inst.cat.codes.to_numpy()
+    scale_codes = scale.cat.codes.to_numpy()
+    shape = (len(inst.cat.categories) + 1, len(scale.cat.categories) + 1)
+    known_instrument = np.zeros(shape[0], dtype=bool)
+    known = np.zeros(shape, dtype=bool)
+    lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
+    for i, code in enumerate(inst.cat.categories):
+        if code not in instruments:
+            continue
+        known_instrument[i] = True
+        for j, name in enumerate(scale.cat.categories):
+            info = instruments[code]["scales"].get(name)
+            if info is not None:
+                known[i, j] = True
+                lo[i, j], hi[i, j] = info["min"], info["max"]
+    # -1 (empty) indexes the extra last slot, which is never known
+    row_known_inst = known_instrument[inst_codes]
+    unknown_scale = row_known_inst & (scale_codes >= 0) & ~known[inst_codes, scale_codes]
+    if unknown_scale.any():
+        positions = np.flatnonzero(unknown_scale)
+        names = inst.iloc[positions].astype(str)
+        scales = names.map({c: ", ".join(info["scales"]) for c, info in instruments.items()})
+        message = (
+            "instrument "
+            + names
+            + " has no such scale; use one of "
+            + scales
+            + " (the instrument registry's scale names), or map the site's scale names."
+        )
+        log.add_rows(data, positions, column="scale", rule="scale", message=message)
+    row_lo, row_hi = lo[inst_codes, scale_codes], hi[inst_codes, scale_codes]
+    score = frame["score"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        outside = (score < row_lo) | (score > row_hi)
+    if outside.any():
+        positions = np.flatnonzero(outside)
+        message = (
+            "score is outside the "
+            + inst.iloc[positions].astype(str)
+            + " "
+            + scale.iloc[positions].astype(str)
+            + " range "
+            + number_text(row_lo[positions], positions)
+            + " to "
+            + number_text(row_hi[positions], positions)
+            + "; check for a typing error or a different scoring of the questionnaire."
+        )
+        log.add_rows(data, positions, column="score", rule="score_range", message=message)
