@@ -3,7 +3,8 @@
 Definitions (core session sequence, completion rule, derived exit status,
 potential completers) are in :mod:`cdanalytics.engagement._prepare`; the
 grouped outcomes in :mod:`cdanalytics.engagement.outcomes`; the dropout model
-in :mod:`cdanalytics.engagement.model`.
+in :mod:`cdanalytics.engagement.model`; completion stage by stage in
+:mod:`cdanalytics.engagement.stages`.
 
 Typical use::
 
@@ -37,6 +38,7 @@ from .outcomes import (
     retention,
     waiting_times,
 )
+from .stages import programme_completion_from_stages, stage_completion, stage_progress
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -58,6 +60,9 @@ __all__ = [
     "flow_exits",
     "potential_completers",
     "prepare_engagement",
+    "programme_completion_from_stages",
     "retention",
+    "stage_completion",
+    "stage_progress",
     "waiting_times",
 ]
