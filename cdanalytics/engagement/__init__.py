@@ -4,7 +4,8 @@ Definitions (core session sequence, completion rule, derived exit status,
 potential completers) are in :mod:`cdanalytics.engagement._prepare`; the
 grouped outcomes in :mod:`cdanalytics.engagement.outcomes`; the dropout model
 in :mod:`cdanalytics.engagement.model`; completion stage by stage in
-:mod:`cdanalytics.engagement.stages`.
+:mod:`cdanalytics.engagement.stages`; review sessions and the evaluation
+meeting in :mod:`cdanalytics.engagement.reviews`.
 
 Typical use::
 
@@ -38,6 +39,7 @@ from .outcomes import (
     retention,
     waiting_times,
 )
+from .reviews import evaluation_outcomes, review_attendance, review_facts
 from .stages import programme_completion_from_stages, stage_completion, stage_progress
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "dropout",
     "dropout_model",
     "dropout_timing",
+    "evaluation_outcomes",
     "exit_status_disagreements",
     "flow",
     "flow_exits",
@@ -62,6 +65,8 @@ __all__ = [
     "prepare_engagement",
     "programme_completion_from_stages",
     "retention",
+    "review_attendance",
+    "review_facts",
     "stage_completion",
     "stage_progress",
     "waiting_times",
