@@ -1,0 +1,328 @@
+"""Reach of the partner and children's services, and the man's completion against his
+partner's contact.
+
+The ``services`` table of the contract (``data/schemas/services.yaml``) has one
+row per participant and service (``partner_support``, ``womens_service``,
+``childrens_service``) with the dates the service was offered, made contact,
+was accepted and was engaged with. Until the loader reads the table, the
+functions here take it as a DataFrame with the contract's columns (dates as
+datetimes).
+
+Definitions
+-----------
+Men
+    Programme participants who started (comparison rows and non-starters are
+    not in the base).
+Reached a step
+    The step's date is recorded on the man's row for that service (a man
+    without a row was not offered the service). The order of the dates is a
+    matter for validation, not for these counts.
+Partner contacted
+    ``contacted`` recorded for ``partner_support`` or ``womens_service``.
+
+References
+----------
+Ipsos MORI (2016). Evaluation of the Caledonian System (the Women's Service:
+contact, acceptance and engagement of 598 women).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .._groups import by_columns, group_by
+from .._stats import wilson_ci
+from ..errors import AnalysisError, ConfigError
+from ..io.export import Export
+from ..io.schema import TableSchema, _table_schema, schema_dir
+from ._prepare import EngagementData, _days, _participant_index, is_potential, prepare_engagement
+from .stages import stage_progress
+
+__all__ = [
+    "PARTNER_SERVICES",
+    "SERVICE_STEPS",
+    "partner_contact_by_completion",
+    "service_reach",
+    "services_schema",
+]
+
+By = str | Sequence[str] | None
+#: Steps of a service, in order (date columns of the services table).
+SERVICE_STEPS: tuple[str, ...] = ("offered", "contacted", "accepted", "engaged")
+#: Services for the partner or ex-partner.
+PARTNER_SERVICES: tuple[str, ...] = ("partner_support", "womens_service")
+
+
+@cache
+def services_schema() -> TableSchema:
+    """The ``services`` table of the contract, read from ``services.yaml``.
+
+    Returns
+    -------
+    TableSchema
+        As :func:`cdanalytics.io.schema.table_schema` gives for the other
+        tables (which will serve it once the loader lists the table).
+    """
+    text = schema_dir().joinpath("services.yaml").read_text("utf-8")
+    return _table_schema(yaml.safe_load(text), "services")
+
+
+def _service_names() -> tuple[str, ...]:
+    return services_schema().column("service").allowed or ()
+
+
+def _check_services(services: pd.DataFrame) -> None:
+    if not isinstance(services, pd.DataFrame):
+        raise ConfigError(
+            f"services must be a DataFrame with the contract's columns, not "
+            f"{type(services).__name__}."
+        )
+    missing = [c for c in ("participant_id", "service", *SERVICE_STEPS) if c not in services]
+    if missing:
+        raise ConfigError(
+            f"The services table lacks column(s) {', '.join(missing)}; see "
+            "data/schemas/services.yaml."
+        )
+    known = _service_names()
+    values = services["service"].astype("object")
+    bad = sorted(set(values.dropna().astype(str)) - set(known))
+    if bad or values.isna().any():
+        shown = ", ".join(bad) if bad else "an empty service"
+        raise AnalysisError(
+            f"services.service holds {shown}; allowed: {', '.join(known)}. Validate the "
+            "services table first."
+        )
+
+
+def _prepared(
+    export: Export, programmes: Mapping[str, Any] | None, prepared: EngagementData | None
+) -> EngagementData:
+    if not isinstance(export, Export):
+        raise ConfigError(
+            f"Expected an Export, got {type(export).__name__}; load the export with "
+            "cdanalytics.io.load_export first."
+        )
+    if prepared is not None:
+        if programmes is not None:
+            raise ConfigError(
+                "programmes= was given with prepared engagement data; pass the registry "
+                "overrides to prepare_engagement instead."
+            )
+        return prepared
+    return prepare_engagement(export, programmes)
+
+
+def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dict[str, np.ndarray]:
+    """``{service: bool array (episodes x steps)}``: step date recorded, per episode row."""
+    people = export.participants
+    rows = _participant_index(people["participant_id"], services["participant_id"])
+    if (rows < 0).any():
+        raise AnalysisError(
+            f"{int((rows < 0).sum())} services row(s) name participants that are not in the "
+            "participants table. Validate the export first."
+        )
+    group = people["group"] if "group" in people else pd.Series("programme", index=people.index)
+    is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")
+    to_episode = np.cumsum(is_programme) - 1
+    episode = np.where(is_programme[rows], to_episode[rows], -1)
+    service = services["service"].astype("str").to_numpy()
+    recorded = np.column_stack([~np.isnan(_days(services[step])) for step in SERVICE_STEPS])
+    out = {}
+    for name in _service_names():
+        mine = (service == name) & (episode >= 0)
+        matrix = np.zeros((n_episodes, len(SERVICE_STEPS)), dtype=bool)
+        np.logical_or.at(matrix, episode[mine], recorded[mine])
+        out[name] = matrix
+    return out
+
+
+def _stage_labels(export: Export, prepared: EngagementData) -> np.ndarray:
+    """Furthest stage(s) each episode progressed through (``none`` when none; NaN for
+    non-starters); parallel stages of one order are joined with ``+``."""
+    progress = stage_progress(export, prepared=prepared)
+    rows = progress.attrs["episode_row"]
+    done = progress.loc[progress["progressed"].to_numpy()]
+    done_rows = rows[progress["progressed"].to_numpy()]
+    labels = np.full(len(prepared.episodes), np.nan, dtype=object)
+    labels[np.unique(rows)] = "none"
+    if len(done):
+        frame = pd.DataFrame(
+            {"row": done_rows, "order": done["order"].to_numpy(), "stage": done["stage"]}
+        )
+        top = frame[frame["order"] == frame.groupby("row")["order"].transform("max")]
+        joined = top.groupby("row", sort=False)["stage"].agg("+".join)
+        labels[joined.index.to_numpy()] = joined.to_numpy()
+    return labels
+
+
+def _rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:
+    k = out[count].to_numpy(dtype=float)
+    n = out[nobs].to_numpy(dtype=float)
+    low, high = wilson_ci(k, n, alpha=alpha)
+    out[name] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
+    out[f"{name}_ci_low"] = low
+    out[f"{name}_ci_high"] = high
+
+
+def service_reach(
+    services: pd.DataFrame,
+    export: Export,
+    by: By = "programme",
+    *,
+    stage: bool = False,
+    programmes: Mapping[str, Any] | None = None,
+    alpha: float = 0.05,
+    prepared: EngagementData | None = None,
+) -> pd.DataFrame:
+    """How far the partner and children's services reached, per programme (and stage).
+
+    Parameters
+    ----------
+    services
+        The services table (contract columns; dates as datetimes).
+    export
+        The loaded export the services belong to.
+    by
+        Participant column(s) to group by besides ``programme``.
+    stage
+        Also group by ``stage_completed``: the furthest programme stage the
+        man completed (and every stage before it), ``none``, or parallel
+        stages joined with ``+`` (see :mod:`cdanalytics.engagement.stages`).
+    programmes
+        Programme registry overrides.
+    alpha
+        1 - confidence level of the Wilson intervals.
+    prepared
+        The export already prepared by ``prepare_engagement``.
+
+    Returns
+    -------
+    DataFrame
+        One row per programme, group and service: ``programme, <by>...,
+        [stage_completed,] service, n_men, n_offered, n_contacted,
+        n_accepted, n_engaged``, then the proportions of ``n_men`` (the
+        service's reach) ``offered``, ``contacted``, ``accepted``,
+        ``engaged`` and ``engaged_of_offered`` (n_engaged / n_offered), each
+        with ``_ci_low`` / ``_ci_high`` (Wilson).
+
+    Raises
+    ------
+    ConfigError
+        ``services`` lacks a contract column.
+    AnalysisError
+        Unknown service values, or rows naming participants not in the export.
+    """
+    _check_services(services)
+    prepared = _prepared(export, programmes, prepared)
+    ep = prepared.episodes
+    keys = by_columns(by, ep, what="not a participant or derived engagement column")
+    keys = ["programme", *[k for k in keys if k != "programme"]]
+    started = ep["started"].to_numpy(dtype=bool)
+    steps = _step_matrix(services, export, len(ep))
+    base = ep.loc[started, keys].reset_index(drop=True)
+    if stage:
+        base["stage_completed"] = _stage_labels(export, prepared)[started]
+        keys = [*keys, "stage_completed"]
+    parts = []
+    for name, matrix in steps.items():
+        part = base.copy()
+        part["service"] = name
+        part["n_men"] = 1
+        for j, step in enumerate(SERVICE_STEPS):
+            part[f"n_{step}"] = matrix[started, j]
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    long["service"] = pd.Categorical(long["service"], categories=list(_service_names()))
+    counts = ["n_men", *(f"n_{s}" for s in SERVICE_STEPS)]
+    out = group_by(long, [*keys, "service"])[counts].sum().astype(np.int64).reset_index()
+    for step in SERVICE_STEPS:
+        _rate(out, step, f"n_{step}", "n_men", alpha)
+    _rate(out, "engaged_of_offered", "n_engaged", "n_offered", alpha)
+    return out
+
+
+def partner_contact_by_completion(
+    services: pd.DataFrame,
+    export: Export,
+    by: By = "programme",
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    alpha: float = 0.05,
+    prepared: EngagementData | None = None,
+) -> pd.DataFrame:
+    """Partner contact among men who completed and men who did not.
+
+    Among potential completers (see
+    :func:`cdanalytics.engagement.potential_completers`), the share whose
+    partner was contacted by a partner service (:data:`PARTNER_SERVICES`),
+    for completers (exit status used ``completed``) and the others, and the
+    difference in percentage points with Newcombe's hybrid score interval.
+    This describes an association, not an effect of either on the other.
+
+    Parameters
+    ----------
+    services
+        The services table (contract columns; dates as datetimes).
+    export
+        The loaded export the services belong to.
+    by
+        Participant column(s) to group by besides ``programme``.
+    programmes
+        Programme registry overrides.
+    closed_cases
+        Count closed cases as potential completers before their expected end.
+    alpha
+        1 - confidence level of the intervals.
+    prepared
+        The export already prepared by ``prepare_engagement``.
+
+    Returns
+    -------
+    DataFrame
+        One row per programme and group: ``programme, <by>...,
+        n_completers, n_completers_contacted, contact_completers`` (with
+        ``_ci_low`` / ``_ci_high``), ``n_others, n_others_contacted,
+        contact_others`` (with limits), ``difference_pp`` (completers minus
+        others, in percentage points) with ``difference_pp_ci_low`` /
+        ``difference_pp_ci_high``.
+
+    References
+    ----------
+    Newcombe, R. G. (1998). Interval estimation for the difference between
+    independent proportions. Statistics in Medicine 17:873-890 (method 10).
+    """
+    _check_services(services)
+    prepared = _prepared(export, programmes, prepared)
+    ep = prepared.episodes
+    keys = by_columns(by, ep, what="not a participant or derived engagement column")
+    keys = ["programme", *[k for k in keys if k != "programme"]]
+    steps = _step_matrix(services, export, len(ep))
+    contacted = np.zeros(len(ep), dtype=bool)
+    for name in PARTNER_SERVICES:
+        contacted |= steps[name][:, SERVICE_STEPS.index("contacted")]
+    potential = ep["started"].to_numpy(dtype=bool) & is_potential(ep, closed_cases)
+    completed = (ep["exit_status_used"] == "completed").to_numpy()
+    frame = ep.loc[potential, keys].reset_index(drop=True)
+    done, reached = completed[potential], contacted[potential]
+    frame["n_completers"] = done
+    frame["n_completers_contacted"] = done & reached
+    frame["n_others"] = ~done
+    frame["n_others_contacted"] = ~done & reached
+    columns = ["n_completers", "n_completers_contacted", "n_others", "n_others_contacted"]
+    out = group_by(frame, keys)[columns].sum().astype(np.int64).reset_index()
+    _rate(out, "contact_completers", "n_completers_contacted", "n_completers", alpha)
+    _rate(out, "contact_others", "n_others_contacted", "n_others", alpha)
+    p1, l1, u1 = (out[f"contact_completers{s}"].to_numpy() for s in ("", "_ci_low", "_ci_high"))
+    p2, l2, u2 = (out[f"contact_others{s}"].to_numpy() for s in ("", "_ci_low", "_ci_high"))
+    diff = p1 - p2
+    out["difference_pp"] = 100 * diff
+    out["difference_pp_ci_low"] = 100 * (diff - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2))
+    out["difference_pp_ci_high"] = 100 * (diff + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return out
