@@ -141,6 +141,7 @@ from ._params import DEFAULT_PARAMETERS, merged_parameters
 from ._people import NA_DAY, draw_people
 from ._plan import build_plan
 from ._sessions import draw_sessions
+from ._truth import family_truth
 from ._truth_json import build_truth
 
 __all__ = ["DEFAULT_PARAMETERS", "TRUTH_FILE", "generate", "write_synthetic_export"]
@@ -271,6 +272,9 @@ def generate(
         "events": len(export.events),
     }
     truth = build_truth(plan, header, slots, data_quality, realised)
+    family = family_truth(plan)
+    if family is not None:  # only when asked for: the committed sample stays as it is
+        truth["family"] = family
     return export, _json_ready(truth)
 
 
