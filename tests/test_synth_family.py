@@ -16,8 +16,7 @@ from cdanalytics import prepost
 from cdanalytics._stats import wilson_ci
 from cdanalytics.errors import ConfigError
 from cdanalytics.io import load_export
-from cdanalytics.synth import generate, write_synthetic_export
-from cdanalytics.synth._params import FAMILY_PARAMETERS
+from cdanalytics.synth import FAMILY_PARAMETERS, generate, write_synthetic_export
 
 N, SEED = 20_000, 3
 

@@ -33,19 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._groups import by_columns, group_by
-from .._stats import wilson_ci
-from ..errors import ConfigError
+from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
-from ._prepare import (
-    EngagementData,
-    _codes,
-    _days,
-    _participant_index,
-    contract_column,
-    prepare_engagement,
-)
+from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._prepare import EngagementData, _codes, _days, contract_column
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -58,24 +50,7 @@ EVALUATION_OUTCOMES: tuple[str, ...] = (
 )
 
 
-def _prepared(
-    export: Export, programmes: Mapping[str, Any] | None, prepared: EngagementData | None
-) -> EngagementData:
-    if not isinstance(export, Export):
-        raise ConfigError(
-            f"Expected an Export, got {type(export).__name__}; load the export with "
-            "cdanalytics.io.load_export first."
-        )
-    if prepared is not None:
-        if programmes is not None:
-            raise ConfigError(
-                "programmes= was given with prepared engagement data; pass the registry "
-                "overrides to prepare_engagement instead."
-            )
-        return prepared
-    return prepare_engagement(export, programmes)
-
-
+@family_docs
 def review_facts(
     export: Export,
     *,
@@ -86,12 +61,9 @@ def review_facts(
 
     Parameters
     ----------
-    export
-        A loaded, validated export.
-    programmes
-        Programme registry overrides.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {export}
+    {programmes}
+    {prepared}
 
     Returns
     -------
@@ -104,7 +76,7 @@ def review_facts(
         number, whether or not a session was recorded. Reviews beyond the
         registry's count are left out.
     """
-    prepared = _prepared(export, programmes, prepared)
+    prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
     registry = prepared.registry
     codes = ep["programme"].astype("str").to_numpy()
@@ -115,12 +87,7 @@ def review_facts(
     completer = (ep["exit_status_used"] == "completed").to_numpy() & (n_reviews > 0)
 
     sessions = export.sessions
-    people = export.participants
-    rows_all = _participant_index(people["participant_id"], sessions["participant_id"])
-    group = contract_column(people, "group").astype("object").fillna("programme")
-    is_programme = np.asarray(group != "comparison")
-    to_episode = np.cumsum(is_programme) - 1
-    pidx = np.where(rows_all >= 0, np.where(is_programme[rows_all], to_episode[rows_all], -1), -1)
+    pidx = episode_rows(export, sessions["participant_id"], "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0
@@ -170,11 +137,6 @@ def review_facts(
     )
 
 
-def _keys(by: By, prepared: EngagementData) -> list[str]:
-    keys = by_columns(by, prepared.episodes, what="not a participant or derived engagement column")
-    return ["programme", *[k for k in keys if k != "programme"]]
-
-
 def _with_keys(facts: pd.DataFrame, prepared: EngagementData, keys: list[str]) -> pd.DataFrame:
     ep = prepared.episodes
     extra = [k for k in keys if k != "programme"]
@@ -184,6 +146,7 @@ def _with_keys(facts: pd.DataFrame, prepared: EngagementData, keys: list[str]) -
     return facts.join(lookup, on="participant_id")
 
 
+@family_docs
 def review_attendance(
     export: Export,
     by: By = "programme",
@@ -196,16 +159,11 @@ def review_attendance(
 
     Parameters
     ----------
-    export
-        A loaded, validated export.
-    by
-        Grouping column(s) besides ``programme``.
-    programmes
-        Programme registry overrides.
-    alpha
-        1 - confidence level of the Wilson intervals.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {export}
+    {by}
+    {programmes}
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -218,8 +176,8 @@ def review_attendance(
         ``days_median``, ``days_q1``, ``days_q3`` (NaN when none attended).
         ``all`` counts the people who attended every review.
     """
-    prepared = _prepared(export, programmes, prepared)
-    keys = _keys(by, prepared)
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
     facts = _with_keys(review_facts(export, prepared=prepared), prepared, keys)
     facts = facts[facts["due"].to_numpy()]
     every = facts.groupby("participant_id", sort=False)["attended"].transform("all")
@@ -239,16 +197,13 @@ def review_attendance(
         days_q1=("days_after_core", lambda d: d.quantile(0.25)),
         days_q3=("days_after_core", lambda d: d.quantile(0.75)),
     ).reset_index()
-    k = out["n_attended"].to_numpy(dtype=float)
-    n = out["n_due"].to_numpy(dtype=float)
-    low, high = wilson_ci(k, n, alpha=alpha)
-    out.insert(out.columns.get_loc("n_attended") + 1, "attended", k / n)
-    out.insert(out.columns.get_loc("attended") + 1, "attended_ci_low", low)
-    out.insert(out.columns.get_loc("attended_ci_low") + 1, "attended_ci_high", high)
     out[["n_due", "n_attended"]] = out[["n_due", "n_attended"]].astype(np.int64)
-    return out
+    add_rate(out, "attended", "n_attended", "n_due", alpha)
+    days = ["days_median", "days_q1", "days_q3"]
+    return out[[c for c in out.columns if c not in days] + days]
 
 
+@family_docs
 def evaluation_outcomes(
     export: Export,
     by: By = "programme",
@@ -261,16 +216,11 @@ def evaluation_outcomes(
 
     Parameters
     ----------
-    export
-        A loaded, validated export.
-    by
-        Grouping column(s) besides ``programme``.
-    programmes
-        Programme registry overrides.
-    alpha
-        1 - confidence level of the Wilson intervals.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {export}
+    {by}
+    {programmes}
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -284,8 +234,8 @@ def evaluation_outcomes(
         ``share_recorded`` (n / completers with a recorded outcome; NaN for
         ``not_recorded``).
     """
-    prepared = _prepared(export, programmes, prepared)
-    keys = _keys(by, prepared)
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
     facts = _with_keys(review_facts(export, prepared=prepared), prepared, keys)
     people = facts[(facts["review"] == 1).to_numpy() & facts["due"].to_numpy()]
     with_meeting = people.loc[people["evaluation_outcome"] != "not_recorded", "programme"].unique()
@@ -307,12 +257,8 @@ def evaluation_outcomes(
     n_recorded = (
         counts.assign(r=np.where(recorded, counts["n"], 0)).groupby(keys, dropna=False)["r"]
     ).transform("sum")
+    add_rate(counts, "share", "n", "n_due", alpha)
     k = counts["n"].to_numpy(dtype=float)
-    n = counts["n_due"].to_numpy(dtype=float)
-    low, high = wilson_ci(k, n, alpha=alpha)
-    counts["share"] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
-    counts["share_ci_low"] = low
-    counts["share_ci_high"] = high
     base = n_recorded.to_numpy(dtype=float)
     counts["share_recorded"] = np.where(
         recorded & (base > 0), k / np.where(base > 0, base, 1.0), np.nan

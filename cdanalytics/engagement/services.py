@@ -36,12 +36,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .._groups import by_columns, group_by
-from .._stats import wilson_ci
+from .._groups import group_by
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import TableSchema, _table_schema, schema_dir
-from ._prepare import EngagementData, _days, _participant_index, is_potential, prepare_engagement
+from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._prepare import EngagementData, _days, is_potential
 from .stages import stage_progress
 
 __all__ = [
@@ -100,37 +100,9 @@ def _check_services(services: pd.DataFrame) -> None:
         )
 
 
-def _prepared(
-    export: Export, programmes: Mapping[str, Any] | None, prepared: EngagementData | None
-) -> EngagementData:
-    if not isinstance(export, Export):
-        raise ConfigError(
-            f"Expected an Export, got {type(export).__name__}; load the export with "
-            "cdanalytics.io.load_export first."
-        )
-    if prepared is not None:
-        if programmes is not None:
-            raise ConfigError(
-                "programmes= was given with prepared engagement data; pass the registry "
-                "overrides to prepare_engagement instead."
-            )
-        return prepared
-    return prepare_engagement(export, programmes)
-
-
 def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dict[str, np.ndarray]:
     """``{service: bool array (episodes x steps)}``: step date recorded, per episode row."""
-    people = export.participants
-    rows = _participant_index(people["participant_id"], services["participant_id"])
-    if (rows < 0).any():
-        raise AnalysisError(
-            f"{int((rows < 0).sum())} services row(s) name participants that are not in the "
-            "participants table. Validate the export first."
-        )
-    group = people["group"] if "group" in people else pd.Series("programme", index=people.index)
-    is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")
-    to_episode = np.cumsum(is_programme) - 1
-    episode = np.where(is_programme[rows], to_episode[rows], -1)
+    episode = episode_rows(export, services["participant_id"], "services")
     service = services["service"].astype("str").to_numpy()
     recorded = np.column_stack([~np.isnan(_days(services[step])) for step in SERVICE_STEPS])
     out = {}
@@ -161,15 +133,7 @@ def _stage_labels(export: Export, prepared: EngagementData) -> np.ndarray:
     return labels
 
 
-def _rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:
-    k = out[count].to_numpy(dtype=float)
-    n = out[nobs].to_numpy(dtype=float)
-    low, high = wilson_ci(k, n, alpha=alpha)
-    out[name] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
-    out[f"{name}_ci_low"] = low
-    out[f"{name}_ci_high"] = high
-
-
+@family_docs
 def service_reach(
     services: pd.DataFrame,
     export: Export,
@@ -184,22 +148,16 @@ def service_reach(
 
     Parameters
     ----------
-    services
-        The services table (contract columns; dates as datetimes).
-    export
-        The loaded export the services belong to.
-    by
-        Participant column(s) to group by besides ``programme``.
+    {services}
+    {export}
+    {by}
     stage
         Also group by ``stage_completed``: the furthest programme stage the
         man completed (and every stage before it), ``none``, or parallel
         stages joined with ``+`` (see :mod:`cdanalytics.engagement.stages`).
-    programmes
-        Programme registry overrides.
-    alpha
-        1 - confidence level of the Wilson intervals.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {programmes}
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -219,10 +177,9 @@ def service_reach(
         Unknown service values, or rows naming participants not in the export.
     """
     _check_services(services)
-    prepared = _prepared(export, programmes, prepared)
+    prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
-    keys = by_columns(by, ep, what="not a participant or derived engagement column")
-    keys = ["programme", *[k for k in keys if k != "programme"]]
+    keys = grouping(by, prepared)
     started = ep["started"].to_numpy(dtype=bool)
     steps = _step_matrix(services, export, len(ep))
     base = ep.loc[started, keys].reset_index(drop=True)
@@ -242,11 +199,12 @@ def service_reach(
     counts = ["n_men", *(f"n_{s}" for s in SERVICE_STEPS)]
     out = group_by(long, [*keys, "service"])[counts].sum().astype(np.int64).reset_index()
     for step in SERVICE_STEPS:
-        _rate(out, step, f"n_{step}", "n_men", alpha)
-    _rate(out, "engaged_of_offered", "n_engaged", "n_offered", alpha)
+        add_rate(out, step, f"n_{step}", "n_men", alpha)
+    add_rate(out, "engaged_of_offered", "n_engaged", "n_offered", alpha)
     return out
 
 
+@family_docs
 def partner_contact_by_completion(
     services: pd.DataFrame,
     export: Export,
@@ -268,20 +226,14 @@ def partner_contact_by_completion(
 
     Parameters
     ----------
-    services
-        The services table (contract columns; dates as datetimes).
-    export
-        The loaded export the services belong to.
-    by
-        Participant column(s) to group by besides ``programme``.
-    programmes
-        Programme registry overrides.
+    {services}
+    {export}
+    {by}
+    {programmes}
     closed_cases
         Count closed cases as potential completers before their expected end.
-    alpha
-        1 - confidence level of the intervals.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -299,10 +251,9 @@ def partner_contact_by_completion(
     independent proportions. Statistics in Medicine 17:873-890 (method 10).
     """
     _check_services(services)
-    prepared = _prepared(export, programmes, prepared)
+    prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
-    keys = by_columns(by, ep, what="not a participant or derived engagement column")
-    keys = ["programme", *[k for k in keys if k != "programme"]]
+    keys = grouping(by, prepared)
     steps = _step_matrix(services, export, len(ep))
     contacted = np.zeros(len(ep), dtype=bool)
     for name in PARTNER_SERVICES:
@@ -317,8 +268,8 @@ def partner_contact_by_completion(
     frame["n_others_contacted"] = ~done & reached
     columns = ["n_completers", "n_completers_contacted", "n_others", "n_others_contacted"]
     out = group_by(frame, keys)[columns].sum().astype(np.int64).reset_index()
-    _rate(out, "contact_completers", "n_completers_contacted", "n_completers", alpha)
-    _rate(out, "contact_others", "n_others_contacted", "n_others", alpha)
+    add_rate(out, "contact_completers", "n_completers_contacted", "n_completers", alpha)
+    add_rate(out, "contact_others", "n_others_contacted", "n_others", alpha)
     p1, l1, u1 = (out[f"contact_completers{s}"].to_numpy() for s in ("", "_ci_low", "_ci_high"))
     p2, l2, u2 = (out[f"contact_others{s}"].to_numpy() for s in ("", "_ci_low", "_ci_high"))
     diff = p1 - p2

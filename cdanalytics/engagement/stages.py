@@ -48,20 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._groups import by_columns, group_by
-from .._stats import wilson_ci
-from ..errors import ConfigError
+from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
-from ._prepare import (
-    EngagementData,
-    _codes,
-    _days,
-    _participant_index,
-    contract_column,
-    prepare_engagement,
-)
+from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._prepare import EngagementData, _codes, _days
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -91,24 +83,6 @@ PROGRESS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _prepared(
-    export: Export, programmes: Mapping[str, Any] | None, prepared: EngagementData | None
-) -> EngagementData:
-    if not isinstance(export, Export):
-        raise ConfigError(
-            f"Expected an Export, got {type(export).__name__}; stage analyses read the "
-            "sessions table. Load the export with cdanalytics.io.load_export first."
-        )
-    if prepared is None:
-        return prepare_engagement(export, programmes)
-    if programmes is not None:
-        raise ConfigError(
-            "programmes= was given with prepared engagement data; pass the registry "
-            "overrides to prepare_engagement instead."
-        )
-    return prepared
-
-
 def _stages_of(prepared: EngagementData, present: list[str]) -> pd.DataFrame:
     """Stage table of the programmes in the export, checked against the contract."""
     for code in present:
@@ -118,6 +92,7 @@ def _stages_of(prepared: EngagementData, present: list[str]) -> pd.DataFrame:
     return table
 
 
+@family_docs
 def stage_progress(
     export: Export,
     *,
@@ -129,16 +104,12 @@ def stage_progress(
 
     Parameters
     ----------
-    export
-        A loaded, validated export (its ``sessions`` are read).
-    programmes
-        Programme registry overrides (stages included).
+    {export}
+    {programmes}
     closed_cases
         Count a case closed without completing as a potential completer of
         every stage before the stage's ``potential_after_days`` have passed.
-    prepared
-        The export already prepared by
-        :func:`~cdanalytics.engagement.prepare_engagement` (saves the work).
+    {prepared}
 
     Returns
     -------
@@ -158,7 +129,7 @@ def stage_progress(
     AnalysisError
         Sessions name unknown participants or hold values outside the contract.
     """
-    prepared = _prepared(export, programmes, prepared)
+    prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
     start_rows = np.flatnonzero(ep["started"].to_numpy(dtype=bool))
     present = sorted(map(str, ep["programme"].astype("object").dropna().unique()))
@@ -176,14 +147,7 @@ def stage_progress(
             stage_of[p, _SESSION_TYPES.index(session_type)] = row.local
 
     sessions = export.sessions
-    people = export.participants
-    rows_all = _participant_index(people["participant_id"], sessions["participant_id"])
-    group = contract_column(people, "group").astype("object").fillna("programme")
-    is_programme = np.asarray(group != "comparison")
-    to_episode = np.cumsum(is_programme) - 1
-    ok = rows_all >= 0
-    pidx = np.full(len(sessions), -1, dtype=np.int64)
-    pidx[ok] = np.where(is_programme[rows_all[ok]], to_episode[rows_all[ok]], -1)
+    pidx = episode_rows(export, sessions["participant_id"], "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
     local = np.full(len(sessions), -1, dtype=np.int64)
     known = (pidx >= 0) & (type_code >= 0)
@@ -306,20 +270,7 @@ def _group_sums(
     return out.reset_index()
 
 
-def _rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:
-    k = out[count].to_numpy(dtype=float)
-    n = out[nobs].to_numpy(dtype=float)
-    low, high = wilson_ci(k, n, alpha=alpha)
-    out[name] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
-    out[f"{name}_ci_low"] = low
-    out[f"{name}_ci_high"] = high
-
-
-def _keys(by: By, prepared: EngagementData) -> list[str]:
-    keys = by_columns(by, prepared.episodes, what="not a participant or derived engagement column")
-    return ["programme", *[k for k in keys if k != "programme"]]
-
-
+@family_docs
 def stage_completion(
     export: Export,
     by: By = "programme",
@@ -333,21 +284,15 @@ def stage_completion(
 
     Parameters
     ----------
-    export
-        A loaded, validated export.
-    by
-        Participant column(s) to group by besides ``programme`` (always the
-        first key: stages belong to a programme).
-    programmes
-        Programme registry overrides (stages included).
+    {export}
+    {by}
+    {programmes}
     closed_cases
         Count closed cases as potential completers before
         ``potential_after_days`` (``False``: only time elapsed, which does
         not over-represent early leavers among recent starters).
-    alpha
-        1 - confidence level of the intervals.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -370,8 +315,8 @@ def stage_completion(
     Ipsos MORI (2016). Evaluation of the Caledonian System. Scottish Government.
     Wilson, E. B. (1927). JASA 22:209-212.
     """
-    prepared = _prepared(export, programmes, prepared)
-    keys = _keys(by, prepared)
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
     progress = stage_progress(export, closed_cases=closed_cases, prepared=prepared)
     potential = progress["potential_completer"].to_numpy()
     out = _group_sums(
@@ -393,13 +338,14 @@ def stage_completion(
             out.columns.get_loc("stage") + 1, column, names[column].reindex(index).to_numpy()
         )
     out = out[[*keys, "order", "stage", "name_en", "name_nl", "required", *out.columns[-5:]]]
-    _rate(out, "completion_of_entered", "n_completed", "n_entered", alpha)
-    _rate(out, "completion_of_starters", "n_completed", "n_potential", alpha)
-    _rate(out, "transition", "n_progressed", "n_reached", alpha)
-    _rate(out, "through_stage", "n_progressed", "n_potential", alpha)
+    add_rate(out, "completion_of_entered", "n_completed", "n_entered", alpha)
+    add_rate(out, "completion_of_starters", "n_completed", "n_potential", alpha)
+    add_rate(out, "transition", "n_progressed", "n_reached", alpha)
+    add_rate(out, "through_stage", "n_progressed", "n_potential", alpha)
     return out
 
 
+@family_docs
 def programme_completion_from_stages(
     export: Export,
     by: By = "programme",
@@ -420,18 +366,13 @@ def programme_completion_from_stages(
 
     Parameters
     ----------
-    export
-        A loaded, validated export.
-    by
-        Grouping column(s) besides ``programme``.
-    programmes
-        Programme registry overrides (stages included).
+    {export}
+    {by}
+    {programmes}
     closed_cases
         As for :func:`stage_completion`.
-    alpha
-        1 - confidence level of the interval.
-    prepared
-        The export already prepared by ``prepare_engagement``.
+    {alpha}
+    {prepared}
 
     Returns
     -------
@@ -442,8 +383,8 @@ def programme_completion_from_stages(
         (Wilson), ``completion_from_stages`` (the product of the
         transitions) and ``transitions`` (the factors, in order, as text).
     """
-    prepared = _prepared(export, programmes, prepared)
-    keys = _keys(by, prepared)
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
     progress = stage_progress(export, closed_cases=closed_cases, prepared=prepared)
     rows = progress.attrs["episode_row"][progress["required"].to_numpy()]
     progress = progress[progress["required"].to_numpy()]
@@ -473,7 +414,7 @@ def programme_completion_from_stages(
     out.insert(0, "n_started", group_by(starters, keys).size().reindex(out.index).fillna(0))
     out["n_started"] = out["n_started"].astype(np.int64)
     out = out.reset_index()
-    _rate(out, "completion", "n_completed", "n_clear_outcome", alpha)
+    add_rate(out, "completion", "n_completed", "n_clear_outcome", alpha)
     sums = grouped[[f"_done{level}" for level in levels]].sum().to_numpy(dtype=float)
     base = np.column_stack([out["n_clear_outcome"].to_numpy(dtype=float), sums[:, :-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
