@@ -126,7 +126,7 @@ def review_facts(
     flat = person * width + review
     return pd.DataFrame(
         {
-            "participant_id": ep["participant_id"].to_numpy()[person],
+            "participant_id": ep["participant_id"].array.take(person),
             "programme": codes[person],
             "review": review,
             "due": due[person],

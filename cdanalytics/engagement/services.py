@@ -116,20 +116,43 @@ def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dic
 
 def _stage_labels(export: Export, prepared: EngagementData) -> np.ndarray:
     """Furthest stage(s) each episode progressed through (``none`` when none; NaN for
-    non-starters); parallel stages of one order are joined with ``+``."""
+    non-starters); parallel stages of one order are joined with ``+``.
+
+    The rows of :func:`~cdanalytics.engagement.stage_progress` come sorted by
+    episode and stage order, so each episode's furthest order is that of its
+    last progressed row; the stages progressed at that order form a bit mask,
+    and each distinct (programme, mask) is labelled once.
+    """
     progress = stage_progress(export, prepared=prepared)
     rows = progress.attrs["episode_row"]
-    done = progress.loc[progress["progressed"].to_numpy()]
-    done_rows = rows[progress["progressed"].to_numpy()]
     labels = np.full(len(prepared.episodes), np.nan, dtype=object)
-    labels[np.unique(rows)] = "none"
-    if len(done):
-        frame = pd.DataFrame(
-            {"row": done_rows, "order": done["order"].to_numpy(), "stage": done["stage"]}
-        )
-        top = frame[frame["order"] == frame.groupby("row")["order"].transform("max")]
-        joined = top.groupby("row", sort=False)["stage"].agg("+".join)
-        labels[joined.index.to_numpy()] = joined.to_numpy()
+    labels[rows] = "none"
+    done = progress["progressed"].to_numpy()
+    if not done.any():
+        return labels
+    stage_code, stage_names = pd.factorize(progress["stage"])
+    programme_code = pd.factorize(progress["programme"])[0]
+    row, order = rows[done], progress["order"].to_numpy()[done]
+    last = np.r_[row[1:] != row[:-1], True]
+    top = np.zeros(len(prepared.episodes), dtype=np.int64)
+    top[row[last]] = order[last]
+    at_top = order == top[row]
+    bits = np.left_shift(1, stage_code[done][at_top]).astype(np.int64)
+    n = len(prepared.episodes)
+    mask = np.bincount(row[at_top], weights=bits, minlength=n).astype(np.int64)
+    people = row[last]
+    prog = np.zeros(len(prepared.episodes), dtype=np.int64)
+    prog[row] = programme_code[done]
+    combo = prog[people] * (int(mask.max()) + 1) + mask[people]
+    uniques, inverse = np.unique(combo, return_inverse=True)
+    names = np.array(
+        [
+            "+".join(str(stage_names[j]) for j in range(len(stage_names)) if m >> j & 1)
+            for m in uniques % (int(mask.max()) + 1)
+        ],
+        dtype=object,
+    )
+    labels[people] = names[inverse]
     return labels
 
 

@@ -53,7 +53,7 @@ from ..io.export import Export
 from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
-from ._prepare import EngagementData, _codes, _days
+from ._prepare import EngagementData, _codes, _days, _sequence_order
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -154,14 +154,15 @@ def stage_progress(
     local[known] = stage_of[prog[pidx[known]], type_code[known]]
     keep = local >= 0
     slot = pidx[keep] * width + local[keep]
-    day = _days(sessions["session_date"])[keep]
-    number = sessions["session_number"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    day = _days(sessions["session_date"])[keep].astype(np.int64)
+    number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
         == 0
     )
-    order = np.lexsort((number, day, slot))
-    slot, attended = slot[order], attended[order]
+    order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int64), number)
+    if order is not None:
+        slot, attended = slot[order], attended[order]
     n_slots = len(ep) * width
     scheduled = np.bincount(slot, minlength=n_slots)
     first = np.cumsum(scheduled) - scheduled
@@ -177,32 +178,32 @@ def stage_progress(
         loc[stage_row >= 0],
         stage_row[stage_row >= 0],
     )
-    st = table.iloc[stage_row]
-    n_sessions = st["n_sessions"].to_numpy(dtype=np.int64)
+    st = {c: table[c].to_numpy()[stage_row] for c in table.columns if c != "session_types"}
+    n_sessions = st["n_sessions"].astype(np.int64)
     last_slot = ep_rows * width + loc
     last_hit = attended & (position == _n_at(table, cell, prog, slot, width))
     attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
     n_attended = n_att[last_slot]
-    needed = st["n_needed"].to_numpy(dtype=np.int64)
-    require_last = st["require_last"].to_numpy(dtype=bool)
+    needed = st["n_needed"].astype(np.int64)
+    require_last = st["require_last"].astype(bool)
     completed = (n_attended >= needed) & (attended_last | ~require_last)
 
     extract = _days(pd.Series([prepared.extract_date]))[0]
     start = _days(ep["start"])[ep_rows]
-    due = start + st["potential_after_days"].to_numpy(dtype=float) <= extract
+    due = start + st["potential_after_days"].astype(float) <= extract
     left = (
         ep["case_closed"].to_numpy(dtype=bool) & (ep["exit_status_used"] != "completed").to_numpy()
     )
     closed = left[ep_rows] & closed_cases
-    stage_order = st["order"].to_numpy(dtype=np.int64)
+    stage_order = st["order"].astype(np.int64)
     reached, progressed = _paths(ep_rows, stage_order, completed)
     out = pd.DataFrame(
         {
-            "participant_id": ep["participant_id"].to_numpy()[ep_rows],
-            "programme": ep["programme"].astype("str").to_numpy()[ep_rows],
-            "stage": st["stage"].to_numpy(),
+            "participant_id": ep["participant_id"].array.take(ep_rows),
+            "programme": ep["programme"].array.take(ep_rows),
+            "stage": st["stage"],
             "order": stage_order,
-            "required": st["required"].to_numpy(dtype=bool),
+            "required": st["required"].astype(bool),
             "n_sessions": n_sessions,
             "n_needed": needed,
             "n_scheduled": scheduled[last_slot],
@@ -229,6 +230,23 @@ def _n_at(
     return sizes[prog[slot // width], slot % width]
 
 
+def _people_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct episode rows (``rows`` is sorted, as :func:`stage_progress` makes
+    it) and the number of each row's person among them."""
+    if len(rows) == 0:
+        return rows, rows
+    new = np.r_[True, rows[1:] != rows[:-1]]
+    return rows[new], np.cumsum(new) - 1
+
+
+def _any_by(
+    person: np.ndarray, column: np.ndarray, flag: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``out[person, column]`` = any ``flag`` of the rows with that pair (a bincount)."""
+    hits = np.bincount(person[flag] * shape[1] + column[flag], minlength=shape[0] * shape[1])
+    return (hits > 0).reshape(shape)
+
+
 def _paths(
     ep_rows: np.ndarray, stage_order: np.ndarray, completed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -238,10 +256,9 @@ def _paths(
     that order; a stage of order L is reached when every order before L is
     done (orders without stages count as done).
     """
-    people, person = np.unique(ep_rows, return_inverse=True)
+    people, person = _people_of(ep_rows)
     n_orders = int(stage_order.max()) + 1 if len(stage_order) else 1
-    missed = np.zeros((len(people), n_orders), dtype=bool)
-    np.logical_or.at(missed, (person, stage_order), ~completed)
+    missed = _any_by(person, stage_order, ~completed, (len(people), n_orders))
     done_through = np.logical_and.accumulate(~missed, axis=1)
     before = np.ones((len(people), n_orders), dtype=bool)
     before[:, 1:] = done_through[:, :-1]
@@ -388,13 +405,14 @@ def programme_completion_from_stages(
     progress = stage_progress(export, closed_cases=closed_cases, prepared=prepared)
     rows = progress.attrs["episode_row"][progress["required"].to_numpy()]
     progress = progress[progress["required"].to_numpy()]
-    people, person = np.unique(rows, return_inverse=True)
+    people, person = _people_of(rows)
     n_orders = int(progress["order"].max()) + 1 if len(progress) else 1
     order = progress["order"].to_numpy()
-    clear = np.ones(len(people), dtype=bool)
-    np.logical_and.at(clear, person, progress["potential_completer"].to_numpy())
-    missed = np.zeros((len(people), n_orders), dtype=bool)
-    np.logical_or.at(missed, (person, order), ~progress["completed"].to_numpy())
+    not_clear = ~progress["potential_completer"].to_numpy()
+    clear = ~_any_by(person, np.zeros(len(person), dtype=np.int64), not_clear, (len(people), 1))[
+        :, 0
+    ]
+    missed = _any_by(person, order, ~progress["completed"].to_numpy(), (len(people), n_orders))
     has_order = np.zeros(n_orders, dtype=bool)
     has_order[np.unique(order)] = True
     done = np.logical_and.accumulate(~missed, axis=1)

@@ -191,7 +191,7 @@ def score_table(
     subject = _subject_codes(measures)
     per_cell = np.bincount(cell, minlength=n_rows * n_tp)
     if per_cell.max(initial=0) > 1 and (
-        subject is None or np.bincount(cell * (int(subject.max()) + 1) + subject).max() > 1
+        subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
     ):
         raise ExportValidationError(
             "measures has more than one score for the same participant, instrument, scale, "
