@@ -24,6 +24,7 @@ import pytest
 from _stage_fixtures import TRI, hand_export
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from cdanalytics import engagement as eng
 from cdanalytics._stats import wilson_ci
 from cdanalytics.engagement.services import (
     SERVICE_STEPS,
@@ -125,3 +126,11 @@ def test_bad_services_tables_are_refused(export):
     with pytest.raises(AnalysisError, match="not in the participants table"):
         partner_contact_by_completion(orphan, export, programmes=TRI)
     assert np.isfinite(service_reach(frame, export, programmes=TRI)["offered"]).all()
+
+
+def test_stage_progress_computed_once_gives_the_same_reach(export):
+    prepared = eng.prepare_engagement(export, TRI)
+    progress = eng.stage_progress(export, prepared=prepared)
+    once = service_reach(services_frame(), export, stage=True, prepared=prepared, progress=progress)
+    again = service_reach(services_frame(), export, stage=True, prepared=prepared)
+    pd.testing.assert_frame_equal(once, again)

@@ -208,3 +208,22 @@ def test_prepared_data_gives_the_same_table(export):
     )
     with pytest.raises(ConfigError, match="programmes= was given"):
         eng.stage_completion(export, programmes=TRI, prepared=prepared)
+
+
+def test_progress_computed_once_serves_several_analyses(export):
+    prepared = eng.prepare_engagement(export, TRI)
+    progress = eng.stage_progress(export, prepared=prepared)
+    pd.testing.assert_frame_equal(
+        eng.stage_completion(export, prepared=prepared, progress=progress),
+        eng.stage_completion(export, prepared=prepared),
+    )
+    pd.testing.assert_frame_equal(
+        eng.programme_completion_from_stages(export, prepared=prepared, progress=progress),
+        eng.programme_completion_from_stages(export, prepared=prepared),
+    )
+    with pytest.raises(ConfigError, match="closed_cases=True, but closed_cases=False"):
+        eng.stage_completion(export, prepared=prepared, progress=progress, closed_cases=False)
+    smaller = progress.iloc[:3].copy()
+    smaller.attrs = {**progress.attrs, "n_episodes": 3}
+    with pytest.raises(ConfigError, match="not the stage_progress of this prepared export"):
+        eng.stage_completion(export, prepared=prepared, progress=smaller)

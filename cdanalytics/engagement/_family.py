@@ -27,6 +27,9 @@ FAMILY_DOCS: dict[str, str] = {
     "alpha": "1 - confidence level of the Wilson intervals.",
     "prepared": "The export already prepared by "
     ":func:`~cdanalytics.engagement.prepare_engagement` (saves the work).",
+    "progress": "The result of :func:`~cdanalytics.engagement.stage_progress` for the same "
+    "prepared data, to compute it once for several analyses (it must have been made with "
+    "the same ``closed_cases``).",
     "services": "The services table (contract columns of ``data/schemas/services.yaml``; "
     "dates as datetimes).",
 }

@@ -42,7 +42,7 @@ from ..io.export import Export
 from ..io.schema import TableSchema, _table_schema, schema_dir
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
 from ._prepare import EngagementData, _days, is_potential
-from .stages import stage_progress
+from .stages import progress_for
 
 __all__ = [
     "PARTNER_SERVICES",
@@ -114,7 +114,9 @@ def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dic
     return out
 
 
-def _stage_labels(export: Export, prepared: EngagementData) -> np.ndarray:
+def _stage_labels(
+    export: Export, prepared: EngagementData, progress: pd.DataFrame | None
+) -> np.ndarray:
     """Furthest stage(s) each episode progressed through (``none`` when none; NaN for
     non-starters); parallel stages of one order are joined with ``+``.
 
@@ -123,7 +125,7 @@ def _stage_labels(export: Export, prepared: EngagementData) -> np.ndarray:
     last progressed row; the stages progressed at that order form a bit mask,
     and each distinct (programme, mask) is labelled once.
     """
-    progress = stage_progress(export, prepared=prepared)
+    progress = progress_for(export, prepared, True, progress)
     rows = progress.attrs["episode_row"]
     labels = np.full(len(prepared.episodes), np.nan, dtype=object)
     labels[rows] = "none"
@@ -166,6 +168,7 @@ def service_reach(
     programmes: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
     prepared: EngagementData | None = None,
+    progress: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """How far the partner and children's services reached, per programme (and stage).
 
@@ -181,6 +184,8 @@ def service_reach(
     {programmes}
     {alpha}
     {prepared}
+    {progress}
+        Used only with ``stage=True`` (made with ``closed_cases=True``).
 
     Returns
     -------
@@ -207,7 +212,7 @@ def service_reach(
     steps = _step_matrix(services, export, len(ep))
     base = ep.loc[started, keys].reset_index(drop=True)
     if stage:
-        base["stage_completed"] = _stage_labels(export, prepared)[started]
+        base["stage_completed"] = _stage_labels(export, prepared, progress)[started]
         keys = [*keys, "stage_completed"]
     parts = []
     for name, matrix in steps.items():

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .._groups import group_by
+from ..errors import ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
@@ -217,7 +218,32 @@ def stage_progress(
         }
     )
     out.attrs["episode_row"] = ep_rows
+    out.attrs["n_episodes"] = len(ep)
+    out.attrs["closed_cases"] = bool(closed_cases)
     return out
+
+
+def progress_for(
+    export: Export,
+    prepared: EngagementData,
+    closed_cases: bool,
+    progress: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """``progress`` checked against ``prepared`` and ``closed_cases``, or computed."""
+    if progress is None:
+        return stage_progress(export, closed_cases=closed_cases, prepared=prepared)
+    attrs = getattr(progress, "attrs", {})
+    if "episode_row" not in attrs or attrs.get("n_episodes") != len(prepared.episodes):
+        raise ConfigError(
+            "progress= is not the stage_progress of this prepared export; make it with "
+            "stage_progress(export, prepared=prepared)."
+        )
+    if attrs.get("closed_cases") != bool(closed_cases):
+        raise ConfigError(
+            f"progress= was made with closed_cases={attrs.get('closed_cases')}, but "
+            f"closed_cases={bool(closed_cases)} was asked for."
+        )
+    return progress
 
 
 def _n_at(
@@ -296,6 +322,7 @@ def stage_completion(
     closed_cases: bool = True,
     alpha: float = 0.05,
     prepared: EngagementData | None = None,
+    progress: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Stage funnel: entry, completion and transition of every stage, with Wilson CIs.
 
@@ -310,6 +337,7 @@ def stage_completion(
         not over-represent early leavers among recent starters).
     {alpha}
     {prepared}
+    {progress}
 
     Returns
     -------
@@ -334,7 +362,7 @@ def stage_completion(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    progress = stage_progress(export, closed_cases=closed_cases, prepared=prepared)
+    progress = progress_for(export, prepared, closed_cases, progress)
     potential = progress["potential_completer"].to_numpy()
     out = _group_sums(
         progress,
@@ -371,6 +399,7 @@ def programme_completion_from_stages(
     closed_cases: bool = True,
     alpha: float = 0.05,
     prepared: EngagementData | None = None,
+    progress: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Whole-programme completion defined from the stages, counted and as a product.
 
@@ -390,6 +419,7 @@ def programme_completion_from_stages(
         As for :func:`stage_completion`.
     {alpha}
     {prepared}
+    {progress}
 
     Returns
     -------
@@ -402,7 +432,7 @@ def programme_completion_from_stages(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    progress = stage_progress(export, closed_cases=closed_cases, prepared=prepared)
+    progress = progress_for(export, prepared, closed_cases, progress)
     rows = progress.attrs["episode_row"][progress["required"].to_numpy()]
     progress = progress[progress["required"].to_numpy()]
     people, person = _people_of(rows)
