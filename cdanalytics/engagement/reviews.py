@@ -124,7 +124,7 @@ def review_facts(
     outcome = contract_column(ep, "evaluation_outcome").astype("object")
     outcome = outcome.where(outcome.notna(), "not_recorded").to_numpy()
     flat = person * width + review
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(person),
             "programme": codes[person],
@@ -135,6 +135,8 @@ def review_facts(
             "evaluation_outcome": outcome[person],
         }
     )
+    out.attrs["episode_row"] = person
+    return out
 
 
 def _with_keys(facts: pd.DataFrame, prepared: EngagementData, keys: list[str]) -> pd.DataFrame:
@@ -178,29 +180,30 @@ def review_attendance(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    facts = _with_keys(review_facts(export, prepared=prepared), prepared, keys)
-    facts = facts[facts["due"].to_numpy()]
-    every = facts.groupby("participant_id", sort=False)["attended"].transform("all")
-    first = ~facts["participant_id"].duplicated()
-    whole = facts.loc[first.to_numpy()].assign(
-        review="all", attended=every[first.to_numpy()].to_numpy(), days_after_core=np.nan
+    facts = review_facts(export, prepared=prepared)
+    due = facts["due"].to_numpy()
+    person = facts.attrs.pop("episode_row")[due]
+    facts = _with_keys(facts, prepared, keys)[due]
+    missed = np.bincount(person[~facts["attended"].to_numpy()], minlength=len(prepared.episodes))
+    first = np.r_[True, person[1:] != person[:-1]] if len(person) else np.zeros(0, dtype=bool)
+    whole = facts.loc[first].assign(
+        review="all", attended=missed[person[first]] == 0, days_after_core=np.nan
     )
     labels = [str(i) for i in range(1, int(facts["review"].max()) + 1)] if len(facts) else []
     long = pd.concat([facts.assign(review=facts["review"].astype(str)), whole])
     long["review"] = pd.Categorical(long["review"], categories=[*labels, "all"], ordered=True)
     long["n_due"] = 1
     grouped = group_by(long, [*keys, "review"])
-    out = grouped.agg(
-        n_due=("n_due", "sum"),
-        n_attended=("attended", "sum"),
-        days_median=("days_after_core", "median"),
-        days_q1=("days_after_core", lambda d: d.quantile(0.25)),
-        days_q3=("days_after_core", lambda d: d.quantile(0.75)),
-    ).reset_index()
+    out = grouped.agg(n_due=("n_due", "sum"), n_attended=("attended", "sum"))
+    days = grouped["days_after_core"]
+    out["days_median"] = days.median()
+    out["days_q1"] = days.quantile(0.25)
+    out["days_q3"] = days.quantile(0.75)
+    out = out.reset_index()
     out[["n_due", "n_attended"]] = out[["n_due", "n_attended"]].astype(np.int64)
     add_rate(out, "attended", "n_attended", "n_due", alpha)
-    days = ["days_median", "days_q1", "days_q3"]
-    return out[[c for c in out.columns if c not in days] + days]
+    timing = ["days_median", "days_q1", "days_q3"]
+    return out[[c for c in out.columns if c not in timing] + timing]
 
 
 @family_docs
@@ -236,7 +239,9 @@ def evaluation_outcomes(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    facts = _with_keys(review_facts(export, prepared=prepared), prepared, keys)
+    facts = review_facts(export, prepared=prepared)
+    facts.attrs.clear()
+    facts = _with_keys(facts, prepared, keys)
     people = facts[(facts["review"] == 1).to_numpy() & facts["due"].to_numpy()]
     with_meeting = people.loc[people["evaluation_outcome"] != "not_recorded", "programme"].unique()
     people = people[people["programme"].isin(with_meeting).to_numpy()]
