@@ -79,11 +79,13 @@ def review_facts(
     prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
     registry = prepared.registry
-    codes = ep["programme"].astype("str").to_numpy()
-    count_of = {c: int((registry[c].get("review") or {}).get("count", 0)) for c in registry}
-    window_of = {c: int((registry[c].get("review") or {}).get("window_days", 0)) for c in registry}
-    n_reviews = np.array([count_of.get(c, 0) for c in codes], dtype=np.int64)
-    window = np.array([window_of.get(c, 0) for c in codes], dtype=float)
+    known = list(registry)
+    prog = pd.Categorical(ep["programme"].astype("object"), categories=known).codes
+    reviews = [registry[c].get("review") or {} for c in known]
+    count_of = np.array([int(r.get("count", 0)) for r in reviews] + [0], dtype=np.int64)
+    window_of = np.array([float(r.get("window_days", 0)) for r in reviews] + [0.0])
+    n_reviews, window = count_of[prog], window_of[prog]  # code -1 (no programme): the 0 at the end
+    codes = ep["programme"].array
     completer = (ep["exit_status_used"] == "completed").to_numpy() & (n_reviews > 0)
 
     sessions = export.sessions
@@ -97,9 +99,9 @@ def review_facts(
 
     # last attended core session of each episode (core: every type but review)
     core = (pidx >= 0) & ~is_review & attended & ~np.isnan(day)
-    last_core = np.full(len(ep), -np.inf)
-    np.maximum.at(last_core, pidx[core], day[core])
-    last_core[np.isinf(last_core)] = np.nan
+    last_core = np.full(len(ep), np.nan)
+    latest = pd.Series(day[core]).groupby(pidx[core], sort=False).max()
+    last_core[latest.index.to_numpy()] = latest.to_numpy()
 
     rev = np.flatnonzero((pidx >= 0) & is_review)
     number = sessions["session_number"].to_numpy(dtype=float, na_value=np.nan)[rev]
@@ -127,7 +129,7 @@ def review_facts(
     out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(person),
-            "programme": codes[person],
+            "programme": codes.take(person),
             "review": review,
             "due": due[person],
             "attended": slot_att[flat],
