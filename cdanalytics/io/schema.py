@@ -39,6 +39,7 @@ __all__ = [
     "contract_values",
     "data_dictionary_markdown",
     "pandera_schema",
+    "read_table_schema",
     "schema_dir",
     "table_schema",
     "table_schemas",
@@ -253,14 +254,19 @@ def _table_schema(raw: Mapping[str, Any], expected: str) -> TableSchema:
 
 
 @cache
+def read_table_schema(name: str) -> TableSchema:
+    """The contract of the table described by ``data/schemas/<name>.yaml``.
+
+    Also reads contract files of tables the loader does not read yet (such
+    as ``services``); :func:`table_schema` is limited to the loaded tables.
+    """
+    text = schema_dir().joinpath(f"{name}.yaml").read_text("utf-8")
+    return _table_schema(yaml.safe_load(text), name)
+
+
 def table_schemas() -> dict[str, TableSchema]:
     """Every table of the contract (the four tables and ``manifest``), by name."""
-    folder = schema_dir()
-    out = {}
-    for name in (*TABLES, "manifest"):
-        text = folder.joinpath(f"{name}.yaml").read_text("utf-8")
-        out[name] = _table_schema(yaml.safe_load(text), name)
-    return out
+    return {name: read_table_schema(name) for name in (*TABLES, "manifest")}
 
 
 def table_schema(table: str) -> TableSchema:
