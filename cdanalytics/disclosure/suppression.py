@@ -91,6 +91,7 @@ __all__ = [
     "find_disclosive",
     "protect_frame",
     "protect_statistics",
+    "round_counts",
     "suppress_counts",
 ]
 
@@ -98,6 +99,7 @@ logger = logging.getLogger(__name__)
 
 MIN_THRESHOLD = 3
 ROUNDING_BASES = (5,)
+METHODS = ("suppression", "rounding", "cell_key")
 REMAINDER = "(remainder)"
 
 # Status of a grid cell.
@@ -132,6 +134,12 @@ class DisclosurePolicy:
     withheld_label
         Text shown for complementary cells and withheld statistics; default
         ``"[c]"``.
+    method
+        ``"suppression"`` (default: primary and secondary suppression),
+        ``"rounding"`` (suppression, then every published count rounded to
+        ``round_to``, default 5) or ``"cell_key"`` (perturbation consistent
+        across releases; see ``docs/disclosure.md``, not wired into the report
+        yet, so it is refused rather than silently replaced).
 
     Raises
     ------
@@ -146,8 +154,18 @@ class DisclosurePolicy:
     suppress_zeros: bool = False
     label: str = ""
     withheld_label: str = "[c]"
+    method: str = "suppression"
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"disclosure method must be one of {METHODS}, got {self.method!r}.")
+        if self.method == "cell_key":
+            raise ConfigError(
+                "the cell-key method is not available in this version of the report; use "
+                "'suppression' or 'rounding'."
+            )
+        if self.method == "rounding" and self.round_to is None:
+            object.__setattr__(self, "round_to", ROUNDING_BASES[0])
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | np.integer):
             raise ConfigError(
                 f"disclosure threshold must be a whole number, got {self.threshold!r}."
@@ -170,6 +188,44 @@ class DisclosurePolicy:
             )
         if not self.label:
             object.__setattr__(self, "label", f"<{self.threshold}")
+
+    def marker(self, reason: str) -> str:
+        """The marker shown for a cell withheld for ``reason`` (``"primary"``/``"secondary"``)."""
+        return self.label if reason == "primary" else self.withheld_label
+
+    def explain(self, reason: str) -> str:
+        """A sentence saying why a cell is withheld, for ``outcomes.json`` and footnotes."""
+        if reason == "primary":
+            return (
+                f"{self.label}: fewer than {self.threshold} people or events (primary suppression)"
+            )
+        return (
+            f"{self.withheld_label}: withheld so that a count below {self.threshold} cannot be "
+            "worked out from other published numbers (secondary suppression), or a statistic "
+            f"resting on a withheld count or on fewer than {self.threshold} people"
+        )
+
+    def publish_count(self, n: int) -> int | str:
+        """A lone count as published: rounded if the policy rounds, its marker if small.
+
+        For a count that no table links to (for example the number of
+        exit-status findings in a sentence).
+        """
+        if self.is_small(np.array([n]))[0]:
+            return self.label
+        return int(
+            n
+            if self.round_to is None
+            else (n + self.round_to // 2) // self.round_to * self.round_to
+        )
+
+    def enough(self, *counts: float) -> bool:
+        """Whether a model resting on these counts (people, events) may be published.
+
+        A hazard ratio or any model summary is shown only when every group and
+        every event count it rests on is at least the threshold.
+        """
+        return bool(np.all(np.asarray(counts, dtype=float) >= self.threshold))
 
     def is_small(self, counts: np.ndarray) -> np.ndarray:
         """Boolean array: which counts must be withheld (primary suppression)."""
@@ -379,6 +435,20 @@ def _build_grid(
     return _Grid(value=value, status=status, primary=primary, rows=rows, cols=cols)
 
 
+def round_counts(
+    frame: pd.DataFrame, columns: Sequence[Hashable], policy: DisclosurePolicy
+) -> pd.DataFrame:
+    """``frame`` with the published counts in ``columns`` rounded as the policy says.
+
+    Rounding is idempotent, so counts rounded already stay as they are;
+    withheld (missing) counts stay missing.
+    """
+    out = frame.copy()
+    for column in columns:
+        out[column] = _round(frame[column].astype("Int64"), policy.round_to)
+    return out
+
+
 def _round(counts: pd.Series, base: int | None) -> pd.Series:
     """Round whole numbers to the nearest multiple of ``base`` (no ties occur for odd bases)."""
     if base is None:
@@ -451,6 +521,24 @@ class SuppressedTable:
             text = text.where(~self.mask[col], self.policy.withheld_label)
             out[col] = text.where(~self.primary[col], self.policy.label)
         return pd.DataFrame(out, index=self.published.index)
+
+    def marked(self) -> pd.DataFrame:
+        """The published numbers with every withheld cell written as its marker.
+
+        Small counts read ``policy.label`` (``"<10"``), complementary cells and
+        withheld statistics ``policy.withheld_label`` (``"[c]"``); values that
+        were missing before protection stay missing. This is what a CSV shows:
+        a withheld cell is never blank.
+        """
+        out = self.published.astype(object)
+        out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
+        return out.mask(self.primary, self.policy.label)
+
+    def reasons(self) -> pd.DataFrame:
+        """Why each cell is withheld: ``"primary"``, ``"secondary"`` or ``""`` (shown)."""
+        out = pd.DataFrame("", index=self.published.index, columns=self.published.columns)
+        out = out.mask(self.mask, "secondary")
+        return out.mask(self.primary, "primary")
 
     def suppressed_rows(self, cols: Sequence[Hashable] | None = None) -> pd.Index:
         """Row labels with a withheld value in any of ``cols`` (default: any column).
@@ -633,6 +721,8 @@ def protect_frame(
     numerator_cols: Mapping[Hashable, Hashable] | None = None,
     row_total: Hashable | None = None,
     col_total: Hashable | None = None,
+    secondary: bool = True,
+    implied_numerators: Mapping[Hashable, Hashable] | None = None,
 ) -> SuppressedTable:
     """Protect a tidy result table (one row per group) before anyone reads it.
 
@@ -665,6 +755,16 @@ def protect_frame(
         Count column that is the total of the other count columns.
     col_total
         Row label of an overall row holding the column totals, if shown.
+    implied_numerators
+        Statistic column -> column with a count the table does not show but
+        that the statistic times its base gives back (offences per person x
+        people = offences): the statistic is withheld when that count is
+        small, because a rate published with its base publishes its
+        numerator, within the rounding of its printed digits.
+    secondary
+        Also withhold complementary cells (default). ``False`` withholds only
+        the small counts, for a table that :func:`~cdanalytics.disclosure.protect_linked`
+        protects together with the tables linked to it.
 
     Returns
     -------
@@ -689,17 +789,20 @@ def protect_frame(
             ]
         )
     )
-    stats = list(dict.fromkeys([*base_cols, *numerator_cols]))
-    _require(df, [*counts, *stats])
+    implied = dict(implied_numerators or {})
+    stats = list(dict.fromkeys([*base_cols, *numerator_cols, *implied]))
+    _require(df, [*counts, *stats, *implied.values()])
     if row_total is not None:
         parts = [c for c in counts if c != row_total]
         grids = [_build_grid(df, parts, policy, row_total, col_total, remainder=True)]
     else:
         grids = [_build_grid(df, [c], policy, None, col_total, remainder=False) for c in counts]
-    for grid in grids:
+    for grid in grids if secondary else ():
         _protect(grid)
     withheld, _ = _grid_masks(df, grids)
     stat_mask = _small_base(df, base_cols, policy).reindex(columns=stats, fill_value=False)
+    for stat, numerator in implied.items():
+        stat_mask[stat] |= policy.is_small(df[numerator].to_numpy(dtype=float, na_value=np.nan))
     for stat, numerator in numerator_cols.items():
         stat_mask[stat] |= withheld[numerator]
         if stat in base_cols:

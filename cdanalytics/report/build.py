@@ -9,8 +9,9 @@ report untouched):
 - ``tables/``: every published table as CSV, after disclosure control;
 - ``outcomes.json``: the headline figures under stable keys
   (``docs/outcomes.md``);
-- ``run.json``: input checksums, rows read/accepted/quarantined, extract
-  date, package and schema versions, the config used and timings.
+- ``run.json``: input checksums, rows read/accepted/quarantined (as
+  ``tables/rows.csv`` publishes them), extract date, package and schema
+  versions, the config used and timings.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def _render_html(
     )
     t = partial(label, lang=lang)
     config = out.config
-    threshold = config["disclosure"]["threshold"]
+    policy = next(iter(published.values())).protected.policy
+    threshold = policy.threshold
     programmes = programme_registry(config["programmes"])
     present = sorted(set(out.export.participants["programme"].astype(str)))
     findings = out.tables.get("exit_status_findings")
@@ -218,9 +220,7 @@ def _render_html(
             for name, table in {**published, **engagement_views(published)}.items()
         },
         findings=(
-            t("exit_status_findings", n=n_findings if n_findings >= threshold else f"<{threshold}")
-            if n_findings
-            else None
+            t("exit_status_findings", n=policy.publish_count(n_findings)) if n_findings else None
         ),
         completion_rules=[
             (programmes[p]["name"][lang], programmes[p]["completion_rule"]["text"])
@@ -333,14 +333,13 @@ def build_report(
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
-    counts = data.report.tables[["rows_read", "rows_accepted", "rows_quarantined"]]
     run = {
         "package_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "export": str(source.resolve()),
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
-        "rows": {table: {k: int(v) for k, v in row.items()} for table, row in counts.iterrows()},
+        "rows": _published_rows(published.get("rows")),
         "config": cfg,
         "config_digest": config_digest(cfg),
         "language": lang,
@@ -353,13 +352,28 @@ def build_report(
         tables_dir = staging / "tables"
         tables_dir.mkdir()
         for name, table in published.items():
-            table.published.to_csv(tables_dir / f"{name}.csv", index=False)
+            table.protected.marked().to_csv(tables_dir / f"{name}.csv", index=False)
         (staging / "outcomes.json").write_text(_json(outcomes), encoding="utf-8")
         done("write")
         run["timings_seconds"] = timings
         (staging / "run.json").write_text(_json(run), encoding="utf-8")
     log.info("report written to %s", out)
     return ReportRun(out=Path(out).resolve(), outcomes=outcomes, run=run)
+
+
+def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:
+    """Rows read/accepted/quarantined per table as ``tables/rows.csv`` publishes them.
+
+    ``run.json`` counts as published: a count the table withholds appears as
+    its marker (``"<10"``, ``"[c]"``) here too, never as the exact number.
+    """
+    if rows is None:
+        return {}
+    marked = rows.protected.marked().set_index("table")
+    return {
+        str(table): {k: v if isinstance(v, str) else int(v) for k, v in row.items()}
+        for table, row in marked.iterrows()
+    }
 
 
 def config_digest(config: Mapping[str, Any]) -> str:
