@@ -1,19 +1,27 @@
 """Statistical disclosure control: the one gate every published number passes.
 
-:mod:`.suppression` holds the policy, primary and complementary suppression,
-protected statistics, rounding and the recoverability check; :mod:`.linked`
-protects linked tables together, publishing the most important counts first.
+- :mod:`.policy`: the policy (threshold, rounding, markers, method); the only
+  place that says whether a count is small;
+- :mod:`.suppression`: primary and complementary suppression of one table,
+  protected statistics, rounding, markers;
+- :mod:`.linked`: tables that count the same people, protected together,
+  the most important counts published first (secondary suppression by cost);
+- :mod:`.residual`: small categories merged into "other" rather than withheld;
+- :mod:`.survival`: survival curves drawn in steps of at least the threshold
+  number of events;
+- :mod:`.audit`: the attacker's recoverability audit (subtraction, rate x base).
+
+``docs/disclosure.md`` describes the whole and which attacks each method stops.
 """
 
 from __future__ import annotations
 
+from .audit import check_recoverable, find_disclosive, numerators_from_rates
 from .linked import LinkedDecision, Reader, protect_linked
+from .policy import METHODS, DisclosurePolicy
 from .residual import merge_residual
 from .suppression import (
-    DisclosurePolicy,
     SuppressedTable,
-    check_recoverable,
-    find_disclosive,
     protect_frame,
     protect_statistics,
     round_counts,
@@ -22,6 +30,7 @@ from .suppression import (
 from .survival import coarsen_steps
 
 __all__ = [
+    "METHODS",
     "DisclosurePolicy",
     "LinkedDecision",
     "Reader",
@@ -30,6 +39,7 @@ __all__ = [
     "coarsen_steps",
     "find_disclosive",
     "merge_residual",
+    "numerators_from_rates",
     "protect_frame",
     "protect_linked",
     "protect_statistics",

@@ -41,7 +41,7 @@ import numpy as np
 
 from cdanalytics.errors import AnalysisError
 
-from .suppression import DisclosurePolicy
+from .policy import DisclosurePolicy
 
 __all__ = ["LinkedDecision", "Reader", "protect_linked"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .suppression import DisclosurePolicy
+from .policy import DisclosurePolicy
 
 __all__ = ["merge_residual"]
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .suppression import DisclosurePolicy
+from .policy import DisclosurePolicy
 
 __all__ = ["coarsen_steps"]
 

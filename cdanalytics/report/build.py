@@ -34,7 +34,7 @@ import yaml
 
 from .._version import __version__
 from ..config import load_config, validate_config
-from ..disclosure import DisclosurePolicy, find_disclosive, protect_frame
+from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
 from ..i18n import label
 from ..io import load_export
@@ -251,6 +251,29 @@ def _self_check(published: Mapping[str, PublishedTable], policy: DisclosurePolic
                 f"Disclosure self-check failed: table {name!r} would publish counts below "
                 f"{policy.threshold} ({len(leaks)} cells). This is a bug; please report it."
             )
+        for rate, numerator in _point_rates(table):
+            base = table.spec.bases[rate]
+            scale = 100.0 if rate == "per_100" or rate.endswith("_pct") else 1.0
+            found = numerators_from_rates(table.published, rate, base, scale=scale)
+            if (found.notna() & table.protected.mask[numerator]).to_numpy().any():
+                raise AnalysisError(
+                    f"Disclosure self-check failed: table {name!r} publishes {rate!r} with its "
+                    f"base, which gives away a withheld {numerator!r}. This is a bug; please "
+                    "report it."
+                )
+
+
+def _point_rates(table: PublishedTable) -> list[tuple[str, str]]:
+    """(rate, numerator) pairs of a table whose rate, base and numerator it shows."""
+    columns = table.published.columns
+    return [
+        (rate, numerator)
+        for rate, numerator in table.spec.numerators.items()
+        if "ci_" not in rate
+        and rate in columns
+        and numerator in columns
+        and table.spec.bases.get(rate) in columns
+    ]
 
 
 def _pivot_columns(table: PublishedTable) -> list[str]:

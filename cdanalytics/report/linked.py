@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosurePolicy, protect_linked
+from ..disclosure import DisclosurePolicy, LinkedDecision, SuppressedTable, protect_linked
 from .compute import OVERALL
 
 if TYPE_CHECKING:
@@ -241,11 +241,27 @@ def withhold_dependent_statistics(table: PublishedTable) -> None:
             mask.loc[hide, stat] = True
 
 
-def _withhold(table: PublishedTable, i: int, column: str, primary: bool) -> None:
-    table.protected.published.loc[i, column] = pd.NA
-    table.protected.mask.loc[i, column] = True
-    if primary:
-        table.protected.primary.loc[i, column] = True
+def _withhold(table: PublishedTable, decisions: list[LinkedDecision]) -> None:
+    """Apply the gate's decisions to one table (cells keyed ``(name, row, column)``)."""
+    if not decisions:
+        return
+    protected = table.protected
+    mask = protected.mask.to_numpy(copy=True)
+    primary = protected.primary.to_numpy(copy=True)
+    columns = protected.mask.columns
+    for decision in decisions:
+        _, i, column = decision.key
+        j = columns.get_loc(column)
+        mask[i, j] = True
+        primary[i, j] |= decision.reason == "small"
+    shape = {"index": protected.mask.index, "columns": columns}
+    mask_frame = pd.DataFrame(mask, **shape)
+    table.protected = SuppressedTable(
+        published=protected.published.mask(mask_frame),
+        mask=mask_frame,
+        primary=pd.DataFrame(primary, **shape),
+        policy=protected.policy,
+    )
 
 
 def _shown(table: PublishedTable) -> list[str]:
@@ -314,9 +330,8 @@ def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePol
     system = _System(tables)
     facts = [e for e in [*_structure(system), *_links(system)] if e is not None]
     candidates = _candidates(system)
-    withheld = [
-        cell for cell, _ in candidates if bool(tables[cell[0]].protected.mask.loc[cell[1], cell[2]])
-    ]
+    masks = {name: table.protected.mask for name, table in tables.items()}
+    withheld = [cell for cell, _ in candidates if masks[cell[0]][cell[2]].to_numpy()[cell[1]]]
     decisions = protect_linked(
         system.values,
         candidates,
@@ -325,9 +340,7 @@ def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePol
         secrets=list(_horizon_changes(system)),
         withheld=withheld,
     )
-    for decision in decisions:
-        if not decision.published:
-            name, i, column = decision.key
-            _withhold(tables[name], i, column, decision.reason == "small")
+    for name, table in tables.items():
+        _withhold(table, [d for d in decisions if not d.published and d.key[0] == name])
     for table in tables.values():
         withhold_dependent_statistics(table)
