@@ -160,6 +160,13 @@ def protect_linked(
         Keys of candidates withheld already (for example a statistic's base
         withheld by another rule); they are not published.
 
+    Notes
+    -----
+    Besides linear equations, a reader can use that counts are not negative:
+    published counts that add up to zero over some cells pin each of them to
+    zero. The gate therefore treats every zero cell as known (unless zeros are
+    suppressed too), which is conservative.
+
     Returns
     -------
     list of LinkedDecision
@@ -176,7 +183,14 @@ def protect_linked(
     wanted = [*secrets, *(v for _, v in candidates if np.count_nonzero(v) > 1)]
     rows += [v for v in wanted if policy.is_small(np.array([v @ values]))[0]]
     reader = Reader(n, np.vstack(rows) if rows else np.zeros((0, n)))
-    for row in [*facts, *shown]:
+    # A reader who sees that non-negative cells add up to nothing knows each
+    # is zero (eligible 9 = potential 9: nobody in between), which pins the
+    # counts between them without any subtraction. Assume every zero cell is
+    # known: then no small count can be pinned by such bounds either.
+    zeros = (
+        [] if policy.suppress_zeros else [np.eye(1, n, k)[0] for k in np.flatnonzero(values == 0)]
+    )
+    for row in [*facts, *shown, *zeros]:
         reader.learn(row)
     if reader.determined().any():
         raise AnalysisError(

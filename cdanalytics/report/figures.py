@@ -256,12 +256,13 @@ def _plans(
         )
         plans.append(("completion", "engagement", lambda: _completion_chart(engagement, lang)))
     if "retention" in t:
-        keys = list(out.config["groupings"])
+        retention = t["retention"]
+        keys = list(retention.columns[: retention.columns.get_loc("session")])
         plans.append(
             (
                 "retention",
                 "engagement",
-                lambda: _retention_chart(t["retention"], keys, lang, policy),
+                lambda: _retention_chart(retention, keys, lang, policy),
             )
         )
     if "km_curve" in t:
