@@ -921,3 +921,30 @@ def test_every_key_of_outcomes_json_is_documented(reports, threshold):
     keys = key_paths(outcomes)
     assert {"engagement.completion.rate", "reoffending.programme.per_100"} <= keys
     assert keys - documented_keys() == set()
+
+
+def test_every_programme_with_20_potential_completers_has_its_completion_rate_published(
+    reports, truth
+):
+    """Secondary suppression spares the headline: completion rate and interval (threshold 10)."""
+    raw = truth["engagement"]
+    big = raw.loc[(raw["n_potential"] >= 20) & (raw["programme"].astype(str) != "All")]
+    assert len(big) >= 3
+    published = read_table(reports[10], "engagement").set_index("programme")
+    columns = ["n_potential", "completion_rate", "completion_ci_low", "completion_ci_high"]
+    shown = published.loc[big["programme"].astype(str), columns]
+    assert shown.notna().all(axis=None), shown
+
+
+def test_figure_notes_name_the_real_reason_a_group_is_not_drawn(reports, truth):
+    """A group left out of the completion figure is small, or named as protecting a small count."""
+    svg = (reports[10] / "figures" / "completion.svg").read_text(encoding="utf-8")
+    raw = truth["engagement"].set_index("programme")
+    published = read_table(reports[10], "engagement").set_index("programme")
+    dropped = published.index[published["completion_rate"].isna()]
+    for programme in dropped:
+        small = 0 < raw.loc[programme, "n_potential"] < 10
+        if not small:
+            assert "cannot be worked out" in svg, programme
+    if (raw.drop(index="All")["n_potential"] >= 10).all():
+        assert "fewer than 10" not in svg

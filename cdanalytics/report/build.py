@@ -135,7 +135,12 @@ def _html_table(table: PublishedTable, lang: str) -> str:
         + "</tr>"
         for row in display.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    note = ""
+    protected = table.protected
+    if protected.mask.to_numpy().any():
+        legend = label("withheld_legend", lang, threshold=protected.policy.threshold)
+        note = f'<p class="note table-note">{html.escape(legend)}</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
 def _methods(config: Mapping[str, Any], t: Callable[..., str]) -> list[str]:
