@@ -362,9 +362,11 @@ class System:
         if radius == 0:
             self.published[cell] = value
 
-    def add(self, coefs: Mapping[Cell, float], lo: float, hi: float, what: str) -> None:
+    def add(
+        self, coefs: Mapping[Cell, float], lo: float, hi: float, what: str, checked: bool = False
+    ) -> None:
         coefs = {c: v for c, v in coefs.items() if v}
-        if not coefs or not self.allowed():
+        if not coefs or not (checked or self.allowed()):
             return
         for c in coefs:
             self.var(c)
@@ -388,11 +390,16 @@ class System:
     def ratio(self, num: Cell, base: Cell, text: str | None, what: str, scale: float = 1) -> None:
         """``num / base`` printed as ``text`` (times ``scale``): linear in num and base."""
         parsed = parse_number(text)
-        if parsed is None or not self.allowed("rates"):
+        # a table's own rates belong to the rate attack alone; a rate printed
+        # elsewhere (JSON, HTML, figure, index) to that channel as well
+        own = self.current in ("csv", "within")
+        if parsed is None or not (self.enabled is None or "rates" in self.enabled):
+            return
+        if not own and not self.allowed():
             return
         r, h = parsed[0] / scale, parsed[1] / scale
-        self.add({num: 1.0, base: -(r - h)}, 0.0, math.inf, what + " (low)")
-        self.add({num: 1.0, base: -(r + h)}, -math.inf, 0.0, what + " (high)")
+        self.add({num: 1.0, base: -(r - h)}, 0.0, math.inf, what + " (low)", checked=True)
+        self.add({num: 1.0, base: -(r + h)}, -math.inf, 0.0, what + " (high)", checked=True)
 
     # ----------------------------------------------------------------- solving
 
@@ -510,8 +517,8 @@ def exact(bounds: Mapping[Cell, tuple[float, float]]) -> dict[Cell, int]:
 
 def describe(cell: Cell) -> str:
     ns, table, column, key = cell
-    where = ", ".join(f"{k}={v}" for k, v in sorted(key)) or "total"
-    return f"{ns + ':' if ns else ''}{table}[{where}].{column}"
+    where = ", ".join(f"{k}={v}" for k, v in sorted(key))
+    return f"{ns + ':' if ns else ''}{table}{f'[{where}]' if where else ''}.{column}"
 
 
 # --------------------------------------------------------------------------- relations
