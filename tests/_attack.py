@@ -581,6 +581,7 @@ class Attacker:
         self._json(ns, pub)
         self._html(ns, pub)
         self._figures(ns, pub)
+        self._summary(ns, pub)
         self._log(ns, pub)
 
     def _row_relations(self, ns: str, t: Table) -> None:
@@ -650,7 +651,8 @@ class Attacker:
                             f"{where} per_100",
                             100,
                         )
-                    if "offences_per_person" in cols and parse_number(row["offences_per_person"]):
+                    opp = parse_number(row.get("offences_per_person"))
+                    if "offences_per_person" in cols and opp:
                         offences = s.aux(f"{where} offences")
                         s.add(
                             {offences: 1, c("n_reoffenders", con): -1},
@@ -658,6 +660,13 @@ class Attacker:
                             math.inf,
                             f"{where} offences >= reoffenders",
                         )
+                        if opp[0] - opp[1] > 0:  # an offence means a reoffender
+                            s.add(
+                                {c("n_reoffenders", con): 1},
+                                1,
+                                math.inf,
+                                f"{where} offences, so reoffenders",
+                            )
                         s.ratio(
                             offences,
                             c("n_eligible", con),
@@ -699,7 +708,7 @@ class Attacker:
                     ("rate_control_pct", "n_control"),
                 ):
                     if {pct, base} <= cols and parse_number(row[pct]):
-                        num = s.aux(f"{where} {pct} numerator")
+                        num = c(f"x_{pct}", con)  # the numerator, not itself a table cell
                         s.add(
                             {c(base, con): 1, num: -1}, 0, math.inf, f"{where} {base} >= numerator"
                         )
@@ -1019,6 +1028,71 @@ class Attacker:
                         pct,
                         f"completion figure {code}",
                     )
+
+    def _summary(self, ns: str, pub: Published) -> None:
+        """Counts and rates the summary sentences print (English wording)."""
+        s = self.system
+        s.current = "duplicates"
+        _, text = html_tables(pub.html)
+        total = frozenset()
+        n = r"(\d{1,3}(?:,\d{3}){0,3}|\d{1,9})"
+        m = re.search(
+            n
+            + r" (?:men|people) were referred, "
+            + n
+            + r" started a programme and "
+            + n
+            + r" completed it",
+            text,
+        )
+        if m:
+            for col, value in zip(
+                ("n_referred", "n_started", "n_completed"), m.groups(), strict=True
+            ):
+                s.publish(self.cell(ns, "engagement", col, total), value, pub.round_to, pub.noise)
+        m = re.search(r"finished by the extract date, (\d{1,3}(?:\.\d{1,3})?%) completed", text)
+        if m:
+            s.ratio(
+                self.cell(ns, "engagement", "n_completed", total),
+                self.cell(ns, "engagement", "n_potential", total),
+                m.group(1),
+                "summary completion",
+            )
+        for arm, pattern in (
+            ("programme", r"(\d{1,3}) of every 100 (?:men|people) on a programme had a proven"),
+            (
+                "comparison",
+                r"compared with (\d{1,3}) of every 100 (?:men|people) in the comparison",
+            ),
+        ):
+            m = re.search(pattern, text)
+            if m:
+                key = frozenset({("group", arm)})
+                s.ratio(
+                    self.cell(ns, "fixed_window", "n_reoffenders", key),
+                    self.cell(ns, "fixed_window", "n_eligible", key),
+                    m.group(1),
+                    f"summary reoffending {arm}",
+                    100,
+                )
+        m = re.search(
+            r"(\d{1,3}) of any 100 (?:men|people) who took part reoffended[^.]{0,80}?"
+            r"against (\d{1,3}) of any 100",
+            text,
+        )
+        if m:
+            key = frozenset({("outcome", "reoffended_in_window")})
+            for pct, base, value in (
+                ("rate_treated_pct", "n_treated", m.group(1)),
+                ("rate_control_pct", "n_control", m.group(2)),
+            ):
+                s.ratio(
+                    self.cell(ns, "matched_effect", f"x_{pct}", key),
+                    self.cell(ns, "matched_effect", base, key),
+                    value,
+                    f"summary {pct}",
+                    100,
+                )
 
     def _log(self, ns: str, pub: Published) -> None:
         """Counts the log prints (matching pool sizes)."""

@@ -168,6 +168,15 @@ def test_all_attacks_together_recover_nothing_within_one_report(reports, export,
     refuse(found, truth_of(reports, export, pub), "one report, every attack at once,")
 
 
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("groupings", [["programme", "site"], ["site"]], ids=str)
+def test_a_site_breakdown_recovers_nothing_within_one_report(reports, groupings, method):
+    config = {"groupings": groupings, **disclosure(10, method)}
+    pub = published(reports, "sample", config, method).published()
+    found = attack(pub)
+    refuse(found, true_counts(SAMPLE, pub.groupings), f"one report by {groupings}")
+
+
 ATTACKS = {
     "subtraction within a table": ("within",),
     "subtraction across tables": ("within", "across"),
@@ -328,15 +337,17 @@ def test_the_same_export_with_one_participant_removed(
             assert diff.pinned[cell] == 1, f"{describe(cell)} should count the removed starter"
     lines = diff.lines()
     record_property("recovered", lines)
+    # what the attacker is after: did this person complete, did he reoffend
     secret = {
-        c: v
+        describe(c): v
         for c, v in diff.pinned.items()
         if c[1:3] in (("engagement", "n_completed"), ("fixed_window", "n_reoffenders"))
+        and c[3] <= programme | {("group", "programme")}
     }
     print(
-        f"\none participant ({person['programme']}) removed, {method}: "
-        f"{len(lines)} memberships pinned, {len(diff.about_withheld())} through withheld counts; "
-        f"completion/reoffending: {[f'{describe(c)}={v}' for c, v in secret.items()]}"
+        f"\none participant ({person['programme']}, completed) removed under {method}: "
+        f"{len(lines)} memberships pinned, {len(diff.about_withheld())} of them through "
+        f"withheld counts; completion and reoffending: {secret}"
     )
     if method == "cell_key":
         assert not secret, "the removed person's completion or reoffending can be read off"
