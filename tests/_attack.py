@@ -210,6 +210,53 @@ def svg_texts(text: str) -> list[tuple[str, str]]:
     return out
 
 
+SVG_USE = re.compile(r'<use xlink:href="#[\w-]{1,40}" x="(-?[\d.]{1,20})" y="(-?[\d.]{1,20})"')
+SVG_PATH = re.compile(r'<path d="([MLz\d. \n-]{1,2000})"')
+
+
+def _ticks(text: str, axis: str) -> list[tuple[str, float]]:
+    """(label, position) of each tick of an axis (``xtick`` or ``ytick``)."""
+    out = []
+    starts = [m.start() for m in re.finditer(rf'<g id="{axis}_\d{{1,3}}">', text)]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else start + 20000
+        chunk = text[start:end]
+        use, label = SVG_USE.search(chunk), SVG_TEXT.search(chunk)
+        if use and label:
+            out.append((label.group(1), float(use.group(1 if axis == "xtick" else 2))))
+    return out
+
+
+def svg_bars(text: str) -> list[tuple[str, str, float]]:
+    """Horizontal bars of a matplotlib SVG: (bar group id, y-axis label, length in x units).
+
+    The length comes from the drawn rectangle and the x-axis ticks (a bar of a
+    share is read to six or more digits, far finer than any printed label).
+    """
+    xt = [(parse_number(lbl), x) for lbl, x in _ticks(text, "xtick")]
+    xt = [(p[0], x) for p, x in xt if p]
+    yt = _ticks(text, "ytick")
+    if len(xt) < 2 or not yt:
+        return []
+    (v0, x0), (v1, x1) = xt[0], xt[-1]
+    if v1 == v0 or x1 == x0:
+        return []
+    per_unit = (x1 - x0) / (v1 - v0)
+    out = []
+    for m in re.finditer(r'<g id="(bar_[\w]{1,40})">\s{0,20}', text):
+        path = SVG_PATH.search(text, m.end(), m.end() + 3000)
+        if not path:
+            continue
+        nums = [float(v) for v in re.findall(r"-?\d{1,9}(?:\.\d{1,12})?", path.group(1))]
+        xs, ys = nums[0::2], nums[1::2]
+        if not xs:
+            continue
+        y_mid = (min(ys) + max(ys)) / 2
+        label = min(yt, key=lambda t: abs(t[1] - y_mid))[0]
+        out.append((m.group(1), label, (max(xs) - min(xs)) / per_unit))
+    return out
+
+
 @dataclass
 class Published:
     """Everything one report folder published, as an attacker reads it."""
@@ -221,6 +268,7 @@ class Published:
     html: str
     figures: dict[str, list[tuple[str, str]]]
     log: str = ""
+    bars: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -268,11 +316,13 @@ def read_published(folder: str | Path, log: str = "") -> Published:
         if (folder / "report.html").is_file()
         else ""
     )
-    figures = {
-        p.stem: svg_texts(p.read_text(encoding="utf-8"))
-        for p in sorted((folder / "figures").glob("*.svg"))
+    svgs = {
+        p.stem: p.read_text(encoding="utf-8") for p in sorted((folder / "figures").glob("*.svg"))
     }
-    return Published(folder, tables, load("outcomes.json"), load("run.json"), html, figures, log)
+    figures = {name: svg_texts(text) for name, text in svgs.items()}
+    pub = Published(folder, tables, load("outcomes.json"), load("run.json"), html, figures, log)
+    pub.bars = {name: svg_bars(text) for name, text in svgs.items()}
+    return pub
 
 
 # --------------------------------------------------------------------------- what counts
@@ -582,6 +632,7 @@ class Attacker:
         self._html(ns, pub)
         self._figures(ns, pub)
         self._summary(ns, pub)
+        self._bar_counts(ns, pub)
         self._log(ns, pub)
 
     def _row_relations(self, ns: str, t: Table) -> None:
@@ -1028,6 +1079,37 @@ class Attacker:
                         pct,
                         f"completion figure {code}",
                     )
+
+    def _bar_counts(self, ns: str, pub: Published) -> None:
+        """Stacked shares drawn for reliable change, times the n in each bar's label."""
+        s = self.system
+        s.current = "duplicates"
+        t = pub.tables.get("reliable_change")
+        if t is None:
+            return
+        rows: dict[str, dict[str, float]] = defaultdict(dict)
+        for gid, label, share in pub.bars.get("reliable_change", []):
+            rows[label][gid.removeprefix("bar_")] = share
+        for label, shares in rows.items():
+            m = re.search(r"\(n = ([\d,]{1,12})\)$", label)
+            if not m:
+                continue
+            n = float(m.group(1).replace(",", ""))
+            counts = {k: v * n for k, v in shares.items() if k in t.columns}
+            fits = [
+                row
+                for row in t.rows
+                if parse_number(row.get("n_total")) in (None, (n, 0.5))
+                and all(
+                    (p := parse_number(row.get(k))) is None or abs(p[0] - v) < 0.01
+                    for k, v in counts.items()
+                )
+            ]
+            if len(fits) != 1:
+                continue
+            con = _constraint(t.key_of(fits[0]))
+            for k, v in counts.items():
+                s.narrow(self.cell(ns, t.name, k, con), math.floor(v + 1e-3), math.ceil(v - 1e-3))
 
     def _summary(self, ns: str, pub: Published) -> None:
         """Counts and rates the summary sentences print (English wording)."""

@@ -250,3 +250,37 @@ def test_true_counts_come_from_the_export(tmp_path):
     assert truth[("engagement", "n_referred", frozenset())] == 2
     assert truth[("engagement", "n_started", frozenset({("programme", "a"), ("site", "x")}))] == 1
     assert truth[("flow_exits", "assessed", frozenset({("reason", "unsuitable")}))] == 1
+
+
+def test_a_bar_drawn_to_scale_gives_its_count(tmp_path):
+    """The width of a stacked bar, read against the axis ticks, times the n in its label."""
+
+    def tick(axis: str, i: int, label: str, x: float, y: float) -> str:
+        return (
+            f'<g id="{axis}_{i}"><g><use xlink:href="#m1" x="{x}" y="{y}"/></g>'
+            f"<g><!-- {label} --></g></g>"
+        )
+
+    def bar(name: str, x0: float, x1: float) -> str:
+        return f'<g id="bar_{name}"><path d="M {x0} 10 L {x1} 10 L {x1} 30 L {x0} 30 z "/></g>'
+
+    svg = "".join(
+        [
+            tick("xtick", 1, "0%", 100.0, 50.0),
+            tick("xtick", 2, "100%", 300.0, 50.0),
+            tick("ytick", 1, "CTS2 · Injury (n = 20)", 100.0, 20.0),
+            bar("improved", 100.0, 270.0),
+            bar("deteriorated", 270.0, 300.0),
+        ]
+    )
+    table = (
+        "instrument,scale,informant,baseline,improved,deteriorated,n_total\n"
+        "cts2,injury,partner,unknown,[c],<10,20\n"
+        "sdq,total,partner,clinical,5,0,5"
+    )
+    folder = write_report(
+        tmp_path / "r", {"reliable_change": table}, figures={"reliable_change": svg}
+    )
+    found = recovered(folder, families=["duplicates"])
+    where = "reliable_change[baseline=unknown, informant=partner, instrument=cts2, scale=injury]"
+    assert found == {f"{where}.deteriorated": 3, f"{where}.improved": 17}
