@@ -37,6 +37,7 @@ from _attack import (
     attack_batch,
     attack_one_removed,
     describe,
+    html_tables,
     is_count_column,
     is_withheld,
     read_published,
@@ -229,7 +230,10 @@ def test_row_counts_in_run_json_do_not_undo_the_rows_table(reports, tmp_path_fac
 @pytest.mark.parametrize("threshold", [5, 10])
 @pytest.mark.parametrize("export", ["sample", "small"])
 def test_withheld_counts_are_written_as_markers_never_blank(reports, export, threshold):
-    """``[c]`` (secondary) or ``<T`` with the threshold in force; a count is never blank."""
+    """``[c]`` (secondary) or ``<T`` with the threshold in force; a count is never blank.
+
+    Expected to fail until the gate writes markers in ``tables/*.csv``.
+    """
     report = published(reports, export, disclosure(threshold, "suppression"), "suppression")
     pub = report.published()
     blank, wrong_threshold = [], []
@@ -244,6 +248,12 @@ def test_withheld_counts_are_written_as_markers_never_blank(reports, export, thr
                     blank.append(where)
                 elif text.startswith("<") and text != f"<{threshold}":
                     wrong_threshold.append(f"{where} = {text}")
+    tables, _ = html_tables(pub.html)
+    for rows in tables:
+        for row in rows[1:]:
+            for text in row:
+                if is_withheld(text) and text.startswith("<") and text != f"<{threshold}":
+                    wrong_threshold.append(f"report.html: {row[0]} ... {text}")
     assert not wrong_threshold, wrong_threshold
     assert not blank, f"{len(blank)} withheld counts are blank, e.g. {blank[:5]}"
 
