@@ -342,6 +342,16 @@ def is_count_column(table: str, column: str, keys: Iterable[str] = ()) -> bool:
     return column in CLASS_COLUMNS
 
 
+# a row's total and the columns that add up to it
+ROW_SUMS = {
+    "fixed_window": ("n_in_cohort", ("n_not_yet_eligible", "n_eligible")),
+    FLOW_TABLE: ("n_total", STAGES[:-1]),
+    "reliable_change": ("n_total", CLASS_COLUMNS),
+    "match_counts": ("n_all", ("n_matched", "n_unmatched", "n_discarded")),
+    "rows": ("rows_read", ("rows_accepted", "rows_quarantined")),
+}
+
+
 # --------------------------------------------------------------------------- the system
 
 
@@ -513,11 +523,10 @@ class System:
         eq = lo == hi
         a_ub = np.vstack([a[~eq & np.isfinite(hi)], -a[~eq & np.isfinite(lo)]])
         b_ub = np.concatenate([hi[~eq & np.isfinite(hi)], -lo[~eq & np.isfinite(lo)]])
-        found = []
-        for sign in (1.0, -1.0):
-            cost = np.zeros(len(cells))
-            cost[index[target]] = sign
-            res = linprog(
+        at = index[target]
+
+        def relaxed(cost):
+            return linprog(
                 cost,
                 A_ub=a_ub if len(b_ub) else None,
                 b_ub=b_ub if len(b_ub) else None,
@@ -526,30 +535,43 @@ class System:
                 bounds=list(zip(lb, ub, strict=True)),
                 method="highs",
             )
-            if res.status == 2:
-                raise AssertionError(
-                    "the attacker's system is infeasible: one of its relations is wrong"
-                )
-            found.append(sign * res.fun if res.status == 0 else -sign * math.inf)
-        low, high = found
+
+        low, high = _extremes(relaxed, len(cells), at, (-math.inf, math.inf))
         if target not in self.integer or math.floor(high + 1e-6) - math.ceil(low - 1e-6) > 2:
             return low, high
         integrality = np.array([1 if c in self.integer else 0 for c in cells])
         constraint = LinearConstraint(a, lo, hi)
-        found = []
-        for sign in (1.0, -1.0):
-            cost = np.zeros(len(cells))
-            cost[index[target]] = sign
-            res = milp(
+
+        def integer(cost):
+            return milp(
                 cost,
                 constraints=constraint,
                 integrality=integrality,
                 bounds=Bounds(lb, ub),
                 options={"time_limit": 20},
             )
-            ok = res.status == 0 and res.x is not None
-            found.append(sign * res.fun if ok else (low if sign > 0 else high))
-        return found[0], found[1]
+
+        return _extremes(integer, len(cells), at, (low, high))
+
+
+def _extremes(solve, n: int, at: int, fallback: tuple[float, float]) -> tuple[float, float]:
+    """Smallest and largest value of variable ``at`` (of ``n``) that ``solve(cost)`` finds.
+
+    ``fallback`` stands in where the solver stops without an optimum (time limit,
+    unbounded); an infeasible system means one of the attacker's relations is wrong.
+    """
+    found = []
+    for sign, default in zip((1.0, -1.0), fallback, strict=True):
+        cost = np.zeros(n)
+        cost[at] = sign
+        res = solve(cost)
+        if res.status == 2:
+            raise AssertionError(
+                "the attacker's system is infeasible: one of its relations is wrong"
+            )
+        ok = res.status == 0 and res.fun is not None
+        found.append(sign * res.fun if ok else default)
+    return found[0], found[1]
 
 
 def exact(bounds: Mapping[Cell, tuple[float, float]]) -> dict[Cell, int]:
@@ -646,6 +668,11 @@ class Attacker:
         for row in t.rows:
             con = _constraint(t.key_of(row))
             where = f"{t.name}[{dict(con)}]"
+            total, parts = ROW_SUMS.get(t.name, ("", ()))
+            if parts and {total, *parts} <= cols:
+                s.equal(
+                    c(total, con), [c(p, con) for p in parts], f"{where} {total} = sum of parts"
+                )
             if t.name == "engagement":
                 nested = [f"n_{st}" for st in STAGES if f"n_{st}" in cols]
                 for a, b in itertools.pairwise(nested):
@@ -674,12 +701,6 @@ class Attacker:
                     if {rate, num, base} <= cols:
                         s.ratio(c(num, con), c(base, con), row[rate], f"{where} {rate}")
             elif t.name == "fixed_window":
-                if {"n_in_cohort", "n_not_yet_eligible", "n_eligible"} <= cols:
-                    s.equal(
-                        c("n_in_cohort", con),
-                        [c("n_not_yet_eligible", con), c("n_eligible", con)],
-                        f"{where} cohort = not yet eligible + eligible",
-                    )
                 if {"n_reoffenders", "n_eligible"} <= cols:
                     s.add(
                         {c("n_eligible", con): 1, c("n_reoffenders", con): -1},
@@ -724,35 +745,6 @@ class Attacker:
                             row["offences_per_person"],
                             f"{where} offences_per_person",
                         )
-            elif t.name == FLOW_TABLE:
-                stages = [col for col in t.columns if col in STAGES]
-                if "n_total" in cols and stages:
-                    s.equal(
-                        c("n_total", con), [c(st, con) for st in stages], f"{where} total of stages"
-                    )
-            elif t.name == "reliable_change":
-                classes = [col for col in CLASS_COLUMNS if col in cols]
-                if "n_total" in cols and classes:
-                    s.equal(
-                        c("n_total", con),
-                        [c(k, con) for k in classes],
-                        f"{where} classes sum to total",
-                    )
-            elif t.name == "match_counts":
-                parts = [k for k in ("n_matched", "n_unmatched", "n_discarded") if k in cols]
-                if "n_all" in cols and parts:
-                    s.equal(
-                        c("n_all", con),
-                        [c(k, con) for k in parts],
-                        f"{where} matched + unmatched + discarded",
-                    )
-            elif t.name == "rows":
-                if {"rows_read", "rows_accepted", "rows_quarantined"} <= cols:
-                    s.equal(
-                        c("rows_read", con),
-                        [c("rows_accepted", con), c("rows_quarantined", con)],
-                        f"{where} read = accepted + quarantined",
-                    )
             elif t.name == "matched_effect":
                 for pct, base in (
                     ("rate_treated_pct", "n_treated"),
@@ -892,6 +884,15 @@ class Attacker:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 s.publish(self.cell(ns, table, col, key), repr(value), rt, pub.noise)
 
+        def entry(table: str, key: frozenset, vals: Mapping, rate: tuple[str, str]) -> None:
+            """An outcomes.json entry: its counts, and its rate as numerator over base."""
+            for k, v in vals.items():
+                if k.startswith("n_"):
+                    put(table, k, key, v)
+            if isinstance(vals.get("rate"), float):
+                num, base = (self.cell(ns, table, col, key) for col in rate)
+                s.ratio(num, base, repr(vals["rate"]), f"outcomes.json {table} {dict(key)} rate")
+
         eng = o.get("engagement", {})
         for st in STAGES:
             put("engagement", f"n_{st}", total, eng.get(st))
@@ -904,30 +905,11 @@ class Attacker:
             if single is None or not isinstance(vals, dict):
                 continue
             key = frozenset({(single, g)})
-            for k, v in vals.items():
-                if k.startswith("n_"):
-                    put("engagement", k, key, v)
-            if isinstance(vals.get("rate"), float):
-                s.ratio(
-                    self.cell(ns, "engagement", "n_completed", key),
-                    self.cell(ns, "engagement", "n_potential", key),
-                    repr(vals["rate"]),
-                    f"outcomes.json completion {g}",
-                )
+            entry("engagement", key, vals, ("n_completed", "n_potential"))
         reo = o.get("reoffending", {})
         for arm in ("programme", "comparison"):
-            vals = reo.get(arm) or {}
             key = frozenset({("group", arm)})
-            for k, v in vals.items():
-                if k.startswith("n_"):
-                    put("fixed_window", k, key, v)
-            if isinstance(vals.get("rate"), float):
-                s.ratio(
-                    self.cell(ns, "fixed_window", "n_reoffenders", key),
-                    self.cell(ns, "fixed_window", "n_eligible", key),
-                    repr(vals["rate"]),
-                    f"outcomes.json rate {arm}",
-                )
+            entry("fixed_window", key, reo.get(arm) or {}, ("n_reoffenders", "n_eligible"))
         md = reo.get("matched_difference") or {}
         me_key = frozenset({("outcome", "reoffended_in_window")})
         put("matched_effect", "n_treated", me_key, md.get("n_programme"))
