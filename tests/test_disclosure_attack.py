@@ -10,12 +10,18 @@ Policy the tests hold the report to: **no withheld count may be recovered
 exactly**, by any attack or by all of them together. Narrowing a withheld count to
 an interval of two or more values is allowed (``<T`` itself says ``0..T-1``).
 
-Within one report this must hold for every export, threshold and method. Across
-releases (another threshold, another grouping, one person fewer) plain
-suppression is expected to give things away: those tests print what they recover
-(``pytest -s``, or the ``recovered`` property in the JUnit report) and assert only
-for the perturbative option (``disclosure: {method: cell_key}``), and skip while
-the tree refuses that option.
+Within one report this must hold for every export (``data/sample``, a 300- and a
+20,000-person synthetic export), threshold (5, 10, 30) and method (suppression,
+``round_to: 5``, cell key). Across releases (another threshold, another grouping,
+one person fewer) plain suppression is expected to give things away: those tests
+print what they recover (``pytest -s``, or the ``recovered`` property in the JUnit
+report) and assert only for the perturbative option (``disclosure: {method:
+cell_key}``); every cell-key test skips while the tree refuses that option.
+
+Cost: every report is built once per session (in this process) and shared by the
+tests that read it. The 20,000-person matrix is marked ``slow`` (deselect with
+``-m "not slow"``) but fits the default run: the whole module took about 170 s of
+CPU on the shared machine, the 20,000-person part about 60 s of it.
 """
 
 from __future__ import annotations
@@ -218,8 +224,7 @@ def test_row_counts_in_run_json_do_not_undo_the_rows_table(reports, tmp_path_fac
     report = reports.report(export, disclosure(10, "suppression"), ("--quarantine",))
     assert report.code == 0, report.log[-2000:]
     pub = report.published()
-    rows = {r["table"]: r for r in pub.tables["rows"].rows}
-    assert rows["sessions"]["rows_read"] not in ("", None)
+    assert pub.run["rows"]["sessions"]["rows_quarantined"] == 3  # the three bad sessions
     found = attack(pub, families=("within", "duplicates"))
     refuse(found, {}, "run.json against tables/rows.csv")
 
