@@ -639,9 +639,9 @@ class Attacker:
                 constraints.append(con)
                 for col in t.columns:
                     if is_count_column(t.name, col, t.keys):
-                        s.publish(
-                            self.cell(ns, t.name, col, con), row.get(col), round_to, pub.noise
-                        )
+                        cell = self.cell(ns, t.name, col, con)
+                        s.publish(cell, row.get(col), round_to, pub.noise)
+                        self._blurred_small(cell, row.get(col), pub)
             leaves = [
                 c
                 for c, row in zip(constraints, t.rows, strict=True)
@@ -656,6 +656,19 @@ class Attacker:
         self._summary(ns, pub)
         self._bar_counts(ns, pub)
         self._log(ns, pub)
+
+    def _blurred_small(self, cell: Cell, text: str | None, pub: Published) -> None:
+        """Under rounding or noise, a small published count is protected too.
+
+        Its true value (possibly below the threshold) must stay open, so it is a
+        target like a withheld count; a published zero is not.
+        """
+        parsed = parse_number(text)
+        if parsed is None or parsed[0] == 0:
+            return
+        b = self.system.bounds[cell]
+        if b[1] > b[0] and b[0] < pub.threshold:
+            self.system.withheld.setdefault(cell, f"~{text}")
 
     def _row_relations(self, ns: str, t: Table) -> None:
         s = self.system

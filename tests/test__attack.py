@@ -284,3 +284,11 @@ def test_a_bar_drawn_to_scale_gives_its_count(tmp_path):
     found = recovered(folder, families=["duplicates"])
     where = "reliable_change[baseline=unknown, informant=partner, instrument=cts2, scale=injury]"
     assert found == {f"{where}.deteriorated": 3, f"{where}.improved": 17}
+
+
+def test_a_small_rounded_count_must_stay_open_too(tmp_path):
+    """Rounded to base 5, a 5 means 3..7; differences must not pin it."""
+    config = {"disclosure": {"threshold": 10, "round_to": 5}}
+    table = "programme,n_referred\na,5\nb,23\nAll,27"  # 23 and 27 are exact: a = 4
+    folder = write_report(tmp_path / "r", {"engagement": table}, config=config)
+    assert recovered(folder) == {"engagement[programme=a].n_referred": 4}
