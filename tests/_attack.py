@@ -376,6 +376,7 @@ class System:
     published: dict[Cell, float] = field(default_factory=dict)
     integer: set[Cell] = field(default_factory=set)
     shown: list[str] = field(default_factory=list)
+    blurred: dict[Cell, int] = field(default_factory=dict)
     enabled: frozenset[str] | None = None
     current: str = "csv"
     _aux: int = 0
@@ -408,6 +409,8 @@ class System:
         parsed = parse_number(text)
         if parsed is None:
             if is_withheld(text):
+                if cell in self.blurred:  # withheld elsewhere: it must stay open
+                    del self.blurred[cell], self.withheld[cell]
                 self.withheld.setdefault(cell, (text or "").strip())
                 top = marker_bound(text or "")
                 if top is not None:
@@ -460,6 +463,16 @@ class System:
         r, h = parsed[0] / scale, parsed[1] / scale
         self.add({num: 1.0, base: -(r - h)}, 0.0, math.inf, what + " (low)", checked=True)
         self.add({num: 1.0, base: -(r + h)}, -math.inf, 0.0, what + " (high)", checked=True)
+
+    def disclosed(self, bounds: Mapping[Cell, tuple[float, float]]) -> dict[Cell, int]:
+        """Exact recoveries that break the policy.
+
+        A withheld count must stay open whatever its value; a rounded or noisy
+        published count only when its true value is below the threshold.
+        """
+        return {
+            c: v for c, v in exact(bounds).items() if c not in self.blurred or v < self.blurred[c]
+        }
 
     # ----------------------------------------------------------------- solving
 
@@ -667,8 +680,9 @@ class Attacker:
         if parsed is None or parsed[0] == 0:
             return
         b = self.system.bounds[cell]
-        if b[1] > b[0] and b[0] < pub.threshold:
-            self.system.withheld.setdefault(cell, f"~{text}")
+        if b[1] > b[0] and b[0] < pub.threshold and cell not in self.system.withheld:
+            self.system.withheld[cell] = f"~{text}"
+            self.system.blurred[cell] = pub.threshold
 
     def _row_relations(self, ns: str, t: Table) -> None:
         s = self.system
@@ -1325,7 +1339,7 @@ def attack(
         att.add(pub, ns)
     system = att.finish()
     bounds = system.solve()
-    return Finding(exact(bounds), bounds, system.dropped, system.shown)
+    return Finding(system.disclosed(bounds), bounds, system.dropped, system.shown)
 
 
 # --------------------------------------------------------------------------- the truth
@@ -1397,7 +1411,7 @@ def attack_batch(index_html: str, pubs: Mapping[str, Published]) -> Finding:
                 att.add_index_row(row[0], dict(zip(header, row, strict=False)), pub)
     system = att.finish()
     bounds = system.solve()
-    return Finding(exact(bounds), bounds, system.dropped, system.shown)
+    return Finding(system.disclosed(bounds), bounds, system.dropped, system.shown)
 
 
 # person-level counts: one person adds 0 or 1 to each (not rows of the export, not

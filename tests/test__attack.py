@@ -286,9 +286,17 @@ def test_a_bar_drawn_to_scale_gives_its_count(tmp_path):
     assert found == {f"{where}.deteriorated": 3, f"{where}.improved": 17}
 
 
-def test_a_small_rounded_count_must_stay_open_too(tmp_path):
-    """Rounded to base 5, a 5 means 3..7; differences must not pin it."""
+@pytest.mark.parametrize(
+    ("rows", "found"),
+    [
+        # 5 means 3..7; 23 and 27 are exact, so a = 4: a small count pinned
+        ("a,5\nb,23\nAll,27", ["engagement[programme=a].n_referred = 4"]),
+        # 10 means 8..12; pinned to 11, which is not small: no disclosure
+        ("a,10\nb,23\nAll,34", []),
+    ],
+)
+def test_a_rounded_count_must_not_be_pinned_below_the_threshold(tmp_path, rows, found):
     config = {"disclosure": {"threshold": 10, "round_to": 5}}
-    table = "programme,n_referred\na,5\nb,23\nAll,27"  # 23 and 27 are exact: a = 4
+    table = "programme,n_referred\n" + rows
     folder = write_report(tmp_path / "r", {"engagement": table}, config=config)
-    assert recovered(folder) == {"engagement[programme=a].n_referred": 4}
+    assert attack(read_published(folder)).lines() == found
