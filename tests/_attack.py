@@ -18,13 +18,18 @@ constraints over the *true* counts:
 - a rate printed with ``d`` decimals and its base publish the numerator:
   ``r - h <= x / base <= r + h`` with ``h`` half a unit of the last digit, which
   is linear in ``x`` and ``base`` (``0.25 x 20 = 5``);
-- an HTML or figure number is aligned with the table cell it repeats.
+- a number printed again (``outcomes.json``, ``run.json``, an HTML table, a summary
+  sentence, a figure's labels, at-risk rows and bar widths, the log, the batch
+  index) is aligned with the table cell it repeats.
 
-Integer programmes (``scipy.optimize.milp``) then give, for every withheld count,
-the smallest and largest value consistent with everything published. A withheld
+Linear programmes (``scipy.optimize.linprog``, refined by ``milp`` where they
+leave at most three integers) then give, for every withheld count, the smallest
+and largest value consistent with everything published. A withheld
 count whose bounds meet is *recovered exactly*; that is the disclosure the tests
 refuse. A withheld count narrowed to an interval of two or more values is allowed:
 the policy protects the exact value, and ``<T`` itself says ``[0, T - 1]``.
+Under rounding or noise a small published count is a target as well, disclosed
+when it is pinned to one value below the threshold.
 
 Each relation is checked against the published numbers first; a relation that
 the published numbers contradict is dropped and listed (the attacker's model is
