@@ -13,6 +13,7 @@ __all__ = [
     "ConvergenceError",
     "ExportError",
     "ExportValidationError",
+    "FreeTextWarning",
     "IdentifierError",
     "InsufficientDataError",
 ]
@@ -56,3 +57,7 @@ class InsufficientDataError(AnalysisError):
 
 class ConvergenceError(AnalysisError):
     """A model fit did not converge (for example complete separation)."""
+
+
+class FreeTextWarning(UserWarning):
+    """Free text was dropped from an export's free-text column (never shows the text)."""

@@ -25,7 +25,14 @@ from ..registry import instrument_registry, programme_registry
 from .coerce import coerce
 from .export import TABLES, Export, Manifest
 from .mapping import SiteMapping, TableMapping, load_mapping
-from .privacy import identifier_error, scan_identifiers
+from .privacy import (
+    drop_free_text,
+    free_text_columns,
+    identifier_error,
+    redact,
+    redact_frame,
+    scan_identifiers,
+)
 from .read import (
     RawTable,
     excel_sheet_names,
@@ -445,7 +452,7 @@ def _quarantine_frame(
         text = f"its participant is quarantined ({participants.file} row " + rows + ")"
         reason[inherited] = text.to_numpy()
     out["quarantine_reason"] = reason
-    return out.reset_index(drop=True)
+    return redact_frame(out.reset_index(drop=True), keep=("source_row", "quarantine_reason"))
 
 
 def _table_counts(
@@ -573,10 +580,23 @@ def load_export(
     for raw in raws.values():
         if raw is not None and raw.blank_rows:
             notes.append(f"{raw.file}: {raw.blank_rows} blank row(s) skipped.")
+    for name, raw in raws.items():
+        if raw is not None:
+            table = site.table(name)
+            raw.frame, dropped = drop_free_text(
+                raw.frame,
+                table=name,
+                file=raw.file,
+                safe=table.free_text_safe,
+                labels=table.labels,
+                source_names={c: table.source_name(c) for c in free_text_columns(name)},
+            )
+            notes += dropped
     log = ProblemLog()
     _refuse_identifiers({n: (r.frame, r.file) for n, r in raws.items() if r is not None})
     manifest, tables, parents = _type_and_validate(raws, layout, site, progs, instrs, log, notes)
     problems = log.frame()
+    problems["value"] = redact(problems["value"], columns=problems["column"]).to_numpy()
     own, by_parent, reasons = _partition(tables, problems, parents)
     report = ValidationReport(
         problems=problems.drop(columns="position"),

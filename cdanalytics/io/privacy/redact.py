@@ -1,0 +1,190 @@
+"""Redaction: the one way a value from an export is shown back to anyone.
+
+Problem rows (``validation_problems.csv``), quarantine files and messages show
+values so that a person can find and correct them. :func:`redact` is applied
+where problems record values and where quarantine frames are produced, so
+that what is shown never carries a value that looks like an identifier and
+is never longer than :data:`MAX_SHOWN` characters:
+
+* a value of a column whose *name* says it is an identifier
+  (``telefoon``, ``client_name``) becomes
+  ``[redacted: the column looks like a phone number column]``;
+* a value that itself looks like an identifier (e-mail address, postcode,
+  phone number, National Insurance number, a BSN passing the 11-test also
+  with its leading zero lost, an NHS/CHI number passing the mod-11 check, a
+  "Firstname Lastname" or "SURNAME, Firstname" shape, a person's name inside
+  text, a street address) becomes ``[redacted: looks like an e-mail
+  address]`` and so on;
+* any other value longer than :data:`MAX_SHOWN` characters is cut to that
+  length followed by ``… [cut, 10,485,760 characters]``.
+
+A value is judged on its first ``MAX_SHOWN + 256`` characters: everything
+that would be shown, and an identifier that starts there and runs past the
+cut. Redaction errs on the side of hiding: a Title Case category
+("Youth Offending") is hidden like a name; the row, column and rule of the
+problem still say where to look.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .names import contains_person_name
+from .patterns import (
+    ADDRESS,
+    BSN_CANDIDATE,
+    BSN_STRIPPED_CANDIDATE,
+    IDENTIFIER_KINDS,
+    NAME_SHAPE,
+    NHS_CANDIDATE,
+    STRONG_RULES,
+    has_stop_word,
+    is_valid_bsn,
+    is_valid_nhs_number,
+    kind_from_column_name,
+)
+
+__all__ = ["MAX_SHOWN", "redact", "redact_frame", "value_kind"]
+
+#: Longest value shown; longer values are cut with a note of their length.
+MAX_SHOWN = 80
+#: Characters read past the cut, so that an identifier straddling it is seen.
+_MARGIN = 256
+
+#: Values that cannot match any rule (lower-case codes, short codes such as
+#: ``P000123`` with at most 7 digits, hex pseudonyms): not judged one by one.
+_PLAIN = re.compile(r"[a-z_]{0,80}+|[A-Za-z]{0,3}+\d{0,7}+|[0-9a-f]{16,80}+")
+
+_WHAT = {
+    **{kind: what for kind, _, what in STRONG_RULES},
+    "bsn": "a Dutch citizen service number (BSN)",
+    "nhs_number": "an NHS or CHI number",
+    "name": "a person's name",
+    "address": "a street address",
+}
+
+
+def value_kind(value: str) -> str | None:
+    """The identifier kind a single value looks like, or ``None``.
+
+    Parameters
+    ----------
+    value
+        A value as text; its first ``MAX_SHOWN + 256`` characters are read.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`~cdanalytics.io.privacy.IDENTIFIER_KINDS`.
+    """
+    text = value[: MAX_SHOWN + _MARGIN]
+    for kind, pattern, _ in STRONG_RULES:
+        if pattern.search(text):
+            return kind
+    nine = ["".join(ch for ch in m.group(1) if ch.isdigit()) for m in BSN_CANDIDATE.finditer(text)]
+    eight = BSN_STRIPPED_CANDIDATE.fullmatch(text)
+    if eight:
+        nine.append("0" + eight.group(1))
+    if nine and is_valid_bsn(nine).any():
+        return "bsn"
+    ten = [m.group(1) for m in NHS_CANDIDATE.finditer(text)]
+    if ten and is_valid_nhs_number(ten).any():
+        return "nhs_number"
+    stripped = text.strip()
+    if NAME_SHAPE.fullmatch(stripped) and not has_stop_word(pd.Series([stripped])).iloc[0]:
+        return "name"
+    if contains_person_name(text):
+        return "name"
+    if ADDRESS.search(text):
+        return "address"
+    return None
+
+
+def _shown(value: str) -> str:
+    kind = value_kind(value)
+    if kind is not None:
+        return f"[redacted: looks like {_WHAT[kind]}]"
+    if len(value) > MAX_SHOWN:
+        return f"{value[:MAX_SHOWN]}… [cut, {len(value):,} characters]"
+    return value
+
+
+def _column_placeholder(column: object) -> str | None:
+    kind = None if column is None or pd.isna(column) else kind_from_column_name(column)
+    if kind is None:
+        return None
+    return f"[redacted: the column looks like a {IDENTIFIER_KINDS[kind]} column]"
+
+
+def redact(values, *, columns=None) -> pd.Series:
+    """Values as they may be shown: identifiers replaced, long values cut.
+
+    Parameters
+    ----------
+    values
+        Array-like of values (text, numbers or missing); missing values stay
+        missing, everything else is shown as text.
+    columns
+        The column each value came from (one name for all, or an array-like
+        aligned with ``values``); values of a column whose name looks like an
+        identifier are all replaced. ``None``: judge values only.
+
+    Returns
+    -------
+    pandas.Series
+        Object dtype, aligned with ``values`` (same index when ``values`` is a
+        Series).
+    """
+    series = pd.Series(values, copy=False)
+    missing = series.isna().to_numpy()
+    out = pd.Series(np.full(len(series), None, dtype=object), index=series.index)
+    present = series[~missing].astype(str)
+    if len(present):
+        codes, uniques = pd.factorize(present)
+        shown = np.array([v if _PLAIN.fullmatch(v) else _shown(v) for v in uniques], dtype=object)
+        out[~missing] = shown[codes]
+    if columns is not None:
+        names = pd.Series(columns if not isinstance(columns, str) else [columns] * len(series))
+        placeholders = names.map({c: _column_placeholder(c) for c in names.unique()})
+        hide = (placeholders.notna() & ~pd.Series(missing)).to_numpy()
+        out[hide] = placeholders[hide].to_numpy()
+    return out
+
+
+def redact_frame(frame: pd.DataFrame, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy of a frame whose cells may be shown (quarantine files).
+
+    Text and category columns go through :func:`redact`; numeric columns
+    holding whole numbers of 8 to 10 digits (where a BSN or NHS number could
+    hide) become text and go through it too; dates and booleans are kept.
+
+    Parameters
+    ----------
+    frame
+        Rows as loaded.
+    keep
+        Columns written by cdanalytics itself (``source_row``,
+        ``quarantine_reason``), kept as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = frame.copy()
+    for name in out.columns:
+        if name in keep:
+            continue
+        column = out[name]
+        dtype = column.dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype):
+            numbers = pd.to_numeric(column, errors="coerce").abs()
+            if not ((numbers >= 1e7) & (numbers < 1e10)).any():
+                continue
+            column = column.astype("string").str.removesuffix(".0")
+        out[name] = redact(column, columns=name).to_numpy()
+    return out
