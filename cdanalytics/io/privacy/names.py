@@ -43,12 +43,12 @@ from importlib import resources
 
 import yaml
 
-from .patterns import NAME_STOP_WORDS
+from .patterns import NAME_STOP_WORDS, WEAK_SCAN_CHARS
 
 __all__ = ["NAME_SCAN_CHARS", "TITLES", "contains_person_name", "person_names"]
 
 #: Characters of a value read by :func:`contains_person_name`.
-NAME_SCAN_CHARS = 100_000
+NAME_SCAN_CHARS = WEAK_SCAN_CHARS
 
 #: Forms of address that precede a surname (lower case, without full stop).
 TITLES: frozenset[str] = frozenset(

@@ -20,19 +20,22 @@ import pandas as pd
 
 __all__ = [
     "ADDRESS",
-    "BSN_CANDIDATE",
     "BSN_STRIPPED_CANDIDATE",
     "CHECK_DIGIT_RULES",
     "IDENTIFIER_KINDS",
     "NAME_STOP_WORDS",
-    "NHS_CANDIDATE",
     "NON_PERSON_WORDS",
+    "NUMBER_CANDIDATE",
     "PATTERNS",
+    "POSTCODE_WHOLE",
+    "POSTCODE_WHOLE_MAX",
     "STRONG_RULES",
+    "WEAK_SCAN_CHARS",
     "has_stop_word",
     "is_valid_bsn",
     "is_valid_nhs_number",
     "kind_from_column_name",
+    "number_candidates",
 ]
 
 #: Identifier kinds and the plain-language label used in messages.
@@ -52,20 +55,33 @@ IDENTIFIER_KINDS: dict[str, str] = {
 # Column names (short strings: a header, normalised)
 # ---------------------------------------------------------------------------
 
-_PRE = r"(?:.*_)?"  # any leading words
 _NUM = r"(?:_?\d+)?"  # a trailing counter: address_line_1, phone2
 _NUMBER = r"(?:_?(?:number|num|no|nr|nummer|id))?"
 #: Column names are cut to this many characters before matching (no header is longer).
 _MAX_HEADER = 200
 
+_WORD_START = r"(?<![a-z0-9])"  # a rule starts where a word starts
+_NUMBER_WORDS = ("", "number", "num", "no", "nr", "nummer", "id")
+
+
+def _compound(heads: tuple[str, ...], tails: tuple[str, ...]) -> str:
+    """Letters taken whole, ending in a head followed by a tail: ``mobieletelefoonnummer``."""
+    ends = "|".join(f"(?<={head}{tail})" for head in heads for tail in tails)
+    return f"[a-z]*+(?:{ends})"
+
+
+# Each rule is matched against every suffix of the name that starts a word
+# (``client_telephone`` -> ``client_telephone``, ``telephone``), so the rules
+# need no leading ``.*``; compound words (``mobieletelefoon``) are matched by a
+# possessive run of letters checked by a look-behind, not by backtracking.
 _NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(_PRE + pattern + _NUM))
+    (kind, re.compile(_WORD_START + pattern + _NUM))
     for kind, pattern in (
         ("email", r"(?:e_?)?mail(?:_?(?:address|adres|addr))?"),
         (
             "phone",
-            r"(?:[a-z]*phone|telephone|tel|mobile|mobiel|[a-z]*telefoon|gsm|landline|fax)"
-            + _NUMBER,
+            r"(?:" + _compound(("phone", "telefoon"), _NUMBER_WORDS) + "|telephone|tel|mobile"
+            r"|mobiel|gsm|landline|fax)" + _NUMBER,
         ),
         ("postcode", r"(?:post_?code|postal_?code|zip_?code|zip)"),
         (
@@ -81,18 +97,21 @@ _NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("ni_number", r"(?:nino|ni_?(?:number|num|no|nr)|national_?insurance" + _NUMBER + ")"),
         (
             "address",
-            r"(?:[a-z]*address|[a-z]*adres|addr|street(?:_?name)?|[a-z]*straat(?:_?naam)?"
-            r"|house_?(?:number|no|nr)|huis_?(?:nummer|nr))(?:_?(?:line|regel))?",
+            r"(?:"
+            + _compound(("address", "adres", "straat", "straatnaam"), ("", "line", "regel"))
+            + r"|addr"
+            r"|street(?:_?name)?|straat_naam|house_?(?:number|no|nr)|huis_?(?:nummer|nr))"
+            r"(?:_?(?:line|regel))?",
         ),
     )
 )
 
-# A person-name column: the last word is a name word. ``prefix`` and the
-# Dutch compound head (``locatie`` in ``locatienaam``) must not name a thing.
+# A person-name word at the end of a column name. The Dutch compound head
+# (``locatie`` in ``locatienaam``) must not name a thing.
 _PERSON_NAME = re.compile(
-    r"(?:(?P<prefix>.*)_)?(?:names?|namen|initials|voorletters|voornamen|tussenvoegsels?"
+    _WORD_START + r"(?:names?|namen|initials|voorletters|voornamen|tussenvoegsels?"
     r"|(?:first|fore|given|sur|last|family|full|middle|maiden|nick|birth)_?names?"
-    r"|(?P<head>[a-z]*)naam)" + _NUM
+    r"|(?P<compound>[a-z]*+(?<=naam)))" + _NUM
 )
 
 #: Words before ``name`` / ``naam`` that make it the name of a thing, not a person.
@@ -135,75 +154,118 @@ def kind_from_column_name(name: object) -> str | None:
         A key of :data:`IDENTIFIER_KINDS`.
     """
     norm = _normalise_column_name(name)
+    starts = [0] + [i + 1 for i, ch in enumerate(norm) if ch == "_"]
     for kind, pattern in _NAME_RULES:
-        if pattern.fullmatch(norm):
+        if any(pattern.fullmatch(norm, start) for start in starts):
             return kind
-    match = _PERSON_NAME.fullmatch(norm)
-    if match is None:
-        return None
-    words = set((match["prefix"] or "").split("_")) | {match["head"] or ""}
-    return None if words & NON_PERSON_WORDS else "name"
+    for start in starts:
+        match = _PERSON_NAME.fullmatch(norm, start)
+        if match is not None:
+            words = set(norm[: max(start - 1, 0)].split("_"))
+            words.add((match["compound"] or "").removesuffix("naam"))
+            return None if words & NON_PERSON_WORDS else "name"
+    return None
 
 
 # ---------------------------------------------------------------------------
 # Contents (cells of any length: every pattern is linear-time)
 # ---------------------------------------------------------------------------
 
-_L = r"(?<![0-9A-Za-z])"  # not glued to a letter or digit on the left
 _R = r"(?![0-9A-Za-z])"
-_L_NUM = r"(?<!\w)(?<!\d[.,])"  # numbers: not part of a longer number or a decimal
 _R_NUM = r"(?!\w|[.,]\d)"
 _R_PHONE = r"(?![\w:./-])"  # a phone number is not followed by a time or date part
 
 _UK_POSTCODE = r"[A-PR-UWYZ][A-HK-Y]?\d[A-HJKPS-UW\d]?\s?\d[ABD-HJLNP-UW-Z]{2}"
 _NL_POSTCODE = r"[1-9]\d{3}\s?(?!SA|SD|SS)[A-EGHJ-NPR-TV-XZ]{2}"
 
+# Patterns that can start anywhere begin with a character class (so the regex
+# engine skips quickly to characters that can start a match) followed by a
+# fixed look-behind on the character before it; then at most one start per
+# run of characters goes further.
+
 #: An e-mail address. The local part starts where a run of local-part
-#: characters starts (look-behind) and is taken whole (possessive), the
-#: domain is labels joined by dots taken whole, and its last label must end
-#: in two letters (checked by a fixed look-behind, not by backtracking).
+#: characters starts and is taken whole (possessive), the domain is labels
+#: joined by dots taken whole, and its last label must end in two letters
+#: (checked by a fixed look-behind, not by backtracking).
 _EMAIL = (
-    r"(?<![\w.%+-])[\w.%+-]++@(?>[\w-]++)(?:\.(?>[\w-]++))++"
+    r"[\w.%+-](?<![\w.%+-].)[\w.%+-]*+@(?>[\w-]++)(?:\.(?>[\w-]++))++"
     r"(?<=\.[A-Za-z]{2}|[A-Za-z]{3})(?![\w-])"
 )
+#: A UK or Dutch postcode inside text, in capitals.
+_POSTCODE = (
+    r"[A-PR-UWYZ1-9](?<![0-9A-Za-z].)"
+    r"(?:(?<=[A-PR-UWYZ])[A-HK-Y]?\d[A-HJKPS-UW\d]?\s?\d[ABD-HJLNP-UW-Z]{2}"
+    r"|(?<=[1-9])\d{3}\s?(?!SA|SD|SS)[A-EGHJ-NPR-TV-XZ]{2})"
+) + _R
+#: A value that is nothing but a postcode, in any case (``ls1 4ap``).
+POSTCODE_WHOLE = re.compile(f"(?i:[ \\t]{{0,8}}+(?:{_UK_POSTCODE}|{_NL_POSTCODE})[ \\t]{{0,8}}+)")
+#: Longest value tried against :data:`POSTCODE_WHOLE`.
+POSTCODE_WHOLE_MAX = 24
 
 #: Strong patterns: any sampled value containing one flags the column. Postcodes
 #: inside text must be in capitals (``a1 2nd`` is not a postcode), but a value
-#: that is nothing but a postcode is recognised in any case.
+#: that is nothing but a postcode is recognised in any case
+#: (:data:`POSTCODE_WHOLE`).
 STRONG_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("email", re.compile(_EMAIL), "an e-mail address"),
-    (
-        "postcode",
-        re.compile(
-            f"{_L}(?:{_UK_POSTCODE}|{_NL_POSTCODE}){_R}"
-            f"|(?i:^[ \\t]{{0,8}}(?:{_UK_POSTCODE}|{_NL_POSTCODE})[ \\t]{{0,8}}$)"
-        ),
-        "a UK or Dutch postcode",
-    ),
+    ("postcode", re.compile(_POSTCODE), "a UK or Dutch postcode"),
     (
         "phone",
         re.compile(
-            r"(?<![\w+])(?:0[1-9](?:[ -]?\d){8,9}"
-            r"|(?:\+|00)(?:44|31)\s?(?:\(0\)\s?)?[1-9](?:[ -]?\d){7,9})" + _R_PHONE
+            r"[0+](?<![\w+].)(?:(?<=0)[1-9](?:[ -]?\d){8,9}"
+            r"|(?:(?<=\+)|(?<=0)0)(?:44|31)\s?(?:\(0\)\s?)?[1-9](?:[ -]?\d){7,9})" + _R_PHONE
         ),
         "a UK or Dutch phone number",
     ),
     (
         "ni_number",
         re.compile(
-            _L + r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+            r"[A-CEGHJ-PR-TW-Z](?<![0-9A-Za-z].)"
+            r"(?!(?<=B)G|(?<=G)B|(?<=K)N|(?<=N)K|(?<=N)T|(?<=T)N|(?<=Z)Z)[A-CEGHJ-NPR-TW-Z]"
             r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]" + _R
         ),
         "a National Insurance number",
     ),
 )
 
-#: A 9-digit number (or 4.2.3 groups) standing on its own.
-BSN_CANDIDATE = re.compile(_L_NUM + r"(\d{9}|\d{4}\.\d{2}\.\d{3})" + _R_NUM)
+_NUMBER_START = r"\d(?<!\w\d)(?<!\d[.,]\d)"  # not part of a longer number or a decimal
+#: A 9-digit number (BSN; or 4.2.3 groups) or a 10-digit number (NHS; or
+#: 3-3-4 groups) standing on its own: one pass finds both.
+NUMBER_CANDIDATE = re.compile(
+    f"({_NUMBER_START}(?:\\d{{8}}|\\d{{3}}\\.\\d{{2}}\\.\\d{{3}}|\\d{{9}}"
+    f"|\\d{{2}}[ -]\\d{{3}}[ -]\\d{{4}})){_R_NUM}"
+)
 #: A value that is nothing but 8 digits: a BSN starting with 0 that a
 #: spreadsheet stored as a number (``012345672`` -> ``12345672``).
 BSN_STRIPPED_CANDIDATE = re.compile(r"[ \t]{0,8}+(\d{8})(?:\.0)?[ \t]{0,8}+")
-NHS_CANDIDATE = re.compile(_L_NUM + r"(\d{10}|\d{3}[ -]\d{3}[ -]\d{4})" + _R_NUM)
+
+
+def number_candidates(text: str) -> dict[int, list[str]]:
+    """The 9- and 10-digit numbers standing on their own in a text, digits only.
+
+    A value that is nothing but 8 digits also gives a 9-digit candidate with
+    a leading ``0`` restored (a BSN a spreadsheet stored as a number).
+
+    Parameters
+    ----------
+    text
+        Any text.
+
+    Returns
+    -------
+    dict
+        ``{9: [...], 10: [...]}``.
+    """
+    found: dict[int, list[str]] = {9: [], 10: []}
+    for match in NUMBER_CANDIDATE.finditer(text):
+        digits = "".join(ch for ch in match.group(1) if ch.isdigit())
+        found[len(digits)].append(digits)
+    if len(text) <= 24:
+        eight = BSN_STRIPPED_CANDIDATE.fullmatch(text)
+        if eight:
+            found[9].append("0" + eight.group(1))
+    return found
+
 
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
@@ -274,18 +336,21 @@ _STREET_WORDS_NL = (
 #: retried from many positions.
 _NL_STREET_END = "|".join(f"(?<={word})" for word in _STREET_WORDS_NL.split("|"))
 ADDRESS = re.compile(
-    rf"(?<!\w)\d{{1,5}}+[A-Za-z]?,?[ \t]{{1,4}}+(?:[A-Z][\w'-]{{0,40}}+[ \t]{{1,4}}+){{0,3}}"
+    rf"\d(?<!\w\d)\d{{0,4}}+[A-Za-z]?,?[ \t]{{1,4}}+(?:[A-Z][\w'-]{{0,40}}+[ \t]{{1,4}}+){{0,3}}"
     rf"(?:{_STREET_WORDS_UK})\b"
-    rf"|(?<![{_LOWER}{_UPPER}])[A-Z][{_LOWER}]{{0,40}}+(?:{_NL_STREET_END})"
+    rf"|[A-Z](?<![{_LOWER}{_UPPER}].)[{_LOWER}]{{0,40}}+(?:{_NL_STREET_END})"
     rf"[ \t]{{1,4}}+\d{{1,5}}+(?:[ \t]?[A-Za-z]\b|-\d{{1,5}}+)?\b"
 )
+#: Characters of a value read by the weak (share) rules, names and addresses:
+#: a column of names or addresses has short values.
+WEAK_SCAN_CHARS = 100_000
 
 #: Every content pattern of the guard, by name, for the linear-time tests.
 PATTERNS: dict[str, re.Pattern[str]] = {
     **{kind: pattern for kind, pattern, _ in STRONG_RULES},
-    "bsn": BSN_CANDIDATE,
+    "postcode_whole": POSTCODE_WHOLE,
+    "bsn_nhs_number": NUMBER_CANDIDATE,
     "bsn_stripped": BSN_STRIPPED_CANDIDATE,
-    "nhs_number": NHS_CANDIDATE,
     "name_shape": NAME_SHAPE,
     "address": ADDRESS,
     "word": WORD_TOKEN,
@@ -399,14 +464,14 @@ def is_valid_nhs_number(values) -> pd.Series:
     return _digit_check(compact, 10, passes)
 
 
-#: ``(kind, candidate pattern, validator, shape, test)`` of the check-digit rules.
+#: ``(kind, digits, validator, shape, test)`` of the check-digit rules.
 CHECK_DIGIT_RULES = (
-    ("bsn", BSN_CANDIDATE, is_valid_bsn, "a 9-digit number", "the BSN 11-test"),
     (
-        "nhs_number",
-        NHS_CANDIDATE,
-        is_valid_nhs_number,
-        "a 10-digit number",
-        "the NHS mod-11 check",
+        "bsn",
+        9,
+        is_valid_bsn,
+        "a 9-digit number (or 8 digits: a BSN that lost its leading 0)",
+        "the BSN 11-test",
     ),
+    ("nhs_number", 10, is_valid_nhs_number, "a 10-digit number", "the NHS mod-11 check"),
 )

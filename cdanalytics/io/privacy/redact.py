@@ -35,16 +35,16 @@ import pandas as pd
 from .names import contains_person_name
 from .patterns import (
     ADDRESS,
-    BSN_CANDIDATE,
-    BSN_STRIPPED_CANDIDATE,
     IDENTIFIER_KINDS,
     NAME_SHAPE,
-    NHS_CANDIDATE,
+    POSTCODE_WHOLE,
+    POSTCODE_WHOLE_MAX,
     STRONG_RULES,
     has_stop_word,
     is_valid_bsn,
     is_valid_nhs_number,
     kind_from_column_name,
+    number_candidates,
 )
 
 __all__ = ["MAX_SHOWN", "redact", "redact_frame", "value_kind"]
@@ -84,14 +84,12 @@ def value_kind(value: str) -> str | None:
     for kind, pattern, _ in STRONG_RULES:
         if pattern.search(text):
             return kind
-    nine = ["".join(ch for ch in m.group(1) if ch.isdigit()) for m in BSN_CANDIDATE.finditer(text)]
-    eight = BSN_STRIPPED_CANDIDATE.fullmatch(text)
-    if eight:
-        nine.append("0" + eight.group(1))
-    if nine and is_valid_bsn(nine).any():
+    if len(text) <= POSTCODE_WHOLE_MAX and POSTCODE_WHOLE.fullmatch(text):
+        return "postcode"
+    numbers = number_candidates(text.strip())
+    if numbers[9] and is_valid_bsn(numbers[9]).any():
         return "bsn"
-    ten = [m.group(1) for m in NHS_CANDIDATE.finditer(text)]
-    if ten and is_valid_nhs_number(ten).any():
+    if numbers[10] and is_valid_nhs_number(numbers[10]).any():
         return "nhs_number"
     stripped = text.strip()
     if NAME_SHAPE.fullmatch(stripped) and not has_stop_word(pd.Series([stripped])).iloc[0]:

@@ -6,6 +6,7 @@ See :mod:`cdanalytics.io.privacy` for the rules and thresholds.
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -14,14 +15,18 @@ from ...errors import IdentifierError
 from .names import contains_person_name
 from .patterns import (
     ADDRESS,
-    BSN_STRIPPED_CANDIDATE,
     CHECK_DIGIT_RULES,
     IDENTIFIER_KINDS,
     NAME_SHAPE,
+    POSTCODE_WHOLE,
+    POSTCODE_WHOLE_MAX,
     STRONG_RULES,
+    WEAK_SCAN_CHARS,
     has_stop_word,
     kind_from_column_name,
+    number_candidates,
 )
+from .redact import value_kind
 
 __all__ = [
     "ADDRESS_SHARE",
@@ -38,6 +43,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_DIGIT = re.compile(r"[0-9]")
 
 #: Columns of the findings frame returned by :func:`scan_identifiers`.
 FINDING_COLUMNS: tuple[str, ...] = ("table", "source", "column", "kind", "reason")
@@ -56,12 +63,6 @@ NAME_MIN_CARDINALITY = 0.5
 ADDRESS_SHARE = 0.2
 #: Share of number-bearing distinct values that must pass a check digit.
 CHECK_DIGIT_SHARE = 0.5
-
-
-def _stripped_bsns(values: pd.Series) -> pd.Series:
-    """Values that are just 8 digits, zero-padded to 9 (a BSN whose leading 0 was lost)."""
-    eight = values.str.fullmatch(BSN_STRIPPED_CANDIDATE).astype(bool)
-    return "0" + values[eight].str.extract(BSN_STRIPPED_CANDIDATE)[0]
 
 
 def _distinct_values(column: pd.Series, max_unique: int | None) -> tuple[pd.Series, int, int]:
@@ -92,17 +93,18 @@ def _integral_numbers(column: pd.Series) -> pd.Series:
 
 def _check_digit_findings(values: pd.Series) -> list[tuple[str, str]]:
     """BSN / NHS findings among distinct string values."""
+    candidates = {9: ([], []), 10: ([], [])}  # digits -> (value positions, numbers)
+    for position, text in enumerate(values):
+        for width, numbers in number_candidates(text).items():
+            candidates[width][0].extend([position] * len(numbers))
+            candidates[width][1].extend(numbers)
     found = []
-    for kind, candidate, validator, shape, test in CHECK_DIGIT_RULES:
-        numbers = values.str.extractall(candidate)[0]
-        digits = numbers.str.replace(r"[^0-9]", "", regex=True)
-        per_value = [validator(digits).droplevel(1)] if len(digits) else []
-        if kind == "bsn":
-            per_value.append(validator(_stripped_bsns(values)))
-            shape = "a 9-digit number (or 8 digits: a BSN that lost its leading 0)"
-        if not sum(map(len, per_value)):
+    for kind, width, validator, shape, test in CHECK_DIGIT_RULES:
+        positions, numbers = candidates[width]
+        if not numbers:
             continue
-        valid = pd.concat(per_value).groupby(level=0).any()
+        valid = validator(pd.Series(numbers, index=positions, dtype=object))
+        valid = valid.groupby(level=0).any()
         n_valid, n_candidates = int(valid.sum()), len(valid)
         if n_valid and n_valid >= CHECK_DIGIT_SHARE * n_candidates:
             found.append(
@@ -118,11 +120,21 @@ def _text_findings(
     n = len(values)
     sampled = f"{n} sampled" if rows_sampled or n < n_distinct else f"{n}"
     found = []
+    # Every rule but the names needs an "@" (e-mail) or a digit: a fast
+    # character search picks the values worth the full patterns.
+    with_digit = values[values.str.contains(_DIGIT).astype(bool)]
+    with_at = values[values.str.contains("@", regex=False).astype(bool)]
     for kind, pattern, what in STRONG_RULES:
-        hits = int(values.str.contains(pattern).sum())
+        candidates = with_at if kind == "email" else with_digit
+        hit = candidates.str.contains(pattern).astype(bool)
+        if kind == "postcode":
+            short = candidates[candidates.str.len() <= POSTCODE_WHOLE_MAX]
+            hit |= short.str.fullmatch(POSTCODE_WHOLE).astype(bool).reindex(hit.index).fillna(False)
+        hits = int(hit.sum())
         if hits:
             found.append((kind, f"{hits} of {sampled} distinct values contain {what}"))
-    found += _check_digit_findings(values)
+    if len(with_digit):
+        found += _check_digit_findings(with_digit)
     in_text = int(values.map(contains_person_name).astype(bool).sum())
     if in_text:
         found.append(
@@ -146,7 +158,8 @@ def _text_findings(
                 "or 'SURNAME, Firstname'",
             )
         )
-    addresses = int(values.str.contains(ADDRESS).sum())
+    heads = with_digit.str.slice(0, WEAK_SCAN_CHARS)
+    addresses = int(heads.str.contains(ADDRESS).sum()) if len(heads) else 0
     if addresses and addresses >= ADDRESS_SHARE * n:
         found.append(
             ("address", f"{addresses} of {sampled} distinct values look like street addresses")
@@ -176,9 +189,7 @@ def _header_looks_like_value(name: object) -> bool:
     That happens when a file without a header row is read: its first data
     row becomes the header. Such headers are not repeated in messages.
     """
-    text = pd.Series([str(name)], dtype=object)
-    strong = any(text.str.contains(pattern).iloc[0] for _, pattern, _ in STRONG_RULES)
-    return strong or bool(_check_digit_findings(text)) or contains_person_name(str(name))
+    return kind_from_column_name(name) is None and value_kind(str(name)) is not None
 
 
 def scan_identifiers(
