@@ -32,20 +32,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .names import contains_person_name
-from .patterns import (
-    ADDRESS,
-    IDENTIFIER_KINDS,
-    NAME_SHAPE,
-    POSTCODE_WHOLE,
-    POSTCODE_WHOLE_MAX,
-    STRONG_RULES,
-    has_stop_word,
-    is_valid_bsn,
-    is_valid_nhs_number,
-    kind_from_column_name,
-    number_candidates,
-)
+from .patterns import IDENTIFIER_KINDS, STRONG_RULES, kind_from_column_name
+from .rules import rule_masks
 
 __all__ = ["MAX_SHOWN", "redact", "redact_frame", "value_kind"]
 
@@ -67,6 +55,37 @@ _WHAT = {
 }
 
 
+#: Rule of :func:`~.rules.rule_masks` to the kind it shows, in the order tried.
+_RULE_KINDS = {
+    **{kind: kind for kind, _, _ in STRONG_RULES},
+    "bsn": "bsn",
+    "nhs_number": "nhs_number",
+    "name_in_text": "name",
+    "name_shape": "name",
+    "address": "address",
+}
+
+
+def _shown(values: pd.Series) -> np.ndarray:
+    """What each distinct value (text) may be shown as."""
+    heads = values.str.slice(0, MAX_SHOWN + _MARGIN).str.strip().astype(object)
+    masks = rule_masks(heads)
+    shown = np.where(
+        values.str.len() > MAX_SHOWN,
+        values.str.slice(0, MAX_SHOWN)
+        + "… [cut, "
+        + values.str.len().map("{:,}".format)
+        + " characters]",
+        values,
+    ).astype(object)
+    hidden = np.zeros(len(values), dtype=bool)
+    for rule, kind in _RULE_KINDS.items():
+        hit = masks[rule].to_numpy(dtype=bool) & ~hidden
+        shown[hit] = f"[redacted: looks like {_WHAT[kind]}]"
+        hidden |= hit
+    return shown
+
+
 def value_kind(value: str) -> str | None:
     """The identifier kind a single value looks like, or ``None``.
 
@@ -80,34 +99,9 @@ def value_kind(value: str) -> str | None:
     str or None
         A key of :data:`~cdanalytics.io.privacy.IDENTIFIER_KINDS`.
     """
-    text = value[: MAX_SHOWN + _MARGIN]
-    for kind, pattern, _ in STRONG_RULES:
-        if pattern.search(text):
-            return kind
-    if len(text) <= POSTCODE_WHOLE_MAX and POSTCODE_WHOLE.fullmatch(text):
-        return "postcode"
-    numbers = number_candidates(text.strip())
-    if numbers[9] and is_valid_bsn(numbers[9]).any():
-        return "bsn"
-    if numbers[10] and is_valid_nhs_number(numbers[10]).any():
-        return "nhs_number"
-    stripped = text.strip()
-    if NAME_SHAPE.fullmatch(stripped) and not has_stop_word(pd.Series([stripped])).iloc[0]:
-        return "name"
-    if contains_person_name(text):
-        return "name"
-    if ADDRESS.search(text):
-        return "address"
-    return None
-
-
-def _shown(value: str) -> str:
-    kind = value_kind(value)
-    if kind is not None:
-        return f"[redacted: looks like {_WHAT[kind]}]"
-    if len(value) > MAX_SHOWN:
-        return f"{value[:MAX_SHOWN]}… [cut, {len(value):,} characters]"
-    return value
+    head = pd.Series([value[: MAX_SHOWN + _MARGIN].strip()], dtype=object)
+    masks = rule_masks(head).iloc[0]
+    return next((kind for rule, kind in _RULE_KINDS.items() if masks[rule]), None)
 
 
 def _column_placeholder(column: object) -> str | None:
@@ -142,7 +136,11 @@ def redact(values, *, columns=None) -> pd.Series:
     present = series[~missing].astype(str)
     if len(present):
         codes, uniques = pd.factorize(present)
-        shown = np.array([v if _PLAIN.fullmatch(v) else _shown(v) for v in uniques], dtype=object)
+        uniques = pd.Series(uniques, dtype=object)
+        shown = uniques.to_numpy(dtype=object, copy=True)
+        judged = ~uniques.str.fullmatch(_PLAIN).to_numpy(dtype=bool)
+        if judged.any():
+            shown[judged] = _shown(uniques[judged].reset_index(drop=True))
         out[~missing] = shown[codes]
     if columns is not None:
         names = pd.Series(columns if not isinstance(columns, str) else [columns] * len(series))

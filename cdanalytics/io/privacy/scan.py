@@ -6,27 +6,19 @@ See :mod:`cdanalytics.io.privacy` for the rules and thresholds.
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 import pandas as pd
 
 from ...errors import IdentifierError
-from .names import contains_person_name
 from .patterns import (
-    ADDRESS,
     CHECK_DIGIT_RULES,
     IDENTIFIER_KINDS,
-    NAME_SHAPE,
-    POSTCODE_WHOLE,
-    POSTCODE_WHOLE_MAX,
     STRONG_RULES,
-    WEAK_SCAN_CHARS,
-    has_stop_word,
     kind_from_column_name,
-    number_candidates,
 )
 from .redact import value_kind
+from .rules import rule_masks
 
 __all__ = [
     "ADDRESS_SHARE",
@@ -44,7 +36,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_DIGIT = re.compile(r"[0-9]")
 
 #: Columns of the findings frame returned by :func:`scan_identifiers`.
 FINDING_COLUMNS: tuple[str, ...] = ("table", "source", "column", "kind", "reason")
@@ -91,21 +82,12 @@ def _integral_numbers(column: pd.Series) -> pd.Series:
     return values[keep].astype("int64").astype(str).reset_index(drop=True).astype(object)
 
 
-def _check_digit_findings(values: pd.Series) -> list[tuple[str, str]]:
-    """BSN / NHS findings among distinct string values."""
-    candidates = {9: ([], []), 10: ([], [])}  # digits -> (value positions, numbers)
-    for position, text in enumerate(values):
-        for width, numbers in number_candidates(text).items():
-            candidates[width][0].extend([position] * len(numbers))
-            candidates[width][1].extend(numbers)
+def _check_digit_findings(masks: pd.DataFrame) -> list[tuple[str, str]]:
+    """BSN / NHS findings from the rule masks of distinct values."""
     found = []
-    for kind, width, validator, shape, test in CHECK_DIGIT_RULES:
-        positions, numbers = candidates[width]
-        if not numbers:
-            continue
-        valid = validator(pd.Series(numbers, index=positions, dtype=object))
-        valid = valid.groupby(level=0).any()
-        n_valid, n_candidates = int(valid.sum()), len(valid)
+    for kind, _, _, shape, test in CHECK_DIGIT_RULES:
+        n_valid = int(masks[kind].sum())
+        n_candidates = int(masks[f"{kind}_candidate"].sum())
         if n_valid and n_valid >= CHECK_DIGIT_SHARE * n_candidates:
             found.append(
                 (kind, f"{n_valid} of {n_candidates} distinct values holding {shape} pass {test}")
@@ -119,23 +101,14 @@ def _text_findings(
     """Content findings for the distinct values of a text column."""
     n = len(values)
     sampled = f"{n} sampled" if rows_sampled or n < n_distinct else f"{n}"
+    masks = rule_masks(values)
     found = []
-    # Every rule but the names needs an "@" (e-mail) or a digit: a fast
-    # character search picks the values worth the full patterns.
-    with_digit = values[values.str.contains(_DIGIT).astype(bool)]
-    with_at = values[values.str.contains("@", regex=False).astype(bool)]
-    for kind, pattern, what in STRONG_RULES:
-        candidates = with_at if kind == "email" else with_digit
-        hit = candidates.str.contains(pattern).astype(bool)
-        if kind == "postcode":
-            short = candidates[candidates.str.len() <= POSTCODE_WHOLE_MAX]
-            hit |= short.str.fullmatch(POSTCODE_WHOLE).astype(bool).reindex(hit.index).fillna(False)
-        hits = int(hit.sum())
+    for kind, _, what in STRONG_RULES:
+        hits = int(masks[kind].sum())
         if hits:
             found.append((kind, f"{hits} of {sampled} distinct values contain {what}"))
-    if len(with_digit):
-        found += _check_digit_findings(with_digit)
-    in_text = int(values.map(contains_person_name).astype(bool).sum())
+    found += _check_digit_findings(masks)
+    in_text = int(masks["name_in_text"].sum())
     if in_text:
         found.append(
             (
@@ -144,8 +117,7 @@ def _text_findings(
                 "given name, initials or a title followed by a name, or 'SURNAME, Firstname')",
             )
         )
-    shaped = values[values.str.fullmatch(NAME_SHAPE).astype(bool)]
-    names = int((~has_stop_word(shaped)).sum()) if len(shaped) else 0
+    names = int(masks["name_shape"].sum())
     if (
         names >= NAME_MIN_VALUES
         and names >= NAME_SHARE * n
@@ -158,8 +130,7 @@ def _text_findings(
                 "or 'SURNAME, Firstname'",
             )
         )
-    heads = with_digit.str.slice(0, WEAK_SCAN_CHARS)
-    addresses = int(heads.str.contains(ADDRESS).sum()) if len(heads) else 0
+    addresses = int(masks["address"].sum())
     if addresses and addresses >= ADDRESS_SHARE * n:
         found.append(
             ("address", f"{addresses} of {sampled} distinct values look like street addresses")
@@ -179,7 +150,7 @@ def _content_findings(
         return _text_findings(values, n_distinct, n_rows, rows_sampled) if len(values) else []
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         numbers = _integral_numbers(column)
-        return _check_digit_findings(numbers) if len(numbers) else []
+        return _check_digit_findings(rule_masks(numbers)) if len(numbers) else []
     return []
 
 
