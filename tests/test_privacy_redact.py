@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdanalytics.errors import FreeTextWarning
 from cdanalytics.io.privacy import (
@@ -139,3 +141,24 @@ def test_a_table_without_free_text_columns_is_returned_as_it_is():
     frame = pd.DataFrame({"session_type": ["Group Session"], "n": [np.int64(1)]})
     out, notes = drop_free_text(frame, table="sessions", file="s.csv")
     assert out is frame and notes == []
+
+
+# --- properties ------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=400), min_size=1, max_size=20))
+def test_redaction_never_fails_and_never_shows_more_than_the_cut(values):
+    shown = redact(values)
+    assert len(shown) == len(values)
+    for value, text in zip(values, shown, strict=True):
+        assert isinstance(text, str)
+        assert len(text) <= MAX_SHOWN + len(f"… [cut, {len(value):,} characters]")
+        assert text == value or text.startswith(("[redacted: ", value[:MAX_SHOWN]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=" abcxyz.,;-", max_size=60), st.text(alphabet=" abcxyz.,;-", max_size=60))
+def test_an_e_mail_address_anywhere_in_the_shown_part_is_hidden(before, after):
+    value = f"{before} j.smith@example.org {after}"
+    assert redact([value]).tolist() == ["[redacted: looks like an e-mail address]"]

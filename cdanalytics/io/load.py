@@ -537,7 +537,10 @@ def load_export(
         :class:`~cdanalytics.errors.ExportValidationError`. ``True``: rows
         with problems, and every row of a participant with problems, are set
         aside in ``export.quarantine[table]`` (with ``source_row`` and
-        ``quarantine_reason``) and the rest is returned. Problems with a file
+        ``quarantine_reason``) and the rest is returned. Quarantined cells,
+        like the values in the problem list, are shown through
+        :func:`cdanalytics.io.privacy.redact`: identifier-like values are
+        replaced and long values cut. Problems with a file
         as a whole (a missing required column, an invalid manifest) still
         raise.
     programmes, instruments
