@@ -31,7 +31,6 @@ __all__ = [
     "POSTCODE_WHOLE_MAX",
     "STRONG_RULES",
     "WEAK_SCAN_CHARS",
-    "has_stop_word",
     "is_valid_bsn",
     "is_valid_nhs_number",
     "kind_from_column_name",
@@ -355,26 +354,6 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "address": ADDRESS,
     "word": WORD_TOKEN,
 }
-
-
-def has_stop_word(values: pd.Series) -> pd.Series:
-    """Whether each value holds a word of :data:`NAME_STOP_WORDS` (any case).
-
-    Set look-ups on the words of each value, not a regex alternation.
-
-    Parameters
-    ----------
-    values
-        Text values (object dtype).
-
-    Returns
-    -------
-    pandas.Series
-        Boolean, aligned with ``values``.
-    """
-    return values.map(
-        lambda text: not NAME_STOP_WORDS.isdisjoint(w.lower() for w in WORD_TOKEN.findall(text))
-    ).astype(bool)
 
 
 def _digit_check(
