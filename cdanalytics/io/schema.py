@@ -67,6 +67,7 @@ _COLUMN_KEYS = {
     "min",
     "max",
     "ordered",
+    "free_text",
     "description",
 }
 _TABLE_KEYS = {"table", "description", "key", "parent", "extra_columns", "columns"}
@@ -105,6 +106,9 @@ class ColumnSpec:
         type.
     ordered
         The categories are ordered (in the order of ``allowed``).
+    free_text
+        Sites may type free text here: only codes are kept unless the
+        mapping declares the column safe (:mod:`cdanalytics.io.privacy`).
     """
 
     name: str
@@ -120,6 +124,7 @@ class ColumnSpec:
     max: float | None = None
     registry_range: str | None = None
     ordered: bool = False
+    free_text: bool = False
 
     @property
     def dtype(self) -> str:
@@ -235,6 +240,7 @@ def _column_spec(raw: Mapping[str, Any], table: str) -> ColumnSpec:
         max=hi,
         registry_range=lo_ref or hi_ref,
         ordered=bool(raw.get("ordered", False)),
+        free_text=bool(raw.get("free_text", False)),
     )
 
 
@@ -434,6 +440,11 @@ def _rule_text(col: ColumnSpec) -> str:
         parts.append("up to the programme's number of sessions of that type (below)")
     if col.default is not None:
         parts.append(f"empty means `{col.default}`")
+    if col.free_text:
+        parts.append(
+            "codes such as `moved_away`; other text is dropped unless the mapping lists the "
+            "column under `free_text_safe`"
+        )
     return "; ".join(parts)
 
 
