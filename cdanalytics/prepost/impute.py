@@ -5,7 +5,8 @@ follow-up) questionnaire, and they differ from completers: the mean change
 of completers alone is biased when scores are missing at random given
 baseline score, attendance and exit status. :func:`impute_second_scores`
 draws ``m`` plausible values for every missing second score from a normal
-linear regression on the first score and participant predictors, with the
+linear regression on the first score and participant predictors (least
+squares from the normal equations of the identified columns), with the
 coefficients and residual variance drawn from their posterior (a *proper*
 imputation, Rubin 1987 p. 167; ``norm`` of van Buuren's ``mice``), and
 :func:`rubin_pool` combines the ``m`` analyses.
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import linalg, stats
+from scipy.linalg import lapack
 
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
@@ -91,7 +92,7 @@ def rubin_pool(
         imputations, B, ddof=1), ``total_variance`` T = W + (1 + 1/m) B,
         ``se`` = sqrt(T), ``riv`` (relative increase in variance,
         (1 + 1/m) B / W), ``lambda`` ((1 + 1/m) B / T, the share of the
-        variance due to missing data; statsmodels' ``MICEResults.fmi``),
+        variance due to missing data; statsmodels' ``MICEResults.frac_miss_info``),
         ``df`` (Barnard & Rubin 1999 small-sample degrees of freedom; the
         complete-data df where the imputations do not differ, B = 0, as
         when nothing was missing),
@@ -205,17 +206,17 @@ def imputation_predictors(
     """
     explicit = predictors is not None
     names = list(DEFAULT_PREDICTORS if predictors is None else predictors)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, object] = {}
     ids = pd.Index(wide["participant_id"].astype(str))
     participants = data.participants if isinstance(data, Export) else None
     for name in names:
         if name in wide.columns:
-            out[name] = wide[name].to_numpy()
+            out[name] = wide[name].array
         elif name == "attendance_rate" and isinstance(data, Export) and _has_sessions(data):
             out[name] = _attendance_rate(data.sessions).reindex(ids).to_numpy()
         elif participants is not None and name in participants.columns:
             rows = pd.Index(participants["participant_id"].astype(str)).get_indexer(ids)
-            out[name] = participants[name].to_numpy()[rows]
+            out[name] = participants[name].array.take(rows, allow_fill=True)
         elif explicit:
             raise ConfigError(f"Imputation predictor {name!r} is not in the data.")
     return pd.DataFrame(out, index=wide.index)
@@ -247,53 +248,65 @@ def _design(frame: pd.DataFrame, first: np.ndarray) -> np.ndarray:
             if gone.any():
                 columns.append(gone.astype(float))
         else:
-            codes, levels = pd.factorize(col.astype("object"), use_na_sentinel=True)
+            codes, levels = pd.factorize(col, use_na_sentinel=True)
             codes = np.where(codes < 0, len(levels), codes)
-            n_levels = codes.max() + 1 if len(codes) else 0
-            for level in range(1, n_levels):
+            for level in np.unique(codes)[1:]:
                 columns.append((codes == level).astype(float))
     return np.column_stack(columns)
 
 
-def _identified_columns(x_obs: np.ndarray) -> np.ndarray:
-    """Columns of a design (intercept first) that the observed rows identify.
+def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns of a design (intercept first) that the observed rows identify,
+    with the cross-products ``X'X`` and means of the observed rows.
 
     The other columns are centred on their observed means (which removes
     anything the intercept explains, such as a dummy that is 1 on every
-    observed row) and a column-pivoted QR keeps a linearly independent set.
-    Dropping the rest, rather than leaving the coefficients to a
-    pseudo-inverse, keeps predictions for the missing rows from depending on
-    how a collinear set happens to be split.
+    observed row) and a pivoted Cholesky factorisation of their
+    cross-product (LAPACK ``dpstrf``, the R factor of a column-pivoted QR)
+    keeps a linearly independent set. Dropping the rest, rather than
+    leaving the coefficients to a pseudo-inverse, keeps predictions for the
+    missing rows from depending on how a collinear set happens to be split.
     """
-    centred = x_obs[:, 1:] - x_obs[:, 1:].mean(axis=0)
-    if centred.shape[1] == 0:
-        return np.array([0])
-    _, r, pivot = linalg.qr(centred, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    scale = np.sqrt(len(x_obs)) * np.maximum(np.abs(x_obs[:, 1:]).max(), 1.0)
-    rank = int((diag > 1e-10 * scale).sum())
-    return np.r_[0, np.sort(pivot[:rank]) + 1]
+    gram = x_obs.T @ x_obs
+    n = len(x_obs)
+    mean = gram[0] / n
+    centred = gram[1:, 1:] - n * np.outer(mean[1:], mean[1:])
+    if centred.shape[0] == 0:
+        return np.array([0]), gram
+    scale = np.max(np.diag(centred), initial=0.0)
+    if scale <= 0:
+        return np.array([0]), gram
+    _, piv, rank, _ = lapack.dpstrf(centred, lower=0, tol=1e-10 * scale)
+    keep = np.r_[0, np.sort(piv[:rank] - 1) + 1]
+    return keep, gram[np.ix_(keep, keep)]
 
 
 def _posterior_draws(
     x_obs: np.ndarray, y_obs: np.ndarray, m: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` draws of (coefficients, residual SD) of a normal linear regression
-    under the standard noninformative prior: sigma^2 = SSR / chi2(df) and
-    beta ~ N(beta_hat, sigma^2 (X'X)^-1) (``statsmodels`` OLS fit)."""
-    fit = sm.OLS(y_obs, x_obs).fit()
-    df = fit.df_resid
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identified columns and ``m`` draws of (coefficients, residual SD) of a
+    normal linear regression under the standard noninformative prior:
+    sigma^2 = SSR / chi2(n - p) and beta ~ N(beta_hat, sigma^2 (X'X)^-1)
+    (Rubin 1987, p. 167). Least squares from the normal equations of the
+    identified columns (a full-rank Cholesky solve)."""
+    keep, gram = _identified_columns(x_obs)
+    x = x_obs[:, keep]
+    df = len(y_obs) - len(keep)
     if df < 1:
         raise InsufficientDataError(
             "Too few complete pairs to fit the imputation model (needs more pairs than "
             "predictor levels)."
         )
-    sigma = np.sqrt(fit.ssr / rng.chisquare(df, size=m))
-    eigval, eigvec = np.linalg.eigh(fit.normalized_cov_params)
-    root = eigvec * np.sqrt(np.clip(eigval, 0, None))
-    z = rng.standard_normal((len(fit.params), m))
-    betas = fit.params[:, None] + (root @ z) * sigma
-    return betas, sigma
+    factor = linalg.cho_factor(gram)
+    beta = linalg.cho_solve(factor, x.T @ y_obs)
+    resid = y_obs - x @ beta
+    ssr = float(resid @ resid)
+    sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
+    # (X'X)^-1 = L^-T L^-1 with X'X = L L^T: beta + sigma L^-T z has that covariance.
+    lower = np.linalg.cholesky(gram)
+    z = rng.standard_normal((len(keep), m))
+    betas = beta[:, None] + linalg.solve_triangular(lower.T, z, lower=False) * sigma
+    return keep, betas, sigma
 
 
 def impute_second_scores(
@@ -308,11 +321,11 @@ def impute_second_scores(
     """Draw ``m`` imputations of the missing ``second`` scores of a score table.
 
     One model per instrument × scale × informant, fitted on the pairs:
-    ``second ~ first + predictors`` (ordinary least squares by
-    ``statsmodels``); each imputation draws the residual variance and the
-    coefficients from their posterior and adds a normal residual, so the
-    imputations carry the uncertainty of the model as well as of the score
-    (Rubin 1987, p. 167). Vectorised over participants and imputations.
+    ``second ~ first + predictors`` (ordinary least squares); each
+    imputation draws the residual variance and the coefficients from their
+    posterior and adds a normal residual, so the imputations carry the
+    uncertainty of the model as well as of the score (Rubin 1987, p. 167).
+    Vectorised over participants and imputations.
 
     Parameters
     ----------
@@ -350,10 +363,10 @@ def impute_second_scores(
         use = rows & ~np.isnan(x)
         design = _design(predictors.loc[use], x[use])
         observed = ~np.isnan(y[use])
-        design = design[:, _identified_columns(design[observed])]
-        betas, sigma = _posterior_draws(design[observed], y[use][observed], m, rng)
+        keep, betas, sigma = _posterior_draws(design[observed], y[use][observed], m, rng)
         target = np.flatnonzero(use)[~observed]
-        draws = design[~observed] @ betas + rng.standard_normal((len(target), m)) * sigma
+        draws = design[~observed][:, keep] @ betas
+        draws += rng.standard_normal((len(target), m)) * sigma
         values[:, target] = draws.T
     return ImputedScores(
         scores=values,
