@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import linalg, stats
 from scipy.linalg import lapack
 
+from .._design import design_matrix
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from ._data import SCALE_KEYS, group_codes
@@ -234,27 +235,6 @@ def _attendance_rate(sessions: pd.DataFrame) -> pd.Series:
     return pd.Series(attended).groupby(ids.to_numpy()).mean()
 
 
-def _design(frame: pd.DataFrame, first: np.ndarray) -> np.ndarray:
-    """Intercept, first score, dummies of categorical predictors (missing is a
-    level), numeric predictors (mean-filled, with a missingness indicator)."""
-    columns = [np.ones(len(first)), first]
-    for name in frame.columns:
-        col = frame[name]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            x = col.to_numpy(dtype=float)
-            gone = np.isnan(x)
-            fill = np.nanmean(x) if (~gone).any() else 0.0
-            columns.append(np.where(gone, fill, x))
-            if gone.any():
-                columns.append(gone.astype(float))
-        else:
-            codes, levels = pd.factorize(col, use_na_sentinel=True)
-            codes = np.where(codes < 0, len(levels), codes)
-            for level in np.unique(codes)[1:]:
-                columns.append((codes == level).astype(float))
-    return np.column_stack(columns)
-
-
 def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Columns of a design (intercept first) that the observed rows identify,
     with the cross-products ``X'X`` and means of the observed rows.
@@ -361,7 +341,7 @@ def impute_second_scores(
     for g in np.unique(codes[missing]):
         rows = codes == g
         use = rows & ~np.isnan(x)
-        design = _design(predictors.loc[use], x[use])
+        design = design_matrix(predictors.loc[use], x[use])
         observed = ~np.isnan(y[use])
         keep, betas, sigma = _posterior_draws(design[observed], y[use][observed], m, rng)
         target = np.flatnonzero(use)[~observed]
