@@ -9,7 +9,12 @@ import pytest
 import statsmodels.formula.api as smf
 from lifelines import CoxPHFitter
 
-from cdanalytics.compare import CASEMIX_COLUMNS, casemix_comparison, referral_quarter
+from cdanalytics.compare import (
+    CASEMIX_COLUMNS,
+    casemix_comparison,
+    casemix_model,
+    referral_quarter,
+)
 from cdanalytics.errors import ConfigError
 
 RISK_LOGIT = {"low": -2.0, "medium": -1.2, "high": -0.4, "very_high": 0.3}
@@ -144,3 +149,15 @@ def test_only_programme_participants_and_eligible_windows_count(table):
         casemix_comparison(table, "site", covariates=["shoe_size"])
     with pytest.raises(ConfigError):
         casemix_comparison(table, "site", outcome="rate")
+
+
+def test_one_fitted_model_serves_several_units(table):
+    model = casemix_model(table)
+    for unit in ("site", "referral_quarter"):
+        pd.testing.assert_frame_equal(
+            casemix_comparison(model, unit).table, casemix_comparison(table, unit).table
+        )
+    with pytest.raises(ConfigError):
+        casemix_comparison(model, "risk_level")
+    with pytest.raises(ConfigError):
+        casemix_comparison(model, "site", covariates=["risk_level"])

@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         CASEMIX_COLUMNS,
         DEFAULT_CASEMIX,
         CaseMixComparison,
+        CaseMixModel,
         casemix_comparison,
+        casemix_model,
         referral_quarter,
     )
     from .funnel import (
@@ -33,7 +35,9 @@ __all__ = [
     "DEFAULT_CASEMIX",
     "FUNNEL_LEVELS",
     "CaseMixComparison",
+    "CaseMixModel",
     "casemix_comparison",
+    "casemix_model",
     "funnel_limits",
     "overdispersion",
     "poisson_ratio_ci",
