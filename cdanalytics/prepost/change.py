@@ -24,7 +24,7 @@ from ._data import (
     split_by_group,
 )
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
-from .impute import imputation_predictors, impute_second_scores, rubin_pool
+from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
 __all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "change", "holm"]
 
@@ -91,12 +91,7 @@ IMPUTED_CHANGE_COLUMNS: list[str] = [
     "df",
     "p_value",
     "p_holm",
-    "within_variance",
-    "between_variance",
-    "total_variance",
-    "riv",
-    "lambda",
-    "fmi",
+    *POOLED_COLUMNS,
 ]
 
 ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
@@ -394,9 +389,7 @@ def _imputed_change(
     out["change_ci_low"] = pooled["ci_low"]
     out["change_ci_high"] = pooled["ci_high"]
     out["improvement"] = out["sign"] * out["mean_change"]
-    for name in ("t", "df", "p_value", "within_variance", "between_variance"):
-        out[name] = pooled[name]
-    for name in ("total_variance", "riv", "lambda", "fmi"):
+    for name in ("t", "df", "p_value", *POOLED_COLUMNS):
         out[name] = pooled[name]
     out["p_holm"] = holm(out, "p_value", [*by, "instrument", "informant"])
     out = out[[*by, *IMPUTED_CHANGE_COLUMNS]]

@@ -47,15 +47,8 @@ __all__ = [
 #: Predictors of the imputation model besides the first score (those present are used).
 DEFAULT_PREDICTORS: tuple[str, ...] = ("programme", "risk_level", "attendance_rate", "exit_status")
 
-#: Columns added by :func:`rubin_pool` results when written to a table, in order.
+#: The variance components of :func:`rubin_pool` that the pooled tables report.
 POOLED_COLUMNS: list[str] = [
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "t",
-    "df",
-    "p_value",
     "within_variance",
     "between_variance",
     "total_variance",

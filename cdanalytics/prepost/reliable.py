@@ -24,7 +24,7 @@ from ._data import (
     scale_table,
     select_scores,
 )
-from .impute import imputation_predictors, impute_second_scores, rubin_pool
+from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
 __all__ = [
     "CHANGE_CLASSES",
@@ -102,11 +102,7 @@ IMPUTED_RELIABLE_CHANGE_COLUMNS: list[str] = [
     "ci_low",
     "ci_high",
     "df",
-    "within_variance",
-    "between_variance",
-    "riv",
-    "lambda",
-    "fmi",
+    *POOLED_COLUMNS,
 ]
 
 CutoffChoice = Literal["auto", "a", "b", "c", "threshold"]
@@ -568,6 +564,6 @@ def _pooled_shares(
     out["se"] = pooled["se"]
     out["ci_low"] = np.clip(pooled["ci_low"], 0.0, 1.0)
     out["ci_high"] = np.clip(pooled["ci_high"], 0.0, 1.0)
-    for name in ("df", "within_variance", "between_variance", "riv", "lambda", "fmi"):
+    for name in ("df", *POOLED_COLUMNS):
         out[name] = pooled[name]
     return out[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
