@@ -16,10 +16,12 @@ from cdanalytics.errors import ConfigError
 from cdanalytics.io.export import Export
 from cdanalytics.prepost import (
     IMPUTED_CHANGE_COLUMNS,
+    IMPUTED_RELIABLE_CHANGE_COLUMNS,
     change,
     imputation_predictors,
     impute_second_scores,
     reliable_change,
+    reliable_change_summary,
     rubin_pool,
     score_table,
 )
@@ -220,3 +222,23 @@ def test_reliable_change_shares_are_pooled_over_imputations(mar):
     assert inside[spread].all()
     assert pooled.loc[~spread, ["ci_low", "ci_high"]].isna().all().all()
     assert pooled["fmi"][spread].between(0, 1).all()
+
+
+def test_reliable_change_pools_the_shares_of_each_completed_data_set(mar):
+    pooled = reliable_change(mar, missing="impute", m=6, seed=21)
+    assert list(pooled.columns) == IMPUTED_RELIABLE_CHANGE_COLUMNS
+    wide = score_table(mar)
+    draws = impute_second_scores(
+        wide, "pre", "post", imputation_predictors(mar, wide), m=6, seed=21
+    )
+    rates = np.array(
+        [
+            reliable_change_summary(reliable_change(wide.assign(post=draws.scores[j])))[
+                "rate"
+            ].to_numpy()
+            for j in range(6)
+        ]
+    )
+    np.testing.assert_allclose(pooled["rate"], rates.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(pooled["between_variance"], rates.var(axis=0, ddof=1), atol=1e-15)
+    assert (pooled["n_imputed"] == draws.imputed.sum()).all()
