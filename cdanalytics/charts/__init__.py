@@ -35,6 +35,8 @@ propensity_overlap            MatchResult.scores
 prepost_means                 mixed_model_means(...) or change_means(change)
 jacobson_truax_plot           prepost.reliable_change (one scale)
 reliable_change_bars          prepost.reliable_change_summary
+funnel_plot                   compare.casemix_comparison(...).table
+cohort_trend_chart            compare.casemix_comparison(..., "referral_quarter")
 ============================  ==============================================
 """
 
@@ -46,6 +48,7 @@ from .engagement import (
     retention_chart,
 )
 from .forest import EFFECT_COLUMNS, forest_plot
+from .funnel import cohort_trend_chart, funnel_plot
 from .matching import love_plot, propensity_overlap
 from .prepost import (
     MEANS_COLUMNS,
@@ -65,10 +68,12 @@ __all__ = [
     "PALETTE",
     "RC_PARAMS",
     "change_means",
+    "cohort_trend_chart",
     "completion_chart",
     "cumulative_reoffending_chart",
     "dropout_timing_chart",
     "forest_plot",
+    "funnel_plot",
     "jacobson_truax_plot",
     "love_plot",
     "mixed_model_means",
