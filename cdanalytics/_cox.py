@@ -144,7 +144,7 @@ def prepare(
     entered = None if entry is None else _entry_buckets(entry[rows], s, first, k_stratum, t)
     return RiskSets(
         rows=rows,
-        xt=np.ascontiguousarray(exog[rows].T),
+        xt=_transposed_rows(exog, rows),
         weight=w,
         x_e=exog[rows[event_pos]],
         bucket=bucket,
@@ -163,14 +163,24 @@ def prepare(
     )
 
 
+def _transposed_rows(exog: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``exog[rows].T`` as a contiguous (terms × rows) array; a column-major
+    ``exog`` (as the counting-process callers pass) is gathered in one step."""
+    if exog.flags.f_contiguous and not exog.flags.c_contiguous:
+        return exog.T.take(rows, axis=1)
+    return np.ascontiguousarray(exog[rows].T)
+
+
 def _entry_buckets(
     start: np.ndarray, stratum: np.ndarray, first: np.ndarray, k_stratum: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
     """The last event time k of each row's stratum at or before its start
-    (-1: none): one sort of the event times with the starts, event times
-    first at equal (stratum, time), so a row starting at t_k is not at risk
-    at t_k."""
+    (-1: none), so a row starting at t_k is not at risk at t_k. One stratum:
+    a binary search of the event times; several: one sort of the event times
+    with the starts, event times first at equal (stratum, time)."""
     n_times = first.size
+    if k_stratum[0] == k_stratum[-1] and (stratum == k_stratum[0]).all():
+        return np.searchsorted(t[first], start, side="right") - 1
     key_stratum = np.r_[k_stratum, stratum]
     key_time = np.r_[t[first], start]
     is_start = np.r_[np.zeros(n_times, dtype=bool), np.ones(start.size, dtype=bool)]
@@ -186,14 +196,13 @@ def _entered_after(rs: RiskSets, values: np.ndarray) -> np.ndarray:
     """Σ of ``values`` (rows, or terms × rows) over the rows of each event
     time's stratum that start at or after it (times, or times × terms): they
     are in the reverse cumulative sums by stop time but not yet at risk."""
-    entered = rs.entry >= 0
-    k = rs.entry[entered]
-    n_times = rs.counts.size
+    bins = rs.entry + 1  # bin 0: rows that start before their stratum's first event time
+    n_bins = rs.counts.size + 1
     if values.ndim == 1:
-        per_time = np.bincount(k, weights=values[entered], minlength=n_times)
+        per_time = np.bincount(bins, weights=values, minlength=n_bins)[1:]
     else:
         per_time = np.column_stack(
-            [np.bincount(k, weights=row[entered], minlength=n_times) for row in values]
+            [np.bincount(bins, weights=row, minlength=n_bins)[1:] for row in values]
         )
     return _reverse_cumsum_within(per_time, rs.k_stratum)
 
@@ -223,9 +232,10 @@ def terms(rs: RiskSets, beta: np.ndarray) -> Terms:
     shift = float(eta.max())
     w = np.exp(eta - shift)
     risk = rs.weight * w
+    weighted_x = rs.xt * risk
     s0 = _reverse_cumsum_within(np.add.reduceat(risk, rs.block_starts), rs.block_stratum)
     s1 = _reverse_cumsum_within(
-        np.add.reduceat(rs.xt * risk, rs.block_starts, axis=1).T, rs.block_stratum
+        np.add.reduceat(weighted_x, rs.block_starts, axis=1).T, rs.block_stratum
     )
     r_e = risk[rs.event_pos]
     d0 = np.add.reduceat(r_e, rs.starts)
@@ -234,7 +244,7 @@ def terms(rs: RiskSets, beta: np.ndarray) -> Terms:
     s0, s1 = s0[block], s1[block]
     if rs.entry is not None:
         s0 = s0 - _entered_after(rs, risk)[k]
-        s1 = s1 - _entered_after(rs, rs.xt * risk)[k]
+        s1 = s1 - _entered_after(rs, weighted_x)[k]
     c = s0 - f * d0[k]
     a = (s1 - f[:, None] * d1[k]) / c[:, None]
     return Terms(eta=eta, shift=shift, w=w, risk=risk, c=c, a=a)

@@ -78,10 +78,11 @@ def attended_days(
     attended session of the chosen types; sessions of people outside the
     cohort or without a date are left out."""
     index_day = _days(cohort["index_date"])
-    attended = sessions["attendance"].astype("string") == "attended"
+    attended = (sessions["attendance"] == "attended").fillna(False).to_numpy(dtype=bool)
     if session_types is not None:
-        attended &= sessions["session_type"].astype("string").isin(list(session_types))
-    chosen = sessions.loc[attended.fillna(False).to_numpy(dtype=bool)]
+        chosen_type = sessions["session_type"].isin(list(session_types))
+        attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
+    chosen = sessions.loc[attended, ["participant_id", "session_date"]]
     pos = pd.Index(cohort["participant_id"]).get_indexer(chosen["participant_id"])
     day = _days(chosen["session_date"]) - index_day[np.maximum(pos, 0)]
     known = (pos >= 0) & ~np.isnan(day)
@@ -102,12 +103,13 @@ def split_at_sessions(
     baseline = np.bincount(pos[day <= 0], minlength=n).astype(float)
     inside = (day > 0) & (day < duration[pos])
     pos, day = pos[inside], day[inside]
-    order = np.lexsort((day, pos))
-    pos, day = pos[order], day[order]
-    new = np.r_[True, (pos[1:] != pos[:-1]) | (day[1:] != day[:-1])] if pos.size else pos > 0
-    first = np.flatnonzero(new)
-    split_pos, split_day = pos[first], day[first]
-    split_count = np.diff(np.r_[first, pos.size]).astype(float)
+    # One sort of (person, day) pairs; days from dates are whole numbers.
+    span = int(day.max()) + 1 if day.size else 1
+    pairs, split_count = np.unique(
+        pos.astype(np.int64) * span + day.astype(np.int64), return_counts=True
+    )
+    split_pos, split_day = pairs // span, (pairs % span).astype(float)
+    split_count = split_count.astype(float)
 
     n_splits = np.bincount(split_pos, minlength=n)
     rows = 1 + n_splits
@@ -246,6 +248,30 @@ class TimeVaryingCoxResult:
     references: dict[str, object]
 
 
+def _sorted_risk_sets(
+    parts: Intervals, fixed: np.ndarray, person_stratum: np.ndarray, ties: str
+) -> _cox.RiskSets:
+    """The engine's risk sets of the intervals, with attendance and the fixed
+    covariates ``fixed`` (people × terms). The intervals are sorted by
+    (stratum, stop) first, so the engine's own sort finds them in order and
+    the covariates are gathered from the small per-person table into a
+    column-major design (one copy of it at a time)."""
+    order = np.lexsort((parts.stop, person_stratum[parts.person]))
+    person = parts.person[order]
+    exog = np.empty((order.size, 1 + fixed.shape[1]), order="F")
+    np.take(parts.attended, order, out=exog[:, 0])
+    for j in range(fixed.shape[1]):
+        np.take(fixed[:, j], person, out=exog[:, j + 1])
+    return _cox.prepare(
+        parts.stop[order],
+        parts.event[order],
+        exog,
+        person_stratum[person],
+        ties,
+        entry=parts.start[order],
+    )
+
+
 def cox_time_varying(
     data: Export | pd.DataFrame,
     covariates: Sequence[str] = (),
@@ -317,24 +343,26 @@ def cox_time_varying(
             "values; impute them or leave those people out."
         )
     parts = split_at_sessions(cohort, sessions, session_types)
-    if parts.n_left_out:
+    n_left_out = parts.n_left_out
+    if n_left_out:
         warnings.warn(
-            f"cox_time_varying: left out {parts.n_left_out} people with no follow-up time "
+            f"cox_time_varying: left out {n_left_out} people with no follow-up time "
             "(reoffence or censoring on the index date).",
             StatisticalWarning,
             stacklevel=2,
         )
     if parts.event.sum() == 0:
         raise InsufficientDataError("cox_time_varying: no reoffences after the index date.")
-    columns, terms = [parts.attended], [ATTENDANCE_TERM]
+    terms: list[str] = [ATTENDANCE_TERM]
     references: dict[str, object] = {}
+    fixed = np.empty((len(cohort), 0))
     if covariates:
         fixed, fixed_terms, references = _design(cohort, covariates, {})
-        columns.extend(fixed[parts.person].T)
         terms.extend(fixed_terms)
-    exog = np.column_stack(columns)
-    stratum = group_by(cohort, strata_keys).ngroup().to_numpy()[parts.person]
-    risk_sets = _cox.prepare(parts.stop, parts.event, exog, stratum, ties, entry=parts.start)
+    person_stratum = group_by(cohort, strata_keys).ngroup().to_numpy()
+    risk_sets = _sorted_risk_sets(parts, fixed, person_stratum, ties)
+    n_intervals, n_events = int(parts.start.size), int(parts.event.sum())
+    del parts  # the risk sets hold what the fit needs
     params, loglik, information, (loglik_null, score0, information0) = _cox.fit(
         risk_sets, len(terms), _convergence_message(terms)
     )
@@ -347,10 +375,10 @@ def cox_time_varying(
     return TimeVaryingCoxResult(
         summary=summary,
         tests=tests,
-        n=len(cohort) - parts.n_left_out,
-        n_intervals=int(parts.start.size),
-        n_events=int(parts.event.sum()),
-        n_left_out=parts.n_left_out,
+        n=len(cohort) - n_left_out,
+        n_intervals=n_intervals,
+        n_events=n_events,
+        n_left_out=n_left_out,
         loglik=float(loglik),
         loglik_null=float(loglik_null),
         ties=ties,
