@@ -30,8 +30,10 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     )
     from .definition import (
         COUNTABLE_EVENT_TYPES,
+        DISPOSALS,
         INDEX_OPTIONS,
         OUTCOME_COLUMNS,
+        SERIOUSNESS_LEVELS,
         SURVIVAL_COLUMNS,
         ReoffendingDefinition,
         person_outcomes,
@@ -80,6 +82,7 @@ __all__ = [
     "DEFAULT_HORIZONS_MONTHS",
     "DEFAULT_LANDMARK_DAYS",
     "DEFAULT_REFERENCES",
+    "DISPOSALS",
     "FIXED_WINDOW_COLUMNS",
     "HORIZON_COLUMNS",
     "INDEX_OPTIONS",
@@ -89,6 +92,7 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "PH_COLUMNS",
     "PH_TRANSFORMS",
+    "SERIOUSNESS_LEVELS",
     "SURVIVAL_COLUMNS",
     "TEST_COLUMNS",
     "TIES",
