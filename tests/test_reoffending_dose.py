@@ -109,15 +109,22 @@ def cohort():
     return dose_cohort(600, -0.06, seed=4)
 
 
-def test_fit_equals_lifelines_time_varying_on_the_intervals(cohort):
+@pytest.mark.parametrize("fixed", ["high_risk", "score"])
+def test_fit_equals_lifelines_time_varying_on_the_intervals(cohort, fixed):
     """Coefficients, model-based SEs and log-likelihood agree with lifelines'
     CoxTimeVaryingFitter (Efron ties) on the same intervals to 1e-6, with a
-    fixed covariate beside attendance."""
+    fixed covariate beside attendance: a binary one (identical intervals
+    without events are merged into weighted rows) and a continuous one
+    (every man has his own profile: nothing is merged)."""
     people, sessions = cohort
-    people = people.assign(high_risk=(np.arange(len(people)) % 3 == 0).astype(float))
-    result = cox_time_varying(people, ["high_risk"], sessions=sessions)
+    rng = np.random.default_rng(0)
+    people = people.assign(
+        high_risk=(np.arange(len(people)) % 3 == 0).astype(float),
+        score=rng.normal(size=len(people)),
+    )
+    result = cox_time_varying(people, [fixed], sessions=sessions)
     intervals = attendance_intervals(people, sessions).merge(
-        people[["participant_id", "high_risk"]], on="participant_id"
+        people[["participant_id", fixed]], on="participant_id"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lifelines: pandas deprecations
@@ -129,7 +136,7 @@ def test_fit_equals_lifelines_time_varying_on_the_intervals(cohort):
             event_col="event",
             fit_options={"precision": 1e-12},
         )
-    terms = [ATTENDANCE_TERM, "high_risk"]
+    terms = [ATTENDANCE_TERM, fixed]
     assert result.summary["term"].tolist() == terms
     np.testing.assert_allclose(result.summary["coef"], reference.params_[terms], atol=1e-6)
     np.testing.assert_allclose(result.summary["se"], reference.standard_errors_[terms], atol=1e-6)

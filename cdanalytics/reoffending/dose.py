@@ -252,23 +252,56 @@ def _sorted_risk_sets(
     parts: Intervals, fixed: np.ndarray, person_stratum: np.ndarray, ties: str
 ) -> _cox.RiskSets:
     """The engine's risk sets of the intervals, with attendance and the fixed
-    covariates ``fixed`` (people × terms). The intervals are sorted by
-    (stratum, stop) first, so the engine's own sort finds them in order and
-    the covariates are gathered from the small per-person table into a
-    column-major design (one copy of it at a time)."""
-    order = np.lexsort((parts.stop, person_stratum[parts.person]))
-    person = parts.person[order]
+    covariates ``fixed`` (people × terms).
+
+    Intervals without an event that agree in everything the partial
+    likelihood sees (stratum, fixed covariates, start, stop, attendance) are
+    merged into one row whose case weight is their number: the weighted
+    risk-set sums are the same sums, so the fit is the same. Events are never
+    merged (with Efron's approximation each tied event is a term of its own).
+    Merging is skipped when most people have a covariate profile of their
+    own. The rows are then sorted by (stratum, stop), so the engine's own
+    sort finds them in order, and the covariates are gathered from the small
+    per-profile table into a column-major design.
+    """
+    keys = pd.DataFrame(np.column_stack([person_stratum, fixed]))
+    profile_of = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    n_profiles = int(profile_of.max()) + 1
+    first = np.empty(n_profiles, dtype=np.int64)  # a person of each profile
+    first[profile_of[::-1]] = np.arange(len(profile_of))[::-1]
+    profile = profile_of[parts.person]
+    start, stop, event, attended = parts.start, parts.stop, parts.event, parts.attended
+    weight = None
+    if 2 * n_profiles <= len(profile_of):
+        quiet = event == 0
+        merged = pd.DataFrame(
+            {"p": profile[quiet], "a": start[quiet], "b": stop[quiet], "c": attended[quiet]}
+        ).value_counts(sort=False)
+        rows = merged.index
+        loud = ~quiet
+
+        def join(level: int, values: np.ndarray) -> np.ndarray:
+            return np.r_[rows.get_level_values(level).to_numpy(), values[loud]]
+
+        profile = join(0, profile)
+        start, stop, attended = join(1, start), join(2, stop), join(3, attended)
+        event = np.r_[np.zeros(len(merged)), event[loud]]
+        weight = np.r_[merged.to_numpy(dtype=float), np.ones(int(loud.sum()))]
+    stratum = person_stratum[first][profile]
+    order = np.lexsort((stop, stratum))
+    profile = profile[order]
     exog = np.empty((order.size, 1 + fixed.shape[1]), order="F")
-    np.take(parts.attended, order, out=exog[:, 0])
+    np.take(attended, order, out=exog[:, 0])
     for j in range(fixed.shape[1]):
-        np.take(fixed[:, j], person, out=exog[:, j + 1])
+        np.take(fixed[first, j], profile, out=exog[:, j + 1])
     return _cox.prepare(
-        parts.stop[order],
-        parts.event[order],
+        stop[order],
+        event[order],
         exog,
-        person_stratum[person],
+        stratum[order],
         ties,
-        entry=parts.start[order],
+        weight=None if weight is None else weight[order],
+        entry=start[order],
     )
 
 
