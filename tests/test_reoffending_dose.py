@@ -15,7 +15,12 @@ import pytest
 from _dose_fixtures import dose_cohort
 from lifelines import CoxTimeVaryingFitter
 
-from cdanalytics.errors import ConfigError, InsufficientDataError, StatisticalWarning
+from cdanalytics.errors import (
+    AnalysisError,
+    ConfigError,
+    InsufficientDataError,
+    StatisticalWarning,
+)
 from cdanalytics.reoffending import (
     ATTENDANCE_TERM,
     INTERVAL_COLUMNS,
@@ -98,10 +103,12 @@ def test_session_types_restrict_what_is_counted(hand_counted):
     assert group.loc[group["participant_id"] == "D", "start"].tolist() == [0.0]
 
 
-def test_a_table_needs_its_sessions(hand_counted):
-    people, _ = hand_counted
+def test_a_table_needs_its_sessions_and_one_row_per_person(hand_counted):
+    people, sessions = hand_counted
     with pytest.raises(ConfigError, match="sessions"):
         attendance_intervals(people)
+    with pytest.raises(AnalysisError, match="not unique"):
+        attendance_intervals(pd.concat([people, people.iloc[[0]]]), sessions)
 
 
 @pytest.fixture(scope="module")

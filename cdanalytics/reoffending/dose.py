@@ -158,6 +158,8 @@ def _cohort_and_sessions(
         raise ConfigError(f"sessions lacks column(s) {', '.join(missing)}.")
     if cohort["index_date"].isna().any():
         raise AnalysisError("people in the cohort without an index_date.")
+    if not cohort["participant_id"].is_unique:
+        raise AnalysisError("participant_id is not unique among the people in the cohort.")
     return cohort, sessions
 
 
