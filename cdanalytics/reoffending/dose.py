@@ -59,9 +59,10 @@ ATTENDANCE_TERM = "sessions_attended"
 INTERVAL_COLUMNS: list[str] = ["participant_id", "start", "stop", "event", ATTENDANCE_TERM]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Intervals:
-    """Counting-process intervals as arrays (one entry per interval)."""
+    """Counting-process intervals as arrays (one entry per interval);
+    :func:`_sorted_risk_sets` consumes them (sets the arrays to ``None``)."""
 
     person: np.ndarray  # row of the person in the cohort table
     start: np.ndarray
@@ -273,6 +274,8 @@ def _sorted_risk_sets(
     first[profile_of[::-1]] = np.arange(len(profile_of))[::-1]
     profile = profile_of[parts.person]
     start, stop, event, attended = parts.start, parts.stop, parts.event, parts.attended
+    # Consumed: each array is freed as soon as its sorted or merged copy replaces it.
+    parts.person = parts.start = parts.stop = parts.event = parts.attended = None
     weight = None
     if 2 * n_profiles <= len(profile_of):
         quiet = event == 0
@@ -294,17 +297,14 @@ def _sorted_risk_sets(
     profile = profile[order]
     exog = np.empty((order.size, 1 + fixed.shape[1]), order="F")
     np.take(attended, order, out=exog[:, 0])
+    del attended
     for j in range(fixed.shape[1]):
         np.take(fixed[first, j], profile, out=exog[:, j + 1])
-    return _cox.prepare(
-        stop[order],
-        event[order],
-        exog,
-        stratum[order],
-        ties,
-        weight=None if weight is None else weight[order],
-        entry=start[order],
-    )
+    del profile
+    stop, event, stratum, start = stop[order], event[order], stratum[order], start[order]
+    weight = None if weight is None else weight[order]
+    del order
+    return _cox.prepare(stop, event, exog, stratum, ties, weight=weight, entry=start)
 
 
 def cox_time_varying(
@@ -395,9 +395,8 @@ def cox_time_varying(
         fixed, fixed_terms, references = _design(cohort, covariates, {})
         terms.extend(fixed_terms)
     person_stratum = group_by(cohort, strata_keys).ngroup().to_numpy()
-    risk_sets = _sorted_risk_sets(parts, fixed, person_stratum, ties)
     n_intervals, n_events = int(parts.start.size), int(parts.event.sum())
-    del parts  # the risk sets hold what the fit needs
+    risk_sets = _sorted_risk_sets(parts, fixed, person_stratum, ties)
     params, loglik, information, (loglik_null, score0, information0) = _cox.fit(
         risk_sets, len(terms), _convergence_message(terms)
     )
