@@ -254,7 +254,13 @@ class Channels:
                 continue
             con = _constraint(t.key_of(fits[0]))
             for k, v in counts.items():
-                s.narrow(self.cell(ns, t.name, k, con), math.floor(v + 1e-3), math.ceil(v - 1e-3))
+                cell = self.cell(ns, t.name, k, con)
+                if abs(v - round(v)) < 1e-3:
+                    # a whole count drawn again: published as the table is (rounded or noisy
+                    # counts keep their slack; treating it as exact would be the attacker's error)
+                    s.publish(cell, str(round(v)), pub.round_to, pub.noise)
+                else:
+                    s.narrow(cell, math.floor(v + 1e-3), math.ceil(v - 1e-3))
 
     def _summary(self, ns: str, pub: Published) -> None:
         """Counts and rates the summary sentences print (English wording)."""
