@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
         "waiting_months": 6,
         "horizons_months": [6, 12, 24],
         "cox_covariates": ["risk_level", "prior_offences"],
+        "seriousness": None,
+        "disposal": None,
         "matching": {
             "covariates": ["risk_level", "prior_offences", "age_band"],
             "exact": ["programme"],
@@ -63,6 +65,8 @@ _TYPES: dict[str, Any] = {
         "waiting_months": int,
         "horizons_months": list,
         "cox_covariates": list,
+        "seriousness": (str, type(None)),
+        "disposal": (str, list, type(None)),
         "matching": {
             "covariates": list,
             "exact": (list, type(None)),
@@ -78,6 +82,7 @@ _TYPES: dict[str, Any] = {
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "language": ("en", "nl"),
     "reoffending.index": ("index_date", "start_date", "referral_date", "end_date"),
+    "reoffending.seriousness": (None, "general", "serious", "very_serious"),
     "disclosure.round_to": (None, 5),
     "disclosure.method": ("suppression", "rounding", "cell_key"),
 }

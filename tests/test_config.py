@@ -55,3 +55,15 @@ def test_errors_in_a_file_name_the_file(tmp_path):
     path.write_text("disclosure:\n  threshold: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"evaluation\.yaml"):
         load_config(path)
+
+
+def test_seriousness_and_disposal_reach_the_reoffending_definition():
+    from cdanalytics.report.compute import definition_from_config
+
+    config = validate_config({"reoffending": {"seriousness": "serious", "disposal": "custody"}})
+    definition = definition_from_config(config)
+    assert definition.seriousness == "serious"
+    assert definition.disposal == ("custody",)
+    assert definition_from_config(validate_config({})).seriousness is None
+    with pytest.raises(ConfigError, match=r"reoffending\.seriousness"):
+        validate_config({"reoffending": {"seriousness": "grave"}})

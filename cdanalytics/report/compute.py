@@ -80,6 +80,8 @@ def definition_from_config(config: dict[str, Any]) -> reoffending.ReoffendingDef
         index=section["index"],
         window_months=section["window_months"],
         waiting_months=section["waiting_months"],
+        seriousness=section["seriousness"],
+        disposal=section["disposal"],
     )
 
 
