@@ -35,6 +35,9 @@ propensity_overlap            MatchResult.scores
 prepost_means                 mixed_model_means(...) or change_means(change)
 jacobson_truax_plot           prepost.reliable_change (one scale)
 reliable_change_bars          prepost.reliable_change_summary
+share_heatmap                 practice.shares by team (and period)
+slope_chart                   practice.change
+agreement_chart               practice.agreement
 ============================  ==============================================
 """
 
@@ -47,6 +50,7 @@ from .engagement import (
 )
 from .forest import EFFECT_COLUMNS, forest_plot
 from .matching import love_plot, propensity_overlap
+from .practice import agreement_chart, share_heatmap, slope_chart
 from .prepost import (
     MEANS_COLUMNS,
     change_means,
@@ -64,6 +68,7 @@ __all__ = [
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
+    "agreement_chart",
     "change_means",
     "completion_chart",
     "cumulative_reoffending_chart",
@@ -77,5 +82,7 @@ __all__ = [
     "propensity_overlap",
     "reliable_change_bars",
     "retention_chart",
+    "share_heatmap",
+    "slope_chart",
     "styled",
 ]
