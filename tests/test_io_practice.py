@@ -41,6 +41,14 @@ def test_a_wide_audit_file_is_read_as_the_long_one(tmp_path):
     assert any("read as a wide audit table" in note for note in wide.report.notes)
 
 
+def test_a_wide_column_that_is_no_item_is_kept_and_said_so(tmp_path):
+    wide = WIDE.assign(cc9_made_up=["1", "2", "0", "1"])
+    export = load_export(write_audit_export(tmp_path / "x", wide))
+    assert set(export.case_audits["item"].astype(str)) == set(ITEMS)
+    assert export.case_audits["cc9_made_up"].notna().all()
+    assert any("cc9_made_up are not items" in note for note in export.report.notes)
+
+
 def test_a_wide_file_problem_names_the_wide_row(tmp_path):
     wide = WIDE.copy()
     wide.loc[2, ITEMS[0]] = "7"  # the third data row: line 4 of the file

@@ -129,6 +129,13 @@ def wide_to_long(raw: RawTable, items: Mapping[str, Any]) -> tuple[RawTable, str
         f"{raw.file}: read as a wide audit table ({len(columns)} item column(s) of the "
         f"audit-tool registry, {n:,} row(s)) and turned into {len(long):,} item score(s)."
     )
+    others = [c for c in keep if c not in _AUDIT_IDS]
+    if others:
+        note += (
+            f" Column(s) {', '.join(others)} are not items of the audit-tool registry: kept "
+            "as covariates, not scored (add an item under audit_tools in the evaluation "
+            "config if it is one)."
+        )
     return raw, note
 
 
