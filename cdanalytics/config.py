@@ -72,13 +72,14 @@ _TYPES: dict[str, Any] = {
         },
     },
     "prepost": {"timepoints": list},
-    "disclosure": {"threshold": int, "round_to": (int, type(None))},
+    "disclosure": {"threshold": int, "round_to": (int, type(None)), "method": str},
 }
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "language": ("en", "nl"),
     "reoffending.index": ("index_date", "start_date", "referral_date", "end_date"),
     "disclosure.round_to": (None, 5),
+    "disclosure.method": ("suppression", "rounding", "cell_key"),
 }
 
 

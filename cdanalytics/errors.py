@@ -18,6 +18,7 @@ __all__ = [
     "DataQualityWarning",
     "ExportError",
     "ExportValidationError",
+    "FreeTextWarning",
     "GroupLabelWarning",
     "IdentifierError",
     "InsufficientDataError",
@@ -99,3 +100,7 @@ class DataQualityWarning(CdaWarning):
 class GroupLabelWarning(DataQualityWarning):
     """A group label (a site or programme name) was renamed so that it cannot be
     taken for the overall row of a table."""
+
+
+class FreeTextWarning(DataQualityWarning):
+    """Free text was dropped from an export's free-text column (never shows the text)."""

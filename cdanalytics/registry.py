@@ -18,6 +18,7 @@ import yaml
 
 from ._merge import deep_merge
 from .errors import ConfigError
+from .stages import check_stages
 
 __all__ = [
     "audit_tool_registry",
@@ -47,7 +48,8 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
         Mapping of programme code to the fields to change (for example
         ``{"carrousel": {"core": {"group": 12}}}``), or a new programme with at
         least ``name``, ``core``, ``expected_duration_days`` and
-        ``completion_rule``.
+        ``completion_rule``. A programme's ``stages`` are checked by
+        :func:`cdanalytics.stages.check_stages`.
 
     Returns
     -------
@@ -67,6 +69,7 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
         entry.setdefault("review", {"count": 0, "window_days": 0, "timing": "none"})
         entry.setdefault("completion_grace_days", 0)
         entry.setdefault("rolling_entry", False)
+        check_stages(code, entry)
         entry["code"] = code
         entry["completion_rule"]["text"] = completion_rule_text(entry)
     return merged

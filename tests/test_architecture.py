@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "registry": 0,
     "i18n": 0,
     "outdir": 0,
+    "stages": 0,
     "_crash": 0,
     # 1: reading, validating and guarding an export
     "io": 1,

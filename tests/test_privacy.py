@@ -408,3 +408,73 @@ def test_long_tables_are_scanned_on_a_bounded_sample_of_rows():
     assert bounded["reason"].tolist() == [
         "100 of 100 sampled distinct values contain an e-mail address"
     ]
+
+
+# --- hardening (issue 9): more shapes of the same identifiers -------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        ("mobieletelefoonnummer", "phone"),
+        ("telefoonnr", "phone"),
+        ("client_telephone", "phone"),
+        ("HomePhoneNumber", "phone"),
+        ("adresregel", "address"),
+        ("woonadres_regel_2", "address"),
+        ("client_achternaam", "name"),
+        ("meisjesnaam", "name"),
+    ],
+)
+def test_compound_identifier_column_names_are_refused(column, kind):
+    df = pd.DataFrame({"participant_id": ["P000001", "P000002"], column: ["x", "y"]})
+    assert found(df) == {(column, kind)}
+
+
+def valid_bsns_starting_with_zero(n: int) -> list[str]:
+    """``n`` distinct 9-digit BSNs starting with 0 that pass the written-out 11-test."""
+    rng = np.random.default_rng(5)
+    out: set[str] = set()
+    while len(out) < n:
+        number = f"0{rng.integers(10**7, 10**8)}"
+        if reference_bsn(number):
+            out.add(number)
+    return sorted(out)
+
+
+def test_bsns_that_lost_their_leading_zero_are_found_as_text_and_as_numbers():
+    bsns = valid_bsns_starting_with_zero(30)
+    df = pd.DataFrame(
+        {
+            "client_ref": [b[1:] for b in bsns],  # as Excel saves them, read as text
+            "client_no": [int(b) for b in bsns],  # read as numbers
+        }
+    )
+    findings = scan_identifiers(df, table="participants", source="p.csv")
+    assert set(zip(findings["column"], findings["kind"], strict=True)) == {
+        ("client_ref", "bsn"),
+        ("client_no", "bsn"),
+    }
+    assert findings["reason"].str.startswith("30 of 30 distinct values").all()
+
+
+def test_random_8_digit_codes_are_not_mistaken_for_bsns():
+    rng = np.random.default_rng(8)
+    codes = rng.integers(10**7, 10**8, 300)
+    padded_share = is_valid_bsn([f"0{c}" for c in codes]).mean()
+    assert 0 < padded_share < 0.5  # about 1 in 11 pass by chance
+    df = pd.DataFrame({"case_ref": codes.astype(str), "case_no": codes})
+    assert found(df) == set()
+
+
+def test_a_column_of_surname_comma_firstname_is_refused():
+    people = ["OKOYE, Xander", "ADEYEMI, Tunde", "KOWALSKI, Piotr", "NGUYEN, Thi", "Rossi, L."]
+    df = pd.DataFrame({"client": [*people, "ROSSI, Luca"]})
+    findings = scan_identifiers(df, table="participants", source="p.csv")
+    assert findings["kind"].tolist() == ["name"]
+    assert "'SURNAME, Firstname'" in findings["reason"].iloc[0]
+
+
+def test_category_labels_with_commas_are_not_surname_firstname():
+    labels = ["Leeds, North", "Bradford, Central", "Other, not stated", "Unknown"] * 5
+    assert found(pd.DataFrame({"team": labels})) == set()

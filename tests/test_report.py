@@ -90,8 +90,18 @@ def pages(reports) -> dict[int, ReportPage]:
     return pages
 
 
+#: How a withheld cell reads in a CSV: the primary marker at any threshold, or ``[c]``.
+MARKERS = ("[c]", *(f"<{t}" for t in range(3, 101)))
+
+
 def read_table(folder: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(folder / "tables" / f"{name}.csv")
+    """A published table with its markers read as missing values (numbers stay numeric)."""
+    return pd.read_csv(folder / "tables" / f"{name}.csv", na_values=list(MARKERS))
+
+
+def raw_table(folder: Path, name: str) -> pd.DataFrame:
+    """A published table as the text of each field."""
+    return pd.read_csv(folder / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
 
 
 # --------------------------------------------------------------------------- report.html
@@ -179,10 +189,15 @@ def test_no_table_csv_publishes_a_count_below_the_threshold(reports, truth, thre
     assert {p.stem for p in tables} >= {"engagement", "flow_exits", "fixed_window", "change"}
     withheld = 0
     for path in tables:
-        frame = pd.read_csv(path)
+        frame = read_table(path.parent.parent, path.stem)
         counts = count_columns(frame, path.stem)
         assert find_disclosive(frame, policy, counts).empty, path.name
         withheld += int(frame[counts].isna().to_numpy().sum())
+        # A withheld count is written as its marker, never as an empty field.
+        text = raw_table(path.parent.parent, path.stem)[counts].to_numpy().ravel()
+        assert "" not in set(text), f"{path.name} has a blank count"
+        markers = {v for v in text if not v.isdigit()}
+        assert markers <= {f"<{threshold}", "[c]"}, (path.name, markers)
     # Not vacuous: the export has small counts, and the tables withhold them.
     eng = truth["engagement"]
     assert ((eng["n_excluded"] > 0) & (eng["n_excluded"] < threshold)).any()
@@ -858,7 +873,11 @@ def test_headline_engagement_figures_agree_with_an_independent_computation(expor
 
 def key_paths(value, path=()) -> set[str]:
     """Dotted key paths, with the open-ended keys written as placeholders."""
-    placeholders = {("engagement", "completion_by_group"): "<group>", ("prepost",): "<measure>"}
+    placeholders = {
+        ("engagement", "completion_by_group"): "<group>",
+        ("prepost",): "<measure>",
+        ("withheld",): "<key>",
+    }
     keys = set()
     for key, item in value.items():
         step = placeholders.get(path, key)
@@ -873,9 +892,59 @@ def documented_keys() -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", text, flags=re.MULTILINE))
 
 
+def figure_at(outcomes: dict, key: str) -> object:
+    """The figure under a dotted key (group names may contain dots: match greedily)."""
+    value: object = outcomes
+    rest = key
+    while rest:
+        step = next(k for k in sorted(value, key=len, reverse=True) if rest.startswith(k))
+        value, rest = value[step], rest[len(step) + 1 :]
+    return value
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_outcomes_json_gives_the_reason_for_every_withheld_figure(reports, threshold):
+    outcomes = json.loads((reports[threshold] / "outcomes.json").read_text(encoding="utf-8"))
+    withheld = outcomes["withheld"]
+    assert withheld, "nothing withheld"
+    for key, why in withheld.items():
+        assert figure_at(outcomes, key) is None, key
+        assert why["marker"] in {f"<{threshold}", "[c]"}, (key, why)
+        assert str(threshold) in why["reason"], (key, why)
+    nulls = {k for k, v in walk_counts(outcomes) if v is None and not k.startswith("withheld")}
+    assert nulls <= set(withheld)
+
+
 @pytest.mark.parametrize("threshold", THRESHOLDS)
 def test_every_key_of_outcomes_json_is_documented(reports, threshold):
     outcomes = json.loads((reports[threshold] / "outcomes.json").read_text(encoding="utf-8"))
     keys = key_paths(outcomes)
     assert {"engagement.completion.rate", "reoffending.programme.per_100"} <= keys
     assert keys - documented_keys() == set()
+
+
+def test_every_programme_with_20_potential_completers_has_its_completion_rate_published(
+    reports, truth
+):
+    """Secondary suppression spares the headline: completion rate and interval (threshold 10)."""
+    raw = truth["engagement"]
+    big = raw.loc[(raw["n_potential"] >= 20) & (raw["programme"].astype(str) != "All")]
+    assert len(big) >= 3
+    published = read_table(reports[10], "engagement").set_index("programme")
+    columns = ["n_potential", "completion_rate", "completion_ci_low", "completion_ci_high"]
+    shown = published.loc[big["programme"].astype(str), columns]
+    assert shown.notna().all(axis=None), shown
+
+
+def test_figure_notes_name_the_real_reason_a_group_is_not_drawn(reports, truth):
+    """A group left out of the completion figure is small, or named as protecting a small count."""
+    svg = (reports[10] / "figures" / "completion.svg").read_text(encoding="utf-8")
+    raw = truth["engagement"].set_index("programme")
+    published = read_table(reports[10], "engagement").set_index("programme")
+    dropped = published.index[published["completion_rate"].isna()]
+    for programme in dropped:
+        small = 0 < raw.loc[programme, "n_potential"] < 10
+        if not small:
+            assert "cannot be worked out" in svg, programme
+    if (raw.drop(index="All")["n_potential"] >= 10).all():
+        assert "fewer than 10" not in svg

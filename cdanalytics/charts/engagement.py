@@ -110,10 +110,11 @@ def _flow_text(
     for i, n in enumerate(counts):
         derivable = (shown[-1] and parts[:i].all()) or parts[i:].all()
         if derivable:
-            stage_text.append(number(_round_count(n, disclosure), lang))
+            shown_n = disclosure.publish_count(n)
+            stage_text.append(shown_n if isinstance(shown_n, str) else number(shown_n, lang))
         else:
             small = disclosure.is_small(np.array([n]))[0]
-            stage_text.append(disclosure.label if small else disclosure.withheld_label)
+            stage_text.append(disclosure.marker("primary" if small else "secondary"))
     exit_text, withheld = [], []
     for i, part in enumerate(left):
         step = label(STAGES[i], lang)
@@ -165,12 +166,6 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], colou
     )
     arrow.set_gid("flow_arrow")
     ax.add_patch(arrow)
-
-
-def _round_count(n: int, policy: DisclosurePolicy) -> int:
-    """A count rounded as the policy rounds published counts (nearest multiple of the base)."""
-    base = policy.round_to
-    return n if base is None else (n + base // 2) // base * base
 
 
 @styled

@@ -41,18 +41,20 @@ def _up_to(limit: float | None, x: np.ndarray, *values: np.ndarray) -> list[np.n
 def _at_risk_text(
     at_risk: pd.DataFrame, disclosure: DisclosurePolicy | None, lang: str
 ) -> pd.Series:
-    """The numbers at risk as text, withheld ones as the policy's labels."""
+    """The numbers at risk as text, withheld ones as the policy's labels.
+
+    Without a policy the numbers are taken as already published: a marker
+    written by the gate (``"<10"``, ``"[c]"``) is shown as it is.
+    """
     if disclosure is None:
         return pd.Series(
-            [number(n, lang) for n in column_values(at_risk, "n_at_risk")], index=at_risk.index
+            [v if isinstance(v, str) else number(v, lang) for v in at_risk["n_at_risk"]],
+            index=at_risk.index,
+            dtype=object,
         )
     table = protect_frame(at_risk, disclosure, count_cols=["n_at_risk"])
-    published = column_values(table.published, "n_at_risk")
-    text = [number(n, lang) if np.isfinite(n) else "" for n in published]
-    out = pd.Series(text, index=at_risk.index, dtype=object)
-    out[table.mask["n_at_risk"].to_numpy()] = disclosure.withheld_label
-    out[table.primary["n_at_risk"].to_numpy()] = disclosure.label
-    return out
+    text = table.formatted({"n_at_risk": lambda n: number(n, lang)})["n_at_risk"]
+    return pd.Series(text.to_numpy(), index=at_risk.index, dtype=object)
 
 
 @styled
@@ -81,8 +83,9 @@ def cumulative_reoffending_chart(
     at_risk
         :func:`cdanalytics.reoffending.at_risk_table` (or
         :attr:`~cdanalytics.reoffending.CumulativeReoffending.horizons`) with
-        the same grouping columns: ``horizon_months``, ``n_at_risk``.
-        ``None``: no table.
+        the same grouping columns: ``horizon_months``, ``n_at_risk``
+        (numbers, or, without ``disclosure``, a published table whose
+        withheld cells hold their markers). ``None``: no table.
     max_months
         Where the x axis (and the curves) end; default the last horizon of
         ``at_risk``, else the end of the longest curve.

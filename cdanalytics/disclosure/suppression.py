@@ -79,304 +79,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
 
-from cdanalytics.errors import AnalysisError, ConfigError
+from ._grid import _WITHHELD, _build_grid, _Grid, _protect, _require
+from .policy import DisclosurePolicy
 
 __all__ = [
-    "DisclosurePolicy",
     "SuppressedTable",
-    "check_recoverable",
-    "find_disclosive",
     "protect_frame",
     "protect_statistics",
+    "round_counts",
     "suppress_counts",
 ]
 
 logger = logging.getLogger(__name__)
 
-MIN_THRESHOLD = 3
-ROUNDING_BASES = (5,)
-REMAINDER = "(remainder)"
 
-# Status of a grid cell.
-_KNOWN = 0  # not in the table, known to the reader from elsewhere
-_VISIBLE = 1  # published in the table
-_WITHHELD = 2  # in the table, withheld
-_HIDDEN = 3  # not published anywhere (remainder, or a total that equals one cell)
+def round_counts(
+    frame: pd.DataFrame, columns: Sequence[Hashable], policy: DisclosurePolicy
+) -> pd.DataFrame:
+    """``frame`` with the published counts in ``columns`` rounded as the policy says.
 
-_EPS = 1e-6  # path cost of a cell that is already unknown
-
-
-@dataclass(frozen=True)
-class DisclosurePolicy:
-    """How much the published tables are protected.
-
-    Parameters
-    ----------
-    threshold
-        Counts ``0 < n < threshold`` are withheld, and so is every statistic
-        on a base below it. Default 10 (UK secure-data convention); never
-        below 3 (OECD floor).
-    round_to
-        ``None`` (no rounding) or 5: round every published count to the
-        nearest multiple of 5 after suppression (totals independently, so they
-        need not add up).
-    suppress_zeros
-        Also withhold zero counts. Default ``False``: a zero is shown, as in
-        UK practice, because it discloses nothing about a person by itself.
-    label
-        Text shown for a withheld small count; empty (the default) means
-        ``"<{threshold}"``.
-    withheld_label
-        Text shown for complementary cells and withheld statistics; default
-        ``"[c]"``.
-
-    Raises
-    ------
-    ConfigError
-        If the threshold is not an integer of at least 3, ``round_to`` is not
-        ``None`` or 5, or rounding would publish a count at the threshold as a
-        number below it (thresholds 6, 7, 11, 12, ... with ``round_to=5``).
+    Rounding is idempotent, so counts rounded already stay as they are;
+    withheld (missing) counts stay missing.
     """
-
-    threshold: int = 10
-    round_to: int | None = None
-    suppress_zeros: bool = False
-    label: str = ""
-    withheld_label: str = "[c]"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | np.integer):
-            raise ConfigError(
-                f"disclosure threshold must be a whole number, got {self.threshold!r}."
-            )
-        if self.threshold < MIN_THRESHOLD:
-            raise ConfigError(
-                f"disclosure threshold is {self.threshold}; it can never be below "
-                f"{MIN_THRESHOLD} (OECD floor)."
-            )
-        if self.round_to is not None and self.round_to not in ROUNDING_BASES:
-            raise ConfigError(
-                f"round_to must be None or one of {ROUNDING_BASES}, got {self.round_to!r}."
-            )
-        if self.round_to is not None and self.threshold % self.round_to in (1, 2):
-            shown = self.threshold - self.threshold % self.round_to
-            raise ConfigError(
-                f"with round_to={self.round_to} a count of {self.threshold} would be "
-                f"published as {shown}, below the threshold; use a threshold that rounds "
-                f"to itself or up (for example 10)."
-            )
-        if not self.label:
-            object.__setattr__(self, "label", f"<{self.threshold}")
-
-    def is_small(self, counts: np.ndarray) -> np.ndarray:
-        """Boolean array: which counts must be withheld (primary suppression)."""
-        counts = np.asarray(counts)
-        small = (counts > 0) & (counts < self.threshold)
-        return small | (counts == 0) if self.suppress_zeros else small
-
-
-@dataclass
-class _Grid:
-    """A count table with its margins: the last row and column hold the totals.
-
-    ``rows``/``cols`` name each grid row/column in the published frame
-    (``None``: not in it); a cell is in the frame when both are named.
-    """
-
-    value: np.ndarray
-    status: np.ndarray
-    primary: np.ndarray
-    rows: list
-    cols: list
-
-    def unknown(self) -> np.ndarray:
-        return (self.status == _WITHHELD) | (self.status == _HIDDEN)
-
-    def signs(self) -> np.ndarray:
-        """Signs that make every row and column of the grid add up to zero."""
-        sign = np.ones(self.value.shape)
-        sign[:-1, -1] = -1.0
-        sign[-1, :-1] = -1.0
-        return sign
-
-    def recover(self, i: int, j: int) -> float | None:
-        """The value a reader computes for unknown cell ``(i, j)``, or None.
-
-        The grid is a bipartite graph (grid rows and columns are nodes, unknown
-        cells are edges) whose every node's equation adds up to zero. A cell is
-        determined exactly when it is a bridge: without it, its row and column
-        fall apart into two components. Adding the equations of the rows on
-        row ``i``'s side and subtracting those of its columns cancels every
-        other unknown cell and leaves this one.
-        """
-        unknown = self.unknown()
-        n_rows, n_cols = unknown.shape
-        ui, uj = np.nonzero(unknown)
-        keep = ~((ui == i) & (uj == j))
-        graph = coo_matrix(
-            (np.ones(keep.sum()), (ui[keep], n_rows + uj[keep])),
-            shape=(n_rows + n_cols, n_rows + n_cols),
-        )
-        _, labels = connected_components(graph, directed=False)
-        if labels[i] == labels[n_rows + j]:
-            return None
-        side = labels == labels[i]
-        signs = self.signs()
-        known = np.where(unknown, 0.0, np.nan_to_num(self.value * signs))
-        rest = known.sum(axis=1) @ side[:n_rows] - known.sum(axis=0) @ side[n_rows:]
-        return float(-rest * signs[i, j])
-
-    def recovered(self, candidates: np.ndarray) -> pd.DataFrame:
-        """The candidate unknown cells a reader can compute: ``row``, ``column``, ``value``."""
-        found = [
-            (a, b, value)
-            for a, b in np.argwhere(candidates & self.unknown()).tolist()
-            if (value := self.recover(a, b)) is not None
-        ]
-        return pd.DataFrame(
-            {
-                "row": [self.rows[a] for a, _, _ in found],
-                "column": [
-                    REMAINDER if self.cols[b] is None else self.cols[b] for _, b, _ in found
-                ],
-                "value": pd.array([v for _, _, v in found], dtype="Float64"),
-            }
-        )
-
-
-def _cheapest_cycle(grid: _Grid, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-    """Published cells to withhold so that cell ``(i, j)`` lies on a cycle.
-
-    Shortest path from row ``i`` to column ``j`` in the bipartite graph of
-    the grid without the cell itself; unknown cells cost ``_EPS``, published
-    cells ``1 + value``, plus a large penalty for zeros and totals.
-    """
-    n_rows, n_cols = grid.value.shape
-    margin = np.zeros(grid.value.shape, dtype=bool)
-    margin[-1, :] = True
-    margin[:, -1] = True
-    big = 1.0 + 2.0 * np.abs(grid.value).sum()
-    cost = 1.0 + grid.value + big * ((grid.value == 0) | margin)
-    weight = np.where(grid.status == _VISIBLE, cost, 0.0)
-    weight = np.where(grid.unknown(), _EPS, weight)
-    weight[i, j] = 0.0
-    graph = np.zeros((n_rows + n_cols, n_rows + n_cols))
-    graph[:n_rows, n_rows:] = weight
-    graph[n_rows:, :n_rows] = weight.T
-    dist, pred = dijkstra(graph, directed=False, indices=i, return_predecessors=True)
-    if not np.isfinite(dist[n_rows + j]):
-        raise AnalysisError(
-            "cannot protect a small count: every other cell of its row and column is "
-            "a total known from elsewhere; publish fewer totals or a coarser table."
-        )
-    path_rows, path_cols = [], []
-    node = n_rows + j
-    while node != i:
-        prev = pred[node]
-        row, col = (prev, node) if prev < n_rows else (node, prev)
-        path_rows.append(row)
-        path_cols.append(col - n_rows)
-        node = prev
-    return np.array(path_rows), np.array(path_cols)
-
-
-def _protect(grid: _Grid) -> None:
-    """Withhold complementary cells until no primary cell is recoverable.
-
-    One pass suffices: withholding more cells never makes a protected cell
-    recoverable again.
-    """
-    for i, j in np.argwhere(grid.primary & grid.unknown()):
-        if grid.recover(int(i), int(j)) is not None:
-            rows, cols = _cheapest_cycle(grid, int(i), int(j))
-            visible = grid.status[rows, cols] == _VISIBLE
-            grid.status[rows[visible], cols[visible]] = _WITHHELD
-
-
-def _counts(frame: pd.DataFrame, cols: Sequence[Hashable], what: str) -> np.ndarray:
-    """The columns as a non-negative integer array, or a clear error."""
-    block = frame[list(cols)]
-    if block.isna().to_numpy().any():
-        raise AnalysisError(f"{what} has missing counts in {list(cols)}; counts must be complete.")
-    try:
-        numbers = block.to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{what} columns {list(cols)} must be numeric counts.") from exc
-    if (numbers < 0).any() or (numbers != np.round(numbers)).any():
-        raise AnalysisError(f"{what} columns {list(cols)} must hold non-negative whole numbers.")
-    return numbers.astype(np.int64)
-
-
-def _require(frame: pd.DataFrame, cols: Sequence[Hashable]) -> None:
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"columns {missing} are not in the table (it has {list(frame.columns)}).")
-    if not frame.index.is_unique:
-        raise ConfigError("the table's index must be unique to protect it.")
-
-
-def _build_grid(
-    table: pd.DataFrame,
-    parts: Sequence[Hashable],
-    policy: DisclosurePolicy,
-    row_total: Hashable | None,
-    col_total: Hashable | None,
-    remainder: bool,
-) -> _Grid:
-    """Lay a table out as a grid of parts (plus remainder) and margins."""
-    if col_total is not None and col_total not in table.index:
-        raise ConfigError(f"col_total {col_total!r} is not a row label of the table.")
-    body = table.drop(index=col_total) if col_total is not None else table
-    interior = _counts(body, parts, "table")
-    n_rows = interior.shape[0]
-    row_sums = interior.sum(axis=1)
-    if row_total is not None:
-        totals = _counts(body, [row_total], "row_total")[:, 0]
-        rest = totals - row_sums
-        if (rest < 0).any() or (not remainder and (rest != 0).any()):
-            raise AnalysisError(
-                f"row totals in {row_total!r} do not equal the sum of {list(parts)}."
-            )
-        if remainder and (rest != 0).any():
-            interior = np.column_stack([interior, rest])
-    n_cols = interior.shape[1]
-    has_rest = n_cols > len(parts)
-    value = np.zeros((n_rows + 1, n_cols + 1), dtype=np.int64)
-    value[:-1, :-1] = interior
-    value[:-1, -1] = interior.sum(axis=1)
-    value[-1, :-1] = interior.sum(axis=0)
-    value[-1, -1] = interior.sum()
-    if col_total is not None:
-        shown_cols = [*parts, *([row_total] if row_total is not None else [])]
-        shown = _counts(table.loc[[col_total]], shown_cols, f"row {col_total!r}")
-        if (shown[0, : len(parts)] != value[-1, : len(parts)]).any() or (
-            row_total is not None and shown[0, -1] != value[-1, -1]
-        ):
-            raise AnalysisError(f"the totals in row {col_total!r} do not add up.")
-
-    status = np.full(value.shape, _VISIBLE, dtype=np.int8)
-    if has_rest:
-        status[:, -2] = _HIDDEN
-    if row_total is None:
-        status[:-1, -1] = _KNOWN if len(parts) + has_rest >= 2 else _HIDDEN
-    if col_total is None:
-        status[-1, :-1] = _KNOWN if n_rows >= 2 else _HIDDEN
-    if row_total is None or col_total is None:
-        status[-1, -1] = _KNOWN if n_rows >= 2 and n_cols >= 2 else _HIDDEN
-    if has_rest:
-        status[-1, -2] = _KNOWN if n_rows >= 2 else _HIDDEN
-
-    primary = policy.is_small(value) & (status != _KNOWN)
-    hidden_total = status == _HIDDEN
-    hidden_total[:-1, :-1] = False  # a hidden total is the twin of one cell, not a cell
-    primary &= ~hidden_total
-    status[primary & (status == _VISIBLE)] = _WITHHELD
-    rows = [*body.index, col_total]
-    cols = [*parts, *([None] if has_rest else []), row_total]
-    return _Grid(value=value, status=status, primary=primary, rows=rows, cols=cols)
+    out = frame.copy()
+    for column in columns:
+        out[column] = _round(frame[column].astype("Int64"), policy.round_to)
+    return out
 
 
 def _round(counts: pd.Series, base: int | None) -> pd.Series:
@@ -452,6 +181,24 @@ class SuppressedTable:
             out[col] = text.where(~self.primary[col], self.policy.label)
         return pd.DataFrame(out, index=self.published.index)
 
+    def marked(self) -> pd.DataFrame:
+        """The published numbers with every withheld cell written as its marker.
+
+        Small counts read ``policy.label`` (``"<10"``), complementary cells and
+        withheld statistics ``policy.withheld_label`` (``"[c]"``); values that
+        were missing before protection stay missing. This is what a CSV shows:
+        a withheld cell is never blank.
+        """
+        out = self.published.astype(object)
+        out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
+        return out.mask(self.primary, self.policy.label)
+
+    def reasons(self) -> pd.DataFrame:
+        """Why each cell is withheld: ``"primary"``, ``"secondary"`` or ``""`` (shown)."""
+        out = pd.DataFrame("", index=self.published.index, columns=self.published.columns)
+        out = out.mask(self.mask, "secondary")
+        return out.mask(self.primary, "primary")
+
     def suppressed_rows(self, cols: Sequence[Hashable] | None = None) -> pd.Index:
         """Row labels with a withheld value in any of ``cols`` (default: any column).
 
@@ -482,17 +229,22 @@ _EMPTY_FOUND = pd.DataFrame({"row": [], "column": [], "value": pd.array([], dtyp
 
 def _grid_masks(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Withheld and primary cells of the grids, as boolean frames shaped like ``frame``."""
-    mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    primary = mask.copy()
+    mask = np.zeros(frame.shape, dtype=bool)
+    primary = np.zeros(frame.shape, dtype=bool)
     for grid in grids:
         rows = [a for a, label in enumerate(grid.rows) if label is not None]
         cols = [b for b, label in enumerate(grid.cols) if label is not None]
         block = np.ix_(rows, cols)
-        row_labels = [grid.rows[a] for a in rows]
-        col_labels = [grid.cols[b] for b in cols]
-        mask.loc[row_labels, col_labels] = grid.status[block] == _WITHHELD
-        primary.loc[row_labels, col_labels] = grid.primary[block]
-    return mask, primary
+        at = np.ix_(
+            frame.index.get_indexer([grid.rows[a] for a in rows]),
+            frame.columns.get_indexer([grid.cols[b] for b in cols]),
+        )
+        mask[at] = grid.status[block] == _WITHHELD
+        primary[at] = grid.primary[block]
+    return (
+        pd.DataFrame(mask, index=frame.index, columns=frame.columns),
+        pd.DataFrame(primary, index=frame.index, columns=frame.columns),
+    )
 
 
 def _publish(
@@ -633,6 +385,8 @@ def protect_frame(
     numerator_cols: Mapping[Hashable, Hashable] | None = None,
     row_total: Hashable | None = None,
     col_total: Hashable | None = None,
+    secondary: bool = True,
+    implied_numerators: Mapping[Hashable, Hashable] | None = None,
 ) -> SuppressedTable:
     """Protect a tidy result table (one row per group) before anyone reads it.
 
@@ -665,6 +419,16 @@ def protect_frame(
         Count column that is the total of the other count columns.
     col_total
         Row label of an overall row holding the column totals, if shown.
+    implied_numerators
+        Statistic column -> column with a count the table does not show but
+        that the statistic times its base gives back (offences per person x
+        people = offences): the statistic is withheld when that count is
+        small, because a rate published with its base publishes its
+        numerator, within the rounding of its printed digits.
+    secondary
+        Also withhold complementary cells (default). ``False`` withholds only
+        the small counts, for a table that :func:`~cdanalytics.disclosure.protect_linked`
+        protects together with the tables linked to it.
 
     Returns
     -------
@@ -689,160 +453,22 @@ def protect_frame(
             ]
         )
     )
-    stats = list(dict.fromkeys([*base_cols, *numerator_cols]))
-    _require(df, [*counts, *stats])
+    implied = dict(implied_numerators or {})
+    stats = list(dict.fromkeys([*base_cols, *numerator_cols, *implied]))
+    _require(df, [*counts, *stats, *implied.values()])
     if row_total is not None:
         parts = [c for c in counts if c != row_total]
         grids = [_build_grid(df, parts, policy, row_total, col_total, remainder=True)]
     else:
         grids = [_build_grid(df, [c], policy, None, col_total, remainder=False) for c in counts]
-    for grid in grids:
+    for grid in grids if secondary else ():
         _protect(grid)
     withheld, _ = _grid_masks(df, grids)
     stat_mask = _small_base(df, base_cols, policy).reindex(columns=stats, fill_value=False)
+    for stat, numerator in implied.items():
+        stat_mask[stat] |= policy.is_small(df[numerator].to_numpy(dtype=float, na_value=np.nan))
     for stat, numerator in numerator_cols.items():
         stat_mask[stat] |= withheld[numerator]
         if stat in base_cols:
             stat_mask[stat] |= withheld[base_cols[stat]]
     return _publish(df, grids, policy, stat_mask)
-
-
-def find_disclosive(
-    published: pd.DataFrame,
-    policy: DisclosurePolicy,
-    count_cols: Sequence[Hashable] | None = None,
-) -> pd.DataFrame:
-    """Published counts that are below the threshold (should be empty).
-
-    Parameters
-    ----------
-    published
-        A published table (for example ``SuppressedTable.published`` or a CSV
-        read back); withheld cells are missing.
-    policy
-        The threshold (and whether zeros count as disclosive).
-    count_cols
-        Columns to check; default every numeric column.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per disclosive cell: ``row``, ``column``, ``value``.
-    """
-    if count_cols is None:
-        count_cols = [c for c in published.columns if pd.api.types.is_numeric_dtype(published[c])]
-    block = published[list(count_cols)].astype("Float64")
-    small = pd.DataFrame(
-        policy.is_small(block.to_numpy(dtype=float, na_value=np.nan)),
-        index=published.index,
-        columns=block.columns,
-    )
-    hits = small.stack()
-    hits = hits[hits]
-    rows = hits.index.get_level_values(0)
-    cols = hits.index.get_level_values(1)
-    found = [block.loc[r, c] for r, c in zip(rows, cols, strict=True)]
-    return pd.DataFrame({"row": list(rows), "column": list(cols), "value": found})
-
-
-def check_recoverable(
-    published: pd.DataFrame,
-    count_cols: Sequence[Hashable],
-    *,
-    row_total: Hashable | None = None,
-    col_total: Hashable | None = None,
-    row_margins: Sequence[float] | pd.Series | None = None,
-    col_margins: Mapping[Hashable, float] | pd.Series | None = None,
-    grand_total: float | None = None,
-    remainder: bool = False,
-) -> pd.DataFrame:
-    """Try to work out withheld cells from the published numbers and totals.
-
-    Solves the linear equations "cells add up to their totals" of every row
-    and column for the withheld (missing) cells and reports each cell that
-    they determine exactly: by simple subtraction (a row with one withheld
-    cell) or by combining rows and columns.
-
-    Parameters
-    ----------
-    published
-        The table as published, withheld cells missing, laid out as for
-        :func:`suppress_counts`.
-    count_cols, row_total, col_total
-        The layout, as for :func:`suppress_counts`.
-    row_margins
-        Row totals the reader knows from elsewhere (in row order, without
-        the ``col_total`` row), when the table shows none.
-    col_margins
-        Column totals known from elsewhere (by count column).
-    grand_total
-        Grand total known from elsewhere.
-    remainder
-        The count columns need not add up to ``row_total``: each row has an
-        unpublished remainder cell (reported as column ``"(remainder)"``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per recoverable cell: ``row``, ``column``, ``value`` (what a
-        reader computes). Filter ``value < policy.threshold`` for disclosures.
-
-    Raises
-    ------
-    ConfigError
-        If a named column or row is missing, the index is not unique, or a
-        margin has the wrong length.
-    """
-    count_cols = list(count_cols)
-    _require(published, [*count_cols, *([row_total] if row_total is not None else [])])
-    body = published.drop(index=col_total) if col_total is not None else published
-    n_rows = len(body)
-    n_parts = len(count_cols)
-    n_cols = n_parts + remainder
-    value = np.full((n_rows + 1, n_cols + 1), np.nan)
-    value[:-1, :n_parts] = body[count_cols].to_numpy(dtype=float, na_value=np.nan)
-    external_rows = _margin(row_margins, n_rows, "row_margins")
-    external_cols = _margin(
-        None if col_margins is None else pd.Series(col_margins).reindex(count_cols), n_parts, ""
-    )
-    value[:-1, -1] = (
-        body[row_total].to_numpy(dtype=float, na_value=np.nan)
-        if row_total is not None
-        else external_rows
-    )
-    if col_total is not None:
-        shown = published.loc[[col_total], count_cols].to_numpy(dtype=float, na_value=np.nan)[0]
-        value[-1, :n_parts] = shown
-    else:
-        value[-1, :n_parts] = external_cols
-    if row_total is not None and col_total is not None:
-        corner = published.loc[[col_total], [row_total]]
-        value[-1, -1] = corner.to_numpy(dtype=float, na_value=np.nan)[0, 0]
-    elif grand_total is not None:
-        value[-1, -1] = float(grand_total)
-    grid = _Grid(
-        value=value,
-        status=np.where(np.isnan(value), _WITHHELD, _VISIBLE).astype(np.int8),
-        primary=np.zeros(value.shape, dtype=bool),
-        rows=[*body.index, col_total],
-        cols=[*count_cols, *([None] if remainder else []), row_total],
-    )
-    in_table = np.zeros(value.shape, dtype=bool)
-    in_table[
-        np.ix_(
-            [a for a, r in enumerate(grid.rows) if r is not None],
-            [b for b, c in enumerate(grid.cols) if c is not None],
-        )
-    ] = True
-    if remainder:
-        in_table[:-1, n_parts] = True
-    return grid.recovered(in_table)
-
-
-def _margin(margin, length: int, name: str) -> np.ndarray:
-    if margin is None:
-        return np.full(length, np.nan)
-    array = np.asarray(margin, dtype=float)
-    if array.shape != (length,):
-        raise ConfigError(f"{name or 'col_margins'} must have {length} values, got {array.shape}.")
-    return array

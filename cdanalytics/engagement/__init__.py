@@ -3,7 +3,10 @@
 Definitions (core session sequence, completion rule, derived exit status,
 potential completers) are in :mod:`cdanalytics.engagement._prepare`; the
 grouped outcomes in :mod:`cdanalytics.engagement.outcomes`; the dropout model
-in :mod:`cdanalytics.engagement.model`.
+in :mod:`cdanalytics.engagement.model`; completion stage by stage in
+:mod:`cdanalytics.engagement.stages`; review sessions and the evaluation
+meeting in :mod:`cdanalytics.engagement.reviews`; reach of the partner and
+children's services in :mod:`cdanalytics.engagement.services`.
 
 Typical use::
 
@@ -42,6 +45,9 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         retention,
         waiting_times,
     )
+    from .reviews import evaluation_outcomes, review_attendance, review_facts
+    from .services import partner_contact_by_completion, service_reach
+    from .stages import programme_completion_from_stages, stage_completion, stage_progress
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -58,12 +64,20 @@ __all__ = [
     "dropout",
     "dropout_model",
     "dropout_timing",
+    "evaluation_outcomes",
     "exit_status_disagreements",
     "flow",
     "flow_exits",
+    "partner_contact_by_completion",
     "potential_completers",
     "prepare_engagement",
+    "programme_completion_from_stages",
     "retention",
+    "review_attendance",
+    "review_facts",
+    "service_reach",
+    "stage_completion",
+    "stage_progress",
     "waiting_times",
 ]
 

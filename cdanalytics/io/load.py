@@ -28,7 +28,14 @@ from ..registry import audit_tool_registry, instrument_registry, programme_regis
 from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
-from .privacy import identifier_error, scan_identifiers
+from .privacy import (
+    drop_free_text,
+    free_text_columns,
+    identifier_error,
+    redact,
+    redact_frame,
+    scan_identifiers,
+)
 from .problems import DEFAULT_MAX_PROBLEMS
 from .read import (
     RawTable,
@@ -171,7 +178,7 @@ def _quarantine_frame(
             reason = reason.cat.add_categories(pd.unique(text))
         reason[inherited] = text
     out["quarantine_reason"] = reason
-    return out.reset_index(drop=True)
+    return redact_frame(out.reset_index(drop=True), keep=("source_row", "quarantine_reason"))
 
 
 def _table_counts(
@@ -286,7 +293,10 @@ def load_export(
         :class:`~cdanalytics.errors.ExportValidationError`. ``True``: rows
         with problems, and every row of a participant with problems, are set
         aside in ``export.quarantine[table]`` (with ``source_row`` and
-        ``quarantine_reason``) and the rest is returned. Problems with a file
+        ``quarantine_reason``) and the rest is returned. Quarantined cells,
+        like the values in the problem list, are shown through
+        :func:`cdanalytics.io.privacy.redact`: identifier-like values are
+        replaced and long values cut. Problems with a file
         as a whole (a missing required column, an invalid manifest) still
         raise.
     programmes, instruments
@@ -348,12 +358,25 @@ def load_export(
     for raw in raws.values():
         if raw is not None and raw.blank_rows:
             notes.append(f"{raw.file}: {raw.blank_rows} blank row(s) skipped.")
+    for name, raw in raws.items():
+        if raw is not None:
+            table = site.table(name)
+            raw.frame, dropped = drop_free_text(
+                raw.frame,
+                table=name,
+                file=raw.file,
+                safe=table.free_text_safe,
+                labels=table.labels,
+                source_names={c: table.source_name(c) for c in free_text_columns(name)},
+            )
+            notes += dropped
     log = ProblemLog(max_problems_per_rule)
     _refuse_identifiers({n: (r.frame, r.file) for n, r in raws.items() if r is not None})
     manifest, tables, parents = _type_and_validate(
         raws, layout, site, progs, instrs, log, notes, items
     )
-    problems = log.frame()
+    problems = log.frame()  # bounded: at most max_problems_per_rule per rule and table
+    problems["value"] = redact(problems["value"], columns=problems["column"]).to_numpy()
     own, by_parent = _partition(tables, log, parents)
     report = ValidationReport(
         problems=problems.drop(columns="position"),

@@ -18,18 +18,22 @@ A mapping is a YAML file such as ``data/mappings/dutch_example.yaml``::
             onbekend: null         # null: the label means "empty"
         date_formats:              # per contract date column (overrides date_format)
           referral_date: "%d-%m-%Y"
+        free_text_safe: [exit_reason]  # keep typed text in these free-text columns
     manifest:
       file: manifest.json          # or the sheet name in a workbook
       keys:
         extractiedatum: extract_date
 
-Every key is optional. Labels are matched after surrounding spaces are
-removed; quote labels that YAML would read as something else (``"ja"``,
-``"1"``). Without ``number_format`` a decimal point or a decimal comma is
-read, and a whole number written with a thousands separator ("1,000",
-"1.000") is a ``thousands_separator`` problem rather than a guess. A
-``file`` is a name inside the export folder; one that leads outside it is
-refused.
+Every key is optional. ``free_text_safe`` lists the table's free-text
+columns (``exit_reason``, ``exclusion_reason``) whose typed text the site has
+checked and wants kept; without it only codes and mapped labels are kept
+there (:mod:`cdanalytics.io.privacy.freetext`). Labels are matched after
+surrounding spaces are removed; quote labels that YAML would read as
+something else (``"ja"``, ``"1"``). Without ``number_format`` a decimal
+point or a decimal comma is read, and a whole number written with a
+thousands separator ("1,000", "1.000") is a ``thousands_separator`` problem
+rather than a guess. A ``file`` is a name inside the export folder; one that
+leads outside it is refused.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from .._yaml import read_yaml_file
 from ..errors import ConfigError
 from .coerce import NumberFormat
 from .export import ALL_TABLES
+from .privacy.freetext import free_text_columns
 
 __all__ = ["ManifestMapping", "SiteMapping", "TableMapping", "load_mapping"]
 
@@ -51,7 +56,7 @@ _TOP_KEYS = {"description", "date_format", "number_format", "tables", "manifest"
 _NUMBER_KEYS = {"decimal", "thousands"}
 _DECIMAL_MARKS = (".", ",")
 _THOUSANDS_SEPARATORS = (".", ",", " ", "'")
-_TABLE_KEYS = {"file", "columns", "values", "date_formats"}
+_TABLE_KEYS = {"file", "columns", "values", "date_formats", "free_text_safe"}
 _MANIFEST_KEYS = {"file", "keys"}
 
 
@@ -71,12 +76,16 @@ class TableMapping:
         file's ``values:`` section).
     date_formats
         Contract date column to its ``strftime`` format.
+    free_text_safe
+        Contract free-text columns whose text the site declares safe to keep
+        (see :mod:`cdanalytics.io.privacy.freetext`).
     """
 
     file: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)
     date_formats: dict[str, str] = field(default_factory=dict)
+    free_text_safe: tuple[str, ...] = ()
 
     def source_name(self, column: str) -> str:
         """The site's name of a contract column (the column itself when not renamed)."""
@@ -222,7 +231,26 @@ def _table_mapping(raw: Any, origin: str, table: str) -> TableMapping:
     file = raw.get("file")
     if file is not None and not isinstance(file, str):
         raise ConfigError(f"{_where(origin, 'tables', table, 'file')} must be a file name.")
-    return TableMapping(file=file, columns=columns, labels=values, date_formats=formats)
+    return TableMapping(
+        file=file,
+        columns=columns,
+        labels=values,
+        date_formats=formats,
+        free_text_safe=_free_text_safe(raw.get("free_text_safe"), origin, table),
+    )
+
+
+def _free_text_safe(raw: Any, origin: str, table: str) -> tuple[str, ...]:
+    """The ``free_text_safe`` list: contract free-text columns of the table."""
+    if raw is None:
+        return ()
+    allowed = free_text_columns(table)
+    if not isinstance(raw, list) or any(c not in allowed for c in raw):
+        raise ConfigError(
+            f"{_where(origin, 'tables', table, 'free_text_safe')} must list contract free-text "
+            f"columns of {table} ({', '.join(allowed) or 'it has none'})."
+        )
+    return tuple(raw)
 
 
 def _site_mapping(raw: Mapping[str, Any], origin: str, source: Path | None) -> SiteMapping:

@@ -99,9 +99,8 @@ def _aligned(participants: pd.DataFrame, columns: list[str], parent: np.ndarray)
     The columns are gathered together, one random access per child row.
     """
     days = np.column_stack([to_days(participants[c]) for c in columns])
-    out = days[np.maximum(parent, 0)]
-    out[parent < 0] = np.nan
-    return out
+    # a last row of NaN for parent -1 (also when participants is empty)
+    return np.vstack([days, np.full((1, len(columns)), np.nan)])[parent]
 
 
 def check_session_numbers(
@@ -161,7 +160,7 @@ def check_sessions(
     frame = data.frame
     prog_codes = participants["programme"].cat.codes.to_numpy()
     # -1 (no participant, empty programme) indexes the last slot of the programme tables
-    row_programme = np.where(parent >= 0, prog_codes[np.maximum(parent, 0)], -1)
+    row_programme = np.append(prog_codes, -1)[parent]
     check_session_numbers(data, participants, row_programme, programmes, log)
 
     window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])

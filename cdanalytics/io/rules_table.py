@@ -205,10 +205,13 @@ def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) 
     spec = table_schema(data.name)
     if not spec.key or data.frame.empty:
         return
+    # An empty value of an optional key column (subject_id) is a value of its
+    # own (code 0), not a reason to leave the row out of the check.
+    optional = {c.name for c in spec.columns if c.nullable and not c.required}
     codes = [
         id_codes
         if column == "participant_id" and id_codes is not None
-        else _codes(data.frame[column])
+        else _codes(data.frame[column]) + (column in optional)
         for column in spec.key
     ]
     dup = duplicated_keys(codes)

@@ -44,6 +44,7 @@ __all__ = [
     "contract_values",
     "data_dictionary_markdown",
     "pandera_schema",
+    "read_table_schema",
     "schema_dir",
     "table_schema",
     "table_schemas",
@@ -71,6 +72,7 @@ _COLUMN_KEYS = {
     "min",
     "max",
     "ordered",
+    "free_text",
     "description",
 }
 _TABLE_KEYS = {"table", "description", "key", "parent", "parent_key", "extra_columns", "columns"}
@@ -109,6 +111,9 @@ class ColumnSpec:
         type.
     ordered
         The categories are ordered (in the order of ``allowed``).
+    free_text
+        Sites may type free text here: only codes are kept unless the
+        mapping declares the column safe (:mod:`cdanalytics.io.privacy`).
     """
 
     name: str
@@ -124,6 +129,7 @@ class ColumnSpec:
     max: float | None = None
     registry_range: str | None = None
     ordered: bool = False
+    free_text: bool = False
 
     @property
     def dtype(self) -> str:
@@ -240,6 +246,7 @@ def _column_spec(raw: Mapping[str, Any], table: str) -> ColumnSpec:
         max=hi,
         registry_range=lo_ref or hi_ref,
         ordered=bool(raw.get("ordered", False)),
+        free_text=bool(raw.get("free_text", False)),
     )
 
 
@@ -260,14 +267,19 @@ def _table_schema(raw: Mapping[str, Any], expected: str) -> TableSchema:
 
 
 @cache
+def read_table_schema(name: str) -> TableSchema:
+    """The contract of the table described by ``data/schemas/<name>.yaml``.
+
+    Also reads contract files of tables the loader does not read yet (such
+    as ``services``); :func:`table_schema` is limited to the loaded tables.
+    """
+    text = schema_dir().joinpath(f"{name}.yaml").read_text("utf-8")
+    return _table_schema(yaml.safe_load(text), name)
+
+
 def table_schemas() -> dict[str, TableSchema]:
     """Every table of the contract (the tables of an export and ``manifest``), by name."""
-    folder = schema_dir()
-    out = {}
-    for name in (*ALL_TABLES, "manifest"):
-        text = folder.joinpath(f"{name}.yaml").read_text("utf-8")
-        out[name] = _table_schema(yaml.safe_load(text), name)
-    return out
+    return {name: read_table_schema(name) for name in (*ALL_TABLES, "manifest")}
 
 
 def table_schema(table: str) -> TableSchema:
@@ -435,6 +447,11 @@ def _rule_text(col: ColumnSpec) -> str:
         parts.append("up to the programme's number of sessions of that type (below)")
     if col.default is not None:
         parts.append(f"empty means `{col.default}`")
+    if col.free_text:
+        parts.append(
+            "codes such as `moved_away`; other text is dropped unless the mapping lists the "
+            "column under `free_text_safe`"
+        )
     return "; ".join(parts)
 
 

@@ -8,7 +8,9 @@
 - :func:`mixed_model`: random-intercept linear mixed model over timepoints.
 
 :func:`score_table` reshapes the measures once; every analysis accepts it
-in place of the export.
+in place of the export. Several children of one father (``subject_id``) are
+combined per man by the rule in :data:`SUBJECT_RULES` chosen there
+(``subjects="mean"`` by default, or ``"worst"``).
 
 Instrument facts (direction, reliability, norms, cut-offs) come from the
 instrument registry (:func:`cdanalytics.registry.instrument_registry`).
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
-    from ._data import score_table
+    from ._data import SUBJECT_RULES, score_table
     from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
     from .attrition import ATTRITION_COLUMNS, attrition, welch_test
     from .change import CHANGE_COLUMNS, change, holm
@@ -41,6 +43,7 @@ __all__ = [
     "MIXED_SUMMARY_COLUMNS",
     "RELIABLE_CHANGE_COLUMNS",
     "RELIABLE_CHANGE_SUMMARY_COLUMNS",
+    "SUBJECT_RULES",
     "MixedModelResult",
     "attrition",
     "change",

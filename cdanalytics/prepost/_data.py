@@ -28,6 +28,15 @@ SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
 #: Timepoints of the export contract, in order.
 TIMEPOINTS: tuple[str, ...] = contract_values("measures", "timepoint")
 
+#: Rules that combine the scores of several subjects (``subject_id``: the
+#: children, or partners, a measure is about) of one participant, instrument,
+#: scale, informant and timepoint into the one score the analyses use.
+SUBJECT_RULES: dict[str, str] = {
+    "mean": "the mean of the subjects' scores at that timepoint",
+    "worst": "the worst subject's score at that timepoint (the highest where a higher "
+    "score is worse, the lowest where it is better)",
+}
+
 
 def as_list(by: str | Sequence[str] | None) -> list[str]:
     """``by`` as a list of column names (``None`` is the empty list)."""
@@ -88,6 +97,9 @@ def score_table(
     by: str | Sequence[str] | None = None,
     instruments: Sequence[str] | None = None,
     timepoints: Sequence[str] = TIMEPOINTS,
+    *,
+    subjects: str = "mean",
+    registry: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Scores side by side: one row per participant × instrument × scale × informant.
 
@@ -106,6 +118,16 @@ def score_table(
     timepoints
         Timepoints to keep, which become float columns of the same names
         (NaN where the participant has no score).
+    subjects
+        How the scores of several subjects (``subject_id``: one row per
+        child) of one participant, scale, informant and timepoint become the
+        man's score, a key of :data:`SUBJECT_RULES`: ``"mean"`` (default) or
+        ``"worst"``. Applied per timepoint to the subjects scored at that
+        timepoint; an empty ``subject_id`` counts as one subject. Without
+        ``subject_id`` values every score is its own.
+    registry
+        Instrument registry (for the direction of a scale under
+        ``"worst"``); the built-in one when ``None``.
 
     Returns
     -------
@@ -116,14 +138,18 @@ def score_table(
     Raises
     ------
     ExportValidationError
-        If a participant has two scores for the same scale, informant and
-        timepoint (the measures key is not unique), or measures name a
-        participant not in participants.
+        If a participant has two scores for the same scale, informant,
+        timepoint and subject (the measures key is not unique), or measures
+        name a participant not in participants.
+    ConfigError
+        An unknown ``subjects`` rule.
     InsufficientDataError
         If the export has no measures for the instruments and timepoints.
     """
     by = as_list(by)
     timepoints = check_timepoints(timepoints)
+    if subjects not in SUBJECT_RULES:
+        raise ConfigError(f"subjects must be one of {', '.join(SUBJECT_RULES)}, not {subjects!r}.")
     measures = export.measures
     if instruments is not None:
         instruments = as_list(instruments)
@@ -162,13 +188,27 @@ def score_table(
     n_rows, n_tp = len(row_uniques), len(timepoints)
 
     cell = row_code.astype(np.int64) * n_tp + tp_code
-    if np.bincount(cell, minlength=n_rows * n_tp).max() > 1:
+    subject = _subject_codes(measures)
+    per_cell = np.bincount(cell, minlength=n_rows * n_tp)
+    if per_cell.max(initial=0) > 1 and (
+        subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
+    ):
         raise ExportValidationError(
             "measures has more than one score for the same participant, instrument, scale, "
-            "informant and timepoint; the export contract requires that key to be unique."
+            "informant, timepoint and subject; the export contract requires that key to be "
+            "unique."
         )
     values = np.full(n_rows * n_tp, np.nan)
-    values[cell] = scores
+    if per_cell.max(initial=0) > 1:
+        sign = np.ones(len(scores))
+        if subjects == "worst":
+            sign = _worse_sign(cats[0], cats[1], registry_or_default(registry))
+        values = _combine(cell, scores * sign, n_rows * n_tp, subjects)
+        cell_sign = np.ones(n_rows * n_tp)
+        cell_sign[cell] = sign
+        values = values * cell_sign
+    else:
+        values[cell] = scores
     values = values.reshape(n_rows, n_tp)
 
     row_person = row_uniques // n_combo
@@ -197,16 +237,66 @@ def score_table(
     return out
 
 
+def _subject_codes(measures: pd.DataFrame) -> np.ndarray | None:
+    """Code of each row's ``subject_id`` (0: empty), or None when no row names a subject."""
+    if "subject_id" not in measures.columns:
+        return None
+    values = measures["subject_id"]
+    if not values.notna().any():
+        return None
+    return pd.factorize(values)[0].astype(np.int64) + 1
+
+
+def _worse_sign(
+    instrument: pd.Categorical, scale: pd.Categorical, registry: Mapping[str, Any]
+) -> np.ndarray:
+    """+1 for rows whose scale is higher_worse, -1 for higher_better."""
+    n_scale = len(scale.categories)
+    pair = instrument.codes.astype(np.int64) * n_scale + scale.codes
+    pairs, inverse = np.unique(pair, return_inverse=True)
+    signs = np.array(
+        [
+            1.0
+            if scale_info(
+                str(instrument.categories[p // n_scale]),
+                str(scale.categories[p % n_scale]),
+                registry,
+            )["direction"]
+            == "higher_worse"
+            else -1.0
+            for p in pairs
+        ]
+    )
+    return signs[inverse]
+
+
+def _combine(cell: np.ndarray, scores: np.ndarray, size: int, rule: str) -> np.ndarray:
+    """Mean (``"mean"``) or maximum (``"worst"``, scores already signed) of the
+    scores of each cell; NaN for empty cells."""
+    counts = np.bincount(cell, minlength=size)
+    out = np.full(size, np.nan)
+    if rule == "mean":
+        sums = np.bincount(cell, weights=scores, minlength=size)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+    top = pd.Series(scores).groupby(cell, sort=False).max()
+    out[top.index.to_numpy()] = top.to_numpy()
+    return out
+
+
 def select_scores(
     data: Export | pd.DataFrame,
     timepoints: Sequence[str],
     by: Sequence[str] = (),
     instruments: Sequence[str] | None = None,
+    *,
+    subjects: str = "mean",
 ) -> pd.DataFrame:
-    """The rows of a score table (made from ``data`` if it is an export) with a
-    score at one of ``timepoints`` at least, for the given instruments."""
+    """The rows of a score table (made from ``data`` if it is an export, with
+    the ``subjects`` rule of :func:`score_table`) with a score at one of
+    ``timepoints`` at least, for the given instruments."""
     if isinstance(data, Export):
-        return score_table(data, by, instruments, timepoints)
+        return score_table(data, by, instruments, timepoints, subjects=subjects)
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
             f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."

@@ -224,21 +224,33 @@ def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
         return [""] * 5
     outcomes = json.loads(outcomes_file.read_text(encoding="utf-8"))
     eng, reo = outcomes["engagement"], outcomes["reoffending"]
+    withheld = outcomes.get("withheld", {})
 
-    def pct(value: float | None) -> str:
-        return "" if value is None else percent(value, digits=1)
-
-    def count(value: int | None) -> str:
-        return "" if value is None else number(value)
+    def shown(key: str, value: object, fmt) -> str:
+        """The figure as the report publishes it: its marker when withheld."""
+        if value is not None:
+            return fmt(value)
+        return withheld.get(key, {}).get("marker", "")
 
     matched = reo.get("matched_difference", {})
-    diff = matched.get("difference_pp")
     return [
         outcomes["extract_date"],
-        count(eng.get("referred")),
-        pct(eng.get("completion", {}).get("rate")),
-        pct(reo.get("programme", {}).get("rate")),
-        "" if diff is None else f"{diff:+.1f} pp",
+        shown("engagement.referred", eng.get("referred"), number),
+        shown(
+            "engagement.completion.rate",
+            eng.get("completion", {}).get("rate"),
+            lambda v: percent(v, digits=1),
+        ),
+        shown(
+            "reoffending.programme.rate",
+            reo.get("programme", {}).get("rate"),
+            lambda v: percent(v, digits=1),
+        ),
+        shown(
+            "reoffending.matched_difference.difference_pp",
+            matched.get("difference_pp"),
+            lambda v: f"{v:+.1f} pp",
+        ),
     ]
 
 

@@ -9,9 +9,10 @@ report untouched):
 - ``tables/``: every published table as CSV, after disclosure control;
 - ``outcomes.json``: the headline figures under stable keys
   (``docs/outcomes.md``);
-- ``run.json``: input checksums, rows read/accepted/quarantined, extract
-  date, package and schema versions, the config used, timings and the
-  SHA-256 of every other file of the report (``files``);
+- ``run.json``: input checksums, rows read/accepted/quarantined (as
+  ``tables/rows.csv`` publishes them), extract date, package and schema
+  versions, the config used, timings and the SHA-256 of every other file
+  of the report (``files``);
 - ``.cdanalytics-report``: the marker that lets the next run replace it.
 """
 
@@ -35,7 +36,7 @@ import yaml
 
 from .._version import __version__
 from ..config import load_config, validate_config
-from ..disclosure import DisclosurePolicy, find_disclosive, protect_frame
+from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
 from ..i18n import label
 from ..io import load_export
@@ -138,7 +139,12 @@ def _html_table(table: PublishedTable, lang: str) -> str:
         + "</tr>"
         for row in display.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    note = ""
+    protected = table.protected
+    if protected.mask.to_numpy().any():
+        legend = label("withheld_legend", lang, threshold=protected.policy.threshold)
+        note = f'<p class="note table-note">{html.escape(legend)}</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
 def _methods(config: Mapping[str, Any], t: Callable[..., str]) -> list[str]:
@@ -198,7 +204,8 @@ def _render_html(
     )
     t = partial(label, lang=lang)
     config = out.config
-    threshold = config["disclosure"]["threshold"]
+    policy = next(iter(published.values())).protected.policy
+    threshold = policy.threshold
     programmes = programme_registry(config["programmes"])
     present = sorted(set(out.export.participants["programme"].astype(str)))
     findings = out.tables.get("exit_status_findings")
@@ -222,9 +229,7 @@ def _render_html(
             for name, table in {**published, **engagement_views(published)}.items()
         },
         findings=(
-            t("exit_status_findings", n=n_findings if n_findings >= threshold else f"<{threshold}")
-            if n_findings
-            else None
+            t("exit_status_findings", n=policy.publish_count(n_findings)) if n_findings else None
         ),
         completion_rules=[
             (programmes[p]["name"][lang], programmes[p]["completion_rule"]["text"])
@@ -255,6 +260,29 @@ def _self_check(published: Mapping[str, PublishedTable], policy: DisclosurePolic
                 f"Disclosure self-check failed: table {name!r} would publish counts below "
                 f"{policy.threshold} ({len(leaks)} cells). This is a bug; please report it."
             )
+        for rate, numerator in _point_rates(table):
+            base = table.spec.bases[rate]
+            scale = 100.0 if rate == "per_100" or rate.endswith("_pct") else 1.0
+            found = numerators_from_rates(table.published, rate, base, scale=scale)
+            if (found.notna() & table.protected.mask[numerator]).to_numpy().any():
+                raise AnalysisError(
+                    f"Disclosure self-check failed: table {name!r} publishes {rate!r} with its "
+                    f"base, which gives away a withheld {numerator!r}. This is a bug; please "
+                    "report it."
+                )
+
+
+def _point_rates(table: PublishedTable) -> list[tuple[str, str]]:
+    """(rate, numerator) pairs of a table whose rate, base and numerator it shows."""
+    columns = table.published.columns
+    return [
+        (rate, numerator)
+        for rate, numerator in table.spec.numerators.items()
+        if "ci_" not in rate
+        and rate in columns
+        and numerator in columns
+        and table.spec.bases.get(rate) in columns
+    ]
 
 
 def _pivot_columns(table: PublishedTable) -> list[str]:
@@ -363,14 +391,13 @@ def _build(
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
-    counts = data.report.tables[["rows_read", "rows_accepted", "rows_quarantined"]]
     run = {
         "package_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "export": str(source.resolve()),
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
-        "rows": {table: {k: int(v) for k, v in row.items()} for table, row in counts.iterrows()},
+        "rows": _published_rows(published.get("rows")),
         "config": cfg,
         "config_digest": config_digest(cfg),
         "language": lang,
@@ -384,7 +411,7 @@ def _build(
         tables_dir = staging / "tables"
         tables_dir.mkdir()
         for name, table in published.items():
-            write_csv(table.published, tables_dir / f"{name}.csv")
+            write_csv(table.protected.marked(), tables_dir / f"{name}.csv")
         (staging / "outcomes.json").write_text(_json(outcomes), encoding="utf-8")
         done("write")
         run["timings_seconds"] = timings
@@ -399,6 +426,21 @@ def _file_checksums(folder: Path) -> dict[str, str]:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
+
+
+def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:
+    """Rows read/accepted/quarantined per table as ``tables/rows.csv`` publishes them.
+
+    ``run.json`` counts as published: a count the table withholds appears as
+    its marker (``"<10"``, ``"[c]"``) here too, never as the exact number.
+    """
+    if rows is None:
+        return {}
+    marked = rows.protected.marked().set_index("table")
+    return {
+        str(table): {k: v if isinstance(v, str) else int(v) for k, v in row.items()}
+        for table, row in marked.iterrows()
     }
 
 

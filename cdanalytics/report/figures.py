@@ -1,12 +1,17 @@
-"""The report's figures: drawn from the outcomes, protected, saved as SVG and PNG.
+"""The report's figures: drawn from the published tables, saved as SVG and PNG.
 
-Each figure is drawn by a :mod:`cdanalytics.charts` function with the
-report's disclosure policy, so a group below the threshold is not drawn and
-the chart says so. The figures that show engagement counts (the participant
-flow and completion by group) are drawn from the *published* engagement and
-flow-exit tables instead, so that they show no count those tables withhold
-(tables and figures protected separately could together give one away). A
-figure that cannot be drawn (its analysis was not computed) is simply absent.
+Every figure is drawn from what the disclosure gate published, never from the
+unprotected results: the engagement figures and the forest plots from the
+published tables (a group whose figures are withheld is not drawn, and the
+note under the figure gives the real reason: fewer than the threshold, or
+withheld so that a small count elsewhere cannot be worked out), the numbers at
+risk from the published Kaplan-Meier horizons, the reliable-change bars from
+the published class counts, and the retention and reoffending curves from the
+curve points the gate lets through (each drawn step hides at least the
+threshold number of events; :func:`~cdanalytics.disclosure.coarsen_steps`).
+The balance and propensity plots protect themselves with the gate's
+functions. A figure that cannot be drawn (its analysis was not computed) is
+simply absent.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .. import charts
-from ..charts._common import group_labels, note_suppressed
-from ..disclosure import DisclosurePolicy
+from ..charts._common import group_labels, note_suppressed, varies
+from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
 from ..engagement import STAGES
 from ..i18n import label
 from .compute import OVERALL, Outcomes
@@ -82,15 +87,115 @@ _COMPLETION = {
 }
 
 
-def _completion_chart(engagement: PublishedTable, lang: str, policy: DisclosurePolicy) -> Axes:
+def _withheld_note(
+    ax: Axes,
+    table: PublishedTable,
+    withheld: pd.Series,
+    base: str,
+    names: pd.Series,
+    lang: str,
+    below=None,
+) -> None:
+    """Name the groups not drawn, each under its real reason.
+
+    A group is "fewer than the threshold" only when its base count is a
+    primary (small) cell; otherwise it was withheld by secondary suppression.
+    """
+    policy = table.protected.policy
+    primary = table.protected.primary[base].to_numpy() if base in table.published else withheld
+    small = list(names[withheld & primary])
+    secondary = list(names[withheld & ~primary])
+    extra = label("withheld_note", lang, groups=", ".join(secondary)) if secondary else ""
+    note_suppressed(ax, policy, small, lang, extra=extra, below=below)
+
+
+def _completion_chart(engagement: PublishedTable, lang: str) -> Axes:
     """Completion by group, of the groups whose completion the engagement table shows."""
     keys = list(engagement.groupings)
     table = engagement.published
-    detail = table[table[keys[0]].astype(str) != OVERALL]
-    shown = detail[list(_COMPLETION)].notna().all(axis=1)
-    frame = detail.loc[shown, [*keys, "n_started", *_COMPLETION]].rename(columns=_COMPLETION)
+    detail = (table[keys[0]].astype(str) != OVERALL).to_numpy()
+    shown = table[list(_COMPLETION)].notna().all(axis=1).to_numpy()
+    frame = table.loc[detail & shown, [*keys, "n_started", *_COMPLETION]].rename(
+        columns=_COMPLETION
+    )
     ax = charts.completion_chart(frame.reset_index(drop=True), lang=lang)
-    note_suppressed(ax, policy, list(group_labels(detail.loc[~shown], keys, lang)), lang)
+    names = group_labels(table, keys, lang).to_numpy()
+    _withheld_note(
+        ax, engagement, pd.Series(detail & ~shown), "n_potential", pd.Series(names), lang
+    )
+    return ax
+
+
+def _forest(table: PublishedTable, lang: str, base: str, **kw) -> Axes:
+    """A forest plot of the rows whose estimate and interval are published."""
+    frame = table.published
+    stats = [kw.get("estimate", "difference_pp"), *_INTERVALS[kw.get("estimate", "difference_pp")]]
+    shown = frame[stats].notna().all(axis=1).to_numpy()
+    ax = charts.forest_plot(frame.loc[shown].reset_index(drop=True), lang=lang, **kw)
+    keys = [k for k in table.key_columns if varies(frame[k])] or table.key_columns[:1]
+    names = group_labels(frame, keys, lang)
+    _withheld_note(ax, table, pd.Series(~shown), base, names.reset_index(drop=True), lang)
+    return ax
+
+
+#: Estimate -> its interval columns in the published tables.
+_INTERVALS = {"difference_pp": ("ci_low_pp", "ci_high_pp"), "g_av": ("g_av_ci_low", "g_av_ci_high")}
+
+
+def _below_at_risk(ax: Axes):
+    """The last numbers-at-risk text under a curve (the note goes below it)."""
+    texts = [t for t in ax.texts if t.get_gid() in ("at_risk", "at_risk_header")]
+    return texts[-1] if texts else None
+
+
+def _km_chart(
+    curve: pd.DataFrame, horizons: PublishedTable | None, lang: str, policy: DisclosurePolicy
+) -> Axes:
+    """Cumulative reoffending: gate-approved curve steps, published numbers at risk."""
+    drawn = coarsen_steps(curve, policy, keys=["group"])
+    at_risk = None
+    if horizons is not None:
+        at_risk = horizons.protected.marked()[["group", "horizon_months", "n_at_risk"]]
+    ax = charts.cumulative_reoffending_chart(drawn, at_risk, lang=lang)
+    missing = sorted(set(curve["group"].astype(str)) - set(drawn["group"].astype(str)))
+    note_suppressed(
+        ax,
+        policy,
+        [label(g, lang) for g in missing],
+        lang,
+        below=_below_at_risk(ax),
+        extra=label("steps_note", lang, threshold=policy.threshold),
+    )
+    return ax
+
+
+def _retention_chart(
+    retention: pd.DataFrame, keys: list[str], lang: str, policy: DisclosurePolicy
+) -> Axes:
+    """Retention by session, drawn in steps of at least the threshold number of dropouts."""
+    drawn = coarsen_steps(retention, policy, keys=keys, events="n_dropped_out")
+    ax = charts.retention_chart(drawn.reset_index(drop=True), lang=lang)
+    groups = group_labels(retention, keys, lang)
+    missing = sorted(set(groups) - set(group_labels(drawn, keys, lang)))
+    note_suppressed(
+        ax, policy, missing, lang, extra=label("steps_note", lang, threshold=policy.threshold)
+    )
+    return ax
+
+
+def _reliable_change_chart(classes: PublishedTable, lang: str) -> Axes:
+    """Reliable-change bars of the published class counts (bars with a withheld class left out)."""
+    frame = classes.published
+    parts = [c for c in classes.value_columns if c != "n_total"]
+    shown = frame[[*parts, "n_total"]].notna().all(axis=1).to_numpy()
+    keys = list(classes.key_columns)
+    long = frame.loc[shown].melt(
+        id_vars=[*keys, "n_total"], value_vars=parts, var_name="change_class", value_name="n"
+    )
+    long = long.rename(columns={"n_total": "n_classified"})
+    ax = charts.reliable_change_bars(long, lang=lang)
+    names = group_labels(frame, [k for k in keys if varies(frame[k])], lang)
+    _withheld_note(ax, classes, pd.Series(~shown), "n_total", names.reset_index(drop=True), lang)
     return ax
 
 
@@ -102,7 +207,8 @@ def _flow_chart(
     Needs the five step counts of the overall row. At each step the reasons
     the flow-exit table shows are drawn; the rest of that step's leavers are
     drawn as "other reasons", with shown reasons folded in until that count is
-    not below the threshold (it follows from published counts anyway).
+    not below the threshold (it follows from published counts anyway;
+    :func:`~cdanalytics.disclosure.merge_residual`).
     """
     table = engagement.published
     overall = table[table[engagement.key_columns[0]].astype(str) == OVERALL]
@@ -121,11 +227,10 @@ def _flow_chart(
                 f"{label(stage, lang)}: {label(str(r), lang)}"
                 for r in by_reason.index[by_reason.isna()]
             ]
-        other = int(counts[upper] - counts[lower]) - sum(shown.values())
-        while 0 < other < policy.threshold and shown:
-            other += shown.pop(min(shown, key=shown.get))
-        shown.update({"other_reasons": other} if other else {})
-        rows += [(stage, reason, n) for reason, n in shown.items()]
+        drawn = merge_residual(
+            int(counts[upper] - counts[lower]), shown, policy, other="other_reasons"
+        )
+        rows += [(stage, reason, n) for reason, n in drawn.items()]
     frame = pd.DataFrame(rows, columns=["stage", "reason", "n_left"])
     ax = charts.participant_flow(counts.to_frame().T, frame, lang=lang)
     note_suppressed(ax, policy, withheld, lang)
@@ -149,25 +254,29 @@ def _plans(
                 lambda: _flow_chart(engagement, exits, lang, policy),
             )
         )
-        plans.append(
-            ("completion", "engagement", lambda: _completion_chart(engagement, lang, policy))
-        )
+        plans.append(("completion", "engagement", lambda: _completion_chart(engagement, lang)))
     if "retention" in t:
+        retention = t["retention"]
+        keys = list(retention.columns[: retention.columns.get_loc("session")])
         plans.append(
-            ("retention", "engagement", lambda: charts.retention_chart(t["retention"], **kw))
+            (
+                "retention",
+                "engagement",
+                lambda: _retention_chart(retention, keys, lang, policy),
+            )
         )
     if "km_curve" in t:
+        horizons = published.get("km_horizons")
         plans.append(
             (
                 "cumulative_reoffending",
                 "reoffending",
-                lambda: charts.cumulative_reoffending_chart(t["km_curve"], t["km_horizons"], **kw),
+                lambda: _km_chart(t["km_curve"], horizons, lang, policy),
             )
         )
-    if "matched_effect" in t:
-        plans.append(
-            ("matched_effect", "reoffending", lambda: charts.forest_plot(t["matched_effect"], **kw))
-        )
+    if "matched_effect" in published:
+        effect = published["matched_effect"]
+        plans.append(("matched_effect", "reoffending", lambda: _forest(effect, lang, "n_treated")))
     if "match" in m:
         result = m["match"]
         plans.append(
@@ -184,22 +293,18 @@ def _plans(
                 lambda: charts.propensity_overlap(result.scores, **kw),
             )
         )
-    if "change" in t:
+    if "change" in published:
+        change = published["change"]
         plans.append(
             (
                 "prepost_effects",
                 "prepost",
-                lambda: charts.forest_plot(t["change"], estimate="g_av", **kw),
+                lambda: _forest(change, lang, "n_paired", estimate="g_av"),
             )
         )
-    if "reliable_change_summary" in t:
-        plans.append(
-            (
-                "reliable_change",
-                "prepost",
-                lambda: charts.reliable_change_bars(t["reliable_change_summary"], **kw),
-            )
-        )
+    if "reliable_change" in published:
+        classes = published["reliable_change"]
+        plans.append(("reliable_change", "prepost", lambda: _reliable_change_chart(classes, lang)))
     return plans
 
 

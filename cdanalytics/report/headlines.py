@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..disclosure import DisclosurePolicy
 from .compute import OVERALL, Outcomes
 from .tables import PublishedTable
 
@@ -33,16 +34,32 @@ def _value(row: pd.Series, column: str) -> Any:
     return value
 
 
-def _figures(row: pd.Series, columns: dict[str, str]) -> dict[str, Any]:
+class _Withheld(dict):
+    """Key of each withheld figure in ``outcomes.json`` -> its marker and reason."""
+
+    def note(self, path: str, table: PublishedTable, i: int, column: str) -> None:
+        protected = table.protected
+        if column in protected.mask and protected.mask.loc[i, column]:
+            reason = "primary" if protected.primary.loc[i, column] else "secondary"
+            policy = protected.policy
+            self[path] = {"marker": policy.marker(reason), "reason": policy.explain(reason)}
+
+
+def _figures(
+    table: PublishedTable, i: int, columns: dict[str, str], path: str, withheld: _Withheld
+) -> dict[str, Any]:
+    row = table.published.loc[i]
+    for key, column in columns.items():
+        withheld.note(f"{path}.{key}", table, i, column)
     return {key: _value(row, column) for key, column in columns.items()}
 
 
-def _overall_row(table: PublishedTable, **where: str) -> pd.Series:
+def _overall_row(table: PublishedTable, **where: str) -> int:
     frame = table.published
     keep = pd.Series(True, index=frame.index)
     for column, value in where.items():
         keep &= frame[column].astype(str) == value
-    return frame[keep].iloc[0]
+    return frame.index[keep.to_numpy()][0]
 
 
 _RATE = {"rate": "rate", "ci_low": "ci_low", "ci_high": "ci_high"}
@@ -53,23 +70,41 @@ _COMPLETION = {
 }
 
 
-def _engagement(published: dict[str, PublishedTable], groupings: list[str]) -> dict[str, Any]:
+def _engagement(
+    published: dict[str, PublishedTable], groupings: list[str], withheld: _Withheld
+) -> dict[str, Any]:
     first_key = groupings[0]
-    row = _overall_row(published["engagement"], **{first_key: OVERALL})
+    table = published["engagement"]
+    i = _overall_row(table, **{first_key: OVERALL})
     by_group = {}
-    frame = published["engagement"].published
-    for _, group in frame[frame[first_key].astype(str) != OVERALL].iterrows():
-        by_group[" / ".join(str(group[k]) for k in groupings)] = _figures(
-            group, {"n_potential": "n_potential", "n_completed": "n_completed", **_COMPLETION}
+    frame = table.published
+    for j, group in frame[frame[first_key].astype(str) != OVERALL].iterrows():
+        name = " / ".join(str(group[k]) for k in groupings)
+        by_group[name] = _figures(
+            table,
+            j,
+            {"n_potential": "n_potential", "n_completed": "n_completed", **_COMPLETION},
+            f"engagement.completion_by_group.{name}",
+            withheld,
         )
+    flow = _figures(
+        table,
+        i,
+        {
+            "referred": "n_referred",
+            "assessed": "n_assessed",
+            "eligible": "n_eligible",
+            "started": "n_started",
+            "completed": "n_completed",
+        },
+        "engagement",
+        withheld,
+    )
     return {
-        "referred": _value(row, "n_referred"),
-        "assessed": _value(row, "n_assessed"),
-        "eligible": _value(row, "n_eligible"),
-        "started": _value(row, "n_started"),
-        "completed": _value(row, "n_completed"),
+        **flow,
         "completion": _figures(
-            row,
+            table,
+            i,
             {
                 "n_potential": "n_potential",
                 "n_completed": "n_completed",
@@ -79,9 +114,12 @@ def _engagement(published: dict[str, PublishedTable], groupings: list[str]) -> d
                 "ci_low_clear": "completion_ci_low_clear",
                 "ci_high_clear": "completion_ci_high_clear",
             },
+            "engagement.completion",
+            withheld,
         ),
         "dropout": _figures(
-            row,
+            table,
+            i,
             {
                 "n_potential": "n_potential",
                 "n_dropped_out": "n_dropped_out",
@@ -89,12 +127,16 @@ def _engagement(published: dict[str, PublishedTable], groupings: list[str]) -> d
                 "ci_low": "dropout_ci_low",
                 "ci_high": "dropout_ci_high",
             },
+            "engagement.dropout",
+            withheld,
         ),
         "completion_by_group": by_group,
     }
 
 
-def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key: str) -> dict:
+def _reoffending(
+    out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: _Withheld
+) -> dict:
     section: dict[str, Any] = {
         "window_months": out.config["reoffending"]["window_months"],
         "waiting_months": out.config["reoffending"]["waiting_months"],
@@ -106,7 +148,8 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
             rows = rows[(rows[first_key].astype(str) == OVERALL) & (rows["group"] == group)]
             if len(rows):
                 section[group] = _figures(
-                    rows.iloc[0],
+                    window,
+                    rows.index[0],
                     {
                         "n_eligible": "n_eligible",
                         "n_not_yet_eligible": "n_not_yet_eligible",
@@ -114,13 +157,15 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
                         **_RATE,
                         "per_100": "per_100",
                     },
+                    f"reoffending.{group}",
+                    withheld,
                 )
     effect = published.get("matched_effect")
     if effect is not None:
-        row = effect.published.iloc[0]
         section["matched_difference"] = {
             **_figures(
-                row,
+                effect,
+                effect.published.index[0],
                 {
                     "n_programme": "n_treated",
                     "n_comparison": "n_control",
@@ -131,20 +176,23 @@ def _reoffending(out: Outcomes, published: dict[str, PublishedTable], first_key:
                     "ci_high_pp": "ci_high_pp",
                     "p_value": "p_value",
                 },
+                "reoffending.matched_difference",
+                withheld,
             ),
             "statement": out.models["matched_effect"].statement
             if not effect.protected.mask.iloc[0].any()
             else None,
         }
     hazard = out.tables.get("matched_cox")
-    if hazard is not None and _enough(out, hazard):
+    policy = _policy(published)
+    if hazard is not None and _enough(policy, hazard):
         row = hazard.iloc[0]
         section["matched_hazard_ratio"] = {
             **_hazard(row, "hr"),
             "statement": out.models["matched_cox"].statement,
         }
     cox = out.tables.get("cox")
-    if cox is not None and _enough_events(out, out.models["cox"].n_events):
+    if cox is not None and policy.enough(out.models["cox"].n_events):
         term = cox[cox["term"] == "group[programme]"]
         if len(term):
             row = term.iloc[0]
@@ -173,25 +221,27 @@ def _ph_global_p(ph: pd.DataFrame | None) -> float | None:
     return float(row["p_value"].iloc[0]) if len(row) else None
 
 
-def _enough_events(out: Outcomes, n: int) -> bool:
-    return n >= out.config["disclosure"]["threshold"]
+def _policy(published: dict[str, PublishedTable]) -> DisclosurePolicy:
+    return next(iter(published.values())).protected.policy
 
 
-def _enough(out: Outcomes, hazard: pd.DataFrame) -> bool:
+def _enough(policy: DisclosurePolicy, hazard: pd.DataFrame) -> bool:
     row = hazard.iloc[0]
-    counts = [row["n_treated"], row["n_control"], row["events_treated"], row["events_control"]]
-    return min(counts) >= out.config["disclosure"]["threshold"]
+    return policy.enough(
+        row["n_treated"], row["n_control"], row["events_treated"], row["events_control"]
+    )
 
 
-def _prepost(published: dict[str, PublishedTable]) -> dict[str, Any]:
+def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[str, Any]:
     change = published.get("change")
     if change is None:
         return {}
     section = {}
-    for _, row in change.published.iterrows():
+    for i, row in change.published.iterrows():
         key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
         section[key] = _figures(
-            row,
+            change,
+            i,
             {
                 "n_paired": "n_paired",
                 "mean_pre": "mean_pre",
@@ -203,6 +253,8 @@ def _prepost(published: dict[str, PublishedTable]) -> dict[str, Any]:
                 "d_z": "d_z",
                 "g_av": "g_av",
             },
+            f"prepost.{key}",
+            withheld,
         )
     return section
 
@@ -220,16 +272,19 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
     Returns
     -------
     dict
-        JSON-ready figures; withheld values are ``None``.
+        JSON-ready figures; withheld values are ``None`` and listed under
+        ``"withheld"`` (dotted key -> ``marker`` and ``reason``).
     """
     groupings = list(out.config["groupings"])
+    withheld = _Withheld()
     return {
         "schema_version": OUTCOMES_SCHEMA_VERSION,
         "title": out.config["title"],
         "extract_date": out.export.extract_date.date().isoformat(),
         "disclosure": dict(out.config["disclosure"]),
-        "engagement": _engagement(published, groupings),
-        "reoffending": _reoffending(out, published, groupings[0]),
-        "prepost": _prepost(published),
+        "engagement": _engagement(published, groupings, withheld),
+        "reoffending": _reoffending(out, published, groupings[0], withheld),
+        "prepost": _prepost(published, withheld),
         "not_computed": list(out.notes),
+        "withheld": dict(withheld),
     }

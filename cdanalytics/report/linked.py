@@ -1,27 +1,23 @@
-"""Protect the published tables together where they count the same people.
+"""The links between the published tables, for the disclosure gate.
 
-Each table is protected on its own first (:mod:`cdanalytics.report.tables`).
-But the tables break the same people down in different ways (linked tables):
-a programme's starters in the engagement table are its cohort in the
-fixed-window table; the leavers of each step of the flow, by reason, add up to
-the overall parts of the engagement table; a group's Kaplan-Meier cohort is its
-fixed-window cohort; the matched sample is counted in two tables; the people
-classified by reliable change are the paired people of the change table. A
-count that one table withholds can then be published by another, or worked out
-from several together, by subtraction.
+Each table is checked for small counts on its own first
+(:mod:`cdanalytics.report.tables`). But the tables break the same people down
+in different ways (linked tables): a programme's starters in the engagement
+table are its cohort in the fixed-window table; the leavers of each step of the
+flow, by reason, add up to the overall parts of the engagement table; a group's
+Kaplan-Meier cohort is its fixed-window cohort, and its people at risk at one
+horizon are those at risk at the next plus those who left in between; the
+matched sample is counted in two tables; the people classified by reliable
+change are the paired people of the change table. A count that one table
+withholds can then be published by another, or worked out from several
+together, by subtraction.
 
-:func:`protect_links` puts every published count of these tables into one
-system of linear equations over the cells of all of them (each table's parts,
-its overall row as the sum of its groups, and the links, each checked on the
-true counts) and publishes, table by table and column by column, only counts
-that leave every small count undetermined, and every small sum a table shows
-(a nested count such as the eligible people of a small group). A combination
-of cells is determined exactly when its coefficient vector lies in the row
-space of the published equations; the null space of those equations is kept
-up to date one equation at a time (Householder reflections), so each test is
-cheap. Counts the report's figures show as drawn from the unprotected results
-(the numbers at risk under the Kaplan-Meier curves, the reliable-change bars)
-are learnt first and never withheld.
+This module only *describes* those links as linear equations over the cells of
+all the tables (each table's parts, its overall row as the sum of its groups,
+the links, each checked on the true counts) and lists the counts in order of
+importance (:data:`PRIORITY`: denominators, completion, reoffending and
+programme totals first). The decisions, which counts to publish and which to
+withhold, are the gate's (:func:`cdanalytics.disclosure.protect_linked`).
 
 References
 ----------
@@ -38,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import AnalysisError
+from ..disclosure import DisclosurePolicy, LinkedDecision, SuppressedTable, protect_linked
 from .compute import OVERALL
 
 if TYPE_CHECKING:
@@ -48,9 +44,23 @@ __all__ = ["protect_links", "withhold_dependent_statistics"]
 
 log = logging.getLogger(__name__)
 
-#: Tables whose counts are learnt first and never withheld (a figure shows them
-#: as computed by its own protection, which this table's protection matches).
-FIXED: dict[str, tuple[str, ...] | None] = {"reliable_change": None, "km_horizons": ("n_at_risk",)}
+#: The most important published counts (published first, withheld last):
+#: headline denominators and numerators, then programme totals.
+PRIORITY: tuple[tuple[str, str], ...] = (
+    ("engagement", "n_potential"),
+    ("engagement", "n_completed"),
+    ("fixed_window", "n_eligible"),
+    ("fixed_window", "n_reoffenders"),
+    ("engagement", "n_referred"),
+    ("engagement", "n_dropped_out"),
+    ("matched_effect", "n_treated"),
+    ("matched_effect", "n_control"),
+    ("change", "n_paired"),
+    ("reliable_change", "n_total"),
+    ("km_horizons", "n_at_risk"),
+    ("engagement", "n_started"),
+    ("fixed_window", "n_in_cohort"),
+)
 
 #: Order in which the counts of the linked tables are published.
 ORDER = (
@@ -77,52 +87,7 @@ EXIT_PARTS = {
     ("excluded", "started"): ("n_excluded",),
 }
 
-_TOL = 1e-8
-
 Cell = tuple[str, int, str]
-
-
-class Reader:
-    """What a reader can work out from the equations learnt so far.
-
-    ``null`` is an orthonormal basis of the null space of the equations;
-    ``secrets`` are the small counts (as coefficient vectors), kept projected on
-    that basis: a secret is determined when its projection vanishes.
-    """
-
-    def __init__(self, n_cells: int, secrets: np.ndarray) -> None:
-        self.null = np.eye(n_cells)
-        self.secrets = secrets.copy()
-        self.size = np.maximum(np.linalg.norm(secrets, axis=1), 1.0)
-
-    def _reflector(self, row: np.ndarray) -> np.ndarray | None:
-        w = row @ self.null
-        norm = np.linalg.norm(w)
-        if norm <= _TOL * max(1.0, np.linalg.norm(row)):
-            return None  # already implied by what is known
-        u = w.copy()
-        u[0] += np.copysign(norm, w[0])
-        return u / np.linalg.norm(u)
-
-    @staticmethod
-    def _reduce(basis: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return (basis - 2.0 * np.outer(basis @ u, u))[:, 1:]
-
-    def determined(self) -> np.ndarray:
-        return np.linalg.norm(self.secrets, axis=1) <= _TOL * self.size
-
-    def reveals(self, row: np.ndarray) -> bool:
-        u = self._reflector(row)
-        if u is None:
-            return False
-        after = self._reduce(self.secrets, u)
-        return bool((np.linalg.norm(after, axis=1) <= _TOL * self.size).any())
-
-    def learn(self, row: np.ndarray) -> None:
-        u = self._reflector(row)
-        if u is not None:
-            self.null = self._reduce(self.null, u)
-            self.secrets = self._reduce(self.secrets, u)
 
 
 class _System:
@@ -148,22 +113,6 @@ class _System:
     def count(self, name: str, i: int, column: str) -> list[Cell]:
         """The cells a published count adds up."""
         return [(name, i, c) for c in self.tables[name].members[column]]
-
-    def secrets(self, threshold: int) -> np.ndarray:
-        """Every small cell and every small count a table shows, as vectors."""
-        rows = []
-        small = (self.values > 0) & (self.values < threshold)
-        for k in np.flatnonzero(small):
-            rows.append(np.eye(1, len(self.values), k)[0])
-        for name, table in self.tables.items():
-            for column, members in table.members.items():
-                if len(members) < 2 or column not in table.published.columns:
-                    continue
-                for i in range(len(table.counts)):
-                    v = self.vector(self.count(name, i, column))
-                    if 0 < v @ self.values < threshold:
-                        rows.append(v)
-        return np.vstack(rows) if rows else np.zeros((0, len(self.values)))
 
     def identity(self, left: list[Cell], right: list[Cell]) -> np.ndarray | None:
         """``sum(left) - sum(right)``, if the two really are the same people."""
@@ -292,61 +241,106 @@ def withhold_dependent_statistics(table: PublishedTable) -> None:
             mask.loc[hide, stat] = True
 
 
-def _withhold(table: PublishedTable, i: int, column: str) -> None:
-    table.protected.published.loc[i, column] = pd.NA
-    table.protected.mask.loc[i, column] = True
+def _withhold(table: PublishedTable, decisions: list[LinkedDecision]) -> None:
+    """Apply the gate's decisions to one table (cells keyed ``(name, row, column)``)."""
+    if not decisions:
+        return
+    protected = table.protected
+    mask = protected.mask.to_numpy(copy=True)
+    primary = protected.primary.to_numpy(copy=True)
+    columns = protected.mask.columns
+    for decision in decisions:
+        _, i, column = decision.key
+        j = columns.get_loc(column)
+        mask[i, j] = True
+        primary[i, j] |= decision.reason == "small"
+    shape = {"index": protected.mask.index, "columns": columns}
+    mask_frame = pd.DataFrame(mask, **shape)
+    table.protected = SuppressedTable(
+        published=protected.published.mask(mask_frame),
+        mask=mask_frame,
+        primary=pd.DataFrame(primary, **shape),
+        policy=protected.policy,
+    )
 
 
-def _shown(table: PublishedTable, columns: tuple[str, ...] | None = None) -> list[str]:
-    return [
-        c
-        for c in table.published.columns
-        if c in table.members and (columns is None or c in columns)
-    ]
+def _shown(table: PublishedTable) -> list[str]:
+    return [c for c in table.published.columns if c in table.members]
 
 
-def protect_links(published: Mapping[str, PublishedTable], threshold: int) -> None:
-    """Withhold further counts so that no small count follows from the tables together.
+def _horizon_changes(system: _System) -> Iterator[np.ndarray]:
+    """What changes between two horizons of one group (and before the first).
+
+    The men at risk at one horizon are those at risk at the next plus those
+    who reoffended or were censored in between: each of these interval
+    counts is a secret when small, so no two published horizons may differ
+    by a small number of events, censorings or leavers.
+    """
+    km = system.tables.get("km_horizons")
+    if km is None:
+        return
+    groups = km.published["group"].astype(str).to_numpy()
+    for i in range(len(groups)):
+        if i == 0 or groups[i - 1] != groups[i]:
+            yield system.vector([("km_horizons", i, "n_events"), ("km_horizons", i, "n_censored")])
+            continue
+        for column in ("n_events", "n_censored"):
+            now = system.vector([("km_horizons", i, column)])
+            yield now - system.vector([("km_horizons", i - 1, column)])
+        left = system.vector([("km_horizons", i - 1, "n_at_risk")])
+        yield left - system.vector([("km_horizons", i, "n_at_risk")])
+
+
+def _candidates(system: _System) -> list[tuple[Cell, np.ndarray]]:
+    """Every count the linked tables show, most important first (:data:`PRIORITY`).
+
+    Within one column the overall row comes first, then the groups in order.
+    """
+    rank = {key: r for r, key in enumerate(PRIORITY)}
+    entries = []
+    for t, (name, table) in enumerate(system.tables.items()):
+        overall = _overall(table) if table.spec.total_row else np.zeros(len(table.published), bool)
+        for c, column in enumerate(_shown(table)):
+            first = rank.get((name, column), len(PRIORITY))
+            for i in range(len(table.published)):
+                order = (first, t, c, not overall[i], i)
+                entries.append((order, (name, i, column)))
+    entries.sort(key=lambda entry: entry[0])
+    return [(cell, system.vector(system.count(*cell))) for _, cell in entries]
+
+
+def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePolicy) -> None:
+    """Withhold counts so that no small count follows from the tables together.
+
+    The gate (:func:`~cdanalytics.disclosure.protect_linked`) decides, most
+    important count first; this function applies its decisions to the tables
+    and withholds every statistic whose base or numerator is withheld.
 
     Parameters
     ----------
     published
-        The protected tables (:func:`~cdanalytics.report.tables.publish_tables`);
+        The tables of :func:`~cdanalytics.report.tables.publish_tables`;
         those named in :data:`ORDER` are changed in place.
-    threshold
-        The disclosure threshold.
-
-    Raises
-    ------
-    AnalysisError
-        If the counts the figures show fix a small count by themselves (the
-        report would disclose it whatever the tables withhold).
+    policy
+        The disclosure policy.
     """
     tables = {n: published[n] for n in ORDER if n in published and published[n].counts is not None}
     if not tables:
         return
     system = _System(tables)
-    reader = Reader(len(system.values), system.secrets(threshold))
-    for equation in [*_structure(system), *_links(system)]:
-        if equation is not None:
-            reader.learn(equation)
-    for name, columns in FIXED.items():
-        table = tables.get(name)
-        for column in [] if table is None else _shown(table, columns):
-            for i in np.flatnonzero(~table.protected.mask[column].to_numpy()):
-                reader.learn(system.vector(system.count(name, i, column)))
-    if reader.determined().any():
-        raise AnalysisError(
-            "Disclosure check of linked tables failed: the counts shown in the figures give "
-            "away a small count. This is a bug; please report it."
-        )
+    facts = [e for e in [*_structure(system), *_links(system)] if e is not None]
+    candidates = _candidates(system)
+    masks = {name: table.protected.mask for name, table in tables.items()}
+    withheld = [cell for cell, _ in candidates if masks[cell[0]][cell[2]].to_numpy()[cell[1]]]
+    decisions = protect_linked(
+        system.values,
+        candidates,
+        policy,
+        facts=facts,
+        secrets=list(_horizon_changes(system)),
+        withheld=withheld,
+    )
     for name, table in tables.items():
-        for column in _shown(table):
-            for i in np.flatnonzero(~table.protected.mask[column].to_numpy()):
-                equation = system.vector(system.count(name, i, column))
-                if reader.reveals(equation):
-                    log.debug("withholding %s[%d, %s]: linked tables", name, i, column)
-                    _withhold(table, i, column)
-                else:
-                    reader.learn(equation)
+        _withhold(table, [d for d in decisions if not d.published and d.key[0] == name])
+    for table in tables.values():
         withhold_dependent_statistics(table)

@@ -3,9 +3,12 @@
 Each published table is declared once in :data:`SPECS`: which result table it
 comes from, which columns it shows, which are counts, which statistics rest on
 which base and numerator, and, for nested counts (referred ⊇ assessed ⊇ …),
-the partition into parts that is protected as one table. A nested count is
-published only where it follows from published parts anyway, so no withheld
-part can be recovered by subtracting one published count from another.
+the partition into parts whose sums the table shows. Small counts are withheld
+here; which further counts to withhold, so that no small part can be recovered
+by subtracting one published count from another, within a table or across the
+tables that count the same people, is decided by the disclosure gate
+(:func:`~cdanalytics.disclosure.protect_linked`, via :mod:`.linked`), most
+important counts first.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-import numpy as np
 import pandas as pd
 
-from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame
+from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round_counts
 from ..i18n import number, percent
 from .compute import OVERALL as ALL
-from .linked import Reader, protect_links, withhold_dependent_statistics
+from .linked import ORDER as LINKED
+from .linked import protect_links, withhold_dependent_statistics
 
 __all__ = ["SPECS", "VIEWS", "PublishedTable", "TableSpec", "engagement_views", "publish_tables"]
 
@@ -56,6 +59,10 @@ class TableSpec:
         (index, columns, values): reshape a long result wide before publishing.
     fixed_keys
         The table is not grouped by the config's groupings.
+    implied
+        Statistic column -> a count of the result table that it gives back
+        when multiplied by its published base (a rate is its numerator); the
+        statistic is withheld when that count is small.
     split
         Column whose values are published as separate tables (each with its
         own overall row), for example programme and comparison groups.
@@ -74,6 +81,7 @@ class TableSpec:
     pivot: tuple[tuple[str, ...], str, str] | None = None
     split: str | None = None
     fixed_keys: bool = False
+    implied: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -323,6 +331,7 @@ SPECS: dict[str, TableSpec] = {
             "median_days_to_first": "n_reoffenders",
         },
         numerators=dict.fromkeys((*_RATE, "per_100"), "n_reoffenders"),
+        implied={"offences_per_person": "n_offences"},
     ),
     "km_horizons": TableSpec(
         source="km_horizons",
@@ -331,6 +340,7 @@ SPECS: dict[str, TableSpec] = {
         columns=("n_at_risk", "n_events", "n_censored", "cumulative", "ci_low", "ci_high"),
         counts=("n_at_risk", "n_events", "n_censored"),
         bases=dict.fromkeys(("cumulative", "ci_low", "ci_high"), "n_at_risk"),
+        numerators=dict.fromkeys(("cumulative", "ci_low", "ci_high"), "n_events"),
     ),
     "change": TableSpec(
         source="change",
@@ -384,6 +394,11 @@ SPECS: dict[str, TableSpec] = {
         },
     ),
 }
+
+
+#: Result tables protected together by the linked-table gate: checked here
+#: for small counts only, their secondary suppression is decided across tables.
+_LINKED_SOURCES = frozenset(SPECS[name].source for name in LINKED)
 
 
 def _pivot(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -476,8 +491,9 @@ def _protect(
         numerator_cols={k: v for k, v in spec.numerators.items() if v not in spec.nested},
         row_total=total,
         col_total=len(frame) - 1 if spec.total_row else None,
+        secondary=spec.source not in _LINKED_SOURCES,
+        implied_numerators=spec.implied,
     )
-    protected = _publish_nested(protected, spec, part_names)
     shown = list(dict.fromkeys([*keys, *columns]))
     cells, members = _cells(spec, counts, part_names, total)
     table = SuppressedTable(
@@ -487,61 +503,6 @@ def _protect(
         policy=protected.policy,
     )
     return table, frame[cells].astype("int64"), members
-
-
-def _publish_nested(
-    protected: SuppressedTable, spec: TableSpec, part_names: list[str]
-) -> SuppressedTable:
-    """Publish each nested count only where no withheld part can then be worked out.
-
-    The parts form a grid (groups x parts) with known row totals and, with an
-    overall row, known column totals. Each nested count (for example the men
-    who started: the sum of the later parts of the flow) adds one equation.
-    Nested counts are tried in the order of :attr:`TableSpec.nested`, group by
-    group, and kept only if, with every equation kept so far, no withheld part
-    is determined exactly (the null-space test of
-    :class:`~cdanalytics.report.linked.Reader`). A statistic resting on a
-    withheld or small nested count is withheld too.
-    """
-    if not spec.nested:
-        return protected
-    published = protected.published.copy()
-    mask = protected.mask.copy()
-    n_rows, n_parts = len(published), len(part_names)
-    hidden = mask[part_names].to_numpy().ravel()
-    cell = np.arange(n_rows * n_parts).reshape(n_rows, n_parts)
-    unit = np.eye(n_rows * n_parts)
-    reader = Reader(n_rows * n_parts, unit[hidden])
-    for equation in unit[~hidden]:
-        reader.learn(equation)
-    for r in range(n_rows):
-        reader.learn(unit[cell[r]].sum(axis=0))
-    if spec.total_row:
-        for p in range(n_parts):
-            reader.learn(unit[cell[:-1, p]].sum(axis=0) - unit[cell[-1, p]])
-    known_already = bool(reader.determined().any())
-    for nested, members in spec.nested.items():
-        index = [part_names.index(m) for m in members]
-        values = published[nested].astype("Int64")
-        hide = protected.policy.is_small(values.to_numpy(dtype=float))
-        for r in np.flatnonzero(~hide):
-            if not hidden[cell[r, index]].any():
-                continue
-            equation = unit[cell[r, index]].sum(axis=0)
-            if known_already or reader.reveals(equation):
-                hide[r] = True
-            else:
-                reader.learn(equation)
-        published[nested] = values.mask(hide)
-        mask[nested] = mask[nested] | hide
-        for stat in {
-            s for s, col in [*spec.bases.items(), *spec.numerators.items()] if col == nested
-        }:
-            published.loc[hide, stat] = np.nan
-            mask[stat] = mask[stat] | hide
-    return SuppressedTable(
-        published=published, mask=mask, primary=protected.primary, policy=protected.policy
-    )
 
 
 #: Views of the engagement partition shown as their own tables in the report.
@@ -596,5 +557,14 @@ def publish_tables(
     }
     for table in published.values():
         withhold_dependent_statistics(table)
-    protect_links(published, policy.threshold)
+    protect_links(published, policy)
+    for table in published.values():
+        table.protected = SuppressedTable(
+            published=round_counts(
+                table.published, [c for c in table.members if c in table.published], policy
+            ),
+            mask=table.protected.mask,
+            primary=table.protected.primary,
+            policy=policy,
+        )
     return published

@@ -102,6 +102,21 @@ Reoffending
     ``comparison``) and risk level, and ``overall`` for the group's risk mix
     (starters pooled over programmes with ``starter_programme_mix``).
 
+Family features (off by default; ``parameters=FAMILY_PARAMETERS`` switches them on)
+    ``engagement.stage_dropout[programme][stage]``: a starter still enrolled at
+    the first session of a registry stage leaves just before it with that
+    probability (a dropout); for a review stage, a completer skips all its
+    reviews. ``engagement.evaluation_outcome[programme]``: the evaluation
+    meeting outcome (``participants.evaluation_outcome``) of completers whose
+    reviews are past. ``prepost.per_child``: instruments answered once per
+    child (``measures.subject_id`` = ``<participant_id>-C<k>``, k = 1 ..
+    ``n_children``; one series without a subject for fathers with none),
+    each child with its own true score. ``truth["family"]`` then holds the
+    exact stage transition probabilities (P(complete a stage | completed the
+    ones before), mixed over the starters' risk levels;
+    :func:`cdanalytics.synth._truth.stage_transitions`) and the outcome
+    probabilities.
+
 Pre/post measures (starters)
     Each programme administers its ``instruments`` (all scales), each by one
     informant (sdq and cts2 by the partner, psi_sf and parenting_scale by the
@@ -138,15 +153,17 @@ from ._audits import synthetic_audits
 from ._events import draw_events, draw_followup_end
 from ._frames import build_export
 from ._measures import draw_measures
-from ._params import DEFAULT_PARAMETERS, merged_parameters
+from ._params import DEFAULT_PARAMETERS, FAMILY_PARAMETERS, merged_parameters
 from ._people import NA_DAY, draw_people
 from ._plan import build_plan
 from ._practice import synthetic_practice
 from ._sessions import draw_sessions
+from ._truth import family_truth
 from ._truth_json import build_truth
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "FAMILY_PARAMETERS",
     "TRUTH_FILE",
     "generate",
     "synthetic_audits",
@@ -279,6 +296,9 @@ def generate(
         "events": len(export.events),
     }
     truth = build_truth(plan, header, slots, data_quality, realised)
+    family = family_truth(plan)
+    if family is not None:  # only when asked for: the committed sample stays as it is
+        truth["family"] = family
     return export, _json_ready(truth)
 
 

@@ -13,6 +13,7 @@ from ._measures import Measures, Slot
 from ._params import (
     AGE_BANDS,
     ATTENDANCE,
+    EVALUATION_OUTCOMES,
     EVENT_TYPES,
     EXIT_STATUSES,
     INFORMANTS,
@@ -86,6 +87,11 @@ def _participants(
             "risk_level": _cat(people.risk, RISK_LEVELS, ordered=True),
             "prior_offences": pd.array(people.prior, dtype="Int64"),
             "n_children": pd.array(people.children, dtype="Int64"),
+            **(
+                {}
+                if episodes.evaluation is None
+                else {"evaluation_outcome": _cat(episodes.evaluation, EVALUATION_OUTCOMES)}
+            ),
         }
     )
 
@@ -131,6 +137,11 @@ def build_export(
             "score": measures.score.astype(np.float64),
         }
     )
+    if measures.subject is not None:
+        # pseudonymous child ids: "<participant>-C<k>", empty for a measure about no child
+        pid = measure_frame["participant_id"].astype("str")
+        child = pd.Series(measures.subject, dtype="int64")
+        measure_frame["subject_id"] = (pid + "-C" + child.astype("str")).where(child > 0)
     event_frame = pd.DataFrame(
         {
             "participant_id": _ids(ids, events.person),

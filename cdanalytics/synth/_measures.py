@@ -37,6 +37,7 @@ class Measures:
     timepoint: np.ndarray
     day: np.ndarray
     score: np.ndarray
+    subject: np.ndarray | None = None  # child number 1, 2, ... (0: none); None: off
 
 
 def scale_slots(plan: Plan) -> list[Slot]:
@@ -98,6 +99,17 @@ def draw_measures(
     present &= day <= extract
 
     who, slot = np.nonzero(uses[people.prog[starters]])
+    subject = None
+    per_child = set(pp.get("per_child") or ())
+    if per_child:
+        # one series per child for the per-child instruments (fathers with no
+        # recorded children keep one series, without a subject)
+        child = np.array([s.instrument in per_child for s in slots])[slot]
+        copies = np.where(child, np.maximum(people.children[starters][who], 1), 1)
+        subject = np.where(child & (people.children[starters][who] > 0), 1, 0)
+        who, slot, subject = (np.repeat(a, copies) for a in (who, slot, subject))
+        first = np.cumsum(copies) - copies
+        subject = subject * (np.arange(who.size) - np.repeat(first, copies) + 1)
     informant = np.array([INFORMANTS.index(s.informant) for s in slots])[slot]
     mean = np.array([s.truth["baseline_mean"] for s in slots])[slot]
     sd = np.array([s.truth["baseline_sd"] for s in slots])[slot]
@@ -129,6 +141,7 @@ def draw_measures(
             timepoint=tp.astype(np.int8),
             day=day[who[rows], informant[rows], tp],
             score=score[rows, tp],
+            subject=None if subject is None else subject[rows].astype(np.int16),
         ),
         slots,
     )

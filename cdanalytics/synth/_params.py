@@ -15,7 +15,14 @@ from .._merge import deep_merge
 from ..errors import ConfigError
 from ..io.schema import contract_values
 
-__all__ = ["DEFAULT_PARAMETERS", "RISK_LEVELS", "merged_parameters", "programme_parameters"]
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "EVALUATION_OUTCOMES",
+    "FAMILY_PARAMETERS",
+    "RISK_LEVELS",
+    "merged_parameters",
+    "programme_parameters",
+]
 
 # The enumerations of the export contract (``data/schemas/*.yaml``), in its
 # order: category codes drawn by the generator index into these.
@@ -29,6 +36,7 @@ ATTENDANCE: tuple[str, ...] = contract_values("sessions", "attendance")
 TIMEPOINTS: tuple[str, ...] = contract_values("measures", "timepoint")
 INFORMANTS: tuple[str, ...] = contract_values("measures", "informant")
 EVENT_TYPES: tuple[str, ...] = contract_values("events", "event_type")
+EVALUATION_OUTCOMES: tuple[str, ...] = contract_values("participants", "evaluation_outcome")
 
 _ADULT_AGES = {"18-24": 0.10, "25-34": 0.35, "35-44": 0.33, "45-54": 0.16, "55+": 0.06}
 _UK_ETHNICITY = {"white": 0.78, "asian": 0.10, "black": 0.05, "mixed": 0.04, "other": 0.03}
@@ -271,6 +279,14 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
         "exit_status_missing_share": 0.04,
         "exit_status_disagreement_share": 0.002,
         "exit_status_disagreement_min": 4,
+        # Off by default (the committed sample is made without them); see
+        # FAMILY_PARAMETERS. {programme: {stage: probability of leaving just
+        # before the stage's first session}} for the registry's stages; a
+        # review stage's probability is that of a completer skipping it.
+        "stage_dropout": {},
+        # {programme: {positive: p, concerns: p, not_held: p}}: outcome of
+        # the evaluation meeting of completers whose reviews are all past.
+        "evaluation_outcome": {},
     },
     "comparison": {
         "risk_level": {"low": 0.35, "medium": 0.35, "high": 0.20, "very_high": 0.10},
@@ -325,6 +341,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
         "p_follow_up": 0.5,
         "follow_up_days": 180,
         "follow_up_change_ratio": 0.8,
+        # instruments answered once per child (subject_id), for fathers with
+        # children; off by default (see FAMILY_PARAMETERS)
+        "per_child": [],
         "scales": {
             "sdq": {
                 "total": {
@@ -388,6 +407,21 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
             },
         },
     },
+}
+
+#: Overrides that switch on the family features of the generator: stage-wise
+#: dropout (Caledonian: before the group stage and the maintenance stage),
+#: evaluation meeting outcomes (Caring Dads) and one SDQ per child. Pass as
+#: ``generate(..., parameters=FAMILY_PARAMETERS)``; the truth document then
+#: has a ``family`` section with the implied stage transition probabilities.
+FAMILY_PARAMETERS: dict[str, Any] = {
+    "engagement": {
+        "stage_dropout": {"caledonian": {"group": 0.15, "maintenance": 0.10}},
+        "evaluation_outcome": {
+            "caring_dads": {"positive": 0.55, "concerns": 0.30, "not_held": 0.15}
+        },
+    },
+    "prepost": {"per_child": ["sdq"]},
 }
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import EXIT_STATUSES
+from ..errors import ConfigError
+from ._params import EVALUATION_OUTCOMES, EXIT_STATUSES
 from ._people import NA_DAY, People, categorical
 from ._plan import Plan
 
@@ -43,6 +44,7 @@ class Episodes:
     s_number: np.ndarray
     s_day: np.ndarray
     s_attendance: np.ndarray  # code into ATTENDANCE
+    evaluation: np.ndarray | None = None  # code into EVALUATION_OUTCOMES, -1 empty; None: off
 
 
 def _attendance(rng: np.random.Generator, attended: np.ndarray, p_excused: float) -> np.ndarray:
@@ -65,6 +67,9 @@ def draw_sessions(rng: np.random.Generator, plan: Plan, people: People, extract:
     cause = np.where(
         u_cause < h_drop, DROPPED, np.where(u_cause < h_drop + h_excl, EXCLUDED, TRANSFERRED)
     )
+    skip_review = np.zeros(starters.size, dtype=bool)
+    if eng.get("stage_dropout"):
+        skip_review = _stage_dropout(rng, plan, prog, stay, cause)
 
     first = np.concatenate(([0], np.cumsum(stay)[:-1]))
     person = np.repeat(np.arange(starters.size), stay)
@@ -101,7 +106,7 @@ def draw_sessions(rng: np.random.Generator, plan: Plan, people: People, extract:
 
     # review / maintenance sessions of completers
     n_review = np.array([len(o) for o in plan.review_offsets])[prog]
-    n_review = np.where(status == COMPLETED, n_review, 0)
+    n_review = np.where((status == COMPLETED) & ~skip_review, n_review, 0)
     offsets = np.zeros(
         (len(plan.programmes), max(1, *(len(o) for o in plan.review_offsets))), dtype=np.int64
     )
@@ -138,6 +143,12 @@ def draw_sessions(rng: np.random.Generator, plan: Plan, people: People, extract:
     end = np.full(people.n, NA_DAY, dtype=np.int64)
     end[starters] = np.where(ongoing, NA_DAY, close)
     recorded, reason_rec, flipped, blanked = _recorded_status(rng, plan, full_status, full_reason)
+    evaluation = None
+    if eng.get("evaluation_outcome"):
+        last_review = close + np.array([max(o, default=0) for o in plan.review_offsets])[prog]
+        due = (status == COMPLETED) & (last_review <= extract)
+        evaluation = np.full(people.n, -1, dtype=np.int8)
+        evaluation[starters] = _evaluation(rng, plan, prog, due)
     return Episodes(
         status=full_status,
         recorded=recorded,
@@ -151,7 +162,79 @@ def draw_sessions(rng: np.random.Generator, plan: Plan, people: People, extract:
         s_number=s_number,
         s_day=s_day,
         s_attendance=s_att,
+        evaluation=evaluation,
     )
+
+
+def stage_boundaries(plan: Plan, i: int) -> dict[str, int | None]:
+    """0-based position in programme ``i``'s core session order of each registry
+    stage's first session; ``None`` for a stage of review sessions only."""
+    stages = plan.registry[plan.programmes[i]].get("stages") or {}
+    types = [t for t, _ in plan.orders[i]]
+    out: dict[str, int | None] = {}
+    for code, stage in stages.items():
+        mine = set(stage["sessions"])
+        if mine <= {"review"}:
+            out[code] = None
+            continue
+        hits = [j for j, t in enumerate(types) if t in mine]
+        out[code] = hits[0] if hits else None
+    return out
+
+
+def _stage_dropout(
+    rng: np.random.Generator, plan: Plan, prog: np.ndarray, stay: np.ndarray, cause: np.ndarray
+) -> np.ndarray:
+    """Apply ``engagement.stage_dropout`` in place to ``stay`` and ``cause``: a starter
+    still enrolled at a stage's first core session leaves just before it with the
+    stage's probability (as a dropout); for a review stage, a completer skips every
+    review with it. Returns the skip-review flags."""
+    skip = np.zeros(prog.size, dtype=bool)
+    for code, by_stage in sorted(plan.params["engagement"]["stage_dropout"].items()):
+        if code not in plan.programmes:
+            raise ConfigError(f"stage_dropout names programme {code!r}, not in the registry.")
+        i = plan.programmes.index(code)
+        bounds = stage_boundaries(plan, i)
+        for stage in bounds:
+            if stage not in by_stage:
+                continue
+            q = float(by_stage[stage])
+            if not 0 <= q < 1 or bounds[stage] == 0:
+                raise ConfigError(
+                    f"stage_dropout {code}.{stage} must lie in [0, 1) and not be the first stage."
+                )
+            leave = (prog == i) & (rng.random(prog.size) < q)
+            b = bounds[stage]
+            if b is None:
+                skip |= leave
+                continue
+            leave &= stay > b
+            stay[leave] = b
+            cause[leave] = DROPPED
+        unknown = sorted(set(by_stage) - set(bounds))
+        if unknown:
+            raise ConfigError(f"stage_dropout {code}: unknown stage(s) {', '.join(unknown)}.")
+    return skip
+
+
+def _evaluation(
+    rng: np.random.Generator, plan: Plan, prog: np.ndarray, due: np.ndarray
+) -> np.ndarray:
+    """Evaluation meeting outcome code of each starter (-1: none) from
+    ``engagement.evaluation_outcome``, for completers whose reviews are past."""
+    table = plan.params["engagement"]["evaluation_outcome"]
+    probs = np.zeros((len(plan.programmes), len(EVALUATION_OUTCOMES)))
+    for code, dist in table.items():
+        if code not in plan.programmes:
+            raise ConfigError(f"evaluation_outcome names programme {code!r}, not in the registry.")
+        row = np.array([float(dist.get(o, 0.0)) for o in EVALUATION_OUTCOMES])
+        if (row < 0).any() or row.sum() <= 0:
+            raise ConfigError(f"evaluation_outcome {code}: probabilities must be non-negative.")
+        probs[plan.programmes.index(code)] = row / row.sum()
+    cum = np.cumsum(probs, axis=1)[prog]
+    drawn = (rng.random(prog.size)[:, None] >= cum).sum(axis=1)
+    has = due & (probs.sum(axis=1)[prog] > 0)
+    return np.where(has, np.minimum(drawn, len(EVALUATION_OUTCOMES) - 1), -1).astype(np.int8)
 
 
 def _recorded_status(

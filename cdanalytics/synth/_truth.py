@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,13 +10,16 @@ from scipy import integrate, stats
 
 from ._params import RISK_LEVELS
 from ._plan import Plan
+from ._sessions import stage_boundaries
 
 __all__ = [
     "engagement_probabilities",
+    "family_truth",
     "offence_intensity_factor",
     "p12",
     "prepost_scale_truth",
     "prior_offence_pmf",
+    "stage_transitions",
 ]
 
 DAYS_PER_YEAR = 365.25
@@ -185,4 +189,116 @@ def prepost_scale_truth(
         "p_clipped": clipped,
         "p_reliable_improvement": p_below if improving_sign < 0 else p_above,
         "p_reliable_deterioration": p_above if improving_sign < 0 else p_below,
+    }
+
+
+def _attended_given_complete(n: int, needed: int, first: bool, p: float) -> np.ndarray:
+    """pmf of the sessions attended in a stage of ``n`` sessions, given the stage was
+    completed (its last session attended, ``needed`` or more in all); ``first``: the
+    stage holds session 1, which is always attended."""
+    free = n - 1 - int(first)  # sessions attended at random besides the last (and the first)
+    pmf = np.zeros(n + 1)
+    counts = np.arange(free + 1)
+    total = counts + 1 + int(first)
+    ok = total >= needed
+    pmf[total[ok]] = stats.binom.pmf(counts[ok], free, p)
+    return pmf / pmf.sum()
+
+
+def stage_transitions(plan: Plan, i: int, risk: int) -> dict[str, float] | None:
+    """Exact stage transition probabilities of programme ``i`` for one risk level.
+
+    Supported when the registry's stages are sequential (one per ``order``),
+    the core stages are contiguous blocks of the session order that each
+    require their last session, and any review stage comes last. The
+    transition of a core stage s is P(complete s | completed the stages
+    before): staying enrolled through its n_s sessions ((1 - H)^(n_s), one
+    fewer for the first stage, whose session 1 defines the start), not
+    leaving at its start (``stage_dropout``), attending its last session and
+    enough of the rest (binomial). A review stage is offered to completers of
+    the core rule (the probability that the attended counts of the completed
+    core stages meet it, by convolution), not skipped, and completed when
+    ``Binomial(n_review, p_review_attend)`` meets its rule. Returns ``None``
+    when the structure is not supported.
+    """
+    code = plan.programmes[i]
+    entry = plan.registry[code]
+    stages = entry.get("stages") or {}
+    orders = [int(s["order"]) for s in stages.values()]
+    if not stages or len(set(orders)) != len(orders) or orders != sorted(orders):
+        return None
+    eng = plan.params["engagement"]
+    drop = (eng.get("stage_dropout") or {}).get(code, {})
+    hazard = plan.dropout_hazard[i, risk] + eng["excluded_hazard"] + eng["transferred_hazard"]
+    p = float(plan.p_attend[i, risk])
+    bounds = stage_boundaries(plan, i)
+    types = [t for t, _ in plan.orders[i]]
+    out: dict[str, float] = {}
+    core_pmf = np.ones(1)
+    for code_s, stage in stages.items():
+        n = int(sum(stage["sessions"].values()))
+        rule = stage["completion_rule"]
+        needed = math.ceil(round(float(rule["min_share"]) * n, 9))
+        q = float(drop.get(code_s, 0.0))
+        if bounds[code_s] is None:  # review stage: last
+            if code_s != list(stages)[-1]:
+                return None
+            total = sum(int(v) for v in entry["core"].values())
+            core_needed = math.ceil(
+                round(float(entry["completion_rule"]["min_core_share"]) * total, 9)
+            )
+            p_core = float(core_pmf[core_needed:].sum())
+            pr = float(eng["p_review_attend"])
+            if rule.get("require_last"):
+                p_rule = pr * float(stats.binom.sf(needed - 2, n - 1, pr))
+            else:
+                p_rule = float(stats.binom.sf(needed - 1, n, pr))
+            out[code_s] = p_core * (1 - q) * p_rule
+            continue
+        b = bounds[code_s]
+        block = types[b : b + n]
+        if not rule.get("require_last") or set(block) != set(stage["sessions"]) or len(block) != n:
+            return None
+        first = b == 0
+        stay = (1 - hazard) ** (n - 1 if first else n)
+        free = n - 1 - int(first)
+        p_rule = p * float(stats.binom.sf(needed - 2 - int(first), free, p))
+        out[code_s] = (1 - q) * stay * p_rule
+        core_pmf = np.convolve(core_pmf, _attended_given_complete(n, needed, first, p))
+    return out
+
+
+def family_truth(plan: Plan) -> dict[str, Any] | None:
+    """Truth of the family features (``None`` when they are all off, as for the
+    committed sample): stage transitions per programme (mixed over the
+    starters' risk levels; see :func:`stage_transitions`), the evaluation
+    outcome probabilities and the per-child instruments."""
+    eng, pp = plan.params["engagement"], plan.params["prepost"]
+    if not (eng.get("stage_dropout") or eng.get("evaluation_outcome") or pp.get("per_child")):
+        return None
+    stages: dict[str, Any] = {}
+    for i, code in enumerate(plan.programmes):
+        by_risk = [stage_transitions(plan, i, r) for r in range(len(RISK_LEVELS))]
+        if by_risk[0] is None:
+            continue
+        weights = plan.risk_p[i]
+        names = list(by_risk[0])
+        path = np.array([np.cumprod([t[s] for s in names]) for t in by_risk])  # risk x stage
+        through = weights @ path
+        before = np.r_[1.0, through[:-1]]
+        stages[code] = {
+            "transition": {s: float(v) for s, v in zip(names, through / before, strict=True)},
+            "through_stage": {s: float(v) for s, v in zip(names, through, strict=True)},
+            "stage_dropout": dict((eng.get("stage_dropout") or {}).get(code, {})),
+            "basis": "starters followed to the end of each stage (potential completers by "
+            "time elapsed); transition = P(complete the stage | completed every stage before)",
+        }
+    return {
+        "stages": stages,
+        "evaluation_outcome": {
+            k: dict(v) for k, v in (eng.get("evaluation_outcome") or {}).items()
+        },
+        "per_child_instruments": list(pp.get("per_child") or []),
+        "subject_id": "<participant_id>-C<k>, k = 1..n_children; "
+        "empty for fathers without children",
     }

@@ -1,0 +1,108 @@
+"""Helpers shared by the stage, review and services analyses (which read the export's
+tables beside the prepared episodes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._groups import by_columns
+from .._stats import wilson_ci
+from ..errors import AnalysisError, ConfigError
+from ..io.export import Export
+from ._prepare import EngagementData, _participant_index, contract_column, prepare_engagement
+
+__all__ = ["FAMILY_DOCS", "add_rate", "episode_rows", "family_docs", "grouping", "prepared_from"]
+
+By = str | Sequence[str] | None
+
+#: Parameter descriptions shared by the stage, review and services analyses.
+FAMILY_DOCS: dict[str, str] = {
+    "export": "A loaded, validated export (its sessions are read, not only the participants).",
+    "by": "Participant column(s) to group by besides ``programme`` (always the first key).",
+    "programmes": "Programme registry overrides (stages included).",
+    "alpha": "1 - confidence level of the Wilson intervals.",
+    "prepared": "The export already prepared by "
+    ":func:`~cdanalytics.engagement.prepare_engagement` (saves the work).",
+    "progress": "The result of :func:`~cdanalytics.engagement.stage_progress` for the same "
+    "prepared data, to compute it once for several analyses (it must have been made with "
+    "the same ``closed_cases``).",
+    "services": "The services table (contract columns of ``data/schemas/services.yaml``; "
+    "dates as datetimes).",
+}
+
+
+def family_docs(func):
+    """Write each docstring line holding only ``{name}`` out as the entry of parameter
+    ``name`` in :data:`FAMILY_DOCS`."""
+    lines = []
+    for line in (func.__doc__ or "").splitlines():
+        name = line.strip()[1:-1] if line.strip().startswith("{") else ""
+        if name in FAMILY_DOCS and line.strip() == f"{{{name}}}":
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [f"{indent}{name}", f"{indent}    {FAMILY_DOCS[name]}"]
+        else:
+            lines.append(line)
+    func.__doc__ = "\n".join(lines)
+    return func
+
+
+def prepared_from(
+    export: Export, programmes: Mapping[str, Any] | None, prepared: EngagementData | None
+) -> EngagementData:
+    """``prepared``, or ``export`` prepared with ``programmes``; the export itself is
+    required because these analyses read its other tables."""
+    if not isinstance(export, Export):
+        raise ConfigError(
+            f"Expected an Export, got {type(export).__name__}; load the export with "
+            "cdanalytics.io.load_export first."
+        )
+    if prepared is None:
+        return prepare_engagement(export, programmes)
+    if programmes is not None:
+        raise ConfigError(
+            "programmes= was given with prepared engagement data; pass the registry "
+            "overrides to prepare_engagement instead."
+        )
+    return prepared
+
+
+def grouping(by: By, prepared: EngagementData) -> list[str]:
+    """``["programme", *by]`` (``programme`` once), checked against the episodes."""
+    keys = by_columns(by, prepared.episodes, what="not a participant or derived engagement column")
+    return ["programme", *[k for k in keys if k != "programme"]]
+
+
+def episode_rows(export: Export, ids: pd.Series, table: str) -> np.ndarray:
+    """Row of the prepared episodes of each id (-1 for comparison rows).
+
+    Raises
+    ------
+    AnalysisError
+        An id is not in the participants table.
+    """
+    people = export.participants
+    rows = _participant_index(people["participant_id"], ids)
+    if (rows < 0).any():
+        raise AnalysisError(
+            f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
+            "participants table. Validate the export with `cdanalytics validate` first."
+        )
+    group = contract_column(people, "group").astype("object").fillna("programme")
+    is_programme = np.asarray(group != "comparison")
+    to_episode = np.cumsum(is_programme) - 1
+    return np.where(is_programme[rows], to_episode[rows], -1)
+
+
+def add_rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:
+    """Add ``name`` = count / nobs (NaN on a zero base) and its Wilson interval
+    ``name_ci_low`` / ``name_ci_high`` to ``out`` in place."""
+    k = out[count].to_numpy(dtype=float)
+    n = out[nobs].to_numpy(dtype=float)
+    low, high = wilson_ci(k, n, alpha=alpha)
+    out[name] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
+    out[f"{name}_ci_low"] = low
+    out[f"{name}_ci_high"] = high

@@ -1,0 +1,486 @@
+"""Completion stage by stage, and the whole programme defined from the stages.
+
+The stages of each programme come from the registry (see
+:mod:`cdanalytics.stages`): the Caledonian System's pre-group, group and
+maintenance stages, BORG's group and individual strands, Caring Dads' group
+and review stages; a programme without stages has one stage, ``core``.
+
+Definitions
+-----------
+Stage sessions
+    A participant's sessions whose ``session_type`` the stage lists, in the
+    order of ``session_date`` then ``session_number``; position 1 is the first
+    of them. The stage's last session is position ``n_sessions``.
+Entered
+    At least one session of the stage attended.
+Completed
+    At least ``n_needed = ceil(min_share * n_sessions)`` sessions of the stage
+    attended and, when the stage's rule says so, its last session attended.
+Potential completer of a stage
+    A starter whose start lies at least ``potential_after_days`` before the
+    extract date or (with ``closed_cases``) whose case is closed without
+    completing (an ``end_date`` or a final exit status, other than
+    ``completed``: a man who completed the core sessions may still be in his
+    maintenance or review stage), after the Caledonian evaluation (Ipsos MORI
+    2016), which counted only orders old enough to have finished.
+Reached, progressed
+    Stages of the same ``order`` are parallel strands; a stage of order ``L``
+    is *reached* by a starter who completed every stage of the orders before
+    ``L`` (every starter reaches the stages of the first order), and
+    *progressed* through by one who reached it and completed it. The
+    transition probability of a stage is progressed / reached.
+Whole-programme completion (stage-based)
+    Completing every ``required`` stage. Among people with a clear outcome
+    (potential completers of every required stage) it equals the product of
+    the transitions of the orders computed among those same people, because
+    each order's "completed every stage up to here" is a subset of the one
+    before (the product telescopes); :func:`programme_completion_from_stages`
+    reports both. It can differ from the exit status of
+    :mod:`cdanalytics.engagement` (the registry's core completion rule), which
+    does not look at maintenance or review stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._groups import group_by
+from ..errors import ConfigError
+from ..io.export import Export
+from ..io.schema import contract_values
+from ..stages import check_stages, stage_table
+from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._prepare import EngagementData, _codes, _days, _sequence_order
+
+__all__ = [
+    "PROGRESS_COLUMNS",
+    "programme_completion_from_stages",
+    "stage_completion",
+    "stage_progress",
+]
+
+By = str | Sequence[str] | None
+_SESSION_TYPES: tuple[str, ...] = contract_values("sessions", "session_type")
+
+#: Columns of :func:`stage_progress` after the participant id and programme.
+PROGRESS_COLUMNS: tuple[str, ...] = (
+    "stage",
+    "order",
+    "required",
+    "n_sessions",
+    "n_needed",
+    "n_scheduled",
+    "n_attended",
+    "attended_last",
+    "entered",
+    "completed",
+    "reached",
+    "progressed",
+    "potential_completer",
+)
+
+
+def _stages_of(prepared: EngagementData, present: list[str]) -> pd.DataFrame:
+    """Stage table of the programmes in the export, checked against the contract."""
+    for code in present:
+        check_stages(code, prepared.registry[code], _SESSION_TYPES)
+    table = stage_table({code: prepared.registry[code] for code in present})
+    table["local"] = table.groupby("programme", sort=False).cumcount()
+    return table
+
+
+@family_docs
+def stage_progress(
+    export: Export,
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    prepared: EngagementData | None = None,
+) -> pd.DataFrame:
+    """Each starter's progress through each stage of their programme.
+
+    Parameters
+    ----------
+    {export}
+    {programmes}
+    closed_cases
+        Count a case closed without completing as a potential completer of
+        every stage before the stage's ``potential_after_days`` have passed.
+    {prepared}
+
+    Returns
+    -------
+    DataFrame
+        One row per starter and stage of their programme, in the order of the
+        prepared episodes then of the stages: ``participant_id, programme``
+        then :data:`PROGRESS_COLUMNS`: ``n_scheduled`` / ``n_attended``
+        sessions of the stage recorded / attended, ``attended_last``
+        (position ``n_sessions`` attended), ``entered``, ``completed``,
+        ``reached``, ``progressed`` and ``potential_completer`` as in the
+        module docstring. Booleans are NumPy bool.
+
+    Raises
+    ------
+    ConfigError
+        A stage in the registry is malformed (the message names the key).
+    AnalysisError
+        Sessions name unknown participants or hold values outside the contract.
+    """
+    prepared = prepared_from(export, programmes, prepared)
+    ep = prepared.episodes
+    start_rows = np.flatnonzero(ep["started"].to_numpy(dtype=bool))
+    present = sorted(map(str, ep["programme"].astype("object").dropna().unique()))
+    table = _stages_of(prepared, present)
+    width = int(table["local"].max()) + 1 if len(table) else 1
+    prog = np.asarray(pd.Categorical(ep["programme"].astype("object"), categories=present).codes)
+
+    # stage_of[programme, session type] -> local stage index (-1: in no stage)
+    stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int64)
+    cell = np.full((len(present), width), -1, dtype=np.int64)
+    for row in table.itertuples():
+        p = present.index(row.programme)
+        cell[p, row.local] = row.Index
+        for session_type in row.session_types:
+            stage_of[p, _SESSION_TYPES.index(session_type)] = row.local
+
+    sessions = export.sessions
+    pidx = episode_rows(export, sessions["participant_id"], "sessions")
+    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    local = np.full(len(sessions), -1, dtype=np.int64)
+    known = (pidx >= 0) & (type_code >= 0)
+    local[known] = stage_of[prog[pidx[known]], type_code[known]]
+    keep = local >= 0
+    slot = pidx[keep] * width + local[keep]
+    day = _days(sessions["session_date"])[keep].astype(np.int64)
+    number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
+    attended = (
+        _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
+        == 0
+    )
+    order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int64), number)
+    if order is not None:
+        slot, attended = slot[order], attended[order]
+    n_slots = len(ep) * width
+    scheduled = np.bincount(slot, minlength=n_slots)
+    first = np.cumsum(scheduled) - scheduled
+    position = np.arange(len(slot)) - first[slot] + 1
+    n_att = np.bincount(slot[attended], minlength=n_slots)
+
+    # one row per starter x stage of their programme
+    ep_rows = np.repeat(start_rows, width)
+    loc = np.tile(np.arange(width), len(start_rows))
+    stage_row = cell[prog[ep_rows], loc]
+    ep_rows, loc, stage_row = (
+        ep_rows[stage_row >= 0],
+        loc[stage_row >= 0],
+        stage_row[stage_row >= 0],
+    )
+    st = {c: table[c].to_numpy()[stage_row] for c in table.columns if c != "session_types"}
+    n_sessions = st["n_sessions"].astype(np.int64)
+    last_slot = ep_rows * width + loc
+    last_hit = attended & (position == _n_at(table, cell, prog, slot, width))
+    attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
+    n_attended = n_att[last_slot]
+    needed = st["n_needed"].astype(np.int64)
+    require_last = st["require_last"].astype(bool)
+    completed = (n_attended >= needed) & (attended_last | ~require_last)
+
+    extract = _days(pd.Series([prepared.extract_date]))[0]
+    start = _days(ep["start"])[ep_rows]
+    due = start + st["potential_after_days"].astype(float) <= extract
+    left = (
+        ep["case_closed"].to_numpy(dtype=bool) & (ep["exit_status_used"] != "completed").to_numpy()
+    )
+    closed = left[ep_rows] & closed_cases
+    stage_order = st["order"].astype(np.int64)
+    reached, progressed = _paths(ep_rows, stage_order, completed)
+    out = pd.DataFrame(
+        {
+            "participant_id": ep["participant_id"].array.take(ep_rows),
+            "programme": ep["programme"].array.take(ep_rows),
+            "stage": st["stage"],
+            "order": stage_order,
+            "required": st["required"].astype(bool),
+            "n_sessions": n_sessions,
+            "n_needed": needed,
+            "n_scheduled": scheduled[last_slot],
+            "n_attended": n_attended,
+            "attended_last": attended_last,
+            "entered": n_attended > 0,
+            "completed": completed,
+            "reached": reached,
+            "progressed": progressed,
+            "potential_completer": due | closed,
+        }
+    )
+    out.attrs["episode_row"] = ep_rows
+    out.attrs["n_episodes"] = len(ep)
+    out.attrs["closed_cases"] = bool(closed_cases)
+    return out
+
+
+def progress_for(
+    export: Export,
+    prepared: EngagementData,
+    closed_cases: bool,
+    progress: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """``progress`` checked against ``prepared`` and ``closed_cases``, or computed."""
+    if progress is None:
+        return stage_progress(export, closed_cases=closed_cases, prepared=prepared)
+    attrs = getattr(progress, "attrs", {})
+    if "episode_row" not in attrs or attrs.get("n_episodes") != len(prepared.episodes):
+        raise ConfigError(
+            "progress= is not the stage_progress of this prepared export; make it with "
+            "stage_progress(export, prepared=prepared)."
+        )
+    if attrs.get("closed_cases") != bool(closed_cases):
+        raise ConfigError(
+            f"progress= was made with closed_cases={attrs.get('closed_cases')}, but "
+            f"closed_cases={bool(closed_cases)} was asked for."
+        )
+    return progress
+
+
+def _n_at(
+    table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray, slot: np.ndarray, width: int
+) -> np.ndarray:
+    """Number of sessions of the stage of each session row (``slot`` = episode x stage)."""
+    sizes = np.zeros(cell.shape, dtype=np.int64)
+    valid = cell >= 0
+    sizes[valid] = table["n_sessions"].to_numpy(dtype=np.int64)[cell[valid]]
+    return sizes[prog[slot // width], slot % width]
+
+
+def _people_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct episode rows (``rows`` is sorted, as :func:`stage_progress` makes
+    it) and the number of each row's person among them."""
+    if len(rows) == 0:
+        return rows, rows
+    new = np.r_[True, rows[1:] != rows[:-1]]
+    return rows[new], np.cumsum(new) - 1
+
+
+def _any_by(
+    person: np.ndarray, column: np.ndarray, flag: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``out[person, column]`` = any ``flag`` of the rows with that pair (a bincount)."""
+    hits = np.bincount(person[flag] * shape[1] + column[flag], minlength=shape[0] * shape[1])
+    return (hits > 0).reshape(shape)
+
+
+def _paths(
+    ep_rows: np.ndarray, stage_order: np.ndarray, completed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reached / progressed of each (starter, stage) row, vectorised over starters.
+
+    ``done[person, order]`` is whether the person completed every stage of
+    that order; a stage of order L is reached when every order before L is
+    done (orders without stages count as done).
+    """
+    people, person = _people_of(ep_rows)
+    n_orders = int(stage_order.max()) + 1 if len(stage_order) else 1
+    missed = _any_by(person, stage_order, ~completed, (len(people), n_orders))
+    done_through = np.logical_and.accumulate(~missed, axis=1)
+    before = np.ones((len(people), n_orders), dtype=bool)
+    before[:, 1:] = done_through[:, :-1]
+    reached = before[person, stage_order]
+    return reached, reached & completed
+
+
+def _group_sums(
+    progress: pd.DataFrame, episodes: pd.DataFrame, keys: list[str], columns: dict[str, Any]
+) -> pd.DataFrame:
+    rows = progress.attrs["episode_row"]
+    frame = pd.DataFrame(
+        {
+            **{k: episodes[k].to_numpy()[rows] for k in keys if k != "programme"},
+            "programme": progress["programme"].to_numpy(),
+            "stage": progress["stage"].to_numpy(),
+            "order": progress["order"].to_numpy(),
+            **columns,
+        }
+    )
+    for k in keys:
+        if k != "programme" and isinstance(episodes[k].dtype, pd.CategoricalDtype):
+            frame[k] = pd.Categorical(frame[k], dtype=episodes[k].dtype)
+    names = ["programme", *[k for k in keys if k != "programme"]]
+    out = group_by(frame, [*names, "order", "stage"])[list(columns)].sum().astype(np.int64)
+    return out.reset_index()
+
+
+@family_docs
+def stage_completion(
+    export: Export,
+    by: By = "programme",
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    alpha: float = 0.05,
+    prepared: EngagementData | None = None,
+    progress: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Stage funnel: entry, completion and transition of every stage, with Wilson CIs.
+
+    Parameters
+    ----------
+    {export}
+    {by}
+    {programmes}
+    closed_cases
+        Count closed cases as potential completers before
+        ``potential_after_days`` (``False``: only time elapsed, which does
+        not over-represent early leavers among recent starters).
+    {alpha}
+    {prepared}
+    {progress}
+
+    Returns
+    -------
+    DataFrame
+        One row per programme, group and stage, sorted by ``order``:
+        ``programme, <by>..., order, stage, name_en, name_nl, required``;
+        counts among the stage's potential completers ``n_potential``
+        (starters who are potential completers of the stage), ``n_entered``,
+        ``n_completed``, ``n_reached``, ``n_progressed``; proportions (0-1)
+        with Wilson intervals ``<name>_ci_low`` / ``<name>_ci_high``:
+        ``completion_of_entered`` (n_completed / n_entered),
+        ``completion_of_starters`` (n_completed / n_potential),
+        ``transition`` (n_progressed / n_reached: the stage transition
+        probability) and ``through_stage`` (n_progressed / n_potential: share
+        of starters who completed this stage and every earlier one; the
+        Caledonian evaluation's 82% -> 48% -> 32%).
+
+    References
+    ----------
+    Ipsos MORI (2016). Evaluation of the Caledonian System. Scottish Government.
+    Wilson, E. B. (1927). JASA 22:209-212.
+    """
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
+    progress = progress_for(export, prepared, closed_cases, progress)
+    potential = progress["potential_completer"].to_numpy()
+    out = _group_sums(
+        progress,
+        prepared.episodes,
+        keys,
+        {
+            "n_potential": potential,
+            "n_entered": potential & progress["entered"].to_numpy(),
+            "n_completed": potential & progress["completed"].to_numpy(),
+            "n_reached": potential & progress["reached"].to_numpy(),
+            "n_progressed": potential & progress["progressed"].to_numpy(),
+        },
+    )
+    names = stage_table(prepared.registry).set_index(["programme", "stage"])
+    index = pd.MultiIndex.from_arrays([out["programme"].astype(str), out["stage"].astype(str)])
+    for column in ("name_en", "name_nl", "required"):
+        out.insert(
+            out.columns.get_loc("stage") + 1, column, names[column].reindex(index).to_numpy()
+        )
+    out = out[[*keys, "order", "stage", "name_en", "name_nl", "required", *out.columns[-5:]]]
+    add_rate(out, "completion_of_entered", "n_completed", "n_entered", alpha)
+    add_rate(out, "completion_of_starters", "n_completed", "n_potential", alpha)
+    add_rate(out, "transition", "n_progressed", "n_reached", alpha)
+    add_rate(out, "through_stage", "n_progressed", "n_potential", alpha)
+    return out
+
+
+@family_docs
+def programme_completion_from_stages(
+    export: Export,
+    by: By = "programme",
+    *,
+    programmes: Mapping[str, Any] | None = None,
+    closed_cases: bool = True,
+    alpha: float = 0.05,
+    prepared: EngagementData | None = None,
+    progress: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Whole-programme completion defined from the stages, counted and as a product.
+
+    Among people with a clear outcome (starters who are potential completers
+    of every ``required`` stage), completion is counted directly (every
+    required stage completed) and computed as the product over the orders of
+    required stages of the transition "completed every required stage up to
+    this order, given every one before"; the two agree exactly (see the
+    module docstring).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+    {programmes}
+    closed_cases
+        As for :func:`stage_completion`.
+    {alpha}
+    {prepared}
+    {progress}
+
+    Returns
+    -------
+    DataFrame
+        One row per programme and group: ``programme, <by>..., n_started,
+        n_clear_outcome, n_completed, completion`` (n_completed /
+        n_clear_outcome) with ``completion_ci_low`` / ``completion_ci_high``
+        (Wilson), ``completion_from_stages`` (the product of the
+        transitions) and ``transitions`` (the factors, in order, as text).
+    """
+    prepared = prepared_from(export, programmes, prepared)
+    keys = grouping(by, prepared)
+    progress = progress_for(export, prepared, closed_cases, progress)
+    rows = progress.attrs["episode_row"][progress["required"].to_numpy()]
+    progress = progress[progress["required"].to_numpy()]
+    people, person = _people_of(rows)
+    n_orders = int(progress["order"].max()) + 1 if len(progress) else 1
+    order = progress["order"].to_numpy()
+    not_clear = ~progress["potential_completer"].to_numpy()
+    clear = ~_any_by(person, np.zeros(len(person), dtype=np.int64), not_clear, (len(people), 1))[
+        :, 0
+    ]
+    missed = _any_by(person, order, ~progress["completed"].to_numpy(), (len(people), n_orders))
+    has_order = np.zeros(n_orders, dtype=bool)
+    has_order[np.unique(order)] = True
+    done = np.logical_and.accumulate(~missed, axis=1)
+    ep = prepared.episodes
+    frame = pd.DataFrame({k: ep[k].to_numpy()[people] for k in keys})
+    for k in keys:
+        if isinstance(ep[k].dtype, pd.CategoricalDtype):
+            frame[k] = pd.Categorical(frame[k], dtype=ep[k].dtype)
+    frame["n_clear_outcome"] = clear
+    frame["n_completed"] = clear & done[:, -1]
+    levels = np.flatnonzero(has_order)
+    for level in levels:
+        frame[f"_done{level}"] = clear & done[:, level]
+    grouped = group_by(frame, keys)
+    out = grouped[["n_clear_outcome", "n_completed"]].sum().astype(np.int64)
+    starters = ep.loc[ep["started"].to_numpy(dtype=bool), keys]
+    out.insert(0, "n_started", group_by(starters, keys).size().reindex(out.index).fillna(0))
+    out["n_started"] = out["n_started"].astype(np.int64)
+    out = out.reset_index()
+    add_rate(out, "completion", "n_completed", "n_clear_outcome", alpha)
+    sums = grouped[[f"_done{level}" for level in levels]].sum().to_numpy(dtype=float)
+    base = np.column_stack([out["n_clear_outcome"].to_numpy(dtype=float), sums[:, :-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factors = sums / base
+    out["completion_from_stages"] = np.where(
+        out["n_clear_outcome"].to_numpy() > 0,
+        np.prod(np.nan_to_num(factors, nan=0.0), axis=1),
+        np.nan,
+    )
+    present = out["programme"].astype(str).to_numpy()
+    own = progress.groupby("programme")["order"].unique()
+    levels_of = {code: set(map(int, own[code])) for code in own.index}
+    out["transitions"] = [
+        " x ".join(
+            "n/a" if np.isnan(f) else f"{f:.4f}"
+            for level, f in zip(levels, row, strict=True)
+            if level in levels_of.get(code, ())
+        )
+        for code, row in zip(present, factors, strict=True)
+    ]
+    return out

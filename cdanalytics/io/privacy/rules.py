@@ -1,0 +1,150 @@
+"""Which content rules each value meets: one vectorised pass shared by scan and redaction.
+
+:func:`rule_masks` applies every content pattern of :mod:`.patterns` and the
+name rules of :mod:`.names` to a series of distinct values and returns one
+boolean column per rule. The guard (:mod:`.scan`) counts them per column;
+redaction (:mod:`.redact`) takes the first rule each value meets. Cheap
+character searches pick the values worth each full pattern: every rule but
+the names needs a digit (an e-mail address an ``@``), and a name needs two
+words.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .names import contains_person_name
+from .patterns import (
+    ADDRESS,
+    NAME_SHAPE,
+    NAME_STOP_WORDS,
+    POSTCODE_WHOLE,
+    POSTCODE_WHOLE_MAX,
+    STRONG_RULES,
+    WEAK_SCAN_CHARS,
+    WORD_TOKEN,
+    is_valid_bsn,
+    is_valid_nhs_number,
+    number_candidates,
+)
+
+__all__ = ["RULE_COLUMNS", "rule_masks"]
+
+#: Columns of :func:`rule_masks`, in the order redaction tries them.
+RULE_COLUMNS: tuple[str, ...] = (
+    *(kind for kind, _, _ in STRONG_RULES),
+    "bsn",
+    "nhs_number",
+    "name_in_text",
+    "name_shape",
+    "address",
+    "bsn_candidate",
+    "nhs_number_candidate",
+)
+
+_DIGIT = re.compile(r"[0-9]")
+_PURE_NUMBER = re.compile(r"[ \t]{0,8}+\d{8,10}+[ \t]{0,8}+")
+#: Every form of :data:`~.patterns.NUMBER_CANDIDATE` holds one of these.
+_NUMBER_RUN = re.compile(r"\d{8}|\d{3}[ .-]\d{2,3}[ .-]\d{3}")
+_TWO_WORDS = re.compile(r"[^\W\d_][^\w]{1,8}+[^\W\d_]")  # a letter, a separator, a letter
+
+
+def _each(test, values) -> np.ndarray:
+    """``test(value)`` (truthy or not) for each value, as booleans."""
+    return np.fromiter((bool(test(v)) for v in values), dtype=bool, count=len(values))
+
+
+def _on(values: np.ndarray, where: np.ndarray, test) -> np.ndarray:
+    """``test(value)`` for each value where ``where`` holds, False elsewhere."""
+    out = np.zeros(len(values), dtype=bool)
+    if where.any():
+        out[where] = _each(test, values[where])
+    return out
+
+
+def _numbers(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per value: holds a 9-/10-digit candidate, and holds one passing its check.
+
+    Values that are nothing but 8 to 10 digits (the common case: a column
+    of numbers) are taken whole; other values holding a long enough run of
+    digits are searched.
+    """
+    found: dict[int, tuple[list, list]] = {9: ([], []), 10: ([], [])}
+    pure = _each(_PURE_NUMBER.fullmatch, values)
+    for position in np.flatnonzero(pure):
+        digits = values[position].strip()
+        if len(digits) == 8:
+            digits = "0" + digits  # a BSN that lost its leading 0
+        found[len(digits)][0].append(position)
+        found[len(digits)][1].append(digits)
+    searched = ~pure & _each(_NUMBER_RUN.search, values)
+    for position in np.flatnonzero(searched):
+        for width, numbers in number_candidates(values[position]).items():
+            found[width][0].extend([position] * len(numbers))
+            found[width][1].extend(numbers)
+    out = {}
+    for width, kind, validator in (
+        (9, "bsn", is_valid_bsn),
+        (10, "nhs_number", is_valid_nhs_number),
+    ):
+        positions, numbers = found[width]
+        candidate = np.zeros(len(values), dtype=bool)
+        valid = np.zeros(len(values), dtype=bool)
+        if numbers:
+            candidate[positions] = True
+            passed = validator(pd.Series(numbers, dtype=object)).to_numpy(dtype=bool)
+            valid[np.asarray(positions)[passed]] = True
+        out[f"{kind}_candidate"], out[kind] = candidate, valid
+    return out
+
+
+def rule_masks(values: pd.Series) -> pd.DataFrame:
+    """Which content rules each value meets.
+
+    Parameters
+    ----------
+    values
+        Text values (object dtype, no missing values), typically distinct
+        and stripped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Boolean, one row per value (same index), columns
+        :data:`RULE_COLUMNS`: a strong pattern (``email``, ``postcode``,
+        ``phone``, ``ni_number``) occurs; a number passing the BSN 11-test
+        (``bsn``, also 8 digits with the leading 0 restored) or the NHS
+        mod-11 check (``nhs_number``) occurs; a person's name by the rules of
+        :mod:`.names` occurs (``name_in_text``); the whole value is shaped
+        like "Firstname Lastname" or "SURNAME, Firstname" with no stop word
+        (``name_shape``); a street address occurs in the first
+        :data:`~.patterns.WEAK_SCAN_CHARS` characters (``address``); a
+        9- or 10-digit number occurs at all (``bsn_candidate``,
+        ``nhs_number_candidate``).
+    """
+    index = values.index
+    values = np.asarray(values, dtype=object)
+    digit = _each(_DIGIT.search, values)
+    at = _each(lambda v: "@" in v, values)
+    out: dict[str, np.ndarray] = {}
+    for kind, pattern, _ in STRONG_RULES:
+        out[kind] = _on(values, at if kind == "email" else digit, pattern.search)
+    short = digit & _each(lambda v: len(v) <= POSTCODE_WHOLE_MAX, values)
+    out["postcode"] |= _on(values, short, POSTCODE_WHOLE.fullmatch)
+    numbers = _numbers(values[digit])
+    for key, mask in numbers.items():
+        out[key] = np.zeros(len(values), dtype=bool)
+        out[key][digit] = mask
+    words = _each(_TWO_WORDS.search, values)
+    out["name_in_text"] = _on(values, words, contains_person_name)
+    shaped = _on(values, words, NAME_SHAPE.fullmatch)
+    out["name_shape"] = _on(
+        values,
+        shaped,
+        lambda v: NAME_STOP_WORDS.isdisjoint(w.lower() for w in WORD_TOKEN.findall(v)),
+    )
+    out["address"] = _on(values, digit, lambda v: ADDRESS.search(v, 0, WEAK_SCAN_CHARS))
+    return pd.DataFrame({c: out[c] for c in RULE_COLUMNS}, index=index)
