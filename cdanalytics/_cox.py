@@ -27,6 +27,20 @@ References
 ----------
 Efron, B. (1977). The efficiency of Cox's likelihood function for censored
 data. JASA 72:557-565.
+Counting-process rows, at risk on (start, stop] (time-varying covariates,
+Andersen & Gill 1982), keep the same sort by stop time: the rows of each
+stratum that start at or after an event time are in its reverse cumulative
+sums but not at risk, so their sums (one more cumulative sum over the event
+times by each row's entry) are subtracted from S, and the sum of v_s/c_s a
+row accumulates runs from its entry to its stop. Right-censored data take the
+path above unchanged.
+
+References
+----------
+Efron, B. (1977). The efficiency of Cox's likelihood function for censored
+data. JASA 72:557-565.
+Andersen, P. K. & Gill, R. D. (1982). Cox's regression model for counting
+processes: a large sample study. Annals of Statistics 10:1100-1120.
 Therneau, T. M. & Grambsch, P. M. (2000). Modeling Survival Data: Extending
 the Cox Model, chapters 3, 4 and 7 (score and Schoenfeld residuals, case
 weights).
@@ -69,6 +83,10 @@ class RiskSets:
     block_starts: np.ndarray  # first row of each block (a stratum start or an event time)
     block_stratum: np.ndarray  # stratum of each block
     block_k: np.ndarray  # block whose first row is the first at risk at event time k
+    # Counting-process (start, stop] data only (None for right-censored data):
+    # last event time k of the row's stratum <= its start (-1: none); the row
+    # is at risk at the event times after it, up to ``bucket``.
+    entry: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -90,10 +108,13 @@ def prepare(
     stratum: np.ndarray,
     ties: str,
     weight: np.ndarray | None = None,
+    entry: np.ndarray | None = None,
 ) -> RiskSets:
     """Sort the rows by (stratum, time) and index the event times. Rows of
     strata without events contribute nothing and are left out, as in R.
-    ``weight``: positive case weights (default 1)."""
+    ``weight``: positive case weights (default 1). ``entry``: start times of
+    counting-process rows, at risk on (entry, time] (each below its time);
+    ``None`` for right-censored data, at risk from the origin."""
     weight = np.ones(len(time)) if weight is None else np.asarray(weight, dtype=float)
     order = np.lexsort((time, stratum))
     codes = pd.factorize(stratum[order])[0]  # strata numbered in sorted order
@@ -120,9 +141,10 @@ def prepare(
     opens_block[first] = True
     block_starts = np.flatnonzero(opens_block)
     w = weight[rows]
+    entered = None if entry is None else _entry_buckets(entry[rows], s, first, k_stratum, t)
     return RiskSets(
         rows=rows,
-        xt=np.ascontiguousarray(exog[rows].T),
+        xt=_transposed_rows(exog, rows),
         weight=w,
         x_e=exog[rows[event_pos]],
         bucket=bucket,
@@ -137,7 +159,52 @@ def prepare(
         block_starts=block_starts,
         block_stratum=s[block_starts],
         block_k=np.searchsorted(block_starts, first),
+        entry=entered,
     )
+
+
+def _transposed_rows(exog: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``exog[rows].T`` as a contiguous (terms × rows) array; a column-major
+    ``exog`` (as the counting-process callers pass) is gathered in one step."""
+    if exog.flags.f_contiguous and not exog.flags.c_contiguous:
+        return exog.T.take(rows, axis=1)
+    return np.ascontiguousarray(exog[rows].T)
+
+
+def _entry_buckets(
+    start: np.ndarray, stratum: np.ndarray, first: np.ndarray, k_stratum: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """The last event time k of each row's stratum at or before its start
+    (-1: none), so a row starting at t_k is not at risk at t_k. One stratum:
+    a binary search of the event times; several: one sort of the event times
+    with the starts, event times first at equal (stratum, time)."""
+    n_times = first.size
+    if k_stratum[0] == k_stratum[-1] and (stratum == k_stratum[0]).all():
+        return np.searchsorted(t[first], start, side="right") - 1
+    key_stratum = np.r_[k_stratum, stratum]
+    key_time = np.r_[t[first], start]
+    is_start = np.r_[np.zeros(n_times, dtype=bool), np.ones(start.size, dtype=bool)]
+    order = np.lexsort((is_start, key_time, key_stratum))
+    k = np.cumsum(~is_start[order]) - 1
+    bucket = np.empty(start.size, dtype=np.int64)
+    bucket[order[is_start[order]] - n_times] = k[is_start[order]]
+    same = (bucket >= 0) & (k_stratum[np.maximum(bucket, 0)] == stratum)
+    return np.where(same, bucket, -1)
+
+
+def _entered_after(rs: RiskSets, values: np.ndarray) -> np.ndarray:
+    """Σ of ``values`` (rows, or terms × rows) over the rows of each event
+    time's stratum that start at or after it (times, or times × terms): they
+    are in the reverse cumulative sums by stop time but not yet at risk."""
+    bins = rs.entry + 1  # bin 0: rows that start before their stratum's first event time
+    n_bins = rs.counts.size + 1
+    if values.ndim == 1:
+        per_time = np.bincount(bins, weights=values, minlength=n_bins)[1:]
+    else:
+        per_time = np.column_stack(
+            [np.bincount(bins, weights=row, minlength=n_bins)[1:] for row in values]
+        )
+    return _reverse_cumsum_within(per_time, rs.k_stratum)
 
 
 def _cumsum_within(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
@@ -165,16 +232,21 @@ def terms(rs: RiskSets, beta: np.ndarray) -> Terms:
     shift = float(eta.max())
     w = np.exp(eta - shift)
     risk = rs.weight * w
+    weighted_x = rs.xt * risk
     s0 = _reverse_cumsum_within(np.add.reduceat(risk, rs.block_starts), rs.block_stratum)
     s1 = _reverse_cumsum_within(
-        np.add.reduceat(rs.xt * risk, rs.block_starts, axis=1).T, rs.block_stratum
+        np.add.reduceat(weighted_x, rs.block_starts, axis=1).T, rs.block_stratum
     )
     r_e = risk[rs.event_pos]
     d0 = np.add.reduceat(r_e, rs.starts)
     d1 = np.add.reduceat(r_e[:, None] * rs.x_e, rs.starts, axis=0)
     k, f, block = rs.event_k, rs.fraction, rs.block_k[rs.event_k]
-    c = s0[block] - f * d0[k]
-    a = (s1[block] - f[:, None] * d1[k]) / c[:, None]
+    s0, s1 = s0[block], s1[block]
+    if rs.entry is not None:
+        s0 = s0 - _entered_after(rs, risk)[k]
+        s1 = s1 - _entered_after(rs, weighted_x)[k]
+    c = s0 - f * d0[k]
+    a = (s1 - f[:, None] * d1[k]) / c[:, None]
     return Terms(eta=eta, shift=shift, w=w, risk=risk, c=c, a=a)
 
 
@@ -182,8 +254,13 @@ def _hazard_at_or_before(rs: RiskSets, per_slot: np.ndarray) -> np.ndarray:
     """Σ over the slots of each row's stratum at or before its time (0 before
     the stratum's first event time); ``per_slot`` may have a second axis."""
     per_time = np.add.reduceat(per_slot, rs.starts, axis=0)
-    cumulative = _cumsum_within(per_time, rs.k_stratum)[np.maximum(rs.bucket, 0)]
+    total = _cumsum_within(per_time, rs.k_stratum)
+    cumulative = total[np.maximum(rs.bucket, 0)]
     at_risk = rs.bucket >= 0
+    if rs.entry is not None:  # less the event times at or before the row's start
+        entered = rs.entry >= 0
+        before = total[np.maximum(rs.entry, 0)]
+        cumulative = cumulative - before * (entered[:, None] if per_slot.ndim == 2 else entered)
     return cumulative * (at_risk[:, None] if per_slot.ndim == 2 else at_risk)
 
 

@@ -47,7 +47,9 @@ def survival_at(fit: SurvfuncRight, t: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     The right-continuous step function of a fitted
     ``statsmodels.duration.survfunc.SurvfuncRight``: 1 (standard error 0)
-    before the first event time.
+    before the first event time. The standard error is that of S itself,
+    S·sqrt(sum d/(n(n - d))), R's ``std.err`` in ``summary(survfit)``; NaN
+    where S = 0 (the sum is infinite), as R prints.
     """
     pos = np.searchsorted(fit.surv_times, t, side="right")
     return np.r_[1.0, fit.surv_prob][pos], np.r_[0.0, fit.surv_prob_se][pos]
@@ -61,7 +63,10 @@ def survival_ci(
     ``log``: S·exp(±z·σ); ``log-log``: exp(-exp(log(-log S) ± z·σ/|log S|));
     ``plain``: S ± z·se, where σ = se/S is the standard error of log S (R's
     ``survfit`` ``conf.type``). Where S = 1 (before the first event) both
-    limits are 1; with ``log-log`` where S = 0 both are 0.
+    limits are 1. Where S = 0 the interval is undefined and both limits are
+    NaN, as R gives (Greenwood's variance of log S is infinite there, and
+    log(-log S) is not defined); ``survival_at`` gives a NaN standard error
+    there, which the ``log`` and ``plain`` transforms carry through.
 
     References
     ----------
@@ -79,8 +84,8 @@ def survival_ci(
             spread = z * sigma / np.abs(log_s)
             low = np.exp(-np.exp(np.log(-log_s) + spread))
             high = np.exp(-np.exp(np.log(-log_s) - spread))
-            low = np.where(surv == 0, 0.0, low)
-            high = np.where(surv == 0, 0.0, high)
+            low = np.where(surv == 0, np.nan, low)
+            high = np.where(surv == 0, np.nan, high)
         else:
             low = np.clip(surv - z * se, 0.0, 1.0)
             high = np.clip(surv + z * se, 0.0, 1.0)

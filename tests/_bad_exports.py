@@ -300,7 +300,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "e-mail in a free-text reason",
         _cell("participants", "exit_reason", f"moved, contact {EMAIL}", row=1),
-        1,
+        0,
         ("exit_reason",),
         (EMAIL,),
     ),

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import CoxPHFitter
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 
 from cdanalytics import _cox
 
@@ -172,3 +172,122 @@ def test_strata_without_events_are_left_out(weighted):
     beta = _cox.fit(with_silent, 2, "no fit")[0]
     np.testing.assert_allclose(beta, _cox.fit(_risk_sets(weighted, "efron"), 2, "no fit")[0])
     assert not _cox.score_residuals(with_silent, beta, len(data))[-2:].any()
+
+
+@pytest.fixture(scope="module")
+def counting_process():
+    """70 people followed over 1-4 consecutive (start, stop] intervals of
+    1-5 days (integer times: many ties, including starts equal to other
+    people's event times), a covariate that changes between intervals, a
+    fixed one, two strata and case weights."""
+    rng = np.random.default_rng(8)
+    blocks = []
+    for person in range(70):
+        n = int(rng.integers(1, 5))
+        stop = np.cumsum(rng.integers(1, 6, n)).astype(float)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "id": person,
+                    "start": np.r_[0.0, stop[:-1]],
+                    "stop": stop,
+                    "event": np.r_[np.zeros(n - 1), float(rng.random() < 0.7)],
+                    "x1": np.cumsum(rng.integers(0, 3, n)).astype(float),
+                    "x2": rng.normal(),
+                    "stratum": person % 2,
+                    "weight": rng.uniform(0.5, 1.5),
+                }
+            )
+        )
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _counting_risk_sets(data: pd.DataFrame, ties: str, strata: bool) -> _cox.RiskSets:
+    return _cox.prepare(
+        data["stop"].to_numpy(),
+        data["event"].to_numpy(),
+        data[["x1", "x2"]].to_numpy(),
+        data["stratum"].to_numpy() if strata else np.zeros(len(data), dtype=int),
+        ties,
+        weight=data["weight"].to_numpy(),
+        entry=data["start"].to_numpy(),
+    )
+
+
+@pytest.mark.parametrize("strata", [False, True])
+def test_counting_process_fit_equals_lifelines_time_varying(counting_process, strata):
+    """(start, stop] rows, Efron ties, case weights and strata: the estimate,
+    model-based standard errors and log partial likelihood of lifelines'
+    CoxTimeVaryingFitter (which takes the risk set of each event time
+    directly, one time at a time)."""
+    beta, loglik, information, _ = _cox.fit(
+        _counting_risk_sets(counting_process, "efron", strata), 2, "no fit"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines: non-integer weights
+        reference = CoxTimeVaryingFitter().fit(
+            counting_process.drop(columns=[] if strata else ["stratum"]),
+            id_col="id",
+            start_col="start",
+            stop_col="stop",
+            event_col="event",
+            weights_col="weight",
+            strata=["stratum"] if strata else None,
+            fit_options={"precision": 1e-12},
+        )
+    np.testing.assert_allclose(beta, reference.params_[["x1", "x2"]], atol=1e-8)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(np.linalg.inv(information))),
+        reference.standard_errors_[["x1", "x2"]],
+        rtol=1e-7,
+    )
+    assert loglik == pytest.approx(reference.log_likelihood_, abs=1e-9)
+
+
+def test_counting_process_score_residuals_sum_to_the_score(counting_process):
+    risk_sets = _counting_risk_sets(counting_process, "breslow", True)
+    beta = np.array([0.3, -0.2])
+    _, score, _ = _cox.evaluate(risk_sets, beta)
+    residuals = _cox.score_residuals(risk_sets, beta, len(counting_process))
+    np.testing.assert_allclose(residuals.sum(axis=0), score, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_entry_before_every_time_is_right_censored_data(weighted, ties):
+    """Rows that all enter before the first time are the ordinary Cox model:
+    the same likelihood, score and information as the path without entry."""
+    plain = _risk_sets(weighted, ties)
+    entered = _cox.prepare(
+        weighted["time"].to_numpy(),
+        weighted["event"].to_numpy(),
+        weighted[["x1", "x2"]].to_numpy(),
+        weighted["stratum"].to_numpy(),
+        ties,
+        weight=weighted["weight"].to_numpy(),
+        entry=np.full(len(weighted), -1.0),
+    )
+    beta = np.array([0.4, -0.7])
+    for got, expected in zip(_cox.evaluate(entered, beta), _cox.evaluate(plain, beta), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_person_split_into_intervals_with_a_fixed_covariate_is_one_row(weighted):
+    """Splitting follow-up at arbitrary days without changing the covariates
+    leaves the partial likelihood unchanged (Therneau & Grambsch 2000, 3.7)."""
+    data = weighted.assign(cut=np.floor(weighted["time"] / 2))
+    first = data[data["cut"] > 0].assign(start=0.0, stop=lambda d: d["cut"], event=0.0)
+    second = data.assign(start=data["cut"].where(data["cut"] > 0, 0.0), stop=data["time"])
+    split = pd.concat([first, second], ignore_index=True)
+    risk_sets = _cox.prepare(
+        split["stop"].to_numpy(),
+        split["event"].to_numpy(),
+        split[["x1", "x2"]].to_numpy(),
+        split["stratum"].to_numpy(),
+        "efron",
+        weight=split["weight"].to_numpy(),
+        entry=split["start"].to_numpy(),
+    )
+    beta = np.array([0.4, -0.7])
+    assert _cox.evaluate(risk_sets, beta)[0] == pytest.approx(
+        written_out_loglik(weighted, beta, "efron"), abs=1e-10
+    )

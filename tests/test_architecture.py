@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "_groups": 0,
     "_stats": 0,
     "_cox": 0,
+    "_design": 0,
     "registry": 0,
     "i18n": 0,
     "outdir": 0,
@@ -52,6 +53,7 @@ LAYERS: dict[str, int] = {
     "matching": 2,
     "prepost": 2,
     "practice": 2,
+    "compare": 2,
     "synth": 2,
     # 3: the publication gate, and the evaluation config that carries its policy
     "disclosure": 3,

@@ -50,7 +50,9 @@ def _run_in_process(argv: list[str], caplog) -> tuple[int, str]:
             contextlib.redirect_stderr(err),
         ):
             warnings.simplefilter("always")
+            logging.captureWarnings(False)  # main() routes warnings to the log afresh
             code = main(argv)
+            logging.captureWarnings(False)
     finally:
         root.setLevel(level)
     return code, out.getvalue() + err.getvalue() + caplog.text

@@ -141,6 +141,19 @@ def test_a_workbook_with_a_manifest_sheet_and_blank_rows(tmp_path):
     assert load_export(tmp_path).report.ok  # a folder holding only the workbook
 
 
+def test_dutch_seriousness_and_disposal_labels_load_through_the_example_mapping(tmp_path):
+    folder = dutch_export(tmp_path)
+    path = folder / "gebeurtenissen.csv"
+    events = pd.read_csv(path, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+    events["ernst"] = ["zeer_ernstig", "ernstig"]
+    events["afdoening"] = ["taakstraf", ""]
+    events.to_csv(path, sep=";", index=False, encoding="cp1252")
+    loaded = load_export(folder, mapping=DUTCH_MAPPING).events
+    assert loaded["seriousness"].tolist() == ["very_serious", "serious"]
+    assert loaded["disposal"].iloc[0] == "community_sentence"
+    assert pd.isna(loaded["disposal"].iloc[1])
+
+
 def test_the_dutch_export_loads_through_the_example_mapping(tmp_path):
     export = load_export(dutch_export(tmp_path), mapping=DUTCH_MAPPING)
     report = export.report

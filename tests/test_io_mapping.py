@@ -24,6 +24,20 @@ def test_the_dutch_example_maps_names_labels_and_dates():
     assert mapping.manifest.keys["extractiedatum"] == "extract_date"
 
 
+def test_the_dutch_example_maps_seriousness_and_disposal():
+    events = load_mapping(DUTCH).table("events")
+    assert events.columns["ernst"] == "seriousness"
+    assert events.columns["afdoening"] == "disposal"
+    assert events.labels["seriousness"] == {
+        "algemeen": "general",
+        "ernstig": "serious",
+        "zeer_ernstig": "very_serious",
+    }
+    assert events.labels["disposal"]["gevangenisstraf"] == "custody"
+    assert events.labels["disposal"]["taakstraf"] == "community_sentence"
+    assert events.labels["disposal"]["geldboete"] == "fine"
+
+
 def test_no_mapping_is_the_identity():
     mapping = load_mapping(None)
     assert isinstance(mapping, SiteMapping)

@@ -194,3 +194,20 @@ def test_error_cells_of_a_workbook_are_read_as_their_error_text(tmp_path):
     assert frame["risk_level"].tolist()[0] == "#N/A"
     assert frame["score"].tolist()[1] == "#DIV/0!"
     assert excel_error_cells(path, "absent") == []
+
+
+def test_a_reading_library_error_that_quotes_a_value_is_shown_redacted(tmp_path, monkeypatch):
+    """Parquet and Excel errors are passed on, but never with an identifier they quote."""
+    path = tmp_path / "participants.parquet"
+    pq.write_table(pa.table({"participant_id": ["P1"]}), path)
+
+    def quoting(*args, **kwargs):
+        raise pa.ArrowInvalid("cannot convert 'pieter.jansen@example.nl' in row 3")
+
+    monkeypatch.setattr(pq, "read_table", quoting)
+    with pytest.raises(ExportError) as caught:
+        read_parquet_table(path, table="participants")
+    message = str(caught.value)
+    assert "participants.parquet cannot be read as Parquet" in message
+    assert "pieter.jansen@example.nl" not in message
+    assert "redacted" in message

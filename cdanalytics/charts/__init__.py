@@ -35,6 +35,8 @@ propensity_overlap            MatchResult.scores
 prepost_means                 mixed_model_means(...) or change_means(change)
 jacobson_truax_plot           prepost.reliable_change (one scale)
 reliable_change_bars          prepost.reliable_change_summary
+funnel_plot                   compare.casemix_comparison(...).table
+cohort_trend_chart            compare.casemix_comparison(..., "referral_quarter")
 share_heatmap                 practice.shares by team (and period)
 slope_chart                   practice.change
 agreement_chart               practice.agreement
@@ -49,6 +51,7 @@ from .engagement import (
     retention_chart,
 )
 from .forest import EFFECT_COLUMNS, forest_plot
+from .funnel import cohort_trend_chart, funnel_plot
 from .matching import love_plot, propensity_overlap
 from .practice import agreement_chart, share_heatmap, slope_chart
 from .prepost import (
@@ -70,10 +73,12 @@ __all__ = [
     "RC_PARAMS",
     "agreement_chart",
     "change_means",
+    "cohort_trend_chart",
     "completion_chart",
     "cumulative_reoffending_chart",
     "dropout_timing_chart",
     "forest_plot",
+    "funnel_plot",
     "jacobson_truax_plot",
     "love_plot",
     "mixed_model_means",

@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import ExportError
+from .privacy.redact import redact
 
 __all__ = [
     "NULL_VALUES",
@@ -84,6 +85,12 @@ class RawTable:
     encoding: str | None = None
     delimiter: str | None = None
     blank_rows: int = 0
+
+
+def _reason(exc: Exception) -> str:
+    """A reading library's error message as it may be shown: it can quote file
+    content, so identifiers are redacted and long text is cut (:func:`redact`)."""
+    return str(redact([str(exc)]).iloc[0])
 
 
 def _drop_blank_rows(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, int]:
@@ -293,7 +300,7 @@ def read_parquet_table(
             path, read_dictionary=[c for c in names if c.strip() in category_columns]
         )
     except (OSError, pa.ArrowException) as exc:
-        raise ExportError(f"{path.name} cannot be read as Parquet: {exc}") from None
+        raise ExportError(f"{path.name} cannot be read as Parquet: {_reason(exc)}") from None
     frame = arrow.to_pandas(date_as_object=False, types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
@@ -311,7 +318,9 @@ def excel_sheet_names(path: Path) -> list[str]:
     try:
         return list(CalamineWorkbook.from_path(str(path)).sheet_names)
     except Exception as exc:  # calamine raises its own error types for unreadable files
-        raise ExportError(f"{path.name} cannot be read as an Excel workbook: {exc}") from None
+        raise ExportError(
+            f"{path.name} cannot be read as an Excel workbook: {_reason(exc)}"
+        ) from None
 
 
 def _sheet_cells(path: Path, sheet: str) -> list[list[Any]]:
@@ -321,7 +330,9 @@ def _sheet_cells(path: Path, sheet: str) -> list[list[Any]]:
         book = CalamineWorkbook.from_path(str(path))
         return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except Exception as exc:  # calamine raises its own error types for unreadable sheets
-        raise ExportError(f"Sheet {sheet!r} of {path.name} cannot be read: {exc}") from None
+        raise ExportError(
+            f"Sheet {sheet!r} of {path.name} cannot be read: {_reason(exc)}"
+        ) from None
 
 
 # an error cell of a worksheet: <c r="B7" s="1" t="e"><f>A7/0</f><v>#DIV/0!</v></c>
@@ -427,7 +438,7 @@ def read_manifest_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{path.name} is not valid JSON (UTF-8): {exc}") from None
+        raise ExportError(f"{path.name} is not valid JSON (UTF-8): {_reason(exc)}") from None
     if not isinstance(data, dict):
         raise ExportError(f"{path.name} must hold one JSON object of key/value pairs.")
     return data

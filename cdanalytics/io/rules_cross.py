@@ -222,7 +222,9 @@ def check_sessions(
 
 
 def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
-    """Rules ``proven_before_event`` and ``after_extract``."""
+    """Rules ``proven_before_event``, ``disposal_unproven`` (a disposal on an
+    event without a ``proven_date``: a sentence or caution proves the
+    offence) and ``after_extract``."""
     before(
         data,
         "proven_date",
@@ -232,4 +234,17 @@ def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -
         rule="proven_before_event",
         advice="an offence is proven on or after the day it was committed; correct one date.",
     )
+    frame = data.frame
+    if "disposal" in frame:
+        unproven = frame["disposal"].notna().to_numpy() & frame["proven_date"].isna().to_numpy()
+        log.add_rows(
+            data,
+            unproven,
+            column="disposal",
+            rule="disposal_unproven",
+            message=(
+                "a disposal (sentence, fine or caution) means the offence was proven, but "
+                "proven_date is empty; fill in the date it was proven, or empty the disposal."
+            ),
+        )
     check_after_extract(data, ("event_date", "proven_date"), extract_date, log)

@@ -32,7 +32,8 @@ programme's count of that session type; review sessions: the registry's
 ``review.count``); across tables: ``orphan`` (``participant_id`` not in
 participants), ``date_order`` (``referral_date`` <= ``start_date`` <=
 ``end_date``), ``session_outside_episode``, ``after_extract`` (no date after
-the extract date, except ``followup_end``), ``proven_before_event``.
+the extract date, except ``followup_end``), ``proven_before_event``,
+``disposal_unproven`` (a ``disposal`` on an event without a ``proven_date``).
 
 Sessions and the episode: every session lies on or after ``referral_date``
 and on or before ``end_date`` (review sessions: up to the programme's

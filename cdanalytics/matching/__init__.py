@@ -1,7 +1,8 @@
 """Matched comparison groups: propensity scores, greedy nearest-neighbour
 matching as R's MatchIt does it, balance, and effects on the matched sample.
 
-* :mod:`.propensity` — :func:`propensity_scores` (logistic model);
+* :mod:`.propensity` — :func:`propensity_scores` and :func:`propensity_model`
+  (logistic model, its coefficients and fit statistics);
 * :mod:`.nearest` — :func:`match` and :class:`MatchResult` (matched rows,
   pairs, balance, counts); the loops themselves are in :mod:`._greedy`,
   the balance statistics in :mod:`.balance`;
@@ -72,16 +73,20 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from .cox import MatchedCox, matched_cox
     from .effects import MatchedEffect, matched_effect
-    from .nearest import MatchResult, match
-    from .propensity import propensity_scores
+    from .nearest import TIE_RULES, MatchResult, match
+    from .propensity import MODEL_COLUMNS, PropensityModel, propensity_model, propensity_scores
 
 __all__ = [
+    "MODEL_COLUMNS",
+    "TIE_RULES",
     "MatchResult",
     "MatchedCox",
     "MatchedEffect",
+    "PropensityModel",
     "match",
     "matched_cox",
     "matched_effect",
+    "propensity_model",
     "propensity_scores",
 ]
 

@@ -10,7 +10,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SortedUnits", "greedy_with_replacement", "greedy_without_replacement", "treated_order"]
+__all__ = [
+    "SortedUnits",
+    "greedy_with_replacement",
+    "greedy_without_replacement",
+    "tied_controls",
+    "treated_order",
+]
 
 
 class SortedUnits(NamedTuple):
@@ -110,6 +116,67 @@ def greedy_with_replacement(
         hi = np.where(took & ~take_l, hi + 1, hi)
         active = took
     return np.concatenate(out_t), np.concatenate(out_c), np.concatenate(out_r)
+
+
+def tied_controls(
+    units: SortedUnits, t: np.ndarray, c: np.ndarray, r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The controls tied with each treated unit's last match (Abadie & Imbens
+    2006): every other control of its stratum, within the caliper, at exactly
+    the distance of its k-th (last) match, found by stepping outwards from
+    the matched window over runs of controls with equal score. Returns the
+    extra (treated, control, pass) triples, pass that of the last match."""
+    _, d_t, c_t, s_t, d_c, c_c, s_c, width = units
+    m = len(d_c)
+    # Runs of controls with equal (stratum, score): first and last index of each.
+    new_run = np.r_[True, (d_c[1:] != d_c[:-1]) | (s_c[1:] != s_c[:-1])]
+    run_id = np.cumsum(new_run) - 1
+    starts = np.flatnonzero(new_run)
+    run_first = starts[run_id]
+    run_last = np.r_[starts[1:] - 1, m - 1][run_id]
+    units_t = np.unique(t)
+    # Matched window of each matched treated unit and the distance of its last match.
+    lo = np.full(len(d_t), m, dtype=np.int64)
+    hi = np.full(len(d_t), -1, dtype=np.int64)
+    np.minimum.at(lo, t, c)
+    np.maximum.at(hi, t, c)
+    reach = np.zeros(len(d_t))
+    np.maximum.at(reach, t, np.abs(d_c[c] - d_t[t]))
+    final_pass = np.zeros(len(d_t), dtype=np.int64)
+    np.maximum.at(final_pass, t, r)
+    out_t, out_c = [], []
+    for step, bound in ((-1, lo[units_t] - 1), (1, hi[units_t] + 1)):
+        frontier = bound
+        active = np.ones(len(units_t), dtype=bool)
+        while active.any():
+            j = np.clip(frontier, 0, m - 1)
+            tt = units_t
+            active &= (
+                (frontier >= 0)
+                & (frontier < m)
+                & (s_c[j] == s_t[tt])
+                & (np.abs(c_c[j] - c_t[tt]) <= width)
+                & (np.abs(d_c[j] - d_t[tt]) == reach[tt])
+            )
+            idx = np.flatnonzero(active)
+            if not idx.size:
+                break
+            # The rest of the frontier control's run, away from the window.
+            first = run_first[j[idx]] if step < 0 else j[idx]
+            final = j[idx] if step < 0 else run_last[j[idx]]
+            lengths = final - first + 1
+            out_t.append(np.repeat(tt[idx], lengths))
+            offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            out_c.append(np.repeat(first, lengths) + offsets)
+            if step < 0:
+                frontier[idx] = first - 1
+            else:
+                frontier[idx] = final + 1
+    if not out_t:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    tied_t = np.concatenate(out_t)
+    return tied_t, np.concatenate(out_c), final_pass[tied_t]
 
 
 def treated_order(d_t: np.ndarray, m_order: str, seed: int | None) -> np.ndarray:

@@ -15,16 +15,28 @@ from ._greedy import (
     SortedUnits,
     greedy_with_replacement,
     greedy_without_replacement,
+    tied_controls,
     treated_order,
 )
 from .balance import SMD_DENOMINATOR, balance_table, balance_terms
-from .propensity import check_columns, propensity_scores, treated_mask
+from .propensity import check_columns, propensity_model, treated_mask
 
 __all__ = ["MatchResult", "match"]
 
 M_ORDERS = ("largest", "smallest", "random", "data")
 DISTANCES = ("ps", "logit")
 DISCARDS = ("none", "both", "control", "treated")
+#: Tie rules of matching with replacement (``ties``), and how the output states them.
+TIE_RULES: dict[str, str] = {
+    "first": (
+        "ties broken as MatchIt: of controls equally near, the first in the sorted order "
+        "(lower score, then earlier row) is taken"
+    ),
+    "average": (
+        "ties averaged (Abadie & Imbens 2006): every control tied with the last match "
+        "is matched too, the controls of a treated person weighted equally"
+    ),
+}
 #: Columns :func:`match` adds to the matched rows.
 ADDED_COLUMNS = ("propensity_score", "logit_ps", "weights", "subclass")
 
@@ -88,7 +100,17 @@ class MatchResult:
         ``max_abs_smd_after``, ``n_terms_smd_over_0_1``.
     settings
         The options used, the absolute caliper width, the propensity model
-        terms and ``smd_denominator`` (in words).
+        terms, ``smd_denominator`` and ``tie_rule`` (in words), and
+        ``n_tied_controls`` (matches added for ties, ``ties="average"``).
+    propensity_model
+        The propensity model's coefficients (see
+        :attr:`~cdanalytics.matching.PropensityModel.coefficients`); empty
+        when scores were given (``score=``).
+    propensity_fit
+        Its fit statistics: n, log-likelihoods, McFadden's pseudo-R², AIC and
+        the likelihood-ratio test (see
+        :attr:`~cdanalytics.matching.PropensityModel.fit`); empty with
+        ``score=``.
     """
 
     matched: pd.DataFrame
@@ -98,6 +120,8 @@ class MatchResult:
     counts: pd.DataFrame
     summary: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    propensity_model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    propensity_fit: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_options(
@@ -133,6 +157,7 @@ def match(
     discard: Literal["none", "both", "control", "treated"] = "none",
     score: str | None = None,
     seed: int | None = None,
+    ties: Literal["first", "average"] = "first",
 ) -> MatchResult:
     """Greedy nearest-neighbour propensity score matching (MatchIt's "nearest").
 
@@ -175,6 +200,13 @@ def match(
         balance table only (MatchIt's ``distance = <numeric vector>``).
     seed
         Seed for ``m_order="random"``.
+    ties
+        With replacement: ``"first"`` (default, MatchIt's: of controls
+        equally near, the first in sorted order) or ``"average"`` (Abadie &
+        Imbens 2006: every control at exactly the distance of the treated
+        person's last match is matched too, all weighted equally, so the
+        estimate does not depend on row order). Stated in
+        ``settings["tie_rule"]``. Only ``"first"`` without replacement.
 
     Returns
     -------
@@ -196,6 +228,13 @@ def match(
     Statistics 10:150-161 (caliper of 0.2 SD of the logit).
     """
     _check_options(ratio, caliper, caliper_scale, m_order, distance, discard)
+    if ties not in TIE_RULES:
+        raise ConfigError(f"ties must be one of {', '.join(TIE_RULES)}; got {ties!r}")
+    if ties == "average" and not replace:
+        raise ConfigError(
+            "ties='average' needs replace=True: without replacement a tied control is "
+            "taken by one treated person only"
+        )
     if not df.index.is_unique:
         raise AnalysisError("the data's index must be unique: it identifies people in the result")
     clash = [c for c in ADDED_COLUMNS if c in df.columns]
@@ -203,13 +242,15 @@ def match(
         raise AnalysisError(f"the data already has column(s) the result adds: {', '.join(clash)}")
     covariates = list(covariates)
     treated = treated_mask(df, treatment, treated_value)
+    model_table, model_fit = pd.DataFrame(), {}
     if score is None:
-        scores = propensity_scores(
+        model = propensity_model(
             df, covariates=covariates, treatment=treatment, treated_value=treated_value
         )
-        ps = scores["propensity_score"].to_numpy()
-        logit = scores["logit_ps"].to_numpy()
-        model_terms = scores.attrs["model_terms"]
+        ps = model.scores["propensity_score"].to_numpy()
+        logit = model.scores["logit_ps"].to_numpy()
+        model_terms = model.scores.attrs["model_terms"]
+        model_table, model_fit = model.coefficients, model.fit
     else:
         check_columns(df, [score], "score column")
         ps = pd.to_numeric(df[score], errors="coerce").to_numpy(dtype="float64")
@@ -244,8 +285,13 @@ def match(
         strata[c_rows],
         width,
     )
+    n_tied = 0
     if replace:
         ti, ci, passes = greedy_with_replacement(units, ratio)
+        if ties == "average":
+            extra = tied_controls(units, ti, ci, passes)
+            n_tied = len(extra[0])
+            ti, ci, passes = (np.r_[a, b] for a, b in zip((ti, ci, passes), extra, strict=True))
     else:
         if len(c_rows) < len(t_rows) * ratio:
             warnings.warn(
@@ -327,6 +373,9 @@ def match(
         "score": score,
         "seed": seed,
         "smd_denominator": SMD_DENOMINATOR,
+        "ties": ties,
+        "tie_rule": TIE_RULES[ties],
+        "n_tied_controls": n_tied,
     }
     summary = pd.DataFrame(
         {
@@ -351,6 +400,8 @@ def match(
         counts=counts,
         summary=summary,
         settings=settings,
+        propensity_model=model_table,
+        propensity_fit=model_fit,
     )
 
 

@@ -4,10 +4,12 @@ covariates, and the design-matrix helpers the rest of the package shares."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.special import expit
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import (
@@ -18,7 +20,18 @@ from statsmodels.tools.sm_exceptions import (
 
 from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientDataError
 
-__all__ = ["check_columns", "covariate_terms", "propensity_scores", "treated_mask"]
+__all__ = [
+    "MODEL_COLUMNS",
+    "PropensityModel",
+    "check_columns",
+    "covariate_terms",
+    "propensity_model",
+    "propensity_scores",
+    "treated_mask",
+]
+
+#: Columns of :attr:`PropensityModel.coefficients`.
+MODEL_COLUMNS: list[str] = ["term", "coef", "se", "z", "p_value", "ci_low", "ci_high"]
 
 _SEPARATION = (
     "the propensity score model did not converge: some covariate (or combination) "
@@ -69,6 +82,31 @@ def covariate_terms(df: pd.DataFrame, covariates: list[str], *, drop_first: bool
     return pd.concat(parts, axis=1)
 
 
+@dataclass(frozen=True)
+class PropensityModel:
+    """The fitted propensity score model.
+
+    Attributes
+    ----------
+    scores
+        As :func:`propensity_scores` returns them.
+    coefficients
+        :data:`MODEL_COLUMNS`, one row per term, the first ``(Intercept)``:
+        log odds ratio of being in the programme ``coef``, its standard
+        error (from the observed information, as R's ``summary.glm``), Wald
+        ``z``, two-sided ``p_value`` and 95% Wald interval.
+    fit
+        ``n``, ``n_treated``, ``loglik``, ``loglik_null`` (intercept only),
+        ``pseudo_r2`` (McFadden: 1 - loglik / loglik_null), ``aic``,
+        ``lr_statistic`` = 2 (loglik - loglik_null) on ``lr_df`` terms with
+        its ``lr_p_value``, and ``iterations`` (Newton-Raphson).
+    """
+
+    scores: pd.DataFrame
+    coefficients: pd.DataFrame
+    fit: dict[str, float | int]
+
+
 def propensity_scores(
     df: pd.DataFrame,
     *,
@@ -77,6 +115,31 @@ def propensity_scores(
     treated_value: Any = "programme",
 ) -> pd.DataFrame:
     """Propensity scores from a logistic regression of treatment on covariates.
+
+    The model itself (coefficients and fit statistics) is
+    :func:`propensity_model`'s; see it for the parameters and errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``df``, columns ``propensity_score`` (fitted probability)
+        and ``logit_ps`` (the linear predictor, computed directly so that it
+        stays finite where the probability rounds to 0 or 1).
+        ``.attrs["model_terms"]`` names the model's terms (after the intercept).
+    """
+    return propensity_model(
+        df, covariates=covariates, treatment=treatment, treated_value=treated_value
+    ).scores
+
+
+def propensity_model(
+    df: pd.DataFrame,
+    *,
+    covariates: list[str],
+    treatment: str = "group",
+    treated_value: Any = "programme",
+) -> PropensityModel:
+    """Logistic regression of treatment on covariates: scores, coefficients, fit.
 
     Parameters
     ----------
@@ -92,11 +155,7 @@ def propensity_scores(
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed like ``df``, columns ``propensity_score`` (fitted probability)
-        and ``logit_ps`` (the linear predictor, computed directly so that it
-        stays finite where the probability rounds to 0 or 1).
-        ``.attrs["model_terms"]`` names the model's terms (after the intercept).
+    PropensityModel
 
     Raises
     ------
@@ -147,4 +206,28 @@ def propensity_scores(
     linear = design @ fit.params
     out = pd.DataFrame({"propensity_score": expit(linear), "logit_ps": linear}, index=df.index)
     out.attrs["model_terms"] = list(terms.columns)
-    return out
+    se = np.sqrt(np.diag(fit.cov_params()))
+    coefficients = pd.DataFrame(
+        {
+            "term": ["(Intercept)", *terms.columns],
+            "coef": fit.params,
+            "se": se,
+            "z": fit.params / se,
+            "p_value": 2 * stats.norm.sf(np.abs(fit.params / se)),
+            "ci_low": fit.params - stats.norm.ppf(0.975) * se,
+            "ci_high": fit.params + stats.norm.ppf(0.975) * se,
+        }
+    )
+    statistics = {
+        "n": len(df),
+        "n_treated": int(treated.sum()),
+        "loglik": float(fit.llf),
+        "loglik_null": float(fit.llnull),
+        "pseudo_r2": float(1 - fit.llf / fit.llnull),
+        "aic": float(-2 * fit.llf + 2 * design.shape[1]),
+        "lr_statistic": float(2 * (fit.llf - fit.llnull)),
+        "lr_df": int(design.shape[1] - 1),
+        "lr_p_value": float(stats.chi2.sf(2 * (fit.llf - fit.llnull), design.shape[1] - 1)),
+        "iterations": int(fit.mle_retvals["iterations"]),
+    }
+    return PropensityModel(scores=out, coefficients=coefficients, fit=statistics)

@@ -6,6 +6,9 @@
   Truax reliable change and clinical significance.
 - :func:`attrition`: baseline differences of those lost to follow-up.
 - :func:`mixed_model`: random-intercept linear mixed model over timepoints.
+- ``missing="impute"`` in :func:`change` and :func:`reliable_change`:
+  multiple imputation of missing second scores (:mod:`.impute`), pooled by
+  Rubin's rules (:func:`rubin_pool`).
 
 :func:`score_table` reshapes the measures once; every analysis accepts it
 in place of the export. Several children of one father (``subject_id``) are
@@ -24,10 +27,19 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from ._data import SUBJECT_RULES, score_table
     from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
     from .attrition import ATTRITION_COLUMNS, attrition, welch_test
-    from .change import CHANGE_COLUMNS, change, holm
+    from .change import CHANGE_COLUMNS, IMPUTED_CHANGE_COLUMNS, MISSING_OPTIONS, change, holm
+    from .impute import (
+        DEFAULT_PREDICTORS,
+        POOLED_COLUMNS,
+        ImputedScores,
+        imputation_predictors,
+        impute_second_scores,
+        rubin_pool,
+    )
     from .mixed import MIXED_SUMMARY_COLUMNS, MixedModelResult, mixed_model, profile_reml_fit
     from .reliable import (
         CHANGE_CLASSES,
+        IMPUTED_RELIABLE_CHANGE_COLUMNS,
         RELIABLE_CHANGE_COLUMNS,
         RELIABLE_CHANGE_SUMMARY_COLUMNS,
         clinical_cutoff,
@@ -39,23 +51,32 @@ __all__ = [
     "ATTRITION_COLUMNS",
     "CHANGE_CLASSES",
     "CHANGE_COLUMNS",
+    "DEFAULT_PREDICTORS",
     "EFFECT_SIZE_CONVENTIONS",
+    "IMPUTED_CHANGE_COLUMNS",
+    "IMPUTED_RELIABLE_CHANGE_COLUMNS",
+    "MISSING_OPTIONS",
     "MIXED_SUMMARY_COLUMNS",
+    "POOLED_COLUMNS",
     "RELIABLE_CHANGE_COLUMNS",
     "RELIABLE_CHANGE_SUMMARY_COLUMNS",
     "SUBJECT_RULES",
+    "ImputedScores",
     "MixedModelResult",
     "attrition",
     "change",
     "clinical_cutoff",
     "hedges_j",
     "holm",
+    "imputation_predictors",
+    "impute_second_scores",
     "mixed_model",
     "noncentral_t_ci",
     "paired_statistics",
     "profile_reml_fit",
     "reliable_change",
     "reliable_change_summary",
+    "rubin_pool",
     "score_table",
     "welch_test",
 ]

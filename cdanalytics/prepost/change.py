@@ -8,7 +8,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from ..errors import ConfigError
 from ..io.export import Export
@@ -25,8 +24,12 @@ from ._data import (
     split_by_group,
 )
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
+from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
-__all__ = ["CHANGE_COLUMNS", "change", "holm"]
+__all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "change", "holm"]
+
+#: Values of ``missing``: completers only (default) or multiple imputation.
+MISSING_OPTIONS: tuple[str, ...] = ("complete", "impute")
 
 #: Columns of :func:`change` after the grouping columns.
 CHANGE_COLUMNS: list[str] = [
@@ -63,6 +66,32 @@ CHANGE_COLUMNS: list[str] = [
     "g_av",
     "g_av_ci_low",
     "g_av_ci_high",
+]
+
+#: Columns of :func:`change` with ``missing="impute"``, after the grouping columns.
+IMPUTED_CHANGE_COLUMNS: list[str] = [
+    *SCALE_KEYS,
+    "timepoint_from",
+    "timepoint_to",
+    "direction",
+    "missing",
+    "m",
+    "n_analysed",
+    "n_paired",
+    "n_imputed",
+    "n_post_only",
+    "mean_pre",
+    "mean_post",
+    "mean_change",
+    "se_change",
+    "change_ci_low",
+    "change_ci_high",
+    "improvement",
+    "t",
+    "df",
+    "p_value",
+    "p_holm",
+    *POOLED_COLUMNS,
 ]
 
 ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
@@ -112,8 +141,10 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     instrument and informant) form one family of ``m`` tests; missing
     p-values are left out (they do not count in ``m``) and stay missing.
     The i-th smallest p-value (i = 0, 1, ...) becomes
-    ``min(1, max_{j <= i} (m - j) p_(j))``, by ``statsmodels``
-    ``multipletests(method="holm")`` once per family.
+    ``min(1, max_{j <= i} (m - j) p_(j))``, the adjustment of ``statsmodels``
+    ``multipletests(method="holm")``, computed here with numpy once per
+    family (``multipletests`` runs a full garbage collection on every call,
+    a quarter of a second each in a large session).
 
     References
     ----------
@@ -128,7 +159,9 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     codes = group_codes(frame, family)[0]
     for code in np.unique(codes[ok]):
         rows = np.flatnonzero(ok & (codes == code))
-        out[rows] = multipletests(p[rows], method="holm")[1]
+        order = np.argsort(p[rows], kind="stable")
+        ranked = p[rows][order] * np.arange(len(rows), 0, -1)
+        out[rows[order]] = np.minimum(np.maximum.accumulate(ranked), 1.0)
     return out
 
 
@@ -143,6 +176,10 @@ def change(
     zero_method: ZeroMethod = "wilcox",
     correction: bool = True,
     wilcoxon_method: Literal["auto", "exact", "asymptotic"] = "auto",
+    missing: Literal["complete", "impute"] = "complete",
+    m: int = 20,
+    seed: int | None = None,
+    predictors: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Change between two timepoints per group, instrument, scale and informant.
 
@@ -183,10 +220,35 @@ def change(
         the ranking (Pratt 1959). The choice is recorded in
         ``wilcoxon_zero_method`` and
         ``wilcoxon_correction``.
+    missing
+        ``"complete"`` (default): the pairs only, as described above.
+        ``"impute"``: everyone with a first score is analysed; a missing
+        second score is multiply imputed (:func:`impute_second_scores`, from
+        the first score, the ``predictors`` and the ``by`` columns) and the
+        ``m`` mean changes are pooled by Rubin's rules (:func:`rubin_pool`).
+        The result then has :data:`IMPUTED_CHANGE_COLUMNS` (see below).
+    m, seed
+        Number of imputations and the seed of their random draws (only with
+        ``missing="impute"``).
+    predictors
+        Predictors of the imputation model besides the first score and the
+        ``by`` columns; ``None`` for :data:`DEFAULT_PREDICTORS` (programme,
+        risk level, attendance rate, exit status) where the data have them.
 
     Returns
     -------
     pandas.DataFrame
+        With ``missing="impute"``: the ``by`` columns then
+        :data:`IMPUTED_CHANGE_COLUMNS`: ``n_analysed`` (first score present)
+        = ``n_paired`` + ``n_imputed``; ``mean_pre``; ``mean_post`` and
+        ``mean_change`` (pooled means over the imputations); ``se_change``,
+        ``change_ci_low``, ``change_ci_high``, ``t``, ``df`` (Barnard-Rubin),
+        ``p_value`` and ``p_holm`` of the pooled mean change (complete-data
+        df ``n_analysed - 1``); ``within_variance``, ``between_variance``,
+        ``total_variance``, ``riv``, ``lambda`` and ``fmi`` (fraction of
+        missing information) as in :func:`rubin_pool`. ``attrs["imputation"]``
+        records the model. Otherwise (the default):
+
         One row per group, with the ``by`` columns then :data:`CHANGE_COLUMNS`:
 
         - ``direction``: ``higher_worse`` or ``higher_better`` (registry).
@@ -212,13 +274,18 @@ def change(
     ----------
     Wilcoxon, F. (1945). Individual comparisons by ranking methods.
     Biometrics Bulletin 1:80-83. Pratt, J. W. (1959). Remarks on zeros and
-    ties in the Wilcoxon signed rank procedures. JASA 54:655-667.
+    ties in the Wilcoxon signed rank procedures. JASA 54:655-667. Rubin,
+    D. B. (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
     """
     if zero_method not in ("wilcox", "pratt", "zsplit"):
         raise ConfigError(f"zero_method must be wilcox, pratt or zsplit, not {zero_method!r}.")
+    if missing not in MISSING_OPTIONS:
+        raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
     wide = select_scores(data, (first, second), by, instruments)
+    if missing == "impute":
+        return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
     codes, out = group_codes(wide, keys)
     n_groups = len(out)
@@ -267,4 +334,70 @@ def change(
     out["wilcoxon_p_holm"] = holm(out, "wilcoxon_p_value", family)
     out = out[[*by, *CHANGE_COLUMNS]]
     out.attrs["conventions"] = dict(EFFECT_SIZE_CONVENTIONS)
+    return out
+
+
+def _imputed_change(
+    data: Export | pd.DataFrame,
+    wide: pd.DataFrame,
+    by: list[str],
+    first: str,
+    second: str,
+    registry: Mapping[str, Any] | None,
+    alpha: float,
+    m: int,
+    seed: int | None,
+    predictors: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Mean change with missing second scores multiply imputed, pooled by Rubin's rules."""
+    table = imputation_predictors(data, wide, predictors)
+    extra = [c for c in by if c not in table.columns]
+    table = pd.concat([wide[extra], table], axis=1) if extra else table
+    imputed = impute_second_scores(wide, first, second, table, m=m, seed=seed)
+    codes, out = group_codes(wide, [*by, *SCALE_KEYS])
+    n_groups = len(out)
+    x = wide[first].to_numpy()
+    has_x = ~np.isnan(x)
+    has_y = ~np.isnan(wide[second].to_numpy())
+    rows = codes[has_x]
+    n = np.bincount(rows, minlength=n_groups).astype(float)
+    estimates = np.empty((imputed.m, n_groups))
+    variances = np.empty((imputed.m, n_groups))
+    post_means = np.empty((imputed.m, n_groups))
+    for j in range(imputed.m):
+        y = imputed.scores[j, has_x]
+        _, mean, sd, _ = grouped_moments(rows, n_groups, y - x[has_x])
+        estimates[j] = mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variances[j] = sd**2 / n
+        post_means[j] = np.bincount(rows, weights=y, minlength=n_groups) / np.maximum(n, 1)
+    pooled = rubin_pool(estimates, variances, df_complete=n - 1, alpha=alpha)
+
+    attach_scale_info(out, scale_table(out, registry_or_default(registry)), ["direction", "sign"])
+    out["timepoint_from"] = first
+    out["timepoint_to"] = second
+    out["missing"] = "impute"
+    out["m"] = imputed.m
+    out["n_analysed"] = n.astype(np.int64)
+    out["n_paired"] = np.bincount(codes[has_x & has_y], minlength=n_groups)
+    out["n_imputed"] = np.bincount(codes[imputed.imputed], minlength=n_groups)
+    out["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
+    out["mean_pre"] = grouped_moments(rows, n_groups, x[has_x])[1]
+    out["mean_post"] = post_means.mean(axis=0)
+    out["mean_change"] = pooled["estimate"]
+    out["se_change"] = pooled["se"]
+    out["change_ci_low"] = pooled["ci_low"]
+    out["change_ci_high"] = pooled["ci_high"]
+    out["improvement"] = out["sign"] * out["mean_change"]
+    for name in ("t", "df", "p_value", *POOLED_COLUMNS):
+        out[name] = pooled[name]
+    out["p_holm"] = holm(out, "p_value", [*by, "instrument", "informant"])
+    out = out[[*by, *IMPUTED_CHANGE_COLUMNS]]
+    out.attrs["imputation"] = {
+        "method": "normal linear regression, posterior draws of coefficients and variance",
+        "predictors": [first, *imputed.predictors],
+        "m": imputed.m,
+        "seed": seed,
+        "pooling": "Rubin's rules, Barnard-Rubin degrees of freedom",
+    }
     return out

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._stats import wilson_ci
-from ..errors import ConfigError, StatisticalWarning
+from ..errors import AnalysisError, ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import (
     SCALE_KEYS,
@@ -24,9 +24,11 @@ from ._data import (
     scale_table,
     select_scores,
 )
+from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
 __all__ = [
     "CHANGE_CLASSES",
+    "IMPUTED_RELIABLE_CHANGE_COLUMNS",
     "RELIABLE_CHANGE_COLUMNS",
     "RELIABLE_CHANGE_SUMMARY_COLUMNS",
     "clinical_cutoff",
@@ -84,6 +86,23 @@ RELIABLE_CHANGE_SUMMARY_COLUMNS: list[str] = [
     "sd_source",
     "cutoff",
     "cutoff_type",
+]
+
+#: Columns of :func:`reliable_change` with ``missing="impute"``, after the grouping columns.
+IMPUTED_RELIABLE_CHANGE_COLUMNS: list[str] = [
+    *SCALE_KEYS,
+    "baseline",
+    "change_class",
+    "missing",
+    "m",
+    "n_classified",
+    "n_imputed",
+    "rate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    *POOLED_COLUMNS,
 ]
 
 CutoffChoice = Literal["auto", "a", "b", "c", "threshold"]
@@ -233,6 +252,11 @@ def reliable_change(
     sd_source: Literal["auto", "sample"] = "auto",
     cutoff: CutoffChoice = "auto",
     criterion: float = 1.96,
+    missing: Literal["complete", "impute"] = "complete",
+    m: int = 20,
+    seed: int | None = None,
+    predictors: Sequence[str] | None = None,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Reliable Change Index and clinical significance per participant.
 
@@ -280,6 +304,21 @@ def reliable_change(
         ``"auto"`` (c, b, a, published threshold, in that order) or one of them.
     criterion
         Critical |RCI|, 1.96 for 95%.
+    missing
+        ``"complete"`` (default): the per-participant table described below.
+        ``"impute"``: missing second scores of participants with a first
+        score are multiply imputed (as in :func:`change`), every completed
+        data set is classified and summarised by
+        :func:`reliable_change_summary`, and the shares are pooled by
+        Rubin's rules (:func:`rubin_pool`, variance ``rate (1 - rate) / n``
+        and complete-data df ``n - 1`` per data set). The result is then one
+        row per group × scale × ``baseline`` × class with
+        :data:`IMPUTED_RELIABLE_CHANGE_COLUMNS`.
+    m, seed, predictors
+        Number of imputations, seed, and imputation predictors (see
+        :func:`change`); only with ``missing="impute"``.
+    alpha
+        1 - confidence level of the pooled intervals (``missing="impute"``).
 
     Returns
     -------
@@ -302,9 +341,33 @@ def reliable_change(
     """
     if sd_source not in ("auto", "sample"):
         raise ConfigError(f"sd_source must be 'auto' or 'sample', not {sd_source!r}.")
+    if missing not in ("complete", "impute"):
+        raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
     wide = select_scores(data, (first, second), by, instruments)
+    if missing == "impute":
+        table = imputation_predictors(data, wide, predictors)
+        extra = [c for c in by if c not in table.columns]
+        table = pd.concat([wide[extra], table], axis=1) if extra else table
+        imputed = impute_second_scores(wide, first, second, table, m=m, seed=seed)
+        summaries = []
+        for j in range(imputed.m):
+            completed = wide.assign(**{second: imputed.scores[j]})
+            with warnings.catch_warnings():
+                if j:  # warn about a scale without reliability once, not m times
+                    warnings.simplefilter("ignore", StatisticalWarning)
+                rows = reliable_change(
+                    completed,
+                    by,
+                    timepoints=(first, second),
+                    registry=registry,
+                    sd_source=sd_source,
+                    cutoff=cutoff,
+                    criterion=criterion,
+                )
+            summaries.append(reliable_change_summary(rows, by, alpha=alpha))
+        return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
     codes, params = group_codes(wide, SCALE_KEYS)
     pre = wide[first].to_numpy()
     post = wide[second].to_numpy()
@@ -454,3 +517,53 @@ def reliable_change_summary(
         out["rate"] = np.where(nobs > 0, n / nobs, np.nan)
     out["ci_low"], out["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
     return out[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+
+
+def _pooled_shares(
+    summaries: list[pd.DataFrame],
+    by: list[str],
+    imputed: np.ndarray,
+    wide: pd.DataFrame,
+    alpha: float,
+) -> pd.DataFrame:
+    """Class shares of ``m`` completed data sets pooled by Rubin's rules."""
+    keys = [*by, *SCALE_KEYS, "baseline", "change_class"]
+    base = summaries[0][keys].reset_index(drop=True)
+    for other in summaries[1:]:
+        if not base.equals(other[keys].reset_index(drop=True)):
+            raise AnalysisError("The imputed data sets gave different summary rows.")
+    rates = np.array([s["rate"].to_numpy(dtype=float) for s in summaries])
+    n = np.array([s["n_classified"].to_numpy(dtype=float) for s in summaries])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variances = rates * (1 - rates) / n
+    pooled = rubin_pool(rates, variances, df_complete=n[0] - 1, alpha=alpha)
+    out = base.copy()
+    out["missing"] = "impute"
+    out["m"] = len(summaries)
+    out["n_classified"] = summaries[0]["n_classified"].to_numpy()
+    codes, groups = (
+        group_codes(wide.loc[imputed], [*by, *SCALE_KEYS])
+        if imputed.any()
+        else (
+            np.empty(0, dtype=np.int64),
+            wide.iloc[:0][[*by, *SCALE_KEYS]],
+        )
+    )
+    groups = groups.assign(n_imputed=np.bincount(codes, minlength=len(groups)))
+    merged = (
+        out[[*by, *SCALE_KEYS]]
+        .astype(str)
+        .merge(
+            groups.astype(str).assign(n_imputed=groups["n_imputed"].to_numpy()),
+            how="left",
+            on=[*by, *SCALE_KEYS],
+        )
+    )
+    out["n_imputed"] = merged["n_imputed"].fillna(0).to_numpy(dtype=np.int64)
+    out["rate"] = pooled["estimate"]
+    out["se"] = pooled["se"]
+    out["ci_low"] = np.clip(pooled["ci_low"], 0.0, 1.0)
+    out["ci_high"] = np.clip(pooled["ci_high"], 0.0, 1.0)
+    for name in ("df", *POOLED_COLUMNS):
+        out[name] = pooled[name]
+    return out[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]

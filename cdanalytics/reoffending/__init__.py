@@ -6,7 +6,11 @@
 * :mod:`.window` — :func:`fixed_window` rates, frequencies and timing;
 * :mod:`.survival` — :func:`cumulative_reoffending` (Kaplan-Meier),
   :func:`at_risk_table` and :func:`logrank`;
-* :mod:`.cox` — :func:`cox` proportional-hazards models.
+* :mod:`.cox` — :func:`cox` proportional-hazards models;
+* :mod:`.dose` — :func:`cox_time_varying`, attendance as a time-varying
+  covariate on :func:`attendance_intervals`;
+* :mod:`.landmark` — :func:`landmark`, reoffending from a landmark date by
+  sessions attended before it.
 """
 
 from typing import TYPE_CHECKING
@@ -26,11 +30,27 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     )
     from .definition import (
         COUNTABLE_EVENT_TYPES,
+        DISPOSALS,
         INDEX_OPTIONS,
         OUTCOME_COLUMNS,
+        SERIOUSNESS_LEVELS,
         SURVIVAL_COLUMNS,
         ReoffendingDefinition,
         person_outcomes,
+    )
+    from .dose import (
+        ATTENDANCE_TERM,
+        INTERVAL_COLUMNS,
+        TimeVaryingCoxResult,
+        attendance_intervals,
+        cox_time_varying,
+    )
+    from .landmark import (
+        BAND_COLUMN,
+        DEFAULT_BANDS,
+        DEFAULT_LANDMARK_DAYS,
+        LandmarkResult,
+        landmark,
     )
     from .survival import (
         AT_RISK_COLUMNS,
@@ -50,33 +70,45 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from .window import FIXED_WINDOW_COLUMNS, fixed_window
 
 __all__ = [
+    "ATTENDANCE_TERM",
     "AT_RISK_COLUMNS",
+    "BAND_COLUMN",
     "CONF_TYPES",
     "COUNTABLE_EVENT_TYPES",
     "COX_COLUMNS",
     "CURVE_COLUMNS",
     "DAYS_PER_MONTH",
+    "DEFAULT_BANDS",
     "DEFAULT_HORIZONS_MONTHS",
+    "DEFAULT_LANDMARK_DAYS",
     "DEFAULT_REFERENCES",
+    "DISPOSALS",
     "FIXED_WINDOW_COLUMNS",
     "HORIZON_COLUMNS",
     "INDEX_OPTIONS",
+    "INTERVAL_COLUMNS",
     "LOGRANK_COLUMNS",
     "MEDIAN_COLUMNS",
     "OUTCOME_COLUMNS",
     "PH_COLUMNS",
     "PH_TRANSFORMS",
+    "SERIOUSNESS_LEVELS",
     "SURVIVAL_COLUMNS",
     "TEST_COLUMNS",
     "TIES",
     "CoxResult",
     "CumulativeReoffending",
+    "LandmarkResult",
     "LogrankResult",
     "ReoffendingDefinition",
+    "TimeVaryingCoxResult",
     "at_risk_table",
+    "attendance_intervals",
     "cox",
+    "cox_time_varying",
     "cumulative_reoffending",
     "fixed_window",
+    "landmark",
     "logrank",
     "person_outcomes",
 ]

@@ -336,31 +336,8 @@ def cox(
     if not np.isfinite(se).all():
         raise ConvergenceError(_convergence_message(terms))
 
-    z = stats.norm.ppf(1 - alpha / 2)
-    summary = pd.DataFrame(
-        {
-            "term": terms,
-            "coef": params,
-            "hazard_ratio": np.exp(params),
-            "ci_low": np.exp(params - z * se),
-            "ci_high": np.exp(params + z * se),
-            "se": se,
-            "z": params / se,
-            "p_value": 2 * stats.norm.sf(np.abs(params / se)),
-        }
-    )
-    statistics = {
-        "likelihood_ratio": 2 * (loglik - loglik_null),
-        "wald": float(params @ np.linalg.solve(cov, params)),
-        "score": float(score0 @ np.linalg.solve(information0, score0)),
-    }
-    tests = pd.DataFrame(
-        {
-            "test": list(statistics),
-            "statistic": list(statistics.values()),
-            "df": len(terms),
-            "p_value": stats.chi2.sf(list(statistics.values()), len(terms)),
-        }
+    summary, tests = _summary_and_tests(
+        terms, params, cov, loglik - loglik_null, (score0, information0), alpha
     )
     return CoxResult(
         summary=summary,
@@ -380,6 +357,47 @@ def cox(
         _risk_sets=risk_sets,
         _naive_cov=naive_cov,
     )
+
+
+def _summary_and_tests(
+    terms: list[str],
+    params: np.ndarray,
+    cov: np.ndarray,
+    loglik_gain: float,
+    at_zero: tuple[np.ndarray, np.ndarray],
+    alpha: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:data:`COX_COLUMNS` and :data:`TEST_COLUMNS` tables of a fit with
+    variance ``cov``, l(b) - l(0) = ``loglik_gain`` and (score, information) at 0."""
+    se = np.sqrt(np.diag(cov))
+    z = stats.norm.ppf(1 - alpha / 2)
+    summary = pd.DataFrame(
+        {
+            "term": terms,
+            "coef": params,
+            "hazard_ratio": np.exp(params),
+            "ci_low": np.exp(params - z * se),
+            "ci_high": np.exp(params + z * se),
+            "se": se,
+            "z": params / se,
+            "p_value": 2 * stats.norm.sf(np.abs(params / se)),
+        }
+    )
+    score0, information0 = at_zero
+    statistics = {
+        "likelihood_ratio": 2 * loglik_gain,
+        "wald": float(params @ np.linalg.solve(cov, params)),
+        "score": float(score0 @ np.linalg.solve(information0, score0)),
+    }
+    tests = pd.DataFrame(
+        {
+            "test": list(statistics),
+            "statistic": list(statistics.values()),
+            "df": len(terms),
+            "p_value": stats.chi2.sf(list(statistics.values()), len(terms)),
+        }
+    )
+    return summary, tests
 
 
 def _convergence_message(terms: list[str]) -> str:

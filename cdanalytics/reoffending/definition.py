@@ -18,6 +18,7 @@ measurement (gov.uk, "further breakdowns for serious proven re-offending").
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -25,14 +26,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import AnalysisError, ConfigError
+from ..errors import AnalysisError, ConfigError, DataQualityWarning
 from ..io.export import Export
 from ..io.schema import contract_values
 
 __all__ = [
     "COUNTABLE_EVENT_TYPES",
+    "DISPOSALS",
     "INDEX_OPTIONS",
     "OUTCOME_COLUMNS",
+    "SERIOUSNESS_LEVELS",
     "SURVIVAL_COLUMNS",
     "ReoffendingDefinition",
     "person_outcomes",
@@ -42,6 +45,10 @@ log = logging.getLogger(__name__)
 
 #: Event types of the export contract (``data/schemas/events.yaml``).
 EVENT_TYPES: tuple[str, ...] = contract_values("events", "event_type")
+#: Seriousness levels of the export contract, least serious first (the WODC's).
+SERIOUSNESS_LEVELS: tuple[str, ...] = contract_values("events", "seriousness")
+#: Disposals of the export contract.
+DISPOSALS: tuple[str, ...] = contract_values("events", "disposal")
 #: Event types counted by default: offences, never breaches or incidents.
 COUNTABLE_EVENT_TYPES: tuple[str, ...] = ("dv_offence", "violent_offence", "other_offence")
 #: Breaches of order conditions are recorded but never count as reoffences.
@@ -112,6 +119,19 @@ class ReoffendingDefinition:
         ``violent_offence`` (domestic-abuse offences are counted as violence
         against the person); override when a site records non-violent
         domestic-abuse offences under ``dv_offence``.
+    seriousness
+        ``None`` (default) or ``"general"``: every offence counts, whatever
+        its seriousness (general reoffending); ``"serious"``: only offences
+        recorded as serious or very serious; ``"very_serious"``: only very
+        serious ones (the WODC Recidivemonitor's variants, on the events'
+        ``seriousness`` column). Offences with no recorded seriousness do not
+        count under the last two (a :class:`~cdanalytics.errors.DataQualityWarning`
+        says how many).
+    disposal
+        ``None`` (default): any disposal, or none. A disposal or several
+        (``"custody"``, ``("custody", "community_sentence")``): only offences
+        disposed of so count, for example ``disposal="custody"`` for
+        "reoffending leading to custody" (the events' ``disposal`` column).
 
     Notes
     -----
@@ -127,6 +147,8 @@ class ReoffendingDefinition:
     require_proof: bool | None = None
     violent_only: bool = False
     violent_event_types: tuple[str, ...] = ("dv_offence", "violent_offence")
+    seriousness: Literal["general", "serious", "very_serious"] | None = None
+    disposal: str | tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("event_types", "violent_event_types"):
@@ -149,6 +171,19 @@ class ReoffendingDefinition:
                 raise ConfigError(f"{name} must be a whole number of months >= {minimum}.")
         if self.require_proof not in (None, True, False):
             raise ConfigError("require_proof must be None, True or False.")
+        if self.seriousness is not None and self.seriousness not in SERIOUSNESS_LEVELS:
+            raise ConfigError(
+                f"seriousness {self.seriousness!r} is not one of {', '.join(SERIOUSNESS_LEVELS)}."
+            )
+        if self.disposal is not None:
+            disposal = (self.disposal,) if isinstance(self.disposal, str) else tuple(self.disposal)
+            unknown = [d for d in disposal if d not in DISPOSALS]
+            if not disposal or unknown:
+                raise ConfigError(
+                    f"disposal must name one or more of {', '.join(DISPOSALS)}"
+                    + (f"; unknown: {', '.join(map(repr, unknown))}." if unknown else ".")
+                )
+            object.__setattr__(self, "disposal", disposal)
         if self.violent_only and not self.counted_event_types:
             raise ConfigError(
                 "violent_only: none of event_types is in violent_event_types, so nothing counts."
@@ -160,6 +195,13 @@ class ReoffendingDefinition:
         if self.violent_only:
             return tuple(t for t in self.event_types if t in self.violent_event_types)
         return self.event_types
+
+    @property
+    def counted_seriousness(self) -> tuple[str, ...] | None:
+        """Seriousness levels that count (``None``: any, recorded or not)."""
+        if self.seriousness in (None, "general"):
+            return None
+        return SERIOUSNESS_LEVELS[SERIOUSNESS_LEVELS.index(self.seriousness) :]
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> ReoffendingDefinition:
@@ -275,7 +317,7 @@ def person_outcomes(
     window_day = _days(window_end)
     eligible_day = _days(eligible_from)
 
-    counted = events[events["event_type"].isin(definition.counted_event_types)]
+    counted = _counted_events(events, definition)
     pos = pd.Index(participants["participant_id"]).get_indexer(counted["participant_id"])
     if (pos < 0).any():
         raise AnalysisError(
@@ -320,6 +362,41 @@ def person_outcomes(
     out.attrs[_ATTR] = definition
     out.attrs[_PROOF_ATTR] = proof
     return out
+
+
+def _counted_events(events: pd.DataFrame, definition: ReoffendingDefinition) -> pd.DataFrame:
+    """Events of the counted types, seriousness and disposals.
+
+    Raises
+    ------
+    AnalysisError
+        The definition selects on seriousness or disposal but no event of a
+        counted type records one.
+    """
+    counted = events[events["event_type"].isin(definition.counted_event_types)]
+    selections = (
+        ("seriousness", definition.counted_seriousness),
+        ("disposal", definition.disposal),
+    )
+    for column, chosen in selections:
+        if chosen is None:
+            continue
+        values = counted[column] if column in counted else pd.Series(index=counted.index)
+        unrecorded = int(values.isna().sum())
+        if len(counted) and unrecorded == len(counted):
+            raise AnalysisError(
+                f"the definition selects on {column} ({', '.join(chosen)}), but no offence "
+                f"in the events records a {column}."
+            )
+        if unrecorded:
+            warnings.warn(
+                f"{unrecorded} of {len(counted)} offences have no {column} recorded; they do "
+                f"not count as {' or '.join(chosen)}.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        counted = counted[values.isin(list(chosen)).to_numpy(dtype=bool)]
+    return counted
 
 
 def _index_dates(participants: pd.DataFrame, definition: ReoffendingDefinition) -> pd.Series:

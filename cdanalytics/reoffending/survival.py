@@ -60,7 +60,7 @@ AT_RISK_COLUMNS: list[str] = [
     "n_censored",
 ]
 #: Columns of :attr:`CumulativeReoffending.horizons` after the grouping columns.
-HORIZON_COLUMNS: list[str] = [*AT_RISK_COLUMNS, "cumulative", "ci_low", "ci_high"]
+HORIZON_COLUMNS: list[str] = [*AT_RISK_COLUMNS, "cumulative", "std_err", "ci_low", "ci_high"]
 #: Columns of :attr:`CumulativeReoffending.curve` after the grouping columns.
 CURVE_COLUMNS: list[str] = [
     "time_days",
@@ -70,6 +70,7 @@ CURVE_COLUMNS: list[str] = [
     "n_censored",
     "survival",
     "cumulative",
+    "std_err",
     "ci_low",
     "ci_high",
 ]
@@ -94,9 +95,12 @@ class CumulativeReoffending:
     horizons
         One row per group and horizon: the grouping columns, then
         :data:`HORIZON_COLUMNS`: the :func:`at_risk_table` counts, and
-        ``cumulative`` = 1 - S(t) with its pointwise interval ``ci_low``,
-        ``ci_high``. NaN beyond the group's longest follow-up (the curve is
-        not defined there).
+        ``cumulative`` = 1 - S(t) with its Greenwood standard error
+        ``std_err`` (that of S(t), R's ``std.err`` of ``summary(survfit)``)
+        and its pointwise interval ``ci_low``, ``ci_high``. NaN beyond the
+        group's longest follow-up (the curve is not defined there). Where
+        S(t) = 0 (everyone still observed has reoffended) the standard error
+        and the interval are NaN, as in R.
     curve
         The whole step function: one row per group and distinct follow-up
         time (event or censoring), starting at time 0; columns
@@ -323,6 +327,7 @@ def cumulative_reoffending(
                     "horizon_days": days,
                     **_counts_at(time, status, days),
                     "cumulative": np.where(beyond, np.nan, 1 - surv),
+                    "std_err": np.where(beyond, np.nan, se),
                     "ci_low": np.where(beyond, np.nan, 1 - high),
                     "ci_high": np.where(beyond, np.nan, 1 - low),
                 }
@@ -381,6 +386,7 @@ def _curve(
             "n_censored": n_all - n_events,
             "survival": surv,
             "cumulative": 1 - surv,
+            "std_err": se,
             "ci_low": 1 - high,
             "ci_high": 1 - low,
         }
