@@ -6,7 +6,8 @@ The data's path through the package:
   in ``data/schemas/``, refuse direct identifiers (:func:`load_export`);
 * :mod:`cdanalytics.engagement`, :mod:`cdanalytics.reoffending`,
   :mod:`cdanalytics.matching`, :mod:`cdanalytics.prepost` — the analyses,
-  each returning tidy DataFrames;
+  each returning tidy DataFrames; :mod:`cdanalytics.practice` — Safe &
+  Together practice from case-file audits and family outcomes;
 * :mod:`cdanalytics.disclosure` — small-count suppression for anything a
   manager reads;
 * :mod:`cdanalytics.charts` — matplotlib figures of the tidy results;
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         engagement,
         io,
         matching,
+        practice,
         prepost,
         registry,
         reoffending,
@@ -69,7 +71,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from .io.pseudonymise import pseudonymise_export
     from .matching import match, matched_cox, matched_effect, propensity_scores
     from .prepost import attrition, change, mixed_model, reliable_change, reliable_change_summary
-    from .registry import instrument_registry, programme_registry
+    from .registry import audit_tool_registry, instrument_registry, programme_registry
     from .reoffending import (
         ReoffendingDefinition,
         cox,
@@ -107,6 +109,7 @@ __all__ = [
     "attendance",
     "attendance_summary",
     "attrition",
+    "audit_tool_registry",
     "batch_reports",
     "build_report",
     "change",
@@ -134,6 +137,7 @@ __all__ = [
     "matching",
     "mixed_model",
     "person_outcomes",
+    "practice",
     "prepare_engagement",
     "prepost",
     "programme_registry",

@@ -97,13 +97,14 @@ def _data_cells(html: str) -> list[str]:
 # -- the committed notebooks ----------------------------------------------------------------
 
 
-def test_there_are_five_notebooks():
+def test_the_notebooks_are_these():
     assert NAMES == [
         "01_data_quality.ipynb",
         "02_engagement.ipynb",
         "03_reoffending.ipynb",
         "04_prepost.ipynb",
         "05_evaluation_report.ipynb",
+        "07_practice_audit.ipynb",
     ]
 
 
@@ -291,3 +292,34 @@ def test_05_evaluation_report_writes_the_report_and_shows_its_headlines(tmp_path
     assert "matched difference (percentage points)" in _data_cells(headlines)
     rows = _data_cells(_html(nb, "run-rows"))
     assert str(len(_csv_rows("sessions"))) in rows
+
+
+@pytest.mark.slow
+def test_07_practice_audit_on_a_synthetic_export_with_audits(tmp_path):
+    export = tmp_path / "with_audits"
+    cdanalytics.write_synthetic_export(export, n_participants=60, seed=3, audits=True)
+    audits = _csv_rows("case_audits", export)
+    nb = _run(tmp_path, "07_practice_audit.ipynb", export_path=str(export), lang="nl")
+    assert f"{len(audits):,} audit scores" in _text(nb, "audit-summary")
+    items = {row["item"] for row in audits}
+    teams = {row["team"] for row in audits}
+    shares = _html(nb, "share-table")
+    assert {"team", "period", "item", "n_files", "n_met", "share", "ci_low"} <= _header_cells(
+        shares
+    )
+    assert min(teams) in _data_cells(shares)  # long tables are shown truncated
+    change = set(_data_cells(_html(nb, "change-table")))
+    assert {"untrained", "trained", "difference"} | items <= change
+    assert "weighted_kappa_quadratic" in _data_cells(_html(nb, "agreement-table"))
+    family = _data_cells(_html(nb, "family-table"))
+    assert {"child_with_non_offending_parent", "removed_into_care"} <= set(family)
+    for tag in ("share-heatmap", "slope-chart", "agreement-chart"):
+        assert _has_figure(nb, tag), tag
+
+
+@pytest.mark.slow
+def test_07_practice_audit_on_the_sample_says_there_are_no_audits(tmp_path):
+    nb = _run(tmp_path, "07_practice_audit.ipynb")
+    assert "has no case audits" in _text(nb, "audit-summary")
+    for tag in ("share-heatmap", "slope-chart", "agreement-chart"):
+        assert not _has_figure(nb, tag), tag

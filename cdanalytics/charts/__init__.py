@@ -37,6 +37,9 @@ jacobson_truax_plot           prepost.reliable_change (one scale)
 reliable_change_bars          prepost.reliable_change_summary
 funnel_plot                   compare.casemix_comparison(...).table
 cohort_trend_chart            compare.casemix_comparison(..., "referral_quarter")
+share_heatmap                 practice.shares by team (and period)
+slope_chart                   practice.change
+agreement_chart               practice.agreement
 ============================  ==============================================
 """
 
@@ -50,6 +53,7 @@ from .engagement import (
 from .forest import EFFECT_COLUMNS, forest_plot
 from .funnel import cohort_trend_chart, funnel_plot
 from .matching import love_plot, propensity_overlap
+from .practice import agreement_chart, share_heatmap, slope_chart
 from .prepost import (
     MEANS_COLUMNS,
     change_means,
@@ -67,6 +71,7 @@ __all__ = [
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
+    "agreement_chart",
     "change_means",
     "cohort_trend_chart",
     "completion_chart",
@@ -82,5 +87,7 @@ __all__ = [
     "propensity_overlap",
     "reliable_change_bars",
     "retention_chart",
+    "share_heatmap",
+    "slope_chart",
     "styled",
 ]

@@ -74,6 +74,12 @@ def register(subparsers) -> None:
         metavar="SHARE",
         help="share of rows in the comparison pool (default 0.3)",
     )
+    parser.add_argument(
+        "--audits",
+        action="store_true",
+        help="also write case_audits and family_outcomes (Safe & Together case-file audits "
+        "with a known training effect and reader agreement; truth under 'practice')",
+    )
     parser.set_defaults(func=run)
 
 
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.fmt,
         extract_date=args.extract_date,
         comparison_share=args.comparison_share,
+        audits=args.audits,
     )
     counts = truth["realised"]
     log.info(

@@ -8,10 +8,16 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["TABLES", "Export", "Manifest"]
+__all__ = ["ALL_TABLES", "PRACTICE_TABLES", "TABLES", "Export", "Manifest"]
 
 #: Tables of an export, in the order they are loaded and validated.
 TABLES: tuple[str, ...] = ("participants", "sessions", "measures", "events")
+
+#: Optional tables of practice audits (Safe & Together), keyed by case, not by participant.
+PRACTICE_TABLES: tuple[str, ...] = ("case_audits", "family_outcomes")
+
+#: Every table an export may hold: :data:`TABLES` then :data:`PRACTICE_TABLES`.
+ALL_TABLES: tuple[str, ...] = TABLES + PRACTICE_TABLES
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class Export:
     ----------
     participants, sessions, measures, events
         The accepted rows of each table.
+    case_audits, family_outcomes
+        The accepted rows of the optional practice tables (case-file audit
+        readings in long form, family outcomes per case and period); empty
+        when the export has none (see :attr:`has_audits`).
     manifest
         The export's manifest.
     report
@@ -66,6 +76,13 @@ class Export:
     report: Any = None
     source: Path | None = None
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+    case_audits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    family_outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def has_audits(self) -> bool:
+        """Whether the export carries case-file audit readings (accepted rows)."""
+        return len(self.case_audits) > 0
 
     @property
     def extract_date(self) -> pd.Timestamp:

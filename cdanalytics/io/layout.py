@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ExportError
-from .export import TABLES
+from .export import ALL_TABLES
 from .mapping import SiteMapping
 from .read import excel_sheet_names
 
@@ -104,7 +104,7 @@ def _sheet(sheets: list[str], name: str) -> str | None:
 def _workbook_layout(book: Path, site: SiteMapping) -> Layout:
     sheets = excel_sheet_names(book)
     tables: dict[str, Location | None] = {}
-    for name in TABLES:
+    for name in ALL_TABLES:
         sheet = _sheet(sheets, site.table(name).file or name)
         tables[name] = Location(book, "xlsx", sheet) if sheet is not None else None
     manifest_sheet = _sheet(sheets, site.manifest.file or "manifest")
@@ -134,7 +134,7 @@ def _workbook_layout(book: Path, site: SiteMapping) -> Layout:
 def _folder_layout(folder: Path, site: SiteMapping) -> Layout:
     tables: dict[str, Location | None] = {}
     used: set[Path] = set()
-    for name in TABLES:
+    for name in ALL_TABLES:
         mapped = site.table(name).file is not None
         stem = site.table(name).file or name
         found = []

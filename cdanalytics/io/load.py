@@ -6,6 +6,11 @@ Parquet files (``participants.csv``, ``sessions.csv``, ... and
 ``manifest`` sheet (columns ``key`` and ``value``) or a ``manifest.json``
 beside it. A folder holding no table files but exactly one ``.xlsx`` is read
 as that workbook. Only ``participants`` is required; absent tables are empty.
+
+The optional practice tables (``case_audits``, ``family_outcomes``) are read
+the same way when present and checked by :mod:`cdanalytics.io.rules_practice`
+(a wide audit file is turned long first); an export without them loads
+exactly as one from before they existed.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
-from ..registry import instrument_registry, programme_registry
-from .export import TABLES, Export, Manifest
+from ..registry import audit_tool_registry, instrument_registry, programme_registry
+from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import (
@@ -40,6 +45,7 @@ from .read import (
     read_manifest_sheet,
     read_parquet_table,
 )
+from .rules_practice import audit_items, scan_pseudonyms, validate_practice, wide_to_long
 from .schema import allowed_values, table_schema
 from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
@@ -112,6 +118,11 @@ def _refuse_identifiers(frames: Mapping[str, tuple[pd.DataFrame, str]]) -> None:
     findings = [
         scan_identifiers(frame, table=name, source=file) for name, (frame, file) in frames.items()
     ]
+    findings += [
+        scan_pseudonyms(frame, table=name, source=file)
+        for name, (frame, file) in frames.items()
+        if name in PRACTICE_TABLES
+    ]
     found = pd.concat(findings, ignore_index=True)
     if len(found):
         raise identifier_error(found)
@@ -138,7 +149,8 @@ def _partition(
     own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
     by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
-    by_parent["participants"] = np.zeros(len(tables["participants"].frame), dtype=bool)
+    for name in ("participants", *PRACTICE_TABLES):
+        by_parent[name] = np.zeros(len(tables[name].frame), dtype=bool)
     return own, by_parent
 
 
@@ -178,6 +190,8 @@ def _table_counts(
     records = []
     for name, data in tables.items():
         raw = raws.get(name)
+        if name in PRACTICE_TABLES and raw is None:
+            continue  # an optional practice table the export does not have: not listed
         n_own, n_parent = int(own[name].sum()), int(by_parent[name].sum())
         records.append(
             {
@@ -205,6 +219,7 @@ def _type_and_validate(
     instruments: Mapping[str, Any],
     log: ProblemLog,
     notes: list[str],
+    items: Mapping[str, tuple[int, ...]],
 ) -> tuple[Manifest, dict[str, TableData], dict[str, np.ndarray]]:
     """Read the manifest, type every table and run every rule, logging the problems."""
     if layout.manifest.format == "json":
@@ -231,7 +246,7 @@ def _type_and_validate(
     )
     tables = {}
     trimmed: dict[str, int] = {}
-    for name in TABLES:
+    for name in ALL_TABLES:
         tables[name] = type_table(raws[name], name, site, log, notes, trimmed)
         if raws[name] is not None:
             raws[name].frame = raws[name].frame.iloc[:0]  # the typed copy is all we need now
@@ -241,6 +256,12 @@ def _type_and_validate(
         extract_date=manifest.extract_date,
         programmes=programmes,
         instruments=instruments,
+        log=log,
+    )
+    validate_practice(
+        {name: tables[name] for name in PRACTICE_TABLES},
+        extract_date=manifest.extract_date,
+        items=items,
         log=log,
     )
     return manifest, tables, parents
@@ -254,6 +275,7 @@ def load_export(
     programmes: Mapping[str, Any] | None = None,
     instruments: Mapping[str, Any] | None = None,
     max_problems_per_rule: int | None = DEFAULT_MAX_PROBLEMS,
+    audit_tools: Mapping[str, Any] | None = None,
 ) -> Export:
     """Read, check and type a case export.
 
@@ -285,13 +307,18 @@ def load_export(
         the rest are counted (``report.counts``, ``report.omitted``) and
         their rows still quarantined. ``None`` lists every problem. Keeps
         the memory and the problem list of a wholly broken export bounded.
+    audit_tools
+        Audit-tool registry overrides (as in the evaluation config's
+        ``audit_tools:``), merged into the built-in registry: the items and
+        scales ``case_audits`` is checked against.
 
     Returns
     -------
     Export
         The accepted rows with the contract's dtypes (enumerated columns have
         the full list of allowed values as categories; ``group`` is filled
-        with ``programme`` and ``scale`` with ``total`` where empty), the
+        with ``programme`` and ``scale`` with ``total`` where empty; the
+        practice tables empty when absent), the
         manifest, the :class:`~cdanalytics.io.validation.ValidationReport`
         (``export.report``) and, with ``quarantine=True``, the quarantined rows.
 
@@ -301,7 +328,8 @@ def load_export(
         The export cannot be read (missing folder, participants table or
         manifest; unreadable file).
     IdentifierError
-        A table has a column that looks like a direct identifier.
+        A table has a column that looks like a direct identifier, or a case
+        or reader id of the practice tables looks like a person's name.
     ExportValidationError
         The export breaks the contract (strict mode), or has a file-level
         problem; ``.report`` holds every problem.
@@ -311,18 +339,22 @@ def load_export(
     site = load_mapping(mapping)
     progs = programme_registry(programmes)
     instrs = instrument_registry(instruments)
+    items = audit_items(audit_tool_registry(audit_tools))
     layout = find_layout(Path(path), site)
     notes = list(layout.notes)
     raws: dict[str, RawTable | None] = {}
-    for name in TABLES:
+    for name in ALL_TABLES:
         location = layout.tables[name]
         raws[name] = (
             None
             if location is None
             else _read_table(name, location, site.table(name), site.number_format is not None)
         )
-        if location is None:
+        if location is None and name in TABLES:
             notes.append(f"No {name} table: read as empty.")
+    if raws["case_audits"] is not None:
+        raws["case_audits"], note = wide_to_long(raws["case_audits"], items)
+        notes += [note] if note else []
     for raw in raws.values():
         if raw is not None and raw.blank_rows:
             notes.append(f"{raw.file}: {raw.blank_rows} blank row(s) skipped.")
@@ -340,7 +372,9 @@ def load_export(
             notes += dropped
     log = ProblemLog(max_problems_per_rule)
     _refuse_identifiers({n: (r.frame, r.file) for n, r in raws.items() if r is not None})
-    manifest, tables, parents = _type_and_validate(raws, layout, site, progs, instrs, log, notes)
+    manifest, tables, parents = _type_and_validate(
+        raws, layout, site, progs, instrs, log, notes, items
+    )
     problems = log.frame()  # bounded: at most max_problems_per_rule per rule and table
     problems["value"] = redact(problems["value"], columns=problems["column"]).to_numpy()
     own, by_parent = _partition(tables, log, parents)
@@ -362,7 +396,7 @@ def load_export(
         mask = own[name] | by_parent[name]
         frame = data.frame.loc[~mask].reset_index(drop=True) if mask.any() else data.frame
         accepted[name] = _final_categories(frame, name, progs, instrs)
-        if quarantine:
+        if quarantine and (name in TABLES or raws[name] is not None):
             listed = problems[(problems["table"] == name) & (problems["position"] >= 0)]
             quarantined[name] = _quarantine_frame(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]

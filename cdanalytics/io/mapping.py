@@ -47,7 +47,7 @@ from typing import Any
 from .._yaml import read_yaml_file
 from ..errors import ConfigError
 from .coerce import NumberFormat
-from .export import TABLES
+from .export import ALL_TABLES
 from .privacy.freetext import free_text_columns
 
 __all__ = ["ManifestMapping", "SiteMapping", "TableMapping", "load_mapping"]
@@ -256,11 +256,11 @@ def _free_text_safe(raw: Any, origin: str, table: str) -> tuple[str, ...]:
 def _site_mapping(raw: Mapping[str, Any], origin: str, source: Path | None) -> SiteMapping:
     _check_keys(raw, _TOP_KEYS, origin)
     tables_raw = _mapping(raw.get("tables"), origin, "tables")
-    unknown = sorted(set(tables_raw) - set(TABLES))
+    unknown = sorted(set(tables_raw) - set(ALL_TABLES))
     if unknown:
         raise ConfigError(
             f"{_where(origin, 'tables')}: unknown table(s) {', '.join(map(str, unknown))}; "
-            f"the export has {', '.join(TABLES)}."
+            f"the export has {', '.join(ALL_TABLES)}."
         )
     manifest_raw = _mapping(raw.get("manifest"), origin, "manifest")
     _check_keys(manifest_raw, _MANIFEST_KEYS, origin, "manifest")

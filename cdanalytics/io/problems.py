@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
-from .export import TABLES
+from .export import ALL_TABLES
 from .formats import DEFAULT_MAX_PROBLEMS
 
 __all__ = [
@@ -269,7 +269,7 @@ class ProblemLog:
             return out
         out = pd.concat(self._parts, ignore_index=True)
         out["row"] = out["row"].astype("Int64")
-        order = {t: i for i, t in enumerate(("manifest", *TABLES))}
+        order = {t: i for i, t in enumerate(("manifest", *ALL_TABLES))}
         out["_order"] = out["table"].map(order)
         out = out.sort_values(["_order", "row"], kind="stable", na_position="first")
         return out.drop(columns="_order").reset_index(drop=True)

@@ -28,8 +28,13 @@ import pandera.pandas as pa
 import yaml
 
 from ..errors import ConfigError
-from ..registry import core_session_count, instrument_registry, programme_registry
-from .export import TABLES
+from ..registry import (
+    audit_tool_registry,
+    core_session_count,
+    instrument_registry,
+    programme_registry,
+)
+from .export import ALL_TABLES
 
 __all__ = [
     "COLUMN_TYPES",
@@ -70,7 +75,7 @@ _COLUMN_KEYS = {
     "free_text",
     "description",
 }
-_TABLE_KEYS = {"table", "description", "key", "parent", "extra_columns", "columns"}
+_TABLE_KEYS = {"table", "description", "key", "parent", "parent_key", "extra_columns", "columns"}
 _REQUIRED_WHEN = re.compile(r"^\s*(\w+)\s*==\s*(\w+)\s*$")
 _REGISTRY = "registry:"
 
@@ -143,7 +148,7 @@ class TableSchema:
     key
         Columns that identify a row; together unique.
     parent
-        Table whose ``participant_id`` every row must name (or ``None``).
+        Table whose ``parent_key`` every row must name (or ``None``).
     extra_columns
         ``"keep"``: columns outside the contract are kept as covariates.
     columns
@@ -156,6 +161,7 @@ class TableSchema:
     parent: str | None
     extra_columns: str
     columns: tuple[ColumnSpec, ...]
+    parent_key: str = "participant_id"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -256,6 +262,7 @@ def _table_schema(raw: Mapping[str, Any], expected: str) -> TableSchema:
         parent=raw.get("parent"),
         extra_columns=raw.get("extra_columns", "keep"),
         columns=columns,
+        parent_key=raw.get("parent_key", "participant_id"),
     )
 
 
@@ -271,8 +278,8 @@ def read_table_schema(name: str) -> TableSchema:
 
 
 def table_schemas() -> dict[str, TableSchema]:
-    """Every table of the contract (the four tables and ``manifest``), by name."""
-    return {name: read_table_schema(name) for name in (*TABLES, "manifest")}
+    """Every table of the contract (the tables of an export and ``manifest``), by name."""
+    return {name: read_table_schema(name) for name in (*ALL_TABLES, "manifest")}
 
 
 def table_schema(table: str) -> TableSchema:
@@ -461,7 +468,7 @@ def _table_markdown(spec: TableSchema) -> list[str]:
     if spec.key:
         lines += [f"Key (unique together): {', '.join(f'`{k}`' for k in spec.key)}.", ""]
     if spec.parent:
-        lines += [f"Every row must name a `participant_id` of `{spec.parent}`.", ""]
+        lines += [f"Every row must name a `{spec.parent_key}` of `{spec.parent}`.", ""]
     if spec.extra_columns == "keep":
         lines += ["Further columns are kept as covariates.", ""]
     lines += [
@@ -508,6 +515,18 @@ def _registry_markdown() -> list[str]:
             lines.append(
                 f"| `{code}` | `{scale}` | {info['min']:g} to {info['max']:g} | {better} |"
             )
+    lines += [
+        "",
+        "### Audit tools (`case_audits.item`; `score` levels)",
+        "",
+        "| Tool | Item | Scores | Met | Label |",
+        "|---|---|---|---|---|",
+    ]
+    for code, tool in audit_tool_registry().items():
+        for item, info in tool["items"].items():
+            scores = ", ".join(str(level) for level in info["levels"])
+            met = ", ".join(str(level) for level in info["met"])
+            lines.append(f"| `{code}` | `{item}` | {scores} | {met} | {_md(info['label']['en'])} |")
     return [*lines, ""]
 
 
@@ -568,7 +587,7 @@ def data_dictionary_markdown() -> str:
         built-in programme and instrument registries.
     """
     lines = [_INTRO.rstrip("\n"), ""]
-    for name in (*TABLES, "manifest"):
+    for name in (*ALL_TABLES, "manifest"):
         lines += _table_markdown(table_schema(name))
     lines += _registry_markdown()
     return "\n".join(lines).rstrip("\n") + "\n"

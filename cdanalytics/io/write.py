@@ -1,7 +1,8 @@
 """Write an :class:`~cdanalytics.io.export.Export` to a folder, deterministically.
 
 The folder gets one file per table (``participants``, ``sessions``,
-``measures``, ``events``) as CSV or Parquet, or one workbook ``export.xlsx``
+``measures``, ``events``, and ``case_audits`` / ``family_outcomes`` when the
+export has rows in them) as CSV or Parquet, or one workbook ``export.xlsx``
 with a sheet per table, plus ``manifest.json``. The same export always gives
 the same bytes: no timestamps, no pandas metadata, fixed ZIP entry dates in
 the workbook.
@@ -32,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from .export import TABLES, Export
+from .export import PRACTICE_TABLES, TABLES, Export
 from .formats import FORMATS, WORKBOOK_NAME, XLSX_MAX_ROWS
 
 __all__ = ["FORMATS", "WORKBOOK_NAME", "XLSX_MAX_ROWS", "write_export"]
@@ -97,8 +98,13 @@ def _fix_zip(path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
+def _tables(export: Export) -> tuple[str, ...]:
+    """The tables written: the four always, a practice table when it has rows."""
+    return TABLES + tuple(name for name in PRACTICE_TABLES if len(export.table(name)))
+
+
 def _write_xlsx(export: Export, path: Path) -> None:
-    for name in TABLES:
+    for name in _tables(export):
         rows = len(export.table(name))
         if rows > XLSX_MAX_ROWS:
             raise ConfigError(
@@ -108,7 +114,7 @@ def _write_xlsx(export: Export, path: Path) -> None:
     with pd.ExcelWriter(
         path, engine="openpyxl", date_format="YYYY-MM-DD", datetime_format="YYYY-MM-DD"
     ) as writer:
-        for name in TABLES:
+        for name in _tables(export):
             frame = export.table(name)
             plain = frame.astype(
                 {
@@ -164,7 +170,7 @@ def write_export(export: Export, folder: str | Path, fmt: str = "csv") -> Path:
     if fmt == "xlsx":
         _write_xlsx(export, folder / WORKBOOK_NAME)
     else:
-        for name in TABLES:
+        for name in _tables(export):
             table = _arrow(export.table(name))
             if fmt == "csv":
                 _write_csv(table, folder / f"{name}.csv")

@@ -156,6 +156,7 @@ from ._measures import draw_measures
 from ._params import DEFAULT_PARAMETERS, FAMILY_PARAMETERS, merged_parameters
 from ._people import NA_DAY, draw_people
 from ._plan import build_plan
+from ._practice import synthetic_practice
 from ._sessions import draw_sessions
 from ._truth import family_truth
 from ._truth_json import build_truth
@@ -318,6 +319,7 @@ def write_synthetic_export(
     n_participants: int,
     seed: int = 0,
     fmt: str = "csv",
+    audits: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Generate a synthetic export and write it, with ``truth.json``, into ``folder``.
@@ -330,6 +332,13 @@ def write_synthetic_export(
         As for :func:`generate`.
     fmt
         ``"csv"``, ``"parquet"`` or ``"xlsx"`` (see :func:`cdanalytics.io.write.write_export`).
+    audits
+        Also write ``case_audits`` and ``family_outcomes`` (Safe & Together
+        case-file audits of 8 teams over a baseline and a follow-up period,
+        with a known training effect and reader agreement; see
+        :mod:`cdanalytics.synth._practice`), their truth under
+        ``truth["practice"]``. Without it the files are exactly those
+        written before practice tables existed.
     **kwargs
         Further keyword arguments of :func:`generate`.
 
@@ -339,6 +348,10 @@ def write_synthetic_export(
         The truth document.
     """
     export, truth = generate(n_participants, seed=seed, **kwargs)
+    if audits:
+        case_audits, family, practice = synthetic_practice(seed, export.extract_date)
+        export.case_audits, export.family_outcomes = case_audits, family
+        truth["practice"] = _json_ready(practice)
     folder = write_export(export, folder, fmt=fmt)
     text = json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     (folder / TRUTH_FILE).write_text(text, encoding="utf-8")
