@@ -13,7 +13,13 @@ from .._groups import by_columns
 from .._stats import wilson_ci
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
-from ._prepare import EngagementData, _participant_index, contract_column, prepare_engagement
+from ._prepare import (
+    EngagementData,
+    _participant_index,
+    contract_column,
+    parameter_docs,
+    prepare_engagement,
+)
 
 __all__ = ["FAMILY_DOCS", "add_rate", "episode_rows", "family_docs", "grouping", "prepared_from"]
 
@@ -35,19 +41,8 @@ FAMILY_DOCS: dict[str, str] = {
 }
 
 
-def family_docs(func):
-    """Write each docstring line holding only ``{name}`` out as the entry of parameter
-    ``name`` in :data:`FAMILY_DOCS`."""
-    lines = []
-    for line in (func.__doc__ or "").splitlines():
-        name = line.strip()[1:-1] if line.strip().startswith("{") else ""
-        if name in FAMILY_DOCS and line.strip() == f"{{{name}}}":
-            indent = line[: len(line) - len(line.lstrip())]
-            lines += [f"{indent}{name}", f"{indent}    {FAMILY_DOCS[name]}"]
-        else:
-            lines.append(line)
-    func.__doc__ = "\n".join(lines)
-    return func
+#: Fills in the entries of :data:`FAMILY_DOCS` (see :func:`._prepare.parameter_docs`).
+family_docs = parameter_docs(FAMILY_DOCS)
 
 
 def prepared_from(

@@ -95,16 +95,23 @@ PARAMETER_DOCS: dict[str, str] = {
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
-def shared_parameters(func: _Function) -> _Function:
-    """Write each docstring line that holds only ``{name}`` out as the entry of
-    parameter ``name`` in :data:`PARAMETER_DOCS` (as pandas' ``@doc`` does)."""
+def parameter_docs(docs: Mapping[str, str]) -> Callable[[_Function], _Function]:
+    """A decorator writing each docstring line that holds only ``{name}`` out as
+    the entry of parameter ``name`` in ``docs`` (as pandas' ``@doc`` does)."""
 
     def entry(line: re.Match) -> str:
         indent, name = line.group(1), line.group(2)
-        return f"{indent}{name}\n{indent}    {PARAMETER_DOCS[name]}"
+        return f"{indent}{name}\n{indent}    {docs[name]}"
 
-    func.__doc__ = re.sub(r"^( *)\{(\w+)\}$", entry, func.__doc__ or "", flags=re.MULTILINE)
-    return func
+    def decorate(func: _Function) -> _Function:
+        func.__doc__ = re.sub(r"^( *)\{(\w+)\}$", entry, func.__doc__ or "", flags=re.MULTILINE)
+        return func
+
+    return decorate
+
+
+#: Fills in the entries of :data:`PARAMETER_DOCS` in the engagement outcomes.
+shared_parameters = parameter_docs(PARAMETER_DOCS)
 
 
 @dataclass(frozen=True)
