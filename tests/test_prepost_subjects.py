@@ -85,26 +85,26 @@ def test_both_children_enter_the_change_analysis(export):
     assert row["mean_change"] == pytest.approx((12 + 21) / 2 - (18 + 24) / 2)
 
 
-def test_a_true_duplicate_of_one_child_is_still_caught(tmp_path):
-    frames = frames_with_children()
+def problems_with_first_measure_twice(tmp_path, frames) -> pd.DataFrame:
+    """The validation problems of loading ``frames`` with its first measure repeated."""
     m = frames["measures"]
     frames["measures"] = pd.concat([m, m.iloc[[0]]], ignore_index=True)
     with pytest.raises(ExportValidationError) as info:
         load_export(write_csv_export(tmp_path / "dup", frames))
-    found = info.value.report.problems
+    return info.value.report.problems
+
+
+def test_a_true_duplicate_of_one_child_is_still_caught(tmp_path):
+    found = problems_with_first_measure_twice(tmp_path, frames_with_children())
     assert set(found["rule"]) == {"unique"}
     assert found["value"].tolist() == ["P001 / sdq / total / partner / pre / C1"] * 2
     assert found["row"].tolist() == [2, 10]
 
 
 def test_a_duplicate_without_subject_ids_is_still_caught(tmp_path):
-    frames = tables()
-    m = frames["measures"]
-    frames["measures"] = pd.concat([m, m.iloc[[0]]], ignore_index=True)
-    with pytest.raises(ExportValidationError) as info:
-        load_export(write_csv_export(tmp_path / "dup", frames))
-    assert set(info.value.report.problems["rule"]) == {"unique"}
-    assert len(info.value.report.problems) == 2
+    found = problems_with_first_measure_twice(tmp_path, tables())
+    assert set(found["rule"]) == {"unique"}
+    assert len(found) == 2
 
 
 def test_score_table_refuses_a_duplicate_child_in_memory_and_unknown_rules(export):

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from ..compare.funnel import FUNNEL_LEVELS, funnel_limits
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import group_columns, group_labels, percent, require
+from ._common import group_columns, group_labels, percent, percent_formatter, require
 from ._style import GREY, OKABE_ITO, chart_axes, styled
 
 __all__ = ["cohort_trend_chart", "funnel_plot"]
@@ -178,7 +178,7 @@ def cohort_trend_chart(
         linewidth=0,
     )
     ax.set_xticks(x, drawn[period].astype(str).tolist(), rotation=45, ha="right")
-    ax.yaxis.set_major_formatter(lambda v, _: percent(v, lang))
+    ax.yaxis.set_major_formatter(percent_formatter(lang))
     ax.set_ylim(bottom=0)
     ax.set_ylabel(label("reoffending_rate", lang))
     ax.legend(loc="best")

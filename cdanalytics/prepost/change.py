@@ -31,6 +31,17 @@ __all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "chang
 #: Values of ``missing``: completers only (default) or multiple imputation.
 MISSING_OPTIONS: tuple[str, ...] = ("complete", "impute")
 
+# The interval of the mean change and its t-test, in both column lists.
+_TEST_COLUMNS: tuple[str, ...] = (
+    "change_ci_low",
+    "change_ci_high",
+    "improvement",
+    "t",
+    "df",
+    "p_value",
+    "p_holm",
+)
+
 #: Columns of :func:`change` after the grouping columns.
 CHANGE_COLUMNS: list[str] = [
     *SCALE_KEYS,
@@ -47,13 +58,7 @@ CHANGE_COLUMNS: list[str] = [
     "r_pre_post",
     "mean_change",
     "sd_change",
-    "change_ci_low",
-    "change_ci_high",
-    "improvement",
-    "t",
-    "df",
-    "p_value",
-    "p_holm",
+    *_TEST_COLUMNS,
     "n_zero_change",
     "wilcoxon_statistic",
     "wilcoxon_p_value",
@@ -84,13 +89,7 @@ IMPUTED_CHANGE_COLUMNS: list[str] = [
     "mean_post",
     "mean_change",
     "se_change",
-    "change_ci_low",
-    "change_ci_high",
-    "improvement",
-    "t",
-    "df",
-    "p_value",
-    "p_holm",
+    *_TEST_COLUMNS,
     *POOLED_COLUMNS,
 ]
 
