@@ -288,3 +288,16 @@ def test_rates_are_the_published_numerator_over_the_published_base(reports):
             assert float(row["completion_rate"]) == pytest.approx(rate)
             checked += 1
     assert checked
+
+
+def test_batch_without_a_secret_exits_2_before_writing_anything(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("disclosure: {method: cell_key}\n", encoding="utf-8")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a").symlink_to(SAMPLE, target_is_directory=True)
+    code, log = run(["batch", str(exports), "--out", str(tmp_path / "out"), "--config", str(cfg)])
+    assert code == EXIT_USAGE
+    assert ENV in log
+    assert not (tmp_path / "out").exists()
