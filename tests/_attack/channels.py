@@ -253,8 +253,10 @@ class Channels:
             if len(fits) != 1:
                 continue
             con = _constraint(t.key_of(fits[0]))
+            r = pub.noise  # bars drawn from noisy published counts
             for k, v in counts.items():
-                s.narrow(self.cell(ns, t.name, k, con), math.floor(v + 1e-3), math.ceil(v - 1e-3))
+                cell = self.cell(ns, t.name, k, con)
+                s.narrow(cell, math.floor(v + 1e-3) - r, math.ceil(v - 1e-3) + r)
 
     def _summary(self, ns: str, pub: Published) -> None:
         """Counts and rates the summary sentences print (English wording)."""
