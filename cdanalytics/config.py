@@ -76,7 +76,16 @@ _TYPES: dict[str, Any] = {
         },
     },
     "prepost": {"timepoints": list},
-    "disclosure": {"threshold": int, "round_to": (int, type(None)), "method": str},
+    "disclosure": {
+        "threshold": int,
+        "round_to": (int, type(None)),
+        "method": str,
+        "D": int,
+        "V": (float, int),
+        "js": int,
+        "key_file": str,
+        "secret_env": str,
+    },
 }
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
@@ -141,9 +150,12 @@ def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     _check(raw, _TYPES, "")
     config = deep_merge(DEFAULTS, raw)
     try:
-        DisclosurePolicy(**config["disclosure"])
+        policy = DisclosurePolicy.from_config(config["disclosure"])
     except ConfigError as exc:
         raise ConfigError(f"Config section 'disclosure': {exc}") from exc
+    if policy.cell_key is not None:  # the run record states the noise bound in force
+        ck = policy.cell_key
+        config["disclosure"] = {**config["disclosure"], "D": ck.D, "V": ck.V, "js": ck.js}
     if config["reoffending"]["window_months"] <= 0 or config["reoffending"]["waiting_months"] < 0:
         raise ConfigError("reoffending.window_months must be > 0 and waiting_months >= 0.")
     if "order_breach" in config["reoffending"]["event_types"]:

@@ -51,11 +51,14 @@ class _FlowText:
     withheld: list[str]
 
 
-def _stage_counts(flow: pd.DataFrame, exits: pd.DataFrame) -> tuple[np.ndarray, list[pd.Series]]:
+def _stage_counts(
+    flow: pd.DataFrame, exits: pd.DataFrame, additive: bool = True
+) -> tuple[np.ndarray, list[pd.Series]]:
     """Stage counts, and the people leaving each step by reason (largest first).
 
     Raises ConfigError when the leavers of a step do not add up to the drop
-    between the step and the next.
+    between the step and the next (unless ``additive`` is ``False``: counts
+    perturbed one by one, as the cell key method publishes them).
     """
     counts = np.array([int(flow[f"n_{stage}"].iloc[0]) for stage in STAGES])
     stage = exits["stage"].astype(str).to_numpy()
@@ -64,7 +67,7 @@ def _stage_counts(flow: pd.DataFrame, exits: pd.DataFrame) -> tuple[np.ndarray, 
         rows = exits.loc[stage == name]
         by_reason = rows.groupby(rows["reason"].astype(str), sort=False)["n_left"].sum()
         by_reason = by_reason.loc[by_reason > 0].sort_values(ascending=False, kind="stable")
-        if by_reason.sum() != counts[i] - counts[i + 1]:
+        if additive and by_reason.sum() != counts[i] - counts[i + 1]:
             raise ConfigError(
                 f"the exits at stage {name!r} add up to {by_reason.sum()}, but the flow drops "
                 f"from {counts[i]} to {counts[i + 1]}: pass the flow_exits table of the same "
@@ -176,6 +179,7 @@ def participant_flow(
     ax: Axes | None = None,
     lang: str = "en",
     disclosure: DisclosurePolicy | None = None,
+    additive: bool = True,
 ) -> Axes:
     """CONSORT-style diagram of the referral-to-completion flow with reasons for leaving.
 
@@ -204,6 +208,9 @@ def participant_flow(
         then per step the reasons (total: that step's leavers). A stage count
         that the published cells do not give is shown as ``<10`` (or
         ``[c]``); withheld reasons are left out and named in a note.
+    additive
+        ``False`` for counts published with independent noise each (the
+        cell key method): the reasons need not add up to the drop.
 
     Returns
     -------
@@ -227,7 +234,7 @@ def participant_flow(
             f"participant_flow draws one group, but flow has {len(flow)} rows: pass one row "
             "(for example flow.iloc[[0]]) and the exits of that group."
         )
-    counts, left = _stage_counts(flow, exits)
+    counts, left = _stage_counts(flow, exits, additive)
     text = _flow_text(counts, left, disclosure, lang)
     exit_lines = [[f"{name}: {n}" for name, n in lines] for lines in text.exits]
     stage_h, gap_min, line_h = 1.9, 1.6, 0.72

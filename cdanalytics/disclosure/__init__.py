@@ -11,7 +11,9 @@
   number of events;
 - :mod:`.audit`: the attacker's recoverability audit (subtraction, rate x base);
 - :mod:`.cellkey` and :mod:`.ptable`: the cell key method, a perturbative option
-  whose noise stays the same across releases for the same people.
+  whose noise stays the same across releases for the same people;
+- :mod:`.cellnoise`: the cell key method at the gate (``method="cell_key"``),
+  keyed on each cell's identity and true count, as the report uses it.
 
 ``docs/disclosure.md`` describes the whole and which attacks each method stops.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from .audit import check_recoverable, find_disclosive, numerators_from_rates
 from .cellkey import CellKeyPolicy, cell_keys, perturb_counts, perturbed_table, record_keys
+from .cellnoise import cell_identity_keys, perturb_frame, protect_perturbed, rates_from_counts
 from .linked import LinkedDecision, Reader, protect_linked
 from .policy import METHODS, DisclosurePolicy
 from .ptable import PerturbationTable
@@ -41,6 +44,7 @@ __all__ = [
     "PerturbationTable",
     "Reader",
     "SuppressedTable",
+    "cell_identity_keys",
     "cell_keys",
     "check_recoverable",
     "coarsen_steps",
@@ -48,10 +52,13 @@ __all__ = [
     "merge_residual",
     "numerators_from_rates",
     "perturb_counts",
+    "perturb_frame",
     "perturbed_table",
     "protect_frame",
     "protect_linked",
+    "protect_perturbed",
     "protect_statistics",
+    "rates_from_counts",
     "record_keys",
     "round_counts",
     "suppress_counts",

@@ -11,6 +11,11 @@ unrelated key, hence freshly drawn noise. This is the method of the ABS
 TableBuilder (Fraser & Wooton 2005; Thompson, Broadfoot & Elazar 2013) and of
 the ONS outputs of Census 2021.
 
+This module is for library users who hold per-person data. The report's
+gate (``DisclosurePolicy(method="cell_key")``) sees analysis tables, not
+members, and keys each cell on its identity and true count instead
+(:mod:`.cellnoise`, which says how the two differ).
+
 Record keys that survive across releases
 ----------------------------------------
 Nothing is stored: a person's record key is derived from the pseudonymous

@@ -12,17 +12,23 @@ OECD (2003). Minimum cell size of 3 (the floor enforced here).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from cdanalytics.errors import ConfigError
 
-__all__ = ["METHODS", "MIN_THRESHOLD", "ROUNDING_BASES", "DisclosurePolicy"]
+from .cellkey import DEFAULT_SECRET_ENV, CellKeyPolicy
+
+__all__ = ["CELL_KEY_SETTINGS", "METHODS", "MIN_THRESHOLD", "ROUNDING_BASES", "DisclosurePolicy"]
 
 MIN_THRESHOLD = 3
 ROUNDING_BASES = (5,)
 METHODS = ("suppression", "rounding", "cell_key")
+#: Settings under ``disclosure:`` that configure the cell key method.
+CELL_KEY_SETTINGS = ("D", "V", "js", "key_file", "secret_env")
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,21 @@ class DisclosurePolicy:
     method
         ``"suppression"`` (default: primary and secondary suppression),
         ``"rounding"`` (suppression, then every published count rounded to
-        ``round_to``, default 5) or ``"cell_key"`` (perturbation consistent
-        across releases; see ``docs/disclosure.md``, not wired into the report
-        yet, so it is refused rather than silently replaced).
+        ``round_to``, default 5) or ``"cell_key"`` (every count perturbed
+        with noise that is the same for the same cell and count in every
+        release; no secondary suppression; see ``docs/disclosure.md``).
+    cell_key
+        The cell key parameters (:class:`~cdanalytics.disclosure.CellKeyPolicy`:
+        ``D``, ``V``, ``js``, where the secret is read); defaults to
+        ``CellKeyPolicy()`` under ``method="cell_key"``, ignored otherwise.
 
     Raises
     ------
     ConfigError
         If the threshold is not an integer of at least 3, ``round_to`` is not
-        ``None`` or 5, or rounding would publish a count at the threshold as a
-        number below it (thresholds 6, 7, 11, 12, ... with ``round_to=5``).
+        ``None`` or 5, ``round_to`` is combined with the cell key method, or
+        rounding would publish a count at the threshold as a number below it
+        (thresholds 6, 7, 11, 12, ... with ``round_to=5``).
     """
 
     threshold: int = 10
@@ -69,15 +80,21 @@ class DisclosurePolicy:
     label: str = ""
     withheld_label: str = "[c]"
     method: str = "suppression"
+    cell_key: CellKeyPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"disclosure method must be one of {METHODS}, got {self.method!r}.")
         if self.method == "cell_key":
-            raise ConfigError(
-                "the cell-key method is not available in this version of the report; use "
-                "'suppression' or 'rounding'."
-            )
+            if self.round_to is not None:
+                raise ConfigError(
+                    "round_to cannot be combined with method 'cell_key': the noise replaces "
+                    "rounding."
+                )
+            if self.cell_key is None:
+                object.__setattr__(self, "cell_key", CellKeyPolicy())
+            elif not isinstance(self.cell_key, CellKeyPolicy):
+                raise ConfigError("cell_key must be a CellKeyPolicy.")
         if self.method == "rounding" and self.round_to is None:
             object.__setattr__(self, "round_to", ROUNDING_BASES[0])
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | np.integer):
@@ -102,6 +119,67 @@ class DisclosurePolicy:
             )
         if not self.label:
             object.__setattr__(self, "label", f"<{self.threshold}")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> DisclosurePolicy:
+        """The policy of a config's ``disclosure:`` section.
+
+        The cell key settings (:data:`CELL_KEY_SETTINGS`: ``D``, ``V``, ``js``,
+        ``key_file``, ``secret_env``) go to :class:`CellKeyPolicy`; they are
+        refused unless ``method`` is ``"cell_key"``.
+
+        Raises
+        ------
+        ConfigError
+            On a bad value, naming the key.
+        """
+        section = dict(section)
+        settings = {k: section.pop(k) for k in CELL_KEY_SETTINGS if k in section}
+        if settings and section.get("method") != "cell_key":
+            raise ConfigError(f"{', '.join(sorted(settings))} only apply with method: cell_key.")
+        cell_key = None
+        if section.get("method") == "cell_key":
+            try:
+                cell_key = CellKeyPolicy(**settings)
+            except ConfigError as exc:
+                keys = ", ".join(sorted(settings)) or "D, V, js"
+                raise ConfigError(f"cell key settings ({keys}): {exc}") from exc
+        return cls(**section, cell_key=cell_key)
+
+    def secret(self) -> bytes:
+        """The cell key secret, read now (method ``"cell_key"`` only).
+
+        Raises
+        ------
+        ConfigError
+            When it is not set or too short, saying how to set it; the
+            message never contains the secret.
+        """
+        if self.cell_key is None:
+            raise ConfigError("only the cell key method uses a secret")
+        try:
+            return self.cell_key.secret()
+        except ConfigError as exc:
+            env = self.cell_key.secret_env or DEFAULT_SECRET_ENV
+            where = "too short" if "bytes" in str(exc) else "not set"
+            raise ConfigError(
+                "disclosure method 'cell_key' needs a site secret of at least 16 bytes: set "
+                f"the environment variable {env} (for example to the output of "
+                'python -c "import secrets; print(secrets.token_hex(32))"), or give '
+                f"disclosure.key_file in the config, and keep it the same for every release "
+                f"(it is {where})."
+            ) from None
+
+    @property
+    def additive(self) -> bool:
+        """Whether published parts add up to published totals (not under the cell key method).
+
+        Under ``"cell_key"`` every count has its own noise, so consistency
+        checks (exits add up to the drop of the flow, nested counts, rows =
+        accepted + quarantined) must accept totals that differ from the sum
+        of their parts.
+        """
+        return self.method != "cell_key"
 
     def marker(self, reason: str) -> str:
         """The marker shown for a cell withheld for ``reason`` (``"primary"``/``"secondary"``)."""

@@ -45,9 +45,14 @@ def merge_residual(
     dict
         Categories to show, each non-zero, adding up to ``total``; the
         residual (if non-zero) under ``other``, never below the threshold
-        and never negative.
+        and never negative. Under the cell key method there is no residual:
+        it would be a difference of perturbed counts, not a perturbed cell
+        (its noise the sum of several), so only the parts are shown and
+        they need not add up to ``total``.
     """
     shown = {name: int(n) for name, n in parts.items() if n}
+    if not policy.additive:
+        return shown
     rest = int(total) - sum(shown.values())
     while shown and (rest < 0 or policy.is_small([rest])[0]):
         smallest = min(shown, key=shown.get)

@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 
 from ._grid import _WITHHELD, _build_grid, _Grid, _protect, _require
+from .cellnoise import protect_perturbed
 from .policy import DisclosurePolicy
 
 __all__ = [
@@ -387,6 +388,9 @@ def protect_frame(
     col_total: Hashable | None = None,
     secondary: bool = True,
     implied_numerators: Mapping[Hashable, Hashable] | None = None,
+    table: str = "",
+    key_columns: Sequence[Hashable] = (),
+    rates: Mapping[Hashable, tuple] | None = None,
 ) -> SuppressedTable:
     """Protect a tidy result table (one row per group) before anyone reads it.
 
@@ -429,6 +433,12 @@ def protect_frame(
         Also withhold complementary cells (default). ``False`` withholds only
         the small counts, for a table that :func:`~cdanalytics.disclosure.protect_linked`
         protects together with the tables linked to it.
+    table, key_columns, rates
+        Used by the cell key method only (``policy.method == "cell_key"``,
+        :func:`~cdanalytics.disclosure.cellnoise.protect_perturbed`): the
+        table's name and label columns (the cells' identity; default: all
+        other columns) and ``rate -> (numerator, base, ci_low, ci_high,
+        scale)`` recomputed from perturbed counts. Totals need not add up.
 
     Returns
     -------
@@ -456,6 +466,20 @@ def protect_frame(
     implied = dict(implied_numerators or {})
     stats = list(dict.fromkeys([*base_cols, *numerator_cols, *implied]))
     _require(df, [*counts, *stats, *implied.values()])
+    if policy.method == "cell_key":
+        labels = list(key_columns) or [c for c in df.columns if c not in {*counts, *stats}]
+        published, mask, primary = protect_perturbed(
+            df,
+            policy,
+            table=table,
+            key_columns=labels,
+            count_cols=counts,
+            base_cols=base_cols,
+            numerator_cols=numerator_cols,
+            implied=implied,
+            rates=dict(rates or {}),
+        )
+        return SuppressedTable(published, mask, primary, policy)
     if row_total is not None:
         parts = [c for c in counts if c != row_total]
         grids = [_build_grid(df, parts, policy, row_total, col_total, remainder=True)]

@@ -22,6 +22,7 @@ from typing import Any
 from .._crash import write_crash_file
 from .._version import __version__
 from ..config import load_config, validate_config
+from ..disclosure import DisclosurePolicy
 from ..errors import CdaError, ExportError, OutputFolderError
 from ..i18n import number, percent
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
@@ -137,6 +138,8 @@ def batch_reports(
 
     Raises
     ------
+    ConfigError
+        The config is invalid, or names the cell key method without a secret.
     OutputFolderError
         ``out`` breaks the folder rule (:func:`cdanalytics.outdir.check_out_folder`)
         or another run is writing it. ``out`` may lie below ``root`` (it is
@@ -147,6 +150,9 @@ def batch_reports(
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
     if lang is not None:
         cfg = validate_config({**cfg, "language": lang})
+    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+    if policy.method == "cell_key":
+        policy.secret()  # a missing secret is a usage error, not one failure per export
     with folder_lock(out):
         out.mkdir(parents=True, exist_ok=True)
         write_marker(out, "batch")

@@ -107,7 +107,12 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
         "rows",
         spec,
         protect_frame(
-            rows, policy, count_cols=["rows_accepted", "rows_quarantined"], row_total="rows_read"
+            rows,
+            policy,
+            count_cols=["rows_accepted", "rows_quarantined"],
+            row_total="rows_read",
+            table="rows",
+            key_columns=["table"],
         ),
     )
     if not report.ok:
@@ -116,7 +121,15 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
             source="problems", keys=("table", "rule"), columns=("n_rows",), fixed_keys=True
         )
         out["problems"] = PublishedTable(
-            "problems", spec, protect_frame(problems, policy, count_cols=["n_rows"])
+            "problems",
+            spec,
+            protect_frame(
+                problems,
+                policy,
+                count_cols=["n_rows"],
+                table="problems",
+                key_columns=["table", "rule"],
+            ),
         )
     return out
 
@@ -372,7 +385,9 @@ def _build(
     if lang is not None:
         cfg = validate_config({**cfg, "language": lang})
     lang = cfg["language"]
-    policy = DisclosurePolicy(**cfg["disclosure"])
+    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+    if policy.method == "cell_key":
+        policy.secret()  # a missing secret is a usage error before any work is done
     data = load_export(
         source,
         mapping=mapping,

@@ -232,7 +232,7 @@ def _flow_chart(
         )
         rows += [(stage, reason, n) for reason, n in drawn.items()]
     frame = pd.DataFrame(rows, columns=["stage", "reason", "n_left"])
-    ax = charts.participant_flow(counts.to_frame().T, frame, lang=lang)
+    ax = charts.participant_flow(counts.to_frame().T, frame, lang=lang, additive=policy.additive)
     note_suppressed(ax, policy, withheld, lang)
     return ax
 

@@ -396,6 +396,18 @@ SPECS: dict[str, TableSpec] = {
 }
 
 
+#: Rates recomputed from perturbed counts under the cell key method:
+#: rate -> (numerator, base, ci_low, ci_high, scale).
+RATES: dict[str, tuple[str, str, str | None, str | None, float]] = {
+    "completion_rate": ("n_completed", "n_potential", *_COMPLETION[1:], 1.0),
+    "completion_rate_clear": ("n_completed", "n_clear_outcome", *_COMPLETION_CLEAR[1:], 1.0),
+    "dropout_rate": ("n_dropped_out", "n_potential", *_DROPOUT[1:], 1.0),
+    "early_dropout_rate": ("n_early_dropout", "n_potential", None, None, 1.0),
+    "rate": ("n_reoffenders", "n_eligible", "ci_low", "ci_high", 1.0),
+    "per_100": ("n_reoffenders", "n_eligible", None, None, 100.0),
+    "offences_per_person": ("n_offences", "n_eligible", None, None, 1.0),
+}
+
 #: Result tables protected together by the linked-table gate: checked here
 #: for small counts only, their secondary suppression is decided across tables.
 _LINKED_SOURCES = frozenset(SPECS[name].source for name in LINKED)
@@ -483,16 +495,22 @@ def _protect(
         overall = (frame[keys[0]] == ALL).to_numpy()
         frame = pd.concat([frame[~overall], frame[overall]])
     frame = frame.reset_index(drop=True)
+    perturbed = policy.method == "cell_key"  # every count noised, rates recomputed
     protected = protect_frame(
         frame,
         policy,
-        count_cols=[*counts, *part_names],
-        base_cols={k: v for k, v in spec.bases.items() if v not in spec.nested},
-        numerator_cols={k: v for k, v in spec.numerators.items() if v not in spec.nested},
+        count_cols=[*counts, *part_names, *(spec.nested if perturbed else ())],
+        base_cols={k: v for k, v in spec.bases.items() if perturbed or v not in spec.nested},
+        numerator_cols={
+            k: v for k, v in spec.numerators.items() if perturbed or v not in spec.nested
+        },
         row_total=total,
         col_total=len(frame) - 1 if spec.total_row else None,
         secondary=spec.source not in _LINKED_SOURCES,
         implied_numerators=spec.implied,
+        table=spec.source,
+        key_columns=keys,
+        rates=RATES,
     )
     shown = list(dict.fromkeys([*keys, *columns]))
     cells, members = _cells(spec, counts, part_names, total)
@@ -557,7 +575,8 @@ def publish_tables(
     }
     for table in published.values():
         withhold_dependent_statistics(table)
-    protect_links(published, policy)
+    if policy.method != "cell_key":  # perturbed totals need not add up: noise protects them
+        protect_links(published, policy)
     for table in published.values():
         table.protected = SuppressedTable(
             published=round_counts(

@@ -253,6 +253,7 @@ class Channels:
             if len(fits) != 1:
                 continue
             con = _constraint(t.key_of(fits[0]))
+            r = pub.noise  # bars drawn from noisy published counts
             for k, v in counts.items():
                 cell = self.cell(ns, t.name, k, con)
                 if abs(v - round(v)) < 1e-3:
@@ -260,7 +261,7 @@ class Channels:
                     # counts keep their slack; treating it as exact would be the attacker's error)
                     s.publish(cell, str(round(v)), pub.round_to, pub.noise)
                 else:
-                    s.narrow(cell, math.floor(v + 1e-3), math.ceil(v - 1e-3))
+                    s.narrow(cell, math.floor(v + 1e-3) - r, math.ceil(v - 1e-3) + r)
 
     def _summary(self, ns: str, pub: Published) -> None:
         """Counts and rates the summary sentences print (English wording)."""

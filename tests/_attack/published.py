@@ -253,7 +253,7 @@ class Published:
         if self.method != "cell_key":
             return 0
         d = self.config.get("disclosure", {})
-        for key in ("max_noise", "noise", "d", "max_perturbation"):
+        for key in ("max_noise", "noise", "d", "D", "max_perturbation"):
             if isinstance(d.get(key), int):
                 return d[key]
         return 2

@@ -42,6 +42,7 @@ class System:
     blurred: dict[Cell, int] = field(default_factory=dict)
     enabled: frozenset[str] | None = None
     current: str = "csv"
+    ratio_noise: int = 0
     _aux: int = 0
 
     def allowed(self, *families: str) -> bool:
@@ -124,8 +125,11 @@ class System:
         if not own and not self.allowed():
             return
         r, h = parsed[0] / scale, parsed[1] / scale
-        self.add({num: 1.0, base: -(r - h)}, 0.0, math.inf, what + " (low)", checked=True)
-        self.add({num: 1.0, base: -(r + h)}, -math.inf, 0.0, what + " (high)", checked=True)
+        # under noise the printed rate is (num + e) / (base + f) with |e|, |f| <= D:
+        # num - r * base lies within D * (1 + r) of the rounding interval
+        slack = self.ratio_noise * (1 + r + h)
+        self.add({num: 1.0, base: -(r - h)}, -slack, math.inf, what + " (low)", checked=True)
+        self.add({num: 1.0, base: -(r + h)}, -math.inf, slack, what + " (high)", checked=True)
 
     def disclosed(self, bounds: Mapping[Cell, tuple[float, float]]) -> dict[Cell, int]:
         """Exact recoveries that break the policy.

@@ -46,6 +46,7 @@ class Attacker(Channels):
     def add(self, pub: Published, ns: str = "") -> None:
         s = self.system
         round_to = pub.round_to
+        s.ratio_noise = pub.noise  # rates computed from noisy counts relate noisy counts
         for t in pub.tables.values():
             s.current = "csv"
             dims = {k for k in t.keys if any(r[k] == TOTAL for r in t.rows)}
