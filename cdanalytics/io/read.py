@@ -135,7 +135,14 @@ def _header_names(first: bytes, path: Path) -> tuple[str, list[str]]:
     except UnicodeDecodeError:
         text = first.decode("cp1252", errors="replace")
     delimiter = sniff_delimiter(text)
-    names = next(csv.reader([text], delimiter=delimiter))
+    try:
+        names = next(csv.reader([text], delimiter=delimiter))
+    except csv.Error:  # a stray carriage return or NUL in the header line
+        raise ExportError(
+            f"{path.name}: the header line cannot be read as {delimiter!r}-separated column "
+            "names (it holds a carriage return or other control character); save the file "
+            "as CSV with one header line."
+        ) from None
     stripped = [n.strip() for n in names]
     seen: set[str] = set()
     for name in stripped:
