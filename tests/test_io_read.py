@@ -217,5 +217,5 @@ def test_a_header_line_with_a_stray_carriage_return_is_a_clear_error(tmp_path):
     """Found by the random-bytes test: the csv module's own error escaped as a crash."""
     path = tmp_path / "participants.csv"
     path.write_bytes(b"\r\x01")
-    with pytest.raises(ExportError, match="participants.csv: the header line cannot be read"):
+    with pytest.raises(ExportError, match=r"participants\.csv: the header line cannot be read"):
         read_csv_table(path, table="participants")
