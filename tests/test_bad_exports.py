@@ -174,8 +174,11 @@ def _load_or_refuse(folder: Path, written: dict[str, int]) -> None:
     assert time.perf_counter() - start < 20
 
 
+# derandomize: CI runs the same examples every time (a wider random search of 800
+# examples passed when this was written: raise max_examples and drop it to search again)
 _SETTINGS = settings(
     max_examples=25,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
