@@ -121,11 +121,23 @@ def write_csv_export(
     manifest: dict | None = None,
     sep: str = ",",
     encoding: str = "utf-8",
+    lineterminator: str = "\n",
 ) -> Path:
-    """Write the tables as CSV files plus ``manifest.json``; returns the folder."""
+    """Write the tables as CSV files plus ``manifest.json``; returns the folder.
+
+    With ``lineterminator="\\r\\n"`` a value holding a lone carriage return is
+    quoted (with ``"\\n"`` the csv module writes it bare, which any reader takes
+    for a line break).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in (frames if frames is not None else tables()).items():
-        frame.to_csv(folder / f"{name}.csv", index=False, sep=sep, encoding=encoding)
+        frame.to_csv(
+            folder / f"{name}.csv",
+            index=False,
+            sep=sep,
+            encoding=encoding,
+            lineterminator=lineterminator,
+        )
     (folder / "manifest.json").write_text(json.dumps(manifest or MANIFEST), encoding="utf-8")
     return folder
 
