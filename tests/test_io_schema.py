@@ -8,11 +8,11 @@ import pandera.pandas as pa
 import pytest
 
 from cdanalytics.errors import ConfigError
+from cdanalytics.io.dictionary import data_dictionary_markdown
 from cdanalytics.io.schema import (
     _table_schema,
     allowed_values,
     contract_values,
-    data_dictionary_markdown,
     pandera_schema,
     schema_dir,
     table_schema,

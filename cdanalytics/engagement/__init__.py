@@ -25,29 +25,29 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         CLEAR_OUTCOMES,
         EXIT_STATUSES,
         FINAL_STATUSES,
-        FINDINGS,
         STAGES,
         EngagementData,
-        derive_exit_status,
-        exit_status_disagreements,
-        potential_completers,
         prepare_engagement,
     )
     from .model import DropoutModel, dropout_model
     from .outcomes import (
-        attendance,
-        attendance_summary,
         completion,
         dropout,
         dropout_timing,
         flow,
         flow_exits,
         retention,
-        waiting_times,
     )
+    from .participation import attendance, attendance_summary, waiting_times
     from .reviews import evaluation_outcomes, review_attendance, review_facts
     from .services import partner_contact_by_completion, service_reach
     from .stages import programme_completion_from_stages, stage_completion, stage_progress
+    from .status import (
+        FINDINGS,
+        derive_exit_status,
+        exit_status_disagreements,
+        potential_completers,
+    )
 
 __all__ = [
     "CLEAR_OUTCOMES",

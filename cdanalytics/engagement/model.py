@@ -24,7 +24,8 @@ from ..errors import (
     StatisticalWarning,
 )
 from ..io.export import Export
-from ._prepare import EngagementData, as_engagement_data, is_potential, shared_parameters
+from ._prepare import EngagementData, as_engagement_data, shared_parameters
+from .status import is_potential
 
 __all__ = ["DropoutModel", "dropout_model"]
 

@@ -40,8 +40,9 @@ from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import TableSchema, read_table_schema
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
-from ._prepare import EngagementData, _days, is_potential
+from ._prepare import EngagementData, _days
 from .stages import progress_for
+from .status import is_potential
 
 __all__ = [
     "PARTNER_SERVICES",

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from .dictionary import data_dictionary_markdown
     from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
     from .load import load_export
     from .mapping import SiteMapping, load_mapping
-    from .schema import data_dictionary_markdown, pandera_schema, table_schema
+    from .schema import pandera_schema, table_schema
     from .validation import PROBLEM_COLUMNS, Problem, ValidationReport
 
 __all__ = [

@@ -5,6 +5,6 @@ PATH defaults to ``docs/data_dictionary.md``.
 
 import sys
 
-from .schema import write_data_dictionary
+from .dictionary import write_data_dictionary
 
 print(write_data_dictionary(*sys.argv[1:2]))
