@@ -107,7 +107,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -175,21 +175,31 @@ def record_keys(
             f"the cell key method needs a secret of at least {MIN_KEY_BYTES} bytes "
             f"(set {DEFAULT_SECRET_ENV}); without one anyone could compute the noise"
         )
-    if len(secret) > 64:  # BLAKE2b takes keys of up to 64 bytes
-        secret = hashlib.blake2b(secret, person=_PERSON).digest()
     text = id_text(pd.Series(ids, copy=False).reset_index(drop=True))
     if text.isna().any():
         raise AnalysisError("a record has no participant id, so it has no record key")
     codes, uniques = pd.factorize(text.to_numpy(dtype=object))
-    digest = hashlib.blake2b
+    messages = (raw.encode("utf-8") for raw in uniques.tolist())
+    return keyed_hash_keys(messages, secret, person=_PERSON, big_n=big_n)[codes]
+
+
+def keyed_hash_keys(
+    messages: Iterable[bytes], secret: bytes, *, person: bytes, big_n: int
+) -> np.ndarray:
+    """Keyed BLAKE2b of each message (8 bytes, big-endian) modulo ``big_n``, as ``int64``.
+
+    ``person`` is BLAKE2b's personalisation string, so that keys made for
+    different purposes with the same secret are unrelated. A secret longer
+    than BLAKE2b's 64-byte key limit is hashed down first. One hash per
+    message: callers pass distinct messages only (RFC 7693).
+    """
+    if len(secret) > 64:
+        secret = hashlib.blake2b(secret, person=person).digest()
     digests = b"".join(
-        [
-            digest(raw.encode("utf-8"), digest_size=8, key=secret, person=_PERSON).digest()
-            for raw in uniques.tolist()
-        ]
+        [hashlib.blake2b(m, digest_size=8, key=secret, person=person).digest() for m in messages]
     )
     keys = np.frombuffer(digests, dtype=">u8") % np.uint64(big_n)
-    return keys.astype(np.int64)[codes]
+    return keys.astype(np.int64)
 
 
 def _keys_of(frame: pd.DataFrame, key_column: str, big_n: int) -> np.ndarray:

@@ -48,7 +48,6 @@ Aumasson, J.-P. et al. (2015). RFC 7693 (keyed BLAKE2b).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
@@ -56,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from .._stats import wilson_ci
+from .cellkey import keyed_hash_keys
 from .policy import DisclosurePolicy
 from .ptable import PerturbationTable
 
@@ -101,15 +101,8 @@ def cell_identity_keys(
     numpy.ndarray
         ``int64`` keys; the same identity and count always give the same key.
     """
-    if len(secret) > 64:
-        secret = hashlib.blake2b(secret, person=_PERSON).digest()
-    digests = b"".join(
-        hashlib.blake2b(
-            _identity(table, row, column, n), digest_size=8, key=secret, person=_PERSON
-        ).digest()
-        for row, n in zip(labels, counts, strict=True)
-    )
-    return (np.frombuffer(digests, dtype=">u8") % np.uint64(big_n)).astype(np.int64)
+    messages = (_identity(table, row, column, n) for row, n in zip(labels, counts, strict=True))
+    return keyed_hash_keys(messages, secret, person=_PERSON, big_n=big_n)
 
 
 def perturb_frame(
