@@ -77,14 +77,14 @@ def main() -> None:
     for name, folder in exports.items():
         config = load_config(None)
         data = load_export(
-            folder, programmes=config["programmes"], instruments=config["instruments"]
+            folder, programmes=config.programmes, instruments=config.instruments
         )
         outcomes = compute_outcomes(data, config)
         for threshold in args.thresholds:
             cfg = validate_config({"disclosure": {"threshold": threshold}})
-            policy = DisclosurePolicy(**cfg["disclosure"])
+            policy = cfg.disclosure
             start = time.perf_counter()
-            published = publish_tables(outcomes.tables, policy, tuple(cfg["groupings"]))
+            published = publish_tables(outcomes.tables, policy, tuple(cfg.groupings))
             seconds = time.perf_counter() - start
             shown, total = published_share(published, threshold)
             done, wanted = completion_published(outcomes, published)
