@@ -30,8 +30,10 @@ before anything is published:
 
 The section's headline figures go under the ``practice`` key of
 ``outcomes.json`` (``docs/outcomes.md``), withheld ones ``null`` with their
-marker under ``withheld``. The evaluation config is read in one place,
-:func:`practice_config`.
+marker under ``withheld``. The audit tools are the export's
+(``export.registries.audit_tools``: the built-in registry with the evaluation
+config's ``audit_tools:`` merged in by :func:`~cdanalytics.load_export`), so a
+site's own items or tool are analysed like the built-in ones.
 """
 
 from __future__ import annotations
@@ -49,11 +51,10 @@ from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round
 from ..errors import AnalysisError
 from ..i18n import percent
 from ..io.export import Export
-from ..registry import audit_tool_registry
 from .compute import OVERALL
 from .tables import PublishedTable, TableSpec
 
-__all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_config", "practice_section"]
+__all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_section"]
 
 #: Tables of the section, in the order the report shows them.
 PRACTICE_TABLES: tuple[str, ...] = (
@@ -70,25 +71,6 @@ AGREEMENT_STATISTIC = "weighted_kappa_quadratic"
 _SHARE = ("rate", "ci_low", "ci_high")
 _SHARE_RATES = {"rate": ("n_met", "n_files", "ci_low", "ci_high", 1.0)}
 _FAMILY_RATES = {"rate": ("n_yes", "n_cases", "ci_low", "ci_high", 1.0)}
-
-
-def practice_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What the section reads from the evaluation config (the one place it does).
-
-    Parameters
-    ----------
-    config
-        A validated evaluation config.
-
-    Returns
-    -------
-    dict
-        ``tools``: the resolved audit-tool registry (the config's
-        ``audit_tools:`` merged into the built-in one); ``groupings``: ``[]``
-        (the practice tables are grouped by team and period, not by the
-        config's groupings).
-    """
-    return {"tools": audit_tool_registry(config.get("audit_tools")), "groupings": []}
 
 
 @dataclass
@@ -399,17 +381,13 @@ def _attempt(notes: list[str], what: str, fn):
         return None
 
 
-def practice_section(
-    export: Export, config: Mapping[str, Any], policy: DisclosurePolicy
-) -> PracticeSection:
+def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSection:
     """Compute and protect the practice section of a report.
 
     Parameters
     ----------
     export
         A validated export.
-    config
-        The validated evaluation config (read by :func:`practice_config`).
     policy
         The disclosure policy of the report.
 
@@ -421,8 +399,7 @@ def practice_section(
     """
     if not export.has_audits:
         return PracticeSection()
-    settings = practice_config(config)
-    registry = settings["tools"]
+    registry = export.registries.audit_tools
     audits = export.case_audits
     tools = _tools_in(audits, registry)
     if not tools:
