@@ -143,3 +143,34 @@ def test_outcomes_json_withholds_what_the_tables_withhold(runs):
                     assert value == 0 or value >= THRESHOLD, (key, value)
                 if key in outcomes["withheld"]:
                     assert value is None
+
+
+def test_an_item_the_site_adds_under_audit_tools_is_reported(runs, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(runs["export"], export)
+    audits = pd.read_csv(export / "case_audits.csv", dtype=str, keep_default_na=False)
+    own = audits[audits["item"] == "cc1_coercive_control"].assign(item="site_safety_plan")
+    pd.concat([audits, own]).to_csv(export / "case_audits.csv", index=False)
+    config = tmp_path / "evaluation.yaml"
+    config.write_text(
+        "audit_tools:\n"
+        "  safe_and_together:\n"
+        "    items:\n"
+        "      site_safety_plan:\n"
+        "        group: practice_marker\n"
+        "        label: {en: Safety plan made with the mother, nl: Veiligheidsplan met de moeder}\n"
+        "        scale: {0: {en: no, nl: nee}, 1: {en: partly, nl: deels},"
+        " 2: {en: yes, nl: ja}}\n"
+        "        met: [2]\n"
+        "        direction: higher_better\n"
+        "        source: the site's own audit\n",
+        "utf-8",
+    )
+    out = tmp_path / "report"
+    assert main(["report", str(export), "--out", str(out), "--quiet", "--config", str(config)]) == 0
+    items = _published(out, "practice_items")
+    own_rows = items[items["item"] == "site_safety_plan"].set_index("period")
+    cc1 = items[items["item"] == "cc1_coercive_control"].set_index("period")
+    # the same scores under a new code: the same published figures
+    pd.testing.assert_frame_equal(own_rows.drop(columns="item"), cc1.drop(columns="item"))
+    assert "Safety plan made with the mother" in (out / "report.html").read_text("utf-8")
