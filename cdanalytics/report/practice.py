@@ -51,7 +51,7 @@ from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round
 from ..errors import AnalysisError
 from ..i18n import percent
 from ..io.export import Export
-from .compute import OVERALL
+from .compute import OVERALL, distinct_from_overall
 from .tables import PublishedTable, TableSpec
 
 __all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_section"]
@@ -156,10 +156,11 @@ def _labels(tool: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _team_shares(prepared: pd.DataFrame, registry: Mapping[str, Any], tool: str) -> pd.DataFrame:
     """Files and files met by team, period and item, with an ``All`` row per period and item."""
     by_team = practice.shares(prepared, by=("period", "team"), tool=tool, registry=registry)
+    by_team["team"] = by_team["team"].astype(str)
+    by_team = distinct_from_overall(by_team, ["team"])  # a team called "All" is not the total
     overall = practice.shares(prepared, by=("period",), tool=tool, registry=registry)
     overall["team"] = OVERALL
     frame = pd.concat([by_team, overall[by_team.columns]], ignore_index=True)
-    frame["team"] = frame["team"].astype(str)
     frame["period"] = frame["period"].astype(str)
     frame["item"] = frame["item"].astype(str)
     return frame.rename(columns={"share": "rate"})
