@@ -196,3 +196,17 @@ def test_a_team_called_all_is_not_taken_for_the_total(runs, tmp_path):
         if not files.isin(MARKERS).any():
             total = block.loc[block["team"] == "All", "n_files"].iloc[0]
             assert int(total) == files.astype(int).sum()
+
+
+def test_family_arms_add_up_to_all_and_a_withheld_arm_is_not_recoverable(runs):
+    family = _published(runs["en"], "practice_family")
+    assert set(family["arm"]) == {"trained", "untrained", "All"}
+    for _, block in family.groupby(["period", "outcome"]):
+        for column in ("n_cases", "n_yes"):
+            arms = block.loc[block["arm"] != "All", column]
+            total = block.loc[block["arm"] == "All", column].iloc[0]
+            withheld = int(arms.isin(MARKERS).sum())
+            if withheld == 0 and total not in MARKERS:
+                assert int(total) == arms.astype(int).sum()
+            # one withheld arm beside a published total and arm would be recoverable
+            assert not (withheld == 1 and total not in MARKERS), block
