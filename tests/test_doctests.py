@@ -1,7 +1,7 @@
 """The ``Examples`` sections of the library's docstrings run as doctests.
 
-Every module of the package is imported and searched with
-:class:`doctest.DocTestFinder`; each module with examples is one test, so a
+Every module of the package whose source holds a ``>>>`` prompt is imported
+and searched with :class:`doctest.DocTestFinder`; each is one test, so a
 failing example names its module. The examples check their numbers against
 hand-worked values or a second library (scipy, statsmodels), so a doctest
 that passes is a small test of the statistic, not a snapshot of our output.
@@ -11,38 +11,34 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import pkgutil
+from pathlib import Path
 
-import matplotlib
 import pytest
 
 import cdanalytics
 
-#: Modules left out of the search: entry points with side effects on import.
-SKIP = {"cdanalytics.__main__"}
+PACKAGE = Path(cdanalytics.__file__).parent
 
 #: ``NORMALIZE_WHITESPACE`` so a wrapped list or dict compares equal;
 #: ``ELLIPSIS`` only where an example writes ``...`` in its output.
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
-def _module_names() -> list[str]:
-    names = [cdanalytics.__name__]
-    for info in pkgutil.walk_packages(cdanalytics.__path__, prefix="cdanalytics."):
-        if info.name not in SKIP:
-            names.append(info.name)
-    return sorted(names)
+def _modules_with_examples() -> list[str]:
+    """Modules whose source holds a ``>>>`` prompt (found without importing them)."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__main__.py" or ">>>" not in path.read_text(encoding="utf-8"):
+            continue
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
 
 
 def _doctests(name: str) -> list[doctest.DocTest]:
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     return [t for t in finder.find(module, name) if t.examples]
-
-
-def _modules_with_examples() -> list[str]:
-    matplotlib.use("Agg")
-    return [name for name in _module_names() if _doctests(name)]
 
 
 MODULES = _modules_with_examples()
