@@ -10,16 +10,31 @@ import pandas as pd
 
 from ..registry import Registries
 
-__all__ = ["ALL_TABLES", "PRACTICE_TABLES", "TABLES", "Export", "Manifest"]
+__all__ = [
+    "ALL_TABLES",
+    "FAMILY_TABLES",
+    "OPTIONAL_TABLES",
+    "PRACTICE_TABLES",
+    "TABLES",
+    "Export",
+    "Manifest",
+]
 
 #: Tables of an export, in the order they are loaded and validated.
 TABLES: tuple[str, ...] = ("participants", "sessions", "measures", "events")
 
+#: Optional tables about the people around the man (partner and children's services),
+#: keyed by participant like sessions: a row of a quarantined participant is quarantined.
+FAMILY_TABLES: tuple[str, ...] = ("services",)
+
 #: Optional tables of practice audits (Safe & Together), keyed by case, not by participant.
 PRACTICE_TABLES: tuple[str, ...] = ("case_audits", "family_outcomes")
 
-#: Every table an export may hold: :data:`TABLES` then :data:`PRACTICE_TABLES`.
-ALL_TABLES: tuple[str, ...] = TABLES + PRACTICE_TABLES
+#: Tables an export may leave out without a note: not listed in the report when absent.
+OPTIONAL_TABLES: tuple[str, ...] = FAMILY_TABLES + PRACTICE_TABLES
+
+#: Every table an export may hold: :data:`TABLES`, :data:`FAMILY_TABLES`, :data:`PRACTICE_TABLES`.
+ALL_TABLES: tuple[str, ...] = TABLES + FAMILY_TABLES + PRACTICE_TABLES
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,10 @@ class Export:
     ----------
     participants, sessions, measures, events
         The accepted rows of each table.
+    services
+        The accepted rows of the optional ``services`` table (partner and
+        children's services, one row per participant and service); empty
+        when the export has none (see :attr:`has_services`).
     case_audits, family_outcomes
         The accepted rows of the optional practice tables (case-file audit
         readings in long form, family outcomes per case and period); empty
@@ -84,6 +103,7 @@ class Export:
     report: Any = None
     source: Path | None = None
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+    services: pd.DataFrame = field(default_factory=pd.DataFrame)
     case_audits: pd.DataFrame = field(default_factory=pd.DataFrame)
     family_outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
     registries: Registries = field(default_factory=Registries)
@@ -92,6 +112,11 @@ class Export:
     def has_audits(self) -> bool:
         """Whether the export carries case-file audit readings (accepted rows)."""
         return len(self.case_audits) > 0
+
+    @property
+    def has_services(self) -> bool:
+        """Whether the export carries partner or children's service rows (accepted rows)."""
+        return len(self.services) > 0
 
     @property
     def extract_date(self) -> pd.Timestamp:

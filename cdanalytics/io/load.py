@@ -9,7 +9,8 @@ as that workbook. Only ``participants`` is required; absent tables are empty.
 
 The optional practice tables (``case_audits``, ``family_outcomes``) are read
 the same way when present and checked by :mod:`cdanalytics.io.rules_practice`
-(a wide audit file is turned long first); an export without them loads
+(a wide audit file is turned long first), and the optional ``services`` table
+by :mod:`cdanalytics.io.rules_services`; an export without them loads
 exactly as one from before they existed.
 """
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
-from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
+from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import (
@@ -46,6 +47,7 @@ from .read import (
     read_parquet_table,
 )
 from .rules_practice import audit_items, scan_pseudonyms, validate_practice, wide_to_long
+from .rules_services import validate_services
 from .schema import allowed_values, table_schema
 from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
@@ -148,7 +150,7 @@ def _partition(
     """Rows with problems of their own, and rows of a participant with problems."""
     own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
-    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
+    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in parents}
     for name in ("participants", *PRACTICE_TABLES):
         by_parent[name] = np.zeros(len(tables[name].frame), dtype=bool)
     return own, by_parent
@@ -190,8 +192,8 @@ def _table_counts(
     records = []
     for name, data in tables.items():
         raw = raws.get(name)
-        if name in PRACTICE_TABLES and raw is None:
-            continue  # an optional practice table the export does not have: not listed
+        if name in OPTIONAL_TABLES and raw is None:
+            continue  # an optional table the export does not have: not listed
         n_own, n_parent = int(own[name].sum()), int(by_parent[name].sum())
         records.append(
             {
@@ -258,6 +260,7 @@ def _type_and_validate(
         instruments=instruments,
         log=log,
     )
+    parents.update(validate_services(tables, extract_date=manifest.extract_date, log=log))
     validate_practice(
         {name: tables[name] for name in PRACTICE_TABLES},
         extract_date=manifest.extract_date,
