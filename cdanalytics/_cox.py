@@ -61,8 +61,8 @@ from .errors import ConvergenceError
 
 MAX_ITER = 30
 MAX_HALVINGS = 30
-#: Rows per chunk of X' diag(u) X: 8192 rows of 15 terms are about 1 MB.
-CHUNK_ROWS = 8192
+#: Values per chunk of X' diag(u) X: about 1 MB (8192 rows of 15 terms).
+CHUNK_VALUES = 2**17
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,12 @@ class RiskSets:
     block_stratum: np.ndarray  # stratum of each block
     block_k: np.ndarray  # block of the tied events of event time k (its first rows)
     columns: np.ndarray  # 0, 1, ..., rows - 1 (int32): the blocks' sparse column indices
+    bucket_bins: np.ndarray  # bucket + 1 (int32)
     # Counting-process (start, stop] data only (None for right-censored data):
     # last event time k of the row's stratum <= its start (-1: none); the row
     # is at risk at the event times after it, up to ``bucket``.
     entry: np.ndarray | None = None
-    entry_rows: np.ndarray | None = None  # rows ordered by entry + 1 (int32)
-    entry_bounds: np.ndarray | None = None  # first of entry_rows of each entry + 1 (int32)
+    entry_bins: np.ndarray | None = None  # entry + 1 (int32)
 
     @property
     def x_e(self) -> np.ndarray:
@@ -159,13 +159,6 @@ def prepare(
     w = weight if in_place else weight[rows]
     x = _sorted_rows(exog, None if in_place else rows)
     entered = None if entry is None else _entry_buckets(entry[rows], s, first, k_stratum, t)
-    entry_rows = entry_bounds = None
-    if entered is not None:
-        bins = entered + 1  # bin 0: rows that start before their stratum's first event time
-        small = bins.astype(np.uint16) if counts.size < 2**16 - 1 else bins
-        entry_rows = np.argsort(small, kind="stable").astype(np.int32)
-        entry_bounds = np.r_[0, np.cumsum(np.bincount(bins, minlength=counts.size + 1))]
-        entry_bounds = entry_bounds.astype(np.int32)
     return RiskSets(
         rows=rows,
         x=x,
@@ -184,9 +177,10 @@ def prepare(
         block_stratum=s[block_first],
         block_k=np.searchsorted(block_first, first),
         columns=np.arange(t.size, dtype=np.int32),
+        bucket_bins=(bucket + 1).astype(np.int32),
         entry=entered,
-        entry_rows=entry_rows,
-        entry_bounds=entry_bounds,
+        # bin 0: rows that start before their stratum's first event time
+        entry_bins=None if entered is None else (entered + 1).astype(np.int32),
     )
 
 
@@ -240,11 +234,21 @@ def _entry_buckets(
 
 
 def _run_sums(bounds: np.ndarray, columns: np.ndarray, values: np.ndarray, x: np.ndarray):
-    """Σ values·x over runs of the rows ``columns`` (run j: positions
-    bounds[j] to bounds[j + 1]) as one sparse product: a single pass over
-    ``x`` without a rows × terms temporary."""
+    """Σ values·x over runs of consecutive rows (run j: rows bounds[j] to
+    bounds[j + 1]) as one sparse product: a single pass over ``x`` without a
+    rows × terms temporary."""
     runs = sparse.csr_array((values, columns, bounds), shape=(bounds.size - 1, x.shape[0]))
     return runs @ x
+
+
+def _bin_sums(bins: np.ndarray, values: np.ndarray, x: np.ndarray, n_bins: int):
+    """Σ values·x over the rows of each bin (``bins``: int32 bin of each
+    row), as one sparse product with one entry per column: a single pass
+    over ``x`` in row order, without sorting the rows by bin."""
+    columns = sparse.csc_array(
+        (values, bins, np.arange(bins.size + 1, dtype=np.int32)), shape=(n_bins, x.shape[0])
+    )
+    return columns @ x
 
 
 def _cumsum_within(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
@@ -294,8 +298,8 @@ def sums(rs: RiskSets, beta: np.ndarray) -> Sums:
     s1 = _reverse_cumsum_within(block1, rs.block_stratum)[k]
     if rs.entry is not None:  # less the rows not yet at risk
         n_bins = rs.counts.size + 1
-        late0 = np.bincount(rs.entry + 1, weights=risk, minlength=n_bins)[1:]
-        late1 = _run_sums(rs.entry_bounds, rs.entry_rows, risk[rs.entry_rows], rs.x)[1:]
+        late0 = np.bincount(rs.entry_bins, weights=risk, minlength=n_bins)[1:]
+        late1 = _bin_sums(rs.entry_bins, risk, rs.x, n_bins)[1:]
         s0 = s0 - _reverse_cumsum_within(late0, rs.k_stratum)
         s1 = s1 - _reverse_cumsum_within(late1, rs.k_stratum)
     c = s0[rs.event_k] - rs.fraction * d0[rs.event_k]
@@ -311,13 +315,11 @@ def _at_or_before(rs: RiskSets, per_time: np.ndarray) -> np.ndarray:
     (those at or before its time, after its entry); ``per_time`` may have a
     second axis."""
     total = _cumsum_within(per_time, rs.k_stratum)
-    cumulative = total[np.maximum(rs.bucket, 0)]
-    at_risk = rs.bucket >= 0
+    total = np.concatenate([np.zeros((1, *total.shape[1:])), total])  # 0: none
+    cumulative = total[rs.bucket_bins]
     if rs.entry is not None:  # less the event times at or before the row's start
-        entered = rs.entry >= 0
-        before = total[np.maximum(rs.entry, 0)]
-        cumulative = cumulative - before * (entered[:, None] if per_time.ndim == 2 else entered)
-    return cumulative * (at_risk[:, None] if per_time.ndim == 2 else at_risk)
+        cumulative -= total[rs.entry_bins]
+    return cumulative
 
 
 def _gram(x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -325,8 +327,9 @@ def _gram(x: np.ndarray, u: np.ndarray) -> np.ndarray:
     update of sqrt(u)·x) so that no rows × terms temporary is made."""
     root = np.sqrt(np.maximum(u, 0.0))
     out = np.zeros((x.shape[1], x.shape[1]))
-    for lo in range(0, x.shape[0], CHUNK_ROWS):
-        z = x[lo : lo + CHUNK_ROWS] * root[lo : lo + CHUNK_ROWS, None]
+    chunk = max(1024, CHUNK_VALUES // x.shape[1])
+    for lo in range(0, x.shape[0], chunk):
+        z = x[lo : lo + chunk] * root[lo : lo + chunk, None]
         out += z.T @ z
     return out
 

@@ -297,7 +297,7 @@ def _sorted_risk_sets(
     order = np.lexsort((event != 1, stop, stratum))
     profile = profile[order]
     exog = np.empty((order.size, 1 + fixed.shape[1]))
-    np.take(attended, order, out=exog[:, 0])
+    exog[:, 0] = attended[order]
     del attended
     for j in range(fixed.shape[1]):
         exog[:, j + 1] = fixed[first, j][profile]
