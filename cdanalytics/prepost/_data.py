@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._groups import group_by
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
@@ -67,8 +65,10 @@ def registry_or_default(registry: Mapping[str, Any] | None) -> Mapping[str, Any]
     return registry if registry is not None else instrument_registry()
 
 
-def _participant_rows(export: Export, by: Sequence[str], ids: pd.Series) -> np.ndarray:
-    """Row of ``export.participants`` of each id; clear errors for unknown ids or columns."""
+def _participant_rows(export: Export, by: Sequence[str], keep: np.ndarray | None) -> np.ndarray:
+    """Row of ``export.participants`` of each measures row (those of ``keep``);
+    clear errors for unknown ids or columns. The rows come from the export's
+    one lookup of the identifiers (:meth:`Export.participant_rows`)."""
     participants = export.participants
     missing = [c for c in by if c not in participants.columns or c == "participant_id"]
     if missing:
@@ -76,14 +76,9 @@ def _participant_rows(export: Export, by: Sequence[str], ids: pd.Series) -> np.n
             f"Cannot group by {missing}: not a column of the participants table "
             f"(columns: {', '.join(map(str, participants.columns))})."
         )
-    # Arrow's hash lookup is several times faster than pandas' on millions of strings
-    known = pa.array(participants["participant_id"], from_pandas=True)
-    if pc.count_distinct(known).as_py() != len(known):
-        raise ExportValidationError("participants has duplicate participant_id values.")
-    needles = pa.array(ids, from_pandas=True)
-    if needles.type != known.type:
-        needles = needles.cast(known.type)
-    rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int64)
+    rows = export.participant_rows("measures")
+    if keep is not None:
+        rows = rows[keep]
     if (rows < 0).any():
         raise ExportValidationError(
             f"{int((rows < 0).sum())} measures row(s) name a participant_id that is not in "
@@ -151,25 +146,32 @@ def score_table(
     if subjects not in SUBJECT_RULES:
         raise ConfigError(f"subjects must be one of {', '.join(SUBJECT_RULES)}, not {subjects!r}.")
     measures = export.measures
+    # The rows kept (instruments, timepoints) are a mask applied to the few
+    # columns used, not a copy of the whole table.
+    keep = np.ones(len(measures), dtype=bool)
     if instruments is not None:
         instruments = as_list(instruments)
         unknown = sorted(set(instruments) - {str(x) for x in measures["instrument"].unique()})
         if unknown:
             raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
-        measures = measures[measures["instrument"].isin(instruments)]
+        keep &= measures["instrument"].isin(instruments).to_numpy()
     tp = measures["timepoint"].astype("category")
     lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
     tp_code = lookup[tp.cat.codes.to_numpy()]
-    keep = tp_code >= 0
-    if not keep.all():
-        measures = measures[keep]
-        tp_code = tp_code[keep]
-    if measures.empty:
+    keep &= tp_code >= 0
+    subset = None if keep.all() else keep
+    if subset is not None:
+        tp_code = tp_code[subset]
+    if not keep.any():
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
 
-    pid_code = _participant_rows(export, by, measures["participant_id"])
-    cats = [pd.Categorical(measures[k]) for k in SCALE_KEYS]
-    scores = measures["score"].to_numpy(dtype=float)
+    def column(name: str) -> pd.Series:
+        values = measures[name]
+        return values if subset is None else values[subset]
+
+    pid_code = _participant_rows(export, by, subset)
+    cats = [pd.Categorical(column(k)) for k in SCALE_KEYS]
+    scores = column("score").to_numpy(dtype=float)
     empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
     if np.isnan(scores).any():
         empty.append("score")
@@ -179,7 +181,7 @@ def score_table(
             "them. Load the export with the validator."
         )
     sizes = [len(c.categories) for c in cats]
-    combo = np.zeros(len(measures), dtype=np.int64)
+    combo = np.zeros(len(scores), dtype=np.int64)
     for c, size in zip(cats, sizes, strict=True):
         combo = combo * size + c.codes
     combo_code, combo_uniques = pd.factorize(combo)
@@ -188,7 +190,7 @@ def score_table(
     n_rows, n_tp = len(row_uniques), len(timepoints)
 
     cell = row_code.astype(np.int64) * n_tp + tp_code
-    subject = _subject_codes(measures)
+    subject = _subject_codes(measures, subset)
     per_cell = np.bincount(cell, minlength=n_rows * n_tp)
     if per_cell.max(initial=0) > 1 and (
         subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
@@ -237,11 +239,12 @@ def score_table(
     return out
 
 
-def _subject_codes(measures: pd.DataFrame) -> np.ndarray | None:
-    """Code of each row's ``subject_id`` (0: empty), or None when no row names a subject."""
+def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndarray | None:
+    """Code of each row's ``subject_id`` (0: empty; the rows of ``subset``),
+    or None when no row names a subject."""
     if "subject_id" not in measures.columns:
         return None
-    values = measures["subject_id"]
+    values = measures["subject_id"] if subset is None else measures["subject_id"][subset]
     if not values.notna().any():
         return None
     return pd.factorize(values)[0].astype(np.int64) + 1
