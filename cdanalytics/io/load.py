@@ -441,7 +441,7 @@ def load_export(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
-    return Export(
+    export = Export(
         **accepted,
         manifest=manifest,
         report=report,
@@ -449,6 +449,14 @@ def load_export(
         quarantine=quarantined,
         registries=registries,
     )
+    # The validation's lookup of each child row's participant, carried over
+    # to the accepted rows, so that no analysis hashes the identifiers again.
+    kept = ~(own["participants"] | by_parent["participants"])
+    renumber = np.r_[np.cumsum(kept) - 1, -1]  # -1 (no participant) stays -1
+    for name, rows in parents.items():
+        mask = own[name] | by_parent[name]
+        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+    return export
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:
