@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ExportValidationError
-
 from ..registry import Registries
 
 __all__ = [
