@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ..errors import ExportValidationError
 from ..registry import Registries
 
 __all__ = [
@@ -107,6 +111,10 @@ class Export:
     case_audits: pd.DataFrame = field(default_factory=pd.DataFrame)
     family_outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
     registries: Registries = field(default_factory=Registries)
+    # participant_rows' results: table name -> (table, participants, rows)
+    _participant_rows: dict[str, tuple[pd.DataFrame, pd.DataFrame, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def has_audits(self) -> bool:
@@ -126,3 +134,38 @@ class Export:
     def table(self, name: str) -> pd.DataFrame:
         """One table by name."""
         return getattr(self, name)
+
+    def participant_rows(self, table: str) -> np.ndarray:
+        """Row of ``participants`` of each row's ``participant_id`` in ``table``
+        (-1: none), as an integer array: the one hash of the identifiers the
+        analyses that join a table to participants share.
+
+        :func:`~cdanalytics.io.load.load_export` fills it from the
+        validation's own lookup, so no analysis hashes the identifiers
+        again; for an export built in memory it is computed on first use
+        (one Arrow hash lookup) and kept while the two tables are the same
+        objects (replace a table rather than edit it in place).
+
+        Raises
+        ------
+        ExportValidationError
+            ``participants`` has duplicate ``participant_id`` values.
+        """
+        frame, participants = self.table(table), self.participants
+        cached = self._participant_rows.get(table)
+        if cached is not None and cached[0] is frame and cached[1] is participants:
+            return cached[2]
+        known = pa.array(participants["participant_id"], from_pandas=True)
+        if pc.count_distinct(known).as_py() != len(known):
+            raise ExportValidationError("participants has duplicate participant_id values.")
+        needles = pa.array(frame["participant_id"], from_pandas=True)
+        if needles.type != known.type:
+            needles = needles.cast(known.type)
+        rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int64)
+        self.remember_participant_rows(table, rows)
+        return rows
+
+    def remember_participant_rows(self, table: str, rows: np.ndarray) -> None:
+        """Keep ``rows`` as :meth:`participant_rows` of ``table`` (for the
+        loader, which has them from validation)."""
+        self._participant_rows[table] = (self.table(table), self.participants, rows)

@@ -338,6 +338,42 @@ def load_export(
         problem; ``.report`` holds every problem.
     ConfigError
         The mapping or a registry override is invalid.
+
+    Examples
+    --------
+    A small synthetic export written into a temporary folder, loaded, then
+    broken on purpose: a session whose attendance is ``maybe``. The strict
+    load refuses it; with ``quarantine=True`` that row (line 2 of
+    ``sessions.csv``, after the header) is set aside and every row is
+    accounted for:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from cdanalytics.errors import ExportValidationError
+    >>> from cdanalytics.synth import write_synthetic_export
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name) / "site"
+    >>> _ = write_synthetic_export(folder, n_participants=200, seed=1)
+    >>> export = load_export(folder)
+    >>> len(export.participants), export.report.ok
+    (200, True)
+    >>> sessions = pd.read_csv(folder / "sessions.csv", dtype=str)
+    >>> sessions.loc[0, "attendance"] = "maybe"
+    >>> sessions.to_csv(folder / "sessions.csv", index=False)
+    >>> try:
+    ...     load_export(folder)
+    ... except ExportValidationError as error:
+    ...     print(error.report.n_problems)
+    1
+    >>> export = load_export(folder, quarantine=True)
+    >>> export.report.problems[["table", "row", "column", "value", "rule"]].values.tolist()
+    [['sessions', 2, 'attendance', 'maybe', 'allowed']]
+    >>> counts = export.report.tables.loc["sessions"]
+    >>> read, accepted, quarantined = counts[["rows_read", "rows_accepted", "rows_quarantined"]]
+    >>> (read, accepted, quarantined) == (len(sessions), len(sessions) - 1, 1)
+    True
+    >>> tmp.cleanup()
     """
     site = load_mapping(mapping)
     registries = Registries.build(programmes, instruments, audit_tools)
@@ -405,7 +441,7 @@ def load_export(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
-    return Export(
+    export = Export(
         **accepted,
         manifest=manifest,
         report=report,
@@ -413,6 +449,14 @@ def load_export(
         quarantine=quarantined,
         registries=registries,
     )
+    # The validation's lookup of each child row's participant, carried over
+    # to the accepted rows, so that no analysis hashes the identifiers again.
+    kept = ~(own["participants"] | by_parent["participants"])
+    renumber = np.r_[np.cumsum(kept) - 1, -1]  # -1 (no participant) stays -1
+    for name, rows in parents.items():
+        mask = own[name] | by_parent[name]
+        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+    return export
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:

@@ -220,7 +220,7 @@ def _render_html(
     policy = next(iter(published.values())).protected.policy
     threshold = policy.threshold
     programmes = out.export.registries.programmes
-    present = sorted(set(out.export.participants["programme"].astype(str)))
+    present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
