@@ -39,7 +39,6 @@ site's own items or tool are analysed like the built-in ones.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +52,7 @@ from ..errors import AnalysisError
 from ..i18n import percent
 from ..io.export import Export
 from .compute import OVERALL, distinct_from_overall
+from .practice_headlines import AGREEMENT_STATISTIC, practice_headlines
 from .tables import PublishedTable, TableSpec
 
 __all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_section"]
@@ -65,9 +65,6 @@ PRACTICE_TABLES: tuple[str, ...] = (
     "practice_family",
     "practice_teams",
 )
-
-#: The agreement statistic the report shows (ordinal scales: quadratic weights).
-AGREEMENT_STATISTIC = "weighted_kappa_quadratic"
 
 _SHARE = ("rate", "ci_low", "ci_high")
 _SHARE_RATES = {"rate": ("n_met", "n_files", "ci_low", "ci_high", 1.0)}
@@ -308,83 +305,6 @@ def _family_table(
     )
 
 
-# -- outcomes.json ----------------------------------------------------------------------------
-
-
-def _value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def _figures(
-    table: PublishedTable,
-    i: int,
-    columns: Mapping[str, str],
-    path: str,
-    withheld: dict[str, Any],
-) -> dict[str, Any]:
-    protected = table.protected
-    policy = protected.policy
-    out = {}
-    for key, column in columns.items():
-        if protected.mask.loc[i, column]:
-            reason = "primary" if protected.primary.loc[i, column] else "secondary"
-            withheld[f"{path}.{key}"] = {
-                "marker": policy.marker(reason),
-                "reason": policy.explain(reason),
-            }
-        out[key] = _value(protected.published.loc[i, column])
-    return out
-
-
-def _headlines(
-    tables: Mapping[str, PublishedTable], tool: str, withheld: dict[str, Any]
-) -> dict[str, Any]:
-    figures: dict[str, Any] = {"tool": tool}
-    items = tables["practice_items"]
-    share = {"n_files": "n_files", "n_met": "n_met", "rate": "rate"}
-    share |= {"ci_low": "ci_low", "ci_high": "ci_high"}
-    figures["items"] = {}
-    for i, row in items.published.iterrows():
-        path = f"practice.items.{row['item']}.{row['period']}"
-        entry = _figures(items, i, share, path, withheld)
-        figures["items"].setdefault(str(row["item"]), {})[str(row["period"])] = entry
-    if "practice_change" in tables:
-        change = tables["practice_change"]
-        cols = {"n_files": "n_files", "estimate": "estimate", "ci_low": "ci_low"}
-        cols |= {"ci_high": "ci_high", "p_value": "p_value"}
-        figures["change"] = {}
-        for i, row in change.published.iterrows():
-            path = f"practice.change.{row['item']}.{row['contrast']}"
-            entry = _figures(change, i, cols, path, withheld)
-            figures["change"].setdefault(str(row["item"]), {})[str(row["contrast"])] = entry
-    if "practice_agreement" in tables:
-        agree = tables["practice_agreement"]
-        cols = {"n_files": "n_files", "kappa": "kappa"}
-        cols |= {"ci_low": "kappa_ci_low", "ci_high": "kappa_ci_high"}
-        figures["agreement"] = {
-            str(row["item"]): _figures(
-                agree, i, cols, f"practice.agreement.{row['item']}", withheld
-            )
-            for i, row in agree.published.iterrows()
-        }
-        figures["agreement_statistic"] = AGREEMENT_STATISTIC
-    if "practice_family" in tables:
-        fam = tables["practice_family"]
-        cols = {"n_cases": "n_cases", "n_yes": "n_yes", "rate": "rate"}
-        cols |= {"ci_low": "ci_low", "ci_high": "ci_high"}
-        figures["family"] = {}
-        for i, row in fam.published.iterrows():
-            group = f"{row['period']} / {row['arm']}"
-            path = f"practice.family.{row['outcome']}.{group}"
-            entry = _figures(fam, i, cols, path, withheld)
-            figures["family"].setdefault(str(row["outcome"]), {})[group] = entry
-    return figures
-
-
 # -- the section ------------------------------------------------------------------------------
 
 
@@ -517,5 +437,5 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
         "practice_teams", teams, keys, ("n_files", "n_met"), bases, numerators, labels
     )
     withheld: dict[str, Any] = {}
-    figures = _headlines(tables, tool, withheld)
+    figures = practice_headlines(tables, tool, withheld)
     return PracticeSection(tables=tables, figures=figures, withheld=withheld, notes=notes)
