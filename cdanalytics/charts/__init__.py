@@ -40,6 +40,7 @@ cohort_trend_chart            compare.casemix_comparison(..., "referral_quarter"
 share_heatmap                 practice.shares by team (and period)
 slope_chart                   practice.change
 agreement_chart               practice.agreement
+stage_funnel_chart            engagement.stage_completion (one programme)
 ============================  ==============================================
 """
 
@@ -63,6 +64,7 @@ from .prepost import (
     reliable_change_bars,
 )
 from .reoffending import cumulative_reoffending_chart
+from .stages import stage_funnel_chart
 
 __all__ = [
     "CHANGE_CLASS_COLOURS",
@@ -89,5 +91,6 @@ __all__ = [
     "retention_chart",
     "share_heatmap",
     "slope_chart",
+    "stage_funnel_chart",
     "styled",
 ]
