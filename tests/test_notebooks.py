@@ -104,7 +104,7 @@ def test_the_notebooks_are_these():
         "03_reoffending.ipynb",
         "04_prepost.ipynb",
         "05_evaluation_report.ipynb",
-        "06_stages_family.ipynb",
+        "06_family_outcomes.ipynb",
         "07_practice_audit.ipynb",
         "08_dose_response.ipynb",
     ]
@@ -328,12 +328,12 @@ def test_07_practice_audit_on_the_sample_says_there_are_no_audits(tmp_path):
 
 
 @pytest.mark.slow
-def test_06_stages_family_on_a_synthetic_export_with_services_and_children(tmp_path):
+def test_06_family_outcomes_on_a_synthetic_export_with_services_and_children(tmp_path):
     export = tmp_path / "family"
     cdanalytics.write_synthetic_export(
         export, n_participants=400, seed=4, parameters=cdanalytics.synth.FAMILY_PARAMETERS
     )
-    nb = _run(tmp_path, "06_stages_family.ipynb", export_path=str(export), subjects="worst")
+    nb = _run(tmp_path, "06_family_outcomes.ipynb", export_path=str(export), subjects="worst")
     stages = _html(nb, "stage-table")
     assert {"n_potential", "n_completed", "through_stage", "transition"} <= _header_cells(stages)
     assert {"pre_group", "group", "maintenance"} <= set(_data_cells(stages))
@@ -361,8 +361,8 @@ def test_06_stages_family_on_a_synthetic_export_with_services_and_children(tmp_p
 
 
 @pytest.mark.slow
-def test_06_stages_family_on_the_sample_says_what_it_lacks(tmp_path):
-    nb = _run(tmp_path, "06_stages_family.ipynb")
+def test_06_family_outcomes_on_the_sample_says_what_it_lacks(tmp_path):
+    nb = _run(tmp_path, "06_family_outcomes.ipynb")
     assert "has no services table" in _text(nb, "service-reach")
     assert "No scores carry a subject_id" in _text(nb, "children-change")
     assert _has_figure(nb, "stage-funnel")
