@@ -192,7 +192,7 @@ def test_run_json_records_checksums_rows_versions_config_and_timings(sample_repo
     assert run["extract_date"] == manifest["extract_date"]
     assert run["package_version"] == importlib.metadata.version("cdanalytics")
     assert run["schema_version"] == manifest["schema_version"]
-    assert run["config"] == json.loads(json.dumps(validate_config(None)))
+    assert run["config"] == json.loads(json.dumps(validate_config(None).as_dict()))
     assert run["language"] == "en"
     steps = {"load", "engagement", "reoffending", "matching", "prepost", "disclosure", "write"}
     assert steps <= set(run["timings_seconds"])

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..registry import Registries
+
 __all__ = ["ALL_TABLES", "PRACTICE_TABLES", "TABLES", "Export", "Manifest"]
 
 #: Tables of an export, in the order they are loaded and validated.
@@ -66,6 +68,12 @@ class Export:
         or ``None`` for an export built in memory.
     source
         Folder or workbook the export was read from.
+    registries
+        The programme, instrument and audit-tool registries of this
+        evaluation (:class:`~cdanalytics.registry.Registries`), merged once
+        by :func:`~cdanalytics.load_export` with the site's overrides; the
+        built-in registries for an export built in memory. The analyses read
+        them from here.
     """
 
     participants: pd.DataFrame
@@ -78,6 +86,7 @@ class Export:
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
     case_audits: pd.DataFrame = field(default_factory=pd.DataFrame)
     family_outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    registries: Registries = field(default_factory=Registries)
 
     @property
     def has_audits(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
-from ..registry import audit_tool_registry, instrument_registry, programme_registry
+from ..registry import Registries
 from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
@@ -337,9 +337,9 @@ def load_export(
         The mapping or a registry override is invalid.
     """
     site = load_mapping(mapping)
-    progs = programme_registry(programmes)
-    instrs = instrument_registry(instruments)
-    items = audit_items(audit_tool_registry(audit_tools))
+    registries = Registries.build(programmes, instruments, audit_tools)
+    progs, instrs = registries.programmes, registries.instruments
+    items = audit_items(registries.audit_tools)
     layout = find_layout(Path(path), site)
     notes = list(layout.notes)
     raws: dict[str, RawTable | None] = {}
@@ -408,6 +408,7 @@ def load_export(
         report=report,
         source=layout.source,
         quarantine=quarantined,
+        registries=registries,
     )
 
 

@@ -44,8 +44,7 @@ from typing import Any
 
 from .._crash import write_crash_file
 from .._version import __version__
-from ..config import load_config, validate_config
-from ..disclosure import DisclosurePolicy
+from ..config import EvaluationConfig, load_config, validate_config
 from ..errors import CdaError, ConfigError, ExportError, ExportValidationError, OutputFolderError
 from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
@@ -116,7 +115,7 @@ class _Job:
     export: Path
     name: str
     out: Path
-    config: Path | Mapping[str, Any] | None
+    config: Path | EvaluationConfig
     mapping: Path | None
     lang: str | None
     quarantine: bool
@@ -151,13 +150,11 @@ def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Pa
 
 
 def _effective_config(
-    config: str | Path | Mapping[str, Any] | None, lang: str | None
-) -> dict[str, Any]:
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None, lang: str | None
+) -> EvaluationConfig:
     """The validated config as :func:`build_report` will use it (``lang`` applied)."""
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
-    if lang is not None:
-        cfg = validate_config({**cfg, "language": lang})
-    return cfg
+    return cfg.with_language(lang) if lang is not None else cfg
 
 
 def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str, mapping: Path | None) -> bool:
@@ -185,7 +182,7 @@ def batch_reports(
     root: str | Path,
     out: str | Path,
     *,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None = None,
     lang: str | None = None,
     mapping: str | Path | None = None,
     quarantine: bool = False,
@@ -240,7 +237,7 @@ def batch_reports(
     root = Path(root)
     out = _check_batch_out(root, out, force_out)
     cfg = _effective_config(config, lang)
-    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+    policy = cfg.disclosure
     if policy.method == "cell_key":
         policy.secret()  # a missing secret is a usage error, not one failure per export
     with folder_lock(out):
@@ -252,9 +249,7 @@ def batch_reports(
         ]
         entries = _run_serially(todo) if jobs == 1 or len(todo) < 2 else _run_in(todo, jobs)
         _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
-        _write_atomically(
-            out / "index.html", index_page(out, entries, cfg["title"], cfg["language"])
-        )
+        _write_atomically(out / "index.html", index_page(out, entries, cfg.title, cfg.language))
     return entries
 
 
@@ -262,7 +257,7 @@ def _job(
     root: Path,
     out: Path,
     export: Path,
-    cfg: Mapping[str, Any],
+    cfg: EvaluationConfig,
     mapping: str | Path | None,
     lang: str | None,
     quarantine: bool,
