@@ -354,3 +354,15 @@ def test_the_index_speaks_dutch(tmp_path):
     assert [row[1] for row in rows] == ["actueel", "ongeldig"]
     assert rows[1][0] == "b/2025Q1 (probleemlijst)"
     assert page.links == ["a/2025Q1/report.html", f"b/2025Q1/{PROBLEMS_FILE}"]
+
+
+def test_an_invalid_own_config_fails_that_export_only(tmp_path):
+    root = tmp_path / "exports"
+    write_synthetic_export(root / "a", n_participants=40, seed=1)
+    (root / "a" / "evaluation.yaml").write_text("no_such_setting: 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert batch(root, out) == 1
+    entry = json.loads((out / "batch.json").read_text(encoding="utf-8"))[0]
+    assert (entry["export"], entry["status"]) == ("a", "failed")
+    assert "evaluation.yaml" in entry["message"] and "no_such_setting" in entry["message"]
+    assert not (out / "a").exists()  # stopped before anything was read or written
