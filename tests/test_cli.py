@@ -144,6 +144,18 @@ def test_help_of_every_command_documents_its_exit_codes(command):
         assert code in text
 
 
+def test_batch_takes_every_option_report_takes():
+    from cdanalytics.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+
+    def options(command: str) -> set[str]:
+        return {o for a in commands[command]._actions for o in a.option_strings}
+
+    assert options("report") <= options("batch")
+    assert {"--jobs", "--max-problems", "--force-out"} <= options("batch")
+
+
 def test_top_level_help_documents_the_exit_codes():
     out = io.StringIO()
     with pytest.raises(SystemExit), contextlib.redirect_stdout(out):

@@ -16,7 +16,7 @@ DESCRIPTION = """\
 Write a report for every export found under EXPORTS_ROOT (any folder holding a
 manifest.json, for example one per site and quarter) into OUT/<path>, and an
 index page OUT/index.html comparing their headline figures. A report whose
-export's input checksums, config and package version are unchanged is up to
+export files, config, mapping and cdanalytics version are unchanged is up to
 date and left as it is (--force rebuilds it). A failing export is reported in
 OUT/batch.json, the index and on stderr, and does not stop the others; an
 export that breaks the contract gets its problem list in
@@ -37,7 +37,7 @@ marker file .cdanalytics-batch), and each OUT/<path> a new, empty or earlier
 report folder; anything else is refused (exit 2) unless --force-out is given.
 OUT may lie below EXPORTS_ROOT (it is then not searched for exports), but
 never be EXPORTS_ROOT itself, a parent of it, or inside an export, even with
---force-out. (--force rebuilds unchanged reports; it does not override the
+--force-out. (--force rebuilds up-to-date reports; it does not override the
 folder rule.)"""
 
 EPILOG = """\
