@@ -16,7 +16,8 @@ Validate an export, compute every outcome (engagement, reoffending, pre/post
 change) and write the evaluation report: report.html (self-contained),
 figures/ (SVG, PNG), tables/ (CSV, after disclosure control), outcomes.json
 (headline figures under stable keys) and run.json (checksums, row counts,
-versions, config, timings, checksums of the other files). The output folder
+versions of cdanalytics, Python and the statistics libraries, config,
+mapping checksum, timings, checksums of the other files). The output folder
 is replaced only when the new report is complete: a crash or kill at any
 moment leaves the previous report or the new one in place, never neither.
 

@@ -11,7 +11,9 @@ report untouched):
   (``docs/outcomes.md``);
 - ``run.json``: input checksums, rows read/accepted/quarantined (as
   ``tables/rows.csv`` publishes them), extract date, package and schema
-  versions, the config used, timings and the SHA-256 of every other file
+  versions, the versions of Python and the statistics libraries
+  (``library_versions``), the config used, the site mapping's SHA-256
+  (``mapping_checksum``), timings and the SHA-256 of every other file
   of the report (``files``);
 - ``.cdanalytics-report``: the marker that lets the next run replace it.
 """
