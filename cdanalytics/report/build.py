@@ -50,6 +50,7 @@ from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .practice import practice_section
 from .summary import summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
@@ -409,8 +410,11 @@ def _build(
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
+    practice = practice_section(data, policy)  # empty without case audits
+    published.update(practice.tables)
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
+    practice.add_to(outcomes, outcomes_obj.notes)
     done("disclosure")
     figures = draw_figures(outcomes_obj, lang, policy, published)
     done("figures")
