@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from cdanalytics import compare, engagement, matching, prepost, reoffending
+from cdanalytics.errors import ExportValidationError
 from cdanalytics.io import load_export
 from cdanalytics.io.export import ALL_TABLES, Export
 from cdanalytics.synth import write_synthetic_export
@@ -33,8 +34,12 @@ def export(tmp_path_factory) -> Export:
 def large(export) -> Export:
     """The export 200 times over (300,000 participants), built in memory."""
     copies = 200
+
+    def copy(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+        return frame.assign(participant_id=frame["participant_id"].astype(str) + f"-{k}")
+
     tables = {
-        name: pd.concat([getattr(export, name)] * copies, ignore_index=True)
+        name: pd.concat([copy(getattr(export, name), k) for k in range(copies)], ignore_index=True)
         for name in ("participants", "sessions", "measures", "events")
     }
     return Export(**tables, manifest=export.manifest, source=export.source)
@@ -200,3 +205,33 @@ def test_a_cox_repr_names_the_first_terms_and_counts_the_rest(results):
     assert all(term in text for term in result.terms[:3])
     assert result.terms[-1] not in text
     assert f"... {len(result.summary) - 3} more" in text
+
+
+def test_validation_report_repr_counts_problems_and_rows(tmp_path, export):
+    text = repr(export.report)
+    assert text.startswith("<cdanalytics.ValidationReport: strict mode, 0 problems")
+    assert len(text) < LIMIT and "\n" not in text
+    for name, row in export.report.tables.iterrows():
+        counts = f"{row['rows_read']:,}/{row['rows_accepted']:,}/{row['rows_quarantined']:,}"
+        assert f"{name} {counts}" in text
+
+    # an export with many problems: the count, never the list
+    bad = tmp_path / "bad"
+    write_synthetic_export(bad, n_participants=300, seed=4)
+    participants = bad / "participants.csv"
+    lines = participants.read_text(encoding="utf-8").splitlines()
+    participants.write_text("\n".join([*lines, *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ExportValidationError) as failed:
+        load_export(bad)
+    report = failed.value.report
+    text = repr(report)
+    assert f"{report.n_problems:,} problems" in text and report.n_problems >= 600
+    assert len(text) < LIMIT and "P0000001" not in text
+
+
+def test_engagement_data_repr_is_short(large):
+    data = engagement.prepare_engagement(large)
+    text = repr(data)
+    assert len(text) < LIMIT and "\n" not in text
+    assert f"{len(data.episodes):,} programme episodes" in text
+    assert large.extract_date.date().isoformat() in text
