@@ -11,7 +11,9 @@ report untouched):
   (``docs/outcomes.md``);
 - ``run.json``: input checksums, rows read/accepted/quarantined (as
   ``tables/rows.csv`` publishes them), extract date, package and schema
-  versions, the config used, timings and the SHA-256 of every other file
+  versions, the versions of Python and the statistics libraries
+  (``library_versions``), the config used, the site mapping's SHA-256
+  (``mapping_checksum``), timings and the SHA-256 of every other file
   of the report (``files``);
 - ``.cdanalytics-report``: the marker that lets the next run replace it.
 """
@@ -34,7 +36,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from .._version import __version__
+from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
@@ -42,6 +44,7 @@ from ..i18n import label
 from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
+from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
@@ -312,6 +315,7 @@ def build_report(
     quarantine: bool = False,
     on_step: Callable[[str], None] | None = None,
     force: bool = False,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> ReportRun:
     """Validate an export, compute every outcome and write the report folder.
 
@@ -340,6 +344,9 @@ def build_report(
     force
         Replace ``out`` even when it holds files cdanalytics did not write
         (they are deleted). Never allows writing into or over the export.
+    max_problems
+        Problems listed per rule and table in the validation report
+        (``load_export(max_problems_per_rule=)``; ``None``: all).
 
     Returns
     -------
@@ -358,7 +365,7 @@ def build_report(
     source = Path(export)
     target = check_out_folder(out, "report", sources=[source], force=force)
     with folder_lock(target):
-        return _build(source, target, config, lang, mapping, quarantine, on_step)
+        return _build(source, target, config, lang, mapping, quarantine, on_step, max_problems)
 
 
 def _build(
@@ -369,6 +376,7 @@ def _build(
     mapping: str | Path | None,
     quarantine: bool,
     on_step: Callable[[str], None] | None,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> ReportRun:
     """:func:`build_report` once ``target`` is checked and locked."""
     timings: dict[str, float] = {}
@@ -396,6 +404,7 @@ def _build(
         programmes=cfg.programmes,
         instruments=cfg.instruments,
         audit_tools=cfg.audit_tools,
+        max_problems_per_rule=max_problems,
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
@@ -413,10 +422,12 @@ def _build(
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
     run = {
         "package_version": __version__,
+        "library_versions": library_versions(),
         "schema_version": SCHEMA_VERSION,
         "export": str(source.resolve()),
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
+        "mapping_checksum": _file_checksum(mapping) if isinstance(mapping, (str, Path)) else None,
         "rows": _published_rows(published.get("rows")),
         "config": cfg.as_dict(),
         "config_digest": config_digest(cfg),
@@ -447,6 +458,11 @@ def _file_checksums(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
     }
+
+
+def _file_checksum(path: str | Path) -> str:
+    """SHA-256 of one file (the site mapping, which may lie outside the export)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:
