@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         GroupLabelWarning,
         IdentifierError,
         InsufficientDataError,
+        MissingTranslationWarning,
         OutputFolderError,
         StatisticalWarning,
     )
@@ -101,6 +102,7 @@ __all__ = [
     "IdentifierError",
     "InsufficientDataError",
     "Manifest",
+    "MissingTranslationWarning",
     "OutputFolderError",
     "ReoffendingDefinition",
     "StatisticalWarning",

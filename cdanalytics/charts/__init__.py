@@ -43,7 +43,15 @@ agreement_chart               practice.agreement
 ============================  ==============================================
 """
 
-from ._style import CHANGE_CLASS_COLOURS, OKABE_ITO, PALETTE, RC_PARAMS, styled
+from ._style import (
+    CHANGE_CLASS_COLOURS,
+    MIN_FONT_PT,
+    OKABE_ITO,
+    PALETTE,
+    RC_PARAMS,
+    smallest_font,
+    styled,
+)
 from .engagement import (
     completion_chart,
     dropout_timing_chart,
@@ -68,6 +76,7 @@ __all__ = [
     "CHANGE_CLASS_COLOURS",
     "EFFECT_COLUMNS",
     "MEANS_COLUMNS",
+    "MIN_FONT_PT",
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
@@ -89,5 +98,6 @@ __all__ = [
     "retention_chart",
     "share_heatmap",
     "slope_chart",
+    "smallest_font",
     "styled",
 ]

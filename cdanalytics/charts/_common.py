@@ -14,7 +14,7 @@ from matplotlib.text import Annotation
 
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..errors import ConfigError
-from ..i18n import label, number, percent
+from ..i18n import category, label, number, percent
 
 __all__ = [
     "Protected",
@@ -28,6 +28,7 @@ __all__ = [
     "protect",
     "require",
     "varies",
+    "wrap_label",
 ]
 
 
@@ -57,7 +58,23 @@ def value_label(value: object, lang: str) -> str:
     """A category value in words: its label, or "Unknown" when missing."""
     if pd.isna(value):
         return label("unknown_group", lang)
-    return label(str(value), lang)
+    return category(value, lang)
+
+
+def wrap_label(text: str, width: int = 28) -> str:
+    """``text`` on lines of about ``width`` characters, broken only between the
+    parts of a group label (" · ") and before a bracket, so that a chart narrow
+    enough for a phone keeps its room for the data."""
+    parts = text.replace(" (", " · (").split(" · ")
+    lines = [parts[0]]
+    for part in parts[1:]:
+        sep = " " if part.startswith("(") else " · "
+        joined = f"{lines[-1]}{sep}{part}"
+        if len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def group_labels(frame: pd.DataFrame, keys: Sequence[str], lang: str) -> pd.Series:
