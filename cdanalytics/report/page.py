@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from markupsafe import Markup
+
 from ..i18n import LANGUAGES, category, has_label, label, localised, number
 from ..registry import completion_rule_text, instrument_registry
 from .figures import Figure
@@ -171,8 +173,9 @@ def instrument_lines(config: Mapping[str, Any], lang: str) -> list[tuple[str, st
     return lines
 
 
-def unreliable_scales(config: Mapping[str, Any], present: Iterable[str], lang: str) -> list[str]:
-    """Why reliable change is not computed for the instruments present without a reliability."""
+def unreliable_scales(config: Mapping[str, Any], present: Iterable[str], lang: str) -> list[Markup]:
+    """Why reliable change is not computed for the instruments present without a
+    reliability (as HTML: the config setting to fill in is ``<code>``)."""
     registry = instrument_registry(config["instruments"])
     out = []
     for code in present:
@@ -180,16 +183,15 @@ def unreliable_scales(config: Mapping[str, Any], present: Iterable[str], lang: s
         if entry is None:
             continue
         missing = [s for s, info in entry["scales"].items() if info.get("reliability") is None]
-        if missing:
-            out.append(
-                label(
-                    "reliable_change_not_computed",
-                    lang,
-                    instrument=localised(entry["name"], lang),
-                    scales=", ".join(
-                        localised(entry["scales"][s].get("label"), lang) for s in missing
-                    ),
-                    setting=f"instruments.{code}.scales.{missing[0]}.reliability",
-                )
-            )
+        if not missing:
+            continue
+        text = label(
+            "reliable_change_not_computed",
+            lang,
+            instrument=localised(entry["name"], lang),
+            scales=", ".join(localised(entry["scales"][s].get("label"), lang) for s in missing),
+            setting="\0",
+        )
+        setting = f"<code>instruments.{code}.scales.{missing[0]}.reliability</code>"
+        out.append(Markup(html.escape(text).replace("\0", setting)))
     return out
