@@ -15,6 +15,7 @@ from typing import Any
 from ._merge import deep_merge
 from ._yaml import read_yaml_file
 from .disclosure import DisclosurePolicy
+from .engagement import EARLY_DROPOUT_BEFORE
 from .errors import ConfigError
 
 __all__ = ["DEFAULTS", "load_config", "validate_config"]
@@ -26,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "programmes": {},
     "instruments": {},
     "engagement": {
-        "early_dropout_before": 4,
+        "early_dropout_before": EARLY_DROPOUT_BEFORE,
         "dropout_covariates": ["risk_level", "age_band", "prior_offences"],
     },
     "reoffending": {
