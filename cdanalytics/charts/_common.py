@@ -15,6 +15,7 @@ from matplotlib.text import Annotation
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..errors import ConfigError
 from ..i18n import category, label, number, percent
+from ._style import MIN_FONT_PT
 
 __all__ = [
     "Protected",
@@ -178,7 +179,20 @@ def note_suppressed(
         annotation_clip=False,
     )
     note.set_gid("suppressed_note")
+    if alone:
+        _make_room(ax, "\n".join(parts))
     return note
+
+
+def _make_room(ax: Axes, text: str) -> None:
+    """Grow the figure by the height of ``text`` wrapped to its width, so that a long
+    note never squeezes the chart away (it is drawn at least :data:`MIN_FONT_PT`)."""
+    figure = ax.figure
+    width, height = figure.get_size_inches()
+    size = max(MIN_FONT_PT, 7.5)
+    per_line = max(int(width * 72 / (0.5 * size)), 20)  # generous: cropped when saved
+    lines = sum(-(-len(line) // per_line) for line in text.split("\n"))
+    figure.set_size_inches(width, height + lines * 1.3 * size / 72)
 
 
 def column_values(frame: pd.DataFrame, column: Hashable) -> np.ndarray:
