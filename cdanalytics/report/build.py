@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from .._version import __version__
-from ..config import load_config, validate_config
+from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
 from ..i18n import date, datetime, label, localised, number
@@ -42,7 +42,6 @@ from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..outdir import check_out_folder, folder_lock, write_marker
-from ..registry import programme_registry
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
@@ -56,6 +55,7 @@ from .page import (
     report_title,
     unreliable_scales,
 )
+from .practice import practice_section
 from .summary import summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
@@ -158,15 +158,16 @@ def _render_html(
     config = out.config
     policy = next(iter(published.values())).protected.policy
     threshold = policy.threshold
-    programmes = programme_registry(config["programmes"])
-    present = sorted(set(out.export.participants["programme"].astype(str)))
-    measured = sorted(set(out.export.measures["instrument"].astype(str)))
+    programmes = out.export.registries.programmes
+    instruments = out.export.registries.instruments
+    present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
+    measured = sorted(str(i) for i in pd.unique(out.export.measures["instrument"].dropna()))
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
         lang=lang,
         t=lambda key, **kw: label(key, lang, **kw),
-        title=report_title(config["title"], lang),
+        title=report_title(config.title, lang),
         intro=t(
             "summary_intro",
             programmes=", ".join(
@@ -188,14 +189,14 @@ def _render_html(
         ),
         completion_rules=completion_rules(programmes, present, lang),
         methods=methods_paragraphs(config, lang),
-        instruments=instrument_lines(config, lang),
-        reliable_change_notes=unreliable_scales(config, measured, lang),
-        early_dropout_before=number(config["engagement"]["early_dropout_before"], lang),
+        instruments=instrument_lines(instruments, lang),
+        reliable_change_notes=unreliable_scales(instruments, measured, lang),
+        early_dropout_before=number(config.engagement.early_dropout_before, lang),
         version=__version__,
         schema_version=SCHEMA_VERSION,
         generated=datetime(dt.datetime.now(dt.UTC), lang),
         checksums=checksums,
-        config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
     )
 
 
@@ -246,7 +247,7 @@ def build_report(
     export: str | Path,
     out: str | Path,
     *,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None = None,
     lang: str | None = None,
     mapping: str | Path | None = None,
     quarantine: bool = False,
@@ -266,8 +267,9 @@ def build_report(
         never the export, inside it or a parent of it
         (:func:`cdanalytics.outdir.check_out_folder`).
     config
-        Evaluation config: a YAML path, an already-parsed mapping, or ``None``
-        for the defaults (:mod:`cdanalytics.config`).
+        Evaluation config: a YAML path, an already-parsed mapping, an
+        :class:`~cdanalytics.config.EvaluationConfig`, or ``None`` for the
+        defaults (:mod:`cdanalytics.config`).
     lang
         ``"en"`` or ``"nl"``; overrides the config's ``language``.
     mapping
@@ -303,7 +305,7 @@ def build_report(
 def _build(
     source: Path,
     target: Path,
-    config: str | Path | Mapping[str, Any] | None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None,
     lang: str | None,
     mapping: str | Path | None,
     quarantine: bool,
@@ -323,24 +325,28 @@ def _build(
 
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
     if lang is not None:
-        cfg = validate_config({**cfg, "language": lang})
-    lang = cfg["language"]
-    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+        cfg = cfg.with_language(lang)
+    lang = cfg.language
+    policy = cfg.disclosure
     if policy.method == "cell_key":
         policy.secret()  # a missing secret is a usage error before any work is done
     data = load_export(
         source,
         mapping=mapping,
         quarantine=quarantine,
-        programmes=cfg["programmes"],
-        instruments=cfg["instruments"],
+        programmes=cfg.programmes,
+        instruments=cfg.instruments,
+        audit_tools=cfg.audit_tools,
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
-    published = publish_tables(outcomes_obj.tables, policy, tuple(cfg["groupings"]))
+    published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
+    practice = practice_section(data, policy)  # empty without case audits
+    published.update(practice.tables)
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
+    practice.add_to(outcomes, outcomes_obj.notes)
     done("disclosure")
     figures = draw_figures(outcomes_obj, lang, policy, published)
     done("figures")
@@ -353,7 +359,7 @@ def _build(
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
         "rows": _published_rows(published.get("rows")),
-        "config": cfg,
+        "config": cfg.as_dict(),
         "config_digest": config_digest(cfg),
         "language": lang,
         "not_computed": outcomes_obj.notes,
@@ -399,9 +405,9 @@ def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:
     }
 
 
-def config_digest(config: Mapping[str, Any]) -> str:
+def config_digest(config: EvaluationConfig) -> str:
     """SHA-256 of a config, independent of key order (used to skip unchanged batch runs)."""
-    text = json.dumps(config, sort_keys=True, default=str)
+    text = json.dumps(config.as_dict(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy
-from ..registry import instrument_registry
 from .compute import OVERALL, Outcomes
 from .tables import PublishedTable
 
@@ -139,8 +138,8 @@ def _reoffending(
     out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: _Withheld
 ) -> dict:
     section: dict[str, Any] = {
-        "window_months": out.config["reoffending"]["window_months"],
-        "waiting_months": out.config["reoffending"]["waiting_months"],
+        "window_months": out.config.reoffending.window_months,
+        "waiting_months": out.config.reoffending.waiting_months,
     }
     window = published.get("fixed_window")
     if window is not None:
@@ -199,7 +198,7 @@ def _reoffending(
             row = term.iloc[0]
             section["adjusted_hazard_ratio"] = {
                 **_hazard(row, "hazard_ratio"),
-                "covariates": list(out.config["reoffending"]["cox_covariates"]),
+                "covariates": list(out.config.reoffending.cox_covariates),
                 "ph_global_p_value": _ph_global_p(out.tables.get("cox_ph")),
             }
     return section
@@ -277,7 +276,7 @@ def _prepost(
     change = published.get("change")
     if change is None:
         return {}
-    registry = instrument_registry(out.config["instruments"])
+    registry = out.export.registries.instruments
     section = {}
     for i, row in change.published.iterrows():
         key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
@@ -327,13 +326,13 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         JSON-ready figures; withheld values are ``None`` and listed under
         ``"withheld"`` (dotted key -> ``marker`` and ``reason``).
     """
-    groupings = list(out.config["groupings"])
+    groupings = list(out.config.groupings)
     withheld = _Withheld()
     return {
         "schema_version": OUTCOMES_SCHEMA_VERSION,
-        "title": out.config["title"],
+        "title": out.config.title,
         "extract_date": out.export.extract_date.date().isoformat(),
-        "disclosure": dict(out.config["disclosure"]),
+        "disclosure": out.config.as_dict()["disclosure"],
         "engagement": _engagement(published, groupings, withheld),
         "reoffending": _reoffending(out, published, groupings[0], withheld),
         "prepost": _prepost(out, published, withheld),

@@ -16,8 +16,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..config import EvaluationConfig
 from ..i18n import LANGUAGES, category, has_label, label, localised, number
-from ..registry import completion_rule_text, instrument_registry
+from ..registry import completion_rule_text
 from .figures import Figure
 from .tables import PublishedTable
 
@@ -108,44 +109,40 @@ def _words(values: Iterable[object], lang: str) -> str:
     return ", ".join(label(str(v), lang) for v in values) or label("none", lang)
 
 
-def methods_paragraphs(config: Mapping[str, Any], lang: str) -> list[str]:
+def methods_paragraphs(config: EvaluationConfig, lang: str) -> list[str]:
     """The methods text: definitions as the config sets them, in ``lang``."""
-    reo = config["reoffending"]
-    matching = reo["matching"]
-    caliper = matching["caliper"]
+    reo = config.reoffending
+    matching = reo.matching
+    caliper = matching.caliper
     return [
         label(
             "methods_reoffending",
             lang,
-            types=_words(reo["event_types"], lang),
-            window=number(reo["window_months"], lang),
-            index=label(reo["index"], lang),
-            waiting=number(reo["waiting_months"], lang),
+            types=_words(reo.event_types, lang),
+            window=number(reo.window_months, lang),
+            index=label(reo.index, lang),
+            waiting=number(reo.waiting_months, lang),
         ),
         label("methods_km", lang),
-        label("methods_cox", lang, covariates=_words(["group", *reo["cox_covariates"]], lang)),
+        label("methods_cox", lang, covariates=_words(["group", *reo.cox_covariates], lang)),
         label(
             "methods_matching",
             lang,
-            covariates=_words(matching["covariates"], lang),
-            ratio=number(matching["ratio"], lang),
-            replace=label(
-                "with_replacement" if matching["replace"] else "without_replacement", lang
-            ),
+            covariates=_words(matching.covariates, lang),
+            ratio=number(matching.ratio, lang),
+            replace=label("with_replacement" if matching.replace else "without_replacement", lang),
             caliper=label("none", lang) if caliper is None else number(caliper, lang, None),
-            exact=_words(matching["exact"] or [], lang),
+            exact=_words(matching.exact or [], lang),
         ),
         label("methods_prepost", lang),
-        label(
-            "methods_disclosure", lang, threshold=number(config["disclosure"]["threshold"], lang)
-        ),
+        label("methods_disclosure", lang, threshold=number(config.disclosure.threshold, lang)),
     ]
 
 
-def instrument_lines(config: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
+def instrument_lines(instruments: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
     """(name, ``code.scale``, definition) of every scale of the instrument registry."""
     lines = []
-    for code, entry in instrument_registry(config["instruments"]).items():
+    for code, entry in instruments.items():
         for scale, info in entry["scales"].items():
             reliability = info.get("reliability")
             if reliability is None:
@@ -173,10 +170,12 @@ def instrument_lines(config: Mapping[str, Any], lang: str) -> list[tuple[str, st
     return lines
 
 
-def unreliable_scales(config: Mapping[str, Any], present: Iterable[str], lang: str) -> list[Markup]:
+def unreliable_scales(
+    instruments: Mapping[str, Any], present: Iterable[str], lang: str
+) -> list[Markup]:
     """Why reliable change is not computed for the instruments present without a
     reliability (as HTML: the config setting to fill in is ``<code>``)."""
-    registry = instrument_registry(config["instruments"])
+    registry = instruments
     out = []
     for code in present:
         entry = registry.get(code)
