@@ -139,6 +139,15 @@ def methods_paragraphs(config: EvaluationConfig, lang: str) -> list[str]:
     ]
 
 
+def _in(entry: Mapping[str, Any], field: str, lang: str) -> str:
+    """A registry text in ``lang``: ``field`` (English) or ``field_nl`` (Dutch), or a
+    ``{en, nl}`` mapping; English with a warning when the Dutch is missing."""
+    value = entry.get(field)
+    if lang != "en" and not isinstance(value, Mapping) and value is not None:
+        value = {"en": value, lang: entry.get(f"{field}_{lang}")}
+    return localised(value, lang)
+
+
 def instrument_lines(instruments: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
     """(name, ``code.scale``, definition) of every scale of the instrument registry."""
     lines = []
@@ -155,9 +164,9 @@ def instrument_lines(instruments: Mapping[str, Any], lang: str) -> list[tuple[st
                     kind=label(str(info.get("reliability_type") or "unknown"), lang),
                     source=localised(info.get("reliability_source"), lang),
                 )
-                note = localised(info.get("reliability_note"), lang)
+                note = _in(info, "reliability_note", lang)
                 rel = f"{rel}: {note}" if note else rel
-            name = f"{localised(entry['name'], lang)}, {localised(info.get('label'), lang)}"
+            name = f"{_in(entry, 'name', lang)}, {_in(info, 'label', lang)}"
             text = label(
                 "instrument_line",
                 lang,
@@ -187,8 +196,8 @@ def unreliable_scales(
         text = label(
             "reliable_change_not_computed",
             lang,
-            instrument=localised(entry["name"], lang),
-            scales=", ".join(localised(entry["scales"][s].get("label"), lang) for s in missing),
+            instrument=_in(entry, "name", lang),
+            scales=", ".join(_in(entry["scales"][s], "label", lang) for s in missing),
             setting="\0",
         )
         setting = f"<code>instruments.{code}.scales.{missing[0]}.reliability</code>"
