@@ -111,7 +111,7 @@ MIN_FONT_PT = 9.0
 #: Widest a new chart is drawn, in inches: with text of at least
 #: :data:`MIN_FONT_PT`, a chart this wide shown in full on a 390 px phone screen
 #: keeps its text at about 9 CSS pixels or more.
-MAX_WIDTH_IN = 5.0
+MAX_WIDTH_IN = 4.8
 
 P = ParamSpec("P")
 

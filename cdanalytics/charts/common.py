@@ -173,7 +173,7 @@ def note_suppressed(
         textcoords="offset points",
         ha="left",
         va="top",
-        fontsize=7.5,
+        fontsize=MIN_FONT_PT,
         style="italic",
         color="#333333",
         wrap=True,
@@ -190,7 +190,7 @@ def _make_room(ax: Axes, text: str) -> None:
     note never squeezes the chart away (it is drawn at least :data:`MIN_FONT_PT`)."""
     figure = ax.figure
     width, height = figure.get_size_inches()
-    size = max(MIN_FONT_PT, 7.5)
+    size = MIN_FONT_PT
     per_line = max(int(width * 72 / (0.5 * size)), 20)  # generous: cropped when saved
     lines = sum(-(-len(line) // per_line) for line in text.split("\n"))
     figure.set_size_inches(width, height + lines * 1.3 * size / 72)

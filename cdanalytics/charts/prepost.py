@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from textwrap import fill
 
 import numpy as np
 import pandas as pd
@@ -458,7 +459,7 @@ def reliable_change_bars(
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(FuncFormatter(percent_formatter(lang)))
     ax.set_xlabel(label("share_of_participants", lang))
-    ax.set_title(label("title_reliable_change", lang), pad=38)
+    ax.set_title(fill(label("title_reliable_change", lang), 30), pad=38)  # narrow chart
     handles = [
         Patch(facecolor=CHANGE_CLASS_COLOURS[name], label=label(name, lang)) for name in _CLASSES
     ]
