@@ -44,7 +44,15 @@ stage_funnel_chart            engagement.stage_completion (one programme)
 ============================  ==============================================
 """
 
-from ._style import CHANGE_CLASS_COLOURS, OKABE_ITO, PALETTE, RC_PARAMS, styled
+from ._style import (
+    CHANGE_CLASS_COLOURS,
+    MIN_FONT_PT,
+    OKABE_ITO,
+    PALETTE,
+    RC_PARAMS,
+    smallest_font,
+    styled,
+)
 from .engagement import (
     completion_chart,
     dropout_timing_chart,
@@ -70,6 +78,7 @@ __all__ = [
     "CHANGE_CLASS_COLOURS",
     "EFFECT_COLUMNS",
     "MEANS_COLUMNS",
+    "MIN_FONT_PT",
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
@@ -91,6 +100,7 @@ __all__ = [
     "retention_chart",
     "share_heatmap",
     "slope_chart",
+    "smallest_font",
     "stage_funnel_chart",
     "styled",
 ]
