@@ -185,6 +185,7 @@ _SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(
     table=st.sampled_from(["participants", "sessions", "measures", "events"]),
@@ -203,6 +204,7 @@ def test_a_random_cell_never_crashes_hangs_or_loses_a_row(
     _load_or_refuse(folder, {name: len(f) for name, f in frames.items()})
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(
     table=st.sampled_from(["participants", "sessions", "measures", "events"]),

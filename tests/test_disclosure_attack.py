@@ -27,8 +27,9 @@ batch index, quarantined rows). The helpers are in ``tests/_attack_reports.py``.
 
 Cost: every report is built once per session (per test process) by the
 ``attack_reports`` fixture of ``tests/conftest.py`` and shared by the tests, in
-any of the three files, that read it. The 20,000-person matrix is marked
-``slow`` (deselect with ``-m "not slow"``) but fits the default run.
+any of the three files, that read it. The 20,000-person matrix, the site
+breakdowns and the two other files are marked ``slow`` (deselect with
+``-m "not slow"`` for a quick run); all of it belongs to the default run.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def test_all_attacks_together_recover_nothing_within_one_report(reports, export,
     refuse(found, truth_of(reports, export, pub), "one report, every attack at once,")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("groupings", [["programme", "site"], ["site"]], ids=str)
 def test_a_site_breakdown_recovers_nothing_within_one_report(reports, groupings, method):

@@ -12,6 +12,9 @@ import pytest
 from _attack import attack, true_counts, wrong_recoveries
 from _attack_reports import RELEASE_METHODS, SAMPLE, Reports, disclosure, published, truth_of
 
+#: Every test here builds and attacks two reports: minutes of CPU in all.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def reports(attack_reports: Reports) -> Reports:

@@ -20,6 +20,9 @@ from _attack import (
 )
 from _attack_reports import RELEASE_METHODS, Reports, disclosure, published, refuse, run_cli
 
+#: Every test here builds and attacks two reports: minutes of CPU in all.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def reports(attack_reports: Reports) -> Reports:

@@ -763,6 +763,7 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_killed_report_run_leaves_the_previous_report_intact(export, reports, tmp_path):
     out = tmp_path / "report"
     shutil.copytree(reports[10], out)
