@@ -331,6 +331,11 @@ def test_the_workers_log_records_reach_this_process(scenario):
     assert any("invalid export" in m for name, m in records if name == "cdanalytics.report.batch")
 
 
+def test_a_missing_batch_wide_mapping_is_a_usage_error(tmp_path):
+    assert batch(tmp_path, tmp_path / "out", "--mapping", str(tmp_path / "nosuch.yaml")) == 2
+    assert not (tmp_path / "out").exists()
+
+
 def test_jobs_below_one_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as stopped, contextlib.redirect_stderr(io.StringIO()):
         batch(tmp_path, tmp_path / "out", "--jobs", "0")

@@ -35,6 +35,7 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -226,7 +227,7 @@ def batch_reports(
     ------
     ConfigError
         The batch-wide config is invalid, or names the cell key method without
-        a secret; ``jobs`` is below 1.
+        a secret; the batch-wide mapping file does not exist; ``jobs`` is below 1.
     OutputFolderError
         ``out`` breaks the folder rule (:func:`cdanalytics.outdir.check_out_folder`)
         or another run is writing it. ``out`` may lie below ``root`` (it is
@@ -234,6 +235,8 @@ def batch_reports(
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be a whole number of at least 1, not {jobs!r}.")
+    if mapping is not None and not Path(mapping).is_file():
+        raise ConfigError(f"Site mapping {mapping} not found: give the path of a YAML file.")
     root = Path(root)
     out = _check_batch_out(root, out, force_out)
     cfg = _effective_config(config, lang)
@@ -350,8 +353,6 @@ def _start_worker(records, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(level)
-    import warnings
-
     warnings_log = logging.getLogger("py.warnings")
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
