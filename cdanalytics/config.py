@@ -40,10 +40,14 @@ DEFAULTS: dict[str, Any] = {
         "disposal": None,
         "matching": {
             "covariates": ["risk_level", "prior_offences", "age_band"],
-            "exact": ["programme"],
+            "exact": None,
             "ratio": 1,
             "replace": False,
             "caliper": 0.2,
+            "min_treated": 60,
+            "balance_flag": 0.1,
+            "balance_withhold": 0.25,
+            "comparison_pools": {},
         },
     },
     "prepost": {"timepoints": ["pre", "post", "follow_up"]},
@@ -73,6 +77,10 @@ _TYPES: dict[str, Any] = {
             "ratio": int,
             "replace": bool,
             "caliper": (float, int, type(None)),
+            "min_treated": int,
+            "balance_flag": (float, int),
+            "balance_withhold": (float, int),
+            "comparison_pools": dict,
         },
     },
     "prepost": {"timepoints": list},
@@ -126,6 +134,25 @@ def _check(section: Mapping[str, Any], types: Mapping[str, Any], prefix: str) ->
             )
 
 
+def _check_matching(matching: Mapping[str, Any]) -> None:
+    """The gates and comparison pools of ``reoffending.matching``."""
+    if matching["min_treated"] < 1:
+        raise ConfigError("reoffending.matching.min_treated must be at least 1.")
+    if not 0 < matching["balance_flag"] <= matching["balance_withhold"]:
+        raise ConfigError(
+            "reoffending.matching: balance_flag must be above 0 and not above balance_withhold."
+        )
+    for programme, labels in matching["comparison_pools"].items():
+        ok = isinstance(labels, str) or (
+            isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)
+        )
+        if not ok:
+            raise ConfigError(
+                f"reoffending.matching.comparison_pools.{programme} must be a comparison pool "
+                "label or a list of them (the programme codes comparison rows name)."
+            )
+
+
 def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check a config mapping and merge it over :data:`DEFAULTS`.
 
@@ -158,6 +185,7 @@ def validate_config(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         config["disclosure"] = {**config["disclosure"], "D": ck.D, "V": ck.V, "js": ck.js}
     if config["reoffending"]["window_months"] <= 0 or config["reoffending"]["waiting_months"] < 0:
         raise ConfigError("reoffending.window_months must be > 0 and waiting_months >= 0.")
+    _check_matching(config["reoffending"]["matching"])
     if "order_breach" in config["reoffending"]["event_types"]:
         raise ConfigError("reoffending.event_types: breaches of order conditions never count.")
     return config

@@ -42,6 +42,7 @@ __all__ = [
     "GatedComparison",
     "balance_gate",
     "gated_comparison",
+    "shared_support",
     "unmatched_reasons",
 ]
 
@@ -143,6 +144,34 @@ def unmatched_reasons(result: MatchResult, df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def shared_support(
+    df: pd.DataFrame, covariates: list[str], treated: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in categories both groups have: (keep, treated rows set aside).
+
+    A category of a categorical covariate that only one group has cannot be
+    matched on: its comparison people would never be good matches (and make
+    the propensity model separate the groups perfectly), its treated people
+    have no comparison at all (outside common support). Both are set aside,
+    repeatedly, until every remaining category occurs in both groups.
+    """
+    keep = np.ones(len(df), dtype=bool)
+    categorical = [
+        c
+        for c in covariates
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
+    ]
+    for _ in range(len(categorical) + 1):
+        before = keep.sum()
+        for column in categorical:
+            values = df[column].astype("string").fillna("<NA>").to_numpy()
+            common = np.intersect1d(values[keep & treated], values[keep & ~treated])
+            keep &= np.isin(values, common)
+        if keep.sum() == before:
+            break
+    return keep, treated & ~keep
+
+
 def balance_gate(
     balance: pd.DataFrame, balance_flag: float = 0.1, balance_withhold: float = 0.25
 ) -> pd.DataFrame:
@@ -195,7 +224,9 @@ class GatedComparison:
         locale files with :attr:`summary`).
     summary
         One row: ``status``, ``reason``, ``n_treated`` (before matching),
-        ``n_pool`` (comparison people available), ``min_treated``,
+        ``n_pool`` (comparison people available), ``n_pool_set_aside``
+        (comparison people in a category no treated person has; see
+        :func:`shared_support`), ``min_treated``,
         ``n_treated_matched``, ``n_control_matched``, ``share_matched``,
         ``max_abs_smd_after``, ``n_terms_flagged``, ``n_terms_withholding``,
         ``balance_flag``, ``balance_withhold``.
@@ -232,6 +263,7 @@ def _summary(**values: Any) -> pd.DataFrame:
         "reason": None,
         "n_treated": 0,
         "n_pool": 0,
+        "n_pool_set_aside": 0,
         "min_treated": 0,
         "n_treated_matched": 0,
         "n_control_matched": 0,
@@ -281,6 +313,12 @@ def gated_comparison(
         Passed to :func:`~cdanalytics.matching.match` (``caliper``,
         ``ratio``, ``replace``, ``exact``, ...).
 
+    Notes
+    -----
+    Before matching, people in a category of a categorical covariate that
+    the other group lacks are set aside (:func:`shared_support`): treated
+    ones count as outside common support in :attr:`GatedComparison.coverage`.
+
     Returns
     -------
     GatedComparison
@@ -313,6 +351,11 @@ def gated_comparison(
         )
     if n_pool == 0:
         return not_computed("no_comparison_pool", "no comparison people in the pool")
+    keep, set_aside = shared_support(df, list(covariates), treated)
+    counts["n_pool_set_aside"] = int((~keep & ~treated).sum())
+    if int((keep & treated).sum()) == 0 or int((keep & ~treated).sum()) == 0:
+        return not_computed("no_match", "no category of the covariates has both groups")
+    df = df[keep]
     with warnings.catch_warnings():
         # a pool smaller than the treated group is stated as coverage, not warned about
         warnings.simplefilter("ignore", StatisticalWarning)
@@ -327,6 +370,10 @@ def gated_comparison(
         except AnalysisError as exc:
             return not_computed("no_match", f"matching failed: {exc}")
     coverage = unmatched_reasons(result, df)
+    if set_aside.any():  # treated people of a category no comparison person has
+        outside = coverage["reason"] == "outside_common_support"
+        coverage.loc[outside, "n"] += int(set_aside.sum())
+        coverage["share"] = coverage["n"] / n_treated
     balance = balance_gate(result.balance, balance_flag, balance_withhold)
     n_matched_t = int(coverage.loc[coverage["reason"] == "matched", "n"].iloc[0])
     matched_summary = result.summary.iloc[0]

@@ -48,7 +48,7 @@ from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
-from .summary import summary_sentences
+from .summary import programme_overview, summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
@@ -181,6 +181,17 @@ def _methods(config: Mapping[str, Any], t: Callable[..., str]) -> list[str]:
             caliper=matching["caliper"] if matching["caliper"] is not None else t("none"),
             exact=", ".join(matching["exact"] or []) or t("none"),
         ),
+        t(
+            "methods_gates",
+            minimum=matching["min_treated"],
+            flag=matching["balance_flag"],
+            limit=matching["balance_withhold"],
+            pools="; ".join(
+                f"{code}: {', '.join([labels] if isinstance(labels, str) else labels)}"
+                for code, labels in matching["comparison_pools"].items()
+            )
+            or t("shared_pool"),
+        ),
         t("methods_prepost"),
         t("methods_disclosure", threshold=config["disclosure"]["threshold"]),
     ]
@@ -221,6 +232,7 @@ def _render_html(
     threshold = policy.threshold
     programmes = programme_registry(config["programmes"])
     present = sorted(set(out.export.participants["programme"].astype(str)))
+    names = {code: entry["name"][lang] for code, entry in programmes.items()}
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
@@ -233,7 +245,9 @@ def _render_html(
             extract_date=outcomes["extract_date"],
             threshold=threshold,
         ),
-        summary=summary_sentences(outcomes, lang),
+        summary=summary_sentences(outcomes, lang, names),
+        programmes=programme_overview(outcomes, lang, names),
+        window=config["reoffending"]["window_months"],
         not_computed=out.notes,
         threshold=threshold,
         figures={f.name: f.svg for f in figures},
@@ -402,7 +416,8 @@ def _build(
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
     done("disclosure")
-    figures = draw_figures(outcomes_obj, lang, policy, published)
+    names = {c: e["name"][lang] for c, e in programme_registry(cfg["programmes"]).items()}
+    figures = draw_figures(outcomes_obj, lang, policy, published, names)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
