@@ -433,6 +433,7 @@ def _build(
         "language": lang,
         "not_computed": outcomes_obj.notes,
         "timings_seconds": timings,
+        "matching_seconds_by_programme": outcomes_obj.models.get("matching_seconds", {}),
     }
     with atomic_directory(target) as staging:
         write_marker(staging, "report")

@@ -10,6 +10,7 @@ stopping the report; anything else is a bug and propagates.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ class Outcomes:
         Fitted result objects: ``cox``, ``cumulative``, where they could be
         computed; ``gated`` ((programme, analysis) -> the
         :class:`~cdanalytics.matching.GatedComparison`); ``exit_status``
-        (the exit status used for each participant).
+        (the exit status used for each participant); ``matching_seconds``
+        (programme -> seconds its matched comparisons took).
     notes
         Analyses that could not be computed, each with its reason.
     """
@@ -330,7 +332,9 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         "label": f"proven reoffending within {window} months",
     }
     gates, rows, balance, gated_all = [], [], [], {}
+    seconds: dict[str, float] = {}
     for code in present:
+        clock = time.perf_counter()
         pool = comparison_pool(cfg["comparison_pools"], code, pool_all)
         mine = starters[(starters["programme"].astype(str) == code).to_numpy()]
         exit_status = mine["participant_id"].map(status).astype("string")
@@ -350,7 +354,9 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
                     balance.append(gated.balance.assign(programme=code))
             if gated.status != "computed":
                 log.info("matched comparison %s / %s: %s", code, analysis, gated.detail)
+        seconds[code] = round(time.perf_counter() - clock, 3)
     out.models["gated"] = gated_all
+    out.models["matching_seconds"] = seconds
     if gates:
         table = pd.concat(gates, ignore_index=True)
         out.tables["matching_gates"] = table[

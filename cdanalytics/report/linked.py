@@ -180,6 +180,12 @@ def _matched_links(system: _System) -> Iterator[np.ndarray]:
                 system.count("matched_coverage", i, "n_matched"),
                 system.count("matched_comparisons", rows[0], "n_matched"),
             )
+            # 1:1 matching without replacement: as many comparison people as matched
+            # programme people (a reader who knows the design knows they are equal)
+            yield system.identity(
+                system.count("matched_comparisons", rows[0], "n_matched"),
+                system.count("matched_comparisons", rows[0], "n_control"),
+            )
         if fw is None or "programme" not in fw.published.columns:
             continue
         if where["analysis"] != "all_starters":
