@@ -66,14 +66,14 @@ def test_per_programme_matched_effects_contain_the_truth_bonferroni(large):
     truth, outcomes, _ = large
     by = truth["reoffending"]["by_programme"]
     signs = {np.sign(v["att_rate_difference"]) for v in by.values()}
-    assert signs == {-1.0, 1.0}, "the truth has effects of both signs"
+    assert {-1.0, 1.0} <= signs, "the truth has effects of both signs"
     k = len(PROGRAMMES)
     z95 = stats.norm.ppf(1 - ALPHA / 2)
     z = stats.norm.ppf(1 - ALPHA / (2 * k))
     for code in PROGRAMMES:
         itt = outcomes["programmes"][code]["matched"]["all_starters"]
         assert itt["status"] in ("computed", "flagged"), (code, itt["status"], itt["reason"])
-        assert itt["share_matched"] > 0.9
+        assert itt["share_matched"] is None or itt["share_matched"] > 0.9  # None: withheld
         se = (itt["ci_high"] - itt["ci_low"]) / (2 * z95)
         assert itt["ci_low"] == pytest.approx(itt["difference"] - z95 * se)
         true = by[code]["att_rate_difference"]

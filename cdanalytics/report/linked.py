@@ -52,11 +52,13 @@ log = logging.getLogger(__name__)
 PRIORITY: tuple[tuple[str, str], ...] = (
     ("engagement", "n_potential"),
     ("engagement", "n_completed"),
+    # a programme's matched comparison is its headline: its base is kept before the
+    # fixed-window cohort, which equals matched + unmatched (often fewer than 10)
+    ("matched_comparisons", "n_matched"),
+    ("matched_comparisons", "n_control"),
     ("fixed_window", "n_eligible"),
     ("fixed_window", "n_reoffenders"),
     ("engagement", "n_referred"),
-    ("matched_comparisons", "n_matched"),
-    ("matched_comparisons", "n_control"),
     ("engagement", "n_dropped_out"),
     ("matched_coverage", "n_treated"),
     ("change", "n_paired"),
