@@ -37,12 +37,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(scope="module")
-def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
-    """``cdanalytics report data/sample --quiet``: exit code, stdout, output folder."""
-    out = tmp_path_factory.mktemp("cli") / "sample"
-    code, stdout, _ = run_cli(["report", str(SAMPLE), "--out", str(out), "--quiet"])
-    return code, stdout, out
+# ``sample_report`` (the sample's report, made once per session) is in conftest.py.
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +184,7 @@ def test_run_json_records_checksums_rows_versions_config_and_timings(sample_repo
     assert run["extract_date"] == manifest["extract_date"]
     assert run["package_version"] == importlib.metadata.version("cdanalytics")
     assert run["schema_version"] == manifest["schema_version"]
-    assert run["config"] == json.loads(json.dumps(validate_config(None)))
+    assert run["config"] == json.loads(json.dumps(validate_config(None).as_dict()))
     assert run["language"] == "en"
     steps = {"load", "engagement", "reoffending", "matching", "prepost", "disclosure", "write"}
     assert steps <= set(run["timings_seconds"])

@@ -67,7 +67,7 @@ def export(tmp_path_factory) -> Path:
 def truth(export) -> dict[str, pd.DataFrame]:
     """The unsuppressed result tables (what the report protects)."""
     config = validate_config(report_config(10))
-    data = load_export(export, programmes=config["programmes"], instruments=config["instruments"])
+    data = load_export(export, programmes=config.programmes, instruments=config.instruments)
     return compute_outcomes(data, config).tables
 
 

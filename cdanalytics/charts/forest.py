@@ -14,7 +14,8 @@ from matplotlib.ticker import LogLocator, NullFormatter
 from ..disclosure import DisclosurePolicy, protect_frame
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import (
+from ._style import GREY, OKABE_ITO, chart_axes, styled
+from .common import (
     column_values,
     group_labels,
     note_suppressed,
@@ -23,7 +24,6 @@ from ._common import (
     require,
     varies,
 )
-from ._style import GREY, OKABE_ITO, chart_axes, styled
 
 __all__ = ["EFFECT_COLUMNS", "forest_plot"]
 

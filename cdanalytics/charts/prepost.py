@@ -16,7 +16,8 @@ from ..disclosure import DisclosurePolicy, protect_frame
 from ..errors import ConfigError
 from ..i18n import label
 from ..prepost import CHANGE_CLASSES, MixedModelResult
-from ._common import (
+from ._style import CHANGE_CLASS_COLOURS, GREY, chart_axes, colour, styled
+from .common import (
     column_values,
     group_columns,
     group_labels,
@@ -28,7 +29,6 @@ from ._common import (
     require,
     varies,
 )
-from ._style import CHANGE_CLASS_COLOURS, GREY, chart_axes, colour, styled
 
 __all__ = [
     "MEANS_COLUMNS",

@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
-from ..registry import core_session_count, core_sessions_needed, programme_registry
+from ..registry import core_session_count, core_sessions_needed
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -339,7 +339,9 @@ def prepare_engagement(
         A loaded, validated export.
     programmes
         Programme registry overrides (see
-        :func:`cdanalytics.registry.programme_registry`).
+        :func:`cdanalytics.registry.programme_registry`), merged over the
+        export's own registry (``export.registries``, which already holds the
+        evaluation config's overrides).
 
     Returns
     -------
@@ -372,7 +374,7 @@ def prepare_engagement(
         Sessions name unknown participants, identifiers are not unique, or an
         enumerated column holds a value outside the contract.
     """
-    registry = programme_registry(programmes)
+    registry = export.registries.with_overrides(programmes=programmes).programmes
     people = export.participants
     group = contract_column(people, "group")
     is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")

@@ -90,7 +90,7 @@ def _check_services(services: pd.DataFrame) -> None:
         )
     known = _service_names()
     values = services["service"].astype("object")
-    bad = sorted(set(values.dropna().astype(str)) - set(known))
+    bad = sorted({str(v) for v in pd.unique(values.dropna())} - set(known))
     if bad or values.isna().any():
         shown = ", ".join(bad) if bad else "an empty service"
         raise AnalysisError(

@@ -21,8 +21,7 @@ from typing import Any
 
 from .._crash import write_crash_file
 from .._version import __version__
-from ..config import load_config, validate_config
-from ..disclosure import DisclosurePolicy
+from ..config import EvaluationConfig, load_config, validate_config
 from ..errors import CdaError, ExportError, OutputFolderError
 from ..i18n import number, percent
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
@@ -107,7 +106,7 @@ def batch_reports(
     root: str | Path,
     out: str | Path,
     *,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None = None,
     lang: str | None = None,
     quarantine: bool = False,
     force: bool = False,
@@ -149,8 +148,8 @@ def batch_reports(
     out = _check_batch_out(root, out, force_out)
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
     if lang is not None:
-        cfg = validate_config({**cfg, "language": lang})
-    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+        cfg = cfg.with_language(lang)
+    policy = cfg.disclosure
     if policy.method == "cell_key":
         policy.secret()  # a missing secret is a usage error, not one failure per export
     with folder_lock(out):
@@ -158,7 +157,7 @@ def batch_reports(
         write_marker(out, "batch")
         entries = _report_each(root, out, cfg, quarantine, force, force_out)
         _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
-        _write_atomically(out / "index.html", _index_page(out, entries, cfg["title"]))
+        _write_atomically(out / "index.html", _index_page(out, entries, cfg.title))
     return entries
 
 
@@ -178,7 +177,7 @@ def _check_batch_out(root: Path, out: str | Path, force_out: bool) -> Path:
 def _report_each(
     root: Path,
     out: Path,
-    cfg: dict[str, Any],
+    cfg: EvaluationConfig,
     quarantine: bool,
     force: bool,
     force_out: bool,

@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from .._version import __version__
-from ..config import load_config, validate_config
+from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
 from ..i18n import label
@@ -43,11 +43,11 @@ from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..outdir import check_out_folder, folder_lock, write_marker
-from ..registry import instrument_registry, programme_registry
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .practice import practice_section
 from .summary import programme_overview, summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
@@ -160,46 +160,46 @@ def _html_table(table: PublishedTable, lang: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
-def _methods(config: Mapping[str, Any], t: Callable[..., str]) -> list[str]:
-    reo = config["reoffending"]
-    matching = reo["matching"]
+def _methods(config: EvaluationConfig, t: Callable[..., str]) -> list[str]:
+    reo = config.reoffending
+    matching = reo.matching
     return [
         t(
             "methods_reoffending",
-            types=", ".join(reo["event_types"]),
-            window=reo["window_months"],
-            index=reo["index"],
-            waiting=reo["waiting_months"],
+            types=", ".join(reo.event_types),
+            window=reo.window_months,
+            index=reo.index,
+            waiting=reo.waiting_months,
         ),
         t("methods_km"),
-        t("methods_cox", covariates=", ".join(["group", *reo["cox_covariates"]])),
+        t("methods_cox", covariates=", ".join(["group", *reo.cox_covariates])),
         t(
             "methods_matching",
-            covariates=", ".join(matching["covariates"]),
-            ratio=matching["ratio"],
-            replace=t("with_replacement") if matching["replace"] else t("without_replacement"),
-            caliper=matching["caliper"] if matching["caliper"] is not None else t("none"),
-            exact=", ".join(matching["exact"] or []) or t("none"),
+            covariates=", ".join(matching.covariates),
+            ratio=matching.ratio,
+            replace=t("with_replacement") if matching.replace else t("without_replacement"),
+            caliper=matching.caliper if matching.caliper is not None else t("none"),
+            exact=", ".join(matching.exact or []) or t("none"),
         ),
         t(
             "methods_gates",
-            minimum=matching["min_treated"],
-            flag=matching["balance_flag"],
-            limit=matching["balance_withhold"],
+            minimum=matching.min_treated,
+            flag=matching.balance_flag,
+            limit=matching.balance_withhold,
             pools="; ".join(
                 f"{code}: {', '.join([labels] if isinstance(labels, str) else labels)}"
-                for code, labels in matching["comparison_pools"].items()
+                for code, labels in matching.comparison_pools.items()
             )
             or t("shared_pool"),
         ),
         t("methods_prepost"),
-        t("methods_disclosure", threshold=config["disclosure"]["threshold"]),
+        t("methods_disclosure", threshold=config.disclosure.threshold),
     ]
 
 
-def _instrument_lines(config: Mapping[str, Any]) -> list[str]:
+def _instrument_lines(instruments: Mapping[str, Any]) -> list[str]:
     lines = []
-    for code, entry in instrument_registry(config["instruments"]).items():
+    for code, entry in instruments.items():
         for scale, info in entry["scales"].items():
             reliability = info.get("reliability")
             rel = (
@@ -230,15 +230,15 @@ def _render_html(
     config = out.config
     policy = next(iter(published.values())).protected.policy
     threshold = policy.threshold
-    programmes = programme_registry(config["programmes"])
-    present = sorted(set(out.export.participants["programme"].astype(str)))
+    programmes = out.export.registries.programmes
+    present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
     names = {code: entry["name"][lang] for code, entry in programmes.items()}
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
         lang=lang,
         t=lambda key, **kw: label(key, lang, **kw),
-        title=config["title"],
+        title=config.title,
         intro=t(
             "summary_intro",
             programmes=", ".join(programmes[p]["name"][lang] for p in present if p in programmes),
@@ -247,7 +247,7 @@ def _render_html(
         ),
         summary=summary_sentences(outcomes, lang, names),
         programmes=programme_overview(outcomes, lang, names),
-        window=config["reoffending"]["window_months"],
+        window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,
         figures={f.name: f.svg for f in figures},
@@ -264,12 +264,12 @@ def _render_html(
             if p in programmes
         ],
         methods=_methods(config, t),
-        instruments=_instrument_lines(config),
+        instruments=_instrument_lines(out.export.registries.instruments),
         version=__version__,
         schema_version=SCHEMA_VERSION,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         checksums=checksums,
-        config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
     )
 
 
@@ -320,7 +320,7 @@ def build_report(
     export: str | Path,
     out: str | Path,
     *,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None = None,
     lang: str | None = None,
     mapping: str | Path | None = None,
     quarantine: bool = False,
@@ -340,8 +340,9 @@ def build_report(
         never the export, inside it or a parent of it
         (:func:`cdanalytics.outdir.check_out_folder`).
     config
-        Evaluation config: a YAML path, an already-parsed mapping, or ``None``
-        for the defaults (:mod:`cdanalytics.config`).
+        Evaluation config: a YAML path, an already-parsed mapping, an
+        :class:`~cdanalytics.config.EvaluationConfig`, or ``None`` for the
+        defaults (:mod:`cdanalytics.config`).
     lang
         ``"en"`` or ``"nl"``; overrides the config's ``language``.
     mapping
@@ -377,7 +378,7 @@ def build_report(
 def _build(
     source: Path,
     target: Path,
-    config: str | Path | Mapping[str, Any] | None,
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None,
     lang: str | None,
     mapping: str | Path | None,
     quarantine: bool,
@@ -397,26 +398,30 @@ def _build(
 
     cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
     if lang is not None:
-        cfg = validate_config({**cfg, "language": lang})
-    lang = cfg["language"]
-    policy = DisclosurePolicy.from_config(cfg["disclosure"])
+        cfg = cfg.with_language(lang)
+    lang = cfg.language
+    policy = cfg.disclosure
     if policy.method == "cell_key":
         policy.secret()  # a missing secret is a usage error before any work is done
     data = load_export(
         source,
         mapping=mapping,
         quarantine=quarantine,
-        programmes=cfg["programmes"],
-        instruments=cfg["instruments"],
+        programmes=cfg.programmes,
+        instruments=cfg.instruments,
+        audit_tools=cfg.audit_tools,
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
-    published = publish_tables(outcomes_obj.tables, policy, tuple(cfg["groupings"]))
+    published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
+    practice = practice_section(data, policy)  # empty without case audits
+    published.update(practice.tables)
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
+    practice.add_to(outcomes, outcomes_obj.notes)
     done("disclosure")
-    names = {c: e["name"][lang] for c, e in programme_registry(cfg["programmes"]).items()}
+    names = {c: e["name"][lang] for c, e in data.registries.programmes.items()}
     figures = draw_figures(outcomes_obj, lang, policy, published, names)
     done("figures")
     checksums = input_checksums(source)
@@ -428,7 +433,7 @@ def _build(
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
         "rows": _published_rows(published.get("rows")),
-        "config": cfg,
+        "config": cfg.as_dict(),
         "config_digest": config_digest(cfg),
         "language": lang,
         "not_computed": outcomes_obj.notes,
@@ -475,9 +480,9 @@ def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:
     }
 
 
-def config_digest(config: Mapping[str, Any]) -> str:
+def config_digest(config: EvaluationConfig) -> str:
     """SHA-256 of a config, independent of key order (used to skip unchanged batch runs)."""
-    text = json.dumps(config, sort_keys=True, default=str)
+    text = json.dumps(config.as_dict(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

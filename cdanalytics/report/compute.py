@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
+from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
-from ..registry import instrument_registry, programme_registry
 
-__all__ = ["Outcomes", "compute_outcomes", "definition_from_config", "distinct_from_overall"]
+__all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Outcomes:
     """
 
     export: Export
-    config: dict[str, Any]
+    config: EvaluationConfig
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -74,19 +74,6 @@ class Outcomes:
             self.notes.append(f"{what}: not computed ({exc})")
             log.warning("%s not computed: %s", what, exc)
             return None
-
-
-def definition_from_config(config: dict[str, Any]) -> reoffending.ReoffendingDefinition:
-    """The reoffending definition of an evaluation config's ``reoffending`` section."""
-    section = config["reoffending"]
-    return reoffending.ReoffendingDefinition(
-        event_types=tuple(section["event_types"]),
-        index=section["index"],
-        window_months=section["window_months"],
-        waiting_months=section["waiting_months"],
-        seriousness=section["seriousness"],
-        disposal=section["disposal"],
-    )
 
 
 def with_overall(
@@ -185,11 +172,10 @@ def engagement_partition(
     return table
 
 
-def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
-    cfg = out.config
-    data = engagement.prepare_engagement(out.export, programmes=programmes)
-    groupings = list(cfg["groupings"])
-    early = cfg["engagement"]["early_dropout_before"]
+def _engagement(out: Outcomes) -> None:
+    data = engagement.prepare_engagement(out.export)
+    groupings = list(out.config.groupings)
+    early = out.config.engagement.early_dropout_before
     t = out.tables
     t["flow"] = with_overall(lambda by: engagement.flow(data, by), groupings)
     t["flow_exits"] = engagement.flow_exits(data)
@@ -207,15 +193,15 @@ def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
 
 
 def _reoffending(out: Outcomes) -> pd.DataFrame:
-    cfg = out.config["reoffending"]
-    definition = definition_from_config(out.config)
+    cfg = out.config.reoffending
+    definition = cfg.definition
     people = reoffending.person_outcomes(out.export, definition)
     t = out.tables
     t["fixed_window"] = with_overall(
-        lambda by: reoffending.fixed_window(people, by), list(out.config["groupings"]), ["group"]
+        lambda by: reoffending.fixed_window(people, by), list(out.config.groupings), ["group"]
     )
     cumulative = reoffending.cumulative_reoffending(
-        people, "group", horizons_months=cfg["horizons_months"]
+        people, "group", horizons_months=list(cfg.horizons_months)
     )
     out.models["cumulative"] = cumulative
     t["km_horizons"] = cumulative.horizons
@@ -224,7 +210,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     if has_both:
         model = out.attempt(
             "Cox model",
-            lambda: reoffending.cox(people, ["group", *cfg["cox_covariates"]], missing="drop"),
+            lambda: reoffending.cox(people, ["group", *cfg.cox_covariates], missing="drop"),
         )
         if model is not None:
             out.models["cox"] = model
@@ -252,7 +238,7 @@ _REASON_COLUMNS = {
 }
 
 
-def comparison_pool(pools: dict[str, Any], programme: str, pool: pd.DataFrame) -> pd.DataFrame:
+def comparison_pool(pools: Mapping[str, Any], programme: str, pool: pd.DataFrame) -> pd.DataFrame:
     """The comparison rows that serve ``programme`` (config ``comparison_pools``).
 
     A programme the mapping does not name is compared with the one shared
@@ -306,7 +292,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     ``tables["matching_gates"]``; the figures of the matchings that ran in
     ``tables["matched_comparisons"]``.
     """
-    cfg = out.config["reoffending"]["matching"]
+    cfg = out.config.reoffending.matching
     eligible = people[people["window_eligible"].fillna(False).astype(bool).to_numpy()]
     is_comparison = (eligible["group"] == "comparison").to_numpy()
     pool_all = eligible[is_comparison]
@@ -315,27 +301,27 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     on_programme = set(
         rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"].astype(str)
     )
-    present = [p for p in programme_registry(out.config["programmes"]) if p in on_programme]
+    present = [p for p in out.export.registries.programmes if p in on_programme]
     if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
     status = _exit_status(out)
-    window = out.config["reoffending"]["window_months"]
+    window = out.config.reoffending.window_months
     options = {
-        "covariates": list(cfg["covariates"]),
-        "min_treated": cfg["min_treated"],
-        "balance_flag": cfg["balance_flag"],
-        "balance_withhold": cfg["balance_withhold"],
-        "exact": list(cfg["exact"]) if cfg["exact"] else None,
-        "ratio": cfg["ratio"],
-        "replace": cfg["replace"],
-        "caliper": cfg["caliper"],
+        "covariates": list(cfg.covariates),
+        "min_treated": cfg.min_treated,
+        "balance_flag": cfg.balance_flag,
+        "balance_withhold": cfg.balance_withhold,
+        "exact": list(cfg.exact) if cfg.exact else None,
+        "ratio": cfg.ratio,
+        "replace": cfg.replace,
+        "caliper": cfg.caliper,
         "label": f"proven reoffending within {window} months",
     }
     gates, rows, balance, gated_all = [], [], [], {}
     seconds: dict[str, float] = {}
     for code in present:
         clock = time.perf_counter()
-        pool = comparison_pool(cfg["comparison_pools"], code, pool_all)
+        pool = comparison_pool(cfg.comparison_pools, code, pool_all)
         mine = starters[(starters["programme"].astype(str) == code).to_numpy()]
         exit_status = mine["participant_id"].map(status).astype("string")
         groups = {
@@ -372,12 +358,13 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         out.tables["balance_by_programme"] = pd.concat(balance, ignore_index=True)
 
 
-def _prepost(out: Outcomes, instruments: dict[str, Any]) -> None:
+def _prepost(out: Outcomes) -> None:
     export = out.export
     if export.measures.empty:
         out.notes.append("Pre/post change: the export has no questionnaire scores.")
         return
     t = out.tables
+    instruments = export.registries.instruments
     t["change"] = prepost.change(export, registry=instruments)
     changes = prepost.reliable_change(export, registry=instruments)
     t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
@@ -385,7 +372,7 @@ def _prepost(out: Outcomes, instruments: dict[str, Any]) -> None:
 
 def compute_outcomes(
     export: Export,
-    config: dict[str, Any],
+    config: EvaluationConfig | Mapping[str, Any] | None = None,
     *,
     on_step: Callable[[str], None] | None = None,
 ) -> Outcomes:
@@ -396,7 +383,10 @@ def compute_outcomes(
     export
         A validated export (:func:`cdanalytics.load_export`).
     config
-        A validated evaluation config (:func:`cdanalytics.load_config`).
+        The evaluation config (:func:`cdanalytics.load_config`; a mapping is
+        validated, ``None`` means the defaults). Its registry overrides are
+        not read here: the export carries its registries
+        (``export.registries``, merged by :func:`cdanalytics.load_export`).
     on_step
         Called with each step's name (:data:`STEPS`) when it is done, for
         progress bars.
@@ -406,16 +396,14 @@ def compute_outcomes(
     Outcomes
         The unsuppressed tables and fitted models.
     """
-    out = Outcomes(export=export, config=config)
-    programmes = programme_registry(config["programmes"])
-    instruments = instrument_registry(config["instruments"])
+    out = Outcomes(export=export, config=validate_config(config))
     done = on_step or (lambda _step: None)
-    _engagement(out, programmes)
+    _engagement(out)
     done("engagement")
     people = _reoffending(out)
     done("reoffending")
     _matching(out, people)
     done("matching")
-    _prepost(out, instruments)
+    _prepost(out)
     done("prepost")
     return out

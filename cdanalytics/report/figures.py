@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .. import charts
-from ..charts._common import group_labels, note_suppressed, varies
+from ..charts.common import group_labels, note_suppressed, varies
 from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
 from ..engagement import STAGES
 from ..i18n import label

@@ -138,10 +138,10 @@ def _reoffending(
     out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: _Withheld
 ) -> dict:
     section: dict[str, Any] = {
-        "window_months": out.config["reoffending"]["window_months"],
-        "waiting_months": out.config["reoffending"]["waiting_months"],
+        "window_months": out.config.reoffending.window_months,
+        "waiting_months": out.config.reoffending.waiting_months,
         "matching_gates": {
-            key: out.config["reoffending"]["matching"][key]
+            key: getattr(out.config.reoffending.matching, key)
             for key in ("min_treated", "balance_flag", "balance_withhold")
         },
     }
@@ -172,7 +172,7 @@ def _reoffending(
             row = term.iloc[0]
             section["adjusted_hazard_ratio"] = {
                 **_hazard(row, "hazard_ratio"),
-                "covariates": list(out.config["reoffending"]["cox_covariates"]),
+                "covariates": list(out.config.reoffending.cox_covariates),
                 "ph_global_p_value": _ph_global_p(out.tables.get("cox_ph")),
             }
     return section
@@ -336,13 +336,13 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         JSON-ready figures; withheld values are ``None`` and listed under
         ``"withheld"`` (dotted key -> ``marker`` and ``reason``).
     """
-    groupings = list(out.config["groupings"])
+    groupings = list(out.config.groupings)
     withheld = _Withheld()
     return {
         "schema_version": OUTCOMES_SCHEMA_VERSION,
-        "title": out.config["title"],
+        "title": out.config.title,
         "extract_date": out.export.extract_date.date().isoformat(),
-        "disclosure": dict(out.config["disclosure"]),
+        "disclosure": out.config.as_dict()["disclosure"],
         "engagement": _engagement(published, groupings, withheld),
         "reoffending": _reoffending(out, published, groupings[0], withheld),
         "prepost": _prepost(published, withheld),

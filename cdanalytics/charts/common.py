@@ -1,5 +1,6 @@
-"""Helpers shared by the chart modules: input checks, group labels, numbers in
-the reader's language, and disclosure control of what is drawn."""
+"""Helpers shared by the chart modules and the report's figures: input checks,
+group labels, numbers in the reader's language, and disclosure control of what
+is drawn."""
 
 from __future__ import annotations
 
