@@ -72,16 +72,23 @@ def _headline_cells(out: Path, entry: _Entry, lang: str) -> list[str]:
     def share(value: float) -> str:
         return percent(value, lang, digits=1)
 
-    matched = reo.get("matched_difference", {})
+    def matched(code: str, itt: dict[str, Any]) -> str:
+        """A programme's matched difference (all starters), or why there is none."""
+        value = itt.get("difference")
+        if value is not None:
+            return f"{code} {_signed(100 * value, lang)}"
+        key = f"programmes.{code}.matched.all_starters.difference"
+        return f"{code} " + withheld.get(key, {}).get("marker", itt.get("status", ""))
+
     return [
         outcomes["extract_date"],
         shown("engagement.referred", eng.get("referred"), lambda v: number(v, lang)),
         shown("engagement.completion.rate", eng.get("completion", {}).get("rate"), share),
         shown("reoffending.programme.rate", reo.get("programme", {}).get("rate"), share),
-        shown(
-            "reoffending.matched_difference.difference_pp",
-            matched.get("difference_pp"),
-            lambda v: _signed(v, lang),
+        "; ".join(
+            matched(code, programme["matched"]["all_starters"])
+            for code, programme in outcomes.get("programmes", {}).items()
+            if "all_starters" in programme.get("matched", {})
         ),
     ]
 

@@ -59,7 +59,7 @@ from .page import (
     unreliable_scales,
 )
 from .practice import practice_section
-from .summary import summary_sentences
+from .summary import programme_overview, summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
@@ -165,6 +165,7 @@ def _render_html(
     instruments = out.export.registries.instruments
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
     measured = sorted(str(i) for i in pd.unique(out.export.measures["instrument"].dropna()))
+    names = {code: entry["name"][lang] for code, entry in programmes.items()}
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
@@ -179,7 +180,9 @@ def _render_html(
             extract_date=date(outcomes["extract_date"], lang),
             threshold=number(threshold, lang),
         ),
-        summary=summary_sentences(outcomes, lang),
+        summary=summary_sentences(outcomes, lang, names),
+        programmes=programme_overview(outcomes, lang, names),
+        window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,
         figures={f.name: figure_html(f) for f in figures},
@@ -357,7 +360,8 @@ def _build(
     outcomes = headline_figures(outcomes_obj, published)
     practice.add_to(outcomes, outcomes_obj.notes)
     done("disclosure")
-    figures = draw_figures(outcomes_obj, lang, policy, published)
+    names = {c: e["name"][lang] for c, e in data.registries.programmes.items()}
+    figures = draw_figures(outcomes_obj, lang, policy, published, names)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
@@ -375,6 +379,7 @@ def _build(
         "language": lang,
         "not_computed": outcomes_obj.notes,
         "timings_seconds": timings,
+        "matching_seconds_by_programme": outcomes_obj.models.get("matching_seconds", {}),
     }
     with atomic_directory(target) as staging:
         write_marker(staging, "report")

@@ -134,6 +134,18 @@ def methods_paragraphs(config: EvaluationConfig, lang: str) -> list[str]:
             caliper=label("none", lang) if caliper is None else number(caliper, lang, None),
             exact=_words(matching.exact or [], lang),
         ),
+        label(
+            "methods_gates",
+            lang,
+            minimum=number(matching.min_treated, lang),
+            flag=number(matching.balance_flag, lang, None),
+            limit=number(matching.balance_withhold, lang, None),
+            pools="; ".join(
+                f"{label(code, lang)}: {_words([pool] if isinstance(pool, str) else pool, lang)}"
+                for code, pool in matching.comparison_pools.items()
+            )
+            or label("shared_pool", lang),
+        ),
         label("methods_prepost", lang),
         label("methods_disclosure", lang, threshold=number(config.disclosure.threshold, lang)),
     ]
