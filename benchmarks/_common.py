@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ def machine() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{platform.node()} | {platform.machine()} | {os.cpu_count()} cores | "
-        f"{mem_gib:.0f} GiB RAM | Python {platform.python_version()} | "
+        f"{mem_gib:.0f} GiB RAM | {load_average()} | Python {platform.python_version()} | "
         f"pandas {pandas.__version__} | numpy {numpy.__version__}"
     )
 
@@ -38,6 +39,37 @@ def _child(fn: Callable[[], Any], queue: mp.Queue) -> None:
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put((seconds, peak_mib, info))
+
+
+def load_average() -> str:
+    """The load average (1, 5, 15 minutes) and the cores, for the timing lines."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def compare(
+    label: str,
+    ours: Callable[[], Any],
+    peer: Callable[[], Any],
+    peer_name: str,
+    repeats: int = 3,
+) -> tuple[float, float]:
+    """Time ``ours`` and ``peer`` interleaved (ours, peer, ours, peer, ...),
+    each run in a forked child of its own (so nothing one run caches helps
+    the next); print every run, then the medians and ours / peer with the
+    load average. Returns (median ours, median peer) in seconds."""
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    for i in range(repeats):
+        for who, fn in (("ours", ours), ("peer", peer)):
+            name = "cdanalytics" if who == "ours" else peer_name
+            seconds, _, _ = measure(f"  {label}: {name} (run {i + 1})", fn)
+            times[who].append(seconds)
+    a, b = statistics.median(times["ours"]), statistics.median(times["peer"])
+    print(
+        f"RATIO {label}: cdanalytics {a:.3f} s, {peer_name} {b:.3f} s, ours/peer {a / b:.2f} "
+        f"(median of {repeats}, {load_average()})"
+    )
+    return a, b
 
 
 def measure(label: str, fn: Callable[[], Any]) -> tuple[float, float, Any]:
