@@ -128,17 +128,19 @@ def test_weighted_stratified_efron_fit_equals_lifelines(big):
 
 
 def test_counting_process_fit_equals_lifelines_time_varying():
-    """20,000 people, each split at a random day into two (start, stop]
-    intervals with a covariate that switches on there."""
+    """10,000 people, each split at a random day into two (start, stop]
+    intervals with a covariate that switches on there; follow-up ends at
+    whole weeks (heavy ties, and few enough distinct times for lifelines,
+    which loops over them in Python)."""
     rng = np.random.default_rng(8)
-    n = 20_000
+    n = 10_000
     split = rng.integers(20, 400, n).astype(float)
     switched_hazard = np.exp(0.5)
     stop = rng.exponential(500, n)
     # After the split the hazard is exp(0.5) times higher: stretch time there.
     stop = np.where(stop > split, split + (stop - split) / switched_hazard, stop)
-    stop = np.minimum(np.ceil(stop), 730.0)
-    event = (stop < 730) & (rng.random(n) < 0.8)
+    stop = np.minimum(np.ceil(stop / 7) * 7, 728.0)
+    event = (stop < 728) & (rng.random(n) < 0.8)
     z = rng.normal(size=n)
     first = stop > split
     intervals = pd.DataFrame(
@@ -169,7 +171,7 @@ def test_counting_process_fit_equals_lifelines_time_varying():
         start_col="start",
         stop_col="stop",
         event_col="event",
-        fit_options={"precision": 1e-14, "max_steps": 50},
+        fit_options={"precision": 1e-11},
     )
     np.testing.assert_allclose(beta, reference.params_[["on", "z"]], rtol=1e-8, atol=1e-10)
     assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
