@@ -245,3 +245,30 @@ def test_stratified_logrank_equals_statsmodels(big):
     assert statistic == pytest.approx(reference, rel=1e-10)
     # Expected events add up to the observed ones.
     assert expected.sum() == pytest.approx(event.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["auto", "asymptotic"])
+@pytest.mark.parametrize("correction", [True, False])
+def test_grouped_wilcoxon_equals_scipy_group_by_group(method, correction):
+    """200,000 changes in 40 groups rounded to 0.1 (ties and zeros), one group
+    of 30 (scipy's exact test under "auto"), one empty, one all zero."""
+    from scipy import stats
+
+    from cdanalytics.prepost.change import _wilcoxon
+
+    rng = np.random.default_rng(12)
+    n, n_groups = 200_000, 40
+    codes = rng.integers(0, n_groups, n)
+    codes[codes == 5] = 6
+    codes[np.flatnonzero(codes == 7)[30:]] = 8
+    changes = np.round(rng.normal(0.2, 2.0, n), 1)
+    changes[codes == 9] = 0.0
+    statistic, p_value = _wilcoxon(codes, n_groups, changes, "wilcox", correction, method)
+    for g in range(n_groups):
+        d = changes[codes == g]
+        if np.count_nonzero(d) == 0:
+            assert np.isnan(statistic[g]) and np.isnan(p_value[g])
+            continue
+        reference = stats.wilcoxon(d, zero_method="wilcox", correction=correction, method=method)
+        assert statistic[g] == pytest.approx(reference.statistic, rel=1e-12)
+        assert p_value[g] == pytest.approx(reference.pvalue, rel=1e-10, abs=1e-300)
