@@ -11,8 +11,20 @@ forked child; the peak memory printed includes the input tables inherited from
 the parent. The load average is printed beside the machine line (the machine
 may be shared).
 
+``--peer`` compares change + reliable change (with its summary) against the
+plain pandas + scipy route a researcher would write, on the same export,
+interleaved (ours, peer, ours, peer, ...), median of three, at each size of
+``--peer-sizes`` (issue 16; target ours / peer <= 0.25): pair the pre and
+post rows with ``merge``, join the programme, then per programme ×
+instrument × scale × informant ``scipy.stats.ttest_rel`` (with its
+interval), ``wilcoxon``, ``pearsonr``, means and SDs, d_z, and the Reliable
+Change Index against the baseline SD and registry reliability (no Holm
+adjustment: the peer does less than we do). The export's one lookup of
+``participant_id`` (:meth:`Export.participant_rows`, which ``load_export``
+fills from validation) is made before timing, as a loaded export has it.
+
 Usage: python benchmarks/bench_prepost.py [--participants 1000000] [--skip-mixed]
-       [--only-impute]
+       [--only-impute] [--peer --peer-sizes 20000,1000000]
 """
 
 from __future__ import annotations
@@ -22,7 +34,8 @@ import os
 
 import numpy as np
 import pandas as pd
-from _common import machine, measure
+from _common import compare, machine, measure
+from scipy import stats
 
 from cdanalytics.io.export import Export, Manifest
 from cdanalytics.prepost import (
@@ -111,13 +124,88 @@ def outcomes(export: Export) -> dict:
     return {"table_rows": len(table), "result_rows": len(ch) + len(ch_fu) + len(summary) + len(att)}
 
 
+RELIABILITY = {(s[0], s[1]): s[6] for s in SERIES}
+
+
+def scipy_loop(export: Export) -> dict:
+    """The peer: change and reliable change per group with pandas and scipy."""
+    m = export.measures
+    keys = ["participant_id", "instrument", "scale", "informant"]
+    pre = m.loc[(m["timepoint"] == "pre").to_numpy(), [*keys, "score"]]
+    post = m.loc[(m["timepoint"] == "post").to_numpy(), [*keys, "score"]]
+    pairs = pre.merge(post, on=keys, suffixes=("_pre", "_post"))
+    pairs = pairs.merge(export.participants[["participant_id", "programme"]], on="participant_id")
+    baseline_sd = pre.groupby(["instrument", "scale", "informant"], observed=True)["score"].std()
+    rows = []
+    for (programme, instrument, scale, informant), g in pairs.groupby(
+        ["programme", "instrument", "scale", "informant"], observed=True
+    ):
+        x, y = g["score_pre"].to_numpy(), g["score_post"].to_numpy()
+        d = y - x
+        t = stats.ttest_rel(y, x)
+        ci = t.confidence_interval()
+        w = stats.wilcoxon(d)
+        s_diff = baseline_sd[(instrument, scale, informant)] * np.sqrt(
+            2 * (1 - RELIABILITY[(instrument, scale)])
+        )
+        rci = d / s_diff
+        rows.append(
+            {
+                "programme": programme,
+                "instrument": instrument,
+                "n": len(d),
+                "mean_pre": x.mean(),
+                "sd_pre": x.std(ddof=1),
+                "mean_post": y.mean(),
+                "sd_post": y.std(ddof=1),
+                "r": stats.pearsonr(x, y).statistic,
+                "mean_change": d.mean(),
+                "ci": (ci.low, ci.high),
+                "t": t.statistic,
+                "p": t.pvalue,
+                "wilcoxon": w.statistic,
+                "wilcoxon_p": w.pvalue,
+                "d_z": d.mean() / d.std(ddof=1),
+                "improved": int((rci < -1.96).sum()),
+                "deteriorated": int((rci > 1.96).sum()),
+            }
+        )
+    return {"rows": len(pd.DataFrame(rows))}
+
+
+def ours(export: Export) -> dict:
+    """change + reliable change and its summary, by programme, from the export."""
+    ch = change(export, by="programme", registry=REGISTRY)
+    rc = reliable_change(export, by="programme", registry=REGISTRY)
+    summary = reliable_change_summary(rc, by="programme")
+    return {"rows": len(ch), "summary_rows": len(summary)}
+
+
+def peers(sizes: list[int]) -> None:
+    """Ours against the scipy loop at each size."""
+    for size in sizes:
+        export = make_export(size)
+        export.participant_rows("measures")  # as load_export leaves it
+        compare(
+            f"change + reliable change, {size:,} people",
+            lambda export=export: ours(export),
+            lambda export=export: scipy_loop(export),
+            "pandas + scipy loop",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1_000_000)
     parser.add_argument("--skip-mixed", action="store_true", help="skip the mixed-model part")
     parser.add_argument("--only-impute", action="store_true", help="time imputation only")
+    parser.add_argument("--peer", action="store_true", help="only the comparison with scipy")
+    parser.add_argument("--peer-sizes", default="20000,1000000")
     args = parser.parse_args()
     print(machine())
+    if args.peer:
+        peers([int(x) for x in args.peer_sizes.split(",")])
+        return
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     export = make_export(args.participants)
     print(f"{args.participants:,} participants, {len(export.measures):,} measures rows")

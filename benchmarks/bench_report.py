@@ -10,18 +10,27 @@ time (its ``disclosure`` step: protecting every table, the linked tables
 together, the self-check and the headline figures) is printed too (target,
 issue 10: under 10% at 1,000,000 participants).
 
+With several sizes (``--participants 100000,1000000``) it prints per size
+the wall time, CPU time (user + system), the system share of the CPU time
+(page faults: numpy's huge-page advice shows up here; compare a run with
+``NUMPY_MADVISE_HUGEPAGE=0`` in the environment) and the peak memory, then a
+least-squares line through the sizes: fixed cost + cost per million
+participants, in seconds and GiB (issue 16).
+
 Usage::
 
-    python benchmarks/bench_report.py [--participants 1000000]
+    python benchmarks/bench_report.py [--participants 100000,1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 
-from _common import OUT, machine, measure, synthetic_export
+import numpy as np
+from _common import OUT, load_average, machine, measure_usage, synthetic_export
 
 from cdanalytics.cli import main
 
@@ -35,22 +44,42 @@ def run_report(export, out) -> dict[str, float]:
 
 
 def main_benchmark() -> None:
-    """Print the machine, then the end-to-end time and peak memory."""
+    """Print the machine, then per size the end-to-end time, CPU, system
+    share and peak memory, and the fitted cost per million participants."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=1_000_000)
+    parser.add_argument("--participants", default="1000000", help="sizes, comma-separated")
     args = parser.parse_args()
+    sizes = [int(x) for x in args.participants.split(",")]
     print(machine())
-    export = synthetic_export(args.participants, "parquet")
-    out = OUT / f"report_{args.participants}"
-    shutil.rmtree(out, ignore_errors=True)
-    _, _, timings = measure(
-        f"cdanalytics report, {args.participants:,} participants", lambda: run_report(export, out)
-    )
-    total = sum(timings.values())
-    gate = timings.get("disclosure", 0.0)
-    print(f"disclosure gate: {gate:.2f} s of {total:.2f} s = {gate / total:.1%} of the report")
-    matching = json.loads((out / "run.json").read_text())["matching_seconds_by_programme"]
-    print("matching per programme (s):", matching)
+    print(f"NUMPY_MADVISE_HUGEPAGE={os.environ.get('NUMPY_MADVISE_HUGEPAGE', '(unset)')}")
+    rows = []
+    for n in sizes:
+        export = synthetic_export(n, "parquet")
+        out = OUT / f"report_{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        label = f"cdanalytics report, {n:,} participants"
+        wall, peak, timings, (user, system) = measure_usage(
+            label, lambda export=export, out=out: run_report(export, out)
+        )
+        total = sum(timings.values())
+        gate = timings.get("disclosure", 0.0)
+        cpu = user + system
+        print(
+            f"  {n:>10,}: wall {wall:7.1f} s, CPU {cpu:7.1f} s (system {system / cpu:.0%}), "
+            f"peak {peak / 1024:5.2f} GiB; disclosure gate {gate / total:.1%} of the report; "
+            f"{load_average()}"
+        )
+        matching = json.loads((out / "run.json").read_text())["matching_seconds_by_programme"]
+        print("  matching per programme (s):", matching)
+        rows.append((n / 1e6, wall, peak / 1024))
+    if len(rows) >= 2:
+        millions, walls, peaks = (np.array(c) for c in zip(*rows, strict=True))
+        seconds = np.polyfit(millions, walls, 1)
+        gib = np.polyfit(millions, peaks, 1)
+        print(
+            f"cost model: {seconds[1]:.1f} s + {seconds[0]:.1f} s per million participants; "
+            f"{gib[1]:.2f} GiB + {gib[0]:.2f} GiB per million"
+        )
 
 
 if __name__ == "__main__":

@@ -128,17 +128,19 @@ def test_weighted_stratified_efron_fit_equals_lifelines(big):
 
 
 def test_counting_process_fit_equals_lifelines_time_varying():
-    """20,000 people, each split at a random day into two (start, stop]
-    intervals with a covariate that switches on there."""
+    """10,000 people, each split at a random day into two (start, stop]
+    intervals with a covariate that switches on there; follow-up ends at
+    whole weeks (heavy ties, and few enough distinct times for lifelines,
+    which loops over them in Python)."""
     rng = np.random.default_rng(8)
-    n = 20_000
+    n = 10_000
     split = rng.integers(20, 400, n).astype(float)
     switched_hazard = np.exp(0.5)
     stop = rng.exponential(500, n)
     # After the split the hazard is exp(0.5) times higher: stretch time there.
     stop = np.where(stop > split, split + (stop - split) / switched_hazard, stop)
-    stop = np.minimum(np.ceil(stop), 730.0)
-    event = (stop < 730) & (rng.random(n) < 0.8)
+    stop = np.minimum(np.ceil(stop / 7) * 7, 728.0)
+    event = (stop < 728) & (rng.random(n) < 0.8)
     z = rng.normal(size=n)
     first = stop > split
     intervals = pd.DataFrame(
@@ -169,9 +171,9 @@ def test_counting_process_fit_equals_lifelines_time_varying():
         start_col="start",
         stop_col="stop",
         event_col="event",
+        fit_options={"precision": 1e-11},
     )
-    # lifelines' own convergence tolerance (its step there is ~1e-9).
-    np.testing.assert_allclose(beta, reference.params_[["on", "z"]], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(beta, reference.params_[["on", "z"]], rtol=1e-8, atol=1e-10)
     assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
 
 
@@ -243,3 +245,30 @@ def test_stratified_logrank_equals_statsmodels(big):
     assert statistic == pytest.approx(reference, rel=1e-10)
     # Expected events add up to the observed ones.
     assert expected.sum() == pytest.approx(event.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["auto", "asymptotic"])
+@pytest.mark.parametrize("correction", [True, False])
+def test_grouped_wilcoxon_equals_scipy_group_by_group(method, correction):
+    """200,000 changes in 40 groups rounded to 0.1 (ties and zeros), one group
+    of 30 (scipy's exact test under "auto"), one empty, one all zero."""
+    from scipy import stats
+
+    from cdanalytics.prepost.change import _wilcoxon
+
+    rng = np.random.default_rng(12)
+    n, n_groups = 200_000, 40
+    codes = rng.integers(0, n_groups, n)
+    codes[codes == 5] = 6
+    codes[np.flatnonzero(codes == 7)[30:]] = 8
+    changes = np.round(rng.normal(0.2, 2.0, n), 1)
+    changes[codes == 9] = 0.0
+    statistic, p_value = _wilcoxon(codes, n_groups, changes, "wilcox", correction, method)
+    for g in range(n_groups):
+        d = changes[codes == g]
+        if np.count_nonzero(d) == 0:
+            assert np.isnan(statistic[g]) and np.isnan(p_value[g])
+            continue
+        reference = stats.wilcoxon(d, zero_method="wilcox", correction=correction, method=method)
+        assert statistic[g] == pytest.approx(reference.statistic, rel=1e-12)
+        assert p_value[g] == pytest.approx(reference.pvalue, rel=1e-10, abs=1e-300)

@@ -137,7 +137,7 @@ class Export:
 
     def participant_rows(self, table: str) -> np.ndarray:
         """Row of ``participants`` of each row's ``participant_id`` in ``table``
-        (-1: none), as an integer array: the one hash of the identifiers the
+        (-1: none), as an int32 array: the one hash of the identifiers the
         analyses that join a table to participants share.
 
         :func:`~cdanalytics.io.load.load_export` fills it from the
@@ -161,7 +161,7 @@ class Export:
         needles = pa.array(frame["participant_id"], from_pandas=True)
         if needles.type != known.type:
             needles = needles.cast(known.type)
-        rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int64)
+        rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int32)
         self.remember_participant_rows(table, rows)
         return rows
 

@@ -310,7 +310,7 @@ def _combine(cell: np.ndarray, scores: np.ndarray, size: int, rule: str) -> np.n
 # Score tables made from each live export, newest last: (id of the export)
 # -> (measures, participants, [(arguments, table), ...]).
 _SHARED: dict[int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, pd.DataFrame]]]] = {}
-_SHARED_PER_EXPORT = 2
+_SHARED_PER_EXPORT = 1
 
 
 def _shared_score_table(
@@ -322,7 +322,7 @@ def _shared_score_table(
 ) -> pd.DataFrame:
     """:func:`score_table` of an export, made once for the analyses that ask
     for the same one in turn (change, reliable change and attrition of the
-    same timepoints reshape the measures once). Kept, two per export, while
+    same timepoints reshape the measures once). The latest is kept while
     the export lives and its ``measures`` and ``participants`` are the same
     objects; each caller gets its own shallow copy (copy-on-write)."""
     key = (

@@ -333,7 +333,8 @@ def cox(
         raise ConfigError(f"ties must be one of {', '.join(TIES)}.")
     if missing not in ("raise", "drop"):
         raise ConfigError("missing must be 'raise' or 'drop'.")
-    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS)
+    wanted = [*covariates, *_names(strata), *_names(cluster)]
+    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=wanted)
     covariates = by_columns(covariates, cohort)
     if not covariates or len(set(covariates)) != len(covariates):
         raise ConfigError("covariates must name at least one column, each once.")
@@ -355,14 +356,21 @@ def cox(
             DataQualityWarning,
             stacklevel=2,
         )
-    frame = cohort.loc[~incomplete]
+    frame = cohort.loc[~incomplete] if n_dropped else cohort
     time = frame["duration_days"].to_numpy(dtype=float)
     status = frame["event"].to_numpy(dtype=float)
     if status.sum() == 0:
         raise InsufficientDataError("cox: nobody in the data reoffended.")
-    exog, terms, references = _design(frame, covariates, dict(reference or {}))
     stratum = group_by(frame, strata_keys).ngroup().to_numpy()
     groups = group_by(frame, cluster_keys).ngroup().to_numpy() if cluster_keys else None
+    # The people in the engine's order, so that the design matrix is built
+    # in it (a gather of a few columns, not of every term).
+    order = _cox.sort_order(time, status == 1, stratum)
+    if order is not None:
+        frame = frame.take(order)
+        time, status, stratum = time[order], status[order], stratum[order]
+        groups = None if groups is None else groups[order]
+    exog, terms, references = _design(frame, covariates, dict(reference or {}))
 
     risk_sets = _cox.prepare(time, status, exog, stratum, ties)
     params, loglik, information, (loglik_null, score0, information0) = _cox.fit(
@@ -400,6 +408,11 @@ def cox(
         _risk_sets=risk_sets,
         _naive_cov=naive_cov,
     )
+
+
+def _names(names: str | Sequence[str] | None) -> list[str]:
+    """``names`` as a list (``None``: none)."""
+    return [] if names is None else [names] if isinstance(names, str) else list(names)
 
 
 def _summary_and_tests(
@@ -462,14 +475,15 @@ def _design(
     for name in covariates:
         values = frame[name]
         if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-            columns.append(values.to_numpy(dtype=float))
+            columns.append(values)
             terms.append(name)
             continue
-        present = set(values.unique())
         if isinstance(values.dtype, pd.CategoricalDtype):
-            levels = [c for c in values.cat.categories if c in present]
+            codes = values.cat.codes.to_numpy()
+            counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+            levels = [c for c, k in zip(values.cat.categories, counts, strict=True) if k]
         else:
-            levels = sorted(present)
+            levels = sorted(set(values.unique()))
         if len(levels) < 2:
             raise AnalysisError(f"cox: covariate {name!r} has only one level ({levels}).")
         if name in reference and reference[name] not in levels:
@@ -482,20 +496,48 @@ def _design(
         references[name] = ref
         for level in levels:
             if level != ref:
-                columns.append((values == level).to_numpy(dtype=float))
+                columns.append((values, level))
                 terms.append(f"{name}[{level}]")
-    exog = np.column_stack(columns)
+    # Row-major, as the engine reads it: each categorical covariate's terms
+    # in one gather of its rows of a small table of dummies.
+    exog = np.empty((len(frame), len(columns)))
+    j = 0
+    while j < len(columns):
+        column = columns[j]
+        if not isinstance(column, tuple):
+            exog[:, j] = column.to_numpy(dtype=float)
+            j += 1
+            continue
+        values = column[0]
+        width = sum(1 for c in columns[j:] if isinstance(c, tuple) and c[0] is values)
+        levels = [c[1] for c in columns[j : j + width]]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = values.cat.categories
+            dummies = np.zeros((len(categories) + 1, width))  # last row: missing
+            for i, level in enumerate(levels):
+                dummies[categories.get_loc(level), i] = 1.0
+            exog[:, j : j + width] = dummies[values.cat.codes.to_numpy()]
+        else:
+            for i, level in enumerate(levels):
+                exog[:, j + i] = (values == level).to_numpy(dtype=float)
+        j += width
     _check_identifiable(exog, terms)
     return exog, terms, references
 
 
 def _check_identifiable(exog: np.ndarray, terms: list[str]) -> None:
-    """Refuse covariates that do not vary or are collinear."""
-    centred = exog - exog.mean(axis=0)
-    constant = [t for t, sd in zip(terms, centred.std(axis=0), strict=True) if sd == 0]
+    """Refuse covariates that do not vary or are collinear. The centred
+    cross-product matrix is summed over chunks of rows (no centred copy)."""
+    constant = [
+        t for t, lo, hi in zip(terms, exog.min(axis=0), exog.max(axis=0), strict=True) if lo == hi
+    ]
     if constant:
         raise AnalysisError(f"cox: covariate term(s) {', '.join(constant)} do not vary.")
-    cross = centred.T @ centred
+    mean = exog.mean(axis=0)
+    cross = np.zeros((exog.shape[1], exog.shape[1]))
+    for lo in range(0, len(exog), 8192):
+        centred = exog[lo : lo + 8192] - mean
+        cross += centred.T @ centred
     scale = np.sqrt(np.diag(cross))
     if np.linalg.matrix_rank(cross / np.outer(scale, scale)) < len(terms):
         raise AnalysisError(
