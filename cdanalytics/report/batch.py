@@ -24,7 +24,9 @@ With ``jobs > 1`` exports are reported in that many worker processes
 (:class:`concurrent.futures.ProcessPoolExecutor`, ``forkserver`` start where
 available, else ``spawn``). Their log records are passed back to this
 process's loggers. Results are collected in path order, so ``batch.json`` and
-``index.html`` are byte for byte those of a serial run.
+``index.html`` are byte for byte those of a serial run. Up-to-date reports are
+recognised in this process first: a batch with nothing to rebuild starts no
+worker.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import logging.handlers
 import multiprocessing
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
@@ -250,7 +252,7 @@ def batch_reports(
             _job(root, out, export, cfg, mapping, lang, quarantine, force, force_out, max_problems)
             for export in find_exports(root, skip=out)
         ]
-        entries = _run_serially(todo) if jobs == 1 or len(todo) < 2 else _run_in(todo, jobs)
+        entries = _run_serially(todo) if jobs == 1 else _run_in_parallel(todo, jobs)
         _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
         _write_atomically(out / "index.html", index_page(out, entries, cfg.title, cfg.language))
     return entries
@@ -301,6 +303,18 @@ def _run_serially(todo: list[_Job]) -> list[BatchEntry]:
     return [_report_one(job) for job in todo]
 
 
+def _run_in_parallel(todo: list[_Job], jobs: int) -> list[BatchEntry]:
+    """Up-to-date reports found here; the others built in ``jobs`` worker processes.
+
+    Entries come back in the order of ``todo``, whatever order the workers
+    finish in. No worker is started when every report is up to date.
+    """
+    settled = [_check_one(job) for job in todo]
+    stale = [job for job, entry in zip(todo, settled, strict=True) if entry is None]
+    built = iter(_run_in(stale, jobs) if len(stale) > 1 else [_build_one(j) for j in stale])
+    return [entry if entry is not None else next(built) for entry in settled]
+
+
 def _run_in(todo: list[_Job], jobs: int) -> list[BatchEntry]:
     """Report in ``jobs`` worker processes; entries in the order of ``todo``."""
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -319,7 +333,7 @@ def _run_in(todo: list[_Job], jobs: int) -> list[BatchEntry]:
             initializer=_start_worker,
             initargs=(records, level),
         ) as pool:
-            futures = [pool.submit(_report_one, job) for job in todo]
+            futures = [pool.submit(_build_one, job) for job in todo]
             return [_result(future, job) for future, job in zip(futures, todo, strict=True)]
     finally:
         listener.stop()
@@ -361,24 +375,49 @@ def _start_worker(records, level: int) -> None:
     warnings.showwarning = show
 
 
-def _report_one(job: _Job) -> BatchEntry:
-    """Report one export (in this process or a worker); never raises."""
-    name, target = job.name, job.out / job.name
-    try:
-        cfg = _effective_config(job.config, job.lang)
-        checksums, digest = input_checksums(job.export), config_digest(cfg)
-        if not job.force and _up_to_date(target, checksums, digest, job.mapping):
-            log.info("%s: up to date, left as it is", name)
-            return BatchEntry(name, "skipped", "", name)
+def _settled(job: _Job) -> BatchEntry | None:
+    """The entry of an export that needs no build (its report is up to date); else ``None``."""
+    cfg = _effective_config(job.config, job.lang)
+    checksums, digest = input_checksums(job.export), config_digest(cfg)
+    if not job.force and _up_to_date(job.out / job.name, checksums, digest, job.mapping):
+        log.info("%s: up to date, left as it is", job.name)
+        return BatchEntry(job.name, "skipped", "", job.name)
+    return None
+
+
+def _check_one(job: _Job) -> BatchEntry | None:
+    """:func:`_settled`, a failure turned into the export's entry; never raises."""
+    return _entry_of(job, lambda: _settled(job))
+
+
+def _build_one(job: _Job) -> BatchEntry:
+    """Build one export's report (in this process or a worker); never raises."""
+
+    def build() -> BatchEntry:
         build_report(
             job.export,
-            target,
-            config=cfg,
+            job.out / job.name,
+            config=_effective_config(job.config, job.lang),
             mapping=job.mapping,
             quarantine=job.quarantine,
             force=job.force_out,
             max_problems=job.max_problems,
         )
+        return BatchEntry(job.name, "written", "", job.name)
+
+    return _entry_of(job, build)
+
+
+def _report_one(job: _Job) -> BatchEntry:
+    """Report one export unless it is up to date; never raises."""
+    return _check_one(job) or _build_one(job)
+
+
+def _entry_of(job: _Job, step: Callable[[], BatchEntry | None]) -> BatchEntry | None:
+    """Run one step for an export; what went wrong becomes its entry, never an exception."""
+    name, target = job.name, job.out / job.name
+    try:
+        return step()
     except ExportValidationError as exc:
         log.error("%s: invalid export: %s", name, exc)
         problems = _write_problems(target, exc) if exc.report is not None else False
@@ -400,7 +439,6 @@ def _report_one(job: _Job) -> BatchEntry:
             f" report it with the crash file {crash} (it holds no data values)",
             name,
         )
-    return BatchEntry(name, "written", "", name)
 
 
 def _write_problems(target: Path, exc: ExportValidationError) -> bool:
