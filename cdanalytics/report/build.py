@@ -43,6 +43,7 @@ from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..outdir import check_out_folder, folder_lock, write_marker
+from . import family, methods_extra
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
@@ -55,6 +56,10 @@ __all__ = ["ReportRun", "build_report", "input_checksums"]
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+#: Sections added beside the main tables, each with compute, publish, add_headlines,
+#: draw and context functions (their template partial is ``<name>.html.j2``).
+ADDED_SECTIONS = (family, methods_extra)
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,9 @@ def _render_html(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         checksums=checksums,
         config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
+        added={
+            s.__name__.rsplit(".", 1)[-1]: s.context(out, published, lang) for s in ADDED_SECTIONS
+        },
     )
 
 
@@ -398,12 +406,21 @@ def _build(
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
+    for section in ADDED_SECTIONS:
+        section.compute(outcomes_obj)
+    done("added_sections")
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
+    for section in ADDED_SECTIONS:
+        published.update(section.publish(outcomes_obj, policy, published))
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
+    for section in ADDED_SECTIONS:
+        section.add_headlines(outcomes, outcomes_obj, published)
     done("disclosure")
     figures = draw_figures(outcomes_obj, lang, policy, published)
+    for section in ADDED_SECTIONS:
+        figures += section.draw(outcomes_obj, published, lang)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
