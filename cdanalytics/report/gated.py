@@ -18,17 +18,73 @@ report's self-check, HTML tables and CSV files treat it like any other.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round_counts
+from ..i18n import label, number, percent
 from .tables import PublishedTable, TableSpec
 
-__all__ = ["GatedSpec", "Withheld", "headline", "publish_gated", "withhold_rows"]
+__all__ = ["GatedSpec", "GatedTable", "Withheld", "headline", "publish_gated", "withhold_rows"]
+
+
+def _share(value: object, lang: str) -> str:
+    return percent(float(value), lang, 1)
+
+
+def _digits(n: int) -> Callable[[object, str], str]:
+    return lambda value, lang: number(float(value), lang, n)
+
+
+def _flag(value: object, lang: str) -> str:
+    return label("flag_yes" if bool(value) else "flag_no", lang)
+
+
+#: How the added tables' columns are printed: a column's name (or its name without a
+#: ``_ci_low`` / ``_ci_high`` ending) -> format.
+FORMATS: dict[str, Callable[[object, str], str]] = {
+    **dict.fromkeys(
+        (
+            "completion_of_entered",
+            "transition",
+            "through_stage",
+            "attended",
+            "rate",
+            "observed_rate",
+            "standardised",
+            "standardised_rate",
+            "fmi",
+        ),
+        _share,
+    ),
+    **dict.fromkeys(("days_median", "days_q1", "days_q3"), _digits(0)),
+    **dict.fromkeys(("outside_95", "outside_998"), _flag),
+}
+
+
+def _format(column: str) -> Callable[[object, str], str]:
+    stem = column.removesuffix("_ci_low").removesuffix("_ci_high")
+    if column in FORMATS or stem in FORMATS:
+        return FORMATS.get(column, FORMATS.get(stem))  # type: ignore[return-value]
+    if column.startswith("share_"):
+        return _share
+    return _digits(2)
+
+
+class GatedTable(PublishedTable):
+    """A published table of an added section: printed with :data:`FORMATS`."""
+
+    def display(self, lang: str = "en") -> pd.DataFrame:
+        """Strings with withheld cells labelled, numbers in ``lang``'s convention."""
+        columns = [c for c in self.published.columns if not c.startswith("n_")]
+        return self.protected.formatted(
+            {c: partial(_format(c), lang=lang) for c in columns if c not in self.spec.keys}
+        )
 
 
 @dataclass(frozen=True)
@@ -113,7 +169,7 @@ def _protect_piece(
 
 def publish_gated(
     name: str, frame: pd.DataFrame, spec: GatedSpec, policy: DisclosurePolicy
-) -> PublishedTable:
+) -> GatedTable:
     """Protect ``frame`` as ``spec`` says and return it as a published table.
 
     Parameters
@@ -129,7 +185,7 @@ def publish_gated(
 
     Returns
     -------
-    PublishedTable
+    GatedTable
     """
     if spec.pieces:
         groups = [g for _, g in frame.groupby(list(spec.pieces), sort=False, dropna=False)]
@@ -155,7 +211,7 @@ def publish_gated(
         numerators=dict(spec.numerators),
         fixed_keys=True,
     )
-    return PublishedTable(name=name, spec=table_spec, protected=protected)
+    return GatedTable(name=name, spec=table_spec, protected=protected)
 
 
 class Withheld(dict):

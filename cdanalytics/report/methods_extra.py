@@ -66,11 +66,12 @@ LANDMARK_RULE = (
     "every attendance band has at least the disclosure threshold of men at risk at the "
     "landmark and of first reoffences after it"
 )
-#: Reoffending variants: name -> ReoffendingDefinition fields, and the events column they need.
-VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
-    "serious": ({"seriousness": "serious"}, "seriousness"),
-    "very_serious": ({"seriousness": "very_serious"}, "seriousness"),
-    "custody": ({"disposal": "custody"}, "disposal"),
+#: Reoffending variants: name -> ReoffendingDefinition fields, the events column they
+#: select on and the values of it one event at least must have for the variant to be shown.
+VARIANTS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
+    "serious": ({"seriousness": "serious"}, "seriousness", ("serious", "very_serious")),
+    "very_serious": ({"seriousness": "very_serious"}, "seriousness", ("very_serious",)),
+    "custody": ({"disposal": "custody"}, "disposal", ("custody",)),
 }
 
 
@@ -213,8 +214,8 @@ def _variants(out: Outcomes, people: pd.DataFrame) -> None:
     events = out.export.events
     definition = out.config.reoffending.definition
     frames = []
-    for name, (fields, column) in VARIANTS.items():
-        if column not in events.columns or not events[column].notna().any():
+    for name, (fields, column, needed) in VARIANTS.items():
+        if column not in events.columns or not events[column].isin(needed).any():
             continue
         if any(getattr(definition, k) is not None for k in fields):
             continue  # the main measure already selects on it
