@@ -877,6 +877,20 @@ def key_paths(value, path=()) -> set[str]:
         ("engagement", "completion_by_group"): "<group>",
         ("prepost",): "<measure>",
         ("withheld",): "<key>",
+        # the added sections (cdanalytics.report.family, cdanalytics.report.methods_extra)
+        ("family", "stages"): "<programme>",
+        ("family", "stages", "<programme>"): "<stage>",
+        ("family", "reviews"): "<programme>",
+        ("family", "reviews", "<programme>"): "<review>",
+        ("family", "evaluation_outcomes"): "<programme>",
+        ("family", "partner_child_change"): "<programme>",
+        ("family", "partner_child_change", "<programme>"): "<measure>",
+        ("prepost_missing", "measures"): "<measure>",
+        ("landmark", "bands"): "<band>",
+        ("reoffending_variants",): "<variant>",
+        ("reoffending_variants", "<variant>"): "<group>",
+        ("casemix",): "<unit>",
+        ("casemix", "<unit>", "units"): "<name>",
     }
     keys = set()
     for key, item in value.items():

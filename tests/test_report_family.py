@@ -53,7 +53,7 @@ def test_the_section_is_shown_in_english_with_its_figures_and_alt_text(report, p
         "table_family_stages",
         "table_family_reviews",
         "table_family_evaluation",
-        "family_partners_children",
+        "table_family_change",
         "family_records",
     ):
         assert label(key, "en") in page, key

@@ -67,7 +67,7 @@ def test_the_sections_are_shown_in_dutch_with_alt_text(report):
         "table_casemix_site",
         "table_casemix_referral_quarter",
         "section_family",
-        "family_partners_children",
+        "table_family_change",
     ):
         assert label(key, "nl") in page, key
     assert label("methods_missing_headline", "nl", m=mx.IMPUTATIONS, seed=mx.SEED) in page
@@ -91,15 +91,15 @@ def test_completers_change_by_hand_and_imputed_interval_covers_the_truth(report,
     wide = cts2.pivot_table(
         index="participant_id", columns="timepoint", values="score", aggfunc="first"
     )
-    figures = section["cts2.physical_assault.partner"]
+    figures = section["measures"]["cts2.physical_assault.partner"]
     pairs = wide.dropna(subset=["pre", "post"])
-    assert figures["completers"]["n"] == len(pairs)
+    assert figures["completers"]["n_paired"] == len(pairs)
     assert figures["completers"]["mean_change"] == pytest.approx(
         (pairs["post"] - pairs["pre"]).mean(), abs=1e-10
     )
     imputed = figures["imputed"]
-    assert imputed["n"] == int(wide["pre"].notna().sum())
-    assert imputed["n_imputed"] == imputed["n"] - len(pairs)
+    assert imputed["n_analysed"] == int(wide["pre"].notna().sum())
+    assert imputed["n_imputed"] == imputed["n_analysed"] - len(pairs)
     assert 0 < imputed["fmi"] < 1
     true_change = truth["prepost"]["cts2"]["physical_assault"]["true_change"]
     assert imputed["ci_low"] <= true_change <= imputed["ci_high"]

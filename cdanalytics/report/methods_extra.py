@@ -324,16 +324,22 @@ def add_headlines(
     policy = out.config.disclosure
     missing = published.get("prepost_missing")
     if missing is not None:
-        section: dict[str, Any] = {"headline": HEADLINE, "m": IMPUTATIONS, "seed": SEED}
+        measures: dict[str, Any] = {}
+        section: dict[str, Any] = {
+            "headline": HEADLINE,
+            "m": IMPUTATIONS,
+            "seed": SEED,
+            "measures": measures,
+        }
         for i, row in missing.published.iterrows():
             key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
-            path = f"prepost_missing.{key}"
-            section[key] = {
+            path = f"prepost_missing.measures.{key}"
+            measures[key] = {
                 "completers": headline(
                     missing,
                     i,
                     {
-                        "n": "n_paired",
+                        "n_paired": "n_paired",
                         "mean_change": _COMPLETERS[0],
                         "ci_low": _COMPLETERS[1],
                         "ci_high": _COMPLETERS[2],
@@ -345,7 +351,7 @@ def add_headlines(
                     missing,
                     i,
                     {
-                        "n": "n_analysed",
+                        "n_analysed": "n_analysed",
                         "n_imputed": "n_imputed",
                         "mean_change": _IMPUTED[0],
                         "ci_low": _IMPUTED[1],
@@ -406,8 +412,8 @@ def add_headlines(
             continue
         model = out.models[f"casemix_{unit}"]
         columns = {
-            "n": "n_people",
-            "observed": "n_observed",
+            "n_people": "n_people",
+            "n_observed": "n_observed",
             "expected": "expected",
             "oe_ratio": "oe_ratio",
             "oe_ci_low": "oe_ci_low",
