@@ -176,6 +176,18 @@ def test_no_small_count_follows_by_subtraction_within_a_row(report, name, whole,
     assert not _small(difference).any()
 
 
+def test_no_small_count_follows_from_the_every_review_row(report):
+    table = read_csv(report[1], "family_reviews")
+    for _, rows in table.groupby("programme"):
+        attended = _numbers(rows, "n_attended")
+        every = attended[rows["review"] == "all"].iloc[0]
+        single = attended[rows["review"] != "all"]
+        assert not _small(single - every).any()
+        if len(single) == 2:
+            due = _numbers(rows, "n_due").iloc[0]
+            assert not _small(pd.Series([due - single.sum() + every])).any()
+
+
 def test_no_evaluation_outcome_follows_from_the_others(report):
     table = read_csv(report[1], "family_evaluation")
     parts = [c for c in table.columns if c.startswith("n_") and c != "n_due"]
@@ -230,3 +242,42 @@ def test_the_html_shows_a_marker_for_every_withheld_cell(report, page):
         withheld += int(table.isin(["[c]", f"<{THRESHOLD}"]).to_numpy().sum())
     assert withheld > 0
     assert markers == withheld
+
+
+def test_the_every_review_row_is_withheld_when_it_gives_a_small_count_away():
+    """Hand-made: 50 due, 40 and 38 attended reviews 1 and 2, 35 both: 5 attended 1 only."""
+    from types import SimpleNamespace
+
+    from cdanalytics.disclosure import DisclosurePolicy
+    from cdanalytics.report import family
+
+    frame = pd.DataFrame(
+        {
+            "programme": "caring_dads",
+            "review": ["1", "2", "all"],
+            "n_due": 50,
+            "n_attended": [40, 38, 35],
+        }
+    )
+    low, high = proportion_confint(frame["n_attended"], frame["n_due"], method="wilson")
+    frame = frame.assign(
+        attended=frame["n_attended"] / frame["n_due"],
+        attended_ci_low=low,
+        attended_ci_high=high,
+        days_median=[35.0, 150.0, np.nan],
+        days_q1=[35.0, 150.0, np.nan],
+        days_q3=[35.0, 150.0, np.nan],
+    )
+    policy = DisclosurePolicy(threshold=THRESHOLD)
+    out = SimpleNamespace(tables={"family_reviews": frame})
+    table = family.publish(out, policy, {})["family_reviews"].published
+    assert table["n_attended"].iloc[:2].tolist() == [40, 38]
+    assert table["n_attended"].isna().tolist() == [False, False, True]
+    assert table["attended"].isna().tolist() == [False, False, True]
+    # 30 attended both: 10 attended review 1 only, but 8 review 2 only (small)
+    frame.loc[2, "n_attended"] = 30
+    table = family.publish(out, policy, {})["family_reviews"].published
+    assert table["n_attended"].isna().tolist() == [False, False, True]  # 8 is small
+    frame.loc[1, "n_attended"] = 40  # 10 and 10 attended one only, 0 neither
+    table = family.publish(out, policy, {})["family_reviews"].published
+    assert table["n_attended"].tolist() == [40, 40, 30]

@@ -229,6 +229,36 @@ def _evaluation_wide(meeting: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return wide.reset_index(), outcomes
 
 
+def _protect_every_review(
+    table: PublishedTable, reviews: pd.DataFrame, policy: DisclosurePolicy
+) -> None:
+    """Withhold the ``all`` row where it would give a small count away with the others.
+
+    Beside the men who attended review k, the men who attended every review
+    give away those who attended review k but missed another; with two
+    reviews, also those who attended neither (due - attended 1 - attended 2
+    + attended both). The ``all`` row is withheld when one of these is small.
+    """
+    frame = reviews.reset_index(drop=True)
+    published = table.published
+    hide = np.zeros(len(frame), dtype=bool)
+    for _, rows in frame.groupby("programme", sort=False):
+        every = rows[rows["review"] == "all"]
+        single = rows[rows["review"] != "all"]
+        if every.empty:
+            continue
+        both = int(every["n_attended"].iloc[0])
+        shown = published.loc[single.index, "n_attended"].notna().to_numpy()
+        derived = [int(n) - both for n in single.loc[shown, "n_attended"]]
+        if len(single) == 2 and shown.all():
+            due = int(every["n_due"].iloc[0])
+            derived.append(due - int(single["n_attended"].sum()) + both)
+        if policy.is_small(np.array(derived, dtype=np.int64)).any():
+            hide[every.index] = True
+    if hide.any():
+        withhold_rows(table, hide, ["n_attended"])
+
+
 def _withhold_as_main(table: PublishedTable, main: PublishedTable | None) -> None:
     """Withhold a measure's counts that the main (all programmes) change table withholds."""
     if main is None:
@@ -255,7 +285,9 @@ def publish(
         )
     if "family_reviews" in t:
         reviews = t["family_reviews"].assign(review=lambda df: df["review"].astype(str))
-        added["family_reviews"] = publish_gated("family_reviews", reviews, REVIEW_SPEC, policy)
+        table = publish_gated("family_reviews", reviews, REVIEW_SPEC, policy)
+        _protect_every_review(table, reviews, policy)
+        added["family_reviews"] = table
     if "family_evaluation" in t:
         wide, outcomes = _evaluation_wide(t["family_evaluation"])
         added["family_evaluation"] = publish_gated(
