@@ -34,7 +34,7 @@ from .. import charts, compare, prepost, reoffending
 from ..disclosure import DisclosurePolicy
 from ..errors import AnalysisError
 from ..i18n import label, number
-from .compute import Outcomes
+from .compute import OVERALL, Outcomes
 from .figures import Figure, _render
 from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
 from .tables import PublishedTable
@@ -271,6 +271,31 @@ def _landmark_shown(out: Outcomes, policy: DisclosurePolicy) -> bool:
     return policy.enough(*bands["n_at_risk"], *bands["n_reoffended"])
 
 
+def _protect_against_main(
+    table: PublishedTable,
+    variants: pd.DataFrame,
+    window: pd.DataFrame | None,
+    out: Outcomes,
+    policy: DisclosurePolicy,
+) -> None:
+    """Withhold a variant's reoffenders when the main measure's give a small count away.
+
+    The main measure's reoffenders of a group (the overall rows of the
+    fixed-window table) minus a variant's are the men who reoffended only
+    without a serious offence, or without custody: withheld when small.
+    """
+    if window is None:
+        return
+    first = out.config.groupings[0]
+    overall = window[window[first].astype(str) == OVERALL]
+    main = overall.set_index(overall["group"].astype(str))["n_reoffenders"]
+    frame = variants.reset_index(drop=True)
+    rest = main.reindex(frame["group"].astype(str)).to_numpy(dtype=float) - frame["n_reoffenders"]
+    hide = policy.is_small(np.nan_to_num(rest.to_numpy(dtype=float)).astype(np.int64))
+    if hide.any():
+        withhold_rows(table, hide, ["n_reoffenders"])
+
+
 def publish(
     out: Outcomes, policy: DisclosurePolicy, published: Mapping[str, PublishedTable]
 ) -> dict[str, PublishedTable]:
@@ -298,9 +323,11 @@ def publish(
             "landmark_bands", t["landmark_bands"], LANDMARK_SPEC, policy
         )
     if "reoffending_variants" in t:
-        added["reoffending_variants"] = publish_gated(
+        table = publish_gated(
             "reoffending_variants", t["reoffending_variants"], VARIANT_SPEC, policy
         )
+        _protect_against_main(table, t["reoffending_variants"], t.get("fixed_window"), out, policy)
+        added["reoffending_variants"] = table
     for unit in ("site", "referral_quarter"):
         name = f"casemix_{unit}"
         if name in t:
