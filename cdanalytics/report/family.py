@@ -41,7 +41,10 @@ from .figures import Figure, _render
 from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
 from .tables import PublishedTable
 
-__all__ = ["FAMILY_INFORMANTS", "add_headlines", "compute", "context", "draw", "publish"]
+__all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
+
+#: The section's published tables.
+TABLES: tuple[str, ...] = ("family_stages", "family_reviews", "family_evaluation", "family_change")
 
 #: Informants whose questionnaires are "what partners and children report".
 FAMILY_INFORMANTS: tuple[str, ...] = ("partner", "child")
@@ -403,9 +406,8 @@ def context(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -
             name = (programmes.get(programme) or {}).get("name", {}).get(lang, programme)
             alt = label("alt_stage_funnel", lang, programme=name)
             funnels.append({"name": f"stage_funnel_{programme}", "alt": alt, "programme": name})
-    shown = [n for n in ("family_stages", "family_reviews", "family_evaluation", "family_change")]
     return {
-        "shown": any(n in published for n in shown),
+        "shown": any(n in published for n in TABLES),
         "funnels": funnels,
         "has_change": "family_change" in published,
         "has_records": "fixed_window" in published,
