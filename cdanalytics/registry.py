@@ -41,6 +41,10 @@ def _builtin(name: str) -> dict[str, Any]:
 
 _PROGRAMME_REQUIRED = ("name", "core", "expected_duration_days", "completion_rule")
 
+#: Whose account an instrument records (``respondent``): the informant codes of
+#: ``measures`` (``data/schemas/measures.yaml``); ``father`` is the man himself.
+RESPONDENTS: tuple[str, ...] = ("father", "partner", "child", "practitioner")
+
 
 def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Return the programme registry, with a site's overrides merged in.
@@ -124,6 +128,12 @@ def instrument_registry(overrides: Mapping[str, Any] | None = None) -> dict[str,
     for code, entry in merged.items():
         if not entry.get("scales"):
             raise ConfigError(f"Instrument {code!r} in the registry has no scales.")
+        respondent = entry.setdefault("respondent", None)
+        if respondent is not None and respondent not in RESPONDENTS:
+            raise ConfigError(
+                f"Instrument {code!r}: respondent must be one of {', '.join(RESPONDENTS)}, "
+                f"not {respondent!r}."
+            )
         for scale, info in entry["scales"].items():
             for field in ("min", "max", "direction"):
                 if info.get(field) is None:

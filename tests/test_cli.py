@@ -37,12 +37,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(scope="module")
-def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
-    """``cdanalytics report data/sample --quiet``: exit code, stdout, output folder."""
-    out = tmp_path_factory.mktemp("cli") / "sample"
-    code, stdout, _ = run_cli(["report", str(SAMPLE), "--out", str(out), "--quiet"])
-    return code, stdout, out
+# ``sample_report`` (the sample's report, made once per session) is in conftest.py.
 
 
 @pytest.fixture(scope="module")

@@ -73,10 +73,14 @@ def driver(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> dict[str, Path]:
-    """The sample report in each language (built once)."""
+def reports(tmp_path_factory, sample_report) -> dict[str, Path]:
+    """The sample report in each language: English is the session's (conftest.py)."""
     out = tmp_path_factory.mktemp("browser")
-    return {lang: build_report(SAMPLE, out / lang, lang=lang).out for lang in LANGS}
+    built = {"en": sample_report[2]}
+    for lang in LANGS:
+        if lang not in built:
+            built[lang] = build_report(SAMPLE, out / lang, lang=lang).out
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -328,6 +328,28 @@ def casemix_comparison(
     performance. Statistics in Medicine 24:1185-1202. Breslow, N. E. (1972).
     Discussion of Professor Cox's paper. JRSS B 34:216-217. WODC
     Recidivemonitor: observed and composition-corrected recidivism.
+
+    Examples
+    --------
+    Three sites with the same intake (prior offences 0 to 4, twice each):
+    a logistic model with an intercept predicts as many reoffences in all as
+    were observed (15), and each site, with the same case mix, is expected to
+    have a third of them, 5. Site C's 8 give O/E = 8 / 5 = 1.6:
+
+    >>> import pandas as pd
+    >>> people = pd.DataFrame({
+    ...     "site": ["A"] * 10 + ["B"] * 10 + ["C"] * 10,
+    ...     "window_eligible": True,
+    ...     "prior_offences": [0, 1, 2, 3, 4] * 6,
+    ...     "reoffended_in_window": [0, 0, 1, 0, 1, 0, 1, 0, 0, 0,
+    ...                              0, 0, 0, 1, 1, 0, 1, 1, 0, 0,
+    ...                              1, 0, 1, 1, 1, 0, 1, 1, 1, 1],
+    ... })
+    >>> result = casemix_comparison(people, "site", covariates=["prior_offences"])
+    >>> result.table[["site", "n", "observed"]].values.tolist()
+    [['A', 10, 3], ['B', 10, 4], ['C', 10, 8]]
+    >>> result.table["expected"].round(4).tolist(), result.table["oe_ratio"].round(4).tolist()
+    ([5.0, 5.0, 5.0], [0.6, 0.8, 1.6])
     """
     if isinstance(data, CaseMixModel):
         if covariates is not None or definition is not None:

@@ -86,6 +86,21 @@ def funnel_limits(
     ----------
     Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional
     performance. Statistics in Medicine 24:1185-1202.
+
+    Examples
+    --------
+    With overdispersion (``phi`` above 1) the limits are the normal ones:
+    for a target proportion of 0.2, 100 people and ``phi = 2``, the 95%
+    limits are 0.2 ± 1.96 x sqrt(2 x 0.2 x 0.8 / 100) = 0.2 ± 0.111:
+
+    >>> import math
+    >>> limits = funnel_limits([100, 400], 0.2, kind="proportion", phi=2.0, levels=[0.95])
+    >>> low, high = limits[0.95]
+    >>> low.round(4).tolist(), high.round(4).tolist()
+    ([0.0891, 0.1446], [0.3109, 0.2554])
+    >>> half = [1.959964 * math.sqrt(2 * 0.2 * 0.8 / n) for n in (100, 400)]
+    >>> [round(0.2 - h, 4) for h in half], [round(0.2 + h, 4) for h in half]
+    ([0.0891, 0.1446], [0.3109, 0.2554])
     """
     size = np.asarray(precision, dtype=float)
     if kind not in ("ratio", "proportion"):

@@ -323,6 +323,24 @@ def suppress_counts(
     References
     ----------
     Cox (1980) JASA 75:377-385; Willenborg & de Waal (2001), ch. 6.
+
+    Examples
+    --------
+    A two-way table at threshold 10. South's 4 completers are withheld
+    (primary, shown ``<10``); with the row and column totals known, 4 would
+    come back from South's 11 or East's 12, so those are withheld too, and
+    then East's 20, else 12 would come back from East's total
+    (complementary cells, shown ``[c]``). North's row is whole:
+
+    >>> import pandas as pd
+    >>> from cdanalytics.disclosure import DisclosurePolicy
+    >>> table = pd.DataFrame({"site": ["North", "South", "East"],
+    ...                       "completed": [25, 4, 12], "dropped_out": [15, 11, 20]})
+    >>> out = suppress_counts(table, ["completed", "dropped_out"], DisclosurePolicy(threshold=10))
+    >>> out.display.values.tolist()
+    [['North', '25', '15'], ['South', '<10', '[c]'], ['East', '[c]', '[c]']]
+    >>> out.primary["completed"].tolist()
+    [False, True, False]
     """
     count_cols = list(count_cols)
     _require(table, [*count_cols, *([row_total] if row_total is not None else [])])
@@ -450,6 +468,27 @@ def protect_frame(
         If a named column or row is missing or the index is not unique.
     AnalysisError
         If counts are missing, negative or fractional, or parts exceed the total.
+
+    Examples
+    --------
+    A completion table at threshold 10. South's 6 potential completers and 4
+    completers are small; each count column is a one-way table whose total
+    is known, so the next smallest count of each column (East's 30 and 12)
+    is withheld with it, and a rate whose base or numerator is withheld goes
+    too:
+
+    >>> import pandas as pd
+    >>> from cdanalytics.disclosure import DisclosurePolicy
+    >>> result = pd.DataFrame({"site": ["North", "South", "East"],
+    ...                        "n_potential": [40, 6, 30], "n_completed": [25, 4, 12]})
+    >>> result["rate"] = result["n_completed"] / result["n_potential"]
+    >>> out = protect_frame(result, DisclosurePolicy(threshold=10),
+    ...                     base_cols={"rate": "n_potential"},
+    ...                     numerator_cols={"rate": "n_completed"})
+    >>> out.display[["n_potential", "n_completed"]].values.tolist()
+    [['40', '25'], ['<10', '<10'], ['[c]', '[c]']]
+    >>> out.published["rate"].tolist()
+    [0.625, nan, nan]
     """
     base_cols = dict(base_cols or {})
     numerator_cols = dict(numerator_cols or {})

@@ -9,7 +9,8 @@ as that workbook. Only ``participants`` is required; absent tables are empty.
 
 The optional practice tables (``case_audits``, ``family_outcomes``) are read
 the same way when present and checked by :mod:`cdanalytics.io.rules_practice`
-(a wide audit file is turned long first); an export without them loads
+(a wide audit file is turned long first), and the optional ``services`` table
+by :mod:`cdanalytics.io.rules_services`; an export without them loads
 exactly as one from before they existed.
 """
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
-from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
+from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import (
@@ -46,6 +47,7 @@ from .read import (
     read_parquet_table,
 )
 from .rules_practice import audit_items, scan_pseudonyms, validate_practice, wide_to_long
+from .rules_services import validate_services
 from .schema import allowed_values, table_schema
 from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
@@ -148,7 +150,7 @@ def _partition(
     """Rows with problems of their own, and rows of a participant with problems."""
     own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
-    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
+    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in parents}
     for name in ("participants", *PRACTICE_TABLES):
         by_parent[name] = np.zeros(len(tables[name].frame), dtype=bool)
     return own, by_parent
@@ -190,8 +192,8 @@ def _table_counts(
     records = []
     for name, data in tables.items():
         raw = raws.get(name)
-        if name in PRACTICE_TABLES and raw is None:
-            continue  # an optional practice table the export does not have: not listed
+        if name in OPTIONAL_TABLES and raw is None:
+            continue  # an optional table the export does not have: not listed
         n_own, n_parent = int(own[name].sum()), int(by_parent[name].sum())
         records.append(
             {
@@ -258,6 +260,7 @@ def _type_and_validate(
         instruments=instruments,
         log=log,
     )
+    parents.update(validate_services(tables, extract_date=manifest.extract_date, log=log))
     validate_practice(
         {name: tables[name] for name in PRACTICE_TABLES},
         extract_date=manifest.extract_date,
@@ -335,6 +338,42 @@ def load_export(
         problem; ``.report`` holds every problem.
     ConfigError
         The mapping or a registry override is invalid.
+
+    Examples
+    --------
+    A small synthetic export written into a temporary folder, loaded, then
+    broken on purpose: a session whose attendance is ``maybe``. The strict
+    load refuses it; with ``quarantine=True`` that row (line 2 of
+    ``sessions.csv``, after the header) is set aside and every row is
+    accounted for:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from cdanalytics.errors import ExportValidationError
+    >>> from cdanalytics.synth import write_synthetic_export
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name) / "site"
+    >>> _ = write_synthetic_export(folder, n_participants=200, seed=1)
+    >>> export = load_export(folder)
+    >>> len(export.participants), export.report.ok
+    (200, True)
+    >>> sessions = pd.read_csv(folder / "sessions.csv", dtype=str)
+    >>> sessions.loc[0, "attendance"] = "maybe"
+    >>> sessions.to_csv(folder / "sessions.csv", index=False)
+    >>> try:
+    ...     load_export(folder)
+    ... except ExportValidationError as error:
+    ...     print(error.report.n_problems)
+    1
+    >>> export = load_export(folder, quarantine=True)
+    >>> export.report.problems[["table", "row", "column", "value", "rule"]].values.tolist()
+    [['sessions', 2, 'attendance', 'maybe', 'allowed']]
+    >>> counts = export.report.tables.loc["sessions"]
+    >>> read, accepted, quarantined = counts[["rows_read", "rows_accepted", "rows_quarantined"]]
+    >>> (read, accepted, quarantined) == (len(sessions), len(sessions) - 1, 1)
+    True
+    >>> tmp.cleanup()
     """
     site = load_mapping(mapping)
     registries = Registries.build(programmes, instruments, audit_tools)
@@ -402,7 +441,7 @@ def load_export(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
-    return Export(
+    export = Export(
         **accepted,
         manifest=manifest,
         report=report,
@@ -410,6 +449,14 @@ def load_export(
         quarantine=quarantined,
         registries=registries,
     )
+    # The validation's lookup of each child row's participant, carried over
+    # to the accepted rows, so that no analysis hashes the identifiers again.
+    kept = ~(own["participants"] | by_parent["participants"])
+    renumber = np.r_[np.cumsum(kept) - 1, -1]  # -1 (no participant) stays -1
+    for name, rows in parents.items():
+        mask = own[name] | by_parent[name]
+        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+    return export
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:

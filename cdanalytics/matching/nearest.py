@@ -226,6 +226,25 @@ def match(
     ----------
     Ho, Imai, King & Stuart (2011), MatchIt; Austin (2011), Pharmaceutical
     Statistics 10:150-161 (caliper of 0.2 SD of the logit).
+
+    Examples
+    --------
+    Propensity scores estimated elsewhere (``score=``), no caliper. The
+    treated choose in order of their score, largest first: t3 (0.70) takes
+    c4 (0.66), t2 (0.50) takes c3 (0.48), t1 (0.30) takes c2 (0.32):
+
+    >>> import pandas as pd
+    >>> people = pd.DataFrame({
+    ...     "group": ["programme"] * 3 + ["comparison"] * 5,
+    ...     "ps": [0.30, 0.50, 0.70, 0.10, 0.32, 0.48, 0.66, 0.90],
+    ...     "prior_offences": [1, 2, 3, 0, 1, 2, 3, 5],
+    ...     "reoffended": [0, 1, 0, 0, 1, 1, 1, 1],
+    ... }, index=["t1", "t2", "t3", "c1", "c2", "c3", "c4", "c5"])
+    >>> result = match(people, covariates=["prior_offences"], score="ps", caliper=None)
+    >>> result.pairs[["treated_index", "control_index"]].values.tolist()
+    [['t1', 'c2'], ['t2', 'c3'], ['t3', 'c4']]
+    >>> result.pairs["distance"].round(2).tolist()
+    [0.02, 0.02, 0.04]
     """
     _check_options(ratio, caliper, caliper_scale, m_order, distance, discard)
     if ties not in TIE_RULES:

@@ -83,8 +83,15 @@ def kappa_from_table(table: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]
 
     Examples
     --------
+    Two readers agree on 20 + 15 of 50 files (p_o = 0.7); chance agreement
+    from the margins is 0.5 x 0.6 + 0.5 x 0.4 = 0.5, so kappa =
+    (0.7 - 0.5) / (1 - 0.5) = 0.4, as statsmodels also finds:
+
+    >>> from statsmodels.stats.inter_rater import cohens_kappa
     >>> kappa, se, *_ = kappa_from_table(np.array([[20, 5], [10, 15]]), np.eye(2))
     >>> round(float(kappa), 3)
+    0.4
+    >>> round(float(cohens_kappa(np.array([[20, 5], [10, 15]])).kappa), 3)
     0.4
     """
     table = np.asarray(table, dtype=float)

@@ -119,6 +119,25 @@ def attrition(
         describe the baseline score of levels a and b; ``mean_difference`` is
         a - b, ``smd`` the difference over the pooled SD (Cohen's d_s), and
         ``t``, ``df``, ``p_value`` Welch's t-test (:func:`welch_test`).
+
+    Examples
+    --------
+    The scores of the :func:`change` example: the five fathers with a post
+    score had a mean baseline of (20 + 18 + 25 + 15 + 22) / 5 = 20, the one
+    without it 19 (a single score has no SD, so no test):
+
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "participant_id": ["a", "b", "c", "d", "e", "f"],
+    ...     "instrument": "sdq", "scale": "total", "informant": "father",
+    ...     "pre": [20.0, 18.0, 25.0, 15.0, 22.0, 19.0],
+    ...     "post": [14.0, 17.0, 19.0, 15.0, 16.0, None],
+    ...     "exit_status": ["completed"] * 5 + ["dropped_out"],
+    ... })
+    >>> out = attrition(scores)
+    >>> out[["comparison", "level_a", "level_b", "n_a", "mean_a", "n_b", "mean_b"]].values.tolist()
+    [['second_score', 'present', 'missing', 5, 20.0, 1, 19.0],
+     ['exit_status', 'completed', 'dropped_out', 5, 20.0, 1, 19.0]]
     """
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)

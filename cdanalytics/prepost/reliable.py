@@ -338,6 +338,34 @@ def reliable_change(
     Jacobson, N. S., & Truax, P. (1991). Clinical significance: a
     statistical approach to defining meaningful change in psychotherapy
     research. J Consult Clin Psychol 59:12-19.
+
+    Examples
+    --------
+    The scores of the :func:`change` example. The SDQ total has no norm SD in
+    the registry, so the SD is that of the six baseline scores (3.43);
+    with reliability 0.73, ``S_diff = sqrt(2) x 3.43 x sqrt(1 - 0.73)``
+    = 2.52 and a change of -6 gives RCI = -2.38, a reliable improvement.
+    The cut-off is the published threshold of 17: father ``a`` went from 20
+    (clinical) to 14 and recovered, ``c`` from 25 to 19 only improved:
+
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "participant_id": ["a", "b", "c", "d", "e", "f"],
+    ...     "instrument": "sdq", "scale": "total", "informant": "father",
+    ...     "pre": [20.0, 18.0, 25.0, 15.0, 22.0, 19.0],
+    ...     "post": [14.0, 17.0, 19.0, 15.0, 16.0, None],
+    ...     "exit_status": ["completed"] * 5 + ["dropped_out"],
+    ... })
+    >>> import math
+    >>> out = reliable_change(scores)
+    >>> round(float(out["s_diff"].iloc[0]), 2), float(out["cutoff"].iloc[0])
+    (2.52, 17.0)
+    >>> round(math.sqrt(2) * float(scores["pre"].std()) * math.sqrt(1 - 0.73), 2)
+    2.52
+    >>> out["rci"].round(2).tolist()
+    [-2.38, -0.4, -2.38, 0.0, -2.38, nan]
+    >>> out["change_class"].tolist()
+    ['recovered', 'unchanged', 'improved', 'unchanged', 'recovered', 'post_missing']
     """
     if sd_source not in ("auto", "sample"):
         raise ConfigError(f"sd_source must be 'auto' or 'sample', not {sd_source!r}.")

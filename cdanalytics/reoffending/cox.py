@@ -285,6 +285,32 @@ def cox(
     proportional hazards model. JASA 84:1074-1078.
     Therneau, T. M. & Grambsch, P. M. (2000). Modeling Survival Data:
     Extending the Cox Model. Springer.
+
+    Examples
+    --------
+    The data of the :func:`logrank` example. statsmodels' ``PHReg`` gives the
+    same coefficient and standard error, and with one binary covariate and no
+    tied event days the score test is the log-rank test:
+
+    >>> import pandas as pd
+    >>> from statsmodels.duration.hazard_regression import PHReg
+    >>> from cdanalytics.reoffending import logrank
+    >>> people = pd.DataFrame({
+    ...     "duration_days": [30, 60, 60, 90, 120, 200, 365, 365],
+    ...     "event": [1, 1, 0, 1, 0, 1, 0, 0],
+    ...     "group": ["programme", "comparison"] * 4,
+    ... })
+    >>> fit = cox(people, ["group"], reference={"group": "comparison"})
+    >>> term = fit.summary.iloc[0]
+    >>> term["term"], round(float(term["coef"]), 4), round(float(term["se"]), 4)
+    ('group[programme]', -0.7674, 1.1613)
+    >>> treated = (people[["group"]] == "programme").astype(float)
+    >>> check = PHReg(people["duration_days"], treated, status=people["event"], ties="efron").fit()
+    >>> round(float(check.params[0]), 4), round(float(check.bse[0]), 4)
+    (-0.7674, 1.1613)
+    >>> score = fit.tests.set_index("test").loc["score", "statistic"]
+    >>> round(float(score), 4), round(float(logrank(people, "group").statistic), 4)
+    (0.4577, 0.4577)
     """
     if ties not in TIES:
         raise ConfigError(f"ties must be one of {', '.join(TIES)}.")

@@ -16,10 +16,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from .._groups import by_columns, group_by, group_labels
-from .._stats import survival_at, survival_ci
+from .._stats import KaplanMeier, kaplan_meier, logrank_statistic, survival_at, survival_ci
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
@@ -168,7 +167,9 @@ def _survival_frame(
     extra: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Cohort rows with ``time`` and ``status`` (float) and the ``by`` columns."""
-    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS)
+    names = [by] if isinstance(by, str) else list(by or [])
+    names += [extra] if isinstance(extra, str) else list(extra)
+    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=names)
     keys = by_columns(by, cohort)
     extra = by_columns(list(extra), cohort)
     if set(keys) & set(extra):
@@ -182,16 +183,12 @@ def _survival_frame(
     return frame, keys
 
 
-def _counts_at(time: np.ndarray, status: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-    """At risk at ``t`` (time >= t, R's convention) and events/censored by ``t``."""
-    all_sorted = np.sort(time)
-    event_sorted = np.sort(time[status == 1])
-    censored_sorted = np.sort(time[status == 0])
-    return {
-        "n_at_risk": len(time) - np.searchsorted(all_sorted, t, side="left"),
-        "n_events": np.searchsorted(event_sorted, t, side="right"),
-        "n_censored": np.searchsorted(censored_sorted, t, side="right"),
-    }
+def _group_rows(frame: pd.DataFrame, keys: list[str]) -> list[tuple[object, np.ndarray | slice]]:
+    """(group name, its row positions) of each group, in :func:`group_by`'s
+    order; one group of all rows without ``keys``."""
+    if not keys:
+        return [(None, slice(None))]
+    return list(group_by(frame, keys).indices.items())
 
 
 def at_risk_table(
@@ -229,8 +226,9 @@ def at_risk_table(
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     rows = []
-    for name, part in group_by(frame, keys):
-        counts = _counts_at(part["time"].to_numpy(), part["status"].to_numpy(), days)
+    time, status = frame["time"].to_numpy(), frame["status"].to_numpy()
+    for name, positions in _group_rows(frame, keys):
+        counts = kaplan_meier(time[positions], status[positions]).counts_at(days)
         rows.append(
             pd.DataFrame(
                 {
@@ -302,19 +300,41 @@ def cumulative_reoffending(
     Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
     incomplete observations. JASA 53:457-481. Greenwood's variance;
     Kalbfleisch, J. D. & Prentice, R. L. (2002). The Statistical Analysis of
-    Failure Time Data, 2nd ed. Estimates by
-    ``statsmodels.duration.survfunc.SurvfuncRight``.
+    Failure Time Data, 2nd ed. Estimates by :func:`cdanalytics._stats.kaplan_meier`
+    (statsmodels' ``SurvfuncRight`` arithmetic in one counting pass).
+
+    Examples
+    --------
+    Eight people followed for up to a year; ``event`` marks a first
+    reoffence at ``duration_days``, otherwise follow-up ended then. By hand,
+    S(30) = 7/8, S(60) = 7/8 x 6/7, S(90) = S(60) x 4/5 and
+    S(200) = S(90) x 2/3 (the censored people leave the risk set):
+
+    >>> import pandas as pd
+    >>> people = pd.DataFrame({
+    ...     "duration_days": [30, 60, 60, 90, 120, 200, 365, 365],
+    ...     "event": [1, 1, 0, 1, 0, 1, 0, 0],
+    ... })
+    >>> km = cumulative_reoffending(people, horizons_months=[3, 7])
+    >>> km.curve[["time_days", "n_at_risk", "n_events", "cumulative"]].round(3).values.tolist()
+    [[0.0, 8.0, 0.0, 0.0], [30.0, 8.0, 1.0, 0.125], [60.0, 7.0, 1.0, 0.25],
+     [90.0, 5.0, 1.0, 0.4], [120.0, 4.0, 0.0, 0.4], [200.0, 3.0, 1.0, 0.6],
+     [365.0, 2.0, 0.0, 0.6]]
+    >>> [round(1 - s, 3) for s in (7 / 8, 7 / 8 * 6 / 7, 7 / 8 * 6 / 7 * 4 / 5, 0.6 * 2 / 3)]
+    [0.125, 0.25, 0.4, 0.6]
+    >>> km.horizons[["horizon_days", "cumulative"]].round(3).values.tolist()
+    [[91.312, 0.4], [213.062, 0.6]]
     """
     if conf_type not in CONF_TYPES:
         raise ConfigError(f"conf_type must be one of {', '.join(CONF_TYPES)}.")
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     horizons, curves, medians = [], [], []
-    for name, part in group_by(frame, keys):
+    all_time, all_status = frame["time"].to_numpy(), frame["status"].to_numpy()
+    for name, positions in _group_rows(frame, keys):
         labels = group_labels(keys, name)
-        time = part["time"].to_numpy()
-        status = part["status"].to_numpy()
-        fit = SurvfuncRight(time, status)
+        time, status = all_time[positions], all_status[positions]
+        fit = kaplan_meier(time, status)
 
         surv, se = survival_at(fit, days)
         low, high = survival_ci(surv, se, conf_type, alpha)
@@ -325,7 +345,7 @@ def cumulative_reoffending(
                     **labels,
                     "horizon_months": np.asarray(horizons_months, dtype=float),
                     "horizon_days": days,
-                    **_counts_at(time, status, days),
+                    **fit.counts_at(days),
                     "cumulative": np.where(beyond, np.nan, 1 - surv),
                     "std_err": np.where(beyond, np.nan, se),
                     "ci_low": np.where(beyond, np.nan, 1 - high),
@@ -334,7 +354,7 @@ def cumulative_reoffending(
             )
         )
 
-        curve = _curve(time, status, fit, conf_type, alpha)
+        curve = _curve(fit, len(time), conf_type, alpha)
         curves.append(curve.assign(**labels))
         medians.append(
             {
@@ -362,19 +382,14 @@ def cumulative_reoffending(
     )
 
 
-def _curve(
-    time: np.ndarray, status: np.ndarray, fit: SurvfuncRight, conf_type: str, alpha: float
-) -> pd.DataFrame:
+def _curve(fit: KaplanMeier, n: int, conf_type: str, alpha: float) -> pd.DataFrame:
     """The step function at every distinct follow-up time, from time 0."""
-    times, inverse = np.unique(time, return_inverse=True)
-    n_events = np.bincount(inverse, weights=status).astype(np.int64)
-    n_all = np.bincount(inverse)
-    n_at_risk = np.cumsum(n_all[::-1])[::-1]
+    times, n_events, n_all, n_at_risk = fit.times, fit.n_events, fit.n_all, fit.n_at_risk
     if times[0] > 0:
         times = np.concatenate([[0.0], times])
         n_events = np.concatenate([[0], n_events])
         n_all = np.concatenate([[0], n_all])
-        n_at_risk = np.concatenate([[len(time)], n_at_risk])
+        n_at_risk = np.concatenate([[n], n_at_risk])
     surv, se = survival_at(fit, times)
     low, high = survival_ci(surv, se, conf_type, alpha)
     return pd.DataFrame(
@@ -428,7 +443,38 @@ def logrank(
     ----------
     Mantel, N. (1966). Evaluation of survival data and two new rank order
     statistics arising in its consideration. Cancer Chemotherapy Reports
-    50:163-170. Statistic by ``statsmodels.duration.survfunc.survdiff``.
+    50:163-170. Statistic by :func:`cdanalytics._stats.logrank_statistic`
+    (the arithmetic of statsmodels' ``survdiff``).
+
+    Examples
+    --------
+    Programme and comparison people alternate in this table. The expected
+    comparison reoffences sum the comparison share of each risk set over the
+    four event days: 4/8 + 4/7 + 3/5 + 2/3 = 2.338 (3 observed). scipy's
+    log-rank test gives the same chi-square (the square of its z) and p-value:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from scipy import stats
+    >>> people = pd.DataFrame({
+    ...     "duration_days": [30, 60, 60, 90, 120, 200, 365, 365],
+    ...     "event": [1, 1, 0, 1, 0, 1, 0, 0],
+    ...     "group": ["programme", "comparison"] * 4,
+    ... })
+    >>> result = logrank(people, "group")
+    >>> result.summary[["group", "observed", "expected"]].round(3).values.tolist()
+    [['comparison', 3.0, 2.338], ['programme', 1.0, 1.662]]
+    >>> round(4 / 8 + 4 / 7 + 3 / 5 + 2 / 3, 3)
+    2.338
+    >>> round(float(result.statistic), 4), round(float(result.p_value), 4)
+    (0.4577, 0.4987)
+    >>> def censored(g):
+    ...     rows = people[people["group"] == g]
+    ...     days, event = rows["duration_days"], rows["event"] == 1
+    ...     return stats.CensoredData(uncensored=days[event], right=days[~event])
+    >>> check = stats.logrank(censored("programme"), censored("comparison"))
+    >>> round(float(check.statistic) ** 2, 4), round(float(check.pvalue), 4)
+    (0.4577, 0.4987)
     """
     if by is None:
         raise ConfigError("logrank needs by=: the column(s) defining the groups to compare.")
@@ -443,14 +489,9 @@ def logrank(
     status = frame["status"].to_numpy()
     if status.sum() == 0:
         raise InsufficientDataError("logrank: nobody reoffended, so there is nothing to compare.")
-    stratum = group_by(frame, strata_keys).ngroup().to_numpy()
-    statistic, _ = survdiff(time, status, codes, strata=stratum if strata_keys else None)
-
+    stratum = group_by(frame, strata_keys).ngroup().to_numpy() if strata_keys else None
+    statistic, expected = logrank_statistic(time, status, codes, stratum)
     observed = np.bincount(codes, weights=status, minlength=n_groups)
-    expected = np.zeros(n_groups)
-    for s in np.unique(stratum):
-        rows = stratum == s
-        expected += _expected_events(time[rows], status[rows], codes[rows], n_groups)
     summary = groups.size().reset_index(name="n") if keys else pd.DataFrame({"n": [len(frame)]})
     summary = summary.assign(observed=observed, expected=expected)
     return LogrankResult(
@@ -460,15 +501,3 @@ def logrank(
         summary=summary[[*keys, *LOGRANK_COLUMNS]],
         strata=tuple(strata_keys),
     )
-
-
-def _expected_events(
-    time: np.ndarray, status: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Expected events per group under equal hazards: sum over times of d·n_g/n."""
-    times, inverse = np.unique(time, return_inverse=True)
-    n_times = len(times)
-    at_time = np.bincount(inverse * n_groups + codes, minlength=n_times * n_groups)
-    at_risk = np.cumsum(at_time.reshape(n_times, n_groups)[::-1], axis=0)[::-1]
-    deaths = np.bincount(inverse, weights=status, minlength=n_times)
-    return (deaths[:, None] * at_risk / at_risk.sum(axis=1, keepdims=True)).sum(axis=0)

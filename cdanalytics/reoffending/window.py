@@ -87,6 +87,32 @@ def fixed_window(
     Wilson, E. B. (1927). Probable inference, the law of succession, and
     statistical inference. JASA 22:209-212.
     Ministry of Justice (2014). Justice Data Lab statistics: methodology.
+
+    Examples
+    --------
+    A table in the shape :func:`person_outcomes` gives: six people, five of
+    them past their window and waiting period, two of whom reoffended (three
+    offences between them). The rate is 2 of 5 with Wilson's interval,
+    checked against statsmodels:
+
+    >>> import pandas as pd
+    >>> from statsmodels.stats.proportion import proportion_confint
+    >>> people = pd.DataFrame({
+    ...     "in_cohort": True,
+    ...     "window_eligible": [True, True, True, True, True, False],
+    ...     "reoffended_in_window": [True, False, False, True, False, False],
+    ...     "n_offences_in_window": [2, 0, 0, 1, 0, 0],
+    ...     "days_to_first": [40, None, None, 100, None, None],
+    ... })
+    >>> row = fixed_window(people).iloc[0]
+    >>> [int(row[c]) for c in ("n_eligible", "n_not_yet_eligible", "n_reoffenders", "n_offences")]
+    [5, 1, 2, 3]
+    >>> [round(float(row[c]), 4) for c in ("rate", "ci_low", "ci_high")]
+    [0.4, 0.1176, 0.7693]
+    >>> [round(x, 4) for x in (2 / 5, *proportion_confint(2, 5, method="wilson"))]
+    [0.4, 0.1176, 0.7693]
+    >>> float(row["offences_per_person"]), float(row["mean_days_to_first"])
+    (0.6, 70.0)
     """
     cohort = resolve_outcomes(data, definition, _REQUIRED)
     keys = by_columns(by, cohort)

@@ -48,6 +48,7 @@ from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .practice import practice_section
 from .summary import summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
@@ -411,10 +412,13 @@ def _build(
     done("added_sections")
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
+    practice = practice_section(data, policy)  # empty without case audits
+    published.update(practice.tables)
     for section in ADDED_SECTIONS:
         published.update(section.publish(outcomes_obj, policy, published))
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
+    practice.add_to(outcomes, outcomes_obj.notes)
     for section in ADDED_SECTIONS:
         section.add_headlines(outcomes, outcomes_obj, published)
     done("disclosure")

@@ -1,0 +1,39 @@
+"""Fixtures shared by several test modules.
+
+Session-scoped fixtures are built once per test process (once per xdist
+worker with ``-n 2``) and only read by the tests that use them: a test that
+changes a report folder makes its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
+    """``cdanalytics report data/sample --quiet`` with the defaults (English).
+
+    The exit code, what it wrote to stdout, and the report folder; the root
+    logger's level, which the command line sets, is restored. Read (never
+    changed) by ``test_cli.py`` and ``test_report_browser.py``.
+    """
+    from cdanalytics.cli import main
+
+    out = tmp_path_factory.mktemp("sample-report") / "sample"
+    root = logging.getLogger()
+    level = root.level
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(["report", str(SAMPLE), "--out", str(out), "--quiet"])
+    finally:
+        root.setLevel(level)
+    return code, stdout.getvalue(), out
