@@ -17,13 +17,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from _report_added_fixtures import as_number, read_csv, write_family_export
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from cdanalytics.i18n import label
 from cdanalytics.report import build_report
 
 THRESHOLD = 10
-FAMILY_TABLES = ("family_stages", "family_reviews", "family_evaluation", "family_change")
+FAMILY_TABLES = (
+    "family_stages",
+    "family_reviews",
+    "family_evaluation",
+    "family_services",
+    "family_partner_contact",
+    "family_change",
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +99,35 @@ def test_review_attendance_agrees_with_statsmodels_wilson(report):
     low, high = proportion_confint(k[shown], n[shown], method="wilson")
     np.testing.assert_allclose(as_number(table.loc[shown, "attended_ci_low"]), low, atol=1e-12)
     np.testing.assert_allclose(as_number(table.loc[shown, "attended_ci_high"]), high, atol=1e-12)
+
+
+def test_service_reach_agrees_with_statsmodels_wilson(report):
+    table = read_csv(report[1], "family_services")
+    assert {"partner_support", "childrens_service"} <= set(table["service"])
+    checked = 0
+    for step in ("offered", "contacted", "accepted", "engaged"):
+        k, n = as_number(table[f"n_{step}"]), as_number(table["n_men"])
+        shown = as_number(table[step]).notna() & k.notna() & n.notna()
+        low, high = proportion_confint(k[shown], n[shown], method="wilson")
+        np.testing.assert_allclose(as_number(table.loc[shown, step]), k[shown] / n[shown])
+        np.testing.assert_allclose(as_number(table.loc[shown, f"{step}_ci_low"]), low, atol=1e-12)
+        np.testing.assert_allclose(as_number(table.loc[shown, f"{step}_ci_high"]), high, atol=1e-12)
+        checked += int(shown.sum())
+    assert checked >= 10
+
+
+def test_partner_contact_difference_agrees_with_statsmodels_newcombe(report):
+    table = read_csv(report[1], "family_partner_contact")
+    columns = ["n_completers_contacted", "n_completers", "n_others_contacted", "n_others"]
+    counts = table[columns].apply(as_number)
+    shown = counts.notna().all(axis=1) & as_number(table["difference_pp"]).notna()
+    assert shown.sum() >= 3
+    for i in table.index[shown]:
+        c1, n1, c2, n2 = (int(v) for v in counts.loc[i])
+        low, high = confint_proportions_2indep(c1, n1, c2, n2, method="newcomb", compare="diff")
+        assert as_number(table["difference_pp"])[i] == pytest.approx(100 * (c1 / n1 - c2 / n2))
+        assert as_number(table["difference_pp_ci_low"])[i] == pytest.approx(100 * low, abs=1e-8)
+        assert as_number(table["difference_pp_ci_high"])[i] == pytest.approx(100 * high, abs=1e-8)
 
 
 def test_evaluation_outcomes_are_the_recorded_outcomes_counted_by_hand(report, outcomes):
@@ -168,6 +204,12 @@ def test_no_published_count_is_small_and_withheld_cells_carry_markers(report):
         ("family_stages", "n_reached", "n_progressed"),
         ("family_stages", "n_potential", "n_reached"),
         ("family_reviews", "n_due", "n_attended"),
+        ("family_services", "n_men", "n_offered"),
+        ("family_services", "n_offered", "n_contacted"),
+        ("family_services", "n_contacted", "n_accepted"),
+        ("family_services", "n_accepted", "n_engaged"),
+        ("family_partner_contact", "n_completers", "n_completers_contacted"),
+        ("family_partner_contact", "n_others", "n_others_contacted"),
     ],
 )
 def test_no_small_count_follows_by_subtraction_within_a_row(report, name, whole, part):

@@ -44,7 +44,14 @@ from .tables import PublishedTable
 __all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
 
 #: The section's published tables.
-TABLES: tuple[str, ...] = ("family_stages", "family_reviews", "family_evaluation", "family_change")
+TABLES: tuple[str, ...] = (
+    "family_stages",
+    "family_reviews",
+    "family_evaluation",
+    "family_services",
+    "family_partner_contact",
+    "family_change",
+)
 
 #: Informants whose questionnaires are "what partners and children report".
 FAMILY_INFORMANTS: tuple[str, ...] = ("partner", "child")
@@ -132,6 +139,70 @@ REVIEW_SPEC = GatedSpec(
     pieces=("programme",),
 )
 
+_STEPS = ("offered", "contacted", "accepted", "engaged")
+SERVICE_SPEC = GatedSpec(
+    keys=("programme", "service"),
+    columns=("n_men", *(f"n_{s}" for s in _STEPS), *_rates(*_STEPS)),
+    total="n_men",
+    parts={
+        "n_not_offered": lambda df: df["n_men"] - df["n_offered"],
+        "n_offered_only": lambda df: df["n_offered"] - df["n_contacted"],
+        "n_contacted_only": lambda df: df["n_contacted"] - df["n_accepted"],
+        "n_accepted_only": lambda df: df["n_accepted"] - df["n_engaged"],
+        "n_engaged": lambda df: df["n_engaged"],
+    },
+    nested={
+        "n_offered": ("n_offered_only", "n_contacted_only", "n_accepted_only", "n_engaged"),
+        "n_contacted": ("n_contacted_only", "n_accepted_only", "n_engaged"),
+        "n_accepted": ("n_accepted_only", "n_engaged"),
+    },
+    bases=dict.fromkeys(_rates(*_STEPS), "n_men"),
+    numerators={c: f"n_{s}" for s in _STEPS for c in _rates(s)},
+    rates={s: (f"n_{s}", "n_men", f"{s}_ci_low", f"{s}_ci_high", 1.0) for s in _STEPS},
+    pieces=("programme",),
+)
+
+_CONTACT = ("contact_completers", "contact_others")
+CONTACT_SPEC = GatedSpec(
+    keys=("programme",),
+    columns=(
+        "n_completers",
+        "n_completers_contacted",
+        *_rates("contact_completers"),
+        "n_others",
+        "n_others_contacted",
+        *_rates("contact_others"),
+        "difference_pp",
+        "difference_pp_ci_low",
+        "difference_pp_ci_high",
+    ),
+    total="n_potential",
+    parts={
+        "n_completers_contacted": _col("n_completers_contacted"),
+        "n_completers_not": lambda df: df["n_completers"] - df["n_completers_contacted"],
+        "n_others_contacted": _col("n_others_contacted"),
+        "n_others_not": lambda df: df["n_others"] - df["n_others_contacted"],
+    },
+    nested={
+        "n_completers": ("n_completers_contacted", "n_completers_not"),
+        "n_others": ("n_others_contacted", "n_others_not"),
+    },
+    bases={
+        **dict.fromkeys(_rates("contact_completers"), "n_completers"),
+        **dict.fromkeys(_rates("contact_others"), "n_others"),
+        **dict.fromkeys(
+            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_others"
+        ),
+    },
+    numerators={
+        **dict.fromkeys(_rates("contact_completers"), "n_completers_contacted"),
+        **dict.fromkeys(_rates("contact_others"), "n_others_contacted"),
+        **dict.fromkeys(
+            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_completers"
+        ),
+    },
+)
+
 _CHANGE_STATS = (
     "mean_pre",
     "mean_post",
@@ -210,6 +281,23 @@ def compute(out: Outcomes) -> None:
         meeting = engagement.evaluation_outcomes(export, "programme", prepared=prepared)
         if len(meeting):
             t["family_evaluation"] = meeting.assign(programme=meeting["programme"].astype(str))
+    services = export.services
+    if services is not None and not services.empty:
+        reach = engagement.service_reach(services, export, "programme", prepared=prepared)
+        reach = reach[reach["n_offered"].to_numpy() > 0]
+        steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
+        if len(reach) and (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
+            t["family_services"] = reach.assign(
+                programme=reach["programme"].astype(str), service=reach["service"].astype(str)
+            ).reset_index(drop=True)
+        contact = engagement.partner_contact_by_completion(
+            services, export, "programme", prepared=prepared
+        )
+        contact = contact.assign(
+            programme=contact["programme"].astype(str),
+            n_potential=contact["n_completers"] + contact["n_others"],
+        )
+        t["family_partner_contact"] = contact[contact["n_potential"] > 0].reset_index(drop=True)
     measures = export.measures
     if not measures.empty and measures["informant"].isin(FAMILY_INFORMANTS).any():
         instruments = export.registries.instruments
@@ -296,6 +384,19 @@ def publish(
         added["family_evaluation"] = publish_gated(
             "family_evaluation", wide, _evaluation_spec(outcomes), policy
         )
+    if "family_services" in t:
+        added["family_services"] = publish_gated(
+            "family_services", t["family_services"], SERVICE_SPEC, policy
+        )
+    if "family_partner_contact" in t:
+        table = publish_gated(
+            "family_partner_contact", t["family_partner_contact"], CONTACT_SPEC, policy
+        )
+        # the difference of the two shares gives either back from the other
+        mask = table.protected.mask
+        rows = mask[[*_CONTACT, "n_completers_contacted", "n_others_contacted"]].any(axis=1)
+        withhold_rows(table, rows.to_numpy(), list(CONTACT_SPEC.columns[-3:]))
+        added["family_partner_contact"] = table
     if "family_change" in t:
         table = publish_gated("family_change", t["family_change"], CHANGE_SPEC, policy)
         _withhold_as_main(table, published.get("change"))
@@ -332,6 +433,18 @@ def add_headlines(
             columns,
             "family.evaluation_outcomes",
             withheld,
+        )
+    services = published.get("family_services")
+    if services is not None:
+        columns = {c: c for c in services.spec.columns}
+        names = services.published[["programme", "service"]]
+        section["services"] = _nested(services, names, columns, "family.services", withheld)
+    contact = published.get("family_partner_contact")
+    if contact is not None:
+        columns = {c: c for c in contact.spec.columns}
+        names = contact.published[["programme"]]
+        section["partner_contact"] = _nested(
+            contact, names, columns, "family.partner_contact", withheld
         )
     change = published.get("family_change")
     if change is not None:

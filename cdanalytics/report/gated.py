@@ -59,10 +59,17 @@ FORMATS: dict[str, Callable[[object, str], str]] = {
             "standardised",
             "standardised_rate",
             "fmi",
+            "offered",
+            "contacted",
+            "accepted",
+            "engaged",
+            "contact_completers",
+            "contact_others",
         ),
         _share,
     ),
     **dict.fromkeys(("days_median", "days_q1", "days_q3"), _digits(0)),
+    **dict.fromkeys(("difference_pp",), _digits(1)),
     **dict.fromkeys(("outside_95", "outside_998"), _flag),
 }
 
