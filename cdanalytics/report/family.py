@@ -286,10 +286,16 @@ def compute(out: Outcomes) -> None:
         reach = engagement.service_reach(services, export, "programme", prepared=prepared)
         reach = reach[reach["n_offered"].to_numpy() > 0]
         steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
-        if len(reach) and (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
+        if (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
             t["family_services"] = reach.assign(
                 programme=reach["programme"].astype(str), service=reach["service"].astype(str)
             ).reset_index(drop=True)
+        else:
+            out.notes.append(
+                "Reach of partner and children's services: not shown (some men reached a later "
+                "step of a service without the earlier ones, so the steps cannot be protected as "
+                "parts of each other)."
+            )
         contact = engagement.partner_contact_by_completion(
             services, export, "programme", prepared=prepared
         )
