@@ -286,7 +286,9 @@ def compute(out: Outcomes) -> None:
         reach = engagement.service_reach(services, export, "programme", prepared=prepared)
         reach = reach[reach["n_offered"].to_numpy() > 0]
         steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
-        if (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
+        if not len(reach):
+            pass
+        elif (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
             t["family_services"] = reach.assign(
                 programme=reach["programme"].astype(str), service=reach["service"].astype(str)
             ).reset_index(drop=True)
