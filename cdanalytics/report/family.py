@@ -286,13 +286,12 @@ def compute(out: Outcomes) -> None:
         reach = engagement.service_reach(services, export, "programme", prepared=prepared)
         reach = reach[reach["n_offered"].to_numpy() > 0]
         steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
-        if not len(reach):
-            pass
-        elif (np.diff(steps, axis=1) <= 0).all():  # each step within the one before
+        nested = bool((np.diff(steps, axis=1) <= 0).all())  # each step within the one before
+        if len(reach) and nested:
             t["family_services"] = reach.assign(
                 programme=reach["programme"].astype(str), service=reach["service"].astype(str)
             ).reset_index(drop=True)
-        else:
+        elif len(reach):
             out.notes.append(
                 "Reach of partner and children's services: not shown (some men reached a later "
                 "step of a service without the earlier ones, so the steps cannot be protected as "
