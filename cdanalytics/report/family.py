@@ -304,7 +304,9 @@ def compute(out: Outcomes) -> None:
             programme=contact["programme"].astype(str),
             n_potential=contact["n_completers"] + contact["n_others"],
         )
-        t["family_partner_contact"] = contact[contact["n_potential"] > 0].reset_index(drop=True)
+        contact = contact[contact["n_potential"].to_numpy() > 0].reset_index(drop=True)
+        if len(contact):
+            t["family_partner_contact"] = contact
     measures = export.measures
     if not measures.empty and measures["informant"].isin(FAMILY_INFORMANTS).any():
         instruments = export.registries.instruments

@@ -194,10 +194,9 @@ def publish_gated(
     -------
     GatedTable
     """
-    if spec.pieces:
+    groups = [frame]
+    if spec.pieces and len(frame):
         groups = [g for _, g in frame.groupby(list(spec.pieces), sort=False, dropna=False)]
-    else:
-        groups = [frame]
     pieces = [_protect_piece(name, g, spec, policy) for g in groups]
     protected = SuppressedTable(
         **{
