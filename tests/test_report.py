@@ -904,6 +904,23 @@ def key_paths(value, path=()) -> set[str]:
         ("withheld",): "<key>",
         ("programmes",): "<programme>",
         ("programmes", "<programme>", "matched"): "<analysis>",
+        # the added sections (cdanalytics.report.family, cdanalytics.report.methods_extra)
+        ("family", "stages"): "<programme>",
+        ("family", "stages", "<programme>"): "<stage>",
+        ("family", "reviews"): "<programme>",
+        ("family", "reviews", "<programme>"): "<review>",
+        ("family", "evaluation_outcomes"): "<programme>",
+        ("family", "services"): "<programme>",
+        ("family", "services", "<programme>"): "<service>",
+        ("family", "partner_contact"): "<programme>",
+        ("family", "partner_child_change"): "<programme>",
+        ("family", "partner_child_change", "<programme>"): "<measure>",
+        ("prepost_missing", "measures"): "<measure>",
+        ("landmark", "bands"): "<band>",
+        ("reoffending_variants",): "<variant>",
+        ("reoffending_variants", "<variant>"): "<group>",
+        ("casemix",): "<unit>",
+        ("casemix", "<unit>", "units"): "<name>",
     }
     keys = set()
     for key, item in value.items():

@@ -45,6 +45,7 @@ from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
+from . import family, methods_extra
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
@@ -67,6 +68,10 @@ __all__ = ["ReportRun", "build_report", "input_checksums"]
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+#: Sections added beside the main tables, each with compute, publish, add_headlines,
+#: draw and context functions (their template partial is ``<name>.html.j2``).
+ADDED_SECTIONS = (family, methods_extra)
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,9 @@ def _render_html(
         generated=datetime(dt.datetime.now(dt.UTC), lang),
         checksums=checksums,
         config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
+        added={
+            s.__name__.rsplit(".", 1)[-1]: s.context(out, published, lang) for s in ADDED_SECTIONS
+        },
     )
 
 
@@ -352,16 +360,25 @@ def _build(
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
+    for section in ADDED_SECTIONS:
+        section.compute(outcomes_obj)
+    done("added_sections")
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
     practice = practice_section(data, policy)  # empty without case audits
     published.update(practice.tables)
+    for section in ADDED_SECTIONS:
+        published.update(section.publish(outcomes_obj, policy, published))
     _self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
     practice.add_to(outcomes, outcomes_obj.notes)
+    for section in ADDED_SECTIONS:
+        section.add_headlines(outcomes, outcomes_obj, published)
     done("disclosure")
     names = {c: e["name"][lang] for c, e in data.registries.programmes.items()}
     figures = draw_figures(outcomes_obj, lang, policy, published, names)
+    for section in ADDED_SECTIONS:
+        figures += section.draw(outcomes_obj, published, lang)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)

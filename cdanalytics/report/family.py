@@ -1,0 +1,536 @@
+"""The report's programme-structure and family section (issue 13).
+
+Shown only when the export has the data:
+
+- **stage completion** for programmes whose registry entry lists stages
+  (Caledonian System: pre-group, group, maintenance), with a stage funnel
+  figure (:func:`cdanalytics.charts.stage_funnel_chart`);
+- **review attendance and timing** and the **evaluation meeting** outcome
+  for programmes with review sessions (Caring Dads);
+- **what partners and children report**: pre/post change, per programme, of
+  the questionnaires answered by a partner or a child (the measures'
+  ``informant``), beside **what the records show** (the fixed-window
+  reoffending table).
+
+Every published number passes the gate (:mod:`.gated`): each stage's
+potential completers are split into six parts (reached the stage or not x
+completed it / entered without completing / did not enter), so entered,
+completed, reached and progressed are sums of parts and are withheld with
+any part they add up; review attendance is a part of the men due; evaluation
+outcomes partition the men due; and the partner and child change counts are
+protected per measure across programmes, with every count the main change
+table withholds for that measure withheld here too (the programmes add up to
+it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import engagement, prepost
+from .._groups import group_by
+from ..charts.stages import stage_funnel_chart
+from ..disclosure import DisclosurePolicy
+from ..i18n import label
+from .compute import Outcomes
+from .figures import Figure, _render
+from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
+from .tables import PublishedTable
+
+__all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
+
+#: The section's published tables.
+TABLES: tuple[str, ...] = (
+    "family_stages",
+    "family_reviews",
+    "family_evaluation",
+    "family_services",
+    "family_partner_contact",
+    "family_change",
+)
+
+#: Informants whose questionnaires are "what partners and children report".
+FAMILY_INFORMANTS: tuple[str, ...] = ("partner", "child")
+
+_STAGE_CELLS = {
+    "n_reached_completed": ("reached", "completed"),
+    "n_reached_entered_only": ("reached", "entered_only"),
+    "n_reached_not_entered": ("reached", "not_entered"),
+    "n_other_completed": ("other", "completed"),
+    "n_other_entered_only": ("other", "entered_only"),
+    "n_other_not_entered": ("other", "not_entered"),
+}
+
+
+def _rates(*names: str) -> tuple[str, ...]:
+    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
+
+
+def _col(name: str) -> Any:
+    return lambda df: df[name]
+
+
+STAGE_SPEC = GatedSpec(
+    keys=("programme", "stage"),
+    columns=(
+        "n_potential",
+        "n_entered",
+        "n_completed",
+        *_rates("completion_of_entered"),
+        "n_reached",
+        "n_progressed",
+        *_rates("transition", "through_stage"),
+    ),
+    total="n_potential",
+    parts={c: _col(c) for c in _STAGE_CELLS},
+    nested={
+        "n_entered": (
+            "n_reached_completed",
+            "n_reached_entered_only",
+            "n_other_completed",
+            "n_other_entered_only",
+        ),
+        "n_completed": ("n_reached_completed", "n_other_completed"),
+        "n_reached": ("n_reached_completed", "n_reached_entered_only", "n_reached_not_entered"),
+        "n_progressed": ("n_reached_completed",),
+    },
+    bases={
+        **dict.fromkeys(_rates("completion_of_entered"), "n_entered"),
+        **dict.fromkeys(_rates("transition"), "n_reached"),
+        **dict.fromkeys(_rates("through_stage"), "n_potential"),
+    },
+    numerators={
+        **dict.fromkeys(_rates("completion_of_entered"), "n_completed"),
+        **dict.fromkeys(_rates("transition", "through_stage"), "n_progressed"),
+    },
+    rates={
+        "completion_of_entered": (
+            "n_completed",
+            "n_entered",
+            "completion_of_entered_ci_low",
+            "completion_of_entered_ci_high",
+            1.0,
+        ),
+        "transition": ("n_progressed", "n_reached", "transition_ci_low", "transition_ci_high", 1.0),
+        "through_stage": (
+            "n_progressed",
+            "n_potential",
+            "through_stage_ci_low",
+            "through_stage_ci_high",
+            1.0,
+        ),
+    },
+    pieces=("programme",),
+)
+
+_TIMING = ("days_median", "days_q1", "days_q3")
+REVIEW_SPEC = GatedSpec(
+    keys=("programme", "review"),
+    columns=("n_due", "n_attended", *_rates("attended"), *_TIMING),
+    total="n_due",
+    parts={"n_attended": _col("n_attended"), "n_missed": lambda df: df["n_due"] - df["n_attended"]},
+    bases={**dict.fromkeys(_rates("attended"), "n_due"), **dict.fromkeys(_TIMING, "n_attended")},
+    numerators=dict.fromkeys(_rates("attended"), "n_attended"),
+    rates={"attended": ("n_attended", "n_due", "attended_ci_low", "attended_ci_high", 1.0)},
+    pieces=("programme",),
+)
+
+_STEPS = ("offered", "contacted", "accepted", "engaged")
+SERVICE_SPEC = GatedSpec(
+    keys=("programme", "service"),
+    columns=("n_men", *(f"n_{s}" for s in _STEPS), *_rates(*_STEPS)),
+    total="n_men",
+    parts={
+        "n_not_offered": lambda df: df["n_men"] - df["n_offered"],
+        "n_offered_only": lambda df: df["n_offered"] - df["n_contacted"],
+        "n_contacted_only": lambda df: df["n_contacted"] - df["n_accepted"],
+        "n_accepted_only": lambda df: df["n_accepted"] - df["n_engaged"],
+        "n_engaged": lambda df: df["n_engaged"],
+    },
+    nested={
+        "n_offered": ("n_offered_only", "n_contacted_only", "n_accepted_only", "n_engaged"),
+        "n_contacted": ("n_contacted_only", "n_accepted_only", "n_engaged"),
+        "n_accepted": ("n_accepted_only", "n_engaged"),
+    },
+    bases=dict.fromkeys(_rates(*_STEPS), "n_men"),
+    numerators={c: f"n_{s}" for s in _STEPS for c in _rates(s)},
+    rates={s: (f"n_{s}", "n_men", f"{s}_ci_low", f"{s}_ci_high", 1.0) for s in _STEPS},
+    pieces=("programme",),
+)
+
+_CONTACT = ("contact_completers", "contact_others")
+CONTACT_SPEC = GatedSpec(
+    keys=("programme",),
+    columns=(
+        "n_completers",
+        "n_completers_contacted",
+        *_rates("contact_completers"),
+        "n_others",
+        "n_others_contacted",
+        *_rates("contact_others"),
+        "difference_pp",
+        "difference_pp_ci_low",
+        "difference_pp_ci_high",
+    ),
+    total="n_potential",
+    parts={
+        "n_completers_contacted": _col("n_completers_contacted"),
+        "n_completers_not": lambda df: df["n_completers"] - df["n_completers_contacted"],
+        "n_others_contacted": _col("n_others_contacted"),
+        "n_others_not": lambda df: df["n_others"] - df["n_others_contacted"],
+    },
+    nested={
+        "n_completers": ("n_completers_contacted", "n_completers_not"),
+        "n_others": ("n_others_contacted", "n_others_not"),
+    },
+    bases={
+        **dict.fromkeys(_rates("contact_completers"), "n_completers"),
+        **dict.fromkeys(_rates("contact_others"), "n_others"),
+        **dict.fromkeys(
+            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_others"
+        ),
+    },
+    numerators={
+        **dict.fromkeys(_rates("contact_completers"), "n_completers_contacted"),
+        **dict.fromkeys(_rates("contact_others"), "n_others_contacted"),
+        **dict.fromkeys(
+            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_completers"
+        ),
+    },
+)
+
+_CHANGE_STATS = (
+    "mean_pre",
+    "mean_post",
+    "mean_change",
+    "change_ci_low",
+    "change_ci_high",
+    "d_z",
+)
+CHANGE_SPEC = GatedSpec(
+    keys=("programme", "instrument", "scale", "informant"),
+    columns=("n_paired", "n_pre_only", *_CHANGE_STATS),
+    counts=("n_paired", "n_pre_only"),
+    bases=dict.fromkeys(_CHANGE_STATS, "n_paired"),
+    pieces=("instrument", "scale", "informant"),
+)
+
+
+def _evaluation_spec(outcomes: list[str]) -> GatedSpec:
+    parts = {f"n_{o}": _col(f"n_{o}") for o in outcomes}
+    shares = {f"share_{o}": f"n_{o}" for o in outcomes}
+    return GatedSpec(
+        keys=("programme",),
+        columns=("n_due", *(c for o in outcomes for c in (f"n_{o}", f"share_{o}"))),
+        total="n_due",
+        parts=parts,
+        bases=dict.fromkeys(shares, "n_due"),
+        numerators=shares,
+        rates={s: (n, "n_due", None, None, 1.0) for s, n in shares.items()},
+    )
+
+
+def _staged(prepared: engagement.EngagementData) -> list[str]:
+    """Programmes of the export whose registry lists more than one stage."""
+    present = pd.unique(prepared.episodes["programme"].astype("object").dropna())
+    return [
+        str(p)
+        for p in present
+        if len((prepared.registry.get(str(p)) or {}).get("stages") or ()) > 1
+    ]
+
+
+def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFrame:
+    progress = engagement.stage_progress(export, prepared=prepared)
+    rates = engagement.stage_completion(export, "programme", prepared=prepared, progress=progress)
+    potential = progress["potential_completer"].to_numpy()
+    reached = np.where(progress["reached"].to_numpy(), "reached", "other")
+    done = progress["completed"].to_numpy()
+    entered = progress["entered"].to_numpy()
+    state = np.where(done, "completed", np.where(entered, "entered_only", "not_entered"))
+    frame = pd.DataFrame(
+        {"programme": progress["programme"].astype(str).to_numpy(), "stage": progress["stage"]}
+    )
+    for cell, (r, s) in _STAGE_CELLS.items():
+        frame[cell] = potential & (reached == r) & (state == s)
+    cells = group_by(frame, ["programme", "stage"])[list(_STAGE_CELLS)].sum().reset_index()
+    cells = cells.astype({c: np.int64 for c in _STAGE_CELLS})
+    rates = rates.assign(programme=rates["programme"].astype(str))
+    table = rates.merge(cells, on=["programme", "stage"], how="left", validate="one_to_one")
+    table = table.sort_values(["programme", "order"], kind="stable").reset_index(drop=True)
+    return table
+
+
+def compute(out: Outcomes) -> None:
+    """Add the family section's result tables (``family_*``) to ``out.tables``."""
+    export = out.export
+    prepared = engagement.prepare_engagement(export)
+    staged = _staged(prepared)
+    t = out.tables
+    if staged:
+        stages = _stage_table(export, prepared)
+        t["family_stages"] = stages[stages["programme"].isin(staged)].reset_index(drop=True)
+    reviews = engagement.review_attendance(export, "programme", prepared=prepared)
+    if len(reviews) and int(reviews["n_due"].sum()) > 0:
+        t["family_reviews"] = reviews.assign(programme=reviews["programme"].astype(str))
+    if "evaluation_outcome" in export.participants.columns:
+        meeting = engagement.evaluation_outcomes(export, "programme", prepared=prepared)
+        if len(meeting):
+            t["family_evaluation"] = meeting.assign(programme=meeting["programme"].astype(str))
+    services = export.services
+    if services is not None and not services.empty:
+        reach = engagement.service_reach(services, export, "programme", prepared=prepared)
+        reach = reach[reach["n_offered"].to_numpy() > 0]
+        steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
+        nested = bool((np.diff(steps, axis=1) <= 0).all())  # each step within the one before
+        if len(reach) and nested:
+            t["family_services"] = reach.assign(
+                programme=reach["programme"].astype(str), service=reach["service"].astype(str)
+            ).reset_index(drop=True)
+        elif len(reach):
+            out.notes.append(
+                "Reach of partner and children's services: not shown (some men reached a later "
+                "step of a service without the earlier ones, so the steps cannot be protected as "
+                "parts of each other)."
+            )
+        contact = engagement.partner_contact_by_completion(
+            services, export, "programme", prepared=prepared
+        )
+        contact = contact.assign(
+            programme=contact["programme"].astype(str),
+            n_potential=contact["n_completers"] + contact["n_others"],
+        )
+        contact = contact[contact["n_potential"].to_numpy() > 0].reset_index(drop=True)
+        if len(contact):
+            t["family_partner_contact"] = contact
+    measures = export.measures
+    if not measures.empty and measures["informant"].isin(FAMILY_INFORMANTS).any():
+        instruments = export.registries.instruments
+        change = prepost.change(export, by="programme", registry=instruments)
+        change = change[change["informant"].isin(FAMILY_INFORMANTS).to_numpy()]
+        if len(change):
+            t["family_change"] = change.assign(programme=change["programme"].astype(str))
+
+
+def _evaluation_wide(meeting: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    outcomes = [str(o) for o in meeting["evaluation_outcome"].cat.categories]
+    wide = meeting.pivot_table(
+        index="programme", columns="evaluation_outcome", values="n", aggfunc="sum", observed=False
+    ).reindex(columns=outcomes, fill_value=0)
+    wide = wide.fillna(0).astype(np.int64)
+    wide.columns = [f"n_{o}" for o in outcomes]
+    wide["n_due"] = wide.sum(axis=1)
+    for o in outcomes:
+        wide[f"share_{o}"] = wide[f"n_{o}"] / wide["n_due"].where(wide["n_due"] > 0)
+    return wide.reset_index(), outcomes
+
+
+def _protect_every_review(
+    table: PublishedTable, reviews: pd.DataFrame, policy: DisclosurePolicy
+) -> None:
+    """Withhold the ``all`` row where it would give a small count away with the others.
+
+    Beside the men who attended review k, the men who attended every review
+    give away those who attended review k but missed another; with two
+    reviews, also those who attended neither (due - attended 1 - attended 2
+    + attended both). The ``all`` row is withheld when one of these is small.
+    """
+    frame = reviews.reset_index(drop=True)
+    published = table.published
+    hide = np.zeros(len(frame), dtype=bool)
+    for _, rows in frame.groupby("programme", sort=False):
+        every = rows[rows["review"] == "all"]
+        single = rows[rows["review"] != "all"]
+        if every.empty:
+            continue
+        both = int(every["n_attended"].iloc[0])
+        shown = published.loc[single.index, "n_attended"].notna().to_numpy()
+        derived = [int(n) - both for n in single.loc[shown, "n_attended"]]
+        if len(single) == 2 and shown.all():
+            due = int(every["n_due"].iloc[0])
+            derived.append(due - int(single["n_attended"].sum()) + both)
+        if policy.is_small(np.array(derived, dtype=np.int64)).any():
+            hide[every.index] = True
+    if hide.any():
+        withhold_rows(table, hide, ["n_attended"])
+
+
+def _withhold_as_main(table: PublishedTable, main: PublishedTable | None) -> None:
+    """Withhold a measure's counts that the main (all programmes) change table withholds."""
+    if main is None:
+        return
+    keys = ["instrument", "scale", "informant"]
+    mine = table.published[keys].astype(str).agg("|".join, axis=1)
+    theirs = main.published[keys].astype(str).agg("|".join, axis=1)
+    for column in ("n_paired", "n_pre_only"):
+        hidden = set(theirs[main.protected.mask[column].to_numpy()])
+        rows = mine.isin(hidden).to_numpy()
+        if rows.any():
+            withhold_rows(table, rows, [column])
+
+
+def publish(
+    out: Outcomes, policy: DisclosurePolicy, published: Mapping[str, PublishedTable]
+) -> dict[str, PublishedTable]:
+    """The family section's tables, protected by the gate."""
+    t = out.tables
+    added: dict[str, PublishedTable] = {}
+    if "family_stages" in t:
+        added["family_stages"] = publish_gated(
+            "family_stages", t["family_stages"], STAGE_SPEC, policy
+        )
+    if "family_reviews" in t:
+        reviews = t["family_reviews"].assign(review=lambda df: df["review"].astype(str))
+        table = publish_gated("family_reviews", reviews, REVIEW_SPEC, policy)
+        _protect_every_review(table, reviews, policy)
+        added["family_reviews"] = table
+    if "family_evaluation" in t:
+        wide, outcomes = _evaluation_wide(t["family_evaluation"])
+        added["family_evaluation"] = publish_gated(
+            "family_evaluation", wide, _evaluation_spec(outcomes), policy
+        )
+    if "family_services" in t:
+        added["family_services"] = publish_gated(
+            "family_services", t["family_services"], SERVICE_SPEC, policy
+        )
+    if "family_partner_contact" in t:
+        table = publish_gated(
+            "family_partner_contact", t["family_partner_contact"], CONTACT_SPEC, policy
+        )
+        # the difference of the two shares gives either back from the other
+        mask = table.protected.mask
+        rows = mask[[*_CONTACT, "n_completers_contacted", "n_others_contacted"]].any(axis=1)
+        withhold_rows(table, rows.to_numpy(), list(CONTACT_SPEC.columns[-3:]))
+        added["family_partner_contact"] = table
+    if "family_change" in t:
+        table = publish_gated("family_change", t["family_change"], CHANGE_SPEC, policy)
+        _withhold_as_main(table, published.get("change"))
+        added["family_change"] = table
+    return added
+
+
+def add_headlines(
+    outcomes: dict[str, Any], out: Outcomes, published: Mapping[str, PublishedTable]
+) -> None:
+    """Add the ``family`` key to ``outcomes`` (``outcomes.json``) and its withheld figures."""
+    withheld = Withheld()
+    section: dict[str, Any] = {}
+    stages = published.get("family_stages")
+    if stages is not None:
+        columns = {
+            c: c
+            for c in stages.spec.columns
+            if not c.endswith(("_ci_low", "_ci_high")) or c.startswith(("transition", "through"))
+        }
+        names = stages.published[["programme", "stage"]]
+        section["stages"] = _nested(stages, names, columns, "family.stages", withheld)
+    reviews = published.get("family_reviews")
+    if reviews is not None:
+        columns = {c: c for c in ("n_due", "n_attended", *_rates("attended"), "days_median")}
+        names = reviews.published[["programme", "review"]]
+        section["reviews"] = _nested(reviews, names, columns, "family.reviews", withheld)
+    meeting = published.get("family_evaluation")
+    if meeting is not None:
+        columns = {c: c for c in meeting.spec.columns}
+        section["evaluation_outcomes"] = _nested(
+            meeting,
+            meeting.published[["programme"]],
+            columns,
+            "family.evaluation_outcomes",
+            withheld,
+        )
+    services = published.get("family_services")
+    if services is not None:
+        columns = {c: c for c in services.spec.columns}
+        names = services.published[["programme", "service"]]
+        section["services"] = _nested(services, names, columns, "family.services", withheld)
+    contact = published.get("family_partner_contact")
+    if contact is not None:
+        columns = {c: c for c in contact.spec.columns}
+        names = contact.published[["programme"]]
+        section["partner_contact"] = _nested(
+            contact, names, columns, "family.partner_contact", withheld
+        )
+    change = published.get("family_change")
+    if change is not None:
+        frame = change.published
+        names = pd.DataFrame(
+            {
+                "programme": frame["programme"].astype(str),
+                "measure": frame[["instrument", "scale", "informant"]]
+                .astype(str)
+                .agg(".".join, axis=1),
+            }
+        )
+        columns = {c: c for c in ("n_paired", "n_pre_only", *_CHANGE_STATS)}
+        section["partner_child_change"] = _nested(
+            change, names, columns, "family.partner_child_change", withheld
+        )
+    if section:
+        outcomes["family"] = section
+        outcomes.setdefault("withheld", {}).update(withheld)
+
+
+def _nested(
+    table: PublishedTable,
+    keys: pd.DataFrame,
+    columns: Mapping[str, str],
+    path: str,
+    withheld: Withheld,
+) -> dict[str, Any]:
+    """Figures of every row of ``table``, nested by the row's ``keys`` (one level each)."""
+    section: dict[str, Any] = {}
+    for i, row in keys.astype(str).iterrows():
+        where = section
+        names = list(row)
+        for name in names[:-1]:
+            where = where.setdefault(name, {})
+        where[names[-1]] = headline(table, i, columns, ".".join([path, *names]), withheld)
+    return section
+
+
+def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> list[Figure]:
+    """The stage funnel figure of each programme with stages (from the published table)."""
+    stages = published.get("family_stages")
+    if stages is None:
+        return []
+    figures = []
+    source = out.tables["family_stages"]
+    frame = stages.published.copy()
+    where = pd.MultiIndex.from_frame(frame[["programme", "stage"]].astype(str))
+    extra = source.set_index(["programme", "stage"]).reindex(where)
+    # the chart reads the columns between programme and order as groups: none here
+    frame.insert(1, "order", extra["order"].to_numpy())
+    frame.insert(3, "name_en", extra["name_en"].to_numpy())
+    frame.insert(4, "name_nl", extra["name_nl"].to_numpy())
+    for programme, rows in frame.groupby("programme", sort=False):
+        shown = rows[rows[["through_stage", "n_potential", "n_progressed"]].notna().all(axis=1)]
+        if shown.empty:
+            continue
+        shown = shown.astype({"n_potential": "int64", "n_progressed": "int64"})
+        ax = stage_funnel_chart(shown.reset_index(drop=True), lang=lang)
+        svg, png = _render(ax)
+        figures.append(Figure(name=f"stage_funnel_{programme}", section="family", svg=svg, png=png))
+    return figures
+
+
+def context(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> dict[str, Any]:
+    """What the family partial of the template shows."""
+    programmes = out.export.registries.programmes
+    stages = published.get("family_stages")
+    funnels = []
+    if stages is not None:
+        for programme in pd.unique(stages.published["programme"].astype(str)):
+            name = (programmes.get(programme) or {}).get("name", {}).get(lang, programme)
+            alt = label("alt_stage_funnel", lang, programme=name)
+            funnels.append({"name": f"stage_funnel_{programme}", "alt": alt, "programme": name})
+    return {
+        "shown": any(n in published for n in TABLES),
+        "funnels": funnels,
+        "has_change": "family_change" in published,
+        "has_records": "fixed_window" in published,
+    }

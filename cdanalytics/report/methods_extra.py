@@ -1,0 +1,540 @@
+"""The report's added methods (issue 15): missing questionnaires, dose, seriousness, case mix.
+
+- **Completers and imputed** pre/post change side by side
+  (:func:`cdanalytics.prepost.change` with ``missing="impute"``, ``m`` =
+  :data:`IMPUTATIONS`, seed :data:`SEED`). The completers' change is the
+  headline (see :data:`HEADLINE`); the imputed change is its check.
+- **Landmark** dose-response (:func:`cdanalytics.reoffending.landmark`):
+  reoffending from :data:`LANDMARK_DAYS` after the index date by sessions
+  attended before it. Shown only when every attendance band has at least
+  the disclosure threshold of men at risk *and* of reoffences after the
+  landmark (:data:`LANDMARK_RULE`); otherwise a note says which band falls
+  short.
+- **Seriousness and custody** variants of the fixed-window rate, when the
+  events carry ``seriousness`` / ``disposal``.
+- **Case mix**: observed against expected reoffending per site (when the
+  export has more than one) and per referral quarter
+  (:func:`cdanalytics.compare.casemix_comparison`), with a funnel plot and a
+  cohort trend chart.
+
+Every published number passes the gate (:mod:`.gated`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import charts, compare, prepost, reoffending
+from ..disclosure import DisclosurePolicy
+from ..errors import AnalysisError
+from ..i18n import label, number
+from .compute import OVERALL, Outcomes
+from .figures import Figure, _render
+from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
+from .tables import PublishedTable
+
+__all__ = [
+    "HEADLINE",
+    "IMPUTATIONS",
+    "LANDMARK_BANDS",
+    "LANDMARK_DAYS",
+    "LANDMARK_RULE",
+    "SEED",
+    "add_headlines",
+    "compute",
+    "context",
+    "draw",
+    "publish",
+]
+
+#: Imputations and seed of the imputed pre/post change (fixed, so a report is reproducible).
+IMPUTATIONS = 10
+SEED = 20_150_601
+#: Which pre/post estimate is the headline of the report.
+HEADLINE = "completers"
+#: Landmark (days after the index date) and lower bounds of the attendance bands.
+LANDMARK_DAYS = reoffending.DEFAULT_LANDMARK_DAYS
+LANDMARK_BANDS: tuple[int, ...] = (0, 1, 6, 12)
+#: The rule for showing the landmark hazard ratio, in words (for outcomes.json).
+LANDMARK_RULE = (
+    "every attendance band has at least the disclosure threshold of men at risk at the "
+    "landmark and of first reoffences after it"
+)
+#: Reoffending variants: name -> ReoffendingDefinition fields, the events column they
+#: select on and the values of it one event at least must have for the variant to be shown.
+VARIANTS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
+    "serious": ({"seriousness": "serious"}, "seriousness", ("serious", "very_serious")),
+    "very_serious": ({"seriousness": "very_serious"}, "seriousness", ("very_serious",)),
+    "custody": ({"disposal": "custody"}, "disposal", ("custody",)),
+}
+
+
+def _rates(*names: str) -> tuple[str, ...]:
+    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
+
+
+_COMPLETERS = ("mean_change_completers", "ci_low_completers", "ci_high_completers")
+_IMPUTED = ("mean_change_imputed", "ci_low_imputed", "ci_high_imputed", "fmi")
+MISSING_SPEC = GatedSpec(
+    keys=("instrument", "scale", "informant"),
+    columns=("n_paired", "n_imputed", *_COMPLETERS, "n_analysed", *_IMPUTED),
+    total="n_analysed",
+    parts={"n_paired": lambda df: df["n_paired"], "n_imputed": lambda df: df["n_imputed"]},
+    bases={**dict.fromkeys(_COMPLETERS, "n_paired"), **dict.fromkeys(_IMPUTED, "n_analysed")},
+    pieces=("instrument", "scale", "informant"),
+)
+
+LANDMARK_SPEC = GatedSpec(
+    keys=("sessions_band",),
+    columns=("n_at_risk", "n_reoffended"),
+    total="n_at_risk",
+    parts={
+        "n_reoffended": lambda df: df["n_reoffended"],
+        "n_not_reoffended": lambda df: df["n_at_risk"] - df["n_reoffended"],
+    },
+)
+
+VARIANT_SPEC = GatedSpec(
+    keys=("variant", "group"),
+    columns=("n_eligible", "n_reoffenders", *_rates("rate")),
+    total="n_eligible",
+    parts={
+        "n_reoffenders": lambda df: df["n_reoffenders"],
+        "n_non_reoffenders": lambda df: df["n_eligible"] - df["n_reoffenders"],
+    },
+    bases=dict.fromkeys(_rates("rate"), "n_eligible"),
+    numerators=dict.fromkeys(_rates("rate"), "n_reoffenders"),
+    rates={"rate": ("n_reoffenders", "n_eligible", "rate_ci_low", "rate_ci_high", 1.0)},
+    pieces=("variant",),
+)
+
+_OBSERVED_STATS = (
+    "oe_ratio",
+    "oe_ci_low",
+    "oe_ci_high",
+    "observed_rate",
+    "standardised_rate",
+    "standardised_ci_low",
+    "standardised_ci_high",
+    "outside_95",
+    "outside_998",
+)
+_EXPECTED_STATS = ("expected", "limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high")
+
+
+def _casemix_spec(unit: str) -> GatedSpec:
+    return GatedSpec(
+        keys=(unit,),
+        columns=("n_people", "n_observed", *_EXPECTED_STATS, *_OBSERVED_STATS),
+        total="n_people",
+        parts={
+            "n_observed": lambda df: df["n_observed"],
+            "n_not_observed": lambda df: df["n_people"] - df["n_observed"],
+        },
+        bases=dict.fromkeys((*_EXPECTED_STATS, *_OBSERVED_STATS), "n_people"),
+        numerators=dict.fromkeys(_OBSERVED_STATS, "n_observed"),
+    )
+
+
+def _missing(out: Outcomes) -> None:
+    export = out.export
+    completers = out.tables.get("change")
+    if export.measures.empty or completers is None or completers.empty:
+        return
+    imputed = out.attempt(
+        "Imputed pre/post change",
+        lambda: prepost.change(
+            export,
+            registry=export.registries.instruments,
+            missing="impute",
+            m=IMPUTATIONS,
+            seed=SEED,
+        ),
+    )
+    if imputed is None:
+        return
+    keys = ["instrument", "scale", "informant"]
+    left = completers[[*keys, "n_paired", "mean_change", "change_ci_low", "change_ci_high"]]
+    right = imputed[
+        [*keys, "n_analysed", "n_imputed", "mean_change", "change_ci_low", "change_ci_high", "fmi"]
+    ]
+    table = left.merge(right, on=keys, suffixes=("_completers", "_imputed"), validate="1:1")
+    table = table.rename(
+        columns={
+            "change_ci_low_completers": "ci_low_completers",
+            "change_ci_high_completers": "ci_high_completers",
+            "change_ci_low_imputed": "ci_low_imputed",
+            "change_ci_high_imputed": "ci_high_imputed",
+        }
+    )
+    out.tables["prepost_missing"] = table
+    out.models["imputation"] = imputed.attrs.get("imputation", {})
+
+
+def _bands(sessions: pd.Series) -> pd.Categorical:
+    bounds = list(LANDMARK_BANDS)
+    labels = [f"{a}" if b == a + 1 else f"{a}-{b - 1}" for a, b in pairwise(bounds)]
+    labels.append(f"{bounds[-1]}+")
+    position = np.searchsorted(bounds, sessions.to_numpy(), "right") - 1
+    return pd.Categorical.from_codes(position, categories=labels, ordered=True)
+
+
+def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
+    programme = people[people["group"].astype(str) == "programme"]
+    if programme.empty or out.export.sessions.empty:
+        return
+    result = out.attempt(
+        "Landmark analysis",
+        lambda: reoffending.landmark(
+            programme, sessions=out.export.sessions, landmark_days=LANDMARK_DAYS
+        ),
+    )
+    if result is None:
+        return
+    cohort = result.cohort
+    frame = pd.DataFrame(
+        {
+            "sessions_band": _bands(cohort[reoffending.ATTENDANCE_TERM]),
+            "n_at_risk": 1,
+            "n_reoffended": cohort["event"].astype(bool).to_numpy(),
+        }
+    )
+    bands = frame.groupby("sessions_band", observed=True)[["n_at_risk", "n_reoffended"]].sum()
+    out.tables["landmark_bands"] = bands.astype(np.int64).reset_index()
+    out.models["landmark"] = result
+
+
+def _variants(out: Outcomes, people: pd.DataFrame) -> None:
+    events = out.export.events
+    definition = out.config.reoffending.definition
+    frames = []
+    for name, (fields, column, needed) in VARIANTS.items():
+        if column not in events.columns or not events[column].isin(needed).any():
+            continue
+        if any(getattr(definition, k) is not None for k in fields):
+            continue  # the main measure already selects on it
+        variant = dataclasses.replace(definition, **fields)
+        table = reoffending.person_outcomes(out.export, variant)
+        window = reoffending.fixed_window(table, ["group"])
+        frames.append(window.assign(variant=name))
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        table["group"] = table["group"].astype(str)
+        out.tables["reoffending_variants"] = table.rename(
+            columns={"ci_low": "rate_ci_low", "ci_high": "rate_ci_high"}
+        )
+
+
+def _casemix(out: Outcomes) -> None:
+    participants = out.export.participants
+    definition = out.config.reoffending.definition
+    model = out.attempt(
+        "Case-mix model", lambda: compare.casemix_model(out.export, definition=definition)
+    )
+    if model is None:
+        return
+    units = ["referral_quarter"]
+    programme = participants[participants["group"].astype(str) == "programme"]
+    if "site" in participants.columns and len(pd.unique(programme["site"].dropna())) > 1:
+        units.insert(0, "site")
+    for unit in units:
+        result = out.attempt(
+            f"Case-mix comparison by {unit}", lambda u=unit: compare.casemix_comparison(model, u)
+        )
+        if result is None:
+            continue
+        table = result.table.rename(columns={"n": "n_people", "observed": "n_observed"})
+        table[unit] = table[unit].astype(str)
+        out.tables[f"casemix_{unit}"] = table
+        out.models[f"casemix_{unit}"] = result
+
+
+def compute(out: Outcomes) -> None:
+    """Add the tables of the added methods to ``out.tables`` (and their models)."""
+    _missing(out)
+    people = reoffending.person_outcomes(out.export, out.config.reoffending.definition)
+    _landmark(out, people)
+    _variants(out, people)
+    _casemix(out)
+
+
+def _landmark_shown(out: Outcomes, policy: DisclosurePolicy) -> bool:
+    bands = out.tables.get("landmark_bands")
+    if bands is None or "landmark" not in out.models:
+        return False
+    return policy.enough(*bands["n_at_risk"], *bands["n_reoffended"])
+
+
+def _protect_against_main(
+    table: PublishedTable,
+    variants: pd.DataFrame,
+    window: pd.DataFrame | None,
+    out: Outcomes,
+    policy: DisclosurePolicy,
+) -> None:
+    """Withhold a variant's reoffenders when the main measure's give a small count away.
+
+    The main measure's reoffenders of a group (the overall rows of the
+    fixed-window table) minus a variant's are the men who reoffended only
+    without a serious offence, or without custody: withheld when small.
+    """
+    if window is None:
+        return
+    first = out.config.groupings[0]
+    overall = window[window[first].astype(str) == OVERALL]
+    main = overall.set_index(overall["group"].astype(str))["n_reoffenders"]
+    frame = variants.reset_index(drop=True)
+    rest = main.reindex(frame["group"].astype(str)).to_numpy(dtype=float) - frame["n_reoffenders"]
+    hide = policy.is_small(np.nan_to_num(rest.to_numpy(dtype=float)).astype(np.int64))
+    if hide.any():
+        withhold_rows(table, hide, ["n_reoffenders"])
+
+
+def publish(
+    out: Outcomes, policy: DisclosurePolicy, published: Mapping[str, PublishedTable]
+) -> dict[str, PublishedTable]:
+    """The added methods' tables, protected by the gate."""
+    t = out.tables
+    added: dict[str, PublishedTable] = {}
+    if "prepost_missing" in t:
+        table = publish_gated("prepost_missing", t["prepost_missing"], MISSING_SPEC, policy)
+        main = published.get("change")
+        if main is not None:  # n_imputed is the main table's n_pre_only; withhold it there too
+            keys = ["instrument", "scale", "informant"]
+            mine = table.published[keys].astype(str).agg("|".join, axis=1)
+            theirs = main.published[keys].astype(str).agg("|".join, axis=1)
+            for theirs_col, mine_cols in (
+                ("n_paired", ["n_paired", "n_analysed"]),
+                ("n_pre_only", ["n_imputed", "n_analysed"]),
+            ):
+                hidden = set(theirs[main.protected.mask[theirs_col].to_numpy()])
+                rows = mine.isin(hidden).to_numpy()
+                if rows.any():
+                    withhold_rows(table, rows, mine_cols)
+        added["prepost_missing"] = table
+    if "landmark_bands" in t:
+        added["landmark_bands"] = publish_gated(
+            "landmark_bands", t["landmark_bands"], LANDMARK_SPEC, policy
+        )
+    if "reoffending_variants" in t:
+        table = publish_gated(
+            "reoffending_variants", t["reoffending_variants"], VARIANT_SPEC, policy
+        )
+        _protect_against_main(table, t["reoffending_variants"], t.get("fixed_window"), out, policy)
+        added["reoffending_variants"] = table
+    for unit in ("site", "referral_quarter"):
+        name = f"casemix_{unit}"
+        if name in t:
+            frame = t[name].astype({"outside_95": float, "outside_998": float})
+            added[name] = publish_gated(name, frame, _casemix_spec(unit), policy)
+    return added
+
+
+def _rows(table: PublishedTable, key: str, columns: Mapping[str, str], path: str, w: Withheld):
+    return {
+        str(row[key]): headline(table, i, columns, f"{path}.{row[key]}", w)
+        for i, row in table.published.iterrows()
+    }
+
+
+def add_headlines(
+    outcomes: dict[str, Any], out: Outcomes, published: Mapping[str, PublishedTable]
+) -> None:
+    """Add ``prepost_missing``, ``landmark``, ``reoffending_variants`` and ``casemix``."""
+    withheld = Withheld()
+    policy = out.config.disclosure
+    missing = published.get("prepost_missing")
+    if missing is not None:
+        measures: dict[str, Any] = {}
+        section: dict[str, Any] = {
+            "headline": HEADLINE,
+            "m": IMPUTATIONS,
+            "seed": SEED,
+            "measures": measures,
+        }
+        for i, row in missing.published.iterrows():
+            key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
+            path = f"prepost_missing.measures.{key}"
+            measures[key] = {
+                "completers": headline(
+                    missing,
+                    i,
+                    {
+                        "n_paired": "n_paired",
+                        "mean_change": _COMPLETERS[0],
+                        "ci_low": _COMPLETERS[1],
+                        "ci_high": _COMPLETERS[2],
+                    },
+                    f"{path}.completers",
+                    withheld,
+                ),
+                "imputed": headline(
+                    missing,
+                    i,
+                    {
+                        "n_analysed": "n_analysed",
+                        "n_imputed": "n_imputed",
+                        "mean_change": _IMPUTED[0],
+                        "ci_low": _IMPUTED[1],
+                        "ci_high": _IMPUTED[2],
+                        "fmi": "fmi",
+                    },
+                    f"{path}.imputed",
+                    withheld,
+                ),
+            }
+        outcomes["prepost_missing"] = section
+    bands = published.get("landmark_bands")
+    if bands is not None:
+        shown = _landmark_shown(out, policy)
+        section = {
+            "landmark_days": LANDMARK_DAYS,
+            "rule": LANDMARK_RULE,
+            "threshold": policy.threshold,
+            "shown": shown,
+            "bands": _rows(
+                bands,
+                "sessions_band",
+                {"n_at_risk": "n_at_risk", "n_reoffended": "n_reoffended"},
+                "landmark.bands",
+                withheld,
+            ),
+            "hazard_ratio_per_session": None,
+        }
+        if shown:
+            row = out.models["landmark"].cox.summary.iloc[0]
+            section["hazard_ratio_per_session"] = {
+                k: float(row[k]) for k in ("hazard_ratio", "ci_low", "ci_high", "p_value")
+            }
+        outcomes["landmark"] = section
+    variants = published.get("reoffending_variants")
+    if variants is not None:
+        section = {}
+        frame = variants.published
+        for i, row in frame.iterrows():
+            section.setdefault(str(row["variant"]), {})[str(row["group"])] = headline(
+                variants,
+                i,
+                {
+                    "n_eligible": "n_eligible",
+                    "n_reoffenders": "n_reoffenders",
+                    "rate": "rate",
+                    "ci_low": "rate_ci_low",
+                    "ci_high": "rate_ci_high",
+                },
+                f"reoffending_variants.{row['variant']}.{row['group']}",
+                withheld,
+            )
+        outcomes["reoffending_variants"] = section
+    casemix: dict[str, Any] = {}
+    for unit in ("site", "referral_quarter"):
+        table = published.get(f"casemix_{unit}")
+        if table is None:
+            continue
+        model = out.models[f"casemix_{unit}"]
+        columns = {
+            "n_people": "n_people",
+            "n_observed": "n_observed",
+            "expected": "expected",
+            "oe_ratio": "oe_ratio",
+            "oe_ci_low": "oe_ci_low",
+            "oe_ci_high": "oe_ci_high",
+            "standardised_rate": "standardised_rate",
+            "outside_998": "outside_998",
+        }
+        units = _rows(table, unit, columns, f"casemix.{unit}.units", withheld)
+        for figures in units.values():
+            if figures["outside_998"] is not None:
+                figures["outside_998"] = bool(figures["outside_998"])
+        casemix[unit] = {
+            "covariates": list(model.covariates),
+            "phi": float(model.phi),
+            "overdispersed": bool(model.overdispersed),
+            "units": units,
+        }
+    if casemix:
+        outcomes["casemix"] = casemix
+    outcomes.setdefault("withheld", {}).update(withheld)
+
+
+def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> list[Figure]:
+    """Funnel plot by site and cohort trend by referral quarter, from the published tables."""
+    figures = []
+    plans = []
+    site = published.get("casemix_site")
+    if site is not None:
+        model = out.models["casemix_site"]
+        phi = max(model.phi, 1.0) if model.overdispersed else 1.0
+        plans.append(
+            ("casemix_funnel", site, "site", lambda f: charts.funnel_plot(f, phi=phi, lang=lang))
+        )
+    quarter = published.get("casemix_referral_quarter")
+    if quarter is not None:
+        plans.append(
+            (
+                "casemix_trend",
+                quarter,
+                "referral_quarter",
+                lambda f: charts.cohort_trend_chart(f, lang=lang),
+            )
+        )
+    for name, table, unit, plot in plans:
+        frame = table.published.rename(columns={"n_people": "n", "n_observed": "observed"})
+        frame = frame.astype({c: float for c in frame.columns if c != unit})
+        frame["outside_95"] = frame["outside_95"] == 1
+        frame["outside_998"] = frame["outside_998"] == 1
+        if not np.isfinite(frame["oe_ratio"].to_numpy()).any():
+            continue
+        try:
+            ax = plot(frame)
+        except AnalysisError:
+            continue
+        svg, png = _render(ax)
+        figures.append(Figure(name=name, section="methods_extra", svg=svg, png=png))
+    return figures
+
+
+def context(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> dict[str, Any]:
+    """What the added-methods partial of the template shows."""
+    policy = out.config.disclosure
+    landmark = None
+    if "landmark" in out.models and "landmark_bands" in published:
+        if _landmark_shown(out, policy):
+            row = out.models["landmark"].cox.summary.iloc[0]
+            landmark = label(
+                "landmark_result",
+                lang,
+                days=LANDMARK_DAYS,
+                hr=number(float(row["hazard_ratio"]), lang, 3),
+                low=number(float(row["ci_low"]), lang, 3),
+                high=number(float(row["ci_high"]), lang, 3),
+            )
+        else:
+            landmark = label("landmark_not_shown", lang, threshold=policy.threshold)
+    return {
+        "shown": any(
+            n in published
+            for n in (
+                "prepost_missing",
+                "landmark_bands",
+                "reoffending_variants",
+                "casemix_site",
+                "casemix_referral_quarter",
+            )
+        ),
+        "missing_text": label("methods_missing_headline", lang, m=IMPUTATIONS, seed=SEED),
+        "landmark_rule": label(
+            "landmark_rule", lang, days=LANDMARK_DAYS, threshold=policy.threshold
+        ),
+        "landmark": landmark,
+        "alt": {
+            "casemix_funnel": label("alt_casemix_funnel", lang),
+            "casemix_trend": label("alt_casemix_trend", lang),
+        },
+    }
