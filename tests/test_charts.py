@@ -405,7 +405,7 @@ def test_forest_of_percentage_point_differences(matched):
 
 
 def test_forest_of_effect_sizes_colours_significant_rows(scores):
-    change = pp.change(scores, by="programme", instruments=["cts2"])
+    change = pp.change(scores, by="programme", subset=["cts2"])
     ax = charts.forest_plot(change, estimate="g_av")
     significant = (change["g_av_ci_low"] > 0) | (change["g_av_ci_high"] < 0)
     blue = [c for c in ax.containers if c.lines[0].get_color() == charts.OKABE_ITO["blue"]]
@@ -422,7 +422,7 @@ def test_forest_of_effect_sizes_colours_significant_rows(scores):
 
 
 def test_forest_with_disclosure_leaves_out_small_groups(scores):
-    change = pp.change(scores, by="programme", instruments=["cts2"])
+    change = pp.change(scores, by="programme", subset=["cts2"])
     threshold = 60
     small = change["n_paired"] < threshold
     assert 0 < small.sum() < len(change)
@@ -542,7 +542,7 @@ def test_mixed_model_means_are_the_mean_rows_of_the_summaries(mixed_means):
 
 
 def test_change_means_are_t_intervals_of_the_paired_scores(export, scores):
-    change = pp.change(scores, by="programme", instruments=["sdq"])
+    change = pp.change(scores, by="programme", subset=["sdq"])
     means = charts.change_means(change)
     row = change.iloc[0]
     measures = export.measures
@@ -570,8 +570,8 @@ def test_change_means_are_t_intervals_of_the_paired_scores(export, scores):
 def test_change_means_takes_one_pair_of_timepoints(scores):
     both = pd.concat(
         [
-            pp.change(scores, instruments=["sdq"]),
-            pp.change(scores, instruments=["sdq"], timepoints=("pre", "follow_up")),
+            pp.change(scores, subset=["sdq"]),
+            pp.change(scores, subset=["sdq"], timepoints=("pre", "follow_up")),
         ]
     )
     with pytest.raises(ConfigError, match="one pair of timepoints"):

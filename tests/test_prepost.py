@@ -92,7 +92,7 @@ def test_share_with_reliable_change_matches_the_generating_reliability(synthetic
 def test_summary_rates_add_up_and_not_clinical_are_apart(synthetic):
     export, _, registry = synthetic
     summary = reliable_change_summary(
-        reliable_change(export, registry=registry, instruments=["sdq", "parenting_scale"])
+        reliable_change(export, registry=registry, subset=["sdq", "parenting_scale"])
     )
     for _, group in summary.groupby(["instrument", "baseline"], observed=True):
         assert group["rate"].sum() == pytest.approx(1.0)
@@ -180,8 +180,8 @@ def test_analyses_give_the_same_answer_from_the_score_table():
         attrition(table, by="programme"), attrition(export, by="programme")
     )
     registry = instrument_registry({"parenting_scale": {"scales": {"total": {"reliability": 0.8}}}})
-    a = reliable_change(table, by="programme", registry=registry, instruments=["parenting_scale"])
-    b = reliable_change(export, by="programme", registry=registry, instruments=["parenting_scale"])
+    a = reliable_change(table, by="programme", registry=registry, subset=["parenting_scale"])
+    b = reliable_change(export, by="programme", registry=registry, subset=["parenting_scale"])
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
     with pytest.raises(ConfigError, match="score table lacks"):
         change(score_table(export), by="programme")
@@ -198,7 +198,7 @@ def test_export_problems_are_reported_clearly():
     with pytest.raises(ExportValidationError, match="duplicate participant_id"):
         change(twice)
     with pytest.raises(InsufficientDataError, match="cts2"):
-        change(export, instruments=["cts2"])
+        change(export, subset=["cts2"])
     with pytest.raises(ConfigError, match="Export or a score table"):
         change(export.measures.to_dict())
 

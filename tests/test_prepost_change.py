@@ -144,6 +144,27 @@ def test_improvement_is_oriented_by_the_registry_direction():
     assert result.loc["cts2", "improvement"] == pytest.approx(10)
 
 
+def test_the_export_s_own_registry_orients_the_change_and_overrides_are_no_selection():
+    # A site that scores the SDQ the other way round says so once, in its config; the
+    # export carries the merged registry and change() reads it from there.
+    from dataclasses import replace
+
+    from cdanalytics.registry import Registries
+
+    rows = pairs_to_rows([20, 22, 18], [15, 18, 14])
+    flipped = Registries.build(
+        instruments={"sdq": {"scales": {"total": {"direction": "higher_better"}}}}
+    )
+    export = replace(make_export(rows), registries=flipped)
+    result = change(export).set_index("instrument")
+    assert result.loc["sdq", "direction"] == "higher_better"
+    assert result.loc["sdq", "improvement"] == pytest.approx(-13 / 3)
+    assert change(make_export(rows)).set_index("instrument").loc["sdq", "improvement"] > 0
+    # overrides are not a keyword of change(): passing them fails instead of being ignored
+    with pytest.raises(TypeError, match="instruments"):
+        change(export, instruments={"sdq": {}})
+
+
 def test_participants_with_one_timepoint_are_counted_not_paired():
     pre = np.array([20, 22, 18, 25, np.nan, 30])
     post = np.array([15, 18, 14, np.nan, 12, np.nan])

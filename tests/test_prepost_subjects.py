@@ -63,7 +63,7 @@ def test_two_children_of_one_father_load_without_problems(export):
 
 
 def test_the_mean_rule_averages_the_children_per_timepoint(export):
-    table = prepost.score_table(export, instruments=["sdq"]).set_index("participant_id")
+    table = prepost.score_table(export, subset=["sdq"]).set_index("participant_id")
     assert len(table) == 1  # one row per man, not per child
     assert table.loc["P001", "pre"] == pytest.approx((18 + 24) / 2)
     assert table.loc["P001", "post"] == pytest.approx((12 + 21) / 2)
@@ -78,7 +78,7 @@ def test_the_worst_rule_follows_the_direction_of_the_scale(export):
 
 
 def test_both_children_enter_the_change_analysis(export):
-    table = prepost.score_table(export, by="programme", instruments=["sdq"])
+    table = prepost.score_table(export, by="programme", subset=["sdq"])
     result = prepost.change(table, by="programme")
     row = result[result["instrument"] == "sdq"].iloc[0]
     assert row["n_paired"] == 1

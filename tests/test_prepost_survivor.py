@@ -114,7 +114,7 @@ def test_a_rating_off_the_scale_is_refused_on_load(tmp_path):
 
 
 def test_partner_change_matches_scipy_and_names_the_respondent(export):
-    out = prepost.change(export, instruments=["mirabal_partner"])
+    out = prepost.change(export, subset=["mirabal_partner"])
     assert set(out["informant"]) == {"partner"}
     for scale, people in PARTNER.items():
         row = out[out["scale"] == scale].iloc[0]
@@ -135,7 +135,7 @@ def test_partner_change_matches_scipy_and_names_the_respondent(export):
 
 def test_childrens_ratings_are_combined_per_father_by_the_stated_rule(export):
     for rule, combine in (("mean", np.mean), ("worst", np.min)):  # higher_better: worst = min
-        table = prepost.score_table(export, instruments=["mirabal_child"], subjects=rule)
+        table = prepost.score_table(export, subset=["mirabal_child"], subjects=rule)
         for scale, children in CHILD.items():
             row = table[table["scale"] == scale].iloc[0]
             assert row["informant"] == "child"
@@ -145,7 +145,7 @@ def test_childrens_ratings_are_combined_per_father_by_the_stated_rule(export):
 
 def test_reliable_change_is_not_computed_without_a_published_reliability(export):
     with pytest.warns(UserWarning, match="not computed"):
-        out = prepost.reliable_change(export, instruments=["mirabal_partner"])
+        out = prepost.reliable_change(export, subset=["mirabal_partner"])
     paired = out[out["change_class"] != "pre_missing"]
     assert len(paired) == sum(len(p) for p in PARTNER.values())
     assert set(paired["change_class"]) == {"reliability_missing"}

@@ -93,7 +93,7 @@ def test_several_children_per_father_load_and_are_analysed(tmp_path):
     children = export.participants.set_index("participant_id")["n_children"]
     counted = sdq.groupby("participant_id")["subject_id"].nunique()
     assert (counted <= children.reindex(counted.index)).all()
-    table = prepost.score_table(export, instruments=["sdq"])
+    table = prepost.score_table(export, subset=["sdq"])
     assert table[["participant_id", "instrument", "scale", "informant"]].duplicated().sum() == 0
     assert len(table) == sdq["participant_id"].nunique()
 

@@ -61,9 +61,14 @@ def check_timepoints(timepoints: Sequence[str], size: int | None = None) -> tupl
     return tps
 
 
-def registry_or_default(registry: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The instrument registry passed in, else the built-in one."""
-    return registry if registry is not None else instrument_registry()
+def registry_or_default(registry: Mapping[str, Any] | None, data: Any = None) -> Mapping[str, Any]:
+    """The instrument registry passed in, else the export's own (``export.registries``,
+    with the evaluation config's overrides), else the built-in one."""
+    if registry is not None:
+        return registry
+    if isinstance(data, Export):
+        return data.registries.instruments
+    return instrument_registry()
 
 
 def _participant_rows(export: Export, by: Sequence[str], keep: np.ndarray | None) -> np.ndarray:
@@ -91,7 +96,7 @@ def _participant_rows(export: Export, by: Sequence[str], keep: np.ndarray | None
 def score_table(
     export: Export,
     by: str | Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
+    subset: Sequence[str] | None = None,
     timepoints: Sequence[str] = TIMEPOINTS,
     *,
     subjects: str = "mean",
@@ -109,7 +114,7 @@ def score_table(
     by
         Participant column(s) to carry (the grouping columns of the analyses
         that will use the table).
-    instruments
+    subset
         Instrument codes to keep; ``None`` keeps all.
     timepoints
         Timepoints to keep, which become float columns of the same names
@@ -150,26 +155,26 @@ def score_table(
     # The rows kept (instruments, timepoints) are a mask applied to the few
     # columns used, not a copy of the whole table.
     keep = np.ones(len(measures), dtype=bool)
-    if instruments is not None:
-        instruments = as_list(instruments)
-        unknown = sorted(set(instruments) - {str(x) for x in measures["instrument"].unique()})
+    if subset is not None:
+        subset = as_list(subset)
+        unknown = sorted(set(subset) - {str(x) for x in measures["instrument"].unique()})
         if unknown:
             raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
-        keep &= measures["instrument"].isin(instruments).to_numpy()
+        keep &= measures["instrument"].isin(subset).to_numpy()
     tp = measures["timepoint"].astype("category")
     lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
     tp_code = lookup[tp.cat.codes.to_numpy()]
     keep &= tp_code >= 0
-    subset = None if keep.all() else keep
-    if subset is not None:
-        tp_code = tp_code[subset]
+    kept = None if keep.all() else keep
+    if kept is not None:
+        tp_code = tp_code[kept]
     if not keep.any():
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
 
-    pid_code = _participant_rows(export, by, subset)
-    cats = [_categorical(measures[k], subset) for k in SCALE_KEYS]
+    pid_code = _participant_rows(export, by, kept)
+    cats = [_categorical(measures[k], kept) for k in SCALE_KEYS]
     scores = measures["score"].to_numpy(dtype=float)
-    scores = scores if subset is None else scores[subset]
+    scores = scores if kept is None else scores[kept]
     empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
     if np.isnan(scores).any():
         empty.append("score")
@@ -188,7 +193,7 @@ def score_table(
     n_rows, n_tp = len(row_uniques), len(timepoints)
 
     cell = row_code.astype(np.int64) * n_tp + tp_code
-    subject = _subject_codes(measures, subset)
+    subject = _subject_codes(measures, kept)
     per_cell = np.bincount(cell, minlength=n_rows * n_tp)
     if per_cell.max(initial=0) > 1 and (
         subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
@@ -202,7 +207,7 @@ def score_table(
     if per_cell.max(initial=0) > 1:
         sign = np.ones(len(scores))
         if subjects == "worst":
-            sign = _worse_sign(cats[0], cats[1], registry_or_default(registry))
+            sign = _worse_sign(cats[0], cats[1], registry_or_default(registry, export))
         values = _combine(cell, scores * sign, n_rows * n_tp, subjects)
         cell_sign = np.ones(n_rows * n_tp)
         cell_sign[cell] = sign
@@ -316,7 +321,7 @@ _SHARED_PER_EXPORT = 1
 def _shared_score_table(
     export: Export,
     by: Sequence[str],
-    instruments: Sequence[str] | None,
+    subset: Sequence[str] | None,
     timepoints: Sequence[str],
     subjects: str,
 ) -> pd.DataFrame:
@@ -327,7 +332,7 @@ def _shared_score_table(
     objects; each caller gets its own shallow copy (copy-on-write)."""
     key = (
         tuple(as_list(by)),
-        None if instruments is None else tuple(as_list(instruments)),
+        None if subset is None else tuple(as_list(subset)),
         tuple(timepoints),
         subjects,
     )
@@ -341,7 +346,7 @@ def _shared_score_table(
     for made_with, table in tables:
         if made_with == key:
             return table.copy(deep=False)
-    table = score_table(export, by, instruments, timepoints, subjects=subjects)
+    table = score_table(export, by, subset, timepoints, subjects=subjects)
     tables.append((key, table))
     del tables[:-_SHARED_PER_EXPORT]
     return table.copy(deep=False)
@@ -351,7 +356,7 @@ def select_scores(
     data: Export | pd.DataFrame,
     timepoints: Sequence[str],
     by: Sequence[str] = (),
-    instruments: Sequence[str] | None = None,
+    subset: Sequence[str] | None = None,
     *,
     subjects: str = "mean",
 ) -> pd.DataFrame:
@@ -359,7 +364,7 @@ def select_scores(
     the ``subjects`` rule of :func:`score_table`) with a score at one of
     ``timepoints`` at least, for the given instruments."""
     if isinstance(data, Export):
-        return _shared_score_table(data, by, instruments, timepoints, subjects)
+        return _shared_score_table(data, by, subset, timepoints, subjects)
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
             f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."
@@ -372,8 +377,8 @@ def select_scores(
             "score_table(export, by=...) with the same `by` and timepoints."
         )
     keep = data[list(timepoints)].notna().any(axis=1).to_numpy()
-    if instruments is not None:
-        keep = keep & data["instrument"].isin(as_list(instruments)).to_numpy()
+    if subset is not None:
+        keep = keep & data["instrument"].isin(as_list(subset)).to_numpy()
     if not keep.any():
         raise InsufficientDataError(
             f"The score table has no scores at {list(timepoints)} for these instruments."

@@ -85,7 +85,7 @@ def welch_test(
 def attrition(
     data: Export | pd.DataFrame,
     by: str | Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
+    subset: Sequence[str] | None = None,
     timepoints: Sequence[str] = ("pre", "post"),
 ) -> pd.DataFrame:
     """Baseline scores of those retained and those lost, per group and scale.
@@ -106,8 +106,8 @@ def attrition(
         same ``by``) to share the reshaping between analyses.
     by
         Participant column(s) to group by; ``None`` for overall.
-    instruments
-        Instrument codes; ``None`` for all in the export.
+    subset
+        Instrument codes to analyse; ``None`` for all in the export.
     timepoints
         Baseline and the later timepoint, default ``("pre", "post")``.
 
@@ -141,7 +141,7 @@ def attrition(
     """
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, instruments)
+    wide = select_scores(data, (first, second), by, subset)
     codes, groups = group_codes(wide, [*by, *SCALE_KEYS])
     n_groups = len(groups)
     base = wide[first].to_numpy()

@@ -222,7 +222,7 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
 def change(
     data: Export | pd.DataFrame,
     by: str | Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
+    subset: Sequence[str] | None = None,
     timepoints: Sequence[str] = ("pre", "post"),
     *,
     registry: Mapping[str, Any] | None = None,
@@ -252,7 +252,7 @@ def change(
         Participant column(s) to group by (for example ``"programme"``), or
         ``None`` for one row per instrument × scale × informant. Missing
         values of a grouping column form their own group.
-    instruments
+    subset
         Instrument codes to analyse; ``None`` for every instrument in the export.
     timepoints
         The two timepoints compared, first then second: ``("pre", "post")``
@@ -260,8 +260,10 @@ def change(
         the first and ``*_post`` to the second; ``timepoint_from`` and
         ``timepoint_to`` record which they are.
     registry
-        Instrument registry (``export.registries.instruments``);
-        the built-in one if ``None``. Gives each scale's direction.
+        A complete instrument registry; ``None`` (default) uses the
+        export's own (``export.registries.instruments``, the evaluation
+        config's overrides merged in by :func:`~cdanalytics.load_export`),
+        or the built-in one for a score table. Gives each scale's direction.
     alpha
         1 - confidence level of every interval.
     zero_method, correction, wilcoxon_method
@@ -365,7 +367,7 @@ def change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, instruments)
+    wide = select_scores(data, (first, second), by, subset)
     if missing == "impute":
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
@@ -389,7 +391,9 @@ def change(
     )
     w_stat, w_p = _wilcoxon(pc, n_groups, py - px, zero_method, correction, wilcoxon_method)
 
-    attach_scale_info(out, scale_table(out, registry_or_default(registry)), ["direction", "sign"])
+    attach_scale_info(
+        out, scale_table(out, registry_or_default(registry, data)), ["direction", "sign"]
+    )
     # The columns built side by side and joined once (inserting thirty
     # columns one at a time costs more than the statistics on small data).
     columns: dict[str, Any] = {
@@ -460,7 +464,9 @@ def _imputed_change(
         post_means[j] = np.bincount(rows, weights=y, minlength=n_groups) / np.maximum(n, 1)
     pooled = rubin_pool(estimates, variances, df_complete=n - 1, alpha=alpha)
 
-    attach_scale_info(out, scale_table(out, registry_or_default(registry)), ["direction", "sign"])
+    attach_scale_info(
+        out, scale_table(out, registry_or_default(registry, data)), ["direction", "sign"]
+    )
     out["timepoint_from"] = first
     out["timepoint_to"] = second
     out["missing"] = "impute"

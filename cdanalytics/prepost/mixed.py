@@ -252,8 +252,8 @@ def mixed_model(
     tps = check_timepoints(timepoints)
     if len(tps) < 2:
         raise ConfigError("A mixed model needs at least two timepoints.")
-    info = scale_info(instrument, scale, registry_or_default(registry))
-    scores = select_scores(data, tps, instruments=[instrument])
+    info = scale_info(instrument, scale, registry_or_default(registry, data))
+    scores = select_scores(data, tps, subset=[instrument])
     in_series = scores["scale"].eq(scale).to_numpy() & scores["informant"].eq(informant).to_numpy()
     if not in_series.any():
         raise InsufficientDataError(f"No {instrument}/{scale} scores by informant {informant!r}.")

@@ -245,7 +245,7 @@ def _scale_parameters(
 def reliable_change(
     data: Export | pd.DataFrame,
     by: str | Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
+    subset: Sequence[str] | None = None,
     timepoints: Sequence[str] = ("pre", "post"),
     *,
     registry: Mapping[str, Any] | None = None,
@@ -291,12 +291,14 @@ def reliable_change(
     by
         Participant column(s) to carry into the result for
         :func:`reliable_change_summary`.
-    instruments
-        Instrument codes; ``None`` for all in the export.
+    subset
+        Instrument codes to analyse; ``None`` for all in the export.
     timepoints
         First and second timepoint (``score_pre`` and ``score_post``).
     registry
-        Instrument registry; the built-in one if ``None``.
+        A complete instrument registry; ``None`` (default) uses the export's
+        own (``export.registries.instruments``), or the built-in one for a
+        score table.
     sd_source
         ``"auto"`` (dysfunctional norm SD, else sample baseline SD) or
         ``"sample"`` (always the sample baseline SD).
@@ -373,7 +375,7 @@ def reliable_change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, instruments)
+    wide = select_scores(data, (first, second), by, subset)
     if missing == "impute":
         table = imputation_predictors(data, wide, predictors)
         extra = [c for c in by if c not in table.columns]
@@ -401,7 +403,7 @@ def reliable_change(
     post = wide[second].to_numpy()
     has_pre = ~np.isnan(pre)
     params["sample_sd"] = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
-    param_rows = _scale_parameters(params, registry_or_default(registry), sd_source, cutoff)
+    param_rows = _scale_parameters(params, registry_or_default(registry, data), sd_source, cutoff)
     out = wide[["participant_id", *by, *SCALE_KEYS]].copy()
 
     def per_row(col: str) -> np.ndarray:

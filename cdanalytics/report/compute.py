@@ -365,15 +365,13 @@ def _prepost(out: Outcomes) -> None:
         return
     t = out.tables
     instruments = export.registries.instruments
-    t["change"] = prepost.change(export, registry=instruments)
+    t["change"] = prepost.change(export)  # the export's registry (config overrides merged)
     reliable = reliable_instruments(instruments)
-    present = export.measures["instrument"].astype(str).unique()
+    present = [str(code) for code in pd.unique(export.measures["instrument"].dropna())]
     if any(code in reliable for code in present):
         # Only where the registry gives a reliability: nothing else can be computed
         # (the report says why, by instrument; see report.page.unreliable_scales).
-        changes = prepost.reliable_change(
-            export, registry=instruments, instruments=[c for c in present if c in reliable]
-        )
+        changes = prepost.reliable_change(export, subset=[c for c in present if c in reliable])
         t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
 
 
