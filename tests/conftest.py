@@ -21,7 +21,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 @pytest.fixture(scope="session")
 def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
-    """``cdanalytics report data/sample --quiet`` with the defaults (English).
+    """``cdanalytics report data/sample --quiet --png`` with the defaults (English).
 
     The exit code, what it wrote to stdout, and the report folder; the root
     logger's level, which the command line sets, is restored. Read (never
@@ -35,7 +35,7 @@ def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            code = main(["report", str(SAMPLE), "--out", str(out), "--quiet"])
+            code = main(["report", str(SAMPLE), "--out", str(out), "--quiet", "--png"])
     finally:
         root.setLevel(level)
     return code, stdout.getvalue(), out

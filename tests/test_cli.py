@@ -163,6 +163,14 @@ def test_top_level_help_documents_the_exit_codes():
 # --------------------------------------------------------------------------- what a report holds
 
 
+def test_figures_are_written_as_svg_only_unless_png_is_asked_for(tmp_path):
+    code, _, _ = run_cli(["report", str(SAMPLE), "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 0
+    figures = tmp_path / "r" / "figures"
+    assert len(list(figures.glob("*.svg"))) >= 8
+    assert list(figures.glob("*.png")) == []
+
+
 def test_report_writes_every_output(sample_report):
     _, _, out = sample_report
     svgs = {p.stem for p in (out / "figures").glob("*.svg")}

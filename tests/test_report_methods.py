@@ -41,7 +41,7 @@ def report(tmp_path_factory):
     truth = write_family_export(export)
     out = tmp_path_factory.mktemp("methods_report") / "report"
     with pytest.warns(Warning):  # the synthetic data's own statistical warnings
-        build_report(export, out, lang="nl")
+        build_report(export, out, lang="nl", png=True)
     return export, out, truth
 
 

@@ -91,6 +91,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="report N exports at once in separate processes (default 1)",
     )
+    parser.add_argument(
+        "--png",
+        action="store_true",
+        help="also write each report's figures as PNG beside their SVG",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild up-to-date reports too")
     parser.add_argument(
         "--force-out",
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         force_out=args.force_out,
         max_problems=args.max_problems,
         jobs=args.jobs,
+        png=args.png,
     )
     failed = [e for e in entries if e.failed]
     for entry in failed:

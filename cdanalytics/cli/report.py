@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lang", choices=("en", "nl"), help="report language (default: config)")
     parser.add_argument("--mapping", help="site mapping YAML for column names and labels")
     parser.add_argument(
+        "--png",
+        action="store_true",
+        help="also write each figure as PNG beside its SVG in OUT/figures/",
+    )
+    parser.add_argument(
         "--quarantine",
         action="store_true",
         help="set invalid rows aside (listed in the data-quality section) instead of stopping",
@@ -142,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
             quarantine=args.quarantine,
             on_step=on_step,
             force=args.force,
+            png=args.png,
         )
     if not args.quiet:
         print(f"Report written: {result.html}", file=sys.stderr)

@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,7 @@ class _Job:
     force: bool
     force_out: bool
     max_problems: int | None
+    png: bool = False
 
 
 def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Path]:
@@ -193,6 +194,7 @@ def batch_reports(
     force_out: bool = False,
     max_problems: int | None = DEFAULT_MAX_PROBLEMS,
     jobs: int = 1,
+    png: bool = False,
 ) -> list[BatchEntry]:
     """Report every export under ``root`` into ``out``; never stop at one failure.
 
@@ -219,6 +221,8 @@ def batch_reports(
         list (``None``: all); the rest are counted.
     jobs
         Worker processes reporting exports at once (1: all in this process).
+    png
+        Also write each report's figures as PNG (as ``build_report(png=True)``).
 
     Returns
     -------
@@ -249,7 +253,21 @@ def batch_reports(
         out.mkdir(parents=True, exist_ok=True)
         write_marker(out, "batch")
         todo = [
-            _job(root, out, export, cfg, mapping, lang, quarantine, force, force_out, max_problems)
+            replace(
+                _job(
+                    root,
+                    out,
+                    export,
+                    cfg,
+                    mapping,
+                    lang,
+                    quarantine,
+                    force,
+                    force_out,
+                    max_problems,
+                ),
+                png=png,
+            )
             for export in find_exports(root, skip=out)
         ]
         entries = _run_serially(todo) if jobs == 1 else _run_in_parallel(todo, jobs)
@@ -402,6 +420,7 @@ def _build_one(job: _Job) -> BatchEntry:
             quarantine=job.quarantine,
             force=job.force_out,
             max_problems=job.max_problems,
+            png=job.png,
         )
         return BatchEntry(job.name, "written", "", job.name)
 

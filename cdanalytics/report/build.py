@@ -268,6 +268,7 @@ def build_report(
     on_step: Callable[[str], None] | None = None,
     force: bool = False,
     max_problems: int | None = DEFAULT_MAX_PROBLEMS,
+    png: bool = False,
 ) -> ReportRun:
     """Validate an export, compute every outcome and write the report folder.
 
@@ -299,6 +300,10 @@ def build_report(
     max_problems
         Problems listed per rule and table in the validation report
         (``load_export(max_problems_per_rule=)``; ``None``: all).
+    png
+        Also write each figure as ``figures/NAME.png`` (150 dpi) beside its
+        SVG. Off by default: the page embeds the SVGs, and drawing the PNGs
+        costs about as much again.
 
     Returns
     -------
@@ -317,7 +322,7 @@ def build_report(
     source = Path(export)
     target = check_out_folder(out, "report", sources=[source], force=force)
     with folder_lock(target):
-        return _build(source, target, config, lang, mapping, quarantine, on_step, max_problems)
+        return _build(source, target, config, lang, mapping, quarantine, on_step, max_problems, png)
 
 
 def _build(
@@ -329,6 +334,7 @@ def _build(
     quarantine: bool,
     on_step: Callable[[str], None] | None,
     max_problems: int | None = DEFAULT_MAX_PROBLEMS,
+    png: bool = False,
 ) -> ReportRun:
     """:func:`build_report` once ``target`` is checked and locked."""
     timings: dict[str, float] = {}
@@ -376,9 +382,9 @@ def _build(
         section.add_headlines(outcomes, outcomes_obj, published)
     done("disclosure")
     names = {c: e["name"][lang] for c, e in data.registries.programmes.items()}
-    figures = draw_figures(outcomes_obj, lang, policy, published, names)
+    figures = draw_figures(outcomes_obj, lang, policy, published, names, png=png)
     for section in ADDED_SECTIONS:
-        figures += section.draw(outcomes_obj, published, lang)
+        figures += section.draw(outcomes_obj, published, lang, png=png)
     done("figures")
     checksums = input_checksums(source)
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)

@@ -37,7 +37,7 @@ from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy
 from ..i18n import label
 from .compute import Outcomes
-from .figures import Figure, _render
+from .figures import Figure, render_figure
 from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
 from .tables import PublishedTable
 
@@ -493,7 +493,9 @@ def _nested(
     return section
 
 
-def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> list[Figure]:
+def draw(
+    out: Outcomes, published: Mapping[str, PublishedTable], lang: str, *, png: bool = False
+) -> list[Figure]:
     """The stage funnel figure of each programme with stages (from the published table)."""
     stages = published.get("family_stages")
     if stages is None:
@@ -513,8 +515,7 @@ def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> l
             continue
         shown = shown.astype({"n_potential": "int64", "n_progressed": "int64"})
         ax = stage_funnel_chart(shown.reset_index(drop=True), lang=lang)
-        svg, png = _render(ax)
-        figures.append(Figure(name=f"stage_funnel_{programme}", section="family", svg=svg, png=png))
+        figures.append(render_figure(f"stage_funnel_{programme}", "family", ax, lang, png))
     return figures
 
 

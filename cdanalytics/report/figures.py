@@ -42,7 +42,7 @@ from ..i18n import has_label, label
 from .compute import OVERALL, Outcomes
 from .tables import PublishedTable
 
-__all__ = ["Figure", "accessible_svg", "alt_text", "draw_figures"]
+__all__ = ["Figure", "accessible_svg", "alt_text", "draw_figures", "render_figure"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ class Figure:
         The figure as SVG text (embedded in ``report.html``), with its text
         alternative as the SVG's ``<title>`` (``role="img"``).
     png
-        The figure as PNG bytes.
+        The figure as PNG bytes (150 dpi), or ``None`` when PNG files were not
+        asked for (``build_report(..., png=False)``, the default).
     alt
         Text alternative: what the figure shows, in the report's language.
     font_pt
@@ -72,7 +73,7 @@ class Figure:
     name: str
     section: str
     svg: str
-    png: bytes
+    png: bytes | None = None
     alt: str = ""
     font_pt: float = charts.MIN_FONT_PT
 
@@ -102,15 +103,20 @@ def accessible_svg(svg: str, alt: str) -> str:
     return f'{svg[:end]} role="img">\n<title>{html.escape(alt)}</title>{svg[end + 1 :]}'
 
 
-def _render(ax: Axes) -> tuple[str, bytes]:
+def _render(ax: Axes, png: bool) -> tuple[str, bytes | None]:
+    """The figure as SVG text and, only when asked, PNG bytes (drawing a PNG costs
+    about as much again as the SVG the page needs)."""
     fig = ax.figure
     svg_buffer = io.StringIO()
     fig.savefig(svg_buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    png_buffer = io.BytesIO()
-    fig.savefig(png_buffer, format="png", dpi=150, bbox_inches="tight")
+    png_bytes = None
+    if png:
+        png_buffer = io.BytesIO()
+        fig.savefig(png_buffer, format="png", dpi=150, bbox_inches="tight")
+        png_bytes = png_buffer.getvalue()
     plt.close(fig)
     svg = svg_buffer.getvalue()
-    return svg[svg.index("<svg") :], png_buffer.getvalue()
+    return svg[svg.index("<svg") :], png_bytes
 
 
 #: Published completion columns -> the columns :func:`charts.completion_chart` reads.
@@ -390,42 +396,49 @@ def _plans(
     return plans
 
 
+def render_figure(name: str, section: str, ax: Axes, lang: str, png: bool = False) -> Figure:
+    """The :class:`Figure` of a drawn chart: its text alternative, smallest text
+    size, accessible SVG and (only when ``png``) PNG bytes; the chart is closed."""
+    alt, font_pt = alt_text(name, ax, lang), charts.smallest_font(ax)
+    svg, png_bytes = _render(ax, png)
+    return Figure(
+        name=name,
+        section=section,
+        svg=accessible_svg(svg, alt),
+        png=png_bytes,
+        alt=alt,
+        font_pt=font_pt,
+    )
+
+
 def draw_figures(
     out: Outcomes,
     lang: str,
     policy: DisclosurePolicy,
     published: Mapping[str, PublishedTable],
     names: Mapping[str, str] | None = None,
+    *,
+    png: bool = False,
 ) -> list[Figure]:
     """Draw every figure the outcomes allow, with disclosure control applied.
 
     ``published`` are the protected tables (:func:`publish_tables`): the
     engagement figures and the forest plot of the programmes' matched
     effects are drawn from them. ``names``: programme code -> its name.
+    ``png``: also draw each figure as PNG (the page embeds the SVG only).
     """
     figures = []
     for name, section, draw in _plans(out, lang, policy, published, names):
         ax = draw()
-        if ax is None:
-            continue
-        alt, font_pt = alt_text(name, ax, lang), charts.smallest_font(ax)
-        svg, png = _render(ax)
-        figures.append(
-            Figure(
-                name=name,
-                section=section,
-                svg=accessible_svg(svg, alt),
-                png=png,
-                alt=alt,
-                font_pt=font_pt,
-            )
-        )
+        if ax is not None:
+            figures.append(render_figure(name, section, ax, lang, png))
     return figures
 
 
 def save_figures(figures: list[Figure], folder: Path) -> None:
-    """Write each figure as ``NAME.svg`` and ``NAME.png`` into ``folder``."""
+    """Write each figure as ``NAME.svg`` (and ``NAME.png`` when drawn) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for figure in figures:
         (folder / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
-        (folder / f"{figure.name}.png").write_bytes(figure.png)
+        if figure.png is not None:
+            (folder / f"{figure.name}.png").write_bytes(figure.png)

@@ -35,7 +35,7 @@ from ..disclosure import DisclosurePolicy
 from ..errors import AnalysisError
 from ..i18n import label, number
 from .compute import OVERALL, Outcomes
-from .figures import Figure, _render
+from .figures import Figure, render_figure
 from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
 from .tables import PublishedTable
 
@@ -463,7 +463,9 @@ def add_headlines(
     outcomes.setdefault("withheld", {}).update(withheld)
 
 
-def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> list[Figure]:
+def draw(
+    out: Outcomes, published: Mapping[str, PublishedTable], lang: str, *, png: bool = False
+) -> list[Figure]:
     """Funnel plot by site and cohort trend by referral quarter, from the published tables."""
     figures = []
     plans = []
@@ -495,8 +497,7 @@ def draw(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -> l
             ax = plot(frame)
         except AnalysisError:
             continue
-        svg, png = _render(ax)
-        figures.append(Figure(name=name, section="methods_extra", svg=svg, png=png))
+        figures.append(render_figure(name, "methods_extra", ax, lang, png))
     return figures
 
 
