@@ -120,6 +120,7 @@ def prepare(
     passes them) are neither sorted nor copied."""
     weight = np.ones(len(time)) if weight is None else np.asarray(weight, dtype=float)
     event = np.asarray(status) == 1
+    stratum = _numeric_strata(np.asarray(stratum))
     order = sort_order(time, event, stratum)
     codes = _run_codes(stratum if order is None else stratum[order])
     d = event if order is None else event[order]
@@ -184,6 +185,14 @@ def prepare(
     )
 
 
+def _numeric_strata(stratum: np.ndarray) -> np.ndarray:
+    """Stratum labels as integers in the labels' sorted order (labels that
+    are numbers already are kept)."""
+    if stratum.dtype.kind in "biuf":
+        return stratum
+    return pd.factorize(stratum, sort=True)[0]
+
+
 def sort_order(time: np.ndarray, event: np.ndarray, stratum: np.ndarray) -> np.ndarray | None:
     """Order of the rows by (stratum, time, events first), stable; ``None``
     when they are in that order already. A caller that puts its rows in
@@ -192,6 +201,7 @@ def sort_order(time: np.ndarray, event: np.ndarray, stratum: np.ndarray) -> np.n
     later = ~event
     if time.size < 2:
         return None
+    stratum = _numeric_strata(np.asarray(stratum))
     ds, dt = np.diff(stratum), np.diff(time)
     if (ds >= 0).all() and ((ds > 0) | (dt > 0) | ((dt == 0) & (later[1:] >= later[:-1]))).all():
         return None
