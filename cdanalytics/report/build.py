@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 import logging
 import time
@@ -40,7 +39,7 @@ from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
-from ..i18n import label
+from ..i18n import date, datetime, label, localised, number
 from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
@@ -50,6 +49,15 @@ from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .page import (
+    completion_rules,
+    figure_html,
+    html_table,
+    instrument_lines,
+    methods_paragraphs,
+    report_title,
+    unreliable_scales,
+)
 from .practice import practice_section
 from .summary import summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
@@ -137,75 +145,6 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
     return out
 
 
-def _html_table(table: PublishedTable, lang: str) -> str:
-    display = table.display(lang)
-    keys = table.key_columns
-    for key in keys:
-        display[key] = display[key].map(lambda v: label(str(v), lang))
-    head = "".join(
-        f'<th class="{"key" if c in keys else ""}">{html.escape(label(str(c), lang))}</th>'
-        for c in display.columns
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"key" if c in keys else ""}">{html.escape(str(v))}</td>'
-            for c, v in zip(display.columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in display.itertuples(index=False)
-    )
-    note = ""
-    protected = table.protected
-    if protected.mask.to_numpy().any():
-        legend = label("withheld_legend", lang, threshold=protected.policy.threshold)
-        note = f'<p class="note table-note">{html.escape(legend)}</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
-
-
-def _methods(config: EvaluationConfig, t: Callable[..., str]) -> list[str]:
-    reo = config.reoffending
-    matching = reo.matching
-    return [
-        t(
-            "methods_reoffending",
-            types=", ".join(reo.event_types),
-            window=reo.window_months,
-            index=reo.index,
-            waiting=reo.waiting_months,
-        ),
-        t("methods_km"),
-        t("methods_cox", covariates=", ".join(["group", *reo.cox_covariates])),
-        t(
-            "methods_matching",
-            covariates=", ".join(matching.covariates),
-            ratio=matching.ratio,
-            replace=t("with_replacement") if matching.replace else t("without_replacement"),
-            caliper=matching.caliper if matching.caliper is not None else t("none"),
-            exact=", ".join(matching.exact or []) or t("none"),
-        ),
-        t("methods_prepost"),
-        t("methods_disclosure", threshold=config.disclosure.threshold),
-    ]
-
-
-def _instrument_lines(instruments: Mapping[str, Any]) -> list[str]:
-    lines = []
-    for code, entry in instruments.items():
-        for scale, info in entry["scales"].items():
-            reliability = info.get("reliability")
-            rel = (
-                f"reliability {reliability} ({info.get('reliability_source')})"
-                if reliability
-                else ("reliability missing: reliable change not computed")
-            )
-            lines.append(
-                f"{entry['name']} ({code}.{scale}): range {info['min']}-{info['max']}, "
-                f"{info['direction'].replace('_', ' ')}; {rel}"
-            )
-    return lines
-
-
 def _render_html(
     out: Outcomes,
     published: Mapping[str, PublishedTable],
@@ -223,40 +162,42 @@ def _render_html(
     policy = next(iter(published.values())).protected.policy
     threshold = policy.threshold
     programmes = out.export.registries.programmes
+    instruments = out.export.registries.instruments
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
+    measured = sorted(str(i) for i in pd.unique(out.export.measures["instrument"].dropna()))
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
         lang=lang,
         t=lambda key, **kw: label(key, lang, **kw),
-        title=config.title,
+        title=report_title(config.title, lang),
         intro=t(
             "summary_intro",
-            programmes=", ".join(programmes[p]["name"][lang] for p in present if p in programmes),
-            extract_date=outcomes["extract_date"],
-            threshold=threshold,
+            programmes=", ".join(
+                localised(programmes[p]["name"], lang) for p in present if p in programmes
+            ),
+            extract_date=date(outcomes["extract_date"], lang),
+            threshold=number(threshold, lang),
         ),
         summary=summary_sentences(outcomes, lang),
         not_computed=out.notes,
         threshold=threshold,
-        figures={f.name: f.svg for f in figures},
+        figures={f.name: figure_html(f) for f in figures},
         tables={
-            name: _html_table(table, lang)
+            name: html_table(table, lang)
             for name, table in {**published, **engagement_views(published)}.items()
         },
         findings=(
             t("exit_status_findings", n=policy.publish_count(n_findings)) if n_findings else None
         ),
-        completion_rules=[
-            (programmes[p]["name"][lang], programmes[p]["completion_rule"]["text"])
-            for p in present
-            if p in programmes
-        ],
-        methods=_methods(config, t),
-        instruments=_instrument_lines(out.export.registries.instruments),
+        completion_rules=completion_rules(programmes, present, lang),
+        methods=methods_paragraphs(config, lang),
+        instruments=instrument_lines(instruments, lang),
+        reliable_change_notes=unreliable_scales(instruments, measured, lang),
+        early_dropout_before=number(config.engagement.early_dropout_before, lang),
         version=__version__,
         schema_version=SCHEMA_VERSION,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime(dt.datetime.now(dt.UTC), lang),
         checksums=checksums,
         config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
     )
