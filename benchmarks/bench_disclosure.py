@@ -26,7 +26,6 @@ import numpy as np
 from _common import synthetic_export
 
 from cdanalytics.config import load_config, validate_config
-from cdanalytics.disclosure import DisclosurePolicy
 from cdanalytics.io import load_export
 from cdanalytics.report.compute import OVERALL, compute_outcomes
 from cdanalytics.report.tables import publish_tables
@@ -76,15 +75,13 @@ def main() -> None:
     )
     for name, folder in exports.items():
         config = load_config(None)
-        data = load_export(
-            folder, programmes=config["programmes"], instruments=config["instruments"]
-        )
+        data = load_export(folder, programmes=config.programmes, instruments=config.instruments)
         outcomes = compute_outcomes(data, config)
         for threshold in args.thresholds:
             cfg = validate_config({"disclosure": {"threshold": threshold}})
-            policy = DisclosurePolicy(**cfg["disclosure"])
+            policy = cfg.disclosure
             start = time.perf_counter()
-            published = publish_tables(outcomes.tables, policy, tuple(cfg["groupings"]))
+            published = publish_tables(outcomes.tables, policy, tuple(cfg.groupings))
             seconds = time.perf_counter() - start
             shown, total = published_share(published, threshold)
             done, wanted = completion_published(outcomes, published)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         report,
         synth,
     )
-    from .config import load_config
+    from .config import EvaluationConfig, load_config
     from .disclosure import DisclosurePolicy, protect_frame, suppress_counts
     from .engagement import (
         attendance,
@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         GroupLabelWarning,
         IdentifierError,
         InsufficientDataError,
+        MissingTranslationWarning,
         OutputFolderError,
         StatisticalWarning,
     )
@@ -71,7 +72,12 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from .io.pseudonymise import pseudonymise_export
     from .matching import match, matched_cox, matched_effect, propensity_scores
     from .prepost import attrition, change, mixed_model, reliable_change, reliable_change_summary
-    from .registry import audit_tool_registry, instrument_registry, programme_registry
+    from .registry import (
+        Registries,
+        audit_tool_registry,
+        instrument_registry,
+        programme_registry,
+    )
     from .reoffending import (
         ReoffendingDefinition,
         cox,
@@ -93,6 +99,7 @@ __all__ = [
     "ConvergenceError",
     "DataQualityWarning",
     "DisclosurePolicy",
+    "EvaluationConfig",
     "Export",
     "ExportError",
     "ExportValidationError",
@@ -101,7 +108,9 @@ __all__ = [
     "IdentifierError",
     "InsufficientDataError",
     "Manifest",
+    "MissingTranslationWarning",
     "OutputFolderError",
+    "Registries",
     "ReoffendingDefinition",
     "StatisticalWarning",
     "ValidationReport",

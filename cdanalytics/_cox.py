@@ -6,34 +6,37 @@ and :func:`cdanalytics.matching.matched_cox`.
 (and is a reference the tests check this module against), but prepares its
 risk sets with Python loops over rows and iterates over the distinct event
 times in Python: on a million people with fifteen terms a fit takes minutes.
-Here the rows are sorted by (stratum, time), every sum over risk sets is a
-reverse cumulative sum (restarting at each stratum) over the blocks of rows
-between consecutive event times, and the information matrix is three matrix
-products:
+Here the rows are sorted once by (stratum, time, events first), so the tied
+events of an event time are a block of consecutive rows. Each evaluation of
+the likelihood then reads the design matrix three times: x'b, one sparse
+product giving Σ r·x over every block of rows (the tied events of each event
+time, and the rows between them), and X' diag(u) X accumulated over chunks of
+rows that stay in cache. Risk-set sums are reverse cumulative sums of the
+block sums (restarting at each stratum); everything else is a sum over the
+event slots or the event times, never an array of slots × terms:
 
-    I = X' diag(r·A) X - X_e' diag(r_e·B) X_e - Σ_s v_s a_s a_s'
+    score = Σ_events v_i x_i - Σ_k (S1_k H_k - D1_k B_k)
+    I = X' diag(u) X - Σ_k (α_k S1_k S1_k' - β_k (S1_k D1_k' + D1_k S1_k') + γ_k D1_k D1_k')
 
 where r = v·exp(x'b) is a row's risk weight with case weight v; for event
 slot s (the l-th of the m events tied at time t_k, with f = l/m for Efron and
-0 for Breslow), c_s = S0_k - f·D0_k, a_s = (S1_k - f·D1_k) / c_s and v_s is
-the mean case weight of the m tied events; A is the cumulative sum over the
-stratum's event times of Σ_s v_s/c_s up to each row's time, and
-B_k = Σ_s v_s f/c_s. S are risk-set sums and D sums over the tied events of
-r, r·x and r·x x'. The log partial likelihood is
+0 for Breslow), c_s = S0_k - f·D0_k and v_k is the mean case weight of the m
+tied events. S are risk-set sums and D sums over the tied events of r and
+r·x; the slot mean is a_s = (S1_k - f·D1_k) / c_s, so that Σ_s v_s a_s and
+Σ_s v_s a_s a_s' collapse to the per-time sums H_k = Σ_s v_k/c_s, B_k =
+Σ_s v_k f/c_s, α_k = Σ_s v_k/c_s², β_k = Σ_s v_k f/c_s², γ_k = Σ_s v_k f²/c_s².
+u_i = r_i (A_i - δ_i B_k(i)), A_i the sum of H over the event times at which
+row i is at risk, δ_i its event indicator. The log partial likelihood is
 Σ_events v_i x_i'b - Σ_s v_s log c_s, as R's ``coxph`` and lifelines
 (``weights_col``) weight Efron's approximation.
 
-References
-----------
-Efron, B. (1977). The efficiency of Cox's likelihood function for censored
-data. JASA 72:557-565.
 Counting-process rows, at risk on (start, stop] (time-varying covariates,
 Andersen & Gill 1982), keep the same sort by stop time: the rows of each
 stratum that start at or after an event time are in its reverse cumulative
-sums but not at risk, so their sums (one more cumulative sum over the event
-times by each row's entry) are subtracted from S, and the sum of v_s/c_s a
-row accumulates runs from its entry to its stop. Right-censored data take the
-path above unchanged.
+sums but not at risk, so their sums (one more sparse product, over the rows
+grouped by entry) are subtracted from S, and the sum of H a row accumulates
+runs from its entry to its stop. Right-censored data take the path above
+unchanged.
 
 References
 ----------
@@ -52,25 +55,27 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from .errors import ConvergenceError
 
 MAX_ITER = 30
 MAX_HALVINGS = 30
+#: Values per chunk of X' diag(u) X: about 1 MB (8192 rows of 15 terms).
+CHUNK_VALUES = 2**17
 
 
 @dataclass(frozen=True)
 class RiskSets:
-    """Rows sorted by (stratum, time), with their event-time bookkeeping.
-
-    Event times are the distinct (stratum, time) pairs with an event,
-    numbered k in that order.
+    """Rows sorted by (stratum, time, events first), with their event-time
+    bookkeeping. Event times are the distinct (stratum, time) pairs with an
+    event, numbered k in that order.
     """
 
     rows: np.ndarray  # original row numbers, in sorted order
-    xt: np.ndarray  # covariates of those rows, transposed (terms × rows, contiguous)
+    x: np.ndarray  # covariates of those rows (rows × terms, C-contiguous)
     weight: np.ndarray  # case weights of those rows
-    x_e: np.ndarray  # covariates of the event rows (events × terms)
+    weighted_events: np.ndarray  # Σ over the event rows of v·x (terms)
     bucket: np.ndarray  # last event time k of the row's stratum <= its time (-1: none)
     event_pos: np.ndarray  # positions (in sorted order) of the event rows
     event_k: np.ndarray  # event time k of each event row
@@ -80,25 +85,21 @@ class RiskSets:
     fraction: np.ndarray  # l/m of each event slot (0 for Breslow)
     event_time: np.ndarray  # time of each event row
     k_stratum: np.ndarray  # stratum of each event time
-    block_starts: np.ndarray  # first row of each block (a stratum start or an event time)
+    block_bounds: np.ndarray  # first row of each block, then the number of rows (int32)
     block_stratum: np.ndarray  # stratum of each block
-    block_k: np.ndarray  # block whose first row is the first at risk at event time k
+    block_k: np.ndarray  # block of the tied events of event time k (its first rows)
+    columns: np.ndarray  # 0, 1, ..., rows - 1 (int32): the blocks' sparse column indices
+    bucket_bins: np.ndarray  # bucket + 1 (int32)
     # Counting-process (start, stop] data only (None for right-censored data):
     # last event time k of the row's stratum <= its start (-1: none); the row
     # is at risk at the event times after it, up to ``bucket``.
     entry: np.ndarray | None = None
+    entry_bins: np.ndarray | None = None  # entry + 1 (int32)
 
-
-@dataclass(frozen=True)
-class Terms:
-    """Quantities at one coefficient vector."""
-
-    eta: np.ndarray
-    shift: float
-    w: np.ndarray  # exp(eta - shift)
-    risk: np.ndarray  # case weight · w
-    c: np.ndarray
-    a: np.ndarray
+    @property
+    def x_e(self) -> np.ndarray:
+        """Covariates of the event rows (events × terms)."""
+        return self.x[self.event_pos]
 
 
 def prepare(
@@ -110,25 +111,36 @@ def prepare(
     weight: np.ndarray | None = None,
     entry: np.ndarray | None = None,
 ) -> RiskSets:
-    """Sort the rows by (stratum, time) and index the event times. Rows of
-    strata without events contribute nothing and are left out, as in R.
-    ``weight``: positive case weights (default 1). ``entry``: start times of
-    counting-process rows, at risk on (entry, time] (each below its time);
-    ``None`` for right-censored data, at risk from the origin."""
+    """Sort the rows by (stratum, time, events first) and index the event
+    times. Rows of strata without events contribute nothing and are left
+    out, as in R. ``weight``: positive case weights (default 1). ``entry``:
+    start times of counting-process rows, at risk on (entry, time] (each
+    below its time); ``None`` for right-censored data, at risk from the
+    origin. Rows already in that order (as the counting-process caller
+    passes them) are neither sorted nor copied."""
     weight = np.ones(len(time)) if weight is None else np.asarray(weight, dtype=float)
-    order = np.lexsort((time, stratum))
-    codes = pd.factorize(stratum[order])[0]  # strata numbered in sorted order
-    with_events = (np.bincount(codes, weights=status[order] == 1) > 0)[codes]
-    rows = order[with_events]
-    t, s, d = time[rows], codes[with_events], status[rows] == 1
-    # Ties are runs of rows with equal (stratum, time); event times are the
-    # ties with an event; bucket is the last event time at or before a row.
+    event = np.asarray(status) == 1
+    order = _sort_order(time, event, stratum)
+    codes = _run_codes(stratum if order is None else stratum[order])
+    d = event if order is None else event[order]
+    with_events = (np.bincount(codes, weights=d) > 0)[codes]
+    if with_events.all():
+        rows = np.arange(len(time)) if order is None else order
+        s = codes
+    else:
+        rows = np.flatnonzero(with_events) if order is None else order[with_events]
+        s, d = codes[with_events], d[with_events]
+    in_place = order is None and rows.size == len(time)
+    t = time if in_place else time[rows]
+    # Ties are runs of rows with equal (stratum, time), their events first;
+    # event times are the ties with an event; bucket is the last event time
+    # at or before a row.
     new_stratum = np.r_[True, s[1:] != s[:-1]]
     new_tie = new_stratum | np.r_[True, t[1:] != t[:-1]]
-    tie = np.cumsum(new_tie) - 1
-    tie_has_event = np.bincount(tie, weights=d) > 0
-    bucket = (np.cumsum(tie_has_event) - 1)[tie]
-    first = np.flatnonzero(new_tie)[tie_has_event]
+    tie_first = np.flatnonzero(new_tie)
+    tie_has_event = d[tie_first]
+    bucket = (np.cumsum(tie_has_event) - 1)[np.cumsum(new_tie) - 1]
+    first = tie_first[tie_has_event]
     k_stratum = s[first]
     bucket = np.where((bucket >= 0) & (k_stratum[np.maximum(bucket, 0)] == s), bucket, -1)
     event_pos = np.flatnonzero(d)
@@ -136,17 +148,22 @@ def prepare(
     counts = np.bincount(event_k)
     starts = np.cumsum(counts) - counts
     rank = np.arange(event_pos.size) - starts[event_k]
-    # Blocks of rows that enter and leave risk sets together.
-    opens_block = new_stratum.copy()
-    opens_block[first] = True
-    block_starts = np.flatnonzero(opens_block)
-    w = weight[rows]
+    # Blocks: the tied events of each event time, and the rows from them to
+    # the next event time (or the stratum's end); a stratum's rows before
+    # its first event time are a block too.
+    opens = new_stratum.copy()
+    opens[first] = True
+    after = first + counts
+    opens[after[after < t.size]] = True
+    block_first = np.flatnonzero(opens)
+    w = weight if in_place else weight[rows]
+    x = _sorted_rows(exog, None if in_place else rows)
     entered = None if entry is None else _entry_buckets(entry[rows], s, first, k_stratum, t)
     return RiskSets(
         rows=rows,
-        xt=_transposed_rows(exog, rows),
+        x=x,
         weight=w,
-        x_e=exog[rows[event_pos]],
+        weighted_events=x.T @ np.where(d, w, 0.0),
         bucket=bucket,
         event_pos=event_pos,
         event_k=event_k,
@@ -156,19 +173,43 @@ def prepare(
         fraction=rank / counts[event_k] if ties == "efron" else np.zeros(event_pos.size),
         event_time=t[event_pos],
         k_stratum=k_stratum,
-        block_starts=block_starts,
-        block_stratum=s[block_starts],
-        block_k=np.searchsorted(block_starts, first),
+        block_bounds=np.r_[block_first, t.size].astype(np.int32),
+        block_stratum=s[block_first],
+        block_k=np.searchsorted(block_first, first),
+        columns=np.arange(t.size, dtype=np.int32),
+        bucket_bins=(bucket + 1).astype(np.int32),
         entry=entered,
+        # bin 0: rows that start before their stratum's first event time
+        entry_bins=None if entered is None else (entered + 1).astype(np.int32),
     )
 
 
-def _transposed_rows(exog: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``exog[rows].T`` as a contiguous (terms × rows) array; a column-major
-    ``exog`` (as the counting-process callers pass) is gathered in one step."""
-    if exog.flags.f_contiguous and not exog.flags.c_contiguous:
-        return exog.T.take(rows, axis=1)
-    return np.ascontiguousarray(exog[rows].T)
+def _sort_order(time: np.ndarray, event: np.ndarray, stratum: np.ndarray) -> np.ndarray | None:
+    """Order of the rows by (stratum, time, events first), stable; ``None``
+    when they are in that order already."""
+    later = ~event
+    if time.size < 2:
+        return None
+    ds, dt = np.diff(stratum), np.diff(time)
+    if (ds >= 0).all() and ((ds > 0) | (dt > 0) | ((dt == 0) & (later[1:] >= later[:-1]))).all():
+        return None
+    return np.lexsort((later, time, stratum))
+
+
+def _run_codes(values: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... numbering the runs of equal sorted values."""
+    codes = np.zeros(values.size, dtype=np.int64)
+    if values.size and values[0] != values[-1]:
+        np.cumsum(values[1:] != values[:-1], out=codes[1:])
+    return codes
+
+
+def _sorted_rows(exog: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``exog[rows]`` as a C-contiguous float array (``exog`` itself when
+    ``rows`` is None and it is one already)."""
+    if rows is None:
+        return np.ascontiguousarray(exog, dtype=float)
+    return np.ascontiguousarray(np.take(exog, rows, axis=0), dtype=float)
 
 
 def _entry_buckets(
@@ -192,19 +233,22 @@ def _entry_buckets(
     return np.where(same, bucket, -1)
 
 
-def _entered_after(rs: RiskSets, values: np.ndarray) -> np.ndarray:
-    """Σ of ``values`` (rows, or terms × rows) over the rows of each event
-    time's stratum that start at or after it (times, or times × terms): they
-    are in the reverse cumulative sums by stop time but not yet at risk."""
-    bins = rs.entry + 1  # bin 0: rows that start before their stratum's first event time
-    n_bins = rs.counts.size + 1
-    if values.ndim == 1:
-        per_time = np.bincount(bins, weights=values, minlength=n_bins)[1:]
-    else:
-        per_time = np.column_stack(
-            [np.bincount(bins, weights=row, minlength=n_bins)[1:] for row in values]
-        )
-    return _reverse_cumsum_within(per_time, rs.k_stratum)
+def _run_sums(bounds: np.ndarray, columns: np.ndarray, values: np.ndarray, x: np.ndarray):
+    """Σ values·x over runs of consecutive rows (run j: rows bounds[j] to
+    bounds[j + 1]) as one sparse product: a single pass over ``x`` without a
+    rows × terms temporary."""
+    runs = sparse.csr_array((values, columns, bounds), shape=(bounds.size - 1, x.shape[0]))
+    return runs @ x
+
+
+def _bin_sums(bins: np.ndarray, values: np.ndarray, x: np.ndarray, n_bins: int):
+    """Σ values·x over the rows of each bin (``bins``: int32 bin of each
+    row), as one sparse product with one entry per column: a single pass
+    over ``x`` in row order, without sorting the rows by bin."""
+    columns = sparse.csc_array(
+        (values, bins, np.arange(bins.size + 1, dtype=np.int32)), shape=(n_bins, x.shape[0])
+    )
+    return columns @ x
 
 
 def _cumsum_within(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
@@ -221,60 +265,90 @@ def _reverse_cumsum_within(values: np.ndarray, segment: np.ndarray) -> np.ndarra
     return _cumsum_within(values[::-1], segment[::-1])[::-1]
 
 
-def terms(rs: RiskSets, beta: np.ndarray) -> Terms:
-    """Risk weights (scaled by exp(-max x'b)), slot denominators c and means a.
+@dataclass(frozen=True)
+class Sums:
+    """Risk weights at one coefficient vector and the sums over risk sets."""
 
-    Risk-set sums at event time k add the rows of its stratum from its first
-    row on: sums over the blocks between consecutive event times, then a
-    reverse cumulative sum over the blocks of each stratum.
+    shift: float  # max x'b: risk weights are scaled by exp(-shift)
+    risk: np.ndarray  # case weight · exp(x'b - shift), rows in sorted order
+    s0: np.ndarray  # Σ r over the risk set of each event time
+    s1: np.ndarray  # Σ r·x over the risk set of each event time (times × terms)
+    d0: np.ndarray  # Σ r over the tied events of each event time
+    d1: np.ndarray  # Σ r·x over the tied events of each event time
+    c: np.ndarray  # denominator of each event slot
+
+
+def sums(rs: RiskSets, beta: np.ndarray) -> Sums:
+    """Risk weights, risk-set sums S, tied-event sums D and slot denominators c.
+
+    Σ r and Σ r·x over every block of rows, then reverse cumulative sums of
+    those over the blocks of each stratum, taken at the block of each event
+    time's tied events (its first rows at risk).
     """
-    eta = beta @ rs.xt
-    shift = float(eta.max())
-    w = np.exp(eta - shift)
-    risk = rs.weight * w
-    weighted_x = rs.xt * risk
-    s0 = _reverse_cumsum_within(np.add.reduceat(risk, rs.block_starts), rs.block_stratum)
-    s1 = _reverse_cumsum_within(
-        np.add.reduceat(weighted_x, rs.block_starts, axis=1).T, rs.block_stratum
-    )
-    r_e = risk[rs.event_pos]
-    d0 = np.add.reduceat(r_e, rs.starts)
-    d1 = np.add.reduceat(r_e[:, None] * rs.x_e, rs.starts, axis=0)
-    k, f, block = rs.event_k, rs.fraction, rs.block_k[rs.event_k]
-    s0, s1 = s0[block], s1[block]
-    if rs.entry is not None:
-        s0 = s0 - _entered_after(rs, risk)[k]
-        s1 = s1 - _entered_after(rs, weighted_x)[k]
-    c = s0 - f * d0[k]
-    a = (s1 - f[:, None] * d1[k]) / c[:, None]
-    return Terms(eta=eta, shift=shift, w=w, risk=risk, c=c, a=a)
+    risk = rs.x @ beta
+    shift = float(risk.max())
+    risk -= shift
+    np.exp(risk, out=risk)
+    risk *= rs.weight
+    block0 = np.add.reduceat(risk, rs.block_bounds[:-1])
+    block1 = _run_sums(rs.block_bounds, rs.columns, risk, rs.x)
+    k = rs.block_k
+    d0, d1 = block0[k], block1[k]
+    s0 = _reverse_cumsum_within(block0, rs.block_stratum)[k]
+    s1 = _reverse_cumsum_within(block1, rs.block_stratum)[k]
+    if rs.entry is not None:  # less the rows not yet at risk
+        n_bins = rs.counts.size + 1
+        late0 = np.bincount(rs.entry_bins, weights=risk, minlength=n_bins)[1:]
+        late1 = _bin_sums(rs.entry_bins, risk, rs.x, n_bins)[1:]
+        s0 = s0 - _reverse_cumsum_within(late0, rs.k_stratum)
+        s1 = s1 - _reverse_cumsum_within(late1, rs.k_stratum)
+    c = s0[rs.event_k] - rs.fraction * d0[rs.event_k]
+    return Sums(shift=shift, risk=risk, s0=s0, s1=s1, d0=d0, d1=d1, c=c)
 
 
-def _hazard_at_or_before(rs: RiskSets, per_slot: np.ndarray) -> np.ndarray:
-    """Σ over the slots of each row's stratum at or before its time (0 before
-    the stratum's first event time); ``per_slot`` may have a second axis."""
-    per_time = np.add.reduceat(per_slot, rs.starts, axis=0)
+def _per_time(rs: RiskSets, per_slot: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(per_slot, rs.starts, axis=0)
+
+
+def _at_or_before(rs: RiskSets, per_time: np.ndarray) -> np.ndarray:
+    """Σ over the event times of each row's stratum at which it is at risk
+    (those at or before its time, after its entry); ``per_time`` may have a
+    second axis."""
     total = _cumsum_within(per_time, rs.k_stratum)
-    cumulative = total[np.maximum(rs.bucket, 0)]
-    at_risk = rs.bucket >= 0
+    total = np.concatenate([np.zeros((1, *total.shape[1:])), total])  # 0: none
+    cumulative = total[rs.bucket_bins]
     if rs.entry is not None:  # less the event times at or before the row's start
-        entered = rs.entry >= 0
-        before = total[np.maximum(rs.entry, 0)]
-        cumulative = cumulative - before * (entered[:, None] if per_slot.ndim == 2 else entered)
-    return cumulative * (at_risk[:, None] if per_slot.ndim == 2 else at_risk)
+        cumulative -= total[rs.entry_bins]
+    return cumulative
+
+
+def _gram(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """X' diag(u) X for u >= 0, chunk by chunk (each a symmetric rank-k
+    update of sqrt(u)·x) so that no rows × terms temporary is made."""
+    root = np.sqrt(np.maximum(u, 0.0))
+    out = np.zeros((x.shape[1], x.shape[1]))
+    chunk = max(1024, CHUNK_VALUES // x.shape[1])
+    for lo in range(0, x.shape[0], chunk):
+        z = x[lo : lo + chunk] * root[lo : lo + chunk, None]
+        out += z.T @ z
+    return out
 
 
 def evaluate(rs: RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log partial likelihood, score vector and information matrix at ``beta``."""
-    tm = terms(rs, beta)
-    x_e, v, f, k = rs.x_e, rs.slot_weight, rs.fraction, rs.event_k
-    v_e = rs.weight[rs.event_pos]
-    loglik = float(v_e @ tm.eta[rs.event_pos] - v @ (np.log(tm.c) + tm.shift))
-    score = v_e @ x_e - v @ tm.a
-    risk = tm.risk * _hazard_at_or_before(rs, v / tm.c)
-    tied = tm.risk[rs.event_pos] * np.bincount(k, weights=v * f / tm.c)[k]
-    information = (
-        (rs.xt * risk) @ rs.xt.T - (x_e * tied[:, None]).T @ x_e - (tm.a * v[:, None]).T @ tm.a
+    sm = sums(rs, beta)
+    v, f = rs.slot_weight, rs.fraction
+    loglik = float(rs.weighted_events @ beta - v @ (np.log(sm.c) + sm.shift))
+    hazard = v / sm.c
+    h, b = _per_time(rs, hazard), _per_time(rs, hazard * f)
+    square = hazard / sm.c
+    alpha, beta_, gamma = (_per_time(rs, square * f**j) for j in (0, 1, 2))
+    score = rs.weighted_events - (h @ sm.s1 - b @ sm.d1)
+    u = sm.risk * _at_or_before(rs, h)
+    u[rs.event_pos] -= sm.risk[rs.event_pos] * b[rs.event_k]
+    cross = sm.s1.T @ (beta_[:, None] * sm.d1)
+    information = _gram(rs.x, u) - (
+        sm.s1.T @ (alpha[:, None] * sm.s1) - cross - cross.T + sm.d1.T @ (gamma[:, None] * sm.d1)
     )
     return loglik, score, information
 
@@ -324,15 +398,18 @@ def fit(
     return beta, loglik, information, at_zero
 
 
-def _slot_means(rs: RiskSets, tm: Terms) -> np.ndarray:
-    """x̄(t_k): the average of the slot means a over the events tied at k."""
-    return np.add.reduceat(tm.a, rs.starts, axis=0) / rs.counts[:, None]
+def _time_means(rs: RiskSets, sm: Sums) -> np.ndarray:
+    """x̄(t_k): the average of the slot means a = (S1 - f·D1) / c over the
+    events tied at k (times × terms)."""
+    inverse = 1 / sm.c
+    p, q = _per_time(rs, inverse), _per_time(rs, inverse * rs.fraction)
+    return (sm.s1 * p[:, None] - sm.d1 * q[:, None]) / rs.counts[:, None]
 
 
 def schoenfeld(rs: RiskSets, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(event times, Schoenfeld residuals x - x̄(t)) of every event, x̄ the
     average of the slot means a over the tied events (R's Efron residuals)."""
-    means = _slot_means(rs, terms(rs, beta))
+    means = _time_means(rs, sums(rs, beta))
     return rs.event_time, rs.x_e - means[rs.event_k]
 
 
@@ -343,19 +420,23 @@ def score_residuals(rs: RiskSets, beta: np.ndarray, n: int) -> np.ndarray:
     risk at slot s, reduced to (1 - f_s) v_s/c_s for the events tied at that
     time (Efron; R's ``coxph`` score residuals, weighted as its ``dfbeta``).
     They sum to the score vector; summed within clusters they give the
-    robust variance (Lin & Wei 1989)."""
+    robust variance (Lin & Wei 1989). The sums over slots of π and π·a are
+    per event time: H and S1·α - D1·β (B and S1·β - D1·γ for the tied
+    events; see the module docstring)."""
     out = np.zeros((n, beta.size))
-    tm = terms(rs, beta)
-    k, x, x_e = rs.event_k, rs.xt.T, rs.x_e
-    hazard = rs.slot_weight / tm.c
-    h = _hazard_at_or_before(rs, hazard)
-    g = _hazard_at_or_before(rs, tm.a * hazard[:, None])
-    compensator = tm.w[:, None] * (x * h[:, None] - g)
-    tied = rs.fraction * hazard
-    tied_h = np.bincount(k, weights=tied)[k]
-    tied_g = np.add.reduceat(tm.a * tied[:, None], rs.starts, axis=0)[k]
-    compensator[rs.event_pos] -= tm.w[rs.event_pos][:, None] * (x_e * tied_h[:, None] - tied_g)
+    sm = sums(rs, beta)
+    k, x, x_e, f = rs.event_k, rs.x, rs.x_e, rs.fraction
+    hazard = rs.slot_weight / sm.c
+    square = hazard / sm.c
+    h, b = _per_time(rs, hazard), _per_time(rs, hazard * f)
+    alpha, beta_, gamma = (_per_time(rs, square * f**j) for j in (0, 1, 2))
+    g = sm.s1 * alpha[:, None] - sm.d1 * beta_[:, None]
+    tied_g = sm.s1 * beta_[:, None] - sm.d1 * gamma[:, None]
+    w = sm.risk / rs.weight
+    compensator = w[:, None] * (x * _at_or_before(rs, h)[:, None] - _at_or_before(rs, g))
+    w_e = w[rs.event_pos][:, None]
+    compensator[rs.event_pos] -= w_e * (x_e * b[k][:, None] - tied_g[k])
     residual = -compensator
-    residual[rs.event_pos] += x_e - _slot_means(rs, tm)[k]
+    residual[rs.event_pos] += x_e - _time_means(rs, sm)[k]
     out[rs.rows] = rs.weight[:, None] * residual
     return out

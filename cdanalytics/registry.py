@@ -8,8 +8,10 @@ only reads and merges them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -18,10 +20,13 @@ import yaml
 
 from ._merge import deep_merge
 from .errors import ConfigError
+from .i18n import label, number, percent
 from .stages import check_stages
 
 __all__ = [
+    "Registries",
     "audit_tool_registry",
+    "completion_rule_text",
     "core_session_count",
     "core_sessions_needed",
     "instrument_registry",
@@ -37,6 +42,10 @@ def _builtin(name: str) -> dict[str, Any]:
 
 
 _PROGRAMME_REQUIRED = ("name", "core", "expected_duration_days", "completion_rule")
+
+#: Whose account an instrument records (``respondent``): the informant codes of
+#: ``measures`` (``data/schemas/measures.yaml``); ``father`` is the man himself.
+RESPONDENTS: tuple[str, ...] = ("father", "partner", "child", "practitioner")
 
 
 def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -75,16 +84,17 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
     return merged
 
 
-def completion_rule_text(entry: Mapping[str, Any]) -> str:
-    """The completion rule of a registry entry in words."""
+def completion_rule_text(entry: Mapping[str, Any], lang: str = "en") -> str:
+    """The completion rule of a registry entry in words, in ``lang`` (``"en"`` or ``"nl"``)."""
     rule = entry["completion_rule"]
-    total = core_session_count(entry)
-    share = float(rule["min_core_share"])
-    needed = core_sessions_needed(entry)
-    text = f"attended at least {share:.0%} of the {total} core sessions ({needed} or more)"
-    if rule.get("require_last_core"):
-        text += ", including the last"
-    return text
+    key = "rule_text_last" if rule.get("require_last_core") else "rule_text"
+    return label(
+        key,
+        lang,
+        share=percent(float(rule["min_core_share"]), lang),
+        total=number(core_session_count(entry), lang),
+        needed=number(core_sessions_needed(entry), lang),
+    )
 
 
 def core_session_count(entry: Mapping[str, Any]) -> int:
@@ -121,6 +131,12 @@ def instrument_registry(overrides: Mapping[str, Any] | None = None) -> dict[str,
     for code, entry in merged.items():
         if not entry.get("scales"):
             raise ConfigError(f"Instrument {code!r} in the registry has no scales.")
+        respondent = entry.setdefault("respondent", None)
+        if respondent is not None and respondent not in RESPONDENTS:
+            raise ConfigError(
+                f"Instrument {code!r}: respondent must be one of {', '.join(RESPONDENTS)}, "
+                f"not {respondent!r}."
+            )
         for scale, info in entry["scales"].items():
             for field in ("min", "max", "direction"):
                 if info.get(field) is None:
@@ -149,6 +165,90 @@ def scale_info(
             f"Instrument {instrument!r} has no scale {scale!r}; known: {', '.join(sorted(scales))}."
         )
     return scales[scale]
+
+
+@dataclass(frozen=True)
+class Registries:
+    """The three registries of one evaluation, merged once.
+
+    :func:`cdanalytics.load_export` builds them from the evaluation config's
+    ``programmes:``, ``instruments:`` and ``audit_tools:`` overrides and
+    carries them on the :class:`~cdanalytics.Export` (``export.registries``);
+    the analyses read them from there. :meth:`build` is the one place the
+    built-in registries and a site's overrides are merged for an analysis.
+
+    Attributes
+    ----------
+    programmes, instruments, audit_tools
+        The merged registries (:func:`programme_registry`,
+        :func:`instrument_registry`, :func:`audit_tool_registry`).
+    overrides
+        The overrides they were built from, by registry name, so that further
+        overrides (:meth:`with_overrides`) merge over them.
+
+    Examples
+    --------
+    >>> reg = Registries.build(programmes={"caring_dads": {"expected_duration_days": 140}})
+    >>> reg.programmes["caring_dads"]["expected_duration_days"]
+    140
+    >>> reg.programmes["borg"]["name"]["en"] == programme_registry()["borg"]["name"]["en"]
+    True
+    """
+
+    programmes: Mapping[str, Any] = dataclasses.field(default_factory=lambda: programme_registry())
+    instruments: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: instrument_registry()
+    )
+    audit_tools: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: audit_tool_registry()
+    )
+    overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        programmes: Mapping[str, Any] | None = None,
+        instruments: Mapping[str, Any] | None = None,
+        audit_tools: Mapping[str, Any] | None = None,
+    ) -> Registries:
+        """Merge a site's overrides into the built-in registries (checked).
+
+        Raises
+        ------
+        ConfigError
+            An override leaves an entry incomplete or inconsistent.
+        """
+        overrides = {
+            name: dict(value)
+            for name, value in (
+                ("programmes", programmes),
+                ("instruments", instruments),
+                ("audit_tools", audit_tools),
+            )
+            if value
+        }
+        return cls(
+            programmes=programme_registry(programmes),
+            instruments=instrument_registry(instruments),
+            audit_tools=audit_tool_registry(audit_tools),
+            overrides=overrides,
+        )
+
+    def with_overrides(
+        self,
+        programmes: Mapping[str, Any] | None = None,
+        instruments: Mapping[str, Any] | None = None,
+        audit_tools: Mapping[str, Any] | None = None,
+    ) -> Registries:
+        """These registries with further overrides merged over this one's (``self`` if none)."""
+        extra = {"programmes": programmes, "instruments": instruments, "audit_tools": audit_tools}
+        if not any(extra.values()):
+            return self
+        merged = {
+            name: deep_merge(self.overrides.get(name, {}), value or {})
+            for name, value in extra.items()
+        }
+        return Registries.build(**merged)
 
 
 _AUDIT_DIRECTIONS = ("higher_better", "lower_better")

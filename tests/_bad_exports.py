@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 from _io_exports import MANIFEST, tables, write_csv_export
+from _services_exports import SERVICES
 
 # Planted values that must never leave the package.
 NAME = "Pieter Jansen"
@@ -203,6 +204,22 @@ def _site_all(frames: Frames, folder: Path):
     frames["participants"]["site"] = "All"
 
 
+def _services(row: int | None = None, column: str = "", value: str = ""):
+    """Add the fixture's ``services`` table, with one cell changed (``row`` given)."""
+
+    def change(frames: Frames, folder: Path):
+        services = SERVICES.copy()
+        if row is not None:
+            services.loc[row, column] = value
+        frames["services"] = services
+
+    return change
+
+
+def _services_duplicate(frames: Frames, folder: Path):
+    frames["services"] = pd.concat([SERVICES, SERVICES.iloc[[2]]], ignore_index=True)
+
+
 # --------------------------------------------------------------------------- the corpus
 
 CASES: tuple[Case, ...] = (
@@ -366,6 +383,55 @@ CASES: tuple[Case, ...] = (
         1,
         ("referral_source",),
         (FORMULA,),
+    ),
+    # The optional services table (partner and children's services).
+    Case("valid services table", _services(), 0),
+    Case(
+        "unknown service code",
+        _services(1, "service", "youth_club"),
+        1,
+        ("service", "youth_club"),
+    ),
+    Case("duplicate service row", _services_duplicate, 1, ("participant_id, service",)),
+    Case("orphan service row", _services(2, "participant_id", "P999"), 1, ("P999", "orphan")),
+    Case(
+        "service offered before the referral",
+        _services(2, "offered", "2023-12-01"),
+        1,
+        ("before_referral",),
+    ),
+    Case(
+        "service contact before the offer",
+        _services(3, "contacted", "2024-03-01"),
+        1,
+        ("date_order",),
+    ),
+    Case(
+        "service engaged after the extract",
+        _services(0, "engaged", "2025-08-01"),
+        1,
+        ("engaged", "after_extract"),
+    ),
+    Case(
+        "e-mail in a service's free-text source",
+        _services(0, "source", f"call {EMAIL}"),
+        0,
+        ("source",),
+        (EMAIL,),
+    ),
+    Case(
+        "partner's name column in services",
+        _both(_services(), _add_column("services", "partner", [NAME, "Anna de Vries"])),
+        1,
+        ("partner",),
+        (NAME, "Jansen"),
+    ),
+    Case(
+        "quarantined service rows are counted",
+        _services(2, "participant_id", "P999"),
+        0,
+        ("quarantine",),
+        args=("--quarantine",),
     ),
     Case("site named All", _site_all, 0, command="report"),
     Case(

@@ -146,7 +146,8 @@ def test_config_errors_name_the_key(section, key):
 
 def test_config_states_the_noise_parameters_in_force():
     cfg = validate_config({"disclosure": {"method": "cell_key"}})
-    assert {k: cfg["disclosure"][k] for k in ("D", "V", "js")} == {"D": 3, "V": 1.0, "js": 2}
+    stated = cfg.as_dict()["disclosure"]
+    assert {k: stated[k] for k in ("D", "V", "js")} == {"D": 3, "V": 1.0, "js": 2}
 
 
 def test_secret_missing_is_a_usage_error_saying_how_to_set_it(monkeypatch):

@@ -22,7 +22,8 @@ from ..disclosure import DisclosurePolicy, protect_frame, protect_statistics
 from ..engagement import STAGES
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import (
+from ._style import GREY, OKABE_ITO, chart_axes, colour, styled
+from .common import (
     column_values,
     group_columns,
     group_labels,
@@ -33,7 +34,6 @@ from ._common import (
     protect,
     require,
 )
-from ._style import GREY, OKABE_ITO, chart_axes, colour, styled
 
 __all__ = ["completion_chart", "dropout_timing_chart", "participant_flow", "retention_chart"]
 

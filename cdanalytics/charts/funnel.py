@@ -16,8 +16,8 @@ from matplotlib.axes import Axes
 from ..compare.funnel import FUNNEL_LEVELS, funnel_limits
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import group_columns, group_labels, percent, percent_formatter, require
 from ._style import GREY, OKABE_ITO, chart_axes, styled
+from .common import group_columns, group_labels, percent, percent_formatter, require
 
 __all__ = ["cohort_trend_chart", "funnel_plot"]
 

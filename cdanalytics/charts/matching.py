@@ -13,8 +13,8 @@ from matplotlib.patches import Patch
 from ..disclosure import DisclosurePolicy, protect_frame
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import column_values, note_suppressed, number, require
 from ._style import GREY, OKABE_ITO, chart_axes, styled
+from .common import column_values, note_suppressed, number, require
 
 __all__ = ["love_plot", "propensity_overlap"]
 

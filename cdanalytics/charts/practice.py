@@ -19,8 +19,8 @@ from matplotlib.axes import Axes
 from ..errors import AnalysisError
 from ..i18n import label, percent
 from ..practice import item_table
-from ._common import percent_formatter, require
 from ._style import GREY, OKABE_ITO, chart_axes, styled
+from .common import percent_formatter, require
 
 __all__ = ["agreement_chart", "item_labels", "share_heatmap", "slope_chart"]
 

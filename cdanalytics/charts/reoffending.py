@@ -11,7 +11,8 @@ from matplotlib.ticker import FuncFormatter
 from ..disclosure import DisclosurePolicy, protect_frame, protect_statistics
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import (
+from ._style import chart_axes, colour, styled
+from .common import (
     column_values,
     group_columns,
     group_labels,
@@ -21,7 +22,6 @@ from ._common import (
     protect,
     require,
 )
-from ._style import chart_axes, colour, styled
 
 __all__ = ["cumulative_reoffending_chart"]
 

@@ -19,7 +19,8 @@ from matplotlib.ticker import FuncFormatter
 from ..disclosure import DisclosurePolicy, protect_frame
 from ..errors import ConfigError
 from ..i18n import label
-from ._common import (
+from ._style import chart_axes, colour, styled
+from .common import (
     column_values,
     group_labels,
     note_suppressed,
@@ -29,7 +30,6 @@ from ._common import (
     protect,
     require,
 )
-from ._style import chart_axes, colour, styled
 
 __all__ = ["MEASURES", "stage_funnel_chart"]
 

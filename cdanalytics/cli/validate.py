@@ -155,14 +155,15 @@ def run(args: argparse.Namespace) -> int:
     from ..io.load import load_export
 
     out = check_out_folder(args.out, "validate", sources=[args.export], force=args.force)
-    config = load_config(args.config) if args.config else {}
+    config = load_config(args.config)
     try:
         export = load_export(
             args.export,
             mapping=args.mapping,
             quarantine=args.quarantine,
-            programmes=config.get("programmes"),
-            instruments=config.get("instruments"),
+            programmes=config.programmes,
+            instruments=config.instruments,
+            audit_tools=config.audit_tools,
             max_problems_per_rule=args.max_problems,
         )
     except ExportValidationError as exc:

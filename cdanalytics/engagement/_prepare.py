@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
-from ..registry import core_session_count, core_sessions_needed, programme_registry
+from ..registry import core_session_count, core_sessions_needed
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -133,6 +133,22 @@ class EngagementData:
     episodes: pd.DataFrame
     registry: dict[str, dict[str, Any]]
     extract_date: pd.Timestamp
+
+    def __repr__(self) -> str:
+        """Shape and key figures, never the table: episodes, programmes, extract date."""
+        programmes = ""
+        if "programme" in self.episodes.columns:
+            counts = self.episodes["programme"].value_counts().head(4)
+            more = ", ..." if self.episodes["programme"].nunique() > 4 else ""
+            programmes = (
+                " (" + ", ".join(f"{n:,} {str(p)[:20]}" for p, n in counts.items()) + more + ")"
+            )
+        extract = pd.Timestamp(self.extract_date).date().isoformat()
+        return (
+            f"<cdanalytics.EngagementData: {len(self.episodes):,} programme episodes"
+            f"{programmes} x {self.episodes.shape[1]} columns, extract {extract};"
+            f" {len(self.registry)} programmes in the registry>"
+        )
 
     def rule_texts(self) -> dict[str, str]:
         """Completion rule in words for each programme in the registry."""
@@ -339,7 +355,9 @@ def prepare_engagement(
         A loaded, validated export.
     programmes
         Programme registry overrides (see
-        :func:`cdanalytics.registry.programme_registry`).
+        :func:`cdanalytics.registry.programme_registry`), merged over the
+        export's own registry (``export.registries``, which already holds the
+        evaluation config's overrides).
 
     Returns
     -------
@@ -372,7 +390,7 @@ def prepare_engagement(
         Sessions name unknown participants, identifiers are not unique, or an
         enumerated column holds a value outside the contract.
     """
-    registry = programme_registry(programmes)
+    registry = export.registries.with_overrides(programmes=programmes).programmes
     people = export.participants
     group = contract_column(people, "group")
     is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")

@@ -102,14 +102,16 @@ def _registry_markdown() -> list[str]:
         "",
         "### Instruments (`instrument`, `scale`; `score` ranges)",
         "",
-        "| Instrument | Scale | Range | Higher is |",
-        "|---|---|---|---|",
+        "| Instrument | Scale | Range | Higher is | Respondent |",
+        "|---|---|---|---|---|",
     ]
     for code, entry in instrument_registry().items():
+        respondent = entry["respondent"] or "as recorded (`informant`)"
         for scale, info in entry["scales"].items():
             better = "worse" if info["direction"] == "higher_worse" else "better"
             lines.append(
-                f"| `{code}` | `{scale}` | {info['min']:g} to {info['max']:g} | {better} |"
+                f"| `{code}` | `{scale}` | {info['min']:g} to {info['max']:g} | {better} "
+                f"| {respondent} |"
             )
     lines += [
         "",

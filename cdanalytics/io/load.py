@@ -9,7 +9,8 @@ as that workbook. Only ``participants`` is required; absent tables are empty.
 
 The optional practice tables (``case_audits``, ``family_outcomes``) are read
 the same way when present and checked by :mod:`cdanalytics.io.rules_practice`
-(a wide audit file is turned long first); an export without them loads
+(a wide audit file is turned long first), and the optional ``services`` table
+by :mod:`cdanalytics.io.rules_services`; an export without them loads
 exactly as one from before they existed.
 """
 
@@ -24,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
-from ..registry import audit_tool_registry, instrument_registry, programme_registry
-from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
+from ..registry import Registries
+from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import (
@@ -46,6 +47,7 @@ from .read import (
     read_parquet_table,
 )
 from .rules_practice import audit_items, scan_pseudonyms, validate_practice, wide_to_long
+from .rules_services import validate_services
 from .schema import allowed_values, table_schema
 from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
@@ -148,7 +150,7 @@ def _partition(
     """Rows with problems of their own, and rows of a participant with problems."""
     own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
     bad_participants = np.flatnonzero(own["participants"])
-    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in TABLES[1:]}
+    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in parents}
     for name in ("participants", *PRACTICE_TABLES):
         by_parent[name] = np.zeros(len(tables[name].frame), dtype=bool)
     return own, by_parent
@@ -190,8 +192,8 @@ def _table_counts(
     records = []
     for name, data in tables.items():
         raw = raws.get(name)
-        if name in PRACTICE_TABLES and raw is None:
-            continue  # an optional practice table the export does not have: not listed
+        if name in OPTIONAL_TABLES and raw is None:
+            continue  # an optional table the export does not have: not listed
         n_own, n_parent = int(own[name].sum()), int(by_parent[name].sum())
         records.append(
             {
@@ -258,6 +260,7 @@ def _type_and_validate(
         instruments=instruments,
         log=log,
     )
+    parents.update(validate_services(tables, extract_date=manifest.extract_date, log=log))
     validate_practice(
         {name: tables[name] for name in PRACTICE_TABLES},
         extract_date=manifest.extract_date,
@@ -373,9 +376,9 @@ def load_export(
     >>> tmp.cleanup()
     """
     site = load_mapping(mapping)
-    progs = programme_registry(programmes)
-    instrs = instrument_registry(instruments)
-    items = audit_items(audit_tool_registry(audit_tools))
+    registries = Registries.build(programmes, instruments, audit_tools)
+    progs, instrs = registries.programmes, registries.instruments
+    items = audit_items(registries.audit_tools)
     layout = find_layout(Path(path), site)
     notes = list(layout.notes)
     raws: dict[str, RawTable | None] = {}
@@ -438,13 +441,22 @@ def load_export(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
-    return Export(
+    export = Export(
         **accepted,
         manifest=manifest,
         report=report,
         source=layout.source,
         quarantine=quarantined,
+        registries=registries,
     )
+    # The validation's lookup of each child row's participant, carried over
+    # to the accepted rows, so that no analysis hashes the identifiers again.
+    kept = ~(own["participants"] | by_parent["participants"])
+    renumber = np.r_[np.cumsum(kept) - 1, -1]  # -1 (no participant) stays -1
+    for name, rows in parents.items():
+        mask = own[name] | by_parent[name]
+        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+    return export
 
 
 def _failure_message(report: ValidationReport, quarantine: bool) -> str:

@@ -262,8 +262,8 @@ def _table_schema(raw: Mapping[str, Any], expected: str) -> TableSchema:
 def read_table_schema(name: str) -> TableSchema:
     """The contract of the table described by ``data/schemas/<name>.yaml``.
 
-    Also reads contract files of tables the loader does not read yet (such
-    as ``services``); :func:`table_schema` is limited to the loaded tables.
+    Reads any contract file by name; :func:`table_schema` is limited to the
+    tables of an export (and ``manifest``), with a clear error for others.
     """
     text = schema_dir().joinpath(f"{name}.yaml").read_text("utf-8")
     return _table_schema(yaml.safe_load(text), name)

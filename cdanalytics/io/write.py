@@ -1,8 +1,8 @@
 """Write an :class:`~cdanalytics.io.export.Export` to a folder, deterministically.
 
 The folder gets one file per table (``participants``, ``sessions``,
-``measures``, ``events``, and ``case_audits`` / ``family_outcomes`` when the
-export has rows in them) as CSV or Parquet, or one workbook ``export.xlsx``
+``measures``, ``events``, and ``services``, ``case_audits`` / ``family_outcomes``
+when the export has rows in them) as CSV or Parquet, or one workbook ``export.xlsx``
 with a sheet per table, plus ``manifest.json``. The same export always gives
 the same bytes: no timestamps, no pandas metadata, fixed ZIP entry dates in
 the workbook.
@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from .export import PRACTICE_TABLES, TABLES, Export
+from .export import OPTIONAL_TABLES, TABLES, Export
 from .formats import FORMATS, WORKBOOK_NAME, XLSX_MAX_ROWS
 
 __all__ = ["FORMATS", "WORKBOOK_NAME", "XLSX_MAX_ROWS", "write_export"]
@@ -99,8 +99,8 @@ def _fix_zip(path: Path) -> None:
 
 
 def _tables(export: Export) -> tuple[str, ...]:
-    """The tables written: the four always, a practice table when it has rows."""
-    return TABLES + tuple(name for name in PRACTICE_TABLES if len(export.table(name)))
+    """The tables written: the four always, an optional table when it has rows."""
+    return TABLES + tuple(name for name in OPTIONAL_TABLES if len(export.table(name)))
 
 
 def _write_xlsx(export: Export, path: Path) -> None:

@@ -8,13 +8,12 @@ entry. Everything is vectorised with category codes and ``pd.factorize``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._groups import group_by
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
@@ -67,8 +66,10 @@ def registry_or_default(registry: Mapping[str, Any] | None) -> Mapping[str, Any]
     return registry if registry is not None else instrument_registry()
 
 
-def _participant_rows(export: Export, by: Sequence[str], ids: pd.Series) -> np.ndarray:
-    """Row of ``export.participants`` of each id; clear errors for unknown ids or columns."""
+def _participant_rows(export: Export, by: Sequence[str], keep: np.ndarray | None) -> np.ndarray:
+    """Row of ``export.participants`` of each measures row (those of ``keep``);
+    clear errors for unknown ids or columns. The rows come from the export's
+    one lookup of the identifiers (:meth:`Export.participant_rows`)."""
     participants = export.participants
     missing = [c for c in by if c not in participants.columns or c == "participant_id"]
     if missing:
@@ -76,14 +77,9 @@ def _participant_rows(export: Export, by: Sequence[str], ids: pd.Series) -> np.n
             f"Cannot group by {missing}: not a column of the participants table "
             f"(columns: {', '.join(map(str, participants.columns))})."
         )
-    # Arrow's hash lookup is several times faster than pandas' on millions of strings
-    known = pa.array(participants["participant_id"], from_pandas=True)
-    if pc.count_distinct(known).as_py() != len(known):
-        raise ExportValidationError("participants has duplicate participant_id values.")
-    needles = pa.array(ids, from_pandas=True)
-    if needles.type != known.type:
-        needles = needles.cast(known.type)
-    rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int64)
+    rows = export.participant_rows("measures")
+    if keep is not None:
+        rows = rows[keep]
     if (rows < 0).any():
         raise ExportValidationError(
             f"{int((rows < 0).sum())} measures row(s) name a participant_id that is not in "
@@ -151,25 +147,29 @@ def score_table(
     if subjects not in SUBJECT_RULES:
         raise ConfigError(f"subjects must be one of {', '.join(SUBJECT_RULES)}, not {subjects!r}.")
     measures = export.measures
+    # The rows kept (instruments, timepoints) are a mask applied to the few
+    # columns used, not a copy of the whole table.
+    keep = np.ones(len(measures), dtype=bool)
     if instruments is not None:
         instruments = as_list(instruments)
         unknown = sorted(set(instruments) - {str(x) for x in measures["instrument"].unique()})
         if unknown:
             raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
-        measures = measures[measures["instrument"].isin(instruments)]
+        keep &= measures["instrument"].isin(instruments).to_numpy()
     tp = measures["timepoint"].astype("category")
     lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
     tp_code = lookup[tp.cat.codes.to_numpy()]
-    keep = tp_code >= 0
-    if not keep.all():
-        measures = measures[keep]
-        tp_code = tp_code[keep]
-    if measures.empty:
+    keep &= tp_code >= 0
+    subset = None if keep.all() else keep
+    if subset is not None:
+        tp_code = tp_code[subset]
+    if not keep.any():
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
 
-    pid_code = _participant_rows(export, by, measures["participant_id"])
-    cats = [pd.Categorical(measures[k]) for k in SCALE_KEYS]
+    pid_code = _participant_rows(export, by, subset)
+    cats = [_categorical(measures[k], subset) for k in SCALE_KEYS]
     scores = measures["score"].to_numpy(dtype=float)
+    scores = scores if subset is None else scores[subset]
     empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
     if np.isnan(scores).any():
         empty.append("score")
@@ -179,16 +179,16 @@ def score_table(
             "them. Load the export with the validator."
         )
     sizes = [len(c.categories) for c in cats]
-    combo = np.zeros(len(measures), dtype=np.int64)
+    combo = np.zeros(len(scores), dtype=np.int64)
     for c, size in zip(cats, sizes, strict=True):
         combo = combo * size + c.codes
-    combo_code, combo_uniques = pd.factorize(combo)
+    combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
     n_combo = len(combo_uniques)
     row_code, row_uniques = pd.factorize(pid_code.astype(np.int64) * n_combo + combo_code)
     n_rows, n_tp = len(row_uniques), len(timepoints)
 
     cell = row_code.astype(np.int64) * n_tp + tp_code
-    subject = _subject_codes(measures)
+    subject = _subject_codes(measures, subset)
     per_cell = np.bincount(cell, minlength=n_rows * n_tp)
     if per_cell.max(initial=0) > 1 and (
         subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
@@ -237,11 +237,34 @@ def score_table(
     return out
 
 
-def _subject_codes(measures: pd.DataFrame) -> np.ndarray | None:
-    """Code of each row's ``subject_id`` (0: empty), or None when no row names a subject."""
+def _categorical(values: pd.Series, subset: np.ndarray | None) -> pd.Categorical:
+    """``pd.Categorical(values[subset])`` (all categories kept), from the
+    codes when ``values`` is categorical already."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        return pd.Categorical.from_codes(
+            codes if subset is None else codes[subset], dtype=values.dtype, validate=False
+        )
+    return pd.Categorical(values if subset is None else values[subset])
+
+
+def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted distinct values) of integers in ``[0, size)``, by
+    counting when ``size`` is small, else by hashing."""
+    if size > 4 * len(values) + 4096:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes, uniques
+    present = np.bincount(values, minlength=size) > 0
+    rank = np.cumsum(present) - 1
+    return rank[values], np.flatnonzero(present)
+
+
+def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndarray | None:
+    """Code of each row's ``subject_id`` (0: empty; the rows of ``subset``),
+    or None when no row names a subject."""
     if "subject_id" not in measures.columns:
         return None
-    values = measures["subject_id"]
+    values = measures["subject_id"] if subset is None else measures["subject_id"][subset]
     if not values.notna().any():
         return None
     return pd.factorize(values)[0].astype(np.int64) + 1
@@ -284,6 +307,46 @@ def _combine(cell: np.ndarray, scores: np.ndarray, size: int, rule: str) -> np.n
     return out
 
 
+# Score tables made from each live export, newest last: (id of the export)
+# -> (measures, participants, [(arguments, table), ...]).
+_SHARED: dict[int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, pd.DataFrame]]]] = {}
+_SHARED_PER_EXPORT = 2
+
+
+def _shared_score_table(
+    export: Export,
+    by: Sequence[str],
+    instruments: Sequence[str] | None,
+    timepoints: Sequence[str],
+    subjects: str,
+) -> pd.DataFrame:
+    """:func:`score_table` of an export, made once for the analyses that ask
+    for the same one in turn (change, reliable change and attrition of the
+    same timepoints reshape the measures once). Kept, two per export, while
+    the export lives and its ``measures`` and ``participants`` are the same
+    objects; each caller gets its own shallow copy (copy-on-write)."""
+    key = (
+        tuple(as_list(by)),
+        None if instruments is None else tuple(as_list(instruments)),
+        tuple(timepoints),
+        subjects,
+    )
+    entry = _SHARED.get(id(export))
+    if entry is None or entry[0] is not export.measures or entry[1] is not export.participants:
+        if entry is None:
+            weakref.finalize(export, _SHARED.pop, id(export), None)
+        entry = (export.measures, export.participants, [])
+        _SHARED[id(export)] = entry
+    tables = entry[2]
+    for made_with, table in tables:
+        if made_with == key:
+            return table.copy(deep=False)
+    table = score_table(export, by, instruments, timepoints, subjects=subjects)
+    tables.append((key, table))
+    del tables[:-_SHARED_PER_EXPORT]
+    return table.copy(deep=False)
+
+
 def select_scores(
     data: Export | pd.DataFrame,
     timepoints: Sequence[str],
@@ -296,7 +359,7 @@ def select_scores(
     the ``subjects`` rule of :func:`score_table`) with a score at one of
     ``timepoints`` at least, for the given instruments."""
     if isinstance(data, Export):
-        return score_table(data, by, instruments, timepoints, subjects=subjects)
+        return _shared_score_table(data, by, instruments, timepoints, subjects)
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
             f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."
@@ -384,15 +447,38 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     keys, and missing key values form their own group so that no row is
     silently left out.
     """
-    codes = group_by(frame, list(keys)).ngroup().to_numpy()
-    keys_frame = frame[list(keys)].iloc[first_rows(codes)].reset_index(drop=True)
+    keys = list(keys)
+    codes = _category_group_codes(frame, keys)
+    if codes is None:
+        codes = group_by(frame, keys).ngroup().to_numpy()
+    keys_frame = frame[keys].iloc[first_rows(codes)].reset_index(drop=True)
     return codes, keys_frame
+
+
+def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """:func:`group_by`'s group numbers when every key is categorical, from
+    the category codes without hashing: groups sorted by category order
+    (missing values last), only combinations present. ``None`` otherwise."""
+    columns = [frame[k] for k in keys]
+    if not keys or not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        return None
+    combined = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for column in columns:
+        n_levels = len(column.cat.categories) + 1  # the last: missing
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        combined = combined * n_levels + np.where(codes < 0, n_levels - 1, codes)
+        size *= n_levels
+    if size > 4 * len(frame) + 4096:
+        return None
+    return _small_factorize(combined, size)[0]
 
 
 def first_rows(codes: np.ndarray) -> np.ndarray:
     """Position of the first row of each group ``0, 1, ...`` of ``codes``."""
-    firsts = pd.Series(codes).drop_duplicates()
-    return firsts.index.to_numpy()[np.argsort(firsts.to_numpy())]
+    first = np.full(int(codes.max(initial=-1)) + 1, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
 
 
 def grouped_moments(

@@ -205,7 +205,7 @@ def change(
         the first and ``*_post`` to the second; ``timepoint_from`` and
         ``timepoint_to`` record which they are.
     registry
-        Instrument registry (``instrument_registry(config["instruments"])``);
+        Instrument registry (``export.registries.instruments``);
         the built-in one if ``None``. Gives each scale's direction.
     alpha
         1 - confidence level of every interval.

@@ -438,8 +438,12 @@ def resolve_outcomes(
     data: Export | pd.DataFrame,
     definition: ReoffendingDefinition | None = None,
     required: Sequence[str] = OUTCOME_COLUMNS,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """People in the cohort, from an export or an outcome table.
+
+    ``columns``: keep only these columns (and the ``required`` ones), so
+    that leaving out the people outside the cohort copies no others.
 
     An export goes through :func:`person_outcomes`. A table is used as it is
     (it may be a subset, for example a matched sample) when it has the
@@ -476,8 +480,16 @@ def resolve_outcomes(
         raise ConfigError(
             f"expected an Export or the table from person_outcomes, got {type(data).__name__}."
         )
+    if columns is not None:
+        unknown = [c for c in columns if c not in outcomes.columns]
+        if unknown:  # the callers' own messages name them
+            columns = [c for c in columns if c not in unknown]
+        keep = list(dict.fromkeys([*columns, *required, "in_cohort"]))
+        outcomes = outcomes[[c for c in keep if c in outcomes.columns]]
     if "in_cohort" in outcomes.columns:
-        outcomes = outcomes.loc[outcomes["in_cohort"].to_numpy(dtype=bool)]
+        in_cohort = outcomes["in_cohort"].to_numpy(dtype=bool)
+        if not in_cohort.all():
+            outcomes = outcomes.loc[in_cohort]
     survival = [c for c in ("duration_days", "event") if c in required]
     gaps = outcomes[survival].isna().any(axis=1)
     if gaps.any():

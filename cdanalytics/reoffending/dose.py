@@ -250,6 +250,21 @@ class TimeVaryingCoxResult:
     session_types: tuple[str, ...] | None
     references: dict[str, object]
 
+    def __repr__(self) -> str:
+        """Shape and key figures: people, intervals, events and the first hazard ratios."""
+        terms = self.summary[["term", "hazard_ratio", "ci_low", "ci_high"]]
+        shown = ", ".join(
+            f"{str(t)[:30]} HR {hr:.3g} ({lo:.3g} to {hi:.3g})"
+            for t, hr, lo, hi in terms.head(3).itertuples(index=False)
+        )
+        more = f", ... {len(terms) - 3} more" if len(terms) > 3 else ""
+        n_terms = f"{len(terms)} term" + ("s" if len(terms) != 1 else "")
+        return (
+            f"<cdanalytics.TimeVaryingCoxResult: {n_terms} fitted on {self.n:,} people"
+            f" ({self.n_intervals:,} intervals) with {self.n_events:,} first reoffences"
+            f" ({self.ties} ties; {self.n_left_out:,} left out); {shown}{more}>"
+        )
+
 
 def _sorted_risk_sets(
     parts: Intervals, fixed: np.ndarray, person_stratum: np.ndarray, ties: str
@@ -263,9 +278,10 @@ def _sorted_risk_sets(
     risk-set sums are the same sums, so the fit is the same. Events are never
     merged (with Efron's approximation each tied event is a term of its own).
     Merging is skipped when most people have a covariate profile of their
-    own. The rows are then sorted by (stratum, stop), so the engine's own
-    sort finds them in order, and the covariates are gathered from the small
-    per-profile table into a column-major design.
+    own. The rows are then sorted by (stratum, stop, events first), the
+    engine's own order, so that it neither sorts nor copies them, and the
+    covariates are gathered from the small per-profile table into the
+    row-major design the engine reads.
     """
     keys = pd.DataFrame(np.column_stack([person_stratum, fixed]))
     profile_of = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
@@ -293,13 +309,13 @@ def _sorted_risk_sets(
         event = np.r_[np.zeros(len(merged)), event[loud]]
         weight = np.r_[merged.to_numpy(dtype=float), np.ones(int(loud.sum()))]
     stratum = person_stratum[first][profile]
-    order = np.lexsort((stop, stratum))
+    order = np.lexsort((event != 1, stop, stratum))
     profile = profile[order]
-    exog = np.empty((order.size, 1 + fixed.shape[1]), order="F")
-    np.take(attended, order, out=exog[:, 0])
+    exog = np.empty((order.size, 1 + fixed.shape[1]))
+    exog[:, 0] = attended[order]
     del attended
     for j in range(fixed.shape[1]):
-        np.take(fixed[first, j], profile, out=exog[:, j + 1])
+        exog[:, j + 1] = fixed[first, j][profile]
     del profile
     stop, event, stratum, start = stop[order], event[order], stratum[order], start[order]
     weight = None if weight is None else weight[order]

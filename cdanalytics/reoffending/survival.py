@@ -16,10 +16,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from .._groups import by_columns, group_by, group_labels
-from .._stats import survival_at, survival_ci
+from .._stats import KaplanMeier, kaplan_meier, logrank_statistic, survival_at, survival_ci
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
@@ -123,6 +122,18 @@ class CumulativeReoffending:
     conf_type: str
     alpha: float
 
+    def __repr__(self) -> str:
+        """Shape and key figures: groups, horizons, steps of the curve, the interval."""
+        keys = [c for c in self.horizons.columns if c not in HORIZON_COLUMNS]
+        groups = len(self.horizons[keys].drop_duplicates()) if keys else 1
+        horizons = self.horizons["horizon_months"].nunique()
+        by = f" by {', '.join(keys)[:60]}" if keys else ""
+        return (
+            f"<cdanalytics.CumulativeReoffending: {groups:,} group(s){by}, {horizons} horizons,"
+            f" curve of {len(self.curve):,} steps; {1 - self.alpha:.0%} {self.conf_type}"
+            " intervals>"
+        )
+
     @property
     def summary(self) -> pd.DataFrame:
         """The horizons table."""
@@ -152,6 +163,17 @@ class LogrankResult:
     summary: pd.DataFrame
     strata: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """Shape and key figures: the test, groups, people and events."""
+        strata = f"; stratified by {', '.join(self.strata)[:60]}" if self.strata else ""
+        people = int(self.summary["n"].sum()) if "n" in self.summary else 0
+        events = float(self.summary["observed"].sum()) if "observed" in self.summary else 0.0
+        return (
+            f"<cdanalytics.LogrankResult: chi-square {self.statistic:.4g} on {self.df} df,"
+            f" p = {self.p_value:.3g}; {len(self.summary):,} groups, {people:,} people,"
+            f" {events:,.0f} events{strata}>"
+        )
+
 
 def horizon_days(horizons_months: Sequence[float]) -> np.ndarray:
     """Horizons in days: months × 365.25 / 12."""
@@ -168,7 +190,9 @@ def _survival_frame(
     extra: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Cohort rows with ``time`` and ``status`` (float) and the ``by`` columns."""
-    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS)
+    names = [by] if isinstance(by, str) else list(by or [])
+    names += [extra] if isinstance(extra, str) else list(extra)
+    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=names)
     keys = by_columns(by, cohort)
     extra = by_columns(list(extra), cohort)
     if set(keys) & set(extra):
@@ -182,16 +206,12 @@ def _survival_frame(
     return frame, keys
 
 
-def _counts_at(time: np.ndarray, status: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-    """At risk at ``t`` (time >= t, R's convention) and events/censored by ``t``."""
-    all_sorted = np.sort(time)
-    event_sorted = np.sort(time[status == 1])
-    censored_sorted = np.sort(time[status == 0])
-    return {
-        "n_at_risk": len(time) - np.searchsorted(all_sorted, t, side="left"),
-        "n_events": np.searchsorted(event_sorted, t, side="right"),
-        "n_censored": np.searchsorted(censored_sorted, t, side="right"),
-    }
+def _group_rows(frame: pd.DataFrame, keys: list[str]) -> list[tuple[object, np.ndarray | slice]]:
+    """(group name, its row positions) of each group, in :func:`group_by`'s
+    order; one group of all rows without ``keys``."""
+    if not keys:
+        return [(None, slice(None))]
+    return list(group_by(frame, keys).indices.items())
 
 
 def at_risk_table(
@@ -229,8 +249,9 @@ def at_risk_table(
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     rows = []
-    for name, part in group_by(frame, keys):
-        counts = _counts_at(part["time"].to_numpy(), part["status"].to_numpy(), days)
+    time, status = frame["time"].to_numpy(), frame["status"].to_numpy()
+    for name, positions in _group_rows(frame, keys):
+        counts = kaplan_meier(time[positions], status[positions]).counts_at(days)
         rows.append(
             pd.DataFrame(
                 {
@@ -302,8 +323,8 @@ def cumulative_reoffending(
     Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
     incomplete observations. JASA 53:457-481. Greenwood's variance;
     Kalbfleisch, J. D. & Prentice, R. L. (2002). The Statistical Analysis of
-    Failure Time Data, 2nd ed. Estimates by
-    ``statsmodels.duration.survfunc.SurvfuncRight``.
+    Failure Time Data, 2nd ed. Estimates by :func:`cdanalytics._stats.kaplan_meier`
+    (statsmodels' ``SurvfuncRight`` arithmetic in one counting pass).
 
     Examples
     --------
@@ -332,11 +353,11 @@ def cumulative_reoffending(
     days = horizon_days(horizons_months)
     frame, keys = _survival_frame(data, by, definition)
     horizons, curves, medians = [], [], []
-    for name, part in group_by(frame, keys):
+    all_time, all_status = frame["time"].to_numpy(), frame["status"].to_numpy()
+    for name, positions in _group_rows(frame, keys):
         labels = group_labels(keys, name)
-        time = part["time"].to_numpy()
-        status = part["status"].to_numpy()
-        fit = SurvfuncRight(time, status)
+        time, status = all_time[positions], all_status[positions]
+        fit = kaplan_meier(time, status)
 
         surv, se = survival_at(fit, days)
         low, high = survival_ci(surv, se, conf_type, alpha)
@@ -347,7 +368,7 @@ def cumulative_reoffending(
                     **labels,
                     "horizon_months": np.asarray(horizons_months, dtype=float),
                     "horizon_days": days,
-                    **_counts_at(time, status, days),
+                    **fit.counts_at(days),
                     "cumulative": np.where(beyond, np.nan, 1 - surv),
                     "std_err": np.where(beyond, np.nan, se),
                     "ci_low": np.where(beyond, np.nan, 1 - high),
@@ -356,7 +377,7 @@ def cumulative_reoffending(
             )
         )
 
-        curve = _curve(time, status, fit, conf_type, alpha)
+        curve = _curve(fit, len(time), conf_type, alpha)
         curves.append(curve.assign(**labels))
         medians.append(
             {
@@ -384,19 +405,14 @@ def cumulative_reoffending(
     )
 
 
-def _curve(
-    time: np.ndarray, status: np.ndarray, fit: SurvfuncRight, conf_type: str, alpha: float
-) -> pd.DataFrame:
+def _curve(fit: KaplanMeier, n: int, conf_type: str, alpha: float) -> pd.DataFrame:
     """The step function at every distinct follow-up time, from time 0."""
-    times, inverse = np.unique(time, return_inverse=True)
-    n_events = np.bincount(inverse, weights=status).astype(np.int64)
-    n_all = np.bincount(inverse)
-    n_at_risk = np.cumsum(n_all[::-1])[::-1]
+    times, n_events, n_all, n_at_risk = fit.times, fit.n_events, fit.n_all, fit.n_at_risk
     if times[0] > 0:
         times = np.concatenate([[0.0], times])
         n_events = np.concatenate([[0], n_events])
         n_all = np.concatenate([[0], n_all])
-        n_at_risk = np.concatenate([[len(time)], n_at_risk])
+        n_at_risk = np.concatenate([[n], n_at_risk])
     surv, se = survival_at(fit, times)
     low, high = survival_ci(surv, se, conf_type, alpha)
     return pd.DataFrame(
@@ -450,7 +466,8 @@ def logrank(
     ----------
     Mantel, N. (1966). Evaluation of survival data and two new rank order
     statistics arising in its consideration. Cancer Chemotherapy Reports
-    50:163-170. Statistic by ``statsmodels.duration.survfunc.survdiff``.
+    50:163-170. Statistic by :func:`cdanalytics._stats.logrank_statistic`
+    (the arithmetic of statsmodels' ``survdiff``).
 
     Examples
     --------
@@ -495,14 +512,9 @@ def logrank(
     status = frame["status"].to_numpy()
     if status.sum() == 0:
         raise InsufficientDataError("logrank: nobody reoffended, so there is nothing to compare.")
-    stratum = group_by(frame, strata_keys).ngroup().to_numpy()
-    statistic, _ = survdiff(time, status, codes, strata=stratum if strata_keys else None)
-
+    stratum = group_by(frame, strata_keys).ngroup().to_numpy() if strata_keys else None
+    statistic, expected = logrank_statistic(time, status, codes, stratum)
     observed = np.bincount(codes, weights=status, minlength=n_groups)
-    expected = np.zeros(n_groups)
-    for s in np.unique(stratum):
-        rows = stratum == s
-        expected += _expected_events(time[rows], status[rows], codes[rows], n_groups)
     summary = groups.size().reset_index(name="n") if keys else pd.DataFrame({"n": [len(frame)]})
     summary = summary.assign(observed=observed, expected=expected)
     return LogrankResult(
@@ -512,15 +524,3 @@ def logrank(
         summary=summary[[*keys, *LOGRANK_COLUMNS]],
         strata=tuple(strata_keys),
     )
-
-
-def _expected_events(
-    time: np.ndarray, status: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Expected events per group under equal hazards: sum over times of d·n_g/n."""
-    times, inverse = np.unique(time, return_inverse=True)
-    n_times = len(times)
-    at_time = np.bincount(inverse * n_groups + codes, minlength=n_times * n_groups)
-    at_risk = np.cumsum(at_time.reshape(n_times, n_groups)[::-1], axis=0)[::-1]
-    deaths = np.bincount(inverse, weights=status, minlength=n_times)
-    return (deaths[:, None] * at_risk / at_risk.sum(axis=1, keepdims=True)).sum(axis=0)

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
+from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
-from ..registry import instrument_registry, programme_registry
 
-__all__ = ["Outcomes", "compute_outcomes", "definition_from_config", "distinct_from_overall"]
+__all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Outcomes:
     """
 
     export: Export
-    config: dict[str, Any]
+    config: EvaluationConfig
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -70,19 +70,6 @@ class Outcomes:
             self.notes.append(f"{what}: not computed ({exc})")
             log.warning("%s not computed: %s", what, exc)
             return None
-
-
-def definition_from_config(config: dict[str, Any]) -> reoffending.ReoffendingDefinition:
-    """The reoffending definition of an evaluation config's ``reoffending`` section."""
-    section = config["reoffending"]
-    return reoffending.ReoffendingDefinition(
-        event_types=tuple(section["event_types"]),
-        index=section["index"],
-        window_months=section["window_months"],
-        waiting_months=section["waiting_months"],
-        seriousness=section["seriousness"],
-        disposal=section["disposal"],
-    )
 
 
 def with_overall(
@@ -181,11 +168,10 @@ def engagement_partition(
     return table
 
 
-def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
-    cfg = out.config
-    data = engagement.prepare_engagement(out.export, programmes=programmes)
-    groupings = list(cfg["groupings"])
-    early = cfg["engagement"]["early_dropout_before"]
+def _engagement(out: Outcomes) -> None:
+    data = engagement.prepare_engagement(out.export)
+    groupings = list(out.config.groupings)
+    early = out.config.engagement.early_dropout_before
     t = out.tables
     t["flow"] = with_overall(lambda by: engagement.flow(data, by), groupings)
     t["flow_exits"] = engagement.flow_exits(data)
@@ -201,15 +187,15 @@ def _engagement(out: Outcomes, programmes: dict[str, Any]) -> None:
 
 
 def _reoffending(out: Outcomes) -> pd.DataFrame:
-    cfg = out.config["reoffending"]
-    definition = definition_from_config(out.config)
+    cfg = out.config.reoffending
+    definition = cfg.definition
     people = reoffending.person_outcomes(out.export, definition)
     t = out.tables
     t["fixed_window"] = with_overall(
-        lambda by: reoffending.fixed_window(people, by), list(out.config["groupings"]), ["group"]
+        lambda by: reoffending.fixed_window(people, by), list(out.config.groupings), ["group"]
     )
     cumulative = reoffending.cumulative_reoffending(
-        people, "group", horizons_months=cfg["horizons_months"]
+        people, "group", horizons_months=list(cfg.horizons_months)
     )
     out.models["cumulative"] = cumulative
     t["km_horizons"] = cumulative.horizons
@@ -218,7 +204,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     if has_both:
         model = out.attempt(
             "Cox model",
-            lambda: reoffending.cox(people, ["group", *cfg["cox_covariates"]], missing="drop"),
+            lambda: reoffending.cox(people, ["group", *cfg.cox_covariates], missing="drop"),
         )
         if model is not None:
             out.models["cox"] = model
@@ -230,7 +216,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
 
 
 def _matching(out: Outcomes, people: pd.DataFrame) -> None:
-    cfg = out.config["reoffending"]["matching"]
+    cfg = out.config.reoffending.matching
     eligible = people[people["window_eligible"].fillna(False).astype(bool)]
     if eligible["group"].nunique() < 2:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
@@ -239,16 +225,16 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         "Matched comparison group",
         lambda: matching.match(
             eligible.set_index("participant_id"),
-            covariates=list(cfg["covariates"]),
-            exact=list(cfg["exact"]) if cfg["exact"] else None,
-            ratio=cfg["ratio"],
-            replace=cfg["replace"],
-            caliper=cfg["caliper"],
+            covariates=list(cfg.covariates),
+            exact=list(cfg.exact) if cfg.exact else None,
+            ratio=cfg.ratio,
+            replace=cfg.replace,
+            caliper=cfg.caliper,
         ),
     )
     if result is None:
         return
-    window = out.config["reoffending"]["window_months"]
+    window = out.config.reoffending.window_months
     out.models["match"] = result
     out.tables["balance"] = result.balance
     out.tables["match_counts"] = result.counts
@@ -268,20 +254,37 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         out.tables["matched_cox"] = hazard.summary
 
 
-def _prepost(out: Outcomes, instruments: dict[str, Any]) -> None:
+def _prepost(out: Outcomes) -> None:
     export = out.export
     if export.measures.empty:
         out.notes.append("Pre/post change: the export has no questionnaire scores.")
         return
     t = out.tables
+    instruments = export.registries.instruments
     t["change"] = prepost.change(export, registry=instruments)
-    changes = prepost.reliable_change(export, registry=instruments)
-    t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
+    reliable = reliable_instruments(instruments)
+    present = export.measures["instrument"].astype(str).unique()
+    if any(code in reliable for code in present):
+        # Only where the registry gives a reliability: nothing else can be computed
+        # (the report says why, by instrument; see report.page.unreliable_scales).
+        changes = prepost.reliable_change(
+            export, registry=instruments, instruments=[c for c in present if c in reliable]
+        )
+        t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
+
+
+def reliable_instruments(instruments: dict[str, Any]) -> list[str]:
+    """Instruments whose every scale has a reliability: reliable change is computable."""
+    return [
+        code
+        for code, entry in instruments.items()
+        if all(info.get("reliability") is not None for info in entry["scales"].values())
+    ]
 
 
 def compute_outcomes(
     export: Export,
-    config: dict[str, Any],
+    config: EvaluationConfig | Mapping[str, Any] | None = None,
     *,
     on_step: Callable[[str], None] | None = None,
 ) -> Outcomes:
@@ -292,7 +295,10 @@ def compute_outcomes(
     export
         A validated export (:func:`cdanalytics.load_export`).
     config
-        A validated evaluation config (:func:`cdanalytics.load_config`).
+        The evaluation config (:func:`cdanalytics.load_config`; a mapping is
+        validated, ``None`` means the defaults). Its registry overrides are
+        not read here: the export carries its registries
+        (``export.registries``, merged by :func:`cdanalytics.load_export`).
     on_step
         Called with each step's name (:data:`STEPS`) when it is done, for
         progress bars.
@@ -302,16 +308,14 @@ def compute_outcomes(
     Outcomes
         The unsuppressed tables and fitted models.
     """
-    out = Outcomes(export=export, config=config)
-    programmes = programme_registry(config["programmes"])
-    instruments = instrument_registry(config["instruments"])
+    out = Outcomes(export=export, config=validate_config(config))
     done = on_step or (lambda _step: None)
-    _engagement(out, programmes)
+    _engagement(out)
     done("engagement")
     people = _reoffending(out)
     done("reoffending")
     _matching(out, people)
     done("matching")
-    _prepost(out, instruments)
+    _prepost(out)
     done("prepost")
     return out

@@ -138,8 +138,8 @@ def _reoffending(
     out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: _Withheld
 ) -> dict:
     section: dict[str, Any] = {
-        "window_months": out.config["reoffending"]["window_months"],
-        "waiting_months": out.config["reoffending"]["waiting_months"],
+        "window_months": out.config.reoffending.window_months,
+        "waiting_months": out.config.reoffending.waiting_months,
     }
     window = published.get("fixed_window")
     if window is not None:
@@ -198,7 +198,7 @@ def _reoffending(
             row = term.iloc[0]
             section["adjusted_hazard_ratio"] = {
                 **_hazard(row, "hazard_ratio"),
-                "covariates": list(out.config["reoffending"]["cox_covariates"]),
+                "covariates": list(out.config.reoffending.cox_covariates),
                 "ph_global_p_value": _ph_global_p(out.tables.get("cox_ph")),
             }
     return section
@@ -232,13 +232,58 @@ def _enough(policy: DisclosurePolicy, hazard: pd.DataFrame) -> bool:
     )
 
 
-def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[str, Any]:
+#: Reliable-change classes as ``outcomes.json`` gives them: improved reliably
+#: counts the recovered too (recovered = improved reliably into the normal range).
+_CLASSES = {
+    "recovered": ("recovered",),
+    "improved": ("recovered", "improved"),
+    "unchanged": ("unchanged",),
+    "deteriorated": ("deteriorated",),
+    "n": ("n_total",),
+}
+
+
+def _reliable_change(
+    classes: PublishedTable | None, instrument: str, scale: str, informant: str
+) -> dict[str, int] | bool | None:
+    """Published reliable-change counts of one measure, summed over its baseline rows.
+
+    ``False`` when reliable change was not computed for it, ``None`` when a
+    count it needs is withheld (the sums then could not be published).
+    """
+    if classes is None:
+        return False
+    frame = classes.published
+    rows = frame[
+        (frame["instrument"].astype(str) == instrument)
+        & (frame["scale"].astype(str) == scale)
+        & (frame["informant"].astype(str) == informant)
+    ]
+    if rows.empty:
+        return False
+    columns = sorted({c for parts in _CLASSES.values() for c in parts})
+    if rows[columns].isna().to_numpy().any():
+        return None
+    return {
+        name: int(rows[list(parts)].to_numpy(dtype="int64").sum())
+        for name, parts in _CLASSES.items()
+    }
+
+
+def _prepost(
+    out: Outcomes, published: dict[str, PublishedTable], withheld: _Withheld
+) -> dict[str, Any]:
     change = published.get("change")
     if change is None:
         return {}
+    registry = out.export.registries.instruments
     section = {}
     for i, row in change.published.iterrows():
         key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
+        info = registry.get(str(row["instrument"]), {}).get("scales", {}).get(str(row["scale"]))
+        classes = _reliable_change(
+            published.get("reliable_change"), *(str(row[c]) for c in _MEASURE)
+        )
         section[key] = _figures(
             change,
             i,
@@ -256,7 +301,13 @@ def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[
             f"prepost.{key}",
             withheld,
         )
+        section[key]["direction"] = info["direction"] if info else None
+        if classes is not False:
+            section[key]["reliable_change"] = classes
     return section
+
+
+_MEASURE = ("instrument", "scale", "informant")
 
 
 def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dict[str, Any]:
@@ -275,16 +326,16 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         JSON-ready figures; withheld values are ``None`` and listed under
         ``"withheld"`` (dotted key -> ``marker`` and ``reason``).
     """
-    groupings = list(out.config["groupings"])
+    groupings = list(out.config.groupings)
     withheld = _Withheld()
     return {
         "schema_version": OUTCOMES_SCHEMA_VERSION,
-        "title": out.config["title"],
+        "title": out.config.title,
         "extract_date": out.export.extract_date.date().isoformat(),
-        "disclosure": dict(out.config["disclosure"]),
+        "disclosure": out.config.as_dict()["disclosure"],
         "engagement": _engagement(published, groupings, withheld),
         "reoffending": _reoffending(out, published, groupings[0], withheld),
-        "prepost": _prepost(published, withheld),
+        "prepost": _prepost(out, published, withheld),
         "not_computed": list(out.notes),
         "withheld": dict(withheld),
     }

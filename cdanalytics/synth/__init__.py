@@ -116,6 +116,12 @@ Family features (off by default; ``parameters=FAMILY_PARAMETERS`` switches them 
     ones before), mixed over the starters' risk levels;
     :func:`cdanalytics.synth._truth.stage_transitions`) and the outcome
     probabilities.
+    ``services[service][step]``: the probability of each step of a partner
+    or children's service (``offered``, then ``contacted``, ``accepted``,
+    ``engaged``) given the one before, for every starter; the ``services``
+    table has a row per starter offered the service, dates in step order,
+    and ``truth["services"]`` the reach of each step among starters
+    (:mod:`cdanalytics.synth._services`).
 
 Pre/post measures (starters)
     Each programme administers its ``instruments`` (all scales), each by one
@@ -157,6 +163,7 @@ from ._params import DEFAULT_PARAMETERS, FAMILY_PARAMETERS, merged_parameters
 from ._people import NA_DAY, draw_people
 from ._plan import build_plan
 from ._practice import synthetic_practice
+from ._services import synthetic_services
 from ._sessions import draw_sessions
 from ._truth import family_truth
 from ._truth_json import build_truth
@@ -299,6 +306,11 @@ def generate(
     family = family_truth(plan)
     if family is not None:  # only when asked for: the committed sample stays as it is
         truth["family"] = family
+    if params.get("services"):  # off by default, like the family features
+        export.services, truth["services"] = synthetic_services(
+            int(seed), export.participants, extract, params["services"]
+        )
+        truth["realised"]["services"] = len(export.services)
     return export, _json_ready(truth)
 
 

@@ -411,7 +411,8 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 
 #: Overrides that switch on the family features of the generator: stage-wise
 #: dropout (Caledonian: before the group stage and the maintenance stage),
-#: evaluation meeting outcomes (Caring Dads) and one SDQ per child. Pass as
+#: evaluation meeting outcomes (Caring Dads), one SDQ per child and the services
+#: table (partner support and the children's service). Pass as
 #: ``generate(..., parameters=FAMILY_PARAMETERS)``; the truth document then
 #: has a ``family`` section with the implied stage transition probabilities.
 FAMILY_PARAMETERS: dict[str, Any] = {
@@ -422,6 +423,11 @@ FAMILY_PARAMETERS: dict[str, Any] = {
         },
     },
     "prepost": {"per_child": ["sdq"]},
+    # the services table: P(step | the step before) per service, for every starter
+    "services": {
+        "partner_support": {"offered": 0.85, "contacted": 0.8, "accepted": 0.75, "engaged": 0.7},
+        "childrens_service": {"offered": 0.5, "contacted": 0.7, "accepted": 0.8, "engaged": 0.75},
+    },
 }
 
 

@@ -1,0 +1,245 @@
+"""The fast paths (issue 16) against the peers a researcher would use, on
+large random data, at 1e-8: the Cox engine (per-time sums, sparse block
+sums, chunked information matrix) against statsmodels ``PHReg`` and
+lifelines ``CoxPHFitter`` / ``CoxTimeVaryingFitter``; Kaplan-Meier (counting
+pass over whole-day times, sorting otherwise) against statsmodels
+``SurvfuncRight`` and lifelines ``KaplanMeierFitter``; the log-rank test
+against statsmodels ``survdiff`` and lifelines ``logrank_test`` /
+``multivariate_logrank_test``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
+from lifelines.statistics import logrank_test, multivariate_logrank_test
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from cdanalytics import _cox
+from cdanalytics._stats import distinct_times, kaplan_meier, logrank_statistic
+from cdanalytics.reoffending import cox, cumulative_reoffending, logrank
+
+
+def _survival_data(n: int, seed: int, whole_days: bool = True) -> pd.DataFrame:
+    """``n`` people, six covariates with known log hazard ratios, follow-up
+    censored at two years; whole days (many ties) or continuous times."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [
+            rng.integers(0, 2, n),
+            rng.integers(0, 2, n),
+            rng.integers(0, 4, n),
+            rng.normal(size=n),
+            rng.normal(size=n),
+            rng.poisson(1.5, n),
+        ]
+    ).astype(float)
+    beta = np.array([0.4, -0.3, 0.2, 0.1, -0.2, 0.15])
+    time = rng.exponential(600 * np.exp(-(x @ beta)))
+    time = np.ceil(time) if whole_days else time
+    event = (time < 730) & (rng.random(n) < 0.8)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d", "e", "f"])
+    return frame.assign(
+        duration_days=np.minimum(time, 730.0),
+        event=event,
+        group=np.where(frame["a"] == 1, "programme", "comparison"),
+        stratum=rng.integers(0, 3, n),
+        weight=rng.uniform(0.5, 2.0, n),
+    )
+
+
+COLUMNS = ["a", "b", "c", "d", "e", "f"]
+
+
+def _quiet(call, *args, **kwargs):
+    """A lifelines call, its pandas deprecation warnings (errors under
+    pytest's settings) and non-integer weight warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def big() -> pd.DataFrame:
+    return _survival_data(200_000, seed=16)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_likelihood_score_and_information_equal_phreg_with_strata(ties):
+    data = _survival_data(20_000, seed=3)
+    x = data[COLUMNS].to_numpy()
+    time, event = data["duration_days"].to_numpy(), data["event"].to_numpy(dtype=float)
+    model = PHReg(time, x, status=event, ties=ties, strata=data["stratum"].to_numpy())
+    risk_sets = _cox.prepare(time, event, x, data["stratum"].to_numpy(), ties)
+    beta = np.array([0.3, -0.2, 0.25, 0.05, -0.1, 0.2])
+    loglik, score, information = _cox.evaluate(risk_sets, beta)
+    assert loglik == pytest.approx(model.loglike(beta), rel=1e-10)
+    np.testing.assert_allclose(score, model.score(beta), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(information, -model.hessian(beta), rtol=1e-8)
+
+
+def test_efron_fit_of_200k_people_recovers_beta_and_equals_lifelines(big):
+    ours = cox(big, COLUMNS)
+    coef = ours.summary["coef"].to_numpy()
+    # The true log hazard ratios, within 4 standard errors.
+    truth = np.array([0.4, -0.3, 0.2, 0.1, -0.2, 0.15])
+    assert (np.abs(coef - truth) < 4 * ours.summary["se"].to_numpy()).all()
+    frame = big[[*COLUMNS, "duration_days", "event"]]
+    reference = _quiet(
+        CoxPHFitter().fit,
+        frame,
+        "duration_days",
+        "event",
+        fit_options={"precision": 1e-14, "max_steps": 50},
+    )
+    np.testing.assert_allclose(coef, reference.params_[COLUMNS], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.summary["se"], reference.standard_errors_[COLUMNS], rtol=1e-8)
+    assert ours.loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
+
+
+def test_weighted_stratified_efron_fit_equals_lifelines(big):
+    data = big.iloc[:50_000]
+    x = data[COLUMNS].to_numpy()
+    risk_sets = _cox.prepare(
+        data["duration_days"].to_numpy(),
+        data["event"].to_numpy(dtype=float),
+        x,
+        data["stratum"].to_numpy(),
+        "efron",
+        weight=data["weight"].to_numpy(),
+    )
+    beta, loglik, _, _ = _cox.fit(risk_sets, len(COLUMNS), "no fit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines: non-integer weights
+        reference = CoxPHFitter().fit(
+            data[[*COLUMNS, "duration_days", "event", "stratum", "weight"]],
+            "duration_days",
+            "event",
+            weights_col="weight",
+            strata=["stratum"],
+            fit_options={"precision": 1e-14, "max_steps": 50},
+        )
+    np.testing.assert_allclose(beta, reference.params_[COLUMNS], rtol=1e-8, atol=1e-10)
+    assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
+
+
+def test_counting_process_fit_equals_lifelines_time_varying():
+    """20,000 people, each split at a random day into two (start, stop]
+    intervals with a covariate that switches on there."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    split = rng.integers(20, 400, n).astype(float)
+    switched_hazard = np.exp(0.5)
+    stop = rng.exponential(500, n)
+    # After the split the hazard is exp(0.5) times higher: stretch time there.
+    stop = np.where(stop > split, split + (stop - split) / switched_hazard, stop)
+    stop = np.minimum(np.ceil(stop), 730.0)
+    event = (stop < 730) & (rng.random(n) < 0.8)
+    z = rng.normal(size=n)
+    first = stop > split
+    intervals = pd.DataFrame(
+        {
+            "id": np.r_[np.arange(n), np.arange(n)[first]],
+            "start": np.r_[np.zeros(n), split[first]],
+            "stop": np.r_[np.where(first, split, stop), stop[first]],
+            "event": np.r_[event & ~first, event[first]].astype(float),
+            "on": np.r_[np.zeros(n), np.ones(first.sum())],
+            "z": np.r_[z, z[first]],
+        }
+    )
+    x = intervals[["on", "z"]].to_numpy()
+    risk_sets = _cox.prepare(
+        intervals["stop"].to_numpy(),
+        intervals["event"].to_numpy(),
+        x,
+        np.zeros(len(intervals), dtype=np.int64),
+        "efron",
+        entry=intervals["start"].to_numpy(),
+    )
+    beta, loglik, information, _ = _cox.fit(risk_sets, 2, "no fit")
+    assert abs(beta[0] - 0.5) < 4 * np.sqrt(np.linalg.inv(information)[0, 0])
+    reference = _quiet(
+        CoxTimeVaryingFitter().fit,
+        intervals,
+        id_col="id",
+        start_col="start",
+        stop_col="stop",
+        event_col="event",
+    )
+    # lifelines' own convergence tolerance (its step there is ~1e-9).
+    np.testing.assert_allclose(beta, reference.params_[["on", "z"]], rtol=1e-7, atol=1e-9)
+    assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
+
+
+@pytest.mark.parametrize("whole_days", [True, False])
+def test_distinct_times_equal_numpy_unique(whole_days):
+    time = _survival_data(50_000, seed=4, whole_days=whole_days)["duration_days"].to_numpy()
+    times, inverse = distinct_times(time)
+    expected_times, expected_inverse = np.unique(time, return_inverse=True)
+    np.testing.assert_array_equal(times, expected_times)
+    np.testing.assert_array_equal(inverse, expected_inverse)
+
+
+@pytest.mark.parametrize("whole_days", [True, False])
+def test_kaplan_meier_equals_statsmodels_and_lifelines(whole_days):
+    data = _survival_data(300_000, seed=5, whole_days=whole_days)
+    time, event = data["duration_days"].to_numpy(), data["event"].to_numpy(dtype=float)
+    ours = kaplan_meier(time, event)
+    reference = SurvfuncRight(time, event)
+    np.testing.assert_array_equal(ours.surv_times, reference.surv_times)
+    np.testing.assert_allclose(ours.surv_prob, reference.surv_prob, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours.surv_prob_se, reference.surv_prob_se, rtol=1e-12)
+    fitted = _quiet(KaplanMeierFitter().fit, time, event)
+    at = fitted.survival_function_.index.to_numpy()[1:]
+    np.testing.assert_allclose(
+        np.r_[1.0, ours.surv_prob][np.searchsorted(ours.surv_times, at, side="right")],
+        fitted.survival_function_.to_numpy()[1:, 0],
+        rtol=1e-8,
+        atol=1e-12,
+    )
+
+
+def test_cumulative_reoffending_intervals_equal_lifelines_log_log(big):
+    result = cumulative_reoffending(big, by="group")
+    for name, part in big.groupby("group"):
+        fitted = _quiet(KaplanMeierFitter().fit, part["duration_days"], part["event"])
+        curve = result.curve[result.curve["group"] == name].iloc[1:]
+        band = fitted.confidence_interval_.loc[curve["time_days"]].to_numpy()
+        np.testing.assert_allclose(
+            curve["cumulative"],
+            1 - fitted.survival_function_.loc[curve["time_days"]].iloc[:, 0],
+            rtol=1e-8,
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(curve["ci_high"], 1 - band[:, 0], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(curve["ci_low"], 1 - band[:, 1], rtol=1e-8, atol=1e-12)
+        assert (
+            curve["n_at_risk"].iloc[0]
+            == (part["duration_days"] >= curve["time_days"].iloc[0]).sum()
+        )
+
+
+def test_logrank_equals_lifelines_for_two_and_three_groups(big):
+    ours = logrank(big, by="group")
+    a = (big["group"] == "programme").to_numpy()
+    time, event = big["duration_days"].to_numpy(), big["event"].to_numpy()
+    reference = _quiet(logrank_test, time[a], time[~a], event[a], event[~a])
+    assert ours.statistic == pytest.approx(reference.test_statistic, rel=1e-8)
+    three = logrank(big, by="c")
+    reference = _quiet(multivariate_logrank_test, time, big["c"], event)
+    assert three.statistic == pytest.approx(reference.test_statistic, rel=1e-8)
+    assert three.p_value == pytest.approx(reference.p_value, rel=1e-8, abs=1e-300)
+
+
+def test_stratified_logrank_equals_statsmodels(big):
+    time, event = big["duration_days"].to_numpy(), big["event"].to_numpy(dtype=float)
+    group, stratum = big["c"].to_numpy().astype(np.int64), big["stratum"].to_numpy()
+    statistic, expected = logrank_statistic(time, event, group, stratum)
+    reference, _ = survdiff(time, event, group, strata=stratum)
+    assert statistic == pytest.approx(reference, rel=1e-10)
+    # Expected events add up to the observed ones.
+    assert expected.sum() == pytest.approx(event.sum(), rel=1e-12)
