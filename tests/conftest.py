@@ -10,11 +10,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _attack_reports import TEST_SECRET, Reports
+
+if TYPE_CHECKING:
+    from cdanalytics.report import ReportRun
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -25,7 +30,7 @@ def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
 
     The exit code, what it wrote to stdout, and the report folder; the root
     logger's level, which the command line sets, is restored. Read (never
-    changed) by ``test_cli.py`` and ``test_report_browser.py``.
+    changed) by ``test_cli.py``.
     """
     from cdanalytics.cli import main
 
@@ -39,6 +44,26 @@ def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
     finally:
         root.setLevel(level)
     return code, stdout.getvalue(), out
+
+
+@pytest.fixture(scope="session")
+def sample_reports_by_lang(tmp_path_factory) -> dict[str, tuple[ReportRun, list[str]]]:
+    """The sample's report in English and in Dutch (:func:`build_report`, defaults).
+
+    Language -> (the run, the message of every warning the build gave).
+    Read (never changed) by ``test_report_browser.py`` and
+    ``test_report_language.py``.
+    """
+    from cdanalytics.report import build_report
+
+    out = tmp_path_factory.mktemp("sample-by-language")
+    built = {}
+    for lang in ("en", "nl"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = build_report(SAMPLE, out / lang, lang=lang)
+        built[lang] = (run, [str(w.message) for w in caught])
+    return built
 
 
 @pytest.fixture(scope="session")

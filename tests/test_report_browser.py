@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from cdanalytics.i18n import label
-from cdanalytics.report import build_report
 
 pytestmark = pytest.mark.browser
 
@@ -78,14 +77,9 @@ def driver(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory, sample_report) -> dict[str, Path]:
-    """The sample report in each language: English is the session's (conftest.py)."""
-    out = tmp_path_factory.mktemp("browser")
-    built = {"en": sample_report[2]}
-    for lang in LANGS:
-        if lang not in built:
-            built[lang] = build_report(SAMPLE, out / lang, lang=lang).out
-    return built
+def reports(sample_reports_by_lang) -> dict[str, Path]:
+    """The sample report in each language (built once per session, conftest.py)."""
+    return {lang: sample_reports_by_lang[lang][0].out for lang in LANGS}
 
 
 @pytest.fixture(scope="module")

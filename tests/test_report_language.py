@@ -11,14 +11,11 @@ matplotlib writes, line by line, as a comment beside its glyphs).
 from __future__ import annotations
 
 import re
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import yaml
-
-from cdanalytics.report import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -81,16 +78,14 @@ def english_words(text: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The sample report in each language, with the warnings each run gave."""
-    out = tmp_path_factory.mktemp("language")
+def built(sample_reports_by_lang):
+    """The sample report in each language, with the warnings each run gave
+    (built once per session by ``sample_reports_by_lang`` in conftest.py)."""
     runs = {}
     for lang in ("en", "nl"):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            run = build_report(SAMPLE, out / lang, lang=lang)
+        run, caught = sample_reports_by_lang[lang]
         text = visible_text(run.html.read_text(encoding="utf-8"))
-        runs[lang] = {"text": text, "warnings": [str(w.message) for w in caught]}
+        runs[lang] = {"text": text, "warnings": caught}
     return runs
 
 

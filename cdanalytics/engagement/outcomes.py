@@ -393,7 +393,7 @@ def dropout(
     >>> from statsmodels.stats.proportion import proportion_confint
     >>> from cdanalytics.synth import generate
     >>> export, _ = generate(200, seed=1)
-    >>> row = dropout(export).iloc[0]
+    >>> row = dropout(export, early_before=3).iloc[0]
     >>> int(row["n_dropped_out"]), int(row["n_early_dropout"]), int(row["n_potential"])
     (34, 5, 78)
     >>> [round(float(row[c]), 4) for c in ("rate", "ci_low", "ci_high", "early_rate")]
