@@ -7,10 +7,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cdanalytics.errors import ConfigError, MissingTranslationWarning
 from cdanalytics.i18n import category, date, datetime, label, labels, localised, number, percent
-from cdanalytics.registry import completion_rule_text
+from cdanalytics.registry import completion_rule_text, instrument_registry, programme_registry
 
 
 def test_english_and_dutch_have_the_same_keys():
@@ -186,3 +187,26 @@ def test_completion_rule_in_dutch():
     assert completion_rule_text(entry) == (
         "attended at least 75% of the 17 core sessions (13 or more), including the last"
     )
+
+
+def _contract_codes() -> set[str]:
+    """Every allowed value of the export contract written like a key (not "16-17")."""
+    codes = set()
+    for path in (REPO / "data" / "schemas").glob("*.yaml"):
+        for column in yaml.safe_load(path.read_text("utf-8")).get("columns", []):
+            allowed = column.get("allowed")
+            if isinstance(allowed, list):
+                codes |= {str(v) for v in allowed if re.fullmatch(r"[a-z][a-z0-9_]*", str(v))}
+    return codes
+
+
+def test_every_code_of_the_contract_and_registries_has_a_label():
+    # category() shows a value without a label as written: only a site's own
+    # names (sites, cohorts) may be shown so, never a code of the contract.
+    codes = _contract_codes()
+    assert {"dropped_out", "dv_offence", "attended", "probation"} <= codes
+    for code, entry in instrument_registry().items():
+        codes |= {code, *entry["scales"], *entry.get("informants", [])}
+    codes |= set(programme_registry())
+    for lang in ("en", "nl"):
+        assert sorted(codes - set(labels(lang))) == []

@@ -648,7 +648,7 @@ def test_statement_wording_significant_and_not():
     assert sig.summary.loc[0, "p_value"] < 0.05
     assert "For any 100 typical people who took part" in sig.statement
     lo, hi = 100 * sig.summary.loc[0, ["ci_low", "ci_high"]]
-    assert f"reduced proven reoffending by between {-hi:.1f} and {-lo:.1f}" in sig.statement
+    assert f"could reduce proven reoffending by between {-hi:.1f} and {-lo:.1f}" in sig.statement
     assert "not statistically significant" not in sig.statement
     assert not_sig.summary.loc[0, "p_value"] > 0.05
     assert "not statistically significant" in not_sig.statement

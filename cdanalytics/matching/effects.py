@@ -255,7 +255,8 @@ def _effect_statement(row: dict[str, Any], label: str, alpha: float) -> str:
             f"({level} confidence interval {_fmt(lo, 2)} to {_fmt(hi, 2)})."
         )
     if row["p_value"] < alpha:
-        verb = "reduced" if row["difference"] < 0 else "increased"
+        # the Justice Data Lab's wording: a significant result "could reduce/increase"
+        verb = "could reduce" if row["difference"] < 0 else "could increase"
         near, far = sorted((abs(lo), abs(hi)))
         return text + (
             f" This is statistically significant: taking part {verb} {label} by between "

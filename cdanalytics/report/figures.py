@@ -89,10 +89,16 @@ _VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
 
 def alt_text(name: str, ax: Axes, lang: str) -> str:
     """The text alternative of figure ``name``: its description from the locale
-    files (``alt_<name>``), or else its title, said to be a chart whose numbers
-    are in the report's tables."""
+    files (``alt_<name>``, or ``alt_<kind>`` for a figure ``<kind>_<programme>``),
+    or else its title, said to be a chart whose numbers are in the report's tables."""
     if has_label(f"alt_{name}", lang):
         return label(f"alt_{name}", lang)
+    # a figure per programme (``love_plot_<programme>``) has its kind's description
+    parts = name.split("_")
+    for end in range(len(parts) - 1, 0, -1):
+        key = "alt_" + "_".join(parts[:end])
+        if has_label(key, lang):
+            return label(key, lang)
     title = ax.get_title() or ax.get_title("left") or label(name, lang)
     return label("alt_figure", lang, title=title)
 

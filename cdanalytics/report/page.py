@@ -51,9 +51,16 @@ def table_caption(name: str, lang: str) -> str:
     return label(key if has_label(key, lang) else name, lang)
 
 
-def html_table(table: PublishedTable, lang: str, caption: str | None = None) -> str:
+def html_table(
+    table: PublishedTable, lang: str, caption: str | None = None, anchor: str | None = None
+) -> str:
     """A published table as an HTML ``<table>`` with a ``<caption>``, in a box
-    that scrolls sideways when the table is wider than the page."""
+    that scrolls sideways when the table is wider than the page.
+
+    ``caption`` defaults to :func:`table_caption` of the table's name and
+    ``anchor`` (the ``id`` suffix) to the name: a table shown more than once,
+    say once per programme, needs its own caption and anchor each time.
+    """
     caption = caption if caption is not None else table_caption(table.name, lang)
     display = table.display(lang)
     keys = table.key_columns
@@ -78,7 +85,7 @@ def html_table(table: PublishedTable, lang: str, caption: str | None = None) -> 
     if protected.mask.to_numpy().any():
         legend = label("withheld_legend", lang, threshold=protected.policy.threshold)
         note = f'<p class="note table-note">{html.escape(legend)}</p>'
-    name = html.escape(table.name)
+    name = html.escape(anchor or table.name)
     return (
         f'<div class="table-scroll" role="region" tabindex="0" aria-labelledby="caption-{name}">'
         f'<table id="table-{name}"><caption id="caption-{name}">{html.escape(caption)}</caption>'
