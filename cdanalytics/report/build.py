@@ -57,11 +57,12 @@ from .page import (
     instrument_lines,
     methods_paragraphs,
     report_title,
+    table_caption,
     unreliable_scales,
 )
 from .practice import practice_section
 from .summary import programme_overview, summary_sentences
-from .tables import PublishedTable, engagement_views, publish_tables
+from .tables import PublishedTable, engagement_views, publish_tables, rows_of
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
 
@@ -171,6 +172,15 @@ def _render_html(
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
     measured = sorted(str(i) for i in pd.unique(out.export.measures["instrument"].dropna()))
     names = {code: entry["name"][lang] for code, entry in programmes.items()}
+    by_programme = published.get("change_by_programme")
+    programme_tables = {}
+    for code in present if by_programme is not None else []:
+        rows = rows_of(by_programme, "change_by_programme", programme=code)
+        if len(rows.published):
+            caption = f"{table_caption('change_by_programme', lang)}: {names.get(code, code)}"
+            programme_tables[code] = html_table(
+                rows, lang, caption=caption, anchor=f"change_by_programme-{code}"
+            )
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
@@ -187,6 +197,7 @@ def _render_html(
         ),
         summary=summary_sentences(outcomes, lang, names),
         programmes=programme_overview(outcomes, lang, names),
+        programme_tables=programme_tables,
         window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,
