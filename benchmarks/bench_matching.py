@@ -107,7 +107,7 @@ def main() -> None:
         result = match(table, covariates=COVARIATES)
         rate = matched_effect(result, "reoffended_12m").summary.iloc[0]
         cox = matched_cox(result).summary.iloc[0]
-        return {"pp": round(float(rate["difference_pp"]), 2), "hr": round(float(cox["hr"]), 3)}
+        return {"pp": round(100 * float(rate["difference"]), 2), "hr": round(float(cox["hr"]), 3)}
 
     measure("match + rate difference + matched Cox", effects)
 

@@ -49,6 +49,8 @@ def main_benchmark() -> None:
     total = sum(timings.values())
     gate = timings.get("disclosure", 0.0)
     print(f"disclosure gate: {gate:.2f} s of {total:.2f} s = {gate / total:.1%} of the report")
+    matching = json.loads((out / "run.json").read_text())["matching_seconds_by_programme"]
+    print("matching per programme (s):", matching)
 
 
 if __name__ == "__main__":

@@ -90,20 +90,55 @@ class MatchingConfig:
     covariates
         Propensity-model covariates.
     exact
-        Columns matched exactly (default ``("programme",)``), or ``None``.
+        Columns matched exactly, or ``None`` (default: each programme is
+        matched on its own, with the pool :attr:`comparison_pools` gives it).
     ratio
         Comparison people per programme participant.
     replace
         Match with replacement.
     caliper
         In SDs of the logit of the propensity score; ``None`` for none.
+    min_treated
+        A programme's comparison is computed only from this many people
+        (default 60, the Justice Data Lab's pilot minimum cohort).
+    balance_flag, balance_withhold
+        An absolute standardised mean difference after matching above
+        ``balance_flag`` (0.1) flags the result, above ``balance_withhold``
+        (0.25) withholds it.
+    comparison_pools
+        Programme code -> the comparison rows that serve it, named by the
+        ``programme`` label on the comparison rows (a label or a list). A
+        programme not listed uses the one shared pool (every comparison row).
     """
 
     covariates: tuple[str, ...] = _setting(("risk_level", "prior_offences", "age_band"), list)
-    exact: tuple[str, ...] | None = _setting(("programme",), (list, _NONE))
+    exact: tuple[str, ...] | None = _setting(None, (list, _NONE))
     ratio: int = _setting(1, int)
     replace: bool = _setting(False, bool)
     caliper: float | None = _setting(0.2, (float, int, _NONE))
+    min_treated: int = _setting(60, int)
+    balance_flag: float = _setting(0.1, _NUMBER)
+    balance_withhold: float = _setting(0.25, _NUMBER)
+    comparison_pools: Mapping[str, Any] = _setting({}, dict)
+
+    def __post_init__(self) -> None:
+        if self.min_treated < 1:
+            raise ConfigError("reoffending.matching.min_treated must be at least 1.")
+        if not 0 < self.balance_flag <= self.balance_withhold:
+            raise ConfigError(
+                "reoffending.matching: balance_flag must be above 0 and not above balance_withhold."
+            )
+        for programme, labels in self.comparison_pools.items():
+            ok = isinstance(labels, str) or (
+                isinstance(labels, list | tuple)
+                and len(labels) > 0
+                and all(isinstance(x, str) for x in labels)
+            )
+            if not ok:
+                raise ConfigError(
+                    f"reoffending.matching.comparison_pools.{programme} must be a comparison "
+                    "pool label or a list of them (the programme codes comparison rows name)."
+                )
 
 
 @dataclass(frozen=True)

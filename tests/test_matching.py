@@ -617,16 +617,17 @@ def test_effect_with_replacement_clusters_by_subclass_and_person(outcome_people)
     assert effect.summary.loc[0, "se"] == pytest.approx(np.sqrt(v_sub + v_unit - v_both), rel=1e-8)
 
 
-def test_binary_effect_in_percentage_points_with_for_any_100_figures(outcome_people):
+def test_binary_effect_as_shares_with_for_any_100_figures(outcome_people):
     result = match(outcome_people, covariates=COVS)
     row = matched_effect(result, "reoffended").summary.iloc[0]
     m = result.matched
     t = m["group"] == "programme"
     rate_t, rate_c = m.loc[t, "reoffended"].mean(), m.loc[~t, "reoffended"].mean()
-    assert row["rate_treated_pct"] == pytest.approx(100 * rate_t)
-    assert row["rate_control_pct"] == pytest.approx(100 * rate_c)
-    assert row["difference_pp"] == pytest.approx(100 * (rate_t - rate_c))
-    assert row["ci_low_pp"] < row["difference_pp"] < row["ci_high_pp"]
+    assert row["rate_treated"] == pytest.approx(rate_t)
+    assert row["rate_control"] == pytest.approx(rate_c)
+    assert row["difference"] == pytest.approx(rate_t - rate_c)
+    assert row["ci_low"] < row["difference"] < row["ci_high"]
+    assert not any(c.endswith(("_pct", "_pp")) for c in row.index)
     assert row["per_100_treated"] == round(100 * rate_t)
     assert row["n_treated"] == t.sum()
 
@@ -646,7 +647,7 @@ def test_statement_wording_significant_and_not():
     not_sig = matched_effect(match(weak, covariates=["age"]), "y", label="proven reoffending")
     assert sig.summary.loc[0, "p_value"] < 0.05
     assert "For any 100 typical people who took part" in sig.statement
-    lo, hi = sig.summary.loc[0, ["ci_low_pp", "ci_high_pp"]]
+    lo, hi = 100 * sig.summary.loc[0, ["ci_low", "ci_high"]]
     assert f"reduced proven reoffending by between {-hi:.1f} and {-lo:.1f}" in sig.statement
     assert "not statistically significant" not in sig.statement
     assert not_sig.summary.loc[0, "p_value"] > 0.05
@@ -858,8 +859,8 @@ def test_recovers_known_conditional_hazard_ratio_and_rate_difference():
     effect = matched_effect(result, "within_year").summary.iloc[0]
     treated_risk = risk[result.pairs["treated_index"].to_numpy()]
     p = 1 - np.exp(-365 * base * hr_risk[treated_risk] * np.array([[hr_prog], [1.0]]))
-    true_pp = 100 * np.mean(p[0] - p[1])
-    assert effect["ci_low_pp"] < true_pp < effect["ci_high_pp"]
+    true_difference = np.mean(p[0] - p[1])
+    assert effect["ci_low"] < true_difference < effect["ci_high"]
 
 
 @pytest.fixture(scope="module")
@@ -913,8 +914,8 @@ def test_synthetic_export_recovers_true_hazard_ratio_and_rate_difference(synthet
         * reoff["hr_prior_offence"] ** starters["prior_offences"].to_numpy(float)
     )
     c = reoff["intensity_factor"]
-    true_pp = 100 * np.mean(np.exp(-c * rate) - np.exp(-c * rate * reoff["hr_programme"]))
-    assert effect["ci_low_pp"] < true_pp < effect["ci_high_pp"]
+    true_difference = np.mean(np.exp(-c * rate) - np.exp(-c * rate * reoff["hr_programme"]))
+    assert effect["ci_low"] < true_difference < effect["ci_high"]
 
 
 # --------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_03_reoffending_on_the_sample(tmp_path):
     assert "GLOBAL" in _data_cells(_html(nb, "cox-ph"))
     assert {"smd_before", "smd_after"} <= _header_cells(_html(nb, "balance-table"))
     assert "percentage points" in _text(nb, "matched-effect")
-    assert "difference_pp" in _header_cells(_html(nb, "matched-effect"))
+    assert {"rate_treated", "difference"} <= _header_cells(_html(nb, "matched-effect"))
     assert "times the rate of proven reoffending" in _text(nb, "matched-cox")
     for tag in ("km-chart", "cox-forest", "love-plot", "overlap-plot"):
         assert _has_figure(nb, tag), tag
@@ -289,7 +289,9 @@ def test_05_evaluation_report_writes_the_report_and_shows_its_headlines(tmp_path
     headlines = _html(nb, "headline-figures")
     completion = outcomes["engagement"]["completion"]
     assert f"{completion['rate']:.6f}" in headlines
-    assert "matched difference (percentage points)" in _data_cells(headlines)
+    cells = _data_cells(headlines)
+    for code in outcomes["programmes"]:  # one per programme, no pooled matched figure
+        assert f"matched difference, {code}" in cells
     rows = _data_cells(_html(nb, "run-rows"))
     assert str(len(_csv_rows("sessions"))) in rows
 

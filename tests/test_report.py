@@ -559,23 +559,44 @@ def test_check_recoverable_finds_no_withheld_part_of_the_engagement_table(report
     assert found.loc[found["value"].between(1, threshold - 1)].empty
 
 
-def test_match_counts_protect_the_discarded_people_too():
-    """Discarded people (outside common support) are part of the table's total."""
+def test_matched_coverage_protects_the_people_outside_common_support_too():
+    """People outside common support are part of the coverage table's total."""
     policy = DisclosurePolicy(threshold=10)
-    counts = pd.DataFrame(
+    coverage = pd.DataFrame(
         {
-            "group": ["treated", "control"],
-            "n_all": [120, 150],
-            "n_discarded": [3, 0],
+            "programme": ["borg", "caledonian"],
+            "analysis": ["all_starters", "all_starters"],
+            "n_treated": [120, 150],
             "n_matched": [100, 100],
-            "n_unmatched": [17, 50],
+            "n_outside_common_support": [3, 0],
+            "n_no_comparison_within_caliper": [17, 20],
+            "n_comparisons_used_up": [0, 30],
+            "share_matched": [100 / 120, 100 / 150],
+            "n_control": [100, 100],
+            "n_reoffenders_fewest": [20, 20],
+            "max_abs_smd_after": [0.05, 0.05],
+            **dict.fromkeys(
+                ("rate_treated", "rate_control", "difference", "difference_ci_low"), 0.2
+            ),
+            "difference_ci_high": [0.3, 0.3],
+            "p_value": [0.5, 0.5],
         }
     )
-    table = publish_tables({"match_counts": counts}, policy)["match_counts"].published
-    assert find_disclosive(table, policy).empty
-    treated = table.iloc[0]
-    parts = ["n_discarded", "n_matched", "n_unmatched"]
-    assert treated[["n_all", *parts]].isna().sum() >= 2  # 3 is not 120 - 100 - 17
+    tables = publish_tables({"matched_comparisons": coverage}, policy)
+    table = tables["matched_coverage"].published
+    parts = [
+        "n_matched",
+        "n_outside_common_support",
+        "n_no_comparison_within_caliper",
+        "n_comparisons_used_up",
+    ]
+    assert find_disclosive(table, policy, ["n_treated", *parts]).empty
+    first = table.iloc[0]
+    assert first[["n_treated", *parts]].isna().sum() >= 2  # 3 is not 120 - 100 - 17 - 0
+    # the effect table shows the matched people only where the coverage table does
+    effects = tables["matched_comparisons"].published
+    shown = effects["n_matched"].notna().to_numpy() & table["n_matched"].isna().to_numpy()
+    assert not shown.any()
 
 
 def flow_figure_counts(texts: list[str], lang: str) -> tuple[list, dict]:
@@ -877,6 +898,8 @@ def key_paths(value, path=()) -> set[str]:
         ("engagement", "completion_by_group"): "<group>",
         ("prepost",): "<measure>",
         ("withheld",): "<key>",
+        ("programmes",): "<programme>",
+        ("programmes", "<programme>", "matched"): "<analysis>",
         # the added sections (cdanalytics.report.family, cdanalytics.report.methods_extra)
         ("family", "stages"): "<programme>",
         ("family", "stages", "<programme>"): "<stage>",

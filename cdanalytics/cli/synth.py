@@ -80,12 +80,19 @@ def register(subparsers) -> None:
         help="also write case_audits and family_outcomes (Safe & Together case-file audits "
         "with a known training effect and reader agreement; truth under 'practice')",
     )
+    parser.add_argument(
+        "--programme-effects",
+        action="store_true",
+        help="give each programme its own true reoffending effect, some harmful (opposite in "
+        "sign); truth under reoffending.by_programme",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the export; returns the exit code."""
-    from ..synth import TRUTH_FILE, write_synthetic_export  # heavy: imported only here
+    # heavy: imported only here
+    from ..synth import PROGRAMME_EFFECT_PARAMETERS, TRUTH_FILE, write_synthetic_export
 
     start = time.perf_counter()
     truth = write_synthetic_export(
@@ -96,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         extract_date=args.extract_date,
         comparison_share=args.comparison_share,
         audits=args.audits,
+        parameters=PROGRAMME_EFFECT_PARAMETERS if args.programme_effects else None,
     )
     counts = truth["realised"]
     log.info(

@@ -6,8 +6,12 @@ matching as R's MatchIt does it, balance, and effects on the matched sample.
 * :mod:`.nearest` — :func:`match` and :class:`MatchResult` (matched rows,
   pairs, balance, counts); the loops themselves are in :mod:`._greedy`,
   the balance statistics in :mod:`.balance`;
-* :mod:`.effects` — :func:`matched_effect` (difference, rate in percentage
-  points, cluster-robust CI, plain statement);
+* :mod:`.effects` — :func:`matched_effect` (difference of rates as shares,
+  cluster-robust CI, plain statement);
+* :mod:`.gates` — :func:`gated_comparison`: the Justice Data Lab's gates
+  (minimum cohort, balance flag and withholding) around a matched effect, with
+  the share matched and the reason each unmatched person has none
+  (:func:`unmatched_reasons`);
 * :mod:`.cox` — :func:`matched_cox` (hazard ratio, Efron ties, robust SE
   clustered by matched set).
 
@@ -73,21 +77,35 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     from .cox import MatchedCox, matched_cox
     from .effects import MatchedEffect, matched_effect
+    from .gates import (
+        GATE_STATUSES,
+        UNMATCHED_REASONS,
+        GatedComparison,
+        balance_gate,
+        gated_comparison,
+        unmatched_reasons,
+    )
     from .nearest import TIE_RULES, MatchResult, match
     from .propensity import MODEL_COLUMNS, PropensityModel, propensity_model, propensity_scores
 
 __all__ = [
+    "GATE_STATUSES",
     "MODEL_COLUMNS",
     "TIE_RULES",
+    "UNMATCHED_REASONS",
+    "GatedComparison",
     "MatchResult",
     "MatchedCox",
     "MatchedEffect",
     "PropensityModel",
+    "balance_gate",
+    "gated_comparison",
     "match",
     "matched_cox",
     "matched_effect",
     "propensity_model",
     "propensity_scores",
+    "unmatched_reasons",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__)

@@ -76,9 +76,11 @@ class MatchedEffect:
     ``summary`` has one row: ``outcome``, ``kind``, ``n_treated``,
     ``n_control`` (matched people), ``mean_treated``, ``mean_control``
     (weighted), ``difference``, ``se``, ``ci_low``, ``ci_high``, ``p_value``,
-    and for binary outcomes also ``rate_treated_pct``, ``rate_control_pct``,
-    ``difference_pp``, ``ci_low_pp``, ``ci_high_pp`` (percentage points) and
-    ``per_100_treated``, ``per_100_control`` (of any 100 typical people).
+    and for binary outcomes also ``rate_treated``, ``rate_control`` (shares
+    between 0 and 1, like every rate of the package: ``difference`` and its
+    interval are then differences of shares, shown as percentage points only
+    when formatted) and ``per_100_treated``, ``per_100_control`` (of any 100
+    typical people).
     ``statement`` says the result in plain words.
     """
 
@@ -109,7 +111,8 @@ def matched_effect(
         ``kind="binary"`` (for example ``reoffended_in_window``), any number
         for ``kind="numeric"`` (for example a count of offences).
     kind
-        ``"binary"`` reports rates and the difference in percentage points;
+        ``"binary"`` reports rates and their difference (shares; the
+        statement words them in percentage points);
         ``"numeric"`` the difference in means.
     label
         Words for the outcome in the statement (default: the column name).
@@ -208,11 +211,8 @@ def matched_effect(
     }
     if kind == "binary":
         row |= {
-            "rate_treated_pct": 100 * mean_t,
-            "rate_control_pct": 100 * mean_c,
-            "difference_pp": 100 * diff,
-            "ci_low_pp": 100 * ci_low,
-            "ci_high_pp": 100 * ci_high,
+            "rate_treated": mean_t,
+            "rate_control": mean_c,
             "per_100_treated": round(100 * mean_t),
             "per_100_control": round(100 * mean_c),
         }
@@ -226,11 +226,12 @@ def _effect_statement(row: dict[str, Any], label: str, alpha: float) -> str:
     level = f"{100 * (1 - alpha):g}%"
     people = f"{row['n_treated']:,} programme and {row['n_control']:,} matched comparison people"
     if row["kind"] == "binary":
-        lo, hi, unit, digits = row["ci_low_pp"], row["ci_high_pp"], " percentage points", 1
+        lo, hi = 100 * row["ci_low"], 100 * row["ci_high"]
+        unit, digits = " percentage points", 1
         text = (
             f"For any 100 typical people who took part, {row['per_100_treated']} had "
             f"{label}, compared with {row['per_100_control']} of any 100 similar people "
-            f"who did not ({people}): a difference of {_fmt(row['difference_pp'])} "
+            f"who did not ({people}): a difference of {_fmt(100 * row['difference'])} "
             f"percentage points ({level} confidence interval {_fmt(lo)} to {_fmt(hi)})."
         )
     else:

@@ -237,7 +237,14 @@ def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
             return fmt(value)
         return withheld.get(key, {}).get("marker", "")
 
-    matched = reo.get("matched_difference", {})
+    def matched(code: str, itt: dict) -> str:
+        """A programme's matched difference (all starters), or its status."""
+        value = itt.get("difference")
+        key = f"programmes.{code}.matched.all_starters.difference"
+        if value is None:
+            return f"{code} " + withheld.get(key, {}).get("marker", itt.get("status", ""))
+        return f"{code} {100 * value:+.1f} pp"
+
     return [
         outcomes["extract_date"],
         shown("engagement.referred", eng.get("referred"), number),
@@ -251,10 +258,10 @@ def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
             reo.get("programme", {}).get("rate"),
             lambda v: percent(v, digits=1),
         ),
-        shown(
-            "reoffending.matched_difference.difference_pp",
-            matched.get("difference_pp"),
-            lambda v: f"{v:+.1f} pp",
+        "; ".join(
+            matched(code, p["matched"]["all_starters"])
+            for code, p in outcomes.get("programmes", {}).items()
+            if "all_starters" in p.get("matched", {})
         ),
     ]
 
@@ -267,7 +274,7 @@ def _index_page(out: Path, entries: list[BatchEntry], title: str) -> str:
         "Referred",
         "Completion rate",
         "Proven reoffending (programme)",
-        "Matched difference",
+        "Matched difference per programme (all starters)",
         "Message",
     ]
     rows = []

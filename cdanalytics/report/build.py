@@ -49,7 +49,7 @@ from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
 from .practice import practice_section
-from .summary import summary_sentences
+from .summary import programme_overview, summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
@@ -186,6 +186,17 @@ def _methods(config: EvaluationConfig, t: Callable[..., str]) -> list[str]:
             caliper=matching.caliper if matching.caliper is not None else t("none"),
             exact=", ".join(matching.exact or []) or t("none"),
         ),
+        t(
+            "methods_gates",
+            minimum=matching.min_treated,
+            flag=matching.balance_flag,
+            limit=matching.balance_withhold,
+            pools="; ".join(
+                f"{code}: {', '.join([labels] if isinstance(labels, str) else labels)}"
+                for code, labels in matching.comparison_pools.items()
+            )
+            or t("shared_pool"),
+        ),
         t("methods_prepost"),
         t("methods_disclosure", threshold=config.disclosure.threshold),
     ]
@@ -226,6 +237,7 @@ def _render_html(
     threshold = policy.threshold
     programmes = out.export.registries.programmes
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
+    names = {code: entry["name"][lang] for code, entry in programmes.items()}
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
@@ -238,7 +250,9 @@ def _render_html(
             extract_date=outcomes["extract_date"],
             threshold=threshold,
         ),
-        summary=summary_sentences(outcomes, lang),
+        summary=summary_sentences(outcomes, lang, names),
+        programmes=programme_overview(outcomes, lang, names),
+        window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,
         figures={f.name: f.svg for f in figures},
@@ -422,7 +436,8 @@ def _build(
     for section in ADDED_SECTIONS:
         section.add_headlines(outcomes, outcomes_obj, published)
     done("disclosure")
-    figures = draw_figures(outcomes_obj, lang, policy, published)
+    names = {c: e["name"][lang] for c, e in data.registries.programmes.items()}
+    figures = draw_figures(outcomes_obj, lang, policy, published, names)
     for section in ADDED_SECTIONS:
         figures += section.draw(outcomes_obj, published, lang)
     done("figures")
@@ -440,6 +455,7 @@ def _build(
         "language": lang,
         "not_computed": outcomes_obj.notes,
         "timings_seconds": timings,
+        "matching_seconds_by_programme": outcomes_obj.models.get("matching_seconds", {}),
     }
     with atomic_directory(target) as staging:
         write_marker(staging, "report")

@@ -10,6 +10,7 @@ stopping the report; anything else is a bug and propagates.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,8 +51,11 @@ class Outcomes:
         notebooks go further (dropout model, log-rank, attrition, mixed
         models).
     models
-        Fitted result objects: ``cox``, ``match``, ``matched_effect``,
-        ``matched_cox``, ``cumulative``, where they could be computed.
+        Fitted result objects: ``cox``, ``cumulative``, where they could be
+        computed; ``gated`` ((programme, analysis) -> the
+        :class:`~cdanalytics.matching.GatedComparison`); ``exit_status``
+        (the exit status used for each participant); ``matching_seconds``
+        (programme -> seconds its matched comparisons took).
     notes
         Analyses that could not be computed, each with its reason.
     """
@@ -184,6 +188,8 @@ def _engagement(out: Outcomes) -> None:
     t["attendance"] = with_overall(lambda by: engagement.attendance_summary(data, by), groupings)
     t["waiting_times"] = distinct_from_overall(engagement.waiting_times(data, groupings), groupings)
     t["exit_status_findings"] = engagement.exit_status_disagreements(data)
+    status = data.episodes.drop_duplicates("participant_id", keep="last")
+    out.models["exit_status"] = status.set_index("participant_id")["exit_status_used"]
 
 
 def _reoffending(out: Outcomes) -> pd.DataFrame:
@@ -215,43 +221,141 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     return people
 
 
+#: The matched comparisons of each programme: intention to treat (all
+#: starters, the headline), then completers and non-completers (secondary).
+ANALYSES: tuple[str, ...] = ("all_starters", "completers", "non_completers")
+
+#: Exit statuses of the non-completers (a clear outcome other than completion).
+NON_COMPLETION = ("dropped_out", "excluded")
+
+#: Reasons an unmatched programme participant has no match -> column of the
+#: published matched-comparison table.
+_REASON_COLUMNS = {
+    "matched": "n_matched",
+    "outside_common_support": "n_outside_common_support",
+    "no_comparison_within_caliper": "n_no_comparison_within_caliper",
+    "comparisons_used_up": "n_comparisons_used_up",
+}
+
+
+def comparison_pool(pools: Mapping[str, Any], programme: str, pool: pd.DataFrame) -> pd.DataFrame:
+    """The comparison rows that serve ``programme`` (config ``comparison_pools``).
+
+    A programme the mapping does not name is compared with the one shared
+    pool (every comparison row); one it names, with the comparison rows whose
+    ``programme`` is one of the listed labels.
+    """
+    labels = pools.get(programme)
+    if labels is None:
+        return pool
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    return pool[pool["programme"].astype(str).isin(labels).to_numpy()]
+
+
+def _effect_row(code: str, analysis: str, gated: Any) -> dict[str, Any]:
+    """One row of the matched-comparison table (before disclosure control)."""
+    s = gated.summary.iloc[0]
+    coverage = gated.coverage.set_index("reason")["n"]
+    row: dict[str, Any] = {
+        "programme": code,
+        "analysis": analysis,
+        "n_treated": int(s["n_treated"]),
+        **{column: int(coverage.get(reason, 0)) for reason, column in _REASON_COLUMNS.items()},
+        "share_matched": float(s["share_matched"]),
+        "n_control": int(s["n_control_matched"]),
+        "max_abs_smd_after": float(s["max_abs_smd_after"]),
+    }
+    effect = gated.effect.summary.iloc[0] if gated.publishable else None
+    names = {"ci_low": "difference_ci_low", "ci_high": "difference_ci_high"}
+    for column in ("rate_treated", "rate_control", "difference", "ci_low", "ci_high", "p_value"):
+        value = float(effect[column]) if effect is not None else float("nan")
+        row[names.get(column, column)] = value
+    # the reoffenders each rate gives back with its base (for the disclosure gate)
+    treated = round(row["rate_treated"] * row["n_matched"]) if effect is not None else 0
+    control = round(row["rate_control"] * row["n_control"]) if effect is not None else 0
+    row["n_reoffenders_fewest"] = min(treated, control)
+    return row
+
+
+def _exit_status(out: Outcomes) -> pd.Series:
+    return out.models.get("exit_status", pd.Series(dtype="string"))
+
+
 def _matching(out: Outcomes, people: pd.DataFrame) -> None:
+    """A gated matched comparison per programme and analysis (:data:`ANALYSES`).
+
+    Each programme's window-eligible starters (and its completers and
+    non-completers) are matched with their own comparison pool
+    (:func:`comparison_pool`); :func:`cdanalytics.matching.gated_comparison`
+    decides whether the comparison is computed (minimum group size) and
+    published (balance). Every decision is kept, with its reason, in
+    ``tables["matching_gates"]``; the figures of the matchings that ran in
+    ``tables["matched_comparisons"]``.
+    """
     cfg = out.config.reoffending.matching
-    eligible = people[people["window_eligible"].fillna(False).astype(bool)]
-    if eligible["group"].nunique() < 2:
+    eligible = people[people["window_eligible"].fillna(False).astype(bool).to_numpy()]
+    is_comparison = (eligible["group"] == "comparison").to_numpy()
+    pool_all = eligible[is_comparison]
+    starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
+    rows_of = out.export.participants
+    on_programme = set(
+        rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"].astype(str)
+    )
+    present = [p for p in out.export.registries.programmes if p in on_programme]
+    if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
-        return
-    result = out.attempt(
-        "Matched comparison group",
-        lambda: matching.match(
-            eligible.set_index("participant_id"),
-            covariates=list(cfg.covariates),
-            exact=list(cfg.exact) if cfg.exact else None,
-            ratio=cfg.ratio,
-            replace=cfg.replace,
-            caliper=cfg.caliper,
-        ),
-    )
-    if result is None:
-        return
+    status = _exit_status(out)
     window = out.config.reoffending.window_months
-    out.models["match"] = result
-    out.tables["balance"] = result.balance
-    out.tables["match_counts"] = result.counts
-    out.tables["propensity"] = result.scores
-    effect = out.attempt(
-        "Matched difference in reoffending",
-        lambda: matching.matched_effect(
-            result, "reoffended_in_window", label=f"proven reoffending within {window} months"
-        ),
-    )
-    if effect is not None:
-        out.models["matched_effect"] = effect
-        out.tables["matched_effect"] = effect.summary
-    hazard = out.attempt("Matched Cox model", lambda: matching.matched_cox(result))
-    if hazard is not None:
-        out.models["matched_cox"] = hazard
-        out.tables["matched_cox"] = hazard.summary
+    options = {
+        "covariates": list(cfg.covariates),
+        "min_treated": cfg.min_treated,
+        "balance_flag": cfg.balance_flag,
+        "balance_withhold": cfg.balance_withhold,
+        "exact": list(cfg.exact) if cfg.exact else None,
+        "ratio": cfg.ratio,
+        "replace": cfg.replace,
+        "caliper": cfg.caliper,
+        "label": f"proven reoffending within {window} months",
+    }
+    gates, rows, balance, gated_all = [], [], [], {}
+    seconds: dict[str, float] = {}
+    for code in present:
+        clock = time.perf_counter()
+        pool = comparison_pool(cfg.comparison_pools, code, pool_all)
+        mine = starters[(starters["programme"].astype(str) == code).to_numpy()]
+        exit_status = mine["participant_id"].map(status).astype("string")
+        groups = {
+            "all_starters": mine,
+            "completers": mine[(exit_status == "completed").fillna(False).to_numpy()],
+            "non_completers": mine[exit_status.isin(NON_COMPLETION).fillna(False).to_numpy()],
+        }
+        for analysis in ANALYSES:
+            df = pd.concat([groups[analysis], pool]).set_index("participant_id")
+            gated = matching.gated_comparison(df, "reoffended_in_window", **options)
+            gated_all[code, analysis] = gated
+            gates.append(gated.summary.assign(programme=code, analysis=analysis))
+            if gated.match is not None:
+                rows.append(_effect_row(code, analysis, gated))
+                if analysis == "all_starters":
+                    balance.append(gated.balance.assign(programme=code))
+            if gated.status != "computed":
+                log.info("matched comparison %s / %s: %s", code, analysis, gated.detail)
+        seconds[code] = round(time.perf_counter() - clock, 3)
+    out.models["gated"] = gated_all
+    out.models["matching_seconds"] = seconds
+    if gates:
+        table = pd.concat(gates, ignore_index=True)
+        out.tables["matching_gates"] = table[
+            [
+                "programme",
+                "analysis",
+                *[c for c in table.columns if c not in ("programme", "analysis")],
+            ]
+        ]
+    if rows:
+        out.tables["matched_comparisons"] = pd.DataFrame(rows)
+    if balance:
+        out.tables["balance_by_programme"] = pd.concat(balance, ignore_index=True)
 
 
 def _prepost(out: Outcomes) -> None:

@@ -20,6 +20,7 @@ import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -138,6 +139,47 @@ def _forest(table: PublishedTable, lang: str, base: str, **kw) -> Axes:
     return ax
 
 
+def _programme_forest(
+    matched: PublishedTable, gates: pd.DataFrame | None, lang: str, names: Mapping[str, str]
+) -> Axes:
+    """Each programme's intention-to-treat matched difference (percentage points) and CI.
+
+    Drawn from the published matched-comparison table: a programme whose
+    effect the gates did not let through (not computed, or withheld for
+    imbalance) or the disclosure gate withheld is named under the plot.
+    """
+    frame = matched.published
+    itt = frame[(frame["analysis"].astype(str) == "all_starters").to_numpy()]
+    stats = ["difference", "difference_ci_low", "difference_ci_high"]
+    shown = itt[stats].notna().all(axis=1).to_numpy()
+    drawn = itt.loc[shown]
+    effects = pd.DataFrame(
+        {
+            "programme": [names.get(str(c), label(str(c), lang)) for c in drawn["programme"]],
+            "difference_pp": 100 * drawn["difference"].to_numpy(float),
+            "ci_low_pp": 100 * drawn["difference_ci_low"].to_numpy(float),
+            "ci_high_pp": 100 * drawn["difference_ci_high"].to_numpy(float),
+            "n_treated": drawn["n_matched"].to_numpy(float),
+            "n_control": drawn["n_control"].to_numpy(float),
+        }
+    )
+    ax = charts.forest_plot(effects, labels=["programme"], lang=lang)
+    codes = [str(c) for c in itt.loc[~shown, "programme"]]
+    if gates is not None:
+        itt_gates = gates[gates["analysis"] == "all_starters"]
+        codes += [str(c) for c in itt_gates["programme"] if str(c) not in set(itt["programme"])]
+    if codes:
+        missing = ", ".join(names.get(c, label(c, lang)) for c in codes)
+        note_suppressed(
+            ax,
+            matched.protected.policy,
+            [],
+            lang,
+            extra=label("forest_not_drawn", lang, programmes=missing),
+        )
+    return ax
+
+
 #: Estimate -> its interval columns in the published tables.
 _INTERVALS = {"difference_pp": ("ci_low_pp", "ci_high_pp"), "g_av": ("g_av_ci_low", "g_av_ci_high")}
 
@@ -238,7 +280,11 @@ def _flow_chart(
 
 
 def _plans(
-    out: Outcomes, lang: str, policy: DisclosurePolicy, published: Mapping[str, PublishedTable]
+    out: Outcomes,
+    lang: str,
+    policy: DisclosurePolicy,
+    published: Mapping[str, PublishedTable],
+    names: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str, Callable]]:
     t = out.tables
     m = out.models
@@ -274,23 +320,24 @@ def _plans(
                 lambda: _km_chart(t["km_curve"], horizons, lang, policy),
             )
         )
-    if "matched_effect" in published:
-        effect = published["matched_effect"]
-        plans.append(("matched_effect", "reoffending", lambda: _forest(effect, lang, "n_treated")))
-    if "match" in m:
-        result = m["match"]
+    if "matched_comparisons" in published:
+        matched = published["matched_comparisons"]
+        gates = t.get("matching_gates")
         plans.append(
             (
-                "love_plot",
-                "reoffending",
-                lambda: charts.love_plot(result.balance, counts=result.counts, **kw),
+                "programme_effects",
+                "programmes",
+                lambda: _programme_forest(matched, gates, lang, names or {}),
             )
         )
+    for (code, analysis), gated in m.get("gated", {}).items():
+        if analysis != "all_starters" or gated.match is None:
+            continue
         plans.append(
             (
-                "propensity_overlap",
-                "reoffending",
-                lambda: charts.propensity_overlap(result.scores, **kw),
+                f"love_plot_{code}",
+                "programmes",
+                partial(charts.love_plot, gated.match.balance, counts=gated.match.counts, **kw),
             )
         )
     if "change" in published:
@@ -313,14 +360,16 @@ def draw_figures(
     lang: str,
     policy: DisclosurePolicy,
     published: Mapping[str, PublishedTable],
+    names: Mapping[str, str] | None = None,
 ) -> list[Figure]:
     """Draw every figure the outcomes allow, with disclosure control applied.
 
     ``published`` are the protected tables (:func:`publish_tables`): the
-    engagement figures are drawn from them.
+    engagement figures and the forest plot of the programmes' matched
+    effects are drawn from them. ``names``: programme code -> its name.
     """
     figures = []
-    for name, section, draw in _plans(out, lang, policy, published):
+    for name, section, draw in _plans(out, lang, policy, published, names):
         ax = draw()
         if ax is None:
             continue

@@ -140,6 +140,10 @@ def _reoffending(
     section: dict[str, Any] = {
         "window_months": out.config.reoffending.window_months,
         "waiting_months": out.config.reoffending.waiting_months,
+        "matching_gates": {
+            key: getattr(out.config.reoffending.matching, key)
+            for key in ("min_treated", "balance_flag", "balance_withhold")
+        },
     }
     window = published.get("fixed_window")
     if window is not None:
@@ -160,37 +164,7 @@ def _reoffending(
                     f"reoffending.{group}",
                     withheld,
                 )
-    effect = published.get("matched_effect")
-    if effect is not None:
-        section["matched_difference"] = {
-            **_figures(
-                effect,
-                effect.published.index[0],
-                {
-                    "n_programme": "n_treated",
-                    "n_comparison": "n_control",
-                    "rate_programme_pct": "rate_treated_pct",
-                    "rate_comparison_pct": "rate_control_pct",
-                    "difference_pp": "difference_pp",
-                    "ci_low_pp": "ci_low_pp",
-                    "ci_high_pp": "ci_high_pp",
-                    "p_value": "p_value",
-                },
-                "reoffending.matched_difference",
-                withheld,
-            ),
-            "statement": out.models["matched_effect"].statement
-            if not effect.protected.mask.iloc[0].any()
-            else None,
-        }
-    hazard = out.tables.get("matched_cox")
     policy = _policy(published)
-    if hazard is not None and _enough(policy, hazard):
-        row = hazard.iloc[0]
-        section["matched_hazard_ratio"] = {
-            **_hazard(row, "hr"),
-            "statement": out.models["matched_cox"].statement,
-        }
     cox = out.tables.get("cox")
     if cox is not None and policy.enough(out.models["cox"].n_events):
         term = cox[cox["term"] == "group[programme]"]
@@ -201,6 +175,100 @@ def _reoffending(
                 "covariates": list(out.config.reoffending.cox_covariates),
                 "ph_global_p_value": _ph_global_p(out.tables.get("cox_ph")),
             }
+    return section
+
+
+#: Figures of one matched comparison in ``outcomes.json`` -> published column.
+_MATCHED_COVERAGE = {
+    "n_treated": "n_treated",
+    "n_matched": "n_matched",
+    "n_outside_common_support": "n_outside_common_support",
+    "n_no_comparison_within_caliper": "n_no_comparison_within_caliper",
+    "n_comparisons_used_up": "n_comparisons_used_up",
+    "share_matched": "share_matched",
+}
+_MATCHED_SAMPLE = {"n_control": "n_control", "max_abs_smd_after": "max_abs_smd_after"}
+_MATCHED_EFFECT = {
+    "rate_programme": "rate_treated",
+    "rate_comparison": "rate_control",
+    "difference": "difference",
+    "ci_low": "difference_ci_low",
+    "ci_high": "difference_ci_high",
+    "p_value": "p_value",
+}
+_PROGRAMME_ENGAGEMENT = {
+    "n_referred": "n_referred",
+    "n_started": "n_started",
+    "n_potential": "n_potential",
+    "n_completed": "n_completed",
+    "completion_rate": "completion_rate",
+    "completion_ci_low": "completion_ci_low",
+    "completion_ci_high": "completion_ci_high",
+}
+
+
+def _matched(
+    out: Outcomes, published: dict[str, PublishedTable], code: str, withheld: _Withheld
+) -> dict[str, Any]:
+    """Each analysis of one programme: what its gates decided, and its published figures."""
+    gates = out.tables.get("matching_gates")
+    table = published.get("matched_comparisons")
+    coverage = published.get("matched_coverage")
+    section: dict[str, Any] = {}
+    if gates is None:
+        return section
+    mine = gates[gates["programme"].astype(str) == code]
+    for row in mine.itertuples(index=False):
+        path = f"programmes.{code}.matched.{row.analysis}"
+        entry: dict[str, Any] = {
+            "status": row.status,
+            "reason": None if pd.isna(row.reason) else row.reason,
+            "secondary": row.analysis != "all_starters",
+            "min_treated": int(row.min_treated),
+        }
+        where = {"programme": code, "analysis": row.analysis}
+        rows = [] if coverage is None else _rows(coverage, **where)
+        if rows:
+            entry.update(_figures(coverage, rows[0], _MATCHED_COVERAGE, path, withheld))
+        rows = [] if table is None else _rows(table, **where)
+        if rows:
+            entry.update(_figures(table, rows[0], _MATCHED_SAMPLE, path, withheld))
+            if row.status in ("computed", "flagged"):
+                entry.update(_figures(table, rows[0], _MATCHED_EFFECT, path, withheld))
+        section[row.analysis] = entry
+    return section
+
+
+def _rows(table: PublishedTable, **where: str) -> list[int]:
+    frame = table.published
+    keep = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        keep &= frame[column].astype(str) == value
+    return list(frame.index[keep.to_numpy()])
+
+
+def _programmes(
+    out: Outcomes, published: dict[str, PublishedTable], groupings: list[str], withheld: _Withheld
+) -> dict[str, Any]:
+    """Per programme: key engagement figures (when the report is grouped by programme
+    alone) and the gated matched comparisons."""
+    gates = out.tables.get("matching_gates")
+    codes = [] if gates is None else list(dict.fromkeys(gates["programme"].astype(str)))
+    engagement = published.get("engagement")
+    by_programme = groupings == ["programme"] and engagement is not None
+    section: dict[str, Any] = {}
+    for code in codes:
+        entry: dict[str, Any] = {}
+        if by_programme:
+            rows = _rows(engagement, programme=code)
+            if rows:
+                entry.update(
+                    _figures(
+                        engagement, rows[0], _PROGRAMME_ENGAGEMENT, f"programmes.{code}", withheld
+                    )
+                )
+        entry["matched"] = _matched(out, published, code, withheld)
+        section[code] = entry
     return section
 
 
@@ -223,13 +291,6 @@ def _ph_global_p(ph: pd.DataFrame | None) -> float | None:
 
 def _policy(published: dict[str, PublishedTable]) -> DisclosurePolicy:
     return next(iter(published.values())).protected.policy
-
-
-def _enough(policy: DisclosurePolicy, hazard: pd.DataFrame) -> bool:
-    row = hazard.iloc[0]
-    return policy.enough(
-        row["n_treated"], row["n_control"], row["events_treated"], row["events_control"]
-    )
 
 
 def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[str, Any]:
@@ -285,6 +346,7 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         "engagement": _engagement(published, groupings, withheld),
         "reoffending": _reoffending(out, published, groupings[0], withheld),
         "prepost": _prepost(published, withheld),
+        "programmes": _programmes(out, published, groupings, withheld),
         "not_computed": list(out.notes),
         "withheld": dict(withheld),
     }

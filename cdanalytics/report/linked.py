@@ -8,7 +8,10 @@ flow, by reason, add up to the overall parts of the engagement table; a group's
 Kaplan-Meier cohort is its fixed-window cohort, and its people at risk at one
 horizon are those at risk at the next plus those who left in between; the
 matched sample is counted in two tables; the people classified by reliable
-change are the paired people of the change table. A count that one table
+change are the paired people of the change table; a programme's matched
+participants are counted in the coverage and the effect tables of its matched
+comparisons, and its starters matched for intention to treat are its
+fixed-window cohort. A count that one table
 withholds can then be published by another, or worked out from several
 together, by subtraction.
 
@@ -65,12 +68,15 @@ log = logging.getLogger(__name__)
 PRIORITY: tuple[tuple[str, str], ...] = (
     ("engagement", "n_potential"),
     ("engagement", "n_completed"),
+    # a programme's matched comparison is its headline: its base is kept before the
+    # fixed-window cohort, which equals matched + unmatched (often fewer than 10)
+    ("matched_comparisons", "n_matched"),
+    ("matched_comparisons", "n_control"),
     ("fixed_window", "n_eligible"),
     ("fixed_window", "n_reoffenders"),
     ("engagement", "n_referred"),
     ("engagement", "n_dropped_out"),
-    ("matched_effect", "n_treated"),
-    ("matched_effect", "n_control"),
+    ("matched_coverage", "n_treated"),
     ("change", "n_paired"),
     ("reliable_change", "n_total"),
     ("km_horizons", "n_at_risk"),
@@ -84,8 +90,8 @@ ORDER = (
     "fixed_window",
     "flow_exits",
     "km_horizons",
-    "match_counts",
-    "matched_effect",
+    "matched_coverage",
+    "matched_comparisons",
     "change",
     "reliable_change",
 )
@@ -171,6 +177,45 @@ def _structure(system: _System) -> Iterator[np.ndarray]:
                     yield link
 
 
+def _matched_links(system: _System) -> Iterator[np.ndarray]:
+    """A programme's starters matched for intention to treat are its window-eligible
+    cohort in the fixed-window table (when the tables are grouped by programme);
+    an identity is used only where the true counts agree."""
+    t = system.tables
+    fw, coverage, effects = (
+        t.get("fixed_window"),
+        t.get("matched_coverage"),
+        t.get("matched_comparisons"),
+    )
+    if coverage is None:
+        return
+    keys = ("programme", "analysis")
+    for i in range(len(coverage.published)):
+        where = {k: str(coverage.published[k].iloc[i]) for k in keys}
+        rows = [] if effects is None else _rows(effects, **where)
+        if len(rows) == 1:  # the matched programme participants, counted in both tables
+            yield system.identity(
+                system.count("matched_coverage", i, "n_matched"),
+                system.count("matched_comparisons", rows[0], "n_matched"),
+            )
+            # 1:1 matching without replacement: as many comparison people as matched
+            # programme people (a reader who knows the design knows they are equal)
+            yield system.identity(
+                system.count("matched_comparisons", rows[0], "n_matched"),
+                system.count("matched_comparisons", rows[0], "n_control"),
+            )
+        if fw is None or "programme" not in fw.published.columns:
+            continue
+        if where["analysis"] != "all_starters":
+            continue
+        rows = _rows(fw, group="programme", programme=where["programme"])
+        if len(rows) == 1:
+            yield system.identity(
+                system.count("matched_coverage", i, "n_treated"),
+                system.count("fixed_window", rows[0], "n_eligible"),
+            )
+
+
 def _links(system: _System) -> Iterator[np.ndarray]:
     """Equations between tables: the same people counted twice."""
     t = system.tables
@@ -211,23 +256,7 @@ def _links(system: _System) -> Iterator[np.ndarray]:
                     [("km_horizons", i, c) for c in km.counts.columns],
                     system.count("fixed_window", cohorts[group], "n_in_cohort"),
                 )
-        matched = t.get("match_counts")
-        for side, group in (("treated", "programme"), ("control", "comparison")):
-            rows = [] if matched is None else _rows(matched, group=side)
-            if len(rows) == 1 and group in cohorts:
-                yield system.identity(
-                    system.count("match_counts", rows[0], "n_all"),
-                    system.count("fixed_window", cohorts[group], "n_eligible"),
-                )
-    matched, effect = t.get("match_counts"), t.get("matched_effect")
-    if matched is not None and effect is not None and len(effect.published) == 1:
-        for side, column in (("treated", "n_treated"), ("control", "n_control")):
-            rows = _rows(matched, group=side)
-            if len(rows) == 1:
-                yield system.identity(
-                    system.count("matched_effect", 0, column),
-                    system.count("match_counts", rows[0], "n_matched"),
-                )
+    yield from _matched_links(system)
     change, classes = t.get("change"), t.get("reliable_change")
     if change is not None and classes is not None:
         keys = ("instrument", "scale", "informant")

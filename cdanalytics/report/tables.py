@@ -66,6 +66,10 @@ class TableSpec:
     split
         Column whose values are published as separate tables (each with its
         own overall row), for example programme and comparison groups.
+    together
+        Statistics published all or none in a row: when the gate withholds
+        one, the others are withheld too (an effect and the two rates it is
+        the difference of give each other away).
     """
 
     source: str
@@ -82,6 +86,7 @@ class TableSpec:
     split: str | None = None
     fixed_keys: bool = False
     implied: Mapping[str, str] = field(default_factory=dict)
+    together: tuple[str, ...] = ()
 
 
 @dataclass
@@ -148,6 +153,11 @@ def _fmt_p(value: object, lang: str) -> str:
     return "<0.001" if value < 0.001 else number(value, lang, 3)
 
 
+def _fmt_pp(value: object, lang: str) -> str:
+    """A difference of shares in percentage points (the unit is in the column label)."""
+    return number(100 * float(value), lang, 1)
+
+
 def _fmt_2(value: object, lang: str) -> str:
     return number(float(value), lang, 2)
 
@@ -189,17 +199,19 @@ _SHARE_COLUMNS = (
     *_RATE,
     "attendance_rate",
     "cumulative",
+    "share_matched",
+    "rate_treated",
+    "rate_control",
 )
+#: The matched effect (shares) and its interval, published all or none.
+_EFFECT = ("rate_treated", "rate_control", "difference", "difference_ci_low", "difference_ci_high")
 _FORMATS: dict[str, Callable[[object, str], str]] = {
     **dict.fromkeys(_SHARE_COLUMNS, _fmt_share),
     **dict.fromkeys(("p_value", "p_holm"), _fmt_p),
+    **dict.fromkeys(_EFFECT[2:], _fmt_pp),
+    "max_abs_smd_after": lambda value, lang: number(float(value), lang, 2),
     **dict.fromkeys(
         (
-            "rate_treated_pct",
-            "rate_control_pct",
-            "difference_pp",
-            "ci_low_pp",
-            "ci_high_pp",
             "per_100",
             "median_attended",
             *_WAIT_STATS,
@@ -357,41 +369,42 @@ SPECS: dict[str, TableSpec] = {
         columns=(),
         pivot=(("instrument", "scale", "informant", "baseline"), "change_class", "n"),
     ),
-    "matched_effect": TableSpec(
-        source="matched_effect",
-        keys=("outcome",),
+    "matched_coverage": TableSpec(
+        source="matched_comparisons",
+        keys=("programme", "analysis"),
         fixed_keys=True,
         columns=(
             "n_treated",
-            "n_control",
-            "rate_treated_pct",
-            "rate_control_pct",
-            "difference_pp",
-            "ci_low_pp",
-            "ci_high_pp",
-            "p_value",
+            "n_matched",
+            "n_outside_common_support",
+            "n_no_comparison_within_caliper",
+            "n_comparisons_used_up",
+            "share_matched",
         ),
-        counts=("n_treated", "n_control"),
-        bases={
-            "rate_treated_pct": "n_treated",
-            "rate_control_pct": "n_control",
-            "difference_pp": "n_treated",
-            "ci_low_pp": "n_treated",
-            "ci_high_pp": "n_treated",
-            "p_value": "n_treated",
-        },
-    ),
-    "match_counts": TableSpec(
-        source="match_counts",
-        keys=("group",),
-        fixed_keys=True,
-        columns=("n_all", "n_matched", "n_unmatched", "n_discarded"),
-        total="n_all",
+        total="n_treated",
         parts={
             "n_matched": _col("n_matched"),
-            "n_unmatched": _col("n_unmatched"),
-            "n_discarded": _col("n_discarded"),
+            "n_outside_common_support": _col("n_outside_common_support"),
+            "n_no_comparison_within_caliper": _col("n_no_comparison_within_caliper"),
+            "n_comparisons_used_up": _col("n_comparisons_used_up"),
         },
+        bases={"share_matched": "n_treated"},
+        numerators={"share_matched": "n_matched"},
+    ),
+    "matched_comparisons": TableSpec(
+        source="matched_comparisons",
+        keys=("programme", "analysis"),
+        fixed_keys=True,
+        columns=("n_matched", "n_control", *_EFFECT, "p_value", "max_abs_smd_after"),
+        counts=("n_matched", "n_control"),
+        bases={
+            **dict.fromkeys(
+                ("rate_treated", *_EFFECT[2:], "p_value", "max_abs_smd_after"), "n_matched"
+            ),
+            "rate_control": "n_control",
+        },
+        implied=dict.fromkeys((*_EFFECT, "p_value"), "n_reoffenders_fewest"),
+        together=(*_EFFECT, "p_value"),
     ),
 }
 
@@ -556,6 +569,20 @@ def engagement_views(published: Mapping[str, PublishedTable]) -> dict[str, Publi
     return {name: published["engagement"].view(name, cols) for name, cols in VIEWS.items()}
 
 
+def _withhold_together(table: PublishedTable) -> None:
+    """Withhold the rest of a row's :attr:`TableSpec.together` statistics with any one."""
+    columns = [c for c in table.spec.together if c in table.protected.mask.columns]
+    if not columns:
+        return
+    mask = table.protected.mask
+    hide = mask[columns].any(axis=1).to_numpy()
+    for column in columns:
+        extra = hide & ~mask[column].to_numpy()
+        if extra.any():
+            table.protected.published.loc[extra, column] = float("nan")
+            mask.loc[extra, column] = True
+
+
 def publish_tables(
     tables: Mapping[str, pd.DataFrame],
     policy: DisclosurePolicy,
@@ -575,8 +602,12 @@ def publish_tables(
     }
     for table in published.values():
         withhold_dependent_statistics(table)
+        _withhold_together(table)
     if policy.method != "cell_key":  # perturbed totals need not add up: noise protects them
         protect_links(published, policy)
+        for table in published.values():
+            withhold_dependent_statistics(table)
+            _withhold_together(table)
     for table in published.values():
         table.protected = SuppressedTable(
             published=round_counts(

@@ -102,6 +102,17 @@ Reoffending
     ``comparison``) and risk level, and ``overall`` for the group's risk mix
     (starters pooled over programmes with ``starter_programme_mix``).
 
+    Each programme may have its own hazard ratio (``hr_by_programme``; off by
+    default, ``parameters=PROGRAMME_EFFECT_PARAMETERS`` or ``cdanalytics synth
+    --programme-effects`` gives the programmes effects of opposite signs).
+    ``truth["reoffending"]["by_programme"][code]`` holds its ``hazard_ratio``
+    and its true matched effect: ``att_rate_difference`` = the 12-month
+    proven-reoffending probability of its starters minus that of the same
+    starters without the programme (``p12_programme`` - ``p12_untreated``,
+    over the programme's risk mix and prior offences; by risk level in
+    ``att_rate_difference_by_risk``). A comparison group matched on risk level
+    and prior offences estimates it.
+
 Family features (off by default; ``parameters=FAMILY_PARAMETERS`` switches them on)
     ``engagement.stage_dropout[programme][stage]``: a starter still enrolled at
     the first session of a registry stage leaves just before it with that
@@ -159,7 +170,12 @@ from ._audits import synthetic_audits
 from ._events import draw_events, draw_followup_end
 from ._frames import build_export
 from ._measures import draw_measures
-from ._params import DEFAULT_PARAMETERS, FAMILY_PARAMETERS, merged_parameters
+from ._params import (
+    DEFAULT_PARAMETERS,
+    FAMILY_PARAMETERS,
+    PROGRAMME_EFFECT_PARAMETERS,
+    merged_parameters,
+)
 from ._people import NA_DAY, draw_people
 from ._plan import build_plan
 from ._practice import synthetic_practice
@@ -171,6 +187,7 @@ from ._truth_json import build_truth
 __all__ = [
     "DEFAULT_PARAMETERS",
     "FAMILY_PARAMETERS",
+    "PROGRAMME_EFFECT_PARAMETERS",
     "TRUTH_FILE",
     "generate",
     "synthetic_audits",

@@ -92,7 +92,8 @@ def draw_events(
         * hr_risk
         * float(reoff["hr_prior_offence"]) ** people.prior
     )
-    rate = untreated * np.where(people.started, float(reoff["hr_programme"]), 1.0) / DAYS_PER_YEAR
+    hr = np.where(people.started, plan.hr_programme[people.prog], 1.0)
+    rate = untreated * hr / DAYS_PER_YEAR
     offence_p = np.array([[reoff["offence_type_probabilities"].get(t, 0.0) for t in EVENT_TYPES]])
 
     # offences after the index date

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_PARAMETERS",
     "EVALUATION_OUTCOMES",
     "FAMILY_PARAMETERS",
+    "PROGRAMME_EFFECT_PARAMETERS",
     "RISK_LEVELS",
     "merged_parameters",
     "programme_parameters",
@@ -301,6 +302,10 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "reoffending": {
         "baseline_hazard_per_year": 0.18,
         "hr_programme": 0.80,
+        # {programme: hazard ratio}: a programme listed here has its own
+        # effect instead of hr_programme (off by default, so the committed
+        # sample stays as it is; see PROGRAMME_EFFECT_PARAMETERS)
+        "hr_by_programme": {},
         "hr_risk": {"low": 1.0, "medium": 1.5, "high": 2.2, "very_high": 3.2},
         "hr_prior_offence": 1.04,
         "offence_type_probabilities": {
@@ -428,6 +433,26 @@ FAMILY_PARAMETERS: dict[str, Any] = {
         "partner_support": {"offered": 0.85, "contacted": 0.8, "accepted": 0.75, "engaged": 0.7},
         "childrens_service": {"offered": 0.5, "contacted": 0.7, "accepted": 0.8, "engaged": 0.75},
     },
+}
+
+
+#: Overrides that give every programme its own true reoffending effect, some
+#: of them harmful (hazard ratio above 1): pass as ``generate(...,
+#: parameters=PROGRAMME_EFFECT_PARAMETERS)`` or ``cdanalytics synth
+#: --programme-effects``. ``truth["reoffending"]["by_programme"]`` then gives
+#: each programme's true matched effect, of opposite signs.
+PROGRAMME_EFFECT_PARAMETERS: dict[str, Any] = {
+    "reoffending": {
+        "hr_by_programme": {
+            "caring_dads": 0.75,
+            "borg": 0.65,
+            "carrousel": 0.85,
+            "journey": 1.00,
+            "plus_one": 1.30,
+            "stop_gap": 0.90,
+            "caledonian": 1.35,
+        }
+    }
 }
 
 

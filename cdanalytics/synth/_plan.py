@@ -113,6 +113,20 @@ class Plan:
     p_attend: np.ndarray
     children_min: np.ndarray
     children_mean: np.ndarray
+    hr_programme: np.ndarray  # programmes: reoffending hazard ratio of starters
+
+
+def _hazard_ratios(params: dict[str, Any], codes: list[str]) -> np.ndarray:
+    """Each programme's hazard ratio: ``hr_by_programme`` where given, else ``hr_programme``."""
+    reoff = params["reoffending"]
+    own = reoff.get("hr_by_programme") or {}
+    unknown = sorted(set(own) - set(codes))
+    if unknown:
+        raise ConfigError(f"Unknown programme(s) {unknown} in reoffending.hr_by_programme.")
+    ratios = np.array([float(own.get(c, reoff["hr_programme"])) for c in codes])
+    if not (np.isfinite(ratios) & (ratios > 0)).all():
+        raise ConfigError("Synthetic hazard ratios must be positive numbers.")
+    return ratios
 
 
 def build_plan(params: dict[str, Any], programmes: Mapping[str, Any] | None) -> Plan:
@@ -205,4 +219,5 @@ def build_plan(params: dict[str, Any], programmes: Mapping[str, Any] | None) -> 
         p_attend=attend,
         children_min=np.array([int(p["n_children"]["minimum"]) for p in prog], dtype=np.int64),
         children_mean=np.array([float(p["n_children"]["poisson_mean"]) for p in prog]),
+        hr_programme=_hazard_ratios(params, codes),
     )

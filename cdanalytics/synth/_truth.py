@@ -101,8 +101,14 @@ def prior_offence_pmf(mean: float, dispersion: float, maximum: int) -> np.ndarra
     return pmf
 
 
-def p12(plan: Plan, risk: int, comparison: bool, treated: bool) -> float:
-    """12-month proven-reoffending probability of one risk level, averaged over prior offences."""
+def p12(
+    plan: Plan, risk: int, comparison: bool, treated: bool, hazard_ratio: float | None = None
+) -> float:
+    """12-month proven-reoffending probability of one risk level, averaged over prior offences.
+
+    ``hazard_ratio`` is the programme effect of a treated person (default
+    ``reoffending.hr_programme``; a programme's own is ``plan.hr_programme``).
+    """
     params = plan.params
     reoff, prior = params["reoffending"], params["prior_offences"]
     mean = prior["mean_by_risk"][RISK_LEVELS[risk]]
@@ -112,7 +118,7 @@ def p12(plan: Plan, risk: int, comparison: bool, treated: bool) -> float:
     rate = (
         reoff["baseline_hazard_per_year"]
         * reoff["hr_risk"][RISK_LEVELS[risk]]
-        * (reoff["hr_programme"] if treated else 1.0)
+        * ((reoff["hr_programme"] if hazard_ratio is None else hazard_ratio) if treated else 1.0)
         * reoff["hr_prior_offence"] ** np.arange(pmf.size)
     )
     return float(np.sum(pmf * -np.expm1(-offence_intensity_factor(reoff) * rate)))

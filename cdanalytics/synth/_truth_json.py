@@ -93,14 +93,26 @@ def _engagement(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _p12(plan: Plan) -> dict[str, Any]:
     comp_row = len(plan.programmes)
+    risks = range(len(RISK_LEVELS))
     cell = {
         (g, r): p12(plan, r, comparison=g == "comparison", treated=g == "programme")
         for g in ("programme", "starters_untreated", "comparison")
-        for r in range(len(RISK_LEVELS))
+        for r in risks
     }
+    # each programme's starters under its own hazard ratio, by risk level
+    own = np.array(
+        [
+            [p12(plan, r, False, True, float(plan.hr_programme[i])) for r in risks]
+            for i in range(comp_row)
+        ]
+    )
     starters_weight = plan.share * plan.funnel.prod(axis=1)
     starters_weight = starters_weight / starters_weight.sum()
     starter_mix = starters_weight @ plan.risk_p[:comp_row]
+    if len(set(plan.hr_programme.tolist())) > 1:  # starters of every programme, mixed
+        weight = starters_weight[:, None] * plan.risk_p[:comp_row]
+        for r in risks:
+            cell["programme", r] = float(weight[:, r] @ own[:, r] / weight[:, r].sum())
     mixes = {
         "programme": starter_mix,
         "starters_untreated": starter_mix,
@@ -109,18 +121,28 @@ def _p12(plan: Plan) -> dict[str, Any]:
     by_group = {}
     for g, mix in mixes.items():
         values = {risk: cell[g, r] for r, risk in enumerate(RISK_LEVELS)}
-        values["overall"] = float(sum(mix[r] * cell[g, r] for r in range(len(RISK_LEVELS))))
+        values["overall"] = float(sum(mix[r] * cell[g, r] for r in risks))
         by_group[g] = values
-    by_programme = {}
+    by_programme, effects = {}, {}
     for i, code in enumerate(plan.programmes):
+        mix = plan.risk_p[i]
         by_programme[code] = {
-            g: float(
-                sum(
-                    plan.risk_p[i if g != "comparison" else comp_row][r] * cell[g, r]
-                    for r in range(len(RISK_LEVELS))
-                )
-            )
-            for g in ("programme", "starters_untreated", "comparison")
+            "programme": float(mix @ own[i]),
+            "starters_untreated": float(sum(mix[r] * cell["starters_untreated", r] for r in risks)),
+            "comparison": float(
+                sum(plan.risk_p[comp_row][r] * cell["comparison", r] for r in risks)
+            ),
+        }
+        effects[code] = {
+            "hazard_ratio": float(plan.hr_programme[i]),
+            "p12_programme": by_programme[code]["programme"],
+            "p12_untreated": by_programme[code]["starters_untreated"],
+            "att_rate_difference": by_programme[code]["programme"]
+            - by_programme[code]["starters_untreated"],
+            "att_rate_difference_by_risk": {
+                risk: float(own[i, r] - cell["starters_untreated", r])
+                for r, risk in enumerate(RISK_LEVELS)
+            },
         }
     return {
         "p12_by_group": by_group,
@@ -130,6 +152,7 @@ def _p12(plan: Plan) -> dict[str, Any]:
         "starter_programme_mix": {
             c: float(w) for c, w in zip(plan.programmes, starters_weight, strict=True)
         },
+        "by_programme": effects,
     }
 
 
@@ -198,6 +221,9 @@ def build_truth(
         "reoffending": {
             "baseline_hazard_per_year": float(reoff["baseline_hazard_per_year"]),
             "hr_programme": float(reoff["hr_programme"]),
+            "hr_by_programme": {
+                c: float(h) for c, h in zip(plan.programmes, plan.hr_programme, strict=True)
+            },
             "hr_risk": {k: float(v) for k, v in reoff["hr_risk"].items()},
             "hr_prior_offence": float(reoff["hr_prior_offence"]),
             "counting_event_types": list(reoff["offence_type_probabilities"]),

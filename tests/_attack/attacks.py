@@ -127,7 +127,13 @@ def attack_batch(index_html: str, pubs: Mapping[str, Published]) -> Finding:
 
 # person-level counts: one person adds 0 or 1 to each (not rows of the export, not
 # the matched sample, which a removal can reshuffle)
-NOT_PERSON_LEVEL = ("rows", "match_counts", "matched_effect")
+NOT_PERSON_LEVEL = (
+    "rows",
+    "match_counts",
+    "matched_effect",
+    "matched_coverage",
+    "matched_comparisons",
+)
 
 
 @dataclass

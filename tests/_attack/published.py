@@ -309,6 +309,15 @@ ROW_SUMS = {
     FLOW_TABLE: ("n_total", STAGES[:-1]),
     "reliable_change": ("n_total", CLASS_COLUMNS),
     "match_counts": ("n_all", ("n_matched", "n_unmatched", "n_discarded")),
+    "matched_coverage": (
+        "n_treated",
+        (
+            "n_matched",
+            "n_outside_common_support",
+            "n_no_comparison_within_caliper",
+            "n_comparisons_used_up",
+        ),
+    ),
     "rows": ("rows_read", ("rows_accepted", "rows_quarantined")),
 }
 

@@ -280,6 +280,23 @@ class Attacker(Channels):
                                 math.inf,
                                 f"matched {grp} >= analysed",
                             )
+        cov, mcs = tabs.get("matched_coverage"), tabs.get("matched_comparisons")
+        for row in [] if cov is None else cov.rows:
+            con = _constraint(cov.key_of(row))
+            if mcs is not None and "n_matched" in mcs.columns:
+                s.equal(
+                    self.cell(ns, "matched_coverage", "n_matched", con),
+                    [self.cell(ns, "matched_comparisons", "n_matched", con)],
+                    "matched programme people, counted twice",
+                )
+            if fw is not None and row.get("analysis") == "all_starters" and "group" in fw.keys:
+                fcon = frozenset({("group", "programme"), ("programme", row["programme"])})
+                if any(_constraint(fw.key_of(r)) == fcon for r in fw.rows):
+                    s.equal(
+                        self.cell(ns, "matched_coverage", "n_treated", con),
+                        [self.cell(ns, "fixed_window", "n_eligible", fcon)],
+                        "starters matched for intention to treat = eligible cohort",
+                    )
         rc, ch = tabs.get("reliable_change"), tabs.get("change")
         if rc is not None and ch is not None and "n_paired" in ch.columns:
             groups: dict[frozenset, list[frozenset]] = defaultdict(list)
