@@ -50,7 +50,7 @@ from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
 from .practice import practice_section
 from .summary import programme_overview, summary_sentences
-from .tables import PublishedTable, engagement_views, publish_tables
+from .tables import PublishedTable, engagement_views, publish_tables, rows_of
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
 
@@ -238,6 +238,12 @@ def _render_html(
     programmes = out.export.registries.programmes
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
     names = {code: entry["name"][lang] for code, entry in programmes.items()}
+    by_programme = published.get("change_by_programme")
+    programme_tables = {}
+    for code in present if by_programme is not None else []:
+        rows = rows_of(by_programme, "change_by_programme", programme=code)
+        if len(rows.published):
+            programme_tables[code] = _html_table(rows, lang)
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
@@ -252,6 +258,7 @@ def _render_html(
         ),
         summary=summary_sentences(outcomes, lang, names),
         programmes=programme_overview(outcomes, lang, names),
+        programme_tables=programme_tables,
         window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,

@@ -366,6 +366,8 @@ def _prepost(out: Outcomes) -> None:
     t = out.tables
     instruments = export.registries.instruments
     t["change"] = prepost.change(export, registry=instruments)
+    if export.participants["programme"].notna().any():  # each programme's own section
+        t["change_by_programme"] = prepost.change(export, by="programme", registry=instruments)
     changes = prepost.reliable_change(export, registry=instruments)
     t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
 

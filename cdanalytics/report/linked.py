@@ -78,6 +78,7 @@ PRIORITY: tuple[tuple[str, str], ...] = (
     ("engagement", "n_dropped_out"),
     ("matched_coverage", "n_treated"),
     ("change", "n_paired"),
+    ("change_by_programme", "n_paired"),
     ("reliable_change", "n_total"),
     ("km_horizons", "n_at_risk"),
     ("engagement", "n_started"),
@@ -93,6 +94,7 @@ ORDER = (
     "matched_coverage",
     "matched_comparisons",
     "change",
+    "change_by_programme",
     "reliable_change",
 )
 
@@ -177,6 +179,23 @@ def _structure(system: _System) -> Iterator[np.ndarray]:
                     yield link
 
 
+def _change_links(system: _System) -> Iterator[np.ndarray]:
+    """The paired people of a measure are those of the measure in each programme."""
+    t = system.tables
+    change, by = t.get("change"), t.get("change_by_programme")
+    if change is None or by is None:
+        return
+    keys = ("instrument", "scale", "informant")
+    for i in range(len(change.published)):
+        where = {k: str(change.published[k].iloc[i]) for k in keys}
+        rows = _rows(by, **where)
+        if rows:
+            yield system.identity(
+                [c for j in rows for c in system.count("change_by_programme", j, "n_paired")],
+                system.count("change", i, "n_paired"),
+            )
+
+
 def _matched_links(system: _System) -> Iterator[np.ndarray]:
     """A programme's starters matched for intention to treat are its window-eligible
     cohort in the fixed-window table (when the tables are grouped by programme);
@@ -257,6 +276,7 @@ def _links(system: _System) -> Iterator[np.ndarray]:
                     system.count("fixed_window", cohorts[group], "n_in_cohort"),
                 )
     yield from _matched_links(system)
+    yield from _change_links(system)
     change, classes = t.get("change"), t.get("reliable_change")
     if change is not None and classes is not None:
         keys = ("instrument", "scale", "informant")

@@ -25,7 +25,15 @@ from .compute import OVERALL as ALL
 from .linked import ORDER as LINKED
 from .linked import protect_links, withhold_dependent_statistics
 
-__all__ = ["SPECS", "VIEWS", "PublishedTable", "TableSpec", "engagement_views", "publish_tables"]
+__all__ = [
+    "SPECS",
+    "VIEWS",
+    "PublishedTable",
+    "TableSpec",
+    "engagement_views",
+    "publish_tables",
+    "rows_of",
+]
 
 PIVOT_TOTAL = "n_total"
 
@@ -369,6 +377,36 @@ SPECS: dict[str, TableSpec] = {
         columns=(),
         pivot=(("instrument", "scale", "informant", "baseline"), "change_class", "n"),
     ),
+    "change_by_programme": TableSpec(
+        source="change_by_programme",
+        keys=("programme", "instrument", "scale", "informant"),
+        fixed_keys=True,
+        columns=(
+            "n_paired",
+            "mean_pre",
+            "mean_post",
+            "mean_change",
+            "change_ci_low",
+            "change_ci_high",
+            "g_av",
+            "g_av_ci_low",
+            "g_av_ci_high",
+        ),
+        counts=("n_paired",),
+        bases=dict.fromkeys(
+            (
+                "mean_pre",
+                "mean_post",
+                "mean_change",
+                "change_ci_low",
+                "change_ci_high",
+                "g_av",
+                "g_av_ci_low",
+                "g_av_ci_high",
+            ),
+            "n_paired",
+        ),
+    ),
     "matched_coverage": TableSpec(
         source="matched_comparisons",
         keys=("programme", "analysis"),
@@ -567,6 +605,27 @@ def engagement_views(published: Mapping[str, PublishedTable]) -> dict[str, Publi
     if "engagement" not in published:
         return {}
     return {name: published["engagement"].view(name, cols) for name, cols in VIEWS.items()}
+
+
+def rows_of(table: PublishedTable, name: str, **where: str) -> PublishedTable:
+    """The same protected numbers, only the rows whose key columns equal ``where``."""
+    frame = table.protected.published
+    keep = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        keep &= frame[column].astype(str) == value
+    keep = keep.to_numpy()
+    protected = table.protected
+    return PublishedTable(
+        name=name,
+        spec=table.spec,
+        protected=SuppressedTable(
+            published=protected.published[keep].reset_index(drop=True),
+            mask=protected.mask[keep].reset_index(drop=True),
+            primary=protected.primary[keep].reset_index(drop=True),
+            policy=protected.policy,
+        ),
+        groupings=table.groupings,
+    )
 
 
 def _withhold_together(table: PublishedTable) -> None:
