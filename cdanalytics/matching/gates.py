@@ -161,12 +161,17 @@ def shared_support(
         for c in covariates
         if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
     ]
+    # category codes once (a missing value is a category of its own)
+    codes = []
+    for column in categorical:
+        code, levels = pd.factorize(df[column], use_na_sentinel=True)
+        codes.append((np.where(code < 0, len(levels), code), len(levels) + 1))
     for _ in range(len(categorical) + 1):
         before = keep.sum()
-        for column in categorical:
-            values = df[column].astype("string").fillna("<NA>").to_numpy()
-            common = np.intersect1d(values[keep & treated], values[keep & ~treated])
-            keep &= np.isin(values, common)
+        for code, k in codes:
+            in_treated = np.bincount(code[keep & treated], minlength=k) > 0
+            in_pool = np.bincount(code[keep & ~treated], minlength=k) > 0
+            keep &= (in_treated & in_pool)[code]
         if keep.sum() == before:
             break
     return keep, treated & ~keep

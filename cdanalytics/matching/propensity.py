@@ -218,16 +218,21 @@ def propensity_model(
             "ci_high": fit.params + stats.norm.ppf(0.975) * se,
         }
     )
+    # the intercept-only model's log-likelihood in closed form (its MLE is the
+    # treated share); statsmodels' ``llnull`` refits it by Nelder-Mead, slowly
+    n1 = float(treated.sum())
+    n0 = len(df) - n1
+    llnull = n1 * np.log(n1 / len(df)) + n0 * np.log(n0 / len(df))
     statistics = {
         "n": len(df),
         "n_treated": int(treated.sum()),
         "loglik": float(fit.llf),
-        "loglik_null": float(fit.llnull),
-        "pseudo_r2": float(1 - fit.llf / fit.llnull),
+        "loglik_null": float(llnull),
+        "pseudo_r2": float(1 - fit.llf / llnull),
         "aic": float(-2 * fit.llf + 2 * design.shape[1]),
-        "lr_statistic": float(2 * (fit.llf - fit.llnull)),
+        "lr_statistic": float(2 * (fit.llf - llnull)),
         "lr_df": int(design.shape[1] - 1),
-        "lr_p_value": float(stats.chi2.sf(2 * (fit.llf - fit.llnull), design.shape[1] - 1)),
+        "lr_p_value": float(stats.chi2.sf(2 * (fit.llf - llnull), design.shape[1] - 1)),
         "iterations": int(fit.mle_retvals["iterations"]),
     }
     return PropensityModel(scores=out, coefficients=coefficients, fit=statistics)

@@ -294,6 +294,9 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     """
     cfg = out.config.reoffending.matching
     eligible = people[people["window_eligible"].fillna(False).astype(bool).to_numpy()]
+    columns = ["participant_id", "group", "programme", "start_date", "reoffended_in_window"]
+    columns += [c for c in (*cfg.covariates, *(cfg.exact or ())) if c not in columns]
+    eligible = eligible[[c for c in columns if c in eligible.columns]]  # only what matching reads
     is_comparison = (eligible["group"] == "comparison").to_numpy()
     pool_all = eligible[is_comparison]
     starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
