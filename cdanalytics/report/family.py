@@ -17,10 +17,10 @@ potential completers are split into six parts (reached the stage or not x
 completed it / entered without completing / did not enter), so entered,
 completed, reached and progressed are sums of parts and are withheld with
 any part they add up; review attendance is a part of the men due; evaluation
-outcomes partition the men due; and the partner and child change counts are
-protected per measure across programmes, with every count the main change
-table withholds for that measure withheld here too (the programmes add up to
-it).
+outcomes partition the men due; services' steps are parts of the men who
+started; and the partner and child change is a view of the per-programme
+change table (``change_by_programme``), protected there together with the
+all-programmes change table: this section publishes no new number for it.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import engagement, prepost
+from .. import engagement
 from .._groups import group_by
 from ..charts.stages import stage_funnel_chart
-from ..disclosure import DisclosurePolicy
+from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..i18n import label
 from .compute import Outcomes
 from .figures import Figure, render_figure
@@ -203,20 +203,16 @@ CONTACT_SPEC = GatedSpec(
     },
 )
 
+#: Columns of the partner and child change, as the per-programme change table publishes them.
 _CHANGE_STATS = (
     "mean_pre",
     "mean_post",
     "mean_change",
     "change_ci_low",
     "change_ci_high",
-    "d_z",
-)
-CHANGE_SPEC = GatedSpec(
-    keys=("programme", "instrument", "scale", "informant"),
-    columns=("n_paired", "n_pre_only", *_CHANGE_STATS),
-    counts=("n_paired", "n_pre_only"),
-    bases=dict.fromkeys(_CHANGE_STATS, "n_paired"),
-    pieces=("instrument", "scale", "informant"),
+    "g_av",
+    "g_av_ci_low",
+    "g_av_ci_high",
 )
 
 
@@ -307,13 +303,6 @@ def compute(out: Outcomes) -> None:
         contact = contact[contact["n_potential"].to_numpy() > 0].reset_index(drop=True)
         if len(contact):
             t["family_partner_contact"] = contact
-    measures = export.measures
-    if not measures.empty and measures["informant"].isin(FAMILY_INFORMANTS).any():
-        instruments = export.registries.instruments
-        change = prepost.change(export, by="programme", registry=instruments)
-        change = change[change["informant"].isin(FAMILY_INFORMANTS).to_numpy()]
-        if len(change):
-            t["family_change"] = change.assign(programme=change["programme"].astype(str))
 
 
 def _evaluation_wide(meeting: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -359,18 +348,28 @@ def _protect_every_review(
         withhold_rows(table, hide, ["n_attended"])
 
 
-def _withhold_as_main(table: PublishedTable, main: PublishedTable | None) -> None:
-    """Withhold a measure's counts that the main (all programmes) change table withholds."""
-    if main is None:
-        return
-    keys = ["instrument", "scale", "informant"]
-    mine = table.published[keys].astype(str).agg("|".join, axis=1)
-    theirs = main.published[keys].astype(str).agg("|".join, axis=1)
-    for column in ("n_paired", "n_pre_only"):
-        hidden = set(theirs[main.protected.mask[column].to_numpy()])
-        rows = mine.isin(hidden).to_numpy()
-        if rows.any():
-            withhold_rows(table, rows, [column])
+def _reports_of_partners_and_children(by_programme: PublishedTable) -> PublishedTable | None:
+    """The rows of the per-programme change table answered by a partner or a child.
+
+    A view of the protected table (no new number): the programmes' counts are
+    protected there together with the all-programmes change table.
+    """
+    frame = by_programme.published
+    rows = frame["informant"].astype(str).isin(FAMILY_INFORMANTS).to_numpy()
+    if not rows.any():
+        return None
+    protected = by_programme.protected
+    return PublishedTable(
+        name="family_change",
+        spec=by_programme.spec,
+        protected=SuppressedTable(
+            **{
+                part: getattr(protected, part).loc[rows].reset_index(drop=True)
+                for part in ("published", "mask", "primary")
+            },
+            policy=protected.policy,
+        ),
+    )
 
 
 def publish(
@@ -406,10 +405,11 @@ def publish(
         rows = mask[[*_CONTACT, "n_completers_contacted", "n_others_contacted"]].any(axis=1)
         withhold_rows(table, rows.to_numpy(), list(CONTACT_SPEC.columns[-3:]))
         added["family_partner_contact"] = table
-    if "family_change" in t:
-        table = publish_gated("family_change", t["family_change"], CHANGE_SPEC, policy)
-        _withhold_as_main(table, published.get("change"))
-        added["family_change"] = table
+    by_programme = published.get("change_by_programme")
+    if by_programme is not None:
+        table = _reports_of_partners_and_children(by_programme)
+        if table is not None:
+            added["family_change"] = table
     return added
 
 
@@ -466,7 +466,7 @@ def add_headlines(
                 .agg(".".join, axis=1),
             }
         )
-        columns = {c: c for c in ("n_paired", "n_pre_only", *_CHANGE_STATS)}
+        columns = {c: c for c in ("n_paired", *_CHANGE_STATS) if c in frame}
         section["partner_child_change"] = _nested(
             change, names, columns, "family.partner_child_change", withheld
         )
