@@ -379,9 +379,19 @@ def test_km_refuses_tables_grouped_differently(outcomes):
 # --- forest plot -----------------------------------------------------------------------
 
 
+def in_percentage_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """A matched_effect summary (shares) with its difference and limits in percentage
+    points, the columns the forest plot draws (percentages only for display)."""
+    pp = {f"{c}_pp": 100 * summary[c] for c in ("difference", "ci_low", "ci_high")}
+    return summary.assign(**pp)
+
+
 def test_forest_of_percentage_point_differences(matched):
     effects = pd.concat(
-        [matched_effect(matched, o).summary for o in ("reoffended_in_window", "event")],
+        [
+            in_percentage_points(matched_effect(matched, o).summary)
+            for o in ("reoffended_in_window", "event")
+        ],
         ignore_index=True,
     )
     ax = charts.forest_plot(effects)
@@ -702,7 +712,7 @@ def test_reliable_change_bars_with_disclosure_leave_out_bars_with_small_classes(
 def every_chart(engagement, outcomes, matched, scores, reliable, mixed_means):
     cumulative = reo.cumulative_reoffending(outcomes, by="group")
     at_risk = reo.at_risk_table(outcomes, by="group")
-    effect = matched_effect(matched, "reoffended_in_window").summary
+    effect = in_percentage_points(matched_effect(matched, "reoffended_in_window").summary)
     return {
         "flow": lambda **kw: charts.participant_flow(
             eng.flow(engagement), eng.flow_exits(engagement), **kw

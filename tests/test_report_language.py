@@ -93,6 +93,11 @@ def test_dutch_report_has_no_english_words(built):
     assert english_words(built["nl"]["text"]) == {}
 
 
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_no_sentence_keeps_an_unfilled_placeholder(built, lang):
+    assert re.findall(r"\{[a-z_]+\}", built[lang]["text"]) == []
+
+
 def test_the_word_list_finds_the_english_report(built):
     found = english_words(built["en"]["text"])
     assert len(found) >= 0.6 * len(WORDS), sorted(set(WORDS) - set(found))

@@ -71,9 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def report_steps() -> tuple[str, ...]:
     """The steps of a report, in the order :func:`~cdanalytics.report.build_report` runs them."""
-    from ..report.compute import STEPS
+    from ..report.build import REPORT_STEPS
 
-    return ("load", *STEPS, "disclosure", "figures", "write")
+    return REPORT_STEPS
 
 
 class StepBar:

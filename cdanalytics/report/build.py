@@ -47,7 +47,7 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from . import family, methods_extra
 from ._atomic import atomic_directory
-from .compute import Outcomes, compute_outcomes
+from .compute import STEPS, Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
 from .page import (
@@ -73,6 +73,17 @@ SCHEMA_VERSION = 1
 #: Sections added beside the main tables, each with compute, publish, add_headlines,
 #: draw and context functions (their template partial is ``<name>.html.j2``).
 ADDED_SECTIONS = (family, methods_extra)
+
+#: Steps of :func:`build_report`, in the order they run (each reported to ``on_step``
+#: when done, and timed in ``run.json``).
+REPORT_STEPS: tuple[str, ...] = (
+    "load",
+    *STEPS,
+    "added_sections",
+    "disclosure",
+    "figures",
+    "write",
+)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def alt_text(name: str, ax: Axes, lang: str) -> str:
     for end in range(len(parts) - 1, 0, -1):
         key = "alt_" + "_".join(parts[:end])
         if has_label(key, lang):
-            return label(key, lang)
+            return label(key, lang, programme=label("_".join(parts[end:]), lang))
     title = ax.get_title() or ax.get_title("left") or label(name, lang)
     return label("alt_figure", lang, title=title)
 
