@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         GroupLabelWarning,
         IdentifierError,
         InsufficientDataError,
+        MissingTranslationWarning,
         OutputFolderError,
         StatisticalWarning,
     )
@@ -107,6 +108,7 @@ __all__ = [
     "IdentifierError",
     "InsufficientDataError",
     "Manifest",
+    "MissingTranslationWarning",
     "OutputFolderError",
     "Registries",
     "ReoffendingDefinition",

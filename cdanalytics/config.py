@@ -37,6 +37,7 @@ from typing import Any
 from ._merge import deep_merge
 from ._yaml import read_yaml_file
 from .disclosure import DisclosurePolicy
+from .engagement import EARLY_DROPOUT_BEFORE
 from .errors import ConfigError
 from .reoffending.definition import INDEX_OPTIONS, ReoffendingDefinition
 
@@ -70,12 +71,13 @@ class EngagementConfig:
     Attributes
     ----------
     early_dropout_before
-        Dropout before this core session counts as early (default 4).
+        Dropout before this core session counts as early (default
+        :data:`cdanalytics.engagement.EARLY_DROPOUT_BEFORE`, 4, as for ``dropout()``).
     dropout_covariates
         Covariates of the dropout model (notebook 02).
     """
 
-    early_dropout_before: int = _setting(4, int)
+    early_dropout_before: int = _setting(EARLY_DROPOUT_BEFORE, int)
     dropout_covariates: tuple[str, ...] = _setting(
         ("risk_level", "age_band", "prior_offences"), list
     )

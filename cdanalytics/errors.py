@@ -22,6 +22,7 @@ __all__ = [
     "GroupLabelWarning",
     "IdentifierError",
     "InsufficientDataError",
+    "MissingTranslationWarning",
     "OutputFolderError",
     "StatisticalWarning",
 ]
@@ -104,3 +105,12 @@ class GroupLabelWarning(DataQualityWarning):
 
 class FreeTextWarning(DataQualityWarning):
     """Free text was dropped from an export's free-text column (never shows the text)."""
+
+
+class MissingTranslationWarning(CdaWarning):
+    """A label key has no text in the language asked for.
+
+    The key is shown in words instead (``caring_dads`` -> "caring dads"), which
+    is never what a reader should see: add the key to both locale files
+    (``cdanalytics/locales/``).
+    """

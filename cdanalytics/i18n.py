@@ -1,23 +1,56 @@
-"""Labels in English and Dutch for charts and the report.
+"""Labels in English and Dutch for charts and the report, and numbers and dates
+written the reader's way.
 
 The labels are data files with the same keys in each language: chart and
 table labels in ``cdanalytics/locales/en.yaml`` and ``nl.yaml``, the report's
 sentences in ``report_en.yaml`` and ``report_nl.yaml``. :func:`label` looks one
 up and fills in its placeholders.
+
+Numbers, percentages and dates are formatted with Babel (the Unicode CLDR
+conventions of ``en_GB`` and ``nl_NL``): ``1,234.5`` and ``30 June 2025`` in
+English, ``1.234,5`` and ``30 juni 2025`` in Dutch. The rounding is Python's
+own (``f"{value:.{digits}f}"``), so a number reads the same in both languages
+apart from its separators.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import warnings
+from collections.abc import Mapping
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 
 import yaml
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 
-from .errors import ConfigError
+from .errors import ConfigError, MissingTranslationWarning
 
-__all__ = ["LANGUAGES", "label", "labels", "number", "percent"]
+__all__ = [
+    "LANGUAGES",
+    "LOCALES",
+    "category",
+    "date",
+    "datetime",
+    "has_label",
+    "label",
+    "labels",
+    "localised",
+    "number",
+    "percent",
+]
 
 LANGUAGES: tuple[str, ...] = ("en", "nl")
+#: The CLDR locale whose conventions each language's numbers and dates follow.
+LOCALES: dict[str, str] = {"en": "en_GB", "nl": "nl_NL"}
+
+#: What a label key looks like: lower-case words joined by underscores. A
+#: value that does not look like this (``"Leeds"``, ``"35-44"``) is data, shown
+#: as it is when it has no label.
+_KEY = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 
 @cache
@@ -32,26 +65,103 @@ def labels(lang: str = "en") -> dict[str, str]:
     return merged
 
 
+def has_label(key: str, lang: str = "en") -> bool:
+    """Whether ``key`` has a label in ``lang``."""
+    return key in labels(lang)
+
+
 def label(key: str, lang: str = "en", **values: object) -> str:
     """One label, with ``{placeholders}`` filled from ``values``.
 
-    A key without a label falls back to the key itself with underscores as
-    spaces, so a category value such as ``caring_dads`` still reads well.
+    ``key`` is a label key or a category value of the data. A category value
+    that is not written like a key (a site called ``"Leeds"``, an age band
+    ``"35-44"``) is shown as it is when no label exists. A key without a
+    label in ``lang`` is shown in words (underscores as spaces) with a
+    :class:`~cdanalytics.errors.MissingTranslationWarning`: it is a missing
+    translation, never silently passed off as one.
     """
     text = labels(lang).get(key)
     if text is None:
-        return key.replace("_", " ")
+        if _KEY.fullmatch(key):
+            warnings.warn(
+                f"No {lang!r} label for {key!r}; add it to cdanalytics/locales/.",
+                MissingTranslationWarning,
+                stacklevel=2,
+            )
+            return key.replace("_", " ")
+        return key
     return text.format(**values) if values else text
 
 
-def number(value: float, lang: str = "en", digits: int = 0) -> str:
-    """A number with thousands separators in the reader's convention (nl: 1.234,5)."""
-    text = f"{value:,.{digits}f}"
-    if lang == "nl":
-        text = text.translate(str.maketrans(",.", ".,"))
-    return text
+def category(value: object, lang: str = "en") -> str:
+    """A category value of the data in words: its label, or the value itself
+    (underscores as spaces, so ``site_07`` reads "site 07").
+
+    For values a site chooses (site and cohort names, its own codes), which
+    have no label; codes of the export contract and
+    the registries have labels in both languages (tested).
+    """
+    text = labels(lang).get(str(value))
+    return str(value).replace("_", " ") if text is None else text
+
+
+def localised(value: object, lang: str = "en") -> str:
+    """A registry text in ``lang``: ``{en: ..., nl: ...}`` or one text for every language.
+
+    A mapping without ``lang`` gives its English text with a
+    :class:`~cdanalytics.errors.MissingTranslationWarning`.
+    """
+    if isinstance(value, Mapping):
+        if lang in value and value[lang] is not None:
+            return str(value[lang])
+        warnings.warn(
+            f"Registry text {dict(value)!r} has no {lang!r} version.",
+            MissingTranslationWarning,
+            stacklevel=2,
+        )
+        return str(value.get("en", next(iter(value.values()), "")))
+    return "" if value is None else str(value)
+
+
+def _rounded(value: float, digits: int) -> Decimal:
+    return Decimal(f"{float(value):.{digits}f}")
+
+
+def _pattern(digits: int) -> str:
+    return "#,##0" + ("." + "0" * digits if digits > 0 else "")
+
+
+def number(value: float, lang: str = "en", digits: int | None = 0) -> str:
+    """A number with thousands separators in the reader's convention (nl: 1.234,5).
+
+    ``digits`` decimals are shown; ``None`` shows the number as it is (up to
+    three decimals, no trailing zeros: a caliper of ``0.2`` reads ``0,2``).
+    """
+    labels(lang)
+    if digits is None:
+        return format_decimal(Decimal(str(value)), format="#,##0.###", locale=LOCALES[lang])
+    return format_decimal(_rounded(value, digits), format=_pattern(digits), locale=LOCALES[lang])
 
 
 def percent(value: float, lang: str = "en", digits: int = 0) -> str:
     """A share (0-1) as a percentage, for example ``"45%"`` (nl: ``"4,5%"``)."""
-    return f"{number(100 * value, lang, digits)}%"
+    labels(lang)
+    share = _rounded(100 * float(value), digits) / 100
+    return format_percent(share, format=_pattern(digits) + "%", locale=LOCALES[lang])
+
+
+def date(value: dt.date | str, lang: str = "en") -> str:
+    """A date in words, for example ``"30 June 2025"`` (nl: ``"30 juni 2025"``)."""
+    labels(lang)
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return format_date(value, format="long", locale=LOCALES[lang])
+
+
+def datetime(value: dt.datetime, lang: str = "en") -> str:
+    """A moment in time, for example ``"30 June 2025 11:52 UTC"`` (timezone-aware)."""
+    labels(lang)
+    text = format_datetime(
+        value, format="d MMMM y HH:mm", locale=LOCALES[lang], tzinfo=value.tzinfo
+    )
+    return f"{text} {value.tzname() or ''}".strip()

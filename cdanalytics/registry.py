@@ -20,11 +20,13 @@ import yaml
 
 from ._merge import deep_merge
 from .errors import ConfigError
+from .i18n import label, number, percent
 from .stages import check_stages
 
 __all__ = [
     "Registries",
     "audit_tool_registry",
+    "completion_rule_text",
     "core_session_count",
     "core_sessions_needed",
     "instrument_registry",
@@ -82,16 +84,17 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
     return merged
 
 
-def completion_rule_text(entry: Mapping[str, Any]) -> str:
-    """The completion rule of a registry entry in words."""
+def completion_rule_text(entry: Mapping[str, Any], lang: str = "en") -> str:
+    """The completion rule of a registry entry in words, in ``lang`` (``"en"`` or ``"nl"``)."""
     rule = entry["completion_rule"]
-    total = core_session_count(entry)
-    share = float(rule["min_core_share"])
-    needed = core_sessions_needed(entry)
-    text = f"attended at least {share:.0%} of the {total} core sessions ({needed} or more)"
-    if rule.get("require_last_core"):
-        text += ", including the last"
-    return text
+    key = "rule_text_last" if rule.get("require_last_core") else "rule_text"
+    return label(
+        key,
+        lang,
+        share=percent(float(rule["min_core_share"]), lang),
+        total=number(core_session_count(entry), lang),
+        needed=number(core_sessions_needed(entry), lang),
+    )
 
 
 def core_session_count(entry: Mapping[str, Any]) -> int:

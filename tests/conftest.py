@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _attack_reports import TEST_SECRET, Reports
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -37,3 +39,16 @@ def sample_report(tmp_path_factory) -> tuple[int, str, Path]:
     finally:
         root.setLevel(level)
     return code, stdout.getvalue(), out
+
+
+@pytest.fixture(scope="session")
+def attack_reports(tmp_path_factory) -> Iterator[Reports]:
+    """The attacker suite's exports and reports, each made once per session.
+
+    Shared by ``test_disclosure_attack.py``, ``test_disclosure_attack_releases.py``
+    and ``test_disclosure_attack_removed.py``; the cell key method runs with a
+    fixed test secret.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDANALYTICS_CELL_KEY_SECRET", TEST_SECRET)
+        yield Reports(tmp_path_factory.mktemp("attack"))

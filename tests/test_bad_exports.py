@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from _bad_exports import CASES, Case, build
 from _io_exports import tables, write_csv_export
+from _services_exports import tables_with_services
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -184,6 +185,7 @@ _SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(
     table=st.sampled_from(["participants", "sessions", "measures", "events"]),
@@ -202,6 +204,7 @@ def test_a_random_cell_never_crashes_hangs_or_loses_a_row(
     _load_or_refuse(folder, {name: len(f) for name, f in frames.items()})
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(
     table=st.sampled_from(["participants", "sessions", "measures", "events"]),
@@ -214,3 +217,15 @@ def test_random_bytes_as_a_table_never_crash_or_hang(tmp_path_factory, table, da
     with contextlib.suppress(CdaError):
         load_export(folder, quarantine=True)
     assert time.perf_counter() - start < 20
+
+
+@_SETTINGS
+@given(column=st.integers(0, 6), row=st.integers(0, 3), value=st.one_of(_TEXT, _LONG))
+def test_a_random_cell_of_the_services_table_never_crashes_or_loses_a_row(
+    tmp_path_factory, column, row, value
+):
+    frames = tables_with_services()
+    frame = frames["services"]
+    frame.iloc[row % len(frame), column % frame.shape[1]] = value
+    folder = write_csv_export(tmp_path_factory.mktemp("service"), frames, lineterminator="\r\n")
+    _load_or_refuse(folder, {name: len(f) for name, f in frames.items()})

@@ -338,7 +338,7 @@ def test_km_in_dutch(outcomes):
     ax = charts.cumulative_reoffending_chart(result.curve, at_risk, lang="nl")
     assert ax.get_ylabel() == "Cumulatieve bewezen recidive"
     header = by_gid(ax, "at_risk_header", "texts")[0].get_text()
-    assert header == "Aantal at risk"
+    assert header == "Aantal nog gevolgd"
     texts = [t.get_text() for t in by_gid(ax, "at_risk", "texts")]
     assert texts == [f"{n:,}".replace(",", ".") for n in at_risk["n_at_risk"]]
 

@@ -10,12 +10,15 @@ import importlib.metadata
 import io
 import json
 import logging
+import platform
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from cdanalytics.cli import _SUBCOMMANDS, main
+from cdanalytics.cli.report import StepBar, progress, report_steps
 from cdanalytics.config import validate_config
 from cdanalytics.errors import AnalysisError
 from cdanalytics.synth import write_synthetic_export
@@ -136,6 +139,18 @@ def test_help_of_every_command_documents_its_exit_codes(command):
         assert code in text
 
 
+def test_batch_takes_every_option_report_takes():
+    from cdanalytics.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+
+    def options(command: str) -> set[str]:
+        return {o for a in commands[command]._actions for o in a.option_strings}
+
+    assert options("report") <= options("batch")
+    assert {"--jobs", "--max-problems", "--force-out"} <= options("batch")
+
+
 def test_top_level_help_documents_the_exit_codes():
     out = io.StringIO()
     with pytest.raises(SystemExit), contextlib.redirect_stdout(out):
@@ -189,6 +204,90 @@ def test_run_json_records_checksums_rows_versions_config_and_timings(sample_repo
     steps = {"load", "engagement", "reoffending", "matching", "prepost", "disclosure", "write"}
     assert steps <= set(run["timings_seconds"])
     assert all(seconds >= 0 for seconds in run["timings_seconds"].values())
+
+
+def test_run_json_records_the_versions_of_python_and_the_libraries(sample_report):
+    _, _, out = sample_report
+    versions = json.loads((out / "run.json").read_text(encoding="utf-8"))["library_versions"]
+    assert versions["python"] == platform.python_version()
+    for name in ("pandas", "numpy", "statsmodels", "scipy", "pandera", "matplotlib"):
+        assert versions[name] == importlib.metadata.version(name)
+    import numpy
+    import pandas
+
+    assert (versions["pandas"], versions["numpy"]) == (pandas.__version__, numpy.__version__)
+
+
+def test_run_json_records_the_mapping_used(small_export, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("description: the contract's own names\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["report", str(small_export), "--out", str(out), "--mapping", str(mapping), "--quiet"]
+    assert run_cli(argv)[0] == 0
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["mapping_checksum"] == hashlib.sha256(mapping.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- progress bar
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, keeping what was drawn on it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def on_screen(term: Terminal) -> str:
+    """The bar as last drawn (tqdm redraws its line after a carriage return)."""
+    return term.getvalue().rsplit("\r", 1)[-1]
+
+
+def test_the_progress_bar_follows_the_steps_a_report_runs(sample_report):
+    _, _, out = sample_report
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert list(run["timings_seconds"]) == list(report_steps())  # in the order they ran
+
+
+def test_the_progress_bar_names_the_step_running_not_the_one_finished():
+    term = Terminal()
+    bar = StepBar(("load", "engagement", "write"), term)
+    assert "0/3" in on_screen(term) and "load" in on_screen(term)
+    bar.finished("load")  # load done: engagement is running
+    assert "1/3" in on_screen(term) and "engagement" in on_screen(term)
+    assert "load" not in on_screen(term)
+    bar.finished("engagement")
+    assert "2/3" in on_screen(term) and "write" in on_screen(term)
+    bar.finished("write")
+    assert "3/3" in on_screen(term) and "write" not in on_screen(term)
+    bar.close()
+
+
+def test_log_lines_are_written_above_the_bar_not_into_it(monkeypatch):
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    handler = logging.StreamHandler(sys.stderr)  # as main() sets up logging
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with progress(True, sys.stderr) as on_step:
+            on_step("load")
+            logging.getLogger("cdanalytics.test").warning("a log line")
+            drawn = term.getvalue()
+        restored = handler in root.handlers  # the redirect is undone afterwards
+    finally:
+        root.removeHandler(handler)
+    assert restored
+    before, after = drawn.split("WARNING a log line", 1)
+    assert before.endswith("\r")  # the bar's line was cleared first
+    assert after.startswith("\n")  # the log line is a line of its own
+    assert "engagement" in after.rsplit("\r", 1)[-1]  # and the bar is drawn again below it
+
+
+def test_no_progress_bar_without_a_terminal_or_when_quiet():
+    with progress(False, Terminal()) as on_step:
+        assert on_step is None
 
 
 def test_quarantined_rows_are_counted_in_run_json(small_export, tmp_path):

@@ -226,6 +226,7 @@ def _is_num(text: str | None) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_report_with_a_secret_exits_0_and_records_the_ptable_not_the_truth(reports):
     code, out, log = reports.make(10)
     assert code == 0, log[-2000:]
@@ -249,12 +250,14 @@ def test_report_without_a_secret_exits_2_saying_how_to_set_it(tmp_path, monkeypa
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_the_same_export_twice_publishes_identical_tables(reports):
     _, first, _ = reports.make(10)
     _, again, _ = reports.make(10, "again")
     assert tables(first) == tables(again)
 
 
+@pytest.mark.slow
 def test_thresholds_10_and_11_publish_the_same_number_for_every_cell_at_or_above_11(reports):
     t10, t11 = tables(reports.make(10)[1]), tables(reports.make(11)[1])
     compared = 0

@@ -491,9 +491,22 @@ def test_dropout_rate_and_early_dropout(data):
     assert mini["early_rate"] == pytest.approx(0.3)
     assert (mini["early_ci_low"], mini["early_ci_high"]) == pytest.approx(wilson_closed_form(3, 10))
     assert mini["median_last_core_attended"] == 1.0
-    assert mini["early_before"] == 3
+    assert mini["early_before"] == 4  # the one default (last attended 1 1 1: before session 4)
     late = row(eng.dropout(data, by="programme", early_before=5), programme="mini")
     assert late["n_early_dropout"] == 4
+    earlier = row(eng.dropout(data, by="programme", early_before=2), programme="mini")
+    assert earlier["n_early_dropout"] == 3
+
+
+def test_library_and_report_share_the_early_dropout_default():
+    import inspect
+
+    from cdanalytics.config import DEFAULTS
+
+    default = inspect.signature(eng.dropout).parameters["early_before"].default
+    assert (
+        default == eng.EARLY_DROPOUT_BEFORE == DEFAULTS["engagement"]["early_dropout_before"] == 4
+    )
 
 
 def test_dropout_rejects_bad_early_before(data):

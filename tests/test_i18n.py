@@ -1,9 +1,16 @@
-"""Chart and report labels exist in both languages."""
+"""Chart and report labels exist in both languages; numbers and dates read the reader's way."""
+
+import ast
+import datetime as dt
+import re
+import warnings
+from pathlib import Path
 
 import pytest
 
-from cdanalytics.errors import ConfigError
-from cdanalytics.i18n import label, labels
+from cdanalytics.errors import ConfigError, MissingTranslationWarning
+from cdanalytics.i18n import category, date, datetime, label, labels, localised, number, percent
+from cdanalytics.registry import completion_rule_text
 
 
 def test_english_and_dutch_have_the_same_keys():
@@ -22,7 +29,8 @@ def test_placeholders_are_filled():
 
 def test_unknown_key_reads_as_words():
     assert label("caring_dads") == "Caring Dads"
-    assert label("awaiting_risk_review") == "awaiting risk review"
+    with pytest.warns(MissingTranslationWarning, match="awaiting_risk_review"):
+        assert label("awaiting_risk_review") == "awaiting risk review"
 
 
 def test_unknown_language_is_refused():
@@ -40,3 +48,141 @@ def test_chart_and_report_label_files_do_not_override_each_other(lang):
     charts = yaml.safe_load(folder.joinpath(f"{lang}.yaml").read_text("utf-8"))
     report = yaml.safe_load(folder.joinpath(f"report_{lang}.yaml").read_text("utf-8"))
     assert not set(charts) & set(report)
+
+
+# ---------------------------------------------------------------- every key used exists
+
+REPO = Path(__file__).resolve().parents[1]
+#: Functions whose first argument is a label key.
+LOOKUPS = {"label", "has_label", "t"}
+TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([^"']+)["']\s*[,)]""")
+
+
+def _keys_in_code() -> dict[str, set[str]]:
+    """Literal label keys of every lookup call in the package and its templates -> files."""
+    used: dict[str, set[str]] = {}
+    package = REPO / "cdanalytics"
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            first = node.args[0]
+            if name in LOOKUPS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                used.setdefault(first.value, set()).add(path.name)
+    for path in package.rglob("*.j2"):
+        for key in TEMPLATE_KEY.findall(path.read_text("utf-8")):
+            used.setdefault(key, set()).add(path.name)
+    return used
+
+
+def test_the_key_scan_finds_the_lookups():
+    used = _keys_in_code()
+    assert {"summary_flow", "withheld_legend", "methods_potential", "title_forest"} <= set(used)
+    assert len(used) > 80
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_every_key_used_in_code_has_a_label(lang):
+    missing = {key: files for key, files in _keys_in_code().items() if key not in labels(lang)}
+    assert missing == {}
+
+
+def test_placeholders_are_the_same_in_both_languages():
+    fields = re.compile(r"{(\w+)}")
+    differ = {
+        key: text
+        for key, text in labels("en").items()
+        if set(fields.findall(text)) != set(fields.findall(labels("nl")[key]))
+    }
+    assert differ == {}
+
+
+def test_a_missing_key_warns_and_reads_as_words():
+    with pytest.warns(MissingTranslationWarning, match="no_such_label"):
+        assert label("no_such_label", "nl") == "no such label"
+
+
+def test_a_data_value_without_a_label_is_shown_as_it_is():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert label("Leeds") == "Leeds"
+        assert label("35-44", "nl") == "35-44"
+        assert category("site_07", "nl") == "site 07"
+        assert category("caring_dads", "nl") == "Caring Dads"
+
+
+def test_all_row_and_title_read_in_dutch():
+    assert label("All", "nl") == "Totaal"
+    assert label("report_title", "nl") == "Programma-evaluatie"
+
+
+# ------------------------------------------------------------ numbers and dates (by hand)
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "digits", "text"),
+    [
+        (1234.5, "en", 1, "1,234.5"),
+        (1234.5, "nl", 1, "1.234,5"),
+        (-7.804, "nl", 2, "-7,80"),
+        (1400, "nl", 0, "1.400"),
+        (1234567.891, "en", 2, "1,234,567.89"),
+        (0.2, "nl", None, "0,2"),
+        (0.125, "en", None, "0.125"),
+        (12.0, "nl", None, "12"),
+    ],
+)
+def test_numbers_in_the_readers_convention(value, lang, digits, text):
+    assert number(value, lang, digits) == text
+
+
+@pytest.mark.parametrize(
+    ("share", "lang", "digits", "text"),
+    [
+        (0.484, "en", 1, "48.4%"),
+        (0.484, "nl", 1, "48,4%"),
+        (0.5, "nl", 0, "50%"),
+        (1, "en", 0, "100%"),
+    ],
+)
+def test_percentages_in_the_readers_convention(share, lang, digits, text):
+    assert percent(share, lang, digits) == text
+
+
+def test_rounding_is_pythons_in_both_languages():
+    # the decimals shown are those of f"{x:.2f}"; only the separators differ
+    for value in (2.675, 0.125, 1.005, 17.345, -0.045):
+        english = number(value, "en", 2)
+        assert english == f"{value:,.2f}"
+        assert number(value, "nl", 2) == english.replace(",", " ").replace(".", ",").replace(
+            " ", "."
+        )
+
+
+def test_dates_in_words():
+    assert date("2025-06-30", "en") == "30 June 2025"
+    assert date(dt.date(2025, 3, 1), "nl") == "1 maart 2025"
+    moment = dt.datetime(2026, 12, 7, 9, 5, tzinfo=dt.UTC)
+    assert datetime(moment, "nl") == "7 december 2026 09:05 UTC"
+
+
+def test_registry_texts_in_the_readers_language():
+    assert localised({"en": "Total stress", "nl": "Totale stress"}, "nl") == "Totale stress"
+    assert localised("Goodman (2001)", "nl") == "Goodman (2001)"
+    with pytest.warns(MissingTranslationWarning):
+        assert localised({"en": "Only English"}, "nl") == "Only English"
+
+
+def test_completion_rule_in_dutch():
+    entry = {
+        "core": {"group": 17},
+        "completion_rule": {"min_core_share": 0.75, "require_last_core": True},
+    }
+    assert completion_rule_text(entry, "nl") == (
+        "woonde ten minste 75% van de 17 kernbijeenkomsten bij (13 of meer), waaronder de laatste"
+    )
+    assert completion_rule_text(entry) == (
+        "attended at least 75% of the 17 core sessions (13 or more), including the last"
+    )

@@ -86,6 +86,7 @@ def poisoned(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_report_tables_hold_no_formula(poisoned, tmp_path):
     config = tmp_path / "evaluation.yaml"
     config.write_text("groupings: [site]\n", encoding="utf-8")

@@ -188,6 +188,7 @@ def test_registry_overrides_admit_a_new_programme(tmp_path):
     assert export.participants["programme"].iloc[3] == "local_course"
 
 
+@pytest.mark.slow
 def test_synthetic_exports_are_valid_in_every_format(tmp_path):
     from cdanalytics.synth import write_synthetic_export
 

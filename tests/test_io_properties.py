@@ -12,6 +12,7 @@ swap a value between two rows. For every corrupted export:
 """
 
 import pandas as pd
+import pytest
 from _io_exports import tables, write_csv_export
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,6 +57,7 @@ def corrupt(frames, corruptions):
     return frames
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

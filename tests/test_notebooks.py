@@ -104,7 +104,9 @@ def test_the_notebooks_are_these():
         "03_reoffending.ipynb",
         "04_prepost.ipynb",
         "05_evaluation_report.ipynb",
+        "06_family_outcomes.ipynb",
         "07_practice_audit.ipynb",
+        "08_dose_response.ipynb",
     ]
 
 
@@ -325,3 +327,69 @@ def test_07_practice_audit_on_the_sample_says_there_are_no_audits(tmp_path):
     assert "has no case audits" in _text(nb, "audit-summary")
     for tag in ("share-heatmap", "slope-chart", "agreement-chart"):
         assert not _has_figure(nb, tag), tag
+
+
+@pytest.mark.slow
+def test_06_family_outcomes_on_a_synthetic_export_with_services_and_children(tmp_path):
+    export = tmp_path / "family"
+    cdanalytics.write_synthetic_export(
+        export, n_participants=400, seed=4, parameters=cdanalytics.synth.FAMILY_PARAMETERS
+    )
+    nb = _run(tmp_path, "06_family_outcomes.ipynb", export_path=str(export), subjects="worst")
+    stages = _html(nb, "stage-table")
+    assert {"n_potential", "n_completed", "through_stage", "transition"} <= _header_cells(stages)
+    assert {"pre_group", "group", "maintenance"} <= set(_data_cells(stages))
+    assert _has_figure(nb, "stage-funnel")
+    assert "caring_dads" in _data_cells(_html(nb, "review-table"))
+    assert {"positive", "concerns", "not_held"} <= set(_data_cells(_html(nb, "evaluation-table")))
+    # service reach: the offers counted here from services.csv, by programme
+    programme = {r["participant_id"]: r["programme"] for r in _csv_rows("participants", export)}
+    offers = [
+        programme[r["participant_id"]]
+        for r in _csv_rows("services", export)
+        if r["service"] == "partner_support"
+    ]
+    reach = _html(nb, "service-reach")
+    assert {"n_men", "n_offered", "n_engaged", "engaged_of_offered"} <= _header_cells(reach)
+    cells = _data_cells(reach)
+    row = cells.index("caring_dads")
+    assert cells[row + 1] == "partner_support"
+    assert cells[row + 3] == str(offers.count("caring_dads"))  # after n_men
+    assert "stage_completed" in _header_cells(_html(nb, "service-reach-stage"))
+    assert "difference_pp" in _header_cells(_html(nb, "partner-contact"))
+    about_a_child = sum(bool(r.get("subject_id")) for r in _csv_rows("measures", export))
+    assert f"{about_a_child:,} scores about a child" in _text(nb, "children-change")
+    assert "n_paired" in _header_cells(_html(nb, "children-change"))
+
+
+@pytest.mark.slow
+def test_06_family_outcomes_on_the_sample_says_what_it_lacks(tmp_path):
+    nb = _run(tmp_path, "06_family_outcomes.ipynb")
+    assert "has no services table" in _text(nb, "service-reach")
+    assert "No scores carry a subject_id" in _text(nb, "children-change")
+    assert _has_figure(nb, "stage-funnel")
+
+
+@pytest.mark.slow
+def test_08_dose_response_on_the_sample(tmp_path):
+    nb = _run(tmp_path, "08_dose_response.ipynb")
+    people = _csv_rows("participants")
+    n_programme = sum(r["group"] == "programme" for r in people)
+    assert "programme participants in the reoffending cohort" in _text(nb, "setup")
+    assert "at risk of" in _text(nb, "landmark-model")
+    assert "(start, stop] intervals" in _text(nb, "time-varying-model")
+    assert int(_text(nb, "setup").split(": ")[1].split(" ")[0].replace(",", "")) <= n_programme
+    comparison = _data_cells(_html(nb, "model-comparison"))
+    assert {"sessions_total", "sessions_attended"} <= set(comparison)
+    assert _has_figure(nb, "landmark-chart")
+    # simulated cohort with no effect of sessions: the naive model finds one, the
+    # time-varying model's interval holds the truth (hazard ratio 1)
+    demo = _html(nb, "immortal-time-demo")
+    rows = re.findall(
+        r"<th>(naive|time-varying)</th>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>"
+        r"\s*<td>([^<]*)</td>",
+        demo,
+    )
+    values = {name: tuple(float(v) for v in rest) for name, *rest in rows}
+    assert values["naive"][2] < 1.0
+    assert values["time-varying"][1] < 1.0 < values["time-varying"][2]

@@ -17,6 +17,7 @@ from _io_exports import tables, write_csv_export
 from scipy import stats
 
 from cdanalytics import prepost
+from cdanalytics.cli import main
 from cdanalytics.errors import ConfigError, ExportValidationError
 from cdanalytics.i18n import label
 from cdanalytics.io import load_export
@@ -150,3 +151,18 @@ def test_reliable_change_is_not_computed_without_a_published_reliability(export)
     assert set(paired["change_class"]) == {"reliability_missing"}
     assert paired["rci"].isna().all()  # missing, not zero
     assert paired["reliability"].isna().all()
+
+
+def test_the_report_shows_survivor_measures_by_respondent_and_withholds_small_counts(tmp_path):
+    folder = _write(tmp_path / "x", _rows())
+    out = tmp_path / "report"
+    assert main(["report", str(folder), "--out", str(out), "--quiet", "--lang", "nl"]) == 0
+    change = pd.read_csv(out / "tables" / "change.csv", dtype=str, keep_default_na=False)
+    partner = change[change["instrument"] == "mirabal_partner"]
+    assert set(partner["scale"]) == set(PARTNER) and set(partner["informant"]) == {"partner"}
+    assert set(change.loc[change["instrument"] == "mirabal_child", "informant"]) == {"child"}
+    # three women and one father's children: every count and mean is withheld
+    assert set(partner["n_paired"]) == {"<10"}
+    assert set(partner["mean_change"]) == {"[c]"}
+    html = (out / "report.html").read_text("utf-8")
+    assert "Ruimte om te handelen" in html and "Verslag van de partner (Mirabal)" in html

@@ -178,6 +178,7 @@ def kill_points(out: Path, moments: list[float], wanted: int, record: Path):
     return hook
 
 
+@pytest.mark.slow
 def test_kills_at_every_step_of_the_swap_and_20_random_moments_leave_a_complete_report(
     setup, tmp_path, monkeypatch
 ):

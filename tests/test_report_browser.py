@@ -1,9 +1,14 @@
 """``report.html`` in a real browser (headless Chromium), in English and Dutch.
 
 Every figure must be rendered with a non-zero size, the console must stay free
-of errors and the managers' summary must be there. A full-page screenshot of
-each report is kept under ``reports/screenshots/`` (printed with ``-s``, and
-listed in the test's report on failure).
+of errors and the managers' summary must be there. On a desktop window
+(1280 px) and a phone (390 px, emulated with Chromium's device metrics) the
+page must never scroll sideways (a wide table scrolls inside its own box),
+every ``<svg>`` and ``<img>`` must have a text alternative, every ``<table>`` a
+caption, and the smallest text of every figure must show at 9 CSS pixels or
+more. A full-page screenshot of each report at each width is kept under
+``reports/screenshots/`` (printed with ``-s``, and listed in the test's
+report on failure).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
 them): skipped without them, except in CI (``CI`` set), where that fails.
@@ -160,5 +165,138 @@ def test_dutch_report_reads_in_dutch(pages):
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_screenshot_is_kept(pages, lang):
     shot = pages[lang]["screenshot"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 50_000
+
+
+# ------------------------------------------------------------ any screen: 1280 px and 390 px
+
+WIDTHS = (1280, 390)
+#: Smallest text a figure may show, in CSS pixels.
+LEGIBLE_PX = 9.0
+
+LAYOUT = """
+const alt = el => {
+  if (el.tagName.toLowerCase() === 'img') return (el.getAttribute('alt') || '').trim();
+  const title = el.querySelector(':scope > title');
+  return ((el.getAttribute('aria-label') || '') || (title ? title.textContent : '')).trim();
+};
+return {
+  inner: window.innerWidth,
+  scroll: document.documentElement.scrollWidth,
+  body_scroll: document.body.scrollWidth,
+  images: Array.from(document.querySelectorAll('svg, img')).map(el => ({
+    id: (el.closest('[id]') || {}).id, alt: alt(el),
+    role: el.getAttribute('role'),
+  })),
+  tables: Array.from(document.querySelectorAll('table')).map(t => ({
+    id: t.id, caption: t.caption ? t.caption.textContent.trim() : '',
+    width: t.getBoundingClientRect().width,
+    box: t.parentElement.classList.contains('table-scroll') ? t.parentElement.clientWidth : null,
+    box_scroll: t.parentElement.scrollWidth,
+  })),
+  figures: Array.from(document.querySelectorAll('.figure-scroll svg')).map(svg => ({
+    id: svg.closest('.figure').id,
+    rendered: svg.getBoundingClientRect().width,
+    viewbox: svg.viewBox.baseVal.width,
+    font_pt: parseFloat(svg.parentElement.dataset.fontPt),
+  })),
+  height: document.documentElement.scrollHeight,
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def layouts(driver, reports) -> dict[tuple[str, int], dict]:
+    """Each report at each width: its layout, console and a full-page screenshot."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    seen = {}
+    try:
+        for lang, folder in reports.items():
+            for width in WIDTHS:
+                driver.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
+                )
+                driver.get_log("browser")
+                driver.get((folder / "report.html").as_uri())
+                state = driver.execute_script(LAYOUT)
+                state["console"] = driver.get_log("browser")
+                driver.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride",
+                    {
+                        "width": width,
+                        "height": min(state["height"], 16000),
+                        "deviceScaleFactor": 1,
+                        "mobile": width < 600,
+                    },
+                )
+                shot = SCREENSHOTS / f"report_{lang}_{width}px.png"
+                driver.save_screenshot(str(shot))
+                print(f"screenshot of the {lang} report at {width} px: {shot}")
+                state["screenshot"] = shot
+                seen[lang, width] = state
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return seen
+
+
+CASES = [(lang, width) for lang in LANGS for width in WIDTHS]
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_the_page_never_scrolls_sideways(layouts, lang, width):
+    state = layouts[lang, width]
+    assert state["inner"] == width
+    assert state["scroll"] <= state["inner"], state["scroll"]
+    assert state["body_scroll"] <= state["inner"]
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_a_wide_table_scrolls_inside_its_own_box(layouts, lang, width):
+    tables = {t["id"]: t for t in layouts[lang, width]["tables"]}
+    assert all(t["box"] is not None for t in tables.values())  # every table is in a box
+    change = tables["table-change"]  # the pre/post table: 19 columns
+    assert change["width"] > change["box"]  # wider than the page ...
+    assert change["box_scroll"] > change["box"]  # ... so its box scrolls
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_every_svg_and_img_has_a_text_alternative(layouts, lang, width):
+    images = layouts[lang, width]["images"]
+    assert len(images) >= 8
+    missing = [image for image in images if len(image["alt"]) < 20]
+    assert missing == []
+    assert all(image["role"] == "img" for image in images if image["id"].startswith("figure"))
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_every_table_has_a_caption(layouts, lang, width):
+    tables = layouts[lang, width]["tables"]
+    assert len(tables) >= 10
+    assert [t["id"] for t in tables if not t["caption"]] == []
+    assert len({t["caption"] for t in tables}) == len(tables)  # each says which table it is
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_figure_text_stays_legible(layouts, lang, width):
+    figures = layouts[lang, width]["figures"]
+    assert len(figures) >= 8
+    for figure in figures:
+        # the SVG's user unit is a point: text of font_pt points shows at
+        # font_pt * (rendered CSS px / viewBox width) CSS pixels
+        shown_px = figure["font_pt"] * figure["rendered"] / figure["viewbox"]
+        assert shown_px >= LEGIBLE_PX, figure
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_console_has_no_errors_at_either_width(layouts, lang, width):
+    errors = [e for e in layouts[lang, width]["console"] if e["level"] == "SEVERE"]
+    assert errors == []
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES)
+def test_a_screenshot_is_kept_at_each_width(layouts, lang, width):
+    shot = layouts[lang, width]["screenshot"]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000

@@ -174,3 +174,39 @@ def test_an_item_the_site_adds_under_audit_tools_is_reported(runs, tmp_path):
     # the same scores under a new code: the same published figures
     pd.testing.assert_frame_equal(own_rows.drop(columns="item"), cc1.drop(columns="item"))
     assert "Safety plan made with the mother" in (out / "report.html").read_text("utf-8")
+
+
+def test_a_team_called_all_is_not_taken_for_the_total(runs, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(runs["export"], export)
+    for name in ("case_audits.csv", "family_outcomes.csv"):
+        frame = pd.read_csv(export / name, dtype=str, keep_default_na=False)
+        frame["team"] = frame["team"].replace({"T01": "All"})
+        frame.to_csv(export / name, index=False)
+    out = tmp_path / "report"
+    with pytest.warns(UserWarning, match="read like the overall row"):
+        assert main(["report", str(export), "--out", str(out), "--quiet"]) == 0
+    teams = _published(out, "practice_teams")
+    assert "All (team)" in set(teams["team"])
+    # one total row per period and item, and it is the sum of the teams where all are shown
+    totals = teams[teams["team"] == "All"]
+    assert len(totals) == len(teams.drop_duplicates(["period", "item"]))
+    for _, block in teams.groupby(["period", "item"]):
+        files = block.loc[block["team"] != "All", "n_files"]
+        if not files.isin(MARKERS).any():
+            total = block.loc[block["team"] == "All", "n_files"].iloc[0]
+            assert int(total) == files.astype(int).sum()
+
+
+def test_family_arms_add_up_to_all_and_a_withheld_arm_is_not_recoverable(runs):
+    family = _published(runs["en"], "practice_family")
+    assert set(family["arm"]) == {"trained", "untrained", "All"}
+    for _, block in family.groupby(["period", "outcome"]):
+        for column in ("n_cases", "n_yes"):
+            arms = block.loc[block["arm"] != "All", column]
+            total = block.loc[block["arm"] == "All", column].iloc[0]
+            withheld = int(arms.isin(MARKERS).sum())
+            if withheld == 0 and total not in MARKERS:
+                assert int(total) == arms.astype(int).sum()
+            # one withheld arm beside a published total and arm would be recoverable
+            assert not (withheld == 1 and total not in MARKERS), block

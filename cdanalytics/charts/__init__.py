@@ -40,10 +40,19 @@ cohort_trend_chart            compare.casemix_comparison(..., "referral_quarter"
 share_heatmap                 practice.shares by team (and period)
 slope_chart                   practice.change
 agreement_chart               practice.agreement
+stage_funnel_chart            engagement.stage_completion (one programme)
 ============================  ==============================================
 """
 
-from ._style import CHANGE_CLASS_COLOURS, OKABE_ITO, PALETTE, RC_PARAMS, styled
+from ._style import (
+    CHANGE_CLASS_COLOURS,
+    MIN_FONT_PT,
+    OKABE_ITO,
+    PALETTE,
+    RC_PARAMS,
+    smallest_font,
+    styled,
+)
 from .engagement import (
     completion_chart,
     dropout_timing_chart,
@@ -63,11 +72,13 @@ from .prepost import (
     reliable_change_bars,
 )
 from .reoffending import cumulative_reoffending_chart
+from .stages import stage_funnel_chart
 
 __all__ = [
     "CHANGE_CLASS_COLOURS",
     "EFFECT_COLUMNS",
     "MEANS_COLUMNS",
+    "MIN_FONT_PT",
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
@@ -89,5 +100,7 @@ __all__ = [
     "retention_chart",
     "share_heatmap",
     "slope_chart",
+    "smallest_font",
+    "stage_funnel_chart",
     "styled",
 ]

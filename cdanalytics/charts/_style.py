@@ -24,6 +24,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.text import Text
 from matplotlib.ticker import ScalarFormatter
 
 from ..disclosure import DisclosurePolicy
@@ -33,12 +34,15 @@ from ..i18n import labels
 __all__ = [
     "CHANGE_CLASS_COLOURS",
     "GREY",
+    "MAX_WIDTH_IN",
+    "MIN_FONT_PT",
     "OKABE_ITO",
     "PALETTE",
     "RC_PARAMS",
     "DecimalCommaFormatter",
     "chart_axes",
     "colour",
+    "smallest_font",
     "styled",
 ]
 
@@ -82,7 +86,7 @@ RC_PARAMS: dict[str, Any] = {
     "axes.prop_cycle": cycler(color=PALETTE),
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
-    "font.size": 9.0,
+    "font.size": 9.5,
     "axes.titlesize": 11.0,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
@@ -91,16 +95,23 @@ RC_PARAMS: dict[str, Any] = {
     "axes.linewidth": 0.8,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "xtick.labelsize": 8.5,
-    "ytick.labelsize": 8.5,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
     "xtick.color": "#333333",
     "ytick.color": "#333333",
-    "legend.fontsize": 8.5,
+    "legend.fontsize": 9.0,
     "legend.frameon": False,
     "lines.linewidth": 1.8,
     "lines.markersize": 6.0,
     "errorbar.capsize": 3.0,
 }
+
+#: Smallest text a chart draws, in points (text asked for smaller is drawn at this size).
+MIN_FONT_PT = 9.0
+#: Widest a new chart is drawn, in inches: with text of at least
+#: :data:`MIN_FONT_PT`, a chart this wide shown in full on a 390 px phone screen
+#: keeps its text at about 9 CSS pixels or more.
+MAX_WIDTH_IN = 4.8
 
 P = ParamSpec("P")
 
@@ -150,20 +161,46 @@ def styled(func: Callable[P, Axes]) -> Callable[P, Axes]:
         with mpl.rc_context(RC_PARAMS):
             ax = func(*args, **kwargs)
         _localise_ticks(ax, str(lang))
+        _legible(ax)
         return ax
 
     return wrapper
 
 
+def _texts(ax: Axes) -> list[Text]:
+    """Every visible, non-empty text of the figure ``ax`` is drawn in."""
+    return [
+        t
+        for t in ax.figure.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and not t.get_text().startswith("$")
+    ]
+
+
+def _legible(ax: Axes) -> None:
+    """Raise every text of the figure smaller than :data:`MIN_FONT_PT` to that size."""
+    for text in _texts(ax):
+        if text.get_fontsize() < MIN_FONT_PT:
+            text.set_fontsize(MIN_FONT_PT)
+
+
+def smallest_font(ax: Axes) -> float:
+    """Size in points of the smallest text drawn in the figure of ``ax``."""
+    sizes = [t.get_fontsize() for t in _texts(ax)]
+    return float(min(sizes)) if sizes else MIN_FONT_PT
+
+
 def chart_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     """The Axes to draw on: ``ax``, or a new figure's (constrained layout) Axes.
 
-    Call inside a :func:`styled` function. The first tick of each axis is
-    made here, so tick labels take the chart style (matplotlib copies the
-    first tick's properties to the ticks it makes later, at draw time).
+    A new figure is at most :data:`MAX_WIDTH_IN` wide, so that its text stays
+    legible when a phone shows it in full. Call inside a :func:`styled`
+    function. The first tick of each axis is made here, so tick labels take
+    the chart style (matplotlib copies the first tick's properties to the
+    ticks it makes later, at draw time).
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+        size = (min(figsize[0], MAX_WIDTH_IN), figsize[1])
+        _, ax = plt.subplots(figsize=size, layout="constrained")
         for axis in (ax.xaxis, ax.yaxis):
             axis.get_major_ticks(1)
             axis.get_minor_ticks(1)

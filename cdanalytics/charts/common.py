@@ -15,7 +15,8 @@ from matplotlib.text import Annotation
 
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..errors import ConfigError
-from ..i18n import label, number, percent
+from ..i18n import category, label, number, percent
+from ._style import MIN_FONT_PT
 
 __all__ = [
     "Protected",
@@ -29,6 +30,7 @@ __all__ = [
     "protect",
     "require",
     "varies",
+    "wrap_label",
 ]
 
 
@@ -58,7 +60,23 @@ def value_label(value: object, lang: str) -> str:
     """A category value in words: its label, or "Unknown" when missing."""
     if pd.isna(value):
         return label("unknown_group", lang)
-    return label(str(value), lang)
+    return category(value, lang)
+
+
+def wrap_label(text: str, width: int = 28) -> str:
+    """``text`` on lines of about ``width`` characters, broken only between the
+    parts of a group label (" · ") and before a bracket, so that a chart narrow
+    enough for a phone keeps its room for the data."""
+    parts = text.replace(" (", " · (").split(" · ")
+    lines = [parts[0]]
+    for part in parts[1:]:
+        sep = " " if part.startswith("(") else " · "
+        joined = f"{lines[-1]}{sep}{part}"
+        if len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def group_labels(frame: pd.DataFrame, keys: Sequence[str], lang: str) -> pd.Series:
@@ -155,14 +173,27 @@ def note_suppressed(
         textcoords="offset points",
         ha="left",
         va="top",
-        fontsize=7.5,
+        fontsize=MIN_FONT_PT,
         style="italic",
         color="#333333",
         wrap=True,
         annotation_clip=False,
     )
     note.set_gid("suppressed_note")
+    if alone:
+        _make_room(ax, "\n".join(parts))
     return note
+
+
+def _make_room(ax: Axes, text: str) -> None:
+    """Grow the figure by the height of ``text`` wrapped to its width, so that a long
+    note never squeezes the chart away (it is drawn at least :data:`MIN_FONT_PT`)."""
+    figure = ax.figure
+    width, height = figure.get_size_inches()
+    size = MIN_FONT_PT
+    per_line = max(int(width * 72 / (0.5 * size)), 20)  # generous: cropped when saved
+    lines = sum(-(-len(line) // per_line) for line in text.split("\n"))
+    figure.set_size_inches(width, height + lines * 1.3 * size / 72)
 
 
 def column_values(frame: pd.DataFrame, column: Hashable) -> np.ndarray:

@@ -23,6 +23,7 @@ from .common import (
     protect,
     require,
     varies,
+    wrap_label,
 )
 
 __all__ = ["EFFECT_COLUMNS", "forest_plot"]
@@ -158,7 +159,7 @@ def forest_plot(
     est, low, high = (column_values(shown, c) for c in stats)
     y = np.arange(len(shown))
     significant = (low > null) | (high < null)
-    ax = chart_axes(ax, (6.8, 1.6 + 0.34 * max(len(shown), 1)))
+    ax = chart_axes(ax, (6.8, 1.6 + 0.45 * max(len(shown), 1)))
     ax.axvline(null, color="#333333", linewidth=0.9, zorder=1).set_gid("null_line")
     for flag, colour_ in ((True, OKABE_ITO["blue"]), (False, GREY)):
         rows = significant == flag
@@ -195,14 +196,14 @@ def forest_plot(
         ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0), numticks=15))
         ax.xaxis.set_major_formatter(lambda v, _pos: number(v, lang, _digits(v)))
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_yticks(y, list(shown["_name"]))
+    ax.set_yticks(y, [wrap_label(str(name)) for name in shown["_name"]])
     ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
     level = label("ci_level", lang, level=number(100 * (1 - alpha), lang))
     ax.set_xlabel(f"{label(axis_key, lang)} ({level})")
-    ax.set_title(label("title_forest", lang), pad=24)
-    if len(shown):
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, borderaxespad=0.2)
+    ax.set_title(label("title_forest", lang), pad=40 if len(shown) else 24)
+    if len(shown):  # one column: the chart is narrow enough for a phone
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=1, borderaxespad=0.2)
     note_suppressed(ax, disclosure, list(drawn.withheld["_name"]), lang)
     return ax

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from textwrap import fill
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from .common import (
     protect,
     require,
     varies,
+    wrap_label,
 )
 
 __all__ = [
@@ -429,7 +431,7 @@ def reliable_change_bars(
     label_keys = [*keys, *(c for c in [*_SERIES, "baseline"] if varies(wide[c]))]
     label_keys = label_keys or ["scale"]
     names = _bar_labels(frame, label_keys, lang)
-    ax = chart_axes(ax, (7.6, 1.4 + 0.36 * max(len(frame), 1)))
+    ax = chart_axes(ax, (7.6, 1.6 + 0.5 * max(len(frame), 1)))
     y = np.arange(len(frame))
     base = column_values(frame, "n_classified")
     left = np.zeros(len(frame))
@@ -451,17 +453,18 @@ def reliable_change_bars(
                 ax.text(x0 + s / 2, yi, percent(s, lang), ha="center", va="center", fontsize=7.5)
         left = left + share
     sizes = [label("n_label", lang, n=number(n, lang)) for n in base]
-    ax.set_yticks(y, [f"{g} ({n})" for g, n in zip(names, sizes, strict=True)])
+    # Wrapped, so that the bars keep their room in a chart narrow enough for a phone.
+    ax.set_yticks(y, [wrap_label(f"{g} ({n})") for g, n in zip(names, sizes, strict=True)])
     ax.set_ylim(max(len(frame), 1) - 0.5, -0.5)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(FuncFormatter(percent_formatter(lang)))
     ax.set_xlabel(label("share_of_participants", lang))
-    ax.set_title(label("title_reliable_change", lang), pad=20)
+    ax.set_title(fill(label("title_reliable_change", lang), 30), pad=38)  # narrow chart
     handles = [
         Patch(facecolor=CHANGE_CLASS_COLOURS[name], label=label(name, lang)) for name in _CLASSES
     ]
     ax.legend(
-        handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4, borderaxespad=0.2
+        handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, borderaxespad=0.2
     )
     note_suppressed(ax, disclosure, list(_bar_labels(drawn.withheld, label_keys, lang)), lang)
     return ax

@@ -6,24 +6,38 @@ import argparse
 import logging
 import sys
 
+from ..io.formats import DEFAULT_MAX_PROBLEMS
 from . import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK
+from .validate import _positive_int
 
 __all__ = ["register", "run"]
 
 DESCRIPTION = """\
 Write a report for every export found under EXPORTS_ROOT (any folder holding a
 manifest.json, for example one per site and quarter) into OUT/<path>, and an
-index page OUT/index.html comparing their headline figures. An export whose
-input checksums, config and package version already produced its report is
-skipped; a failing export is reported in OUT/batch.json and on stderr and does
-not stop the others.
+index page OUT/index.html comparing their headline figures. A report whose
+export files, config, mapping and cdanalytics version are unchanged is up to
+date and left as it is (--force rebuilds it). A failing export is reported in
+OUT/batch.json, the index and on stderr, and does not stop the others; an
+export that breaks the contract gets its problem list in
+OUT/<path>/validation_problems.csv (as `cdanalytics validate` writes it: the
+first --max-problems N problems of each rule and table, then how many more),
+linked from the index.
+
+Every option of `cdanalytics report` applies to every export. An export's own
+files, inside its folder, win over the batch-wide options for that export:
+evaluation.yaml replaces --config (as a whole, not merged) and mapping.yaml
+replaces --mapping. --lang applies to all exports and the index.
+
+--jobs N reports N exports at once in separate processes; OUT/batch.json and
+OUT/index.html are byte for byte those of a serial run (--jobs 1).
 
 OUT must be a new or empty folder or an earlier batch output (it holds the
 marker file .cdanalytics-batch), and each OUT/<path> a new, empty or earlier
 report folder; anything else is refused (exit 2) unless --force-out is given.
 OUT may lie below EXPORTS_ROOT (it is then not searched for exports), but
 never be EXPORTS_ROOT itself, a parent of it, or inside an export, even with
---force-out. (--force rebuilds unchanged reports; it does not override the
+--force-out. (--force rebuilds up-to-date reports; it does not override the
 folder rule.)"""
 
 EPILOG = """\
@@ -44,16 +58,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("exports_root", help="folder searched for exports")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--config", help="evaluation config YAML for every export")
-    parser.add_argument("--lang", choices=("en", "nl"), help="report language")
-    parser.add_argument("--quarantine", action="store_true", help="set invalid rows aside")
-    parser.add_argument("--force", action="store_true", help="rebuild unchanged reports too")
+    parser.add_argument(
+        "--config",
+        help="evaluation config YAML for every export without its own evaluation.yaml"
+        " (default: built-in defaults)",
+    )
+    parser.add_argument(
+        "--lang", choices=("en", "nl"), help="language of the reports and index (default: config)"
+    )
+    parser.add_argument(
+        "--mapping",
+        help="site mapping YAML for every export without its own mapping.yaml",
+    )
+    parser.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="set invalid rows aside (listed in each report's data-quality section)"
+        " instead of failing the export",
+    )
+    parser.add_argument(
+        "--max-problems",
+        type=_positive_int,
+        default=DEFAULT_MAX_PROBLEMS,
+        metavar="N",
+        help=f"problems listed per rule and table in a failed export's problem list (default"
+        f" {DEFAULT_MAX_PROBLEMS:,}); the rest are counted",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="report N exports at once in separate processes (default 1)",
+    )
+    parser.add_argument("--force", action="store_true", help="rebuild up-to-date reports too")
     parser.add_argument(
         "--force-out",
         action="store_true",
         help="write into OUT and its report folders even if cdanalytics did not write them",
     )
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no summary; only warnings and errors on stderr"
+    )
     parser.set_defaults(func=run)
 
 
@@ -68,13 +114,17 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         config=args.config,
         lang=args.lang,
+        mapping=args.mapping,
         quarantine=args.quarantine,
         force=args.force,
         force_out=args.force_out,
+        max_problems=args.max_problems,
+        jobs=args.jobs,
     )
     failed = [e for e in entries if e.failed]
     for entry in failed:
-        print(f"{entry.export}: {entry.status}: {entry.message}", file=sys.stderr)
+        listed = f" (problem list: {args.out}/{entry.problems})" if entry.problems else ""
+        print(f"{entry.export}: {entry.status}: {entry.message}{listed}", file=sys.stderr)
     if not args.quiet:
         print(
             f"{len(entries) - len(failed)} of {len(entries)} exports reported; "

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
-__all__ = ["register", "run"]
+__all__ = ["StepBar", "register", "report_steps", "run"]
 
 DESCRIPTION = """\
 Validate an export, compute every outcome (engagement, reoffending, pre/post
 change) and write the evaluation report: report.html (self-contained),
 figures/ (SVG, PNG), tables/ (CSV, after disclosure control), outcomes.json
 (headline figures under stable keys) and run.json (checksums, row counts,
-versions, config, timings, checksums of the other files). The output folder
+versions of cdanalytics, Python and the statistics libraries, config,
+mapping checksum, timings, checksums of the other files). The output folder
 is replaced only when the new report is complete: a crash or kill at any
 moment leaves the previous report or the new one in place, never neither.
 
@@ -60,20 +64,75 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def report_steps() -> tuple[str, ...]:
+    """The steps of a report, in the order :func:`~cdanalytics.report.build_report` runs them."""
+    from ..report.compute import STEPS
+
+    return ("load", *STEPS, "disclosure", "figures", "write")
+
+
+class StepBar:
+    """A progress bar over a report's steps that names the step *running*.
+
+    ``build_report`` calls its ``on_step`` when a step has finished; the bar
+    then moves on and names the next step, the one now running.
+
+    Parameters
+    ----------
+    steps
+        The steps in order (:func:`report_steps`).
+    file
+        Where the bar is drawn (a terminal).
+    """
+
+    def __init__(self, steps: Sequence[str], file: TextIO) -> None:
+        from tqdm import tqdm
+
+        self.steps = tuple(steps)
+        self.bar = tqdm(total=len(self.steps), desc="report", unit="step", file=file, mininterval=0)
+        self.bar.set_postfix_str(self.steps[0] if self.steps else "")
+
+    def finished(self, name: str) -> None:
+        """Step ``name`` is done: count it and name the next one."""
+        following = self.steps.index(name) + 1 if name in self.steps else len(self.steps)
+        self.bar.set_postfix_str(
+            self.steps[following] if following < len(self.steps) else "", refresh=False
+        )
+        self.bar.update()
+
+    def close(self) -> None:
+        """Stop drawing; the finished bar stays on the terminal."""
+        self.bar.close()
+
+
+@contextlib.contextmanager
+def progress(show: bool, file: TextIO) -> Iterator[Callable[[str], None] | None]:
+    """The ``on_step`` of a report: a :class:`StepBar` on ``file`` when ``show``, else ``None``.
+
+    While the bar is shown, log records go through tqdm
+    (:func:`tqdm.contrib.logging.logging_redirect_tqdm`), so a log line is
+    written above the bar instead of through it.
+    """
+    if not show:
+        yield None
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bar = StepBar(report_steps(), file)
+    try:
+        with logging_redirect_tqdm():
+            yield bar.finished
+    finally:
+        bar.close()
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report; returns the exit code (errors are mapped by the caller)."""
     from ..report import build_report  # heavy: imported only when the command runs
-    from ..report.compute import STEPS
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
-    show_bar = not args.quiet and sys.stderr.isatty()
-    bar = None
-    if show_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(STEPS) + 4, desc="report", unit="step", file=sys.stderr)
-    try:
+    with progress(not args.quiet and sys.stderr.isatty(), sys.stderr) as on_step:
         result = build_report(
             args.export,
             args.out,
@@ -81,12 +140,9 @@ def run(args: argparse.Namespace) -> int:
             lang=args.lang,
             mapping=args.mapping,
             quarantine=args.quarantine,
-            on_step=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar else None,
+            on_step=on_step,
             force=args.force,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if not args.quiet:
         print(f"Report written: {result.html}", file=sys.stderr)
     return 0

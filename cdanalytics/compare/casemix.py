@@ -118,6 +118,19 @@ class CaseMixComparison:
     overdispersed: bool
     levels: tuple[float, ...] = field(default=FUNNEL_LEVELS)
 
+    def __repr__(self) -> str:
+        """Shape and key figures: units, the model, the overall rate, units outside limits."""
+        outside = [c for c in self.table.columns if c.startswith("outside_")]
+        flagged = int(self.table[outside[-1]].sum()) if outside else 0
+        widest = f"{max(self.levels):.1%}" if self.levels else "widest"
+        widened = ", limits widened" if self.overdispersed else ""
+        return (
+            f"<cdanalytics.CaseMixComparison: {len(self.table):,} units, {self.outcome} model on"
+            f" {len(self.covariates)} covariates; overall rate {self.overall_rate:.3g};"
+            f" {flagged} unit(s) outside the {widest} limits; phi {self.phi:.3g}"
+            f" (p = {self.phi_p_value:.3g}){widened}>"
+        )
+
 
 def referral_quarter(dates: pd.Series) -> pd.Series:
     """Calendar quarter of each date as ``"2024Q3"`` (missing stays missing)."""
@@ -225,6 +238,15 @@ class CaseMixModel:
     outcome: str
     covariates: tuple[str, ...]
     coefficients: np.ndarray
+
+    def __repr__(self) -> str:
+        """Shape and key figures: people, covariates, observed and expected totals."""
+        covariates = ", ".join(self.covariates)[:80]
+        return (
+            f"<cdanalytics.CaseMixModel: {self.outcome} model of {len(self.people):,} people on"
+            f" {covariates}; observed {self.observed.sum():,.0f},"
+            f" expected {self.expected.sum():,.1f}>"
+        )
 
 
 def casemix_model(

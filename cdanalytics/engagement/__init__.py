@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     )
     from .model import DropoutModel, dropout_model
     from .outcomes import (
+        EARLY_DROPOUT_BEFORE,
         completion,
         dropout,
         dropout_timing,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
 
 __all__ = [
     "CLEAR_OUTCOMES",
+    "EARLY_DROPOUT_BEFORE",
     "EXIT_STATUSES",
     "FINAL_STATUSES",
     "FINDINGS",

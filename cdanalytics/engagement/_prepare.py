@@ -134,6 +134,22 @@ class EngagementData:
     registry: dict[str, dict[str, Any]]
     extract_date: pd.Timestamp
 
+    def __repr__(self) -> str:
+        """Shape and key figures, never the table: episodes, programmes, extract date."""
+        programmes = ""
+        if "programme" in self.episodes.columns:
+            counts = self.episodes["programme"].value_counts().head(4)
+            more = ", ..." if self.episodes["programme"].nunique() > 4 else ""
+            programmes = (
+                " (" + ", ".join(f"{n:,} {str(p)[:20]}" for p, n in counts.items()) + more + ")"
+            )
+        extract = pd.Timestamp(self.extract_date).date().isoformat()
+        return (
+            f"<cdanalytics.EngagementData: {len(self.episodes):,} programme episodes"
+            f"{programmes} x {self.episodes.shape[1]} columns, extract {extract};"
+            f" {len(self.registry)} programmes in the registry>"
+        )
+
     def rule_texts(self) -> dict[str, str]:
         """Completion rule in words for each programme in the registry."""
         return {code: entry["completion_rule"]["text"] for code, entry in self.registry.items()}

@@ -68,6 +68,14 @@ class DropoutModel:
     completion_rule: str = ""
     result: Any = None
 
+    def __repr__(self) -> str:
+        """Shape and key figures: terms, people used, dropouts, people left out."""
+        return (
+            f"<cdanalytics.DropoutModel: {len(self.summary):,} terms fitted on"
+            f" {self.n_used:,} people with {self.n_events:,} dropouts"
+            f" ({self.n_missing:,} left out for a missing covariate)>"
+        )
+
 
 _NOT_CONVERGED = (
     "The dropout model did not converge in 100 iterations; this usually means a covariate "

@@ -42,6 +42,7 @@ from ._prepare import (
 from .status import is_potential
 
 __all__ = [
+    "EARLY_DROPOUT_BEFORE",
     "completion",
     "dropout",
     "dropout_timing",
@@ -49,6 +50,10 @@ __all__ = [
     "flow_exits",
     "retention",
 ]
+
+#: Core session before which leaving counts as early dropout: the one default of
+#: :func:`dropout` and of the evaluation config's ``engagement.early_dropout_before``.
+EARLY_DROPOUT_BEFORE: int = 4
 
 By = str | Sequence[str] | None
 Data = Export | EngagementData
@@ -349,7 +354,7 @@ def dropout(
     *,
     programmes: Mapping[str, Any] | None = None,
     closed_cases: bool = True,
-    early_before: int = 3,
+    early_before: int = EARLY_DROPOUT_BEFORE,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Dropout rate, and early dropout, among potential completers (Wilson intervals).
@@ -366,7 +371,8 @@ def dropout(
     {programmes}
     {closed_cases}
     early_before
-        Core session number before which leaving counts as early (default 3).
+        Core session number before which leaving counts as early (default
+        :data:`EARLY_DROPOUT_BEFORE`, 4: the report's default too).
     {alpha}
 
     Returns

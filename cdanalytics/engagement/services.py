@@ -4,9 +4,10 @@ partner's contact.
 The ``services`` table of the contract (``data/schemas/services.yaml``) has one
 row per participant and service (``partner_support``, ``womens_service``,
 ``childrens_service``) with the dates the service was offered, made contact,
-was accepted and was engaged with. Until the loader reads the table, the
-functions here take it as a DataFrame with the contract's columns (dates as
-datetimes).
+was accepted and was engaged with. :func:`~cdanalytics.load_export` reads
+it (validated and quarantined with its participant; ``export.services``);
+the functions here take it as a DataFrame with the contract's columns (dates
+as datetimes), so a table built in memory works too.
 
 Definitions
 -----------

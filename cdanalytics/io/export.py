@@ -169,3 +169,24 @@ class Export:
         """Keep ``rows`` as :meth:`participant_rows` of ``table`` (for the
         loader, which has them from validation)."""
         self._participant_rows[table] = (self.table(table), self.participants, rows)
+
+    def __repr__(self) -> str:
+        """Shape and key figures, never the tables: ``<cdanalytics.Export: 2,000 ...>``."""
+        people = self.participants
+        groups = ""
+        if "group" in people.columns:
+            counts = people["group"].value_counts(sort=True).head(3)
+            groups = " (" + ", ".join(f"{n:,} {str(g)[:20]}" for g, n in counts.items()) + ")"
+        shapes = ", ".join(
+            f"{name} {len(frame):,}x{frame.shape[1]}"
+            for name in ALL_TABLES
+            if len(frame := getattr(self, name)) or name in TABLES
+        )
+        held = sum(len(frame) for frame in self.quarantine.values())
+        quarantined = f"; {held:,} rows quarantined" if held else ""
+        source = f"; from {self.source.name[:40]}" if self.source is not None else ""
+        extract = pd.Timestamp(self.extract_date).date().isoformat()
+        return (
+            f"<cdanalytics.Export: {len(people):,} participants{groups}, extract {extract};"
+            f" tables {shapes}{quarantined}{source}>"
+        )

@@ -60,6 +60,26 @@ class ValidationReport:
     counts: pd.DataFrame | None = None
     max_per_rule: int | None = None
 
+    def __repr__(self) -> str:
+        """Key figures, never the problem list: problems, rules, rows per table."""
+        rules = self._counts()[["table", "rule"]].drop_duplicates()
+        tables = self.tables
+        rows = ""
+        if {"rows_read", "rows_accepted", "rows_quarantined"} <= set(tables.columns):
+            rows = "; rows read/accepted/quarantined: " + ", ".join(
+                f"{str(name)[:20]} {int(read):,}/{int(accepted):,}/{int(held):,}"
+                for name, read, accepted, held in tables[
+                    ["rows_read", "rows_accepted", "rows_quarantined"]
+                ]
+                .head(6)
+                .itertuples()
+            )
+        return (
+            f"<cdanalytics.ValidationReport: {self.mode} mode, {self.n_problems:,} problems"
+            f" of {len(rules)} rule(s) in {rules['table'].nunique()} table(s),"
+            f" {len(self.problems):,} listed{rows}>"
+        )
+
     def _counts(self) -> pd.DataFrame:
         if self.counts is not None:
             return self.counts

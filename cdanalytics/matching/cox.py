@@ -63,6 +63,18 @@ class MatchedCox:
     summary: pd.DataFrame
     statement: str
 
+    def __repr__(self) -> str:
+        """Key figures: the hazard ratio, its interval and p-value, people and events."""
+        if self.summary.empty:
+            return "<cdanalytics.MatchedCox: no estimate>"
+        row = self.summary.iloc[0]
+        return (
+            f"<cdanalytics.MatchedCox: HR {row['hr']:.3g} ({row['ci_low']:.3g} to"
+            f" {row['ci_high']:.3g}), p = {row['p_value']:.3g}; {int(row['n_treated']):,}"
+            f" programme and {int(row['n_control']):,} comparison people,"
+            f" {int(row['events_treated']):,} and {int(row['events_control']):,} events>"
+        )
+
 
 def matched_cox(
     result: MatchResult,

@@ -87,6 +87,18 @@ class MatchedEffect:
     summary: pd.DataFrame
     statement: str
 
+    def __repr__(self) -> str:
+        """Key figures: the outcome, the difference with its interval and p-value, people."""
+        if self.summary.empty:
+            return "<cdanalytics.MatchedEffect: no estimate>"
+        row = self.summary.iloc[0]
+        return (
+            f"<cdanalytics.MatchedEffect: {str(row['outcome'])[:40]} ({row['kind']}),"
+            f" difference {row['difference']:.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g}),"
+            f" p = {row['p_value']:.3g}; {int(row['n_treated']):,} programme and"
+            f" {int(row['n_control']):,} comparison people>"
+        )
+
 
 def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"

@@ -123,6 +123,20 @@ class MatchResult:
     propensity_model: pd.DataFrame = field(default_factory=pd.DataFrame)
     propensity_fit: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """Shape and key figures: who was matched and the balance before and after."""
+        if self.summary.empty:
+            return f"<cdanalytics.MatchResult: {len(self.matched):,} matched rows>"
+        row = self.summary.iloc[0]
+        replace = "with" if bool(row["replace"]) else "without"
+        return (
+            f"<cdanalytics.MatchResult: 1:{row['ratio']} matching {replace} replacement;"
+            f" {int(row['n_treated_matched']):,} of {int(row['n_treated']):,} programme and"
+            f" {int(row['n_control_matched']):,} of {int(row['n_control']):,} comparison rows"
+            f" matched; max |SMD| {row['max_abs_smd_before']:.3g} before,"
+            f" {row['max_abs_smd_after']:.3g} after ({len(self.balance):,} balance terms)>"
+        )
+
 
 def _check_options(
     ratio: int, caliper: float | None, caliper_scale: str, m_order: str, distance: str, discard: str

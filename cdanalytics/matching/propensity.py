@@ -106,6 +106,17 @@ class PropensityModel:
     coefficients: pd.DataFrame
     fit: dict[str, float | int]
 
+    def __repr__(self) -> str:
+        """Shape and key figures: terms, rows, pseudo-R² and the likelihood-ratio test."""
+        fit = self.fit
+        figures = ""
+        if {"n", "n_treated", "pseudo_r2", "lr_p_value"} <= fit.keys():
+            figures = (
+                f" fitted on {int(fit['n']):,} rows ({int(fit['n_treated']):,} programme);"
+                f" pseudo-R2 {fit['pseudo_r2']:.3g}, LR test p = {fit['lr_p_value']:.3g}"
+            )
+        return f"<cdanalytics.PropensityModel: {len(self.coefficients):,} terms{figures}>"
+
 
 def propensity_scores(
     df: pd.DataFrame,

@@ -167,6 +167,15 @@ class ImputedScores:
     predictors: tuple[str, ...]
     seed: int | None
 
+    def __repr__(self) -> str:
+        """Shape and key figures: imputations, rows, rows imputed, the model's predictors."""
+        predictors = ", ".join(self.predictors)[:80] or "none"
+        return (
+            f"<cdanalytics.ImputedScores: m = {self.m} imputations of"
+            f" {self.scores.shape[1]:,} rows, {int(self.imputed.sum()):,} imputed;"
+            f" predictors besides the first score: {predictors}; seed {self.seed}>"
+        )
+
     @property
     def m(self) -> int:
         """Number of imputations."""

@@ -74,6 +74,16 @@ class MixedModelResult:
     n_observations: int
     engine: str
 
+    def __repr__(self) -> str:
+        """Shape and key figures: the series, people, scores and variance components."""
+        timepoints = ", ".join(self.timepoints)[:60]
+        return (
+            f"<cdanalytics.MixedModelResult: {self.instrument[:30]}/{self.scale[:30]}"
+            f" ({self.informant[:20]}) at {timepoints}; {self.n_participants:,} participants,"
+            f" {self.n_observations:,} scores; tau2 {self.tau2:.4g}, sigma2 {self.sigma2:.4g},"
+            f" ICC {self.icc:.3g} ({self.engine})>"
+        )
+
     @property
     def icc(self) -> float:
         """Intraclass correlation ``tau2 / (tau2 + sigma2)``."""

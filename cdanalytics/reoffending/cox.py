@@ -114,6 +114,23 @@ class CoxResult:
     _risk_sets: _cox.RiskSets = field(repr=False, compare=False)
     _naive_cov: np.ndarray = field(repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        """Shape and key figures: people, events, ties and the first hazard ratios."""
+        terms = self.summary[["term", "hazard_ratio", "ci_low", "ci_high"]]
+        shown = ", ".join(
+            f"{str(t)[:30]} HR {hr:.3g} ({lo:.3g} to {hi:.3g})"
+            for t, hr, lo, hi in terms.head(3).itertuples(index=False)
+        )
+        more = f", ... {len(terms) - 3} more" if len(terms) > 3 else ""
+        n_terms = f"{len(terms)} term" + ("s" if len(terms) != 1 else "")
+        strata = f", strata {', '.join(self.strata)[:60]}" if self.strata else ""
+        cluster = f", clustered by {self.cluster[:30]}" if self.cluster else ""
+        return (
+            f"<cdanalytics.CoxResult: {n_terms} fitted on {self.n:,} people with"
+            f" {self.n_events:,} first reoffences ({self.ties} ties{strata}{cluster};"
+            f" {self.n_dropped:,} dropped); {shown}{more}>"
+        )
+
     @property
     def terms(self) -> list[str]:
         """Model terms, in the order of ``summary``."""

@@ -76,6 +76,22 @@ class LandmarkResult:
     n_reoffended_before: int
     n_censored_before: int
 
+    def __repr__(self) -> str:
+        """Shape and key figures: who is at risk at the landmark, and the dose hazard ratio."""
+        first = self.cox.summary.iloc[0] if len(self.cox.summary) else None
+        hr = (
+            f"; {first['term']} HR {first['hazard_ratio']:.3g}"
+            f" ({first['ci_low']:.3g} to {first['ci_high']:.3g})"
+            if first is not None
+            else ""
+        )
+        return (
+            f"<cdanalytics.LandmarkResult: landmark {self.landmark_days:,} days;"
+            f" {self.n_at_risk:,} of {self.n_in_cohort:,} people at risk"
+            f" ({self.n_reoffended_before:,} reoffended, {self.n_censored_before:,} censored"
+            f" before); {self.cox.n_events:,} first reoffences after{hr}>"
+        )
+
     @property
     def n_at_risk(self) -> int:
         """People at risk at the landmark (analysed)."""

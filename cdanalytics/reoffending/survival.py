@@ -122,6 +122,18 @@ class CumulativeReoffending:
     conf_type: str
     alpha: float
 
+    def __repr__(self) -> str:
+        """Shape and key figures: groups, horizons, steps of the curve, the interval."""
+        keys = [c for c in self.horizons.columns if c not in HORIZON_COLUMNS]
+        groups = len(self.horizons[keys].drop_duplicates()) if keys else 1
+        horizons = self.horizons["horizon_months"].nunique()
+        by = f" by {', '.join(keys)[:60]}" if keys else ""
+        return (
+            f"<cdanalytics.CumulativeReoffending: {groups:,} group(s){by}, {horizons} horizons,"
+            f" curve of {len(self.curve):,} steps; {1 - self.alpha:.0%} {self.conf_type}"
+            " intervals>"
+        )
+
     @property
     def summary(self) -> pd.DataFrame:
         """The horizons table."""
@@ -150,6 +162,17 @@ class LogrankResult:
     p_value: float
     summary: pd.DataFrame
     strata: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """Shape and key figures: the test, groups, people and events."""
+        strata = f"; stratified by {', '.join(self.strata)[:60]}" if self.strata else ""
+        people = int(self.summary["n"].sum()) if "n" in self.summary else 0
+        events = float(self.summary["observed"].sum()) if "observed" in self.summary else 0.0
+        return (
+            f"<cdanalytics.LogrankResult: chi-square {self.statistic:.4g} on {self.df} df,"
+            f" p = {self.p_value:.3g}; {len(self.summary):,} groups, {people:,} people,"
+            f" {events:,.0f} events{strata}>"
+        )
 
 
 def horizon_days(horizons_months: Sequence[float]) -> np.ndarray:

@@ -1,20 +1,44 @@
 """Scheduled batches: a report for every export under a folder, and an index page.
 
 :func:`batch_reports` finds every export below a root folder (a folder with a
-``manifest.json``), writes its report to ``OUT/<path below root>``, skips an
-export whose input checksums, config and package version already produced the
-report there, and carries on when one export fails. ``OUT/index.html``
-compares the headline figures of all exports; ``OUT/batch.json`` lists what
+``manifest.json``), writes its report to ``OUT/<path below root>``, leaves
+alone a report that is up to date (its export's input checksums, config and
+package version unchanged), and carries on when one export fails. An export
+that breaks the contract gets its problem list (``validation_problems.csv``,
+as ``cdanalytics validate`` writes it) in ``OUT/<path>`` instead of a report.
+``OUT/index.html`` compares the headline figures of all exports
+(:mod:`cdanalytics.report.batch_index`); ``OUT/batch.json`` lists what
 happened to each.
+
+Per-export settings
+-------------------
+A file beside an export's tables, inside its folder, replaces the batch-wide
+option for that export only: ``evaluation.yaml`` (:data:`EXPORT_CONFIG`)
+replaces ``config`` as a whole (it is not merged with it), ``mapping.yaml``
+(:data:`EXPORT_MAPPING`) replaces ``mapping``. Both count among the export's
+input files, so changing one rebuilds its report.
+
+Parallel runs
+-------------
+With ``jobs > 1`` exports are reported in that many worker processes
+(:class:`concurrent.futures.ProcessPoolExecutor`, ``forkserver`` start where
+available, else ``spawn``). Their log records are passed back to this
+process's loggers. Results are collected in path order, so ``batch.json`` and
+``index.html`` are byte for byte those of a serial run.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
 import logging
+import logging.handlers
+import multiprocessing
 import os
+import warnings
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +46,32 @@ from typing import Any
 from .._crash import write_crash_file
 from .._version import __version__
 from ..config import EvaluationConfig, load_config, validate_config
-from ..errors import CdaError, ExportError, OutputFolderError
-from ..i18n import number, percent
+from ..errors import CdaError, ConfigError, ExportError, ExportValidationError, OutputFolderError
+from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
+from ._atomic import atomic_directory
+from .batch_index import index_page
 from .build import build_report, config_digest, input_checksums
 
-__all__ = ["BatchEntry", "batch_reports", "find_exports"]
+__all__ = [
+    "EXPORT_CONFIG",
+    "EXPORT_MAPPING",
+    "PROBLEMS_FILE",
+    "BatchEntry",
+    "batch_reports",
+    "find_exports",
+]
 
 log = logging.getLogger(__name__)
+
+#: An export's own evaluation config, inside its folder; replaces the batch-wide one.
+EXPORT_CONFIG = "evaluation.yaml"
+
+#: An export's own site mapping, inside its folder; replaces the batch-wide one.
+EXPORT_MAPPING = "mapping.yaml"
+
+#: The problem list of an invalid export, in its output folder (as ``cdanalytics validate``).
+PROBLEMS_FILE = "validation_problems.csv"
 
 
 @dataclass(frozen=True)
@@ -41,25 +83,46 @@ class BatchEntry:
     export
         Path of the export below the batch root.
     status
-        ``"written"``, ``"skipped"`` (unchanged since its last report),
-        ``"invalid"`` (the export breaks the contract), ``"failed"`` (an
-        analysis, config or output-folder error) or ``"error"`` (an internal
-        error: a bug, with a crash file).
+        ``"written"``, ``"skipped"`` (up to date: its report is current and
+        was left as it was; the index says "up to date"), ``"invalid"`` (the
+        export breaks the contract), ``"failed"`` (an analysis, config or
+        output-folder error) or ``"error"`` (an internal error: a bug, with a
+        crash file).
     message
         Why it was invalid or failed (empty otherwise).
     report
         Report folder, relative to the batch output folder.
+    problems
+        The problem list of an invalid export, relative to the batch output
+        folder (``""`` when none was written).
     """
 
     export: str
     status: str
     message: str
     report: str
+    problems: str = ""
 
     @property
     def failed(self) -> bool:
         """Whether the export did not produce a report."""
         return self.status in ("invalid", "failed", "error")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything one worker needs to report one export (picklable)."""
+
+    export: Path
+    name: str
+    out: Path
+    config: Path | EvaluationConfig
+    mapping: Path | None
+    lang: str | None
+    quarantine: bool
+    force: bool
+    force_out: bool
+    max_problems: int | None
 
 
 def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Path]:
@@ -87,7 +150,16 @@ def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Pa
     return sorted(found)
 
 
-def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str) -> bool:
+def _effective_config(
+    config: str | Path | Mapping[str, Any] | EvaluationConfig | None, lang: str | None
+) -> EvaluationConfig:
+    """The validated config as :func:`build_report` will use it (``lang`` applied)."""
+    cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
+    return cfg.with_language(lang) if lang is not None else cfg
+
+
+def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str, mapping: Path | None) -> bool:
+    """Whether the report in ``out`` came from these inputs, config, mapping and version."""
     run_file = out / "run.json"
     try:
         previous = json.loads(run_file.read_text(encoding="utf-8"))
@@ -99,7 +171,12 @@ def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str) -> bool:
         previous.get("input_checksums") == checksums
         and previous.get("config_digest") == digest
         and previous.get("package_version") == __version__
+        and previous.get("mapping_checksum") == _checksum(mapping)
     )
+
+
+def _checksum(path: Path | None) -> str | None:
+    return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def batch_reports(
@@ -108,9 +185,12 @@ def batch_reports(
     *,
     config: str | Path | Mapping[str, Any] | EvaluationConfig | None = None,
     lang: str | None = None,
+    mapping: str | Path | None = None,
     quarantine: bool = False,
     force: bool = False,
     force_out: bool = False,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
+    jobs: int = 1,
 ) -> list[BatchEntry]:
     """Report every export under ``root`` into ``out``; never stop at one failure.
 
@@ -121,14 +201,22 @@ def batch_reports(
     out
         Output folder: one report folder per export plus ``index.html`` and
         ``batch.json``.
-    config, lang, quarantine
-        As for :func:`~cdanalytics.report.build_report`, for every export.
+    config, lang, mapping, quarantine
+        As for :func:`~cdanalytics.report.build_report`, for every export;
+        an export's own ``evaluation.yaml`` or ``mapping.yaml`` (inside its
+        folder) replaces ``config`` or ``mapping`` for it. ``lang`` applies to
+        every export and to the index page.
     force
-        Rebuild reports even when nothing changed.
+        Rebuild reports even when they are up to date.
     force_out
         Write into ``out`` (and its report folders) even when they hold files
         cdanalytics did not write. Never allows ``out`` to be ``root``, inside
         an export or a parent of ``root``.
+    max_problems
+        Problems listed per rule and table in an invalid export's problem
+        list (``None``: all); the rest are counted.
+    jobs
+        Worker processes reporting exports at once (1: all in this process).
 
     Returns
     -------
@@ -138,27 +226,62 @@ def batch_reports(
     Raises
     ------
     ConfigError
-        The config is invalid, or names the cell key method without a secret.
+        The batch-wide config is invalid, or names the cell key method without
+        a secret; the batch-wide mapping file does not exist; ``jobs`` is below 1.
     OutputFolderError
         ``out`` breaks the folder rule (:func:`cdanalytics.outdir.check_out_folder`)
         or another run is writing it. ``out`` may lie below ``root`` (it is
         not searched for exports) but not be ``root`` itself.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be a whole number of at least 1, not {jobs!r}.")
+    if mapping is not None and not Path(mapping).is_file():
+        raise ConfigError(f"Site mapping {mapping} not found: give the path of a YAML file.")
     root = Path(root)
     out = _check_batch_out(root, out, force_out)
-    cfg = validate_config(config) if isinstance(config, Mapping) else load_config(config)
-    if lang is not None:
-        cfg = cfg.with_language(lang)
+    cfg = _effective_config(config, lang)
     policy = cfg.disclosure
     if policy.method == "cell_key":
         policy.secret()  # a missing secret is a usage error, not one failure per export
     with folder_lock(out):
         out.mkdir(parents=True, exist_ok=True)
         write_marker(out, "batch")
-        entries = _report_each(root, out, cfg, quarantine, force, force_out)
+        todo = [
+            _job(root, out, export, cfg, mapping, lang, quarantine, force, force_out, max_problems)
+            for export in find_exports(root, skip=out)
+        ]
+        entries = _run_serially(todo) if jobs == 1 or len(todo) < 2 else _run_in(todo, jobs)
         _write_atomically(out / "batch.json", json.dumps([asdict(e) for e in entries], indent=2))
-        _write_atomically(out / "index.html", _index_page(out, entries, cfg.title))
+        _write_atomically(out / "index.html", index_page(out, entries, cfg.title, cfg.language))
     return entries
+
+
+def _job(
+    root: Path,
+    out: Path,
+    export: Path,
+    cfg: EvaluationConfig,
+    mapping: str | Path | None,
+    lang: str | None,
+    quarantine: bool,
+    force: bool,
+    force_out: bool,
+    max_problems: int | None,
+) -> _Job:
+    """The job of one export: its own config and mapping files win over the batch's."""
+    own_config, own_mapping = export / EXPORT_CONFIG, export / EXPORT_MAPPING
+    return _Job(
+        export=export,
+        name=export.relative_to(root).as_posix() if export != root else export.name,
+        out=out,
+        config=own_config if own_config.is_file() else cfg,
+        mapping=own_mapping if own_mapping.is_file() else (Path(mapping) if mapping else None),
+        lang=lang,
+        quarantine=quarantine,
+        force=force,
+        force_out=force_out,
+        max_problems=max_problems,
+    )
 
 
 def _check_batch_out(root: Path, out: str | Path, force_out: bool) -> Path:
@@ -174,130 +297,131 @@ def _check_batch_out(root: Path, out: str | Path, force_out: bool) -> Path:
     return check_out_folder(real_out, "batch", sources=find_exports(root), force=force_out)
 
 
-def _report_each(
-    root: Path,
-    out: Path,
-    cfg: EvaluationConfig,
-    quarantine: bool,
-    force: bool,
-    force_out: bool,
-) -> list[BatchEntry]:
-    digest = config_digest(cfg)
-    entries = []
-    for export in find_exports(root, skip=out):
-        name = export.relative_to(root).as_posix() if export != root else export.name
-        target = out / name
-        checksums = input_checksums(export)
-        if not force and _up_to_date(target, checksums, digest):
-            entries.append(BatchEntry(name, "skipped", "", name))
-            log.info("%s: unchanged, skipped", name)
-            continue
-        try:
-            build_report(export, target, config=cfg, quarantine=quarantine, force=force_out)
-        except ExportError as exc:
-            entries.append(BatchEntry(name, "invalid", str(exc).splitlines()[0], name))
-            log.error("%s: invalid export: %s", name, exc)
-        except CdaError as exc:
-            entries.append(BatchEntry(name, "failed", str(exc), name))
-            log.error("%s: report failed: %s", name, exc)
-        except Exception as exc:  # one broken export must not stop the batch
-            crash = write_crash_file(exc, [out])
-            entries.append(
-                BatchEntry(
-                    name,
-                    "error",
-                    f"internal error ({type(exc).__name__}), a bug in cdanalytics: please"
-                    f" report it with the crash file {crash} (it holds no data values)",
-                    name,
-                )
-            )
-            log.error("%s: internal error (%s); crash file %s", name, type(exc).__name__, crash)
-        else:
-            entries.append(BatchEntry(name, "written", "", name))
-    return entries
+def _run_serially(todo: list[_Job]) -> list[BatchEntry]:
+    return [_report_one(job) for job in todo]
+
+
+def _run_in(todo: list[_Job], jobs: int) -> list[BatchEntry]:
+    """Report in ``jobs`` worker processes; entries in the order of ``todo``."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # workers start with the libraries loaded
+    else:
+        context = multiprocessing.get_context("spawn")
+    records = context.Queue()
+    listener = logging.handlers.QueueListener(records, _ToLocalLoggers())
+    listener.start()
+    level = logging.getLogger().getEffectiveLevel()
+    try:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(todo)),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(records, level),
+        ) as pool:
+            futures = [pool.submit(_report_one, job) for job in todo]
+            return [_result(future, job) for future, job in zip(futures, todo, strict=True)]
+    finally:
+        listener.stop()
+        records.close()
+
+
+def _result(future, job: _Job) -> BatchEntry:
+    """The entry a worker returned; an ``"error"`` entry if its process died."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        log.error("%s: the worker process reporting it stopped unexpectedly", job.name)
+        return BatchEntry(
+            job.name,
+            "error",
+            "the worker process stopped unexpectedly (out of memory, or killed);"
+            " run the batch again with --jobs 1 to see why",
+            job.name,
+        )
+
+
+class _ToLocalLoggers(logging.Handler):
+    """Hand a worker's log record to the logger of the same name in this process."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
+
+
+def _start_worker(records, level: int) -> None:
+    """Worker set-up: log records (and warnings, as one line) go to ``records``."""
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.setLevel(level)
+    warnings_log = logging.getLogger("py.warnings")
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        warnings_log.warning("%s: %s", category.__name__, message)
+
+    warnings.showwarning = show
+
+
+def _report_one(job: _Job) -> BatchEntry:
+    """Report one export (in this process or a worker); never raises."""
+    name, target = job.name, job.out / job.name
+    try:
+        cfg = _effective_config(job.config, job.lang)
+        checksums, digest = input_checksums(job.export), config_digest(cfg)
+        if not job.force and _up_to_date(target, checksums, digest, job.mapping):
+            log.info("%s: up to date, left as it is", name)
+            return BatchEntry(name, "skipped", "", name)
+        build_report(
+            job.export,
+            target,
+            config=cfg,
+            mapping=job.mapping,
+            quarantine=job.quarantine,
+            force=job.force_out,
+            max_problems=job.max_problems,
+        )
+    except ExportValidationError as exc:
+        log.error("%s: invalid export: %s", name, exc)
+        problems = _write_problems(target, exc) if exc.report is not None else False
+        listed = f"{name}/{PROBLEMS_FILE}" if problems else ""
+        return BatchEntry(name, "invalid", str(exc).splitlines()[0], name, listed)
+    except ExportError as exc:
+        log.error("%s: invalid export: %s", name, exc)
+        return BatchEntry(name, "invalid", str(exc).splitlines()[0], name)
+    except CdaError as exc:
+        log.error("%s: report failed: %s", name, exc)
+        return BatchEntry(name, "failed", str(exc), name)
+    except Exception as exc:  # one broken export must not stop the batch
+        crash = write_crash_file(exc, [job.out])
+        log.error("%s: internal error (%s); crash file %s", name, type(exc).__name__, crash)
+        return BatchEntry(
+            name,
+            "error",
+            f"internal error ({type(exc).__name__}), a bug in cdanalytics: please"
+            f" report it with the crash file {crash} (it holds no data values)",
+            name,
+        )
+    return BatchEntry(name, "written", "", name)
+
+
+def _write_problems(target: Path, exc: ExportValidationError) -> bool:
+    """Replace the export's output folder by its problem list; whether that worked.
+
+    :func:`build_report` checked ``target`` against the folder rule before it
+    read the export. The folder is replaced as a whole (a report of the
+    export's earlier version goes, as that version did), with the report
+    marker, so that the next run may replace it by a report.
+    """
+    try:
+        with folder_lock(target), atomic_directory(target) as staging:
+            write_marker(staging, "report")
+            exc.report.to_csv(staging / PROBLEMS_FILE)
+    except (OSError, OutputFolderError) as error:
+        log.error("%s: the problem list could not be written: %s", target, error)
+        return False
+    return True
 
 
 def _write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
-
-
-def _headline_cells(out: Path, entry: BatchEntry) -> list[str]:
-    outcomes_file = out / entry.report / "outcomes.json"
-    if entry.failed or not outcomes_file.exists():
-        return [""] * 5
-    outcomes = json.loads(outcomes_file.read_text(encoding="utf-8"))
-    eng, reo = outcomes["engagement"], outcomes["reoffending"]
-    withheld = outcomes.get("withheld", {})
-
-    def shown(key: str, value: object, fmt) -> str:
-        """The figure as the report publishes it: its marker when withheld."""
-        if value is not None:
-            return fmt(value)
-        return withheld.get(key, {}).get("marker", "")
-
-    def matched(code: str, itt: dict) -> str:
-        """A programme's matched difference (all starters), or its status."""
-        value = itt.get("difference")
-        key = f"programmes.{code}.matched.all_starters.difference"
-        if value is None:
-            return f"{code} " + withheld.get(key, {}).get("marker", itt.get("status", ""))
-        return f"{code} {100 * value:+.1f} pp"
-
-    return [
-        outcomes["extract_date"],
-        shown("engagement.referred", eng.get("referred"), number),
-        shown(
-            "engagement.completion.rate",
-            eng.get("completion", {}).get("rate"),
-            lambda v: percent(v, digits=1),
-        ),
-        shown(
-            "reoffending.programme.rate",
-            reo.get("programme", {}).get("rate"),
-            lambda v: percent(v, digits=1),
-        ),
-        "; ".join(
-            matched(code, p["matched"]["all_starters"])
-            for code, p in outcomes.get("programmes", {}).items()
-            if "all_starters" in p.get("matched", {})
-        ),
-    ]
-
-
-def _index_page(out: Path, entries: list[BatchEntry], title: str) -> str:
-    head = [
-        "Export",
-        "Status",
-        "Extract date",
-        "Referred",
-        "Completion rate",
-        "Proven reoffending (programme)",
-        "Matched difference per programme (all starters)",
-        "Message",
-    ]
-    rows = []
-    for entry in entries:
-        link = (
-            f'<a href="{html.escape(entry.report)}/report.html">{html.escape(entry.export)}</a>'
-            if not entry.failed
-            else html.escape(entry.export)
-        )
-        cells = [link, entry.status, *map(html.escape, _headline_cells(out, entry))]
-        cells.append(html.escape(entry.message))
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: all exports</title>
-<style>body{{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em}}
-th{{background:#eef2f5}}</style></head><body>
-<h1>{html.escape(title)}: all exports</h1>
-<p>{sum(not e.failed for e in entries)} of {len(entries)} exports have a report;
-{sum(e.failed for e in entries)} failed. Figures are the published (disclosure-controlled)
-headline figures of each report.</p>
-<table><thead><tr>{header}</tr></thead><tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""

@@ -11,7 +11,9 @@ report untouched):
   (``docs/outcomes.md``);
 - ``run.json``: input checksums, rows read/accepted/quarantined (as
   ``tables/rows.csv`` publishes them), extract date, package and schema
-  versions, the config used, timings and the SHA-256 of every other file
+  versions, the versions of Python and the statistics libraries
+  (``library_versions``), the config used, the site mapping's SHA-256
+  (``mapping_checksum``), timings and the SHA-256 of every other file
   of the report (``files``);
 - ``.cdanalytics-report``: the marker that lets the next run replace it.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 import logging
 import time
@@ -34,19 +35,29 @@ import jinja2
 import pandas as pd
 import yaml
 
-from .._version import __version__
+from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
 from ..errors import AnalysisError
-from ..i18n import label
+from ..i18n import date, datetime, label, localised, number
 from ..io import load_export
 from ..io.csvsafe import write_csv
 from ..io.export import Export
+from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from ._atomic import atomic_directory
 from .compute import Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .page import (
+    completion_rules,
+    figure_html,
+    html_table,
+    instrument_lines,
+    methods_paragraphs,
+    report_title,
+    unreliable_scales,
+)
 from .practice import practice_section
 from .summary import programme_overview, summary_sentences
 from .tables import PublishedTable, engagement_views, publish_tables, rows_of
@@ -134,86 +145,6 @@ def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, Publish
     return out
 
 
-def _html_table(table: PublishedTable, lang: str) -> str:
-    display = table.display(lang)
-    keys = table.key_columns
-    for key in keys:
-        display[key] = display[key].map(lambda v: label(str(v), lang))
-    head = "".join(
-        f'<th class="{"key" if c in keys else ""}">{html.escape(label(str(c), lang))}</th>'
-        for c in display.columns
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"key" if c in keys else ""}">{html.escape(str(v))}</td>'
-            for c, v in zip(display.columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in display.itertuples(index=False)
-    )
-    note = ""
-    protected = table.protected
-    if protected.mask.to_numpy().any():
-        legend = label("withheld_legend", lang, threshold=protected.policy.threshold)
-        note = f'<p class="note table-note">{html.escape(legend)}</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
-
-
-def _methods(config: EvaluationConfig, t: Callable[..., str]) -> list[str]:
-    reo = config.reoffending
-    matching = reo.matching
-    return [
-        t(
-            "methods_reoffending",
-            types=", ".join(reo.event_types),
-            window=reo.window_months,
-            index=reo.index,
-            waiting=reo.waiting_months,
-        ),
-        t("methods_km"),
-        t("methods_cox", covariates=", ".join(["group", *reo.cox_covariates])),
-        t(
-            "methods_matching",
-            covariates=", ".join(matching.covariates),
-            ratio=matching.ratio,
-            replace=t("with_replacement") if matching.replace else t("without_replacement"),
-            caliper=matching.caliper if matching.caliper is not None else t("none"),
-            exact=", ".join(matching.exact or []) or t("none"),
-        ),
-        t(
-            "methods_gates",
-            minimum=matching.min_treated,
-            flag=matching.balance_flag,
-            limit=matching.balance_withhold,
-            pools="; ".join(
-                f"{code}: {', '.join([labels] if isinstance(labels, str) else labels)}"
-                for code, labels in matching.comparison_pools.items()
-            )
-            or t("shared_pool"),
-        ),
-        t("methods_prepost"),
-        t("methods_disclosure", threshold=config.disclosure.threshold),
-    ]
-
-
-def _instrument_lines(instruments: Mapping[str, Any]) -> list[str]:
-    lines = []
-    for code, entry in instruments.items():
-        for scale, info in entry["scales"].items():
-            reliability = info.get("reliability")
-            rel = (
-                f"reliability {reliability} ({info.get('reliability_source')})"
-                if reliability
-                else ("reliability missing: reliable change not computed")
-            )
-            lines.append(
-                f"{entry['name']} ({code}.{scale}): range {info['min']}-{info['max']}, "
-                f"{info['direction'].replace('_', ' ')}; {rel}"
-            )
-    return lines
-
-
 def _render_html(
     out: Outcomes,
     published: Mapping[str, PublishedTable],
@@ -231,25 +162,29 @@ def _render_html(
     policy = next(iter(published.values())).protected.policy
     threshold = policy.threshold
     programmes = out.export.registries.programmes
+    instruments = out.export.registries.instruments
     present = sorted(str(p) for p in pd.unique(out.export.participants["programme"].dropna()))
-    names = {code: entry["name"][lang] for code, entry in programmes.items()}
+    names = {code: localised(entry["name"], lang) for code, entry in programmes.items()}
     by_programme = published.get("change_by_programme")
     programme_tables = {}
     for code in present if by_programme is not None else []:
         rows = rows_of(by_programme, "change_by_programme", programme=code)
         if len(rows.published):
-            programme_tables[code] = _html_table(rows, lang)
+            programme_tables[code] = html_table(rows, lang)
+    measured = sorted(str(i) for i in pd.unique(out.export.measures["instrument"].dropna()))
     findings = out.tables.get("exit_status_findings")
     n_findings = 0 if findings is None else len(findings)
     return env.get_template("report.html.j2").render(
         lang=lang,
         t=lambda key, **kw: label(key, lang, **kw),
-        title=config.title,
+        title=report_title(config.title, lang),
         intro=t(
             "summary_intro",
-            programmes=", ".join(programmes[p]["name"][lang] for p in present if p in programmes),
-            extract_date=outcomes["extract_date"],
-            threshold=threshold,
+            programmes=", ".join(
+                localised(programmes[p]["name"], lang) for p in present if p in programmes
+            ),
+            extract_date=date(outcomes["extract_date"], lang),
+            threshold=number(threshold, lang),
         ),
         summary=summary_sentences(outcomes, lang, names),
         programmes=programme_overview(outcomes, lang, names),
@@ -257,24 +192,22 @@ def _render_html(
         window=config.reoffending.window_months,
         not_computed=out.notes,
         threshold=threshold,
-        figures={f.name: f.svg for f in figures},
+        figures={f.name: figure_html(f) for f in figures},
         tables={
-            name: _html_table(table, lang)
+            name: html_table(table, lang)
             for name, table in {**published, **engagement_views(published)}.items()
         },
         findings=(
             t("exit_status_findings", n=policy.publish_count(n_findings)) if n_findings else None
         ),
-        completion_rules=[
-            (programmes[p]["name"][lang], programmes[p]["completion_rule"]["text"])
-            for p in present
-            if p in programmes
-        ],
-        methods=_methods(config, t),
-        instruments=_instrument_lines(out.export.registries.instruments),
+        completion_rules=completion_rules(programmes, present, lang),
+        methods=methods_paragraphs(config, lang),
+        instruments=instrument_lines(instruments, lang),
+        reliable_change_notes=unreliable_scales(instruments, measured, lang),
+        early_dropout_before=number(config.engagement.early_dropout_before, lang),
         version=__version__,
         schema_version=SCHEMA_VERSION,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime(dt.datetime.now(dt.UTC), lang),
         checksums=checksums,
         config_yaml=yaml.safe_dump(config.as_dict(), sort_keys=False, allow_unicode=True),
     )
@@ -333,6 +266,7 @@ def build_report(
     quarantine: bool = False,
     on_step: Callable[[str], None] | None = None,
     force: bool = False,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> ReportRun:
     """Validate an export, compute every outcome and write the report folder.
 
@@ -361,6 +295,9 @@ def build_report(
     force
         Replace ``out`` even when it holds files cdanalytics did not write
         (they are deleted). Never allows writing into or over the export.
+    max_problems
+        Problems listed per rule and table in the validation report
+        (``load_export(max_problems_per_rule=)``; ``None``: all).
 
     Returns
     -------
@@ -379,7 +316,7 @@ def build_report(
     source = Path(export)
     target = check_out_folder(out, "report", sources=[source], force=force)
     with folder_lock(target):
-        return _build(source, target, config, lang, mapping, quarantine, on_step)
+        return _build(source, target, config, lang, mapping, quarantine, on_step, max_problems)
 
 
 def _build(
@@ -390,6 +327,7 @@ def _build(
     mapping: str | Path | None,
     quarantine: bool,
     on_step: Callable[[str], None] | None,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> ReportRun:
     """:func:`build_report` once ``target`` is checked and locked."""
     timings: dict[str, float] = {}
@@ -417,6 +355,7 @@ def _build(
         programmes=cfg.programmes,
         instruments=cfg.instruments,
         audit_tools=cfg.audit_tools,
+        max_problems_per_rule=max_problems,
     )
     done("load")
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
@@ -435,10 +374,12 @@ def _build(
     page = _render_html(outcomes_obj, published, figures, outcomes, checksums, lang)
     run = {
         "package_version": __version__,
+        "library_versions": library_versions(),
         "schema_version": SCHEMA_VERSION,
         "export": str(source.resolve()),
         "extract_date": outcomes["extract_date"],
         "input_checksums": checksums,
+        "mapping_checksum": _file_checksum(mapping) if isinstance(mapping, (str, Path)) else None,
         "rows": _published_rows(published.get("rows")),
         "config": cfg.as_dict(),
         "config_digest": config_digest(cfg),
@@ -470,6 +411,11 @@ def _file_checksums(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
     }
+
+
+def _file_checksum(path: str | Path) -> str:
+    """SHA-256 of one file (the site mapping, which may lie outside the export)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _published_rows(rows: PublishedTable | None) -> dict[str, dict[str, Any]]:

@@ -371,8 +371,24 @@ def _prepost(out: Outcomes) -> None:
     t["change"] = prepost.change(export, registry=instruments)
     if export.participants["programme"].notna().any():  # each programme's own section
         t["change_by_programme"] = prepost.change(export, by="programme", registry=instruments)
-    changes = prepost.reliable_change(export, registry=instruments)
-    t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
+    reliable = reliable_instruments(instruments)
+    present = export.measures["instrument"].astype(str).unique()
+    if any(code in reliable for code in present):
+        # Only where the registry gives a reliability: nothing else can be computed
+        # (the report says why, by instrument; see report.page.unreliable_scales).
+        changes = prepost.reliable_change(
+            export, registry=instruments, instruments=[c for c in present if c in reliable]
+        )
+        t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
+
+
+def reliable_instruments(instruments: dict[str, Any]) -> list[str]:
+    """Instruments whose every scale has a reliability: reliable change is computable."""
+    return [
+        code
+        for code, entry in instruments.items()
+        if all(info.get("reliability") is not None for info in entry["scales"].values())
+    ]
 
 
 def compute_outcomes(

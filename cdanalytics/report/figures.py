@@ -16,8 +16,10 @@ simply absent.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -36,11 +38,11 @@ from .. import charts
 from ..charts.common import group_labels, note_suppressed, varies
 from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
 from ..engagement import STAGES
-from ..i18n import label
+from ..i18n import has_label, label
 from .compute import OVERALL, Outcomes
 from .tables import PublishedTable
 
-__all__ = ["Figure", "draw_figures"]
+__all__ = ["Figure", "accessible_svg", "alt_text", "draw_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +58,48 @@ class Figure:
     section
         Report section it belongs to.
     svg
-        The figure as SVG text (embedded in ``report.html``).
+        The figure as SVG text (embedded in ``report.html``), with its text
+        alternative as the SVG's ``<title>`` (``role="img"``).
     png
         The figure as PNG bytes.
+    alt
+        Text alternative: what the figure shows, in the report's language.
+    font_pt
+        Size in points of the smallest text drawn (the page keeps the figure
+        wide enough for that text to stay legible).
     """
 
     name: str
     section: str
     svg: str
     png: bytes
+    alt: str = ""
+    font_pt: float = charts.MIN_FONT_PT
+
+    @property
+    def width_pt(self) -> float:
+        """Width of the SVG's drawing area (its ``viewBox``), in points."""
+        match = _VIEWBOX.search(self.svg[: self.svg.index(">")])
+        return float(match.group(1)) if match else 0.0
+
+
+_VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
+
+
+def alt_text(name: str, ax: Axes, lang: str) -> str:
+    """The text alternative of figure ``name``: its description from the locale
+    files (``alt_<name>``), or else its title, said to be a chart whose numbers
+    are in the report's tables."""
+    if has_label(f"alt_{name}", lang):
+        return label(f"alt_{name}", lang)
+    title = ax.get_title() or ax.get_title("left") or label(name, lang)
+    return label("alt_figure", lang, title=title)
+
+
+def accessible_svg(svg: str, alt: str) -> str:
+    """``svg`` with ``role="img"`` and ``alt`` as its ``<title>`` (its accessible name)."""
+    end = svg.index(">")
+    return f'{svg[:end]} role="img">\n<title>{html.escape(alt)}</title>{svg[end + 1 :]}'
 
 
 def _render(ax: Axes) -> tuple[str, bytes]:
@@ -373,8 +408,18 @@ def draw_figures(
         ax = draw()
         if ax is None:
             continue
+        alt, font_pt = alt_text(name, ax, lang), charts.smallest_font(ax)
         svg, png = _render(ax)
-        figures.append(Figure(name=name, section=section, svg=svg, png=png))
+        figures.append(
+            Figure(
+                name=name,
+                section=section,
+                svg=accessible_svg(svg, alt),
+                png=png,
+                alt=alt,
+                font_pt=font_pt,
+            )
+        )
     return figures
 
 

@@ -293,13 +293,65 @@ def _policy(published: dict[str, PublishedTable]) -> DisclosurePolicy:
     return next(iter(published.values())).protected.policy
 
 
-def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[str, Any]:
+def _enough(policy: DisclosurePolicy, hazard: pd.DataFrame) -> bool:
+    row = hazard.iloc[0]
+    return policy.enough(
+        row["n_treated"], row["n_control"], row["events_treated"], row["events_control"]
+    )
+
+
+#: Reliable-change classes as ``outcomes.json`` gives them: improved reliably
+#: counts the recovered too (recovered = improved reliably into the normal range).
+_CLASSES = {
+    "recovered": ("recovered",),
+    "improved": ("recovered", "improved"),
+    "unchanged": ("unchanged",),
+    "deteriorated": ("deteriorated",),
+    "n": ("n_total",),
+}
+
+
+def _reliable_change(
+    classes: PublishedTable | None, instrument: str, scale: str, informant: str
+) -> dict[str, int] | bool | None:
+    """Published reliable-change counts of one measure, summed over its baseline rows.
+
+    ``False`` when reliable change was not computed for it, ``None`` when a
+    count it needs is withheld (the sums then could not be published).
+    """
+    if classes is None:
+        return False
+    frame = classes.published
+    rows = frame[
+        (frame["instrument"].astype(str) == instrument)
+        & (frame["scale"].astype(str) == scale)
+        & (frame["informant"].astype(str) == informant)
+    ]
+    if rows.empty:
+        return False
+    columns = sorted({c for parts in _CLASSES.values() for c in parts})
+    if rows[columns].isna().to_numpy().any():
+        return None
+    return {
+        name: int(rows[list(parts)].to_numpy(dtype="int64").sum())
+        for name, parts in _CLASSES.items()
+    }
+
+
+def _prepost(
+    out: Outcomes, published: dict[str, PublishedTable], withheld: _Withheld
+) -> dict[str, Any]:
     change = published.get("change")
     if change is None:
         return {}
+    registry = out.export.registries.instruments
     section = {}
     for i, row in change.published.iterrows():
         key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
+        info = registry.get(str(row["instrument"]), {}).get("scales", {}).get(str(row["scale"]))
+        classes = _reliable_change(
+            published.get("reliable_change"), *(str(row[c]) for c in _MEASURE)
+        )
         section[key] = _figures(
             change,
             i,
@@ -317,7 +369,13 @@ def _prepost(published: dict[str, PublishedTable], withheld: _Withheld) -> dict[
             f"prepost.{key}",
             withheld,
         )
+        section[key]["direction"] = info["direction"] if info else None
+        if classes is not False:
+            section[key]["reliable_change"] = classes
     return section
+
+
+_MEASURE = ("instrument", "scale", "informant")
 
 
 def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dict[str, Any]:
@@ -345,7 +403,7 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         "disclosure": out.config.as_dict()["disclosure"],
         "engagement": _engagement(published, groupings, withheld),
         "reoffending": _reoffending(out, published, groupings[0], withheld),
-        "prepost": _prepost(published, withheld),
+        "prepost": _prepost(out, published, withheld),
         "programmes": _programmes(out, published, groupings, withheld),
         "not_computed": list(out.notes),
         "withheld": dict(withheld),

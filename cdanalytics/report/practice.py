@@ -25,8 +25,9 @@ before anything is published:
     Agreement between readers per item (Cohen's weighted kappa, quadratic
     weights) on double-read files; withheld on fewer than threshold files.
 ``practice_family``
-    Family outcomes by period and training (:func:`cdanalytics.practice.family_outcomes`),
-    cases with the outcome known and with it true protected as one row.
+    Family outcomes by period and training (:func:`cdanalytics.practice.family_outcomes`)
+    with an ``All`` row per period and outcome, each (period, outcome) block
+    protected like a ``practice_teams`` block.
 
 The section's headline figures go under the ``practice`` key of
 ``outcomes.json`` (``docs/outcomes.md``), withheld ones ``null`` with their
@@ -38,7 +39,6 @@ site's own items or tool are analysed like the built-in ones.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +51,8 @@ from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round
 from ..errors import AnalysisError
 from ..i18n import percent
 from ..io.export import Export
-from .compute import OVERALL
+from .compute import OVERALL, distinct_from_overall
+from .practice_headlines import AGREEMENT_STATISTIC, practice_headlines
 from .tables import PublishedTable, TableSpec
 
 __all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_section"]
@@ -64,9 +65,6 @@ PRACTICE_TABLES: tuple[str, ...] = (
     "practice_family",
     "practice_teams",
 )
-
-#: The agreement statistic the report shows (ordinal scales: quadratic weights).
-AGREEMENT_STATISTIC = "weighted_kappa_quadratic"
 
 _SHARE = ("rate", "ci_low", "ci_high")
 _SHARE_RATES = {"rate": ("n_met", "n_files", "ci_low", "ci_high", 1.0)}
@@ -156,10 +154,11 @@ def _labels(tool: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _team_shares(prepared: pd.DataFrame, registry: Mapping[str, Any], tool: str) -> pd.DataFrame:
     """Files and files met by team, period and item, with an ``All`` row per period and item."""
     by_team = practice.shares(prepared, by=("period", "team"), tool=tool, registry=registry)
+    by_team["team"] = by_team["team"].astype(str)
+    by_team = distinct_from_overall(by_team, ["team"])  # a team called "All" is not the total
     overall = practice.shares(prepared, by=("period",), tool=tool, registry=registry)
     overall["team"] = OVERALL
     frame = pd.concat([by_team, overall[by_team.columns]], ignore_index=True)
-    frame["team"] = frame["team"].astype(str)
     frame["period"] = frame["period"].astype(str)
     frame["item"] = frame["item"].astype(str)
     return frame.rename(columns={"share": "rate"})
@@ -169,35 +168,47 @@ def _team_shares(prepared: pd.DataFrame, registry: Mapping[str, Any], tool: str)
 
 
 def _protect_blocks(
-    frame: pd.DataFrame, policy: DisclosurePolicy, blocks: list[str], name: str
+    frame: pd.DataFrame,
+    policy: DisclosurePolicy,
+    *,
+    name: str,
+    blocks: list[str],
+    group: str,
+    total: str,
+    part: str,
+    rates: Mapping[str, tuple],
 ) -> SuppressedTable:
-    """Protect ``frame`` one (period, item) block at a time, teams adding up to ``All``."""
+    """Protect ``frame`` one block at a time, the ``group`` rows adding up to an ``All`` row.
+
+    Each block (for example one period and item) is one two-way table: ``part``
+    and its remainder within a row add up to ``total``, and the rows of the
+    block add up to its ``All`` row down the columns, so a withheld count can
+    be recovered neither by subtraction within a row nor from the total.
+    """
     published, mask, primary = [], [], []
-    shown = ["period", "item", "team", "n_files", "n_met", *_SHARE]
+    shown = [*blocks, group, total, part, *_SHARE]
     for _, block in frame.groupby(blocks, sort=False, observed=True):
         block = pd.concat(
-            [block[block["team"] != OVERALL], block[block["team"] == OVERALL]], ignore_index=True
+            [block[block[group] != OVERALL], block[block[group] == OVERALL]], ignore_index=True
         )
-        has_total = bool((block["team"] == OVERALL).any())
+        has_total = bool((block[group] == OVERALL).any())
         protected = protect_frame(
             block[shown],
             policy,
-            count_cols=["n_met"],
-            base_cols=dict.fromkeys(_SHARE, "n_files"),
-            numerator_cols=dict.fromkeys(_SHARE, "n_met"),
-            row_total="n_files",
+            count_cols=[part],
+            base_cols=dict.fromkeys(_SHARE, total),
+            numerator_cols=dict.fromkeys(_SHARE, part),
+            row_total=total,
             col_total=len(block) - 1 if has_total else None,
             table=name,
-            key_columns=["period", "item", "team"],
-            rates=_SHARE_RATES,
+            key_columns=[*blocks, group],
+            rates=rates,
         )
         published.append(protected.published)
         mask.append(protected.mask)
         primary.append(protected.primary)
     return SuppressedTable(
-        published=round_counts(
-            pd.concat(published, ignore_index=True), ["n_files", "n_met"], policy
-        ),
+        published=round_counts(pd.concat(published, ignore_index=True), [total, part], policy),
         mask=pd.concat(mask, ignore_index=True),
         primary=pd.concat(primary, ignore_index=True),
         policy=policy,
@@ -265,109 +276,33 @@ def _simple(
 def _family_table(
     family: pd.DataFrame, policy: DisclosurePolicy, registry: Mapping[str, Any], tool: str
 ) -> SuppressedTable:
-    result = practice.family_outcomes(
+    """Family outcomes by period and arm, with an ``All`` row per period and outcome.
+
+    The arms of a period add up to its ``All`` row (whose cases are about the
+    files of the period in ``practice_items``), so each (period, outcome) is
+    protected as one table: a small arm is not recoverable as the total minus
+    the other arm.
+    """
+    by_arm = practice.family_outcomes(
         family, by=("period", "trained"), tool=tool, registry=registry
     )
-    result["arm"] = np.where(result["trained"].astype(bool), "trained", "untrained")
-    result["period"] = result["period"].astype(str)
-    result["outcome"] = result["outcome"].astype(str)
-    frame = result.rename(columns={"share": "rate"})[
-        ["period", "arm", "outcome", "n_cases", "n_yes", *_SHARE]
-    ].reset_index(drop=True)
-    protected = protect_frame(
-        frame,
+    by_arm["arm"] = np.where(by_arm["trained"].astype(bool), "trained", "untrained")
+    overall = practice.family_outcomes(family, by=("period",), tool=tool, registry=registry)
+    overall["arm"] = OVERALL
+    columns = ["period", "arm", "outcome", "n_cases", "n_yes", "share", "ci_low", "ci_high"]
+    frame = pd.concat([by_arm[columns], overall[columns]], ignore_index=True)
+    frame["period"] = frame["period"].astype(str)
+    frame["outcome"] = frame["outcome"].astype(str)
+    return _protect_blocks(
+        frame.rename(columns={"share": "rate"}),
         policy,
-        count_cols=["n_yes"],
-        base_cols=dict.fromkeys(_SHARE, "n_cases"),
-        numerator_cols=dict.fromkeys(_SHARE, "n_yes"),
-        row_total="n_cases",
-        table="practice_family",
-        key_columns=["period", "arm", "outcome"],
+        name="practice_family",
+        blocks=["period", "outcome"],
+        group="arm",
+        total="n_cases",
+        part="n_yes",
         rates=_FAMILY_RATES,
     )
-    return SuppressedTable(
-        published=round_counts(protected.published, ["n_cases", "n_yes"], policy),
-        mask=protected.mask,
-        primary=protected.primary,
-        policy=policy,
-    )
-
-
-# -- outcomes.json ----------------------------------------------------------------------------
-
-
-def _value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def _figures(
-    table: PublishedTable,
-    i: int,
-    columns: Mapping[str, str],
-    path: str,
-    withheld: dict[str, Any],
-) -> dict[str, Any]:
-    protected = table.protected
-    policy = protected.policy
-    out = {}
-    for key, column in columns.items():
-        if protected.mask.loc[i, column]:
-            reason = "primary" if protected.primary.loc[i, column] else "secondary"
-            withheld[f"{path}.{key}"] = {
-                "marker": policy.marker(reason),
-                "reason": policy.explain(reason),
-            }
-        out[key] = _value(protected.published.loc[i, column])
-    return out
-
-
-def _headlines(
-    tables: Mapping[str, PublishedTable], tool: str, withheld: dict[str, Any]
-) -> dict[str, Any]:
-    figures: dict[str, Any] = {"tool": tool}
-    items = tables["practice_items"]
-    share = {"n_files": "n_files", "n_met": "n_met", "rate": "rate"}
-    share |= {"ci_low": "ci_low", "ci_high": "ci_high"}
-    figures["items"] = {}
-    for i, row in items.published.iterrows():
-        path = f"practice.items.{row['item']}.{row['period']}"
-        entry = _figures(items, i, share, path, withheld)
-        figures["items"].setdefault(str(row["item"]), {})[str(row["period"])] = entry
-    if "practice_change" in tables:
-        change = tables["practice_change"]
-        cols = {"n_files": "n_files", "estimate": "estimate", "ci_low": "ci_low"}
-        cols |= {"ci_high": "ci_high", "p_value": "p_value"}
-        figures["change"] = {}
-        for i, row in change.published.iterrows():
-            path = f"practice.change.{row['item']}.{row['contrast']}"
-            entry = _figures(change, i, cols, path, withheld)
-            figures["change"].setdefault(str(row["item"]), {})[str(row["contrast"])] = entry
-    if "practice_agreement" in tables:
-        agree = tables["practice_agreement"]
-        cols = {"n_files": "n_files", "kappa": "kappa"}
-        cols |= {"ci_low": "kappa_ci_low", "ci_high": "kappa_ci_high"}
-        figures["agreement"] = {
-            str(row["item"]): _figures(
-                agree, i, cols, f"practice.agreement.{row['item']}", withheld
-            )
-            for i, row in agree.published.iterrows()
-        }
-        figures["agreement_statistic"] = AGREEMENT_STATISTIC
-    if "practice_family" in tables:
-        fam = tables["practice_family"]
-        cols = {"n_cases": "n_cases", "n_yes": "n_yes", "rate": "rate"}
-        cols |= {"ci_low": "ci_low", "ci_high": "ci_high"}
-        figures["family"] = {}
-        for i, row in fam.published.iterrows():
-            group = f"{row['period']} / {row['arm']}"
-            path = f"practice.family.{row['outcome']}.{group}"
-            entry = _figures(fam, i, cols, path, withheld)
-            figures["family"].setdefault(str(row["outcome"]), {})[group] = entry
-    return figures
 
 
 # -- the section ------------------------------------------------------------------------------
@@ -414,7 +349,14 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
     notes: list[str] = []
     prepared = practice.prepare_audits(audits, tool, registry)
     teams = _protect_blocks(
-        _team_shares(prepared, registry, tool), policy, ["period", "item"], "practice_teams"
+        _team_shares(prepared, registry, tool),
+        policy,
+        name="practice_teams",
+        blocks=["period", "item"],
+        group="team",
+        total="n_files",
+        part="n_met",
+        rates=_SHARE_RATES,
     )
     bases = dict.fromkeys(_SHARE, "n_files")
     numerators = dict.fromkeys(_SHARE, "n_met")
@@ -485,7 +427,7 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
             tables["practice_family"] = _table(
                 "practice_family",
                 family,
-                ("period", "arm", "outcome"),
+                ("period", "outcome", "arm"),
                 ("n_cases", "n_yes"),
                 dict.fromkeys(_SHARE, "n_cases"),
                 dict.fromkeys(_SHARE, "n_yes"),
@@ -495,5 +437,5 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
         "practice_teams", teams, keys, ("n_files", "n_met"), bases, numerators, labels
     )
     withheld: dict[str, Any] = {}
-    figures = _headlines(tables, tool, withheld)
+    figures = practice_headlines(tables, tool, withheld)
     return PracticeSection(tables=tables, figures=figures, withheld=withheld, notes=notes)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..i18n import label, number, percent
+from .wording import prepost_summary
 
 __all__ = ["matched_sentences", "programme_overview", "summary_sentences"]
 
@@ -199,23 +200,7 @@ def _reoffending(reo: Mapping[str, Any], lang: str) -> list[str]:
 
 
 def _prepost(prepost: Mapping[str, Any], lang: str) -> list[str]:
-    sentences = []
-    for key, figures in prepost.items():
-        if not _all_present(figures, "mean_change", "ci_low", "ci_high", "g_av"):
-            continue
-        instrument, scale, informant = key.split(".")
-        sentences.append(
-            label(
-                "summary_prepost",
-                lang,
-                label=f"{label(instrument, lang)} {label(scale, lang)} ({label(informant, lang)})",
-                change=number(figures["mean_change"], lang, 2),
-                low=number(figures["ci_low"], lang, 2),
-                high=number(figures["ci_high"], lang, 2),
-                g=number(figures["g_av"], lang, 2),
-            )
-        )
-    return sentences
+    return prepost_summary(prepost, lang)
 
 
 def _has_withheld(value: Any) -> bool:

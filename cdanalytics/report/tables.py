@@ -121,8 +121,15 @@ class PublishedTable:
 
     def display(self, lang: str = "en") -> pd.DataFrame:
         """Strings with withheld cells labelled, numbers in ``lang``'s convention."""
+        published = self.protected.published
+        counts = {  # whole numbers with the language's thousands separator
+            column: partial(_fmt_0, lang=lang)
+            for column in published.columns
+            if pd.api.types.is_integer_dtype(published[column].dtype)
+            and column not in self.key_columns
+        }
         return self.protected.formatted(
-            {column: partial(fmt, lang=lang) for column, fmt in _FORMATS.items()}
+            {**counts, **{column: partial(fmt, lang=lang) for column, fmt in _FORMATS.items()}}
         )
 
     @property
@@ -158,7 +165,11 @@ def _fmt_share(value: object, lang: str) -> str:
 
 def _fmt_p(value: object, lang: str) -> str:
     value = float(value)
-    return "<0.001" if value < 0.001 else number(value, lang, 3)
+    return f"<{number(0.001, lang, 3)}" if value < 0.001 else number(value, lang, 3)
+
+
+def _fmt_0(value: object, lang: str) -> str:
+    return number(float(value), lang)
 
 
 def _fmt_pp(value: object, lang: str) -> str:

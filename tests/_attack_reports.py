@@ -1,0 +1,128 @@
+"""The attacker suite's reports: each ``cdanalytics report`` run once per session.
+
+Shared by ``tests/test_disclosure_attack*.py`` through the ``attack_reports``
+fixture of ``tests/conftest.py``; see ``tests/test_disclosure_attack.py`` for the
+policy the suite holds the report to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _attack import Published, read_published, true_counts, wrong_recoveries
+
+from cdanalytics.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+# name -> (participants, seed) of the synthetic exports; "sample" is data/sample
+SYNTHETIC = {"small": (300, 3), "second": (300, 4), "large": (20_000, 7)}
+EXPORTS = ["sample", "small", pytest.param("large", marks=pytest.mark.slow)]
+THRESHOLDS = [5, 10, 30]
+METHODS = {
+    "suppression": {},
+    "rounding": {"round_to": 5},
+    "cell_key": {"method": "cell_key"},
+}
+
+
+@dataclass
+class Report:
+    """One run of ``cdanalytics report``: exit code, folder, log and what it published."""
+
+    code: int
+    folder: Path
+    log: str
+
+    def published(self) -> Published:
+        return read_published(self.folder, self.log)
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """``cdanalytics ARGV`` in this process: exit code and everything it logged or printed."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            code = main(argv)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    return code, buffer.getvalue()
+
+
+class Reports:
+    """Every export and report of the session, each made once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[str, Report] = {}
+
+    def export(self, name: str) -> Path:
+        if name == "sample":
+            return SAMPLE
+        folder = self.root / "exports" / name
+        if not folder.is_dir():
+            n, seed = SYNTHETIC[name]
+            code, log = run_cli(
+                ["synth", "--participants", str(n), "--seed", str(seed), "--out", str(folder)]
+            )
+            assert code == 0, log
+        return folder
+
+    def report(self, export: str | Path, config: dict, extra: tuple[str, ...] = ()) -> Report:
+        path = export if isinstance(export, Path) else self.export(export)
+        name = json.dumps([str(path), config, extra], sort_keys=True)
+        if name not in self.cache:
+            index = len(self.cache)
+            out = self.root / "reports" / f"r{index}"
+            cfg = self.root / "configs" / f"c{index}.yaml"  # written as JSON, which is YAML
+            cfg.parent.mkdir(parents=True, exist_ok=True)
+            cfg.write_text(json.dumps(config), encoding="utf-8")
+            argv = ["report", str(path), "--out", str(out), "--config", str(cfg), *extra]
+            code, log = run_cli(argv)
+            self.cache[name] = Report(code, out, log)
+        return self.cache[name]
+
+
+#: A fixed site secret for the cell key method (a test value, never a real one).
+TEST_SECRET = "attack-suite-cell-key-secret-0123456789"
+
+
+def disclosure(threshold: int, method: str) -> dict:
+    return {"disclosure": {"threshold": threshold, **METHODS[method]}}
+
+
+def published(reports: Reports, export: str | Path, config: dict, method: str) -> Report:
+    """The report, which must succeed under every method (cell key included)."""
+    report = reports.report(export, config)
+    assert report.code == 0, f"the report failed under {config}: {report.log[-2000:]}"
+    return report
+
+
+def truth_of(reports: Reports, export: str | Path, pub: Published) -> dict:
+    path = export if isinstance(export, Path) else reports.export(export)
+    return true_counts(path, pub.groupings)
+
+
+def refuse(found, truth, what: str) -> None:
+    """No recovery at all; and every recovery the export can confirm is confirmed."""
+    wrong = wrong_recoveries(found, truth)
+    assert not wrong, "the attacker's model is wrong (fix tests/_attack.py): " + "; ".join(wrong)
+    leaks = found.lines()
+    assert not leaks, f"{what} recovers {len(leaks)} withheld value(s):\n" + "\n".join(leaks)
+
+
+#: Methods of the release tests: suppression (which may give things away across
+#: releases, reported) and the cell key method (which must not).
+RELEASE_METHODS = ["suppression", "cell_key"]
