@@ -85,19 +85,31 @@ def test_the_summary_tells_one_measure_the_largest_standardised_change():
 
 
 def _outcomes(low, high):
+    """One programme's matched comparison (all starters), in percentage points here;
+    ``outcomes.json`` gives shares. There is no pooled matched figure."""
     return {
         "disclosure": {"threshold": 10},
         "engagement": {},
         "prepost": {},
         "reoffending": {
             "window_months": 12,
-            "matched_difference": {
-                "difference_pp": (low + high) / 2,
-                "ci_low_pp": low,
-                "ci_high_pp": high,
-                "rate_programme_pct": 17.1,
-                "rate_comparison_pct": 24.5,
-            },
+            "matching_gates": {"min_treated": 60, "balance_flag": 0.1, "balance_withhold": 0.25},
+        },
+        "programmes": {
+            "borg": {
+                "matched": {
+                    "all_starters": {
+                        "status": "computed",
+                        "reason": None,
+                        "min_treated": 60,
+                        "difference": (low + high) / 200,
+                        "ci_low": low / 100,
+                        "ci_high": high / 100,
+                        "rate_programme": 0.171,
+                        "rate_comparison": 0.245,
+                    }
+                }
+            }
         },
     }
 
