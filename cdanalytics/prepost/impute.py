@@ -210,15 +210,18 @@ def imputation_predictors(
     explicit = predictors is not None
     names = list(DEFAULT_PREDICTORS if predictors is None else predictors)
     out: dict[str, object] = {}
-    ids = pd.Index(wide["participant_id"].astype(str))
     participants = data.participants if isinstance(data, Export) else None
+    rows = None  # row of participants of each row of wide: looked up once, for every predictor
+    if participants is not None and any(n not in wide.columns for n in names):
+        ids = pd.Index(participants["participant_id"].astype(str))
+        rows = ids.get_indexer(wide["participant_id"].astype(str))
     for name in names:
         if name in wide.columns:
             out[name] = wide[name].array
         elif name == "attendance_rate" and isinstance(data, Export) and _has_sessions(data):
-            out[name] = _attendance_rate(data.sessions).reindex(ids).to_numpy()
+            rate = _attendance_rate(data)
+            out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
         elif participants is not None and name in participants.columns:
-            rows = pd.Index(participants["participant_id"].astype(str)).get_indexer(ids)
             out[name] = participants[name].array.take(rows, allow_fill=True)
         elif explicit:
             raise ConfigError(f"Imputation predictor {name!r} is not in the data.")
@@ -230,11 +233,17 @@ def _has_sessions(export: Export) -> bool:
     return {"participant_id", "attendance"} <= set(sessions.columns) and not sessions.empty
 
 
-def _attendance_rate(sessions: pd.DataFrame) -> pd.Series:
-    """Share of scheduled sessions attended, per participant id (string)."""
-    attended = (sessions["attendance"].astype(str) == "attended").to_numpy(dtype=float)
-    ids = sessions["participant_id"].astype(str)
-    return pd.Series(attended).groupby(ids.to_numpy()).mean()
+def _attendance_rate(export: Export) -> np.ndarray:
+    """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
+    scheduled), from the export's one lookup of session rows to participants."""
+    sessions = export.sessions
+    attended = (sessions["attendance"] == "attended").to_numpy(dtype=float, na_value=0.0)
+    rows = export.participant_rows("sessions")
+    known = rows >= 0
+    size = len(export.participants)
+    n = np.bincount(rows[known], minlength=size).astype(float)
+    hits = np.bincount(rows[known], weights=attended[known], minlength=size)
+    return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
 
 
 def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
