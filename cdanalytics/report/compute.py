@@ -55,7 +55,9 @@ class Outcomes:
         computed; ``gated`` ((programme, analysis) -> the
         :class:`~cdanalytics.matching.GatedComparison`); ``exit_status``
         (the exit status used for each participant); ``matching_seconds``
-        (programme -> seconds its matched comparisons took).
+        (programme -> seconds its matched comparisons took); ``engagement``
+        (the :class:`~cdanalytics.engagement.EngagementData`, prepared once
+        and shared by the added sections).
     notes
         Analyses that could not be computed, each with its reason.
     """
@@ -174,6 +176,7 @@ def engagement_partition(
 
 def _engagement(out: Outcomes) -> None:
     data = engagement.prepare_engagement(out.export)
+    out.models["engagement"] = data  # shared with the added sections (prepared once)
     groupings = list(out.config.groupings)
     early = out.config.engagement.early_dropout_before
     t = out.tables

@@ -264,7 +264,9 @@ def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFra
 def compute(out: Outcomes) -> None:
     """Add the family section's result tables (``family_*``) to ``out.tables``."""
     export = out.export
-    prepared = engagement.prepare_engagement(export)
+    prepared = out.models.get("engagement")  # prepared once, by compute_outcomes
+    if prepared is None:
+        prepared = engagement.prepare_engagement(export)
     staged = _staged(prepared)
     t = out.tables
     if staged:
