@@ -203,6 +203,17 @@ _CHANGE_STATS = (
 )
 
 # A rate (or share) and its interval, as each result table names them.
+#: Statistics of a pre/post change published per programme (base ``n_paired``).
+PROGRAMME_CHANGE_STATS = (
+    "mean_pre",
+    "mean_post",
+    "mean_change",
+    "change_ci_low",
+    "change_ci_high",
+    "g_av",
+    "g_av_ci_low",
+    "g_av_ci_high",
+)
 _RATE = ("rate", "ci_low", "ci_high")
 _COMPLETION = ("completion_rate", "completion_ci_low", "completion_ci_high")
 _COMPLETION_CLEAR = tuple(f"{c}_clear" for c in _COMPLETION)
@@ -392,31 +403,9 @@ SPECS: dict[str, TableSpec] = {
         source="change_by_programme",
         keys=("programme", "instrument", "scale", "informant"),
         fixed_keys=True,
-        columns=(
-            "n_paired",
-            "mean_pre",
-            "mean_post",
-            "mean_change",
-            "change_ci_low",
-            "change_ci_high",
-            "g_av",
-            "g_av_ci_low",
-            "g_av_ci_high",
-        ),
+        columns=("n_paired", *PROGRAMME_CHANGE_STATS),
         counts=("n_paired",),
-        bases=dict.fromkeys(
-            (
-                "mean_pre",
-                "mean_post",
-                "mean_change",
-                "change_ci_low",
-                "change_ci_high",
-                "g_av",
-                "g_av_ci_low",
-                "g_av_ci_high",
-            ),
-            "n_paired",
-        ),
+        bases=dict.fromkeys(PROGRAMME_CHANGE_STATS, "n_paired"),
     ),
     "matched_coverage": TableSpec(
         source="matched_comparisons",
