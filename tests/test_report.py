@@ -165,7 +165,14 @@ class ReportPage(HTMLParser):
 
 
 def table_name(heading: str, lang: str, names: list[str]) -> str:
-    found = [n for n in names if label(f"table_{n}", lang) == heading]
+    """The table a caption names: its label, or its label and a programme's name
+    (a table shown once per programme, ``"<label>: <programme>"``)."""
+    found = [
+        n
+        for n in names
+        if heading == label(f"table_{n}", lang)
+        or heading.startswith(f"{label(f'table_{n}', lang)}: ")
+    ]
     assert len(found) == 1, f"cannot tell which table {heading!r} is"
     return found[0]
 

@@ -105,6 +105,30 @@ def test_completers_change_by_hand_and_imputed_interval_covers_the_truth(report,
     assert imputed["ci_low"] <= true_change <= imputed["ci_high"]
 
 
+def test_prepost_missing_repeats_the_change_table_and_never_its_withheld_cells(report):
+    """The completers' figures and n_imputed are the change table's cells, shown or
+    withheld alike; n_analysed, their sum, is withheld whenever a part is."""
+    keys = ["instrument", "scale", "informant"]
+    missing = read_csv(report[1], "prepost_missing").set_index(keys)
+    change = read_csv(report[1], "change").set_index(keys).loc[missing.index]
+    assert len(missing) > 0
+    for mine, theirs in (
+        ("n_paired", "n_paired"),
+        ("n_imputed", "n_pre_only"),
+        ("mean_change_completers", "mean_change"),
+        ("ci_low_completers", "change_ci_low"),
+        ("ci_high_completers", "change_ci_high"),
+    ):
+        assert (missing[mine] == change[theirs]).all(), mine
+    parts = missing[["n_paired", "n_imputed"]].apply(as_number)
+    total = as_number(missing["n_analysed"])
+    hidden = parts.isna().any(axis=1)
+    assert total[hidden].isna().all()
+    assert (total[~hidden] == parts[~hidden].sum(axis=1)).all()
+    for column in ("mean_change_imputed", "ci_low_imputed", "ci_high_imputed", "fmi"):
+        assert as_number(missing.loc[total.isna(), column]).isna().all(), column
+
+
 def test_variants_count_the_main_reoffenders_of_the_labelled_men(report, outcomes, people):
     men = labelled_men(pd.read_csv(report[0] / "participants.csv", dtype=str))
     table = people.merge(men, on="participant_id", validate="one_to_one")
