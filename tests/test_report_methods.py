@@ -30,6 +30,7 @@ from cdanalytics.i18n import label
 from cdanalytics.io import load_export
 from cdanalytics.report import Outcomes, build_report, compute_outcomes
 from cdanalytics.report import methods_extra as mx
+from cdanalytics.synth import write_synthetic_export
 
 THRESHOLD = 10
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -103,6 +104,44 @@ def test_completers_change_by_hand_and_imputed_interval_covers_the_truth(report,
     assert 0 < imputed["fmi"] < 1
     true_change = truth["prepost"]["cts2"]["physical_assault"]["true_change"]
     assert imputed["ci_low"] <= true_change <= imputed["ci_high"]
+
+
+def _repeats_the_change_table(folder: Path) -> int:
+    """Check that ``prepost_missing`` repeats the ``change`` table; its rows withheld."""
+    keys = ["instrument", "scale", "informant"]
+    missing = read_csv(folder, "prepost_missing").set_index(keys)
+    change = read_csv(folder, "change").set_index(keys).loc[missing.index]
+    assert len(missing) > 0
+    for mine, theirs in (
+        ("n_paired", "n_paired"),
+        ("n_imputed", "n_pre_only"),
+        ("mean_change_completers", "mean_change"),
+        ("ci_low_completers", "change_ci_low"),
+        ("ci_high_completers", "change_ci_high"),
+    ):
+        assert (missing[mine] == change[theirs]).all(), mine
+    parts = missing[["n_paired", "n_imputed"]].apply(as_number)
+    total = as_number(missing["n_analysed"])
+    hidden = parts.isna().any(axis=1)
+    assert total[hidden].isna().all()
+    assert (total[~hidden] == parts[~hidden].sum(axis=1)).all()
+    for column in ("mean_change_imputed", "ci_low_imputed", "ci_high_imputed", "fmi"):
+        assert as_number(missing.loc[total.isna(), column]).isna().all(), column
+    return int(hidden.sum())
+
+
+def test_prepost_missing_repeats_the_change_table_and_never_its_withheld_cells(report, tmp_path):
+    """The completers' figures and n_imputed are the change table's cells, shown or
+    withheld alike; n_analysed, their sum, is withheld whenever a part is (checked
+    on the family export, nothing withheld, and on a small synthetic export at
+    threshold 10, some rows withheld)."""
+    assert _repeats_the_change_table(report[1]) == 0
+    write_synthetic_export(tmp_path / "small", n_participants=300, seed=3)
+    config = {"disclosure": {"threshold": 10}, "prepost": {"timepoints": ["pre", "post"]}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_report(tmp_path / "small", tmp_path / "report", config=config)
+    assert _repeats_the_change_table(tmp_path / "report") > 0
 
 
 def test_variants_count_the_main_reoffenders_of_the_labelled_men(report, outcomes, people):

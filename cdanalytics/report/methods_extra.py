@@ -296,6 +296,73 @@ def _protect_against_main(
         withhold_rows(table, hide, ["n_reoffenders"])
 
 
+#: Columns of ``prepost_missing`` that repeat a cell of the published ``change`` table.
+_FROM_CHANGE = {
+    "n_paired": "n_paired",
+    "n_imputed": "n_pre_only",
+    _COMPLETERS[0]: "mean_change",
+    _COMPLETERS[1]: "change_ci_low",
+    _COMPLETERS[2]: "change_ci_high",
+}
+
+
+def _follow_change(
+    table: PublishedTable, raw: pd.DataFrame, main: PublishedTable, policy: DisclosurePolicy
+) -> None:
+    """Make ``prepost_missing`` repeat the published ``change`` table, never re-decide it.
+
+    The completers' columns and ``n_imputed`` are cells of the ``change``
+    table (its ``n_paired``, ``mean_change``, CI and ``n_pre_only``): each is
+    shown exactly as that table shows it, or withheld where it is withheld, so
+    no number is shown in one table and withheld in the other. ``n_analysed``
+    is ``n_paired + n_imputed``: withheld, with the imputed estimate resting
+    on it, whenever either part is (a sum beside one withheld part gives the
+    part away). When both parts are shown, so is the sum (without rounding or
+    noise it is their sum exactly; otherwise it is the gate's protected value,
+    or withheld where the gate withheld it) and the imputed estimate with it.
+    """
+    keys = ["instrument", "scale", "informant"]
+    protected = table.protected
+    published, mask, primary = protected.published, protected.mask, protected.primary
+
+    def _align(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        mine = published[keys].astype(str).agg("|".join, axis=1)
+        theirs = frame[keys].astype(str).agg("|".join, axis=1)
+        where = pd.Index(theirs).get_indexer(mine)
+        return np.where(where >= 0, where, 0), where >= 0
+
+    rows, found = _align(main.published)
+    source = main.protected
+    for column, theirs_col in _FROM_CHANGE.items():
+        values = source.published[theirs_col].to_numpy()[rows]
+        hidden = source.mask[theirs_col].to_numpy(dtype=bool)[rows] | ~found
+        if column.startswith("n_"):
+            shown = pd.Series(pd.array(values, dtype="Int64"), index=published.index)
+        else:
+            shown = pd.Series(values, index=published.index, dtype=float)
+        published[column] = shown.mask(hidden)
+        mask[column] = hidden
+        primary[column] = source.primary[theirs_col].to_numpy(dtype=bool)[rows] & found
+    either = mask["n_paired"].to_numpy(dtype=bool) | mask["n_imputed"].to_numpy(dtype=bool)
+    exact = policy.method == "suppression" and policy.round_to is None
+    if exact:  # both parts shown: so is their sum (nothing more than the two parts)
+        published["n_analysed"] = (published["n_paired"] + published["n_imputed"]).astype("Int64")
+        mask["n_analysed"] = either
+        primary["n_analysed"] = False
+    else:
+        hide = either & ~mask["n_analysed"].to_numpy(dtype=bool)
+        published.loc[hide, "n_analysed"] = pd.NA
+        mask.loc[hide, "n_analysed"] = True
+    # the imputed estimate is shown exactly where its base n_analysed is
+    rows, found = _align(raw)
+    base = mask["n_analysed"].to_numpy(dtype=bool) | ~found
+    for column in _IMPUTED:
+        values = pd.Series(raw[column].to_numpy(dtype=float)[rows], index=published.index)
+        published[column] = values.mask(base)
+        mask[column] = base
+        primary[column] = False
+
+
 def publish(
     out: Outcomes, policy: DisclosurePolicy, published: Mapping[str, PublishedTable]
 ) -> dict[str, PublishedTable]:
@@ -305,18 +372,8 @@ def publish(
     if "prepost_missing" in t:
         table = publish_gated("prepost_missing", t["prepost_missing"], MISSING_SPEC, policy)
         main = published.get("change")
-        if main is not None:  # n_imputed is the main table's n_pre_only; withhold it there too
-            keys = ["instrument", "scale", "informant"]
-            mine = table.published[keys].astype(str).agg("|".join, axis=1)
-            theirs = main.published[keys].astype(str).agg("|".join, axis=1)
-            for theirs_col, mine_cols in (
-                ("n_paired", ["n_paired", "n_analysed"]),
-                ("n_pre_only", ["n_imputed", "n_analysed"]),
-            ):
-                hidden = set(theirs[main.protected.mask[theirs_col].to_numpy()])
-                rows = mine.isin(hidden).to_numpy()
-                if rows.any():
-                    withhold_rows(table, rows, mine_cols)
+        if main is not None:
+            _follow_change(table, t["prepost_missing"], main, policy)
         added["prepost_missing"] = table
     if "landmark_bands" in t:
         added["landmark_bands"] = publish_gated(
