@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..i18n import label, number, percent
+from .batch_funnel import funnel_section
 
 __all__ = ["STATUS_KEYS", "index_page"]
 
@@ -150,5 +151,6 @@ th{{background:#eef2f5}}</style></head><body>
 <p>{summary}</p>
 <table><thead><tr>{header}</tr></thead><tbody>
 {chr(10).join(rows)}
-</tbody></table></body></html>
+</tbody></table>
+{funnel_section(out, entries, lang)}</body></html>
 """
