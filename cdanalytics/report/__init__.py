@@ -7,8 +7,9 @@
 from .build import ReportRun, build_report, config_digest, input_checksums
 from .compute import Outcomes, compute_outcomes
 from .headlines import OUTCOMES_SCHEMA_VERSION, headline_figures
+from .published import PublishedTable
 from .summary import summary_sentences
-from .tables import SPECS, PublishedTable, publish_tables
+from .tables import SPECS, publish_tables
 
 __all__ = [
     "OUTCOMES_SCHEMA_VERSION",

@@ -61,8 +61,9 @@ from .page import (
     unreliable_scales,
 )
 from .practice import practice_section
+from .published import PublishedTable
 from .summary import programme_overview, summary_sentences
-from .tables import PublishedTable, engagement_views, publish_tables, rows_of
+from .tables import engagement_views, publish_tables, rows_of
 
 __all__ = ["ReportRun", "build_report", "input_checksums"]
 
@@ -121,7 +122,7 @@ def input_checksums(source: Path) -> dict[str, str]:
 
 def _data_quality(export: Export, policy: DisclosurePolicy) -> dict[str, PublishedTable]:
     """Rows read/accepted/quarantined and problems by rule, protected like the rest."""
-    from .tables import TableSpec
+    from .published import TableSpec
 
     report = export.report
     out: dict[str, PublishedTable] = {}

@@ -38,8 +38,8 @@ from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..i18n import label
 from .compute import Outcomes
 from .figures import Figure, render_figure
-from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
-from .tables import PublishedTable
+from .gated import GatedSpec, publish_gated, withhold_rows
+from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline
 
 __all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
 
@@ -201,18 +201,6 @@ CONTACT_SPEC = GatedSpec(
             ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_completers"
         ),
     },
-)
-
-#: Columns of the partner and child change, as the per-programme change table publishes them.
-_CHANGE_STATS = (
-    "mean_pre",
-    "mean_post",
-    "mean_change",
-    "change_ci_low",
-    "change_ci_high",
-    "g_av",
-    "g_av_ci_low",
-    "g_av_ci_high",
 )
 
 
@@ -468,7 +456,7 @@ def add_headlines(
                 .agg(".".join, axis=1),
             }
         )
-        columns = {c: c for c in ("n_paired", *_CHANGE_STATS) if c in frame}
+        columns = {c: c for c in ("n_paired", *PROGRAMME_CHANGE_STATS) if c in frame}
         section["partner_child_change"] = _nested(
             change, names, columns, "family.partner_child_change", withheld
         )

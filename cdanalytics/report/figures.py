@@ -40,7 +40,7 @@ from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
 from ..engagement import STAGES
 from ..i18n import has_label, label
 from .compute import OVERALL, Outcomes
-from .tables import PublishedTable
+from .published import PublishedTable
 
 __all__ = ["Figure", "accessible_svg", "alt_text", "draw_figures", "render_figure"]
 

@@ -17,7 +17,6 @@ report's self-check, HTML tables and CSV files treat it like any other.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,9 +27,9 @@ import pandas as pd
 
 from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round_counts
 from ..i18n import label, number, percent
-from .tables import PublishedTable, TableSpec
+from .published import PublishedTable, TableSpec
 
-__all__ = ["GatedSpec", "GatedTable", "Withheld", "headline", "publish_gated", "withhold_rows"]
+__all__ = ["GatedSpec", "GatedTable", "publish_gated", "withhold_rows"]
 
 
 def _share(value: object, lang: str) -> str:
@@ -218,39 +217,6 @@ def publish_gated(
         fixed_keys=True,
     )
     return GatedTable(name=name, spec=table_spec, protected=protected)
-
-
-class Withheld(dict):
-    """Dotted key of each withheld figure -> its marker and reason (as ``outcomes.json``)."""
-
-    def note(self, path: str, table: PublishedTable, i: int, column: str) -> None:
-        """Record ``path`` if the cell ``(i, column)`` of ``table`` is withheld."""
-        protected = table.protected
-        if column in protected.mask and bool(protected.mask.loc[i, column]):
-            reason = "primary" if bool(protected.primary.loc[i, column]) else "secondary"
-            policy = protected.policy
-            self[path] = {"marker": policy.marker(reason), "reason": policy.explain(reason)}
-
-
-def _value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def headline(
-    table: PublishedTable, i: int, columns: Mapping[str, str], path: str, withheld: Withheld
-) -> dict[str, Any]:
-    """Figures of row ``i`` of a published table under ``outcomes.json`` keys.
-
-    Withheld figures are ``None`` and noted in ``withheld`` under ``path.key``.
-    """
-    row = table.published.loc[i]
-    for key, column in columns.items():
-        withheld.note(f"{path}.{key}", table, i, column)
-    return {key: _value(row.get(column)) for key, column in columns.items()}
 
 
 def withhold_rows(table: PublishedTable, rows: np.ndarray, columns: list[str]) -> None:

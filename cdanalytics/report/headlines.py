@@ -8,50 +8,18 @@ their meaning.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy
 from .compute import OVERALL, Outcomes
-from .tables import PublishedTable
+from .published import PublishedTable, Withheld, headline
 
 __all__ = ["OUTCOMES_SCHEMA_VERSION", "headline_figures"]
 
 #: Version of the ``outcomes.json`` layout.
 OUTCOMES_SCHEMA_VERSION = 1
-
-
-def _value(row: pd.Series, column: str) -> Any:
-    value = row.get(column)
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-class _Withheld(dict):
-    """Key of each withheld figure in ``outcomes.json`` -> its marker and reason."""
-
-    def note(self, path: str, table: PublishedTable, i: int, column: str) -> None:
-        protected = table.protected
-        if column in protected.mask and protected.mask.loc[i, column]:
-            reason = "primary" if protected.primary.loc[i, column] else "secondary"
-            policy = protected.policy
-            self[path] = {"marker": policy.marker(reason), "reason": policy.explain(reason)}
-
-
-def _figures(
-    table: PublishedTable, i: int, columns: dict[str, str], path: str, withheld: _Withheld
-) -> dict[str, Any]:
-    row = table.published.loc[i]
-    for key, column in columns.items():
-        withheld.note(f"{path}.{key}", table, i, column)
-    return {key: _value(row, column) for key, column in columns.items()}
 
 
 def _overall_row(table: PublishedTable, **where: str) -> int:
@@ -71,7 +39,7 @@ _COMPLETION = {
 
 
 def _engagement(
-    published: dict[str, PublishedTable], groupings: list[str], withheld: _Withheld
+    published: dict[str, PublishedTable], groupings: list[str], withheld: Withheld
 ) -> dict[str, Any]:
     first_key = groupings[0]
     table = published["engagement"]
@@ -80,14 +48,14 @@ def _engagement(
     frame = table.published
     for j, group in frame[frame[first_key].astype(str) != OVERALL].iterrows():
         name = " / ".join(str(group[k]) for k in groupings)
-        by_group[name] = _figures(
+        by_group[name] = headline(
             table,
             j,
             {"n_potential": "n_potential", "n_completed": "n_completed", **_COMPLETION},
             f"engagement.completion_by_group.{name}",
             withheld,
         )
-    flow = _figures(
+    flow = headline(
         table,
         i,
         {
@@ -102,7 +70,7 @@ def _engagement(
     )
     return {
         **flow,
-        "completion": _figures(
+        "completion": headline(
             table,
             i,
             {
@@ -117,7 +85,7 @@ def _engagement(
             "engagement.completion",
             withheld,
         ),
-        "dropout": _figures(
+        "dropout": headline(
             table,
             i,
             {
@@ -135,7 +103,7 @@ def _engagement(
 
 
 def _reoffending(
-    out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: _Withheld
+    out: Outcomes, published: dict[str, PublishedTable], first_key: str, withheld: Withheld
 ) -> dict:
     section: dict[str, Any] = {
         "window_months": out.config.reoffending.window_months,
@@ -151,7 +119,7 @@ def _reoffending(
             rows = window.published
             rows = rows[(rows[first_key].astype(str) == OVERALL) & (rows["group"] == group)]
             if len(rows):
-                section[group] = _figures(
+                section[group] = headline(
                     window,
                     rows.index[0],
                     {
@@ -208,7 +176,7 @@ _PROGRAMME_ENGAGEMENT = {
 
 
 def _matched(
-    out: Outcomes, published: dict[str, PublishedTable], code: str, withheld: _Withheld
+    out: Outcomes, published: dict[str, PublishedTable], code: str, withheld: Withheld
 ) -> dict[str, Any]:
     """Each analysis of one programme: what its gates decided, and its published figures."""
     gates = out.tables.get("matching_gates")
@@ -229,12 +197,12 @@ def _matched(
         where = {"programme": code, "analysis": row.analysis}
         rows = [] if coverage is None else _rows(coverage, **where)
         if rows:
-            entry.update(_figures(coverage, rows[0], _MATCHED_COVERAGE, path, withheld))
+            entry.update(headline(coverage, rows[0], _MATCHED_COVERAGE, path, withheld))
         rows = [] if table is None else _rows(table, **where)
         if rows:
-            entry.update(_figures(table, rows[0], _MATCHED_SAMPLE, path, withheld))
+            entry.update(headline(table, rows[0], _MATCHED_SAMPLE, path, withheld))
             if row.status in ("computed", "flagged"):
-                entry.update(_figures(table, rows[0], _MATCHED_EFFECT, path, withheld))
+                entry.update(headline(table, rows[0], _MATCHED_EFFECT, path, withheld))
         section[row.analysis] = entry
     return section
 
@@ -248,7 +216,7 @@ def _rows(table: PublishedTable, **where: str) -> list[int]:
 
 
 def _programmes(
-    out: Outcomes, published: dict[str, PublishedTable], groupings: list[str], withheld: _Withheld
+    out: Outcomes, published: dict[str, PublishedTable], groupings: list[str], withheld: Withheld
 ) -> dict[str, Any]:
     """Per programme: key engagement figures (when the report is grouped by programme
     alone) and the gated matched comparisons."""
@@ -263,7 +231,7 @@ def _programmes(
             rows = _rows(engagement, programme=code)
             if rows:
                 entry.update(
-                    _figures(
+                    headline(
                         engagement, rows[0], _PROGRAMME_ENGAGEMENT, f"programmes.{code}", withheld
                     )
                 )
@@ -332,7 +300,7 @@ def _reliable_change(
 
 
 def _prepost(
-    out: Outcomes, published: dict[str, PublishedTable], withheld: _Withheld
+    out: Outcomes, published: dict[str, PublishedTable], withheld: Withheld
 ) -> dict[str, Any]:
     change = published.get("change")
     if change is None:
@@ -345,7 +313,7 @@ def _prepost(
         classes = _reliable_change(
             published.get("reliable_change"), *(str(row[c]) for c in _MEASURE)
         )
-        section[key] = _figures(
+        section[key] = headline(
             change,
             i,
             {
@@ -388,7 +356,7 @@ def headline_figures(out: Outcomes, published: dict[str, PublishedTable]) -> dic
         ``"withheld"`` (dotted key -> ``marker`` and ``reason``).
     """
     groupings = list(out.config.groupings)
-    withheld = _Withheld()
+    withheld = Withheld()
     return {
         "schema_version": OUTCOMES_SCHEMA_VERSION,
         "title": out.config.title,

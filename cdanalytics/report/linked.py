@@ -32,32 +32,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy, LinkedDecision, SuppressedTable, protect_linked
 from .compute import OVERALL
-
-
-class PublishedTable(Protocol):
-    """What this module reads and sets of a published table
-    (:class:`cdanalytics.report.tables.PublishedTable`, which imports this
-    module: described here by its shape so the two do not import each other)."""
-
-    spec: Any
-    protected: SuppressedTable
-    groupings: tuple[str, ...]
-    counts: pd.DataFrame | None
-    members: Mapping[str, tuple[str, ...]]
-
-    @property
-    def published(self) -> pd.DataFrame: ...
-
-    @property
-    def key_columns(self) -> list[str]: ...
-
+from .published import PublishedTable
 
 __all__ = ["protect_links", "withhold_dependent_statistics"]
 

@@ -36,8 +36,8 @@ from ..errors import AnalysisError
 from ..i18n import label, number
 from .compute import OVERALL, Outcomes
 from .figures import Figure, render_figure
-from .gated import GatedSpec, Withheld, headline, publish_gated, withhold_rows
-from .tables import PublishedTable
+from .gated import GatedSpec, publish_gated, withhold_rows
+from .published import PublishedTable, Withheld, headline
 
 __all__ = [
     "HEADLINE",

@@ -20,7 +20,7 @@ from ..config import EvaluationConfig
 from ..i18n import LANGUAGES, category, has_label, label, localised, number
 from ..registry import completion_rule_text
 from .figures import Figure
-from .tables import PublishedTable
+from .published import PublishedTable
 
 __all__ = [
     "LEGIBLE_PX",

@@ -53,7 +53,7 @@ from ..i18n import percent
 from ..io.export import Export
 from .compute import OVERALL, distinct_from_overall
 from .practice_headlines import AGREEMENT_STATISTIC, practice_headlines
-from .tables import PublishedTable, TableSpec
+from .published import PublishedTable, TableSpec
 
 __all__ = ["PRACTICE_TABLES", "PracticeSection", "practice_section"]
 

@@ -7,47 +7,15 @@ too, with its marker and reason under ``withheld`` (``docs/outcomes.md``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
-
-from .tables import PublishedTable
+from .published import PublishedTable, headline
 
 __all__ = ["AGREEMENT_STATISTIC", "practice_headlines"]
 
 #: The agreement statistic the report shows (ordinal scales: quadratic weights).
 AGREEMENT_STATISTIC = "weighted_kappa_quadratic"
-
-
-def _value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def _figures(
-    table: PublishedTable,
-    i: int,
-    columns: Mapping[str, str],
-    path: str,
-    withheld: dict[str, Any],
-) -> dict[str, Any]:
-    protected = table.protected
-    policy = protected.policy
-    out = {}
-    for key, column in columns.items():
-        if protected.mask.loc[i, column]:
-            reason = "primary" if protected.primary.loc[i, column] else "secondary"
-            withheld[f"{path}.{key}"] = {
-                "marker": policy.marker(reason),
-                "reason": policy.explain(reason),
-            }
-        out[key] = _value(protected.published.loc[i, column])
-    return out
 
 
 def practice_headlines(
@@ -79,7 +47,7 @@ def practice_headlines(
     figures["items"] = {}
     for i, row in items.published.iterrows():
         path = f"practice.items.{row['item']}.{row['period']}"
-        entry = _figures(items, i, share, path, withheld)
+        entry = headline(items, i, share, path, withheld)
         figures["items"].setdefault(str(row["item"]), {})[str(row["period"])] = entry
     if "practice_change" in tables:
         change = tables["practice_change"]
@@ -88,14 +56,14 @@ def practice_headlines(
         figures["change"] = {}
         for i, row in change.published.iterrows():
             path = f"practice.change.{row['item']}.{row['contrast']}"
-            entry = _figures(change, i, cols, path, withheld)
+            entry = headline(change, i, cols, path, withheld)
             figures["change"].setdefault(str(row["item"]), {})[str(row["contrast"])] = entry
     if "practice_agreement" in tables:
         agree = tables["practice_agreement"]
         cols = {"n_files": "n_files", "kappa": "kappa"}
         cols |= {"ci_low": "kappa_ci_low", "ci_high": "kappa_ci_high"}
         figures["agreement"] = {
-            str(row["item"]): _figures(
+            str(row["item"]): headline(
                 agree, i, cols, f"practice.agreement.{row['item']}", withheld
             )
             for i, row in agree.published.iterrows()
@@ -109,6 +77,6 @@ def practice_headlines(
         for i, row in fam.published.iterrows():
             group = f"{row['period']} / {row['arm']}"
             path = f"practice.family.{row['outcome']}.{group}"
-            entry = _figures(fam, i, cols, path, withheld)
+            entry = headline(fam, i, cols, path, withheld)
             figures["family"].setdefault(str(row["outcome"]), {})[group] = entry
     return figures
