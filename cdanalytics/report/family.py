@@ -35,10 +35,12 @@ from .. import engagement
 from .._groups import group_by
 from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
+from ..engagement.status import is_potential
 from ..i18n import label
 from .compute import Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
+from .linked import protect_beside
 from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline
 
 __all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
@@ -229,7 +231,22 @@ def _staged(prepared: engagement.EngagementData) -> list[str]:
 
 
 def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFrame:
+    """Stage completion among the programme's potential completers.
+
+    The cohort of each stage is the engagement table's potential completers
+    (:func:`cdanalytics.engagement.completion`) who have had the time to
+    finish the stage or have finished it: one cohort per programme, as in the
+    Caledonian evaluation's funnel, nested in the engagement table's, so that
+    the two tables do not differ by a small group of recent starters (the gate
+    protects them together all the same, :func:`.linked.protect_beside`).
+    """
     progress = engagement.stage_progress(export, prepared=prepared)
+    ep = prepared.episodes
+    programme = ep["started"].to_numpy(dtype=bool) & is_potential(ep, closed_cases=True)
+    attrs = dict(progress.attrs)
+    stage = progress["potential_completer"].to_numpy() | progress["completed"].to_numpy()
+    progress = progress.assign(potential_completer=stage & programme[attrs["episode_row"]])
+    progress.attrs.update(attrs)
     rates = engagement.stage_completion(export, "programme", prepared=prepared, progress=progress)
     potential = progress["potential_completer"].to_numpy()
     reached = np.where(progress["reached"].to_numpy(), "reached", "other")
@@ -369,9 +386,9 @@ def publish(
     t = out.tables
     added: dict[str, PublishedTable] = {}
     if "family_stages" in t:
-        added["family_stages"] = publish_gated(
-            "family_stages", t["family_stages"], STAGE_SPEC, policy
-        )
+        stages = publish_gated("family_stages", t["family_stages"], STAGE_SPEC, policy)
+        protect_beside(published, stages, policy)  # stage and programme potential completers
+        added["family_stages"] = stages
     if "family_reviews" in t:
         reviews = t["family_reviews"].assign(review=lambda df: df["review"].astype(str))
         table = publish_gated("family_reviews", reviews, REVIEW_SPEC, policy)

@@ -207,6 +207,7 @@ def publish_gated(
     counts = tuple(
         c for c in (*spec.counts, *spec.parts, *spec.nested, spec.total or "") if c in spec.columns
     )
+    cells, members = _cells(spec, pd.concat(groups, ignore_index=True))
     table_spec = TableSpec(
         source=name,
         keys=spec.keys,
@@ -216,7 +217,30 @@ def publish_gated(
         numerators=dict(spec.numerators),
         fixed_keys=True,
     )
-    return GatedTable(name=name, spec=table_spec, protected=protected)
+    return GatedTable(
+        name=name, spec=table_spec, protected=protected, counts=cells, members=members
+    )
+
+
+def _cells(spec: GatedSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """The table's cells (its parts, else its counts) and the cells each shown count adds up.
+
+    They let :func:`~cdanalytics.report.linked.protect_beside` protect the table
+    together with tables that count the same people.
+    """
+    frame = frame.reset_index(drop=True)
+    if not spec.parts:
+        counts = [c for c in spec.counts if c in frame]
+        return frame[counts].astype(np.int64), {c: (c,) for c in counts}
+    parts = {part: fn(frame) for part, fn in spec.parts.items()}
+    cells = pd.DataFrame(parts).astype(np.int64)
+    members: dict[str, tuple[str, ...]] = {part: (part,) for part in parts}
+    members.update({column: tuple(inner) for column, inner in spec.nested.items()})
+    if spec.total is not None:
+        members[spec.total] = tuple(parts)
+    return cells, {
+        c: m for c, m in members.items() if c in spec.columns and all(p in parts for p in m)
+    }
 
 
 def withhold_rows(table: PublishedTable, rows: np.ndarray, columns: list[str]) -> None:

@@ -40,7 +40,7 @@ from ..disclosure import DisclosurePolicy, LinkedDecision, SuppressedTable, prot
 from .compute import OVERALL
 from .published import PublishedTable
 
-__all__ = ["protect_links", "withhold_dependent_statistics"]
+__all__ = ["protect_beside", "protect_links", "withhold_dependent_statistics"]
 
 log = logging.getLogger(__name__)
 
@@ -390,3 +390,108 @@ def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePol
         _withhold(table, [d for d in decisions if not d.published and d.key[0] == name])
     for table in tables.values():
         withhold_dependent_statistics(table)
+
+
+def _same_people(
+    system: _System, name: str, beside: str, by: str, within: str
+) -> Iterator[np.ndarray]:
+    """Differences of two counts of one ``by`` value that count nested groups of people.
+
+    Counts of the same programme in two tables that define their people
+    differently (potential completers of a stage and of the whole programme)
+    are not equations, but a small difference between two such counts is a
+    small group of people. The pairs: a count of ``name`` and the count of the
+    same name in ``beside`` (its ``by`` row or its overall row), a count of
+    ``name`` and the ``within`` count of ``beside`` (the people every count of
+    ``name`` is part of), and two counts of the same name in two rows of
+    ``name`` (two stages of one programme).
+    """
+    added, other = system.tables[name], system.tables[beside]
+    groups = added.published[by].astype(str).to_numpy()
+    keys = other.published[by].astype(str).to_numpy() if by in other.published else None
+    overall = _overall(other) if other.spec.total_row else np.zeros(len(other.published), bool)
+    theirs = set(_shown(other))
+    for value in pd.unique(groups):
+        rows = np.flatnonzero(groups == value)
+        around = np.flatnonzero(overall if keys is None else overall | (keys == value))
+        for column in _shown(added):
+            mine = [system.vector(system.count(name, i, column)) for i in rows]
+            pairs = [(a, b) for k, a in enumerate(mine) for b in mine[k + 1 :]]
+            for other_column in {column, within} & theirs:
+                pairs += [
+                    (a, system.vector(system.count(beside, i, other_column)))
+                    for a in mine
+                    for i in around
+                ]
+            for a, b in pairs:
+                d = a - b
+                yield d if d @ system.values >= 0 else -d
+
+
+def protect_beside(
+    published: Mapping[str, PublishedTable],
+    table: PublishedTable,
+    policy: DisclosurePolicy,
+    *,
+    beside: str = "engagement",
+    by: str = "programme",
+    within: str = "n_started",
+) -> None:
+    """Withhold counts of ``table`` that give a small group away beside another table.
+
+    An added table (the stage table, say) counts people of one ``by`` value
+    (a programme) that the main table ``beside`` counts too, under another
+    definition. The other table is published already: its shown counts are
+    known. A small difference between two counts of nested groups of the same
+    value is a secret (see :func:`_same_people`); the gate (:func:`~cdanalytics.disclosure.protect_linked`)
+    publishes the counts of ``table`` column by column as long as no secret
+    follows. Nothing happens under the cell key method (perturbed counts do not
+    give exact differences) or when either table has no cells.
+
+    Parameters
+    ----------
+    published
+        The main tables, protected already (:func:`protect_links`).
+    table
+        The added table, changed in place.
+    policy
+        The disclosure policy.
+    beside, by
+        The main table's name and the column both tables are broken down by.
+    within
+        The count of ``beside`` that every count of ``table`` is a part of.
+    """
+    other = published.get(beside)
+    if (
+        policy.method == "cell_key"
+        or other is None
+        or other.counts is None
+        or table.counts is None
+        or by not in table.published
+    ):
+        return
+    system = _System({beside: other, table.name: table})
+    known = other.protected.mask
+    shown = [
+        system.vector(system.count(beside, i, column))
+        for column in _shown(other)
+        for i in np.flatnonzero(~known[column].to_numpy())
+    ]
+    facts = [e for e in _structure(system) if e is not None]
+    mask = table.protected.mask
+    candidates = [
+        ((table.name, i, column), system.vector(system.count(table.name, i, column)))
+        for column in _shown(table)
+        for i in range(len(table.published))
+    ]
+    decisions = protect_linked(
+        system.values,
+        candidates,
+        policy,
+        facts=facts,
+        shown=shown,
+        secrets=list(_same_people(system, table.name, beside, by, within)),
+        withheld=[key for key, _ in candidates if mask[key[2]].to_numpy()[key[1]]],
+    )
+    _withhold(table, [d for d in decisions if not d.published])
+    withhold_dependent_statistics(table)
