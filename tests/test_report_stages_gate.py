@@ -26,6 +26,7 @@ import cdanalytics as cda
 from cdanalytics.config import load_config
 from cdanalytics.report import family
 from cdanalytics.report.compute import compute_outcomes
+from cdanalytics.report.family_specs import STAGE_SPEC
 from cdanalytics.report.gated import publish_gated
 from cdanalytics.report.linked import protect_beside
 from cdanalytics.report.tables import publish_tables
@@ -109,10 +110,10 @@ def test_a_stage_count_a_small_group_away_from_the_programme_count_is_withheld()
     for column in ("n_potential", "n_reached", "n_reached_not_entered"):
         stages.loc[row, column] -= moved
 
-    plain = publish_gated("family_stages", stages, family.STAGE_SPEC, policy)
+    plain = publish_gated("family_stages", stages, STAGE_SPEC, policy)
     assert plain.published.loc[row, "n_potential"] == engagement.loc["borg", "n_potential"] - moved
 
-    protected = publish_gated("family_stages", stages, family.STAGE_SPEC, policy)
+    protected = publish_gated("family_stages", stages, STAGE_SPEC, policy)
     protect_beside(main, protected, policy)
     shown = protected.published.loc[row]
     assert pd.isna(shown["n_potential"])
@@ -120,7 +121,7 @@ def test_a_stage_count_a_small_group_away_from_the_programme_count_is_withheld()
     assert pd.isna(shown["through_stage"])  # its base is withheld
     assert protected.protected.mask.loc[row, "n_potential"]
     # the other programmes' rows are as without the change
-    before = publish_gated("family_stages", original, family.STAGE_SPEC, policy)
+    before = publish_gated("family_stages", original, STAGE_SPEC, policy)
     protect_beside(main, before, policy)
     other = (stages["programme"] != "borg").to_numpy()
     pd.testing.assert_frame_equal(protected.published[other], before.published[other])

@@ -38,8 +38,19 @@ from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..engagement.status import is_potential
 from ..i18n import label
 from .compute import Outcomes
+from .family_specs import (
+    CONTACT,
+    CONTACT_SPEC,
+    REVIEW_SPEC,
+    SERVICE_SPEC,
+    STAGE_CELLS,
+    STAGE_SPEC,
+    STEPS,
+    evaluation_spec,
+    rates,
+)
 from .figures import Figure, render_figure
-from .gated import GatedSpec, publish_gated, withhold_rows
+from .gated import publish_gated, withhold_rows
 from .linked import protect_beside
 from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline
 
@@ -57,167 +68,6 @@ TABLES: tuple[str, ...] = (
 
 #: Informants whose questionnaires are "what partners and children report".
 FAMILY_INFORMANTS: tuple[str, ...] = ("partner", "child")
-
-_STAGE_CELLS = {
-    "n_reached_completed": ("reached", "completed"),
-    "n_reached_entered_only": ("reached", "entered_only"),
-    "n_reached_not_entered": ("reached", "not_entered"),
-    "n_other_completed": ("other", "completed"),
-    "n_other_entered_only": ("other", "entered_only"),
-    "n_other_not_entered": ("other", "not_entered"),
-}
-
-
-def _rates(*names: str) -> tuple[str, ...]:
-    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
-
-
-def _col(name: str) -> Any:
-    return lambda df: df[name]
-
-
-STAGE_SPEC = GatedSpec(
-    keys=("programme", "stage"),
-    columns=(
-        "n_potential",
-        "n_entered",
-        "n_completed",
-        *_rates("completion_of_entered"),
-        "n_reached",
-        "n_progressed",
-        *_rates("transition", "through_stage"),
-    ),
-    total="n_potential",
-    parts={c: _col(c) for c in _STAGE_CELLS},
-    nested={
-        "n_entered": (
-            "n_reached_completed",
-            "n_reached_entered_only",
-            "n_other_completed",
-            "n_other_entered_only",
-        ),
-        "n_completed": ("n_reached_completed", "n_other_completed"),
-        "n_reached": ("n_reached_completed", "n_reached_entered_only", "n_reached_not_entered"),
-        "n_progressed": ("n_reached_completed",),
-    },
-    bases={
-        **dict.fromkeys(_rates("completion_of_entered"), "n_entered"),
-        **dict.fromkeys(_rates("transition"), "n_reached"),
-        **dict.fromkeys(_rates("through_stage"), "n_potential"),
-    },
-    numerators={
-        **dict.fromkeys(_rates("completion_of_entered"), "n_completed"),
-        **dict.fromkeys(_rates("transition", "through_stage"), "n_progressed"),
-    },
-    rates={
-        "completion_of_entered": (
-            "n_completed",
-            "n_entered",
-            "completion_of_entered_ci_low",
-            "completion_of_entered_ci_high",
-            1.0,
-        ),
-        "transition": ("n_progressed", "n_reached", "transition_ci_low", "transition_ci_high", 1.0),
-        "through_stage": (
-            "n_progressed",
-            "n_potential",
-            "through_stage_ci_low",
-            "through_stage_ci_high",
-            1.0,
-        ),
-    },
-    pieces=("programme",),
-)
-
-_TIMING = ("days_median", "days_q1", "days_q3")
-REVIEW_SPEC = GatedSpec(
-    keys=("programme", "review"),
-    columns=("n_due", "n_attended", *_rates("attended"), *_TIMING),
-    total="n_due",
-    parts={"n_attended": _col("n_attended"), "n_missed": lambda df: df["n_due"] - df["n_attended"]},
-    bases={**dict.fromkeys(_rates("attended"), "n_due"), **dict.fromkeys(_TIMING, "n_attended")},
-    numerators=dict.fromkeys(_rates("attended"), "n_attended"),
-    rates={"attended": ("n_attended", "n_due", "attended_ci_low", "attended_ci_high", 1.0)},
-    pieces=("programme",),
-)
-
-_STEPS = ("offered", "contacted", "accepted", "engaged")
-SERVICE_SPEC = GatedSpec(
-    keys=("programme", "service"),
-    columns=("n_men", *(f"n_{s}" for s in _STEPS), *_rates(*_STEPS)),
-    total="n_men",
-    parts={
-        "n_not_offered": lambda df: df["n_men"] - df["n_offered"],
-        "n_offered_only": lambda df: df["n_offered"] - df["n_contacted"],
-        "n_contacted_only": lambda df: df["n_contacted"] - df["n_accepted"],
-        "n_accepted_only": lambda df: df["n_accepted"] - df["n_engaged"],
-        "n_engaged": lambda df: df["n_engaged"],
-    },
-    nested={
-        "n_offered": ("n_offered_only", "n_contacted_only", "n_accepted_only", "n_engaged"),
-        "n_contacted": ("n_contacted_only", "n_accepted_only", "n_engaged"),
-        "n_accepted": ("n_accepted_only", "n_engaged"),
-    },
-    bases=dict.fromkeys(_rates(*_STEPS), "n_men"),
-    numerators={c: f"n_{s}" for s in _STEPS for c in _rates(s)},
-    rates={s: (f"n_{s}", "n_men", f"{s}_ci_low", f"{s}_ci_high", 1.0) for s in _STEPS},
-    pieces=("programme",),
-)
-
-_CONTACT = ("contact_completers", "contact_others")
-CONTACT_SPEC = GatedSpec(
-    keys=("programme",),
-    columns=(
-        "n_completers",
-        "n_completers_contacted",
-        *_rates("contact_completers"),
-        "n_others",
-        "n_others_contacted",
-        *_rates("contact_others"),
-        "difference_pp",
-        "difference_pp_ci_low",
-        "difference_pp_ci_high",
-    ),
-    total="n_potential",
-    parts={
-        "n_completers_contacted": _col("n_completers_contacted"),
-        "n_completers_not": lambda df: df["n_completers"] - df["n_completers_contacted"],
-        "n_others_contacted": _col("n_others_contacted"),
-        "n_others_not": lambda df: df["n_others"] - df["n_others_contacted"],
-    },
-    nested={
-        "n_completers": ("n_completers_contacted", "n_completers_not"),
-        "n_others": ("n_others_contacted", "n_others_not"),
-    },
-    bases={
-        **dict.fromkeys(_rates("contact_completers"), "n_completers"),
-        **dict.fromkeys(_rates("contact_others"), "n_others"),
-        **dict.fromkeys(
-            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_others"
-        ),
-    },
-    numerators={
-        **dict.fromkeys(_rates("contact_completers"), "n_completers_contacted"),
-        **dict.fromkeys(_rates("contact_others"), "n_others_contacted"),
-        **dict.fromkeys(
-            ("difference_pp", "difference_pp_ci_low", "difference_pp_ci_high"), "n_completers"
-        ),
-    },
-)
-
-
-def _evaluation_spec(outcomes: list[str]) -> GatedSpec:
-    parts = {f"n_{o}": _col(f"n_{o}") for o in outcomes}
-    shares = {f"share_{o}": f"n_{o}" for o in outcomes}
-    return GatedSpec(
-        keys=("programme",),
-        columns=("n_due", *(c for o in outcomes for c in (f"n_{o}", f"share_{o}"))),
-        total="n_due",
-        parts=parts,
-        bases=dict.fromkeys(shares, "n_due"),
-        numerators=shares,
-        rates={s: (n, "n_due", None, None, 1.0) for s, n in shares.items()},
-    )
 
 
 def _staged(prepared: engagement.EngagementData) -> list[str]:
@@ -256,10 +106,10 @@ def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFra
     frame = pd.DataFrame(
         {"programme": progress["programme"].astype(str).to_numpy(), "stage": progress["stage"]}
     )
-    for cell, (r, s) in _STAGE_CELLS.items():
+    for cell, (r, s) in STAGE_CELLS.items():
         frame[cell] = potential & (reached == r) & (state == s)
-    cells = group_by(frame, ["programme", "stage"])[list(_STAGE_CELLS)].sum().reset_index()
-    cells = cells.astype({c: np.int64 for c in _STAGE_CELLS})
+    cells = group_by(frame, ["programme", "stage"])[list(STAGE_CELLS)].sum().reset_index()
+    cells = cells.astype({c: np.int64 for c in STAGE_CELLS})
     rates = rates.assign(programme=rates["programme"].astype(str))
     table = rates.merge(cells, on=["programme", "stage"], how="left", validate="one_to_one")
     table = table.sort_values(["programme", "order"], kind="stable").reset_index(drop=True)
@@ -288,7 +138,7 @@ def compute(out: Outcomes) -> None:
     if services is not None and not services.empty:
         reach = engagement.service_reach(services, export, "programme", prepared=prepared)
         reach = reach[reach["n_offered"].to_numpy() > 0]
-        steps = reach[[f"n_{s}" for s in ("men", *_STEPS)]].to_numpy()
+        steps = reach[[f"n_{s}" for s in ("men", *STEPS)]].to_numpy()
         nested = bool((np.diff(steps, axis=1) <= 0).all())  # each step within the one before
         if len(reach) and nested:
             t["family_services"] = reach.assign(
@@ -397,7 +247,7 @@ def publish(
     if "family_evaluation" in t:
         wide, outcomes = _evaluation_wide(t["family_evaluation"])
         added["family_evaluation"] = publish_gated(
-            "family_evaluation", wide, _evaluation_spec(outcomes), policy
+            "family_evaluation", wide, evaluation_spec(outcomes), policy
         )
     if "family_services" in t:
         added["family_services"] = publish_gated(
@@ -409,7 +259,7 @@ def publish(
         )
         # the difference of the two shares gives either back from the other
         mask = table.protected.mask
-        rows = mask[[*_CONTACT, "n_completers_contacted", "n_others_contacted"]].any(axis=1)
+        rows = mask[[*CONTACT, "n_completers_contacted", "n_others_contacted"]].any(axis=1)
         withhold_rows(table, rows.to_numpy(), list(CONTACT_SPEC.columns[-3:]))
         added["family_partner_contact"] = table
     by_programme = published.get("change_by_programme")
@@ -437,7 +287,7 @@ def add_headlines(
         section["stages"] = _nested(stages, names, columns, "family.stages", withheld)
     reviews = published.get("family_reviews")
     if reviews is not None:
-        columns = {c: c for c in ("n_due", "n_attended", *_rates("attended"), "days_median")}
+        columns = {c: c for c in ("n_due", "n_attended", *rates("attended"), "days_median")}
         names = reviews.published[["programme", "review"]]
         section["reviews"] = _nested(reviews, names, columns, "family.reviews", withheld)
     meeting = published.get("family_evaluation")

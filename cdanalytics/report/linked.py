@@ -115,6 +115,10 @@ class _System:
             v[self.index[cell]] += sign
         return v
 
+    def total(self, vector: np.ndarray) -> float:
+        """The true value of a combination of cells."""
+        return float(vector @ self.values)
+
     def count(self, name: str, i: int, column: str) -> list[Cell]:
         """The cells a published count adds up."""
         return [(name, i, c) for c in self.tables[name].members[column]]
@@ -425,7 +429,7 @@ def _same_people(
                 ]
             for a, b in pairs:
                 d = a - b
-                yield d if d @ system.values >= 0 else -d
+                yield d if system.total(d) >= 0 else -d
 
 
 def protect_beside(
@@ -443,10 +447,11 @@ def protect_beside(
     (a programme) that the main table ``beside`` counts too, under another
     definition. The other table is published already: its shown counts are
     known. A small difference between two counts of nested groups of the same
-    value is a secret (see :func:`_same_people`); the gate (:func:`~cdanalytics.disclosure.protect_linked`)
-    publishes the counts of ``table`` column by column as long as no secret
-    follows. Nothing happens under the cell key method (perturbed counts do not
-    give exact differences) or when either table has no cells.
+    value is a secret (see :func:`_same_people`); the gate
+    (:func:`~cdanalytics.disclosure.protect_linked`) publishes the counts of
+    ``table`` column by column as long as no secret follows. Nothing happens
+    under the cell key method (perturbed counts do not give exact differences)
+    or when either table has no cells.
 
     Parameters
     ----------
