@@ -8,7 +8,11 @@ analyses must recover it within 99% Wilson intervals on a fixed-seed export.
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
 
 from cdanalytics import engagement as eng
@@ -108,3 +112,19 @@ def test_bad_family_parameters_are_refused():
     negative = {"engagement": {"evaluation_outcome": {"caring_dads": {"positive": -1}}}}
     with pytest.raises(ConfigError, match="non-negative"):
         generate(500, parameters=negative)
+
+
+def test_cli_family_flag_writes_the_family_tables_and_truth(tmp_path):
+    out = tmp_path / "synth"
+    cmd = [sys.executable, "-m", "cdanalytics", "synth", "--participants", "400", "--seed", "5"]
+    subprocess.run([*cmd, "--out", str(out), "--family", "--programme-effects"], check=True)
+    truth = json.loads((out / "truth.json").read_text("utf-8"))
+    assert "family" in truth
+    assert truth["reoffending"]["hr_by_programme"]["caledonian"] == 1.35  # both switched on
+    services = pd.read_csv(out / "services.csv")
+    assert set(services["service"]) == {"partner_support", "childrens_service"}
+    measures = pd.read_csv(out / "measures.csv")
+    assert measures["subject_id"].notna().any()  # one questionnaire per child
+    plain = tmp_path / "plain"
+    subprocess.run([*cmd, "--out", str(plain)], check=True)
+    assert not (plain / "services.csv").exists() or pd.read_csv(plain / "services.csv").empty

@@ -86,13 +86,32 @@ def register(subparsers) -> None:
         help="give each programme its own true reoffending effect, some harmful (opposite in "
         "sign); truth under reoffending.by_programme",
     )
+    parser.add_argument(
+        "--family",
+        action="store_true",
+        help="switch on the family features: programme stages with stage-wise dropout, review "
+        "sessions and evaluation meeting outcomes, one questionnaire per child and the services "
+        "table (truth under 'family')",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the export; returns the exit code."""
     # heavy: imported only here
-    from ..synth import PROGRAMME_EFFECT_PARAMETERS, TRUTH_FILE, write_synthetic_export
+    from .._merge import deep_merge
+    from ..synth import (
+        FAMILY_PARAMETERS,
+        PROGRAMME_EFFECT_PARAMETERS,
+        TRUTH_FILE,
+        write_synthetic_export,
+    )
+
+    parameters: dict = {}
+    if args.programme_effects:
+        parameters = deep_merge(parameters, PROGRAMME_EFFECT_PARAMETERS)
+    if args.family:
+        parameters = deep_merge(parameters, FAMILY_PARAMETERS)
 
     start = time.perf_counter()
     truth = write_synthetic_export(
@@ -103,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         extract_date=args.extract_date,
         comparison_share=args.comparison_share,
         audits=args.audits,
-        parameters=PROGRAMME_EFFECT_PARAMETERS if args.programme_effects else None,
+        parameters=parameters or None,
     )
     counts = truth["realised"]
     log.info(
