@@ -18,6 +18,12 @@ from typing import Any
 import pandas as pd
 
 from ..disclosure import SuppressedTable
+from ..engagement import (
+    COMPLETION_CLEAR_COLUMNS,
+    COMPLETION_COLUMNS,
+    DROPOUT_COLUMNS,
+    EARLY_DROPOUT_COLUMNS,
+)
 from ..i18n import number, percent
 
 __all__ = [
@@ -198,11 +204,14 @@ CHANGE_STATS = (
 #: Statistics of a pre/post change published per programme (base ``n_paired``):
 #: the change and Hedges' g_av with their intervals.
 PROGRAMME_CHANGE_STATS = tuple(c for c in CHANGE_STATS if not c.startswith(("p_", "d_z")))
-# A rate (or share) and its interval, as each result table names them.
+# A rate (or share) and its interval, under the names the analyses give them:
+# reoffending's fixed window, engagement's completion and dropout.
 _RATE = ("rate", "ci_low", "ci_high")
-_COMPLETION = ("completion_rate", "completion_ci_low", "completion_ci_high")
-_COMPLETION_CLEAR = tuple(f"{c}_clear" for c in _COMPLETION)
-_DROPOUT = ("dropout_rate", "dropout_ci_low", "dropout_ci_high")
+_COMPLETION = COMPLETION_COLUMNS
+_COMPLETION_CLEAR = COMPLETION_CLEAR_COLUMNS
+_DROPOUT = DROPOUT_COLUMNS
+#: The early dropout rate (published without its interval).
+_EARLY_DROPOUT = EARLY_DROPOUT_COLUMNS[0]
 _ATTENDANCE_STATS = ("attendance_rate", "median_attended", "median_longest_absence_run")
 _WAIT_STATS = ("q1_days", "median_days", "q3_days")
 
@@ -210,7 +219,7 @@ _SHARE_COLUMNS = (
     *_COMPLETION,
     *_COMPLETION_CLEAR,
     *_DROPOUT,
-    "early_dropout_rate",
+    _EARLY_DROPOUT,
     *_RATE,
     "attendance_rate",
     "cumulative",
