@@ -310,7 +310,6 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
     status = _exit_status(out)
-    window = out.config.reoffending.window_months
     options = {
         "covariates": list(cfg.covariates),
         "min_treated": cfg.min_treated,
@@ -320,7 +319,6 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         "ratio": cfg.ratio,
         "replace": cfg.replace,
         "caliper": cfg.caliper,
-        "label": f"proven reoffending within {window} months",
     }
     gates, rows, balance, gated_all = [], [], [], {}
     seconds: dict[str, float] = {}
