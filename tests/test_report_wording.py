@@ -152,16 +152,18 @@ def test_a_non_significant_result_asks_for_more_people_and_is_no_evidence_of_no_
 # --- a matched effect and hazard ratio in words (the analyses give only numbers) ------------
 
 
+def _groups(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """``n`` programme then ``n`` comparison people, with an age to match on."""
+    return pd.DataFrame(
+        {"group": np.r_[["programme"] * n, ["comparison"] * n], "age": rng.normal(30, 5, 2 * n)}
+    )
+
+
 def _strong_and_weak():
     """A clear reduction (20% against 50%) and a negligible one (30% against 31%)."""
     rng = np.random.default_rng(3)
     n = 400
-    base = pd.DataFrame(
-        {
-            "group": np.r_[["programme"] * n, ["comparison"] * n],
-            "age": rng.normal(30, 5, 2 * n),
-        }
-    )
+    base = _groups(rng, n)
     strong = base.assign(y=np.r_[rng.uniform(size=n) < 0.2, rng.uniform(size=n) < 0.5])
     weak = base.assign(y=np.r_[rng.uniform(size=n) < 0.30, rng.uniform(size=n) < 0.31])
     return matched_effect(match(strong, covariates=["age"]), "y"), matched_effect(
@@ -195,22 +197,17 @@ def test_matched_effect_statement_in_dutch():
     assert f"deelname zou bewezen recidive kunnen verlagen met {near} tot {far} procentpunten" in (
         text
     )
-    assert "95%-betrouwbaarheidsinterval" in text and "niet significant" not in text
+    assert "95%-betrouwbaarheidsinterval" in text and "niet statistisch" not in text
     text = matched_effect_statement(not_sig, "nl", outcome="bewezen recidive")
-    assert "statistisch niet significant" in text
-    assert "Dit is geen bewijs dat er geen effect is." in text
+    assert "niet statistisch significant" in text
+    assert "Dit is geen bewijs dat het programma geen effect heeft." in text
 
 
 def test_matched_effect_statement_of_a_numeric_outcome_and_its_level():
     rng = np.random.default_rng(8)
     n = 300
-    people = pd.DataFrame(
-        {
-            "group": np.r_[["programme"] * n, ["comparison"] * n],
-            "age": rng.normal(30, 5, 2 * n),
-            "offences": np.r_[rng.poisson(1.0, n), rng.poisson(2.0, n)],
-        }
-    )
+    people = _groups(rng, n)
+    people["offences"] = np.r_[rng.poisson(1.0, n), rng.poisson(2.0, n)]
     effect = matched_effect(
         match(people, covariates=["age"]), "offences", kind="numeric", alpha=0.01
     )
@@ -227,17 +224,10 @@ def test_matched_effect_statement_of_a_numeric_outcome_and_its_level():
 def _survival(hazard_ratio: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = 400
-    programme = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-    time = rng.exponential(400 / np.where(programme, hazard_ratio, 1.0))
+    people = _groups(rng, n)
+    time = rng.exponential(400 / np.where(people["group"] == "programme", hazard_ratio, 1.0))
     censor = rng.uniform(100, 700, 2 * n)
-    return pd.DataFrame(
-        {
-            "group": np.where(programme, "programme", "comparison"),
-            "age": rng.normal(30, 5, 2 * n),
-            "duration_days": np.minimum(time, censor),
-            "event": (time <= censor).astype(int),
-        }
-    )
+    return people.assign(duration_days=np.minimum(time, censor), event=(time <= censor).astype(int))
 
 
 def test_matched_cox_statement_significant_and_not():
