@@ -25,6 +25,7 @@ from ..engagement import (
     EARLY_DROPOUT_COLUMNS,
 )
 from ..i18n import number, percent
+from ..prepost import CHANGE_COLUMNS
 
 __all__ = [
     "CHANGE_STATS",
@@ -184,22 +185,16 @@ def _fmt_1(value: object, lang: str) -> str:
     return number(float(value), lang, 1)
 
 
-#: Statistics of the pre/post change table, all resting on the paired n.
-CHANGE_STATS = (
-    "mean_pre",
-    "mean_post",
-    "mean_change",
-    "change_ci_low",
-    "change_ci_high",
-    "p_value",
-    "p_holm",
-    "d_z",
-    "d_z_ci_low",
-    "d_z_ci_high",
-    "g_av",
-    "g_av_ci_low",
-    "g_av_ci_high",
-)
+#: Column families of :data:`cdanalytics.prepost.CHANGE_COLUMNS` the report
+#: publishes: the means before and after and the mean change, the change's
+#: interval, its p-values, and the standardised effect sizes d_z and g_av with
+#: their intervals (spreads, the t-test's details and the Wilcoxon test stay in
+#: the analysis).
+_CHANGE_FAMILIES = ("mean_", "change_ci_", "p_", "d_z", "g_av")
+
+#: Statistics of the pre/post change table, all resting on the paired n: the
+#: columns of the published families, under prepost's names and in its order.
+CHANGE_STATS = tuple(c for c in CHANGE_COLUMNS if c.startswith(_CHANGE_FAMILIES))
 
 #: Statistics of a pre/post change published per programme (base ``n_paired``):
 #: the change and Hedges' g_av with their intervals.
