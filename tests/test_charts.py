@@ -194,24 +194,24 @@ def test_completion_draws_one_point_and_wilson_interval_per_site(engagement):
     table = eng.completion(engagement, by="site")
     ax = charts.completion_chart(table)
     x, y = errorbar_points(ax)
-    np.testing.assert_allclose(x, table["rate"])
+    np.testing.assert_allclose(x, table["completion_rate"])
     np.testing.assert_array_equal(y, np.arange(len(table)))
-    assert_limits_contain(ax, table["ci_low"], table["ci_high"])
+    assert_limits_contain(ax, table["completion_ci_low"], table["completion_ci_high"])
     ticks = ytick_texts(ax)
     for tick, row in zip(ticks, table.itertuples(), strict=True):
         assert tick == f"{row.site} (n = {row.n_potential:,})"
     assert ax.get_xlabel() == "Completion rate"
     assert ax.get_title("left") == "Completion"
     values = [t.get_text() for t in by_gid(ax, "value_label", "texts")]
-    assert values == [f"{100 * r:.0f}%" for r in table["rate"]]
+    assert values == [f"{100 * r:.0f}%" for r in table["completion_rate"]]
 
 
 def test_completion_of_clear_outcomes_in_dutch(engagement):
     table = eng.completion(engagement, by="programme")
     ax = charts.completion_chart(table, base="clear_outcome", lang="nl")
     x, _ = errorbar_points(ax)
-    np.testing.assert_allclose(x, table["rate_clear"])
-    assert_limits_contain(ax, table["ci_low_clear"], table["ci_high_clear"])
+    np.testing.assert_allclose(x, table["completion_rate_clear"])
+    assert_limits_contain(ax, table["completion_ci_low_clear"], table["completion_ci_high_clear"])
     assert ax.get_xlabel() == "Percentage afgerond"
     assert ytick_texts(ax)[0].startswith(label(str(table["programme"].iloc[0]), "nl"))
 

@@ -451,10 +451,14 @@ def test_completion_counts_and_wilson_intervals(data):
     mini = row(out, programme="mini")
     counts = ["n_started", "n_potential", "n_clear_outcome", "n_completed"]
     assert tuple(mini[counts]) == (11, 10, 7, 3)
-    assert mini["rate"] == pytest.approx(3 / 10)
-    assert mini["rate_clear"] == pytest.approx(3 / 7)
-    assert (mini["ci_low"], mini["ci_high"]) == pytest.approx(wilson_closed_form(3, 10))
-    assert (mini["ci_low_clear"], mini["ci_high_clear"]) == pytest.approx(wilson_closed_form(3, 7))
+    assert mini["completion_rate"] == pytest.approx(3 / 10)
+    assert mini["completion_rate_clear"] == pytest.approx(3 / 7)
+    assert (mini["completion_ci_low"], mini["completion_ci_high"]) == pytest.approx(
+        wilson_closed_form(3, 10)
+    )
+    assert (mini["completion_ci_low_clear"], mini["completion_ci_high_clear"]) == pytest.approx(
+        wilson_closed_form(3, 7)
+    )
     assert mini["completion_rule"] == data.registry["mini"]["completion_rule"]["text"]
     assert tuple(row(out, programme="rollmini")[counts]) == (3, 2, 2, 1)
     assert tuple(row(out, programme="mixmini")[counts]) == (2, 2, 2, 1)
@@ -478,7 +482,9 @@ def test_completion_by_site_and_99_percent_interval(data):
     out = eng.completion(data, by=["programme", "site"], alpha=0.01)
     east = row(out, programme="mini", site="East")  # P01 P02 P03
     assert tuple(east[["n_potential", "n_completed"]]) == (3, 2)
-    assert (east["ci_low"], east["ci_high"]) == pytest.approx(wilson_closed_form(2, 3, 0.01))
+    assert (east["completion_ci_low"], east["completion_ci_high"]) == pytest.approx(
+        wilson_closed_form(2, 3, 0.01)
+    )
 
 
 def test_dropout_rate_and_early_dropout(data):
@@ -486,10 +492,14 @@ def test_dropout_rate_and_early_dropout(data):
     mini = row(out, programme="mini")
     # dropouts among the 10 potential completers: P02 P05 P07 P14; last attended 1 1 1 4
     assert (mini["n_potential"], mini["n_dropped_out"], mini["n_early_dropout"]) == (10, 4, 3)
-    assert mini["rate"] == pytest.approx(0.4)
-    assert (mini["ci_low"], mini["ci_high"]) == pytest.approx(wilson_closed_form(4, 10))
-    assert mini["early_rate"] == pytest.approx(0.3)
-    assert (mini["early_ci_low"], mini["early_ci_high"]) == pytest.approx(wilson_closed_form(3, 10))
+    assert mini["dropout_rate"] == pytest.approx(0.4)
+    assert (mini["dropout_ci_low"], mini["dropout_ci_high"]) == pytest.approx(
+        wilson_closed_form(4, 10)
+    )
+    assert mini["early_dropout_rate"] == pytest.approx(0.3)
+    assert (mini["early_dropout_ci_low"], mini["early_dropout_ci_high"]) == pytest.approx(
+        wilson_closed_form(3, 10)
+    )
     assert mini["median_last_core_attended"] == 1.0
     assert mini["early_before"] == 4  # the one default (last attended 1 1 1: before session 4)
     late = row(eng.dropout(data, by="programme", early_before=5), programme="mini")
@@ -695,7 +705,7 @@ def test_no_starters_gives_zero_counts_not_errors():
     data = eng.prepare_engagement(make_export(people, export.sessions.iloc[:0]), PROGRAMMES)
     done = eng.completion(data)
     assert tuple(done.iloc[0][["n_started", "n_potential", "n_completed"]]) == (0, 0, 0)
-    assert np.isnan(done.iloc[0]["rate"]) and np.isnan(done.iloc[0]["ci_low"])
+    assert np.isnan(done.iloc[0]["completion_rate"]) and np.isnan(done.iloc[0]["completion_ci_low"])
     assert eng.retention(data).empty
     assert eng.waiting_times(data, by="programme").empty
     assert eng.attendance_summary(data).empty
@@ -879,14 +889,17 @@ def by_programme_and_risk(frame: pd.DataFrame, truth: dict, key: str) -> pd.Data
     return frame
 
 
-def assert_truth_inside(frame: pd.DataFrame, count: str, nobs: str) -> None:
+def assert_truth_inside(
+    frame: pd.DataFrame, count: str, nobs: str, interval: tuple[str, ...] = ("ci_low", "ci_high")
+) -> None:
     """Each cell's interval holds the truth, and the cells fit it jointly.
 
     The joint check (Pearson chi-square of the counts against the true
     probabilities, 28 cells) catches a systematic bias too small for any one
     interval to miss.
     """
-    outside = frame[(frame["truth"] < frame["ci_low"]) | (frame["truth"] > frame["ci_high"])]
+    low, high = interval
+    outside = frame[(frame["truth"] < frame[low]) | (frame["truth"] > frame[high])]
     assert outside.empty, outside.to_string()
     k, n, p = (frame[c].to_numpy(dtype=float) for c in (count, nobs, "truth"))
     pearson = float(np.sum((k - n * p) ** 2 / (n * p * (1 - p))))
@@ -902,11 +915,17 @@ def test_synthetic_completion_and_dropout_recover_truth(synthetic):
     by = ["programme", "risk_level"]
     done = eng.completion(data, by=by, closed_cases=False, alpha=0.05 / cells)
     assert_truth_inside(
-        by_programme_and_risk(done, truth, "p_complete"), "n_completed", "n_potential"
+        by_programme_and_risk(done, truth, "p_complete"),
+        "n_completed",
+        "n_potential",
+        eng.COMPLETION_COLUMNS[1:],
     )
     dropped = eng.dropout(data, by=by, closed_cases=False, alpha=0.05 / cells)
     assert_truth_inside(
-        by_programme_and_risk(dropped, truth, "p_dropout"), "n_dropped_out", "n_potential"
+        by_programme_and_risk(dropped, truth, "p_dropout"),
+        "n_dropped_out",
+        "n_potential",
+        eng.DROPOUT_COLUMNS[1:],
     )
     assert done["n_potential"].min() >= 25
 
@@ -928,7 +947,10 @@ def test_synthetic_completion_derived_from_attendance_recovers_truth(synthetic_e
         derived, by=["programme", "risk_level"], closed_cases=False, alpha=0.05 / 28
     )
     assert_truth_inside(
-        by_programme_and_risk(done, truth, "p_complete"), "n_completed", "n_potential"
+        by_programme_and_risk(done, truth, "p_complete"),
+        "n_completed",
+        "n_potential",
+        eng.COMPLETION_COLUMNS[1:],
     )
 
 
@@ -936,7 +958,7 @@ def test_synthetic_completion_by_programme_recovers_truth(synthetic):
     data, truth = synthetic
     done = eng.completion(data, by="programme", closed_cases=False, alpha=0.05 / 7)
     done["truth"] = [truth["engagement_overall"][p]["p_complete"] for p in done["programme"]]
-    assert_truth_inside(done, "n_completed", "n_potential")
+    assert_truth_inside(done, "n_completed", "n_potential", eng.COMPLETION_COLUMNS[1:])
 
 
 def test_synthetic_disagreements_are_the_deliberate_ones(synthetic):

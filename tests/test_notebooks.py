@@ -207,13 +207,18 @@ def test_02_engagement_with_the_example_config_in_dutch(tmp_path):
     programmes = {row["programme"] for row in _csv_rows("participants")}
     sites = {row["site"] for row in _csv_rows("participants") if row["group"] != "comparison"}
     completion = _html(nb, "completion-table")
-    assert {"n_potential", "n_completed", "rate", "ci_low", "ci_high", "completion_rule"} <= (
-        _header_cells(completion)
-    )
+    assert {
+        "n_potential",
+        "n_completed",
+        "completion_rate",
+        "completion_ci_low",
+        "completion_ci_high",
+        "completion_rule",
+    } <= _header_cells(completion)
     assert programmes <= set(_data_cells(completion))
     assert sites <= set(_data_cells(completion))
     assert {"n_referred", "n_started", "n_completed"} <= _header_cells(_html(nb, "flow-table"))
-    assert "early_rate" in _header_cells(_html(nb, "dropout-table"))
+    assert {"dropout_rate", "early_dropout_rate"} <= _header_cells(_html(nb, "dropout-table"))
     assert "retained" in _header_cells(_html(nb, "retention-table"))
     assert "attendance_rate" in _header_cells(_html(nb, "attendance-table"))
     assert {"referral_to_start", "start_to_end"} <= set(

@@ -72,9 +72,9 @@ def test_the_charts_draw_no_text_below_the_minimum():
             "n_started": [120, 90],
             "n_potential": [100, 80],
             "n_completed": [50, 60],
-            "rate": [0.5, 0.75],
-            "ci_low": [0.4, 0.64],
-            "ci_high": [0.6, 0.84],
+            "completion_rate": [0.5, 0.75],
+            "completion_ci_low": [0.4, 0.64],
+            "completion_ci_high": [0.6, 0.84],
         }
     )
     ax = charts.completion_chart(frame, lang="nl")

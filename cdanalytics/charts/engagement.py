@@ -19,7 +19,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..disclosure import DisclosurePolicy, protect_frame, protect_statistics
-from ..engagement import STAGES
+from ..engagement import COMPLETION_CLEAR_COLUMNS, COMPLETION_COLUMNS, STAGES
 from ..errors import ConfigError
 from ..i18n import label
 from ._style import GREY, OKABE_ITO, chart_axes, colour, styled
@@ -301,8 +301,9 @@ def completion_chart(
         cohort, ...; the columns before ``n_started``). A group without
         anyone in the base has no rate and is not drawn.
     base
-        ``"potential"``: ``rate`` of all potential completers (``n_potential``);
-        ``"clear_outcome"``: ``rate_clear`` of those with a clear outcome.
+        ``"potential"``: ``completion_rate`` of all potential completers
+        (``n_potential``); ``"clear_outcome"``: ``completion_rate_clear`` of
+        those with a clear outcome.
     ax, lang
         Axes to draw on (new figure if ``None``); ``"en"`` or ``"nl"``.
     disclosure
@@ -321,8 +322,7 @@ def completion_chart(
     """
     if base not in ("potential", "clear_outcome"):
         raise ConfigError(f"base must be 'potential' or 'clear_outcome', not {base!r}.")
-    suffix = "" if base == "potential" else "_clear"
-    stats = [f"rate{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]
+    stats = list(COMPLETION_COLUMNS if base == "potential" else COMPLETION_CLEAR_COLUMNS)
     n_base = f"n_{base}"
     keys = group_columns(completion, "n_started", "completion_chart")
     require(completion, [n_base, "n_completed", *stats], "completion_chart")

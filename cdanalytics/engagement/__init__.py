@@ -31,7 +31,11 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
     )
     from .model import DropoutModel, dropout_model
     from .outcomes import (
+        COMPLETION_CLEAR_COLUMNS,
+        COMPLETION_COLUMNS,
+        DROPOUT_COLUMNS,
         EARLY_DROPOUT_BEFORE,
+        EARLY_DROPOUT_COLUMNS,
         completion,
         dropout,
         dropout_timing,
@@ -52,7 +56,11 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
 
 __all__ = [
     "CLEAR_OUTCOMES",
+    "COMPLETION_CLEAR_COLUMNS",
+    "COMPLETION_COLUMNS",
+    "DROPOUT_COLUMNS",
     "EARLY_DROPOUT_BEFORE",
+    "EARLY_DROPOUT_COLUMNS",
     "EXIT_STATUSES",
     "FINAL_STATUSES",
     "FINDINGS",

@@ -42,7 +42,11 @@ from ._prepare import (
 from .status import is_potential
 
 __all__ = [
+    "COMPLETION_CLEAR_COLUMNS",
+    "COMPLETION_COLUMNS",
+    "DROPOUT_COLUMNS",
     "EARLY_DROPOUT_BEFORE",
+    "EARLY_DROPOUT_COLUMNS",
     "completion",
     "dropout",
     "dropout_timing",
@@ -54,6 +58,17 @@ __all__ = [
 #: Core session before which leaving counts as early dropout: the one default of
 #: :func:`dropout` and of the evaluation config's ``engagement.early_dropout_before``.
 EARLY_DROPOUT_BEFORE: int = 4
+
+#: Each rate and its Wilson interval, ``(rate, ci_low, ci_high)``, under the names
+#: :func:`completion` and :func:`dropout` give them (the report publishes them so):
+#: completion of all potential completers,
+COMPLETION_COLUMNS = ("completion_rate", "completion_ci_low", "completion_ci_high")
+#: completion of those with a clear outcome,
+COMPLETION_CLEAR_COLUMNS = tuple(f"{name}_clear" for name in COMPLETION_COLUMNS)
+#: dropout of all potential completers,
+DROPOUT_COLUMNS = ("dropout_rate", "dropout_ci_low", "dropout_ci_high")
+#: and early dropout of all potential completers.
+EARLY_DROPOUT_COLUMNS = tuple(f"early_{name}" for name in DROPOUT_COLUMNS)
 
 By = str | Sequence[str] | None
 Data = Export | EngagementData
@@ -94,15 +109,16 @@ def _rules(prepared: EngagementData, grouped) -> np.ndarray:
 
 
 def _add_rate(
-    out: pd.DataFrame, count: str, nobs: str, alpha: float, prefix: str = "", suffix: str = ""
+    out: pd.DataFrame, count: str, nobs: str, alpha: float, names: tuple[str, ...]
 ) -> None:
-    """Add ``{prefix}rate{suffix}`` and its Wilson interval ``ci_low`` / ``ci_high``."""
+    """Add ``count / nobs`` and its Wilson interval under ``names`` (rate, ci_low, ci_high)."""
     k = out[count].to_numpy(dtype=float)
     n = out[nobs].to_numpy(dtype=float)
     low, high = wilson_ci(k, n, alpha=alpha)
-    out[f"{prefix}rate{suffix}"] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
-    out[f"{prefix}ci_low{suffix}"] = low
-    out[f"{prefix}ci_high{suffix}"] = high
+    rate, ci_low, ci_high = names
+    out[rate] = np.divide(k, n, out=np.full(len(n), np.nan), where=n > 0)
+    out[ci_low] = low
+    out[ci_high] = high
 
 
 def _counts(prepared: EngagementData, keys: list[str], columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -288,9 +304,10 @@ def completion(
 ) -> pd.DataFrame:
     """Completion among potential completers, with Wilson intervals.
 
-    Reported of all potential completers (``rate``) and of those with a clear
-    outcome (``rate_clear``: completed, dropped out or excluded; transfers and
-    still-open cases are not a clear outcome), after the Caledonian evaluation.
+    Reported of all potential completers (``completion_rate``) and of those
+    with a clear outcome (``completion_rate_clear``: completed, dropped out or
+    excluded; transfers and still-open cases are not a clear outcome), after
+    the Caledonian evaluation.
 
     Parameters
     ----------
@@ -303,9 +320,12 @@ def completion(
     Returns
     -------
     DataFrame
-        ``<by>..., n_started, n_potential, n_clear_outcome, n_completed, rate,
-        ci_low, ci_high, rate_clear, ci_low_clear, ci_high_clear,
-        completion_rule``; one row per group. Rates are NaN on a zero base.
+        ``<by>..., n_started, n_potential, n_clear_outcome, n_completed,
+        completion_rate, completion_ci_low, completion_ci_high,
+        completion_rate_clear, completion_ci_low_clear,
+        completion_ci_high_clear, completion_rule``; one row per group. The
+        rate columns are :data:`COMPLETION_COLUMNS` and
+        :data:`COMPLETION_CLEAR_COLUMNS`. Rates are NaN on a zero base.
 
     References
     ----------
@@ -323,7 +343,7 @@ def completion(
     >>> row = completion(export).iloc[0]
     >>> int(row["n_completed"]), int(row["n_potential"])
     (41, 78)
-    >>> [round(float(row[c]), 4) for c in ("rate", "ci_low", "ci_high")]
+    >>> [round(float(row[c]), 4) for c in COMPLETION_COLUMNS]
     [0.5256, 0.4162, 0.6326]
     >>> low, high = proportion_confint(41, 78, method="wilson")
     >>> [round(41 / 78, 4), round(low, 4), round(high, 4)]
@@ -342,8 +362,8 @@ def completion(
             "n_completed": potential & (status == "completed").to_numpy(),
         },
     )
-    _add_rate(out, "n_completed", "n_potential", alpha)
-    _add_rate(out, "n_completed", "n_clear_outcome", alpha, suffix="_clear")
+    _add_rate(out, "n_completed", "n_potential", alpha, COMPLETION_COLUMNS)
+    _add_rate(out, "n_completed", "n_clear_outcome", alpha, COMPLETION_CLEAR_COLUMNS)
     return out[[c for c in out.columns if c != "completion_rule"] + ["completion_rule"]]
 
 
@@ -378,9 +398,11 @@ def dropout(
     Returns
     -------
     DataFrame
-        ``<by>..., n_potential, n_dropped_out, rate, ci_low, ci_high,
-        early_before, n_early_dropout, early_rate, early_ci_low,
-        early_ci_high, median_last_core_attended, completion_rule``; rates are
+        ``<by>..., n_potential, n_dropped_out, dropout_rate, dropout_ci_low,
+        dropout_ci_high, early_before, n_early_dropout, early_dropout_rate,
+        early_dropout_ci_low, early_dropout_ci_high,
+        median_last_core_attended, completion_rule``; the rate columns are
+        :data:`DROPOUT_COLUMNS` and :data:`EARLY_DROPOUT_COLUMNS`; rates are
         of all potential completers; ``median_last_core_attended`` is over the
         group's dropouts.
 
@@ -396,7 +418,7 @@ def dropout(
     >>> row = dropout(export, early_before=3).iloc[0]
     >>> int(row["n_dropped_out"]), int(row["n_early_dropout"]), int(row["n_potential"])
     (34, 5, 78)
-    >>> [round(float(row[c]), 4) for c in ("rate", "ci_low", "ci_high", "early_rate")]
+    >>> [round(float(row[c]), 4) for c in (*DROPOUT_COLUMNS, "early_dropout_rate")]
     [0.4359, 0.3314, 0.5464, 0.0641]
     >>> low, high = proportion_confint(34, 78, method="wilson")
     >>> [round(34 / 78, 4), round(low, 4), round(high, 4), round(5 / 78, 4)]
@@ -419,16 +441,16 @@ def dropout(
             "n_early_dropout": dropped & (last < early_before),
         },
     )
-    _add_rate(out, "n_dropped_out", "n_potential", alpha)
+    _add_rate(out, "n_dropped_out", "n_potential", alpha, DROPOUT_COLUMNS)
     out["early_before"] = early_before
-    _add_rate(out, "n_early_dropout", "n_potential", alpha, prefix="early_")
+    _add_rate(out, "n_early_dropout", "n_potential", alpha, EARLY_DROPOUT_COLUMNS)
     medians = group_by(ep.loc[dropped, [*keys, "last_core_attended"]], keys)[
         "last_core_attended"
     ].median()
     medians = _finish(medians.rename("median_last_core_attended").to_frame(), keys)
     out = out.merge(medians, on=keys, how="left") if keys else out.join(medians)
-    order = ["n_potential", "n_dropped_out", "rate", "ci_low", "ci_high", "early_before"]
-    order += ["n_early_dropout", "early_rate", "early_ci_low", "early_ci_high"]
+    order = ["n_potential", "n_dropped_out", *DROPOUT_COLUMNS, "early_before"]
+    order += ["n_early_dropout", *EARLY_DROPOUT_COLUMNS]
     return out[[*keys, *order, "median_last_core_attended", "completion_rule"]]
 
 

@@ -7,7 +7,7 @@ matching as R's MatchIt does it, balance, and effects on the matched sample.
   pairs, balance, counts); the loops themselves are in :mod:`._greedy`,
   the balance statistics in :mod:`.balance`;
 * :mod:`.effects` — :func:`matched_effect` (difference of rates as shares,
-  cluster-robust CI, plain statement);
+  cluster-robust CI; the report words it);
 * :mod:`.gates` — :func:`gated_comparison`: the Justice Data Lab's gates
   (minimum cohort, balance flag and withholding) around a matched effect, with
   the share matched and the reason each unmatched person has none
@@ -21,7 +21,7 @@ A typical run on the per-person reoffending table::
     eligible = outcomes[outcomes["window_eligible"].fillna(False)]
     result = match(eligible.set_index("participant_id"),
                    covariates=["risk_level", "prior_offences", "age_band"])
-    matched_effect(result, "reoffended_in_window", label="proven reoffending")
+    matched_effect(result, "reoffended_in_window")
 
 The matching mirrors ``MatchIt::matchit(method = "nearest")`` (MatchIt 4.x,
 ``nn_matchC_vec``): every unit is put in one list sorted by its distance value

@@ -5,7 +5,6 @@ clustered by matched set."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,11 +56,12 @@ class MatchedCox:
     ``se_robust`` (used for the CI and p-value), ``se_model``, ``p_value``,
     ``n_treated``, ``n_control``, ``events_treated``, ``events_control``,
     ``stratified`` (by matched set) and ``ties`` ("efron").
-    ``statement`` says the result in plain words.
+    ``alpha`` is 1 - the confidence level of ``ci_low`` / ``ci_high``. (The
+    report words the result: :func:`cdanalytics.report.wording.matched_cox_statement`.)
     """
 
     summary: pd.DataFrame
-    statement: str
+    alpha: float = 0.05
 
     def __repr__(self) -> str:
         """Key figures: the hazard ratio, its interval and p-value, people and events."""
@@ -82,7 +82,6 @@ def matched_cox(
     event: str = "event",
     *,
     stratify: bool = False,
-    label: str = "proven reoffending",
     alpha: float = 0.05,
 ) -> MatchedCox:
     """Cox proportional hazards ratio of programme vs matched comparison.
@@ -98,8 +97,6 @@ def matched_cox(
         ``False`` (default): one baseline hazard, giving the marginal hazard
         ratio in the matched sample (Austin 2013). ``True``: a baseline hazard
         per matched set, giving the within-set (conditional) hazard ratio.
-    label
-        Words for the event in the statement.
     alpha
         1 - confidence level.
 
@@ -171,23 +168,4 @@ def matched_cox(
         "stratified": bool(stratify),
         "ties": "efron",
     }
-    return MatchedCox(summary=pd.DataFrame([row]), statement=_cox_statement(row, label, alpha))
-
-
-def _cox_statement(row: dict[str, Any], label: str, alpha: float) -> str:
-    level = f"{100 * (1 - alpha):g}%"
-    text = (
-        f"At any point during follow-up, people who took part had {row['hr']:.2f} times "
-        f"the rate of {label} of similar people who did not ({level} confidence interval "
-        f"{row['ci_low']:.2f} to {row['ci_high']:.2f}; {row['n_treated']:,} programme and "
-        f"{row['n_control']:,} matched comparison people)."
-    )
-    if row["p_value"] < alpha:
-        change = abs(1 - row["hr"]) * 100
-        direction = "lower" if row["hr"] < 1 else "higher"
-        return text + f" That is a {change:.0f}% {direction} rate, statistically significant."
-    return text + (
-        " The difference is not statistically significant: more people would be needed "
-        f"to tell whether the programme changes the rate of {label}. This is not evidence "
-        "of no effect."
-    )
+    return MatchedCox(summary=pd.DataFrame([row]), alpha=alpha)

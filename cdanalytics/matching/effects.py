@@ -1,11 +1,12 @@
 """Effect of the programme on any participant-level outcome in the matched
-sample: difference with a cluster-robust confidence interval and a plain
-statement in the Justice Data Lab's manner."""
+sample: difference with a cluster-robust confidence interval. (The report
+words it in the Justice Data Lab's manner:
+:func:`cdanalytics.report.wording.matched_effect_statement`.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -81,11 +82,11 @@ class MatchedEffect:
     interval are then differences of shares, shown as percentage points only
     when formatted) and ``per_100_treated``, ``per_100_control`` (of any 100
     typical people).
-    ``statement`` says the result in plain words.
+    ``alpha`` is 1 - the confidence level of ``ci_low`` / ``ci_high``.
     """
 
     summary: pd.DataFrame
-    statement: str
+    alpha: float = 0.05
 
     def __repr__(self) -> str:
         """Key figures: the outcome, the difference with its interval and p-value, people."""
@@ -100,16 +101,11 @@ class MatchedEffect:
         )
 
 
-def _fmt(x: float, digits: int = 1) -> str:
-    return f"{x:,.{digits}f}"
-
-
 def matched_effect(
     result: MatchResult,
     outcome: str,
     *,
     kind: Literal["binary", "numeric"] = "binary",
-    label: str | None = None,
     alpha: float = 0.05,
 ) -> MatchedEffect:
     """Effect of the programme on a participant-level outcome, matched sample.
@@ -124,10 +120,8 @@ def matched_effect(
         for ``kind="numeric"`` (for example a count of offences).
     kind
         ``"binary"`` reports rates and their difference (shares; the
-        statement words them in percentage points);
+        report words them in percentage points);
         ``"numeric"`` the difference in means.
-    label
-        Words for the outcome in the statement (default: the column name).
     alpha
         1 - confidence level.
 
@@ -228,42 +222,4 @@ def matched_effect(
             "per_100_treated": round(100 * mean_t),
             "per_100_control": round(100 * mean_c),
         }
-    summary = pd.DataFrame([row])
-    return MatchedEffect(summary=summary, statement=_effect_statement(row, label or outcome, alpha))
-
-
-def _effect_statement(row: dict[str, Any], label: str, alpha: float) -> str:
-    """Justice Data Lab style: both groups' figures, the difference with its
-    interval, and what it does (or does not) show."""
-    level = f"{100 * (1 - alpha):g}%"
-    people = f"{row['n_treated']:,} programme and {row['n_control']:,} matched comparison people"
-    if row["kind"] == "binary":
-        lo, hi = 100 * row["ci_low"], 100 * row["ci_high"]
-        unit, digits = " percentage points", 1
-        text = (
-            f"For any 100 typical people who took part, {row['per_100_treated']} had "
-            f"{label}, compared with {row['per_100_control']} of any 100 similar people "
-            f"who did not ({people}): a difference of {_fmt(100 * row['difference'])} "
-            f"percentage points ({level} confidence interval {_fmt(lo)} to {_fmt(hi)})."
-        )
-    else:
-        lo, hi, unit, digits = row["ci_low"], row["ci_high"], "", 2
-        text = (
-            f"People who took part had an average {label} of {_fmt(row['mean_treated'], 2)}, "
-            f"compared with {_fmt(row['mean_control'], 2)} for similar people who did not "
-            f"({people}): a difference of {_fmt(row['difference'], 2)} "
-            f"({level} confidence interval {_fmt(lo, 2)} to {_fmt(hi, 2)})."
-        )
-    if row["p_value"] < alpha:
-        # the Justice Data Lab's wording: a significant result "could reduce/increase"
-        verb = "could reduce" if row["difference"] < 0 else "could increase"
-        near, far = sorted((abs(lo), abs(hi)))
-        return text + (
-            f" This is statistically significant: taking part {verb} {label} by between "
-            f"{_fmt(near, digits)} and {_fmt(far, digits)}{unit}, compared with similar "
-            "people who did not take part."
-        )
-    return text + (
-        " The difference is not statistically significant: more people would be needed "
-        f"to tell whether the programme changes {label}. This is not evidence of no effect."
-    )
+    return MatchedEffect(summary=pd.DataFrame([row]), alpha=alpha)

@@ -291,7 +291,6 @@ def gated_comparison(
     balance_flag: float = 0.1,
     balance_withhold: float = 0.25,
     kind: Literal["binary", "numeric"] = "binary",
-    label: str | None = None,
     treatment: str = "group",
     treated_value: Any = "programme",
     **match_options: Any,
@@ -304,7 +303,7 @@ def gated_comparison(
         Treated and comparison rows of one analysis (for example the starters
         of one programme eligible for the reoffending window, and their
         comparison pool), unique index.
-    outcome, kind, label
+    outcome, kind
         As for :func:`~cdanalytics.matching.matched_effect`.
     covariates
         As for :func:`~cdanalytics.matching.match`.
@@ -393,7 +392,7 @@ def gated_comparison(
         "n_terms_withholding": int(balance["withholds"].sum()),
     }
     try:
-        effect = matched_effect(result, outcome, kind=kind, label=label)
+        effect = matched_effect(result, outcome, kind=kind)
     except AnalysisError as exc:
         summary = _summary(status="not_computed", reason="analysis_error", **counts)
         return GatedComparison(

@@ -10,6 +10,7 @@ from .headlines import OUTCOMES_SCHEMA_VERSION, headline_figures
 from .published import PublishedTable
 from .summary import summary_sentences
 from .tables import SPECS, publish_tables
+from .wording import matched_cox_statement, matched_effect_statement
 
 __all__ = [
     "OUTCOMES_SCHEMA_VERSION",
@@ -22,6 +23,8 @@ __all__ = [
     "config_digest",
     "headline_figures",
     "input_checksums",
+    "matched_cox_statement",
+    "matched_effect_statement",
     "publish_tables",
     "summary_sentences",
 ]

@@ -143,29 +143,28 @@ def engagement_partition(
     The rates of :func:`engagement.completion` and :func:`engagement.dropout`
     come along as statistics of their parts.
     """
-    rates = {
-        "rate": "completion_rate",
-        "ci_low": "completion_ci_low",
-        "ci_high": "completion_ci_high",
-        "rate_clear": "completion_rate_clear",
-        "ci_low_clear": "completion_ci_low_clear",
-        "ci_high_clear": "completion_ci_high_clear",
-    }
     table = flow.drop(columns="completion_rule").merge(
-        completion[[*groupings, "n_potential", "n_clear_outcome", *rates]].rename(columns=rates),
+        completion[
+            [
+                *groupings,
+                "n_potential",
+                "n_clear_outcome",
+                *engagement.COMPLETION_COLUMNS,
+                *engagement.COMPLETION_CLEAR_COLUMNS,
+            ]
+        ],
         on=groupings,
         validate="one_to_one",
     )
     drop = dropout[
-        [*groupings, "n_dropped_out", "n_early_dropout", "rate", "ci_low", "ci_high", "early_rate"]
-    ].rename(
-        columns={
-            "rate": "dropout_rate",
-            "ci_low": "dropout_ci_low",
-            "ci_high": "dropout_ci_high",
-            "early_rate": "early_dropout_rate",
-        }
-    )
+        [
+            *groupings,
+            "n_dropped_out",
+            "n_early_dropout",
+            *engagement.DROPOUT_COLUMNS,
+            engagement.EARLY_DROPOUT_COLUMNS[0],
+        ]
+    ]
     table = table.merge(drop, on=groupings, validate="one_to_one")
     table["n_late_dropout"] = table["n_dropped_out"] - table["n_early_dropout"]
     table["n_excluded"] = table["n_clear_outcome"] - table["n_completed"] - table["n_dropped_out"]
@@ -311,7 +310,6 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
     status = _exit_status(out)
-    window = out.config.reoffending.window_months
     options = {
         "covariates": list(cfg.covariates),
         "min_treated": cfg.min_treated,
@@ -321,7 +319,6 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         "ratio": cfg.ratio,
         "replace": cfg.replace,
         "caliper": cfg.caliper,
-        "label": f"proven reoffending within {window} months",
     }
     gates, rows, balance, gated_all = [], [], [], {}
     seconds: dict[str, float] = {}

@@ -37,7 +37,7 @@ from matplotlib.axes import Axes
 from .. import charts
 from ..charts.common import group_labels, note_suppressed, varies
 from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
-from ..engagement import STAGES
+from ..engagement import COMPLETION_COLUMNS, STAGES
 from ..i18n import has_label, label
 from .compute import OVERALL, Outcomes
 from .published import PublishedTable
@@ -125,16 +125,6 @@ def _render(ax: Axes, png: bool) -> tuple[str, bytes | None]:
     return svg[svg.index("<svg") :], png_bytes
 
 
-#: Published completion columns -> the columns :func:`charts.completion_chart` reads.
-_COMPLETION = {
-    "n_potential": "n_potential",
-    "n_completed": "n_completed",
-    "completion_rate": "rate",
-    "completion_ci_low": "ci_low",
-    "completion_ci_high": "ci_high",
-}
-
-
 def _withheld_note(
     ax: Axes,
     table: PublishedTable,
@@ -162,10 +152,9 @@ def _completion_chart(engagement: PublishedTable, lang: str) -> Axes:
     keys = list(engagement.groupings)
     table = engagement.published
     detail = (table[keys[0]].astype(str) != OVERALL).to_numpy()
-    shown = table[list(_COMPLETION)].notna().all(axis=1).to_numpy()
-    frame = table.loc[detail & shown, [*keys, "n_started", *_COMPLETION]].rename(
-        columns=_COMPLETION
-    )
+    columns = ["n_potential", "n_completed", *COMPLETION_COLUMNS]
+    shown = table[columns].notna().all(axis=1).to_numpy()
+    frame = table.loc[detail & shown, [*keys, "n_started", *columns]]
     ax = charts.completion_chart(frame.reset_index(drop=True), lang=lang)
     names = group_labels(table, keys, lang).to_numpy()
     _withheld_note(

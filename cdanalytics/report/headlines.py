@@ -13,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from ..disclosure import DisclosurePolicy
+from ..engagement import COMPLETION_CLEAR_COLUMNS, COMPLETION_COLUMNS, DROPOUT_COLUMNS
 from .compute import OVERALL, Outcomes
+from .published import _RATE as _RATE_COLUMNS
 from .published import PublishedTable, Withheld, headline
 
 __all__ = ["OUTCOMES_SCHEMA_VERSION", "headline_figures"]
@@ -30,12 +32,15 @@ def _overall_row(table: PublishedTable, **where: str) -> int:
     return frame.index[keep.to_numpy()][0]
 
 
-_RATE = {"rate": "rate", "ci_low": "ci_low", "ci_high": "ci_high"}
-_COMPLETION = {
-    "rate": "completion_rate",
-    "ci_low": "completion_ci_low",
-    "ci_high": "completion_ci_high",
-}
+def _keyed(keys: tuple[str, ...], columns: tuple[str, ...]) -> dict[str, str]:
+    """``outcomes.json`` keys (stable, whatever the analyses call their columns) -> columns."""
+    return dict(zip(keys, columns, strict=True))
+
+
+#: ``outcomes.json`` keys of a rate and its interval.
+_RATE_KEYS = ("rate", "ci_low", "ci_high")
+_RATE = _keyed(_RATE_KEYS, _RATE_COLUMNS)
+_COMPLETION = _keyed(_RATE_KEYS, COMPLETION_COLUMNS)
 
 
 def _engagement(
@@ -78,9 +83,7 @@ def _engagement(
                 "n_completed": "n_completed",
                 **_COMPLETION,
                 "n_clear_outcome": "n_clear_outcome",
-                "rate_clear": "completion_rate_clear",
-                "ci_low_clear": "completion_ci_low_clear",
-                "ci_high_clear": "completion_ci_high_clear",
+                **_keyed(tuple(f"{k}_clear" for k in _RATE_KEYS), COMPLETION_CLEAR_COLUMNS),
             },
             "engagement.completion",
             withheld,
@@ -91,9 +94,7 @@ def _engagement(
             {
                 "n_potential": "n_potential",
                 "n_dropped_out": "n_dropped_out",
-                "rate": "dropout_rate",
-                "ci_low": "dropout_ci_low",
-                "ci_high": "dropout_ci_high",
+                **_keyed(_RATE_KEYS, DROPOUT_COLUMNS),
             },
             "engagement.dropout",
             withheld,
@@ -169,9 +170,7 @@ _PROGRAMME_ENGAGEMENT = {
     "n_started": "n_started",
     "n_potential": "n_potential",
     "n_completed": "n_completed",
-    "completion_rate": "completion_rate",
-    "completion_ci_low": "completion_ci_low",
-    "completion_ci_high": "completion_ci_high",
+    **_keyed(("completion_rate", "completion_ci_low", "completion_ci_high"), COMPLETION_COLUMNS),
 }
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import pandas as pd
 
 from ..disclosure import SuppressedTable
+from ..engagement import (
+    COMPLETION_CLEAR_COLUMNS,
+    COMPLETION_COLUMNS,
+    DROPOUT_COLUMNS,
+    EARLY_DROPOUT_COLUMNS,
+)
 from ..i18n import number, percent
+from ..prepost import CHANGE_COLUMNS
 
 __all__ = [
     "CHANGE_STATS",
@@ -178,31 +185,28 @@ def _fmt_1(value: object, lang: str) -> str:
     return number(float(value), lang, 1)
 
 
-#: Statistics of the pre/post change table, all resting on the paired n.
-CHANGE_STATS = (
-    "mean_pre",
-    "mean_post",
-    "mean_change",
-    "change_ci_low",
-    "change_ci_high",
-    "p_value",
-    "p_holm",
-    "d_z",
-    "d_z_ci_low",
-    "d_z_ci_high",
-    "g_av",
-    "g_av_ci_low",
-    "g_av_ci_high",
-)
+#: Column families of :data:`cdanalytics.prepost.CHANGE_COLUMNS` the report
+#: publishes: the means before and after and the mean change, the change's
+#: interval, its p-values, and the standardised effect sizes d_z and g_av with
+#: their intervals (spreads, the t-test's details and the Wilcoxon test stay in
+#: the analysis).
+_CHANGE_FAMILIES = ("mean_", "change_ci_", "p_", "d_z", "g_av")
+
+#: Statistics of the pre/post change table, all resting on the paired n: the
+#: columns of the published families, under prepost's names and in its order.
+CHANGE_STATS = tuple(c for c in CHANGE_COLUMNS if c.startswith(_CHANGE_FAMILIES))
 
 #: Statistics of a pre/post change published per programme (base ``n_paired``):
 #: the change and Hedges' g_av with their intervals.
 PROGRAMME_CHANGE_STATS = tuple(c for c in CHANGE_STATS if not c.startswith(("p_", "d_z")))
-# A rate (or share) and its interval, as each result table names them.
+# A rate (or share) and its interval, under the names the analyses give them:
+# reoffending's fixed window, engagement's completion and dropout.
 _RATE = ("rate", "ci_low", "ci_high")
-_COMPLETION = ("completion_rate", "completion_ci_low", "completion_ci_high")
-_COMPLETION_CLEAR = tuple(f"{c}_clear" for c in _COMPLETION)
-_DROPOUT = ("dropout_rate", "dropout_ci_low", "dropout_ci_high")
+_COMPLETION = COMPLETION_COLUMNS
+_COMPLETION_CLEAR = COMPLETION_CLEAR_COLUMNS
+_DROPOUT = DROPOUT_COLUMNS
+#: The early dropout rate (published without its interval).
+_EARLY_DROPOUT = EARLY_DROPOUT_COLUMNS[0]
 _ATTENDANCE_STATS = ("attendance_rate", "median_attended", "median_longest_absence_run")
 _WAIT_STATS = ("q1_days", "median_days", "q3_days")
 
@@ -210,7 +214,7 @@ _SHARE_COLUMNS = (
     *_COMPLETION,
     *_COMPLETION_CLEAR,
     *_DROPOUT,
-    "early_dropout_rate",
+    _EARLY_DROPOUT,
     *_RATE,
     "attendance_rate",
     "cumulative",

@@ -26,6 +26,7 @@ from .published import (
     _COMPLETION,
     _COMPLETION_CLEAR,
     _DROPOUT,
+    _EARLY_DROPOUT,
     _EFFECT,
     _RATE,
     _WAIT_STATS,
@@ -80,7 +81,7 @@ SPECS: dict[str, TableSpec] = {
             "n_dropped_out",
             *_DROPOUT,
             "n_early_dropout",
-            "early_dropout_rate",
+            _EARLY_DROPOUT,
         ),
         total="n_referred",
         parts={
@@ -105,12 +106,12 @@ SPECS: dict[str, TableSpec] = {
         bases={
             **dict.fromkeys(_COMPLETION, "n_potential"),
             **dict.fromkeys(_COMPLETION_CLEAR, "n_clear_outcome"),
-            **dict.fromkeys((*_DROPOUT, "early_dropout_rate"), "n_potential"),
+            **dict.fromkeys((*_DROPOUT, _EARLY_DROPOUT), "n_potential"),
         },
         numerators={
             **dict.fromkeys((*_COMPLETION, *_COMPLETION_CLEAR), "n_completed"),
             **dict.fromkeys(_DROPOUT, "n_dropped_out"),
-            "early_dropout_rate": "n_early_dropout",
+            _EARLY_DROPOUT: "n_early_dropout",
         },
         total_row=True,
     ),
@@ -244,7 +245,7 @@ RATES: dict[str, tuple[str, str, str | None, str | None, float]] = {
     "completion_rate": ("n_completed", "n_potential", *_COMPLETION[1:], 1.0),
     "completion_rate_clear": ("n_completed", "n_clear_outcome", *_COMPLETION_CLEAR[1:], 1.0),
     "dropout_rate": ("n_dropped_out", "n_potential", *_DROPOUT[1:], 1.0),
-    "early_dropout_rate": ("n_early_dropout", "n_potential", None, None, 1.0),
+    _EARLY_DROPOUT: ("n_early_dropout", "n_potential", None, None, 1.0),
     "rate": ("n_reoffenders", "n_eligible", "ci_low", "ci_high", 1.0),
     "per_100": ("n_reoffenders", "n_eligible", None, None, 100.0),
     "offences_per_person": ("n_offences", "n_eligible", None, None, 1.0),
@@ -371,23 +372,11 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "completion": (
         "n_potential",
         "n_completed",
-        "completion_rate",
-        "completion_ci_low",
-        "completion_ci_high",
+        *_COMPLETION,
         "n_clear_outcome",
-        "completion_rate_clear",
-        "completion_ci_low_clear",
-        "completion_ci_high_clear",
+        *_COMPLETION_CLEAR,
     ),
-    "dropout": (
-        "n_potential",
-        "n_dropped_out",
-        "dropout_rate",
-        "dropout_ci_low",
-        "dropout_ci_high",
-        "n_early_dropout",
-        "early_dropout_rate",
-    ),
+    "dropout": ("n_potential", "n_dropped_out", *_DROPOUT, "n_early_dropout", _EARLY_DROPOUT),
 }
 
 

@@ -1,4 +1,4 @@
-"""Sentences of the managers' summary about questionnaire change.
+"""Sentences about questionnaire change and about a matched effect.
 
 A change is told as the reader needs it: *improved* or *worsened* by the
 instrument's direction (``higher_worse`` or ``higher_better`` in the instrument
@@ -7,16 +7,32 @@ no change is "no clear change". The reliable-change classes (Jacobson and
 Truax) follow where they are published. The summary gives at most one such
 sentence per programme (:func:`headline_measure` picks it); the rest are in
 the report's pre/post section.
+
+A matched effect (:func:`cdanalytics.matching.matched_effect`) or hazard ratio
+(:func:`cdanalytics.matching.matched_cox`) is told in the Justice Data Lab's
+manner by :func:`matched_effect_statement` and :func:`matched_cox_statement`:
+a significant result "could" reduce or increase the outcome; a
+non-significant one needs more people and is not evidence of no effect. The
+analyses give the numbers; the words are here, in the locale files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..i18n import category, label, number
+from ..i18n import category, label, number, percent
 
-__all__ = ["headline_measure", "prepost_sentences", "prepost_summary"]
+if TYPE_CHECKING:  # the results only; the wording needs no analysis loaded
+    from ..matching import MatchedCox, MatchedEffect
+
+__all__ = [
+    "headline_measure",
+    "matched_cox_statement",
+    "matched_effect_statement",
+    "prepost_sentences",
+    "prepost_summary",
+]
 
 _NEEDED = ("mean_change", "ci_low", "ci_high", "g_av")
 
@@ -110,3 +126,133 @@ def prepost_summary(prepost: Mapping[str, Mapping[str, Any]], lang: str = "en") 
     if len(prepost) > 1:
         sentences.append(label("summary_prepost_more", lang))
     return [" ".join(sentences)]
+
+
+def _level(alpha: float, lang: str) -> str:
+    """The confidence level, for example ``"95%"``."""
+    return f"{number(100 * (1 - alpha), lang, None)}%"
+
+
+def _people(row: Mapping[str, Any], lang: str) -> str:
+    return label(
+        "statement_people",
+        lang,
+        treated=number(row["n_treated"], lang),
+        control=number(row["n_control"], lang),
+    )
+
+
+def matched_effect_statement(
+    effect: MatchedEffect,
+    lang: str = "en",
+    outcome: str | None = None,
+    *,
+    window: int | None = None,
+) -> str:
+    """A matched effect in words, in the Justice Data Lab's manner.
+
+    Both groups' figures (of any 100 typical people for a binary outcome,
+    means for a numeric one), the difference with its confidence interval,
+    and what it does (a significant difference "could" reduce or increase the
+    outcome) or does not show (more people would be needed; not evidence of
+    no effect).
+
+    Parameters
+    ----------
+    effect
+        From :func:`cdanalytics.matching.matched_effect`.
+    lang
+        ``"en"`` or ``"nl"``.
+    outcome
+        Words for the outcome (default: "proven reoffending within
+        ``window`` months" when ``window`` is given, else the outcome's
+        column name).
+    window
+        Months of the fixed reoffending window, for the default words.
+
+    Returns
+    -------
+    str
+    """
+    row = effect.summary.iloc[0]
+    if outcome is not None:
+        words = outcome
+    elif window is not None:
+        words = label("statement_reoffending_within", lang, window=number(window, lang))
+    else:
+        words = str(row["outcome"])
+    binary = row["kind"] == "binary"
+    scale, digits = (100.0, 1) if binary else (1.0, 2)
+    low, high = scale * float(row["ci_low"]), scale * float(row["ci_high"])
+    kind = "binary" if binary else "numeric"
+    figures = (
+        {"treated": row["per_100_treated"], "control": row["per_100_control"]}
+        if binary
+        else {
+            "treated": number(row["mean_treated"], lang, 2),
+            "control": number(row["mean_control"], lang, 2),
+        }
+    )
+    text = label(
+        f"statement_effect_{kind}",
+        lang,
+        outcome=words,
+        people=_people(row, lang),
+        difference=number(scale * float(row["difference"]), lang, digits),
+        level=_level(effect.alpha, lang),
+        low=number(low, lang, digits),
+        high=number(high, lang, digits),
+        **figures,
+    )
+    if row["p_value"] < effect.alpha:
+        near, far = sorted((abs(low), abs(high)))
+        verdict = label(
+            f"statement_effect_significant_{kind}",
+            lang,
+            direction=label("reduced" if row["difference"] < 0 else "increased", lang),
+            outcome=words,
+            near=number(near, lang, digits),
+            far=number(far, lang, digits),
+        )
+    else:
+        verdict = label("statement_effect_not_significant", lang, outcome=words)
+    return f"{text} {verdict}"
+
+
+def matched_cox_statement(cox: MatchedCox, lang: str = "en", outcome: str | None = None) -> str:
+    """A matched hazard ratio in words: the rate of the event relative to
+    similar people who did not take part, with its confidence interval, and
+    whether the difference is significant (then as a percentage lower or
+    higher rate).
+
+    Parameters
+    ----------
+    cox
+        From :func:`cdanalytics.matching.matched_cox`.
+    lang
+        ``"en"`` or ``"nl"``.
+    outcome
+        Words for the event (default: proven reoffending).
+
+    Returns
+    -------
+    str
+    """
+    row = cox.summary.iloc[0]
+    words = outcome or label("statement_proven_reoffending", lang)
+    text = label(
+        "statement_cox",
+        lang,
+        hr=number(row["hr"], lang, 2),
+        outcome=words,
+        level=_level(cox.alpha, lang),
+        low=number(row["ci_low"], lang, 2),
+        high=number(row["ci_high"], lang, 2),
+        people=_people(row, lang),
+    )
+    if row["p_value"] < cox.alpha:
+        key = "statement_cox_lower" if row["hr"] < 1 else "statement_cox_higher"
+        verdict = label(key, lang, change=percent(abs(1 - float(row["hr"])), lang))
+    else:
+        verdict = label("statement_cox_not_significant", lang, outcome=words)
+    return f"{text} {verdict}"
