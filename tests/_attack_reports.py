@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from _attack import Published, read_published, true_counts, wrong_recoveries
 
 from cdanalytics.cli import main
@@ -23,7 +22,6 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 # name -> (participants, seed) of the synthetic exports; "sample" is data/sample
 SYNTHETIC = {"small": (300, 3), "second": (300, 4), "large": (20_000, 7)}
-EXPORTS = ["sample", "small", pytest.param("large", marks=pytest.mark.slow)]
 THRESHOLDS = [5, 10, 30]
 METHODS = {
     "suppression": {},

@@ -19,15 +19,17 @@ report) and assert only for the perturbative option (``disclosure: {method:
 cell_key}``), run with a fixed test secret (``CDANALYTICS_CELL_KEY_SECRET``); the
 attacker allows for the noise bound ``D`` that ``run.json`` states.
 
-The suite is three files, so that ``pytest -n 2 --dist loadfile`` spreads it over
-both workers: this one (every attack within one report, and the format),
+The suite is four files, so that ``pytest -n 2 --dist loadfile`` spreads it over
+both workers: this one (every attack within one report of ``data/sample`` and
+the 300-person export, and the format), ``test_disclosure_attack_large.py`` (the
+20,000-person export and the site breakdowns),
 ``test_disclosure_attack_releases.py`` (two releases: another threshold, other
 groupings) and ``test_disclosure_attack_removed.py`` (one participant fewer, the
 batch index, quarantined rows). The helpers are in ``tests/_attack_reports.py``.
 
 Cost: every report is built once per session (per test process) by the
 ``attack_reports`` fixture of ``tests/conftest.py`` and shared by the tests, in
-any of the three files, that read it. The 20,000-person matrix, the site
+any of the four files, that read it. The 20,000-person matrix, the site
 breakdowns and the two other files are marked ``slow`` (deselect with
 ``-m "not slow"`` for a quick run); all of it belongs to the default run.
 """
@@ -41,12 +43,9 @@ from _attack import (
     html_tables,
     is_count_column,
     is_withheld,
-    true_counts,
 )
 from _attack_reports import (
-    EXPORTS,
     METHODS,
-    SAMPLE,
     THRESHOLDS,
     Reports,
     disclosure,
@@ -67,22 +66,12 @@ def reports(attack_reports: Reports) -> Reports:
 
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("threshold", THRESHOLDS)
-@pytest.mark.parametrize("export", EXPORTS)
+@pytest.mark.parametrize("export", ["sample", "small"])
 def test_all_attacks_together_recover_nothing_within_one_report(reports, export, threshold, method):
     report = published(reports, export, disclosure(threshold, method), method)
     pub = report.published()
     found = attack(pub)
     refuse(found, truth_of(reports, export, pub), "one report, every attack at once,")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", list(METHODS))
-@pytest.mark.parametrize("groupings", [["programme", "site"], ["site"]], ids=str)
-def test_a_site_breakdown_recovers_nothing_within_one_report(reports, groupings, method):
-    config = {"groupings": groupings, **disclosure(10, method)}
-    pub = published(reports, "sample", config, method).published()
-    found = attack(pub)
-    refuse(found, true_counts(SAMPLE, pub.groupings), f"one report by {groupings}")
 
 
 ATTACKS = {
