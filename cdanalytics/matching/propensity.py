@@ -40,6 +40,34 @@ _SEPARATION = (
 )
 
 
+class _Logit(Logit):
+    """statsmodels' ``Logit`` that computes the fitted probabilities of given
+    parameters once.
+
+    Its Newton-Raphson steps ask for the fitted values of the same parameters
+    up to three times (Hessian, score, and the check for perfect prediction);
+    the last ones are kept (read-only) and given again, computed by the same
+    expression, so the fit is the same to the last bit at a third of the cost.
+    """
+
+    _last: tuple[bytes, np.ndarray] | None = None
+
+    def predict(
+        self, params: Any, exog: Any = None, which: str = "mean", offset: Any = None
+    ) -> Any:
+        """As ``Logit.predict``; the fitted probabilities of the model's own rows are kept."""
+        if exog is not None or offset is not None or which != "mean":
+            return super().predict(params, exog=exog, which=which, offset=offset)
+        values = np.asarray(params, dtype="float64")
+        key = values.tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        fitted = super().predict(params)
+        fitted.flags.writeable = False
+        self._last = (key, fitted)
+        return fitted
+
+
 def check_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -187,13 +215,15 @@ def propensity_model(
     if not covariates:
         raise ConfigError("give at least one covariate for the propensity score model")
     terms = covariate_terms(df, list(covariates), drop_first=True)
-    constant = [c for c in terms.columns if terms[c].nunique() < 2]
+    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
+    # no term is missing (check_columns): a single value is min == max
+    single = design[:, 1:].min(axis=0) == design[:, 1:].max(axis=0)
+    constant = [c for c, one in zip(terms.columns, single, strict=True) if one]
     if constant:
         raise AnalysisError(
             f"covariate term(s) with a single value cannot enter the propensity model: "
             f"{', '.join(constant)}"
         )
-    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
     # Rank of X'X (small) instead of X (possibly millions of rows).
     scaled = design / np.abs(design).max(axis=0)
     if np.linalg.matrix_rank(scaled.T @ scaled) < design.shape[1]:
@@ -204,7 +234,8 @@ def propensity_model(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = Logit(treated.astype("float64"), design).fit(
+            # the rank was checked above (on X'X): no QR of the n x k design again
+            fit = _Logit(treated.astype("float64"), design, check_rank=False).fit(
                 method="newton", maxiter=100, disp=False
             )
         except (PerfectSeparationError, np.linalg.LinAlgError) as exc:

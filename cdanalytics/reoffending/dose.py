@@ -43,7 +43,13 @@ from ..errors import (
 )
 from ..io.export import Export
 from .cox import TIES, _convergence_message, _design, _summary_and_tests
-from .definition import SURVIVAL_COLUMNS, ReoffendingDefinition, _days, resolve_outcomes
+from .definition import (
+    SURVIVAL_COLUMNS,
+    ReoffendingDefinition,
+    _days,
+    resolve_outcomes,
+    rows_in,
+)
 
 __all__ = [
     "ATTENDANCE_TERM",
@@ -84,7 +90,7 @@ def attended_days(
         chosen_type = sessions["session_type"].isin(list(session_types))
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
     chosen = sessions.loc[attended, ["participant_id", "session_date"]]
-    pos = pd.Index(cohort["participant_id"]).get_indexer(chosen["participant_id"])
+    pos = rows_in(cohort["participant_id"], chosen["participant_id"])
     day = _days(chosen["session_date"]) - index_day[np.maximum(pos, 0)]
     known = (pos >= 0) & ~np.isnan(day)
     return pos[known], day[known]

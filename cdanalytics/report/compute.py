@@ -57,7 +57,9 @@ class Outcomes:
         (the exit status used for each participant); ``matching_seconds``
         (programme -> seconds its matched comparisons took); ``engagement``
         (the :class:`~cdanalytics.engagement.EngagementData`, prepared once
-        and shared by the added sections).
+        and shared by the added sections); ``person_outcomes`` (the
+        :func:`~cdanalytics.reoffending.person_outcomes` table of the
+        config's definition, made once and shared; never edit it in place).
     notes
         Analyses that could not be computed, each with its reason.
     """
@@ -199,6 +201,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     cfg = out.config.reoffending
     definition = cfg.definition
     people = reoffending.person_outcomes(out.export, definition)
+    out.models["person_outcomes"] = people  # shared with the added sections (made once)
     t = out.tables
     t["fixed_window"] = with_overall(
         lambda by: reoffending.fixed_window(people, by), list(out.config.groupings), ["group"]
@@ -304,9 +307,12 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     pool_all = eligible[is_comparison]
     starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
     rows_of = out.export.participants
-    on_programme = set(
-        rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"].astype(str)
-    )
+    on_programme = {
+        str(p)
+        for p in pd.unique(
+            rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"]
+        )
+    }
     present = [p for p in out.export.registries.programmes if p in on_programme]
     if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")

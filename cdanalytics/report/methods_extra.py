@@ -231,11 +231,20 @@ def _variants(out: Outcomes, people: pd.DataFrame) -> None:
         )
 
 
-def _casemix(out: Outcomes) -> None:
+def _people(out: Outcomes) -> pd.DataFrame:
+    """The person-level outcomes of the config's definition, shared with the main
+    sections (``out.models["person_outcomes"]``), made here only when absent."""
+    people = out.models.get("person_outcomes")
+    if people is None:
+        people = reoffending.person_outcomes(out.export, out.config.reoffending.definition)
+    return people
+
+
+def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
     participants = out.export.participants
     definition = out.config.reoffending.definition
     model = out.attempt(
-        "Case-mix model", lambda: compare.casemix_model(out.export, definition=definition)
+        "Case-mix model", lambda: compare.casemix_model(people, definition=definition)
     )
     if model is None:
         return
@@ -258,10 +267,10 @@ def _casemix(out: Outcomes) -> None:
 def compute(out: Outcomes) -> None:
     """Add the tables of the added methods to ``out.tables`` (and their models)."""
     _missing(out)
-    people = reoffending.person_outcomes(out.export, out.config.reoffending.definition)
+    people = _people(out)
     _landmark(out, people)
     _variants(out, people)
-    _casemix(out)
+    _casemix(out, people)
 
 
 def _landmark_shown(out: Outcomes, policy: DisclosurePolicy) -> bool:
