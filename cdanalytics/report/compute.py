@@ -16,12 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
 from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
+from ..reoffending.definition import rows_in
 
 __all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
 
@@ -299,7 +301,10 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     ``tables["matched_comparisons"]``.
     """
     cfg = out.config.reoffending.matching
-    eligible = people[people["window_eligible"].fillna(False).astype(bool).to_numpy()]
+    window_eligible = people["window_eligible"].fillna(False).astype(bool).to_numpy()
+    # labelled by row of the participants table (people's row order): unique whole
+    # numbers, which matching checks and looks up without hashing identifiers
+    eligible = people[window_eligible].set_axis(np.flatnonzero(window_eligible))
     columns = ["participant_id", "group", "programme", "start_date", "reoffended_in_window"]
     columns += [c for c in (*cfg.covariates, *(cfg.exact or ())) if c not in columns]
     eligible = eligible[[c for c in columns if c in eligible.columns]]  # only what matching reads
@@ -317,6 +322,10 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     if pool_all.empty:
         out.notes.append("Matched comparison: no comparison people eligible for the window.")
     status = _exit_status(out)
+    known = rows_in(pd.Series(status.index), starters["participant_id"])
+    status_of_starters = pd.Series(
+        status.array.take(known, allow_fill=True), index=starters.index
+    ).astype("string")
     window = out.config.reoffending.window_months
     options = {
         "covariates": list(cfg.covariates),
@@ -334,15 +343,16 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     for code in present:
         clock = time.perf_counter()
         pool = comparison_pool(cfg.comparison_pools, code, pool_all)
-        mine = starters[(starters["programme"].astype(str) == code).to_numpy()]
-        exit_status = mine["participant_id"].map(status).astype("string")
+        is_mine = (starters["programme"].astype(str) == code).to_numpy()
+        mine = starters[is_mine]
+        exit_status = status_of_starters[is_mine]
         groups = {
             "all_starters": mine,
             "completers": mine[(exit_status == "completed").fillna(False).to_numpy()],
             "non_completers": mine[exit_status.isin(NON_COMPLETION).fillna(False).to_numpy()],
         }
         for analysis in ANALYSES:
-            df = pd.concat([groups[analysis], pool]).set_index("participant_id")
+            df = pd.concat([groups[analysis], pool])
             gated = matching.gated_comparison(df, "reoffended_in_window", **options)
             gated_all[code, analysis] = gated
             gates.append(gated.summary.assign(programme=code, analysis=analysis))
