@@ -47,7 +47,7 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from . import family, methods_extra
 from ._atomic import atomic_directory
-from .compute import STEPS, Outcomes, compute_outcomes
+from .compute import STEPS, Outcomes, compute_outcomes, note_words
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
 from .page import (
@@ -211,7 +211,7 @@ def _render_html(
         programmes=programme_overview(outcomes, lang, names),
         programme_tables=programme_tables,
         window=config.reoffending.window_months,
-        not_computed=out.notes,
+        not_computed=[note_words(note, lang) for note in out.notes],
         threshold=threshold,
         figures={f.name: figure_html(f) for f in figures},
         tables={

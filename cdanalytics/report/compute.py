@@ -21,11 +21,12 @@ import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
 from ..config import EvaluationConfig, validate_config
-from ..errors import AnalysisError, GroupLabelWarning
+from ..errors import AnalysisError, ConvergenceError, GroupLabelWarning, InsufficientDataError
+from ..i18n import label
 from ..io.export import Export
 from ..reoffending.definition import rows_in
 
-__all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
+__all__ = ["Note", "Outcomes", "compute_outcomes", "distinct_from_overall", "note_words"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,70 @@ OVERALL = "All"
 
 #: Steps of :func:`compute_outcomes`, in order (for progress bars).
 STEPS: tuple[str, ...] = ("engagement", "reoffending", "matching", "prepost")
+
+
+#: Reason of a note of an analysis that failed, by the class of its error (the most
+#: specific first); the English note keeps the error's own message.
+_REASONS: tuple[tuple[type[AnalysisError], str], ...] = (
+    (InsufficientDataError, "note_reason_insufficient_data"),
+    (ConvergenceError, "note_reason_convergence"),
+    (AnalysisError, "note_reason_analysis"),
+)
+
+
+class Note(str):
+    """An analysis the report could not compute, and why.
+
+    The string itself is the English note (``outcomes.json`` and
+    ``run.json`` keep it, as before); :meth:`words` words it in the page's
+    language from the locale files: ``key`` with its ``values`` (a value that
+    is itself a :class:`Note` is worded in the same language).
+
+    Parameters
+    ----------
+    key
+        Locale key of the note (``note_*``, in every language).
+    text
+        The English note when it is not the English label of ``key`` (a
+        failed analysis keeps its error's message in English).
+    **values
+        The placeholders of the label.
+    """
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, text: str | None = None, **values: Any) -> Note:
+        """The note, whose string is its English text."""
+        english = text if text is not None else _words(key, "en", values)
+        note = super().__new__(cls, english)
+        note.key = key
+        note.values = values
+        return note
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the key, text and values (``str`` would pass the text only)."""
+        return (_note, (self.key, str(self), self.values))
+
+    def words(self, lang: str) -> str:
+        """The note in ``lang`` (in English: the note itself)."""
+        return str(self) if lang == "en" else _words(self.key, lang, self.values)
+
+
+def _note(key: str, text: str, values: dict[str, Any]) -> Note:
+    return Note(key, text, **values)
+
+
+def _words(key: str, lang: str, values: Mapping[str, Any]) -> str:
+    return label(
+        key, lang, **{k: v.words(lang) if isinstance(v, Note) else v for k, v in values.items()}
+    )
+
+
+def note_words(note: str, lang: str) -> str:
+    """A note of ``Outcomes.notes`` in ``lang``: a :class:`Note` worded from the
+    locale files, any other note (plain text) as it is."""
+    return note.words(lang) if isinstance(note, Note) else note
 
 
 @dataclass
@@ -63,7 +128,8 @@ class Outcomes:
         :func:`~cdanalytics.reoffending.person_outcomes` table of the
         config's definition, made once and shared; never edit it in place).
     notes
-        Analyses that could not be computed, each with its reason.
+        Analyses that could not be computed, each with its reason: English
+        text, a :class:`Note` that the page words in its own language.
     """
 
     export: Export
@@ -72,13 +138,22 @@ class Outcomes:
     models: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def attempt(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; on an :class:`AnalysisError` note why and return ``None``."""
+    def attempt(self, what: str, fn: Callable[[], Any], **values: Any) -> Any:
+        """Run ``fn``; on an :class:`AnalysisError` note why and return ``None``.
+
+        ``what`` is the locale key naming the analysis (``note_what_*``),
+        ``values`` its placeholders. The English note reads
+        ``"<analysis>: not computed (<the error's message>)"``; in another
+        language the reason is worded by the class of the error.
+        """
         try:
             return fn()
         except AnalysisError as exc:
-            self.notes.append(f"{what}: not computed ({exc})")
-            log.warning("%s not computed: %s", what, exc)
+            name = Note(what, **values)
+            reason = next(key for kind, key in _REASONS if isinstance(exc, kind))
+            text = f"{name}: not computed ({exc})"
+            self.notes.append(Note("note_not_computed", text, what=name, reason=Note(reason)))
+            log.warning("%s not computed: %s", name, exc)
             return None
 
 
@@ -217,7 +292,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     has_both = people["group"].astype(str).drop_duplicates().size > 1
     if has_both:
         model = out.attempt(
-            "Cox model",
+            "note_what_cox_model",
             lambda: reoffending.cox(people, ["group", *cfg.cox_covariates], missing="drop"),
         )
         if model is not None:
@@ -225,7 +300,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
             t["cox"] = model.summary
             t["cox_ph"] = model.proportional_hazards()
     else:
-        out.notes.append("Comparison with a comparison group: the export has no comparison rows.")
+        out.notes.append(Note("note_no_comparison_rows"))
     return people
 
 
@@ -320,7 +395,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     }
     present = [p for p in out.export.registries.programmes if p in on_programme]
     if pool_all.empty:
-        out.notes.append("Matched comparison: no comparison people eligible for the window.")
+        out.notes.append(Note("note_no_eligible_comparison"))
     status = _exit_status(out)
     known = rows_in(pd.Series(status.index), starters["participant_id"])
     status_of_starters = pd.Series(
@@ -383,7 +458,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
 def _prepost(out: Outcomes) -> None:
     export = out.export
     if export.measures.empty:
-        out.notes.append("Pre/post change: the export has no questionnaire scores.")
+        out.notes.append(Note("note_no_scores"))
         return
     t = out.tables
     instruments = export.registries.instruments

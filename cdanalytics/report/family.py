@@ -37,7 +37,7 @@ from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..engagement.status import is_potential
 from ..i18n import label
-from .compute import Outcomes
+from .compute import Note, Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
 from .linked import protect_beside
@@ -295,11 +295,7 @@ def compute(out: Outcomes) -> None:
                 programme=reach["programme"].astype(str), service=reach["service"].astype(str)
             ).reset_index(drop=True)
         elif len(reach):
-            out.notes.append(
-                "Reach of partner and children's services: not shown (some men reached a later "
-                "step of a service without the earlier ones, so the steps cannot be protected as "
-                "parts of each other)."
-            )
+            out.notes.append(Note("note_family_services_not_nested"))
         contact = engagement.partner_contact_by_completion(
             services, export, "programme", prepared=prepared
         )

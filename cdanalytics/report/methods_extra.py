@@ -34,7 +34,7 @@ from .. import charts, compare, prepost, reoffending
 from ..disclosure import DisclosurePolicy
 from ..errors import AnalysisError
 from ..i18n import label, number
-from .compute import OVERALL, Outcomes
+from .compute import OVERALL, Note, Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
 from .published import PublishedTable, Withheld, headline
@@ -148,7 +148,7 @@ def _missing(out: Outcomes) -> None:
     if export.measures.empty or completers is None or completers.empty:
         return
     imputed = out.attempt(
-        "Imputed pre/post change",
+        "note_what_imputed_change",
         lambda: prepost.change(
             export,
             registry=export.registries.instruments,
@@ -190,7 +190,7 @@ def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
     if programme.empty or out.export.sessions.empty:
         return
     result = out.attempt(
-        "Landmark analysis",
+        "note_what_landmark",
         lambda: reoffending.landmark(
             programme, sessions=out.export.sessions, landmark_days=LANDMARK_DAYS
         ),
@@ -244,7 +244,7 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
     participants = out.export.participants
     definition = out.config.reoffending.definition
     model = out.attempt(
-        "Case-mix model", lambda: compare.casemix_model(people, definition=definition)
+        "note_what_casemix_model", lambda: compare.casemix_model(people, definition=definition)
     )
     if model is None:
         return
@@ -254,7 +254,9 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
         units.insert(0, "site")
     for unit in units:
         result = out.attempt(
-            f"Case-mix comparison by {unit}", lambda u=unit: compare.casemix_comparison(model, u)
+            "note_what_casemix_comparison",
+            lambda u=unit: compare.casemix_comparison(model, u),
+            unit=Note(unit, unit),
         )
         if result is None:
             continue
