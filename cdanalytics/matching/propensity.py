@@ -24,7 +24,9 @@ __all__ = [
     "MODEL_COLUMNS",
     "PropensityModel",
     "check_columns",
+    "covariate_parts",
     "covariate_terms",
+    "join_parts",
     "propensity_model",
     "propensity_scores",
     "treated_mask",
@@ -93,21 +95,45 @@ def treated_mask(df: pd.DataFrame, treatment: str, treated_value: Any) -> np.nda
     return treated
 
 
+#: One covariate's design columns: (name, columns, levels of a categorical
+#: covariate in column order, or ``None`` for a numeric or boolean one).
+TermPart = tuple[str, pd.DataFrame, list[str] | None]
+
+
+def covariate_parts(df: pd.DataFrame, covariates: list[str]) -> list[TermPart]:
+    """Each covariate's design columns, every level of a categorical one kept
+    (:func:`covariate_terms` joins them): made once, they serve the
+    propensity model (first level dropped) and the balance table (all levels)."""
+    check_columns(df, covariates, "covariate")
+    parts: list[TermPart] = []
+    for col in covariates:
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            parts.append((col, s.astype("float64").rename(col).to_frame(), None))
+        else:
+            cat = s.astype("category").cat.remove_unused_categories()
+            dummies = pd.get_dummies(cat, prefix=col, prefix_sep="_", dtype="float64")
+            parts.append((col, dummies, [str(lv) for lv in cat.cat.categories]))
+    return parts
+
+
+def join_parts(parts: list[TermPart], *, drop_first: bool) -> pd.DataFrame:
+    """The design columns of :func:`covariate_parts` side by side; with
+    ``drop_first`` without each categorical covariate's first level."""
+    return pd.concat(
+        [
+            frame.iloc[:, 1:] if drop_first and levels is not None else frame
+            for _, frame, levels in parts
+        ],
+        axis=1,
+    )
+
+
 def covariate_terms(df: pd.DataFrame, covariates: list[str], *, drop_first: bool) -> pd.DataFrame:
     """Numeric design columns: numeric and boolean covariates as they are,
     categorical and text covariates as 0/1 dummies (one per level, or all but
     the first level when ``drop_first``, i.e. R's treatment contrasts)."""
-    check_columns(df, covariates, "covariate")
-    parts = []
-    for col in covariates:
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            parts.append(s.astype("float64").rename(col))
-        else:
-            cat = s.astype("category").cat.remove_unused_categories()
-            dummies = pd.get_dummies(cat, prefix=col, prefix_sep="_", dtype="float64")
-            parts.append(dummies.iloc[:, 1:] if drop_first else dummies)
-    return pd.concat(parts, axis=1)
+    return join_parts(covariate_parts(df, covariates), drop_first=drop_first)
 
 
 @dataclass(frozen=True)
@@ -177,6 +203,7 @@ def propensity_model(
     covariates: list[str],
     treatment: str = "group",
     treated_value: Any = "programme",
+    parts: list[TermPart] | None = None,
 ) -> PropensityModel:
     """Logistic regression of treatment on covariates: scores, coefficients, fit.
 
@@ -191,6 +218,10 @@ def propensity_model(
     treatment, treated_value
         Rows with ``df[treatment] == treated_value`` are treated; all other
         rows are the comparison pool.
+    parts
+        :func:`covariate_parts` of ``df`` and ``covariates``, when the caller
+        has made them (:func:`~cdanalytics.matching.match` shares them with
+        the balance table); made here otherwise.
 
     Returns
     -------
@@ -214,7 +245,9 @@ def propensity_model(
     treated = treated_mask(df, treatment, treated_value)
     if not covariates:
         raise ConfigError("give at least one covariate for the propensity score model")
-    terms = covariate_terms(df, list(covariates), drop_first=True)
+    if parts is None:
+        parts = covariate_parts(df, list(covariates))
+    terms = join_parts(parts, drop_first=True)
     design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
     # no term is missing (check_columns): a single value is min == max
     single = design[:, 1:].min(axis=0) == design[:, 1:].max(axis=0)
