@@ -19,7 +19,8 @@ import yaml
 
 from cdanalytics.errors import ConvergenceError, InsufficientDataError
 from cdanalytics.report import build_report
-from cdanalytics.report.compute import Note, Outcomes
+from cdanalytics.report.compute import Outcomes
+from cdanalytics.report.notes import Note
 from cdanalytics.synth import write_synthetic_export
 
 LOCALES = Path(__file__).resolve().parents[1] / "cdanalytics" / "locales"

@@ -47,9 +47,10 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from . import family, methods_extra
 from ._atomic import atomic_directory
-from .compute import STEPS, Outcomes, compute_outcomes, note_words
+from .compute import STEPS, Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .notes import note_words
 from .page import (
     completion_rules,
     figure_html,

@@ -21,12 +21,12 @@ import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
 from ..config import EvaluationConfig, validate_config
-from ..errors import AnalysisError, ConvergenceError, GroupLabelWarning, InsufficientDataError
-from ..i18n import label
+from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
 from ..reoffending.definition import rows_in
+from .notes import Note, failure_note
 
-__all__ = ["Note", "Outcomes", "compute_outcomes", "distinct_from_overall", "note_words"]
+__all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
 
 log = logging.getLogger(__name__)
 
@@ -35,70 +35,6 @@ OVERALL = "All"
 
 #: Steps of :func:`compute_outcomes`, in order (for progress bars).
 STEPS: tuple[str, ...] = ("engagement", "reoffending", "matching", "prepost")
-
-
-#: Reason of a note of an analysis that failed, by the class of its error (the most
-#: specific first); the English note keeps the error's own message.
-_REASONS: tuple[tuple[type[AnalysisError], str], ...] = (
-    (InsufficientDataError, "note_reason_insufficient_data"),
-    (ConvergenceError, "note_reason_convergence"),
-    (AnalysisError, "note_reason_analysis"),
-)
-
-
-class Note(str):
-    """An analysis the report could not compute, and why.
-
-    The string itself is the English note (``outcomes.json`` and
-    ``run.json`` keep it, as before); :meth:`words` words it in the page's
-    language from the locale files: ``key`` with its ``values`` (a value that
-    is itself a :class:`Note` is worded in the same language).
-
-    Parameters
-    ----------
-    key
-        Locale key of the note (``note_*``, in every language).
-    text
-        The English note when it is not the English label of ``key`` (a
-        failed analysis keeps its error's message in English).
-    **values
-        The placeholders of the label.
-    """
-
-    key: str
-    values: dict[str, Any]
-
-    def __new__(cls, key: str, text: str | None = None, **values: Any) -> Note:
-        """The note, whose string is its English text."""
-        english = text if text is not None else _words(key, "en", values)
-        note = super().__new__(cls, english)
-        note.key = key
-        note.values = values
-        return note
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle with the key, text and values (``str`` would pass the text only)."""
-        return (_note, (self.key, str(self), self.values))
-
-    def words(self, lang: str) -> str:
-        """The note in ``lang`` (in English: the note itself)."""
-        return str(self) if lang == "en" else _words(self.key, lang, self.values)
-
-
-def _note(key: str, text: str, values: dict[str, Any]) -> Note:
-    return Note(key, text, **values)
-
-
-def _words(key: str, lang: str, values: Mapping[str, Any]) -> str:
-    return label(
-        key, lang, **{k: v.words(lang) if isinstance(v, Note) else v for k, v in values.items()}
-    )
-
-
-def note_words(note: str, lang: str) -> str:
-    """A note of ``Outcomes.notes`` in ``lang``: a :class:`Note` worded from the
-    locale files, any other note (plain text) as it is."""
-    return note.words(lang) if isinstance(note, Note) else note
 
 
 @dataclass
@@ -129,7 +65,8 @@ class Outcomes:
         config's definition, made once and shared; never edit it in place).
     notes
         Analyses that could not be computed, each with its reason: English
-        text, a :class:`Note` that the page words in its own language.
+        text, a :class:`~cdanalytics.report.notes.Note` that the page words
+        in its own language.
     """
 
     export: Export
@@ -149,11 +86,9 @@ class Outcomes:
         try:
             return fn()
         except AnalysisError as exc:
-            name = Note(what, **values)
-            reason = next(key for kind, key in _REASONS if isinstance(exc, kind))
-            text = f"{name}: not computed ({exc})"
-            self.notes.append(Note("note_not_computed", text, what=name, reason=Note(reason)))
-            log.warning("%s not computed: %s", name, exc)
+            note = failure_note(what, exc, **values)
+            self.notes.append(note)
+            log.warning("%s not computed: %s", note.placeholders["what"], exc)
             return None
 
 

@@ -37,10 +37,11 @@ from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..engagement.status import is_potential
 from ..i18n import label
-from .compute import Note, Outcomes
+from .compute import Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
 from .linked import protect_beside
+from .notes import Note
 from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline
 
 __all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]

@@ -34,9 +34,10 @@ from .. import charts, compare, prepost, reoffending
 from ..disclosure import DisclosurePolicy
 from ..errors import AnalysisError
 from ..i18n import label, number
-from .compute import OVERALL, Note, Outcomes
+from .compute import OVERALL, Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
+from .notes import Note
 from .published import PublishedTable, Withheld, headline
 
 __all__ = [
