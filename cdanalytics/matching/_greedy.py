@@ -40,43 +40,54 @@ class SortedUnits(NamedTuple):
     width: float
 
 
-def _find(parent: list[int], j: int) -> int:
-    """Root of ``j`` with path halving (union-find)."""
-    while parent[j] != j:
-        parent[j] = parent[parent[j]]
-        j = parent[j]
-    return j
-
-
 def greedy_without_replacement(
     units: SortedUnits, order: np.ndarray, ratio: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sequential greedy matching, treated units choosing in ``order``.
 
     ``right[j]`` leads to the first available control at or after j (m: none);
-    ``left[j + 1]`` to the last available at or before j (0: none).
+    ``left[j + 1]`` to the last available at or before j (0: none); both are
+    union-find look-ups with path halving, written out in the loop (as are the
+    treated units' values, taken in ``order`` beforehand): the loop runs once
+    per treated unit and pass, so its every step counts.
     """
     m = len(units.d_c)
     right = list(range(m + 1))
     left = list(range(m + 1))
-    dt, ct, st = units.d_t.tolist(), units.c_t.tolist(), units.s_t.tolist()
     dc, cc, sc = units.d_c.tolist(), units.c_c.tolist(), units.s_c.tolist()
-    l0 = units.left0.tolist()
     width = units.width
+    chosen = order.tolist()
+    treated = list(
+        zip(
+            chosen,
+            (units.left0[order] + 1).tolist(),
+            units.d_t[order].tolist(),
+            units.c_t[order].tolist(),
+            units.s_t[order].tolist(),
+            strict=True,
+        )
+    )
     out_t: list[int] = []
     out_c: list[int] = []
     out_r: list[int] = []
     inf = float("inf")
     for r in range(ratio):
-        for t in order.tolist():
-            lo = _find(left, l0[t] + 1) - 1
-            hi = _find(right, l0[t] + 1)
+        for t, start, d, c, stratum in treated:
+            lo = start  # _find(left, start) - 1
+            while left[lo] != lo:
+                left[lo] = left[left[lo]]
+                lo = left[lo]
+            lo -= 1
+            hi = start  # _find(right, start)
+            while right[hi] != hi:
+                right[hi] = right[right[hi]]
+                hi = right[hi]
             dist_l = inf
-            if lo >= 0 and sc[lo] == st[t] and abs(cc[lo] - ct[t]) <= width:
-                dist_l = abs(dc[lo] - dt[t])
+            if lo >= 0 and sc[lo] == stratum and abs(cc[lo] - c) <= width:
+                dist_l = abs(dc[lo] - d)
             dist_r = inf
-            if hi < m and sc[hi] == st[t] and abs(cc[hi] - ct[t]) <= width:
-                dist_r = abs(dc[hi] - dt[t])
+            if hi < m and sc[hi] == stratum and abs(cc[hi] - c) <= width:
+                dist_r = abs(dc[hi] - d)
             if dist_l == inf and dist_r == inf:
                 continue
             k = lo if dist_l <= dist_r else hi

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .propensity import covariate_terms
+from .propensity import TermPart, covariate_parts, join_parts
 
 __all__ = ["SMD_DENOMINATOR", "balance_table", "balance_terms"]
 
@@ -84,18 +84,23 @@ def balance_table(
 
 
 def balance_terms(
-    df: pd.DataFrame, covariates: list[str], ps: np.ndarray
+    df: pd.DataFrame,
+    covariates: list[str],
+    ps: np.ndarray,
+    parts: list[TermPart] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[str, Any]]]:
     """Balance terms: the propensity score, then each covariate (every level
-    of a categorical one, as MatchIt's summary shows them)."""
-    terms = covariate_terms(df, covariates, drop_first=False)
+    of a categorical one, as MatchIt's summary shows them). ``parts``:
+    :func:`~cdanalytics.matching.propensity.covariate_parts` of ``df``, when
+    the caller has them."""
+    if parts is None:
+        parts = covariate_parts(df, covariates)
+    terms = join_parts(parts, drop_first=False)
     levels: list[tuple[str, Any]] = [("propensity_score", None)]
-    for col in covariates:
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+    for col, _, names in parts:
+        if names is None:
             levels.append((col, None))
         else:
-            cats = s.astype("category").cat.remove_unused_categories().cat.categories
-            levels.extend((col, str(lv)) for lv in cats)
+            levels.extend((col, lv) for lv in names)
     terms.insert(0, "propensity_score", ps)
     return terms, levels

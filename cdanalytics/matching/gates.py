@@ -111,15 +111,17 @@ def unmatched_reasons(result: MatchResult, df: pd.DataFrame) -> pd.DataFrame:
         if exact
         else np.zeros(len(scores), dtype=np.int64)
     )
-    reason = np.full(len(scores), "matched", dtype=object)
-    reason[discarded] = "outside_common_support"
+    # position in UNMATCHED_REASONS: 0 matched, 1 outside common support,
+    # 2 no comparison within the caliper, 3 comparisons used up
+    reason = np.zeros(len(scores), dtype=np.int64)
+    reason[discarded] = 1
     open_ = treated & ~matched & ~discarded
     controls = ~treated & ~discarded
     for stratum in np.unique(strata[open_]):  # a loop over strata, vectorised within
         who = np.flatnonzero(open_ & (strata == stratum))
         pool = np.sort(value[controls & (strata == stratum)])
         if pool.size == 0:
-            reason[who] = "outside_common_support"
+            reason[who] = 1
             continue
         x = value[who]
         right = np.searchsorted(pool, x)
@@ -127,13 +129,8 @@ def unmatched_reasons(result: MatchResult, df: pd.DataFrame) -> pd.DataFrame:
         near_left = np.abs(pool[np.maximum(right - 1, 0)] - x)
         within = np.minimum(near_left, near_right) <= width
         outside = (x < pool[0]) | (x > pool[-1])
-        reason[who] = np.where(
-            within,
-            "comparisons_used_up",
-            np.where(outside, "outside_common_support", "no_comparison_within_caliper"),
-        )
-    counts = pd.Series(reason[treated]).value_counts()
-    n = np.array([int(counts.get(r, 0)) for r in UNMATCHED_REASONS])
+        reason[who] = np.where(within, 3, np.where(outside, 1, 2))
+    n = np.bincount(reason[treated], minlength=len(UNMATCHED_REASONS))
     total = int(treated.sum())
     return pd.DataFrame(
         {

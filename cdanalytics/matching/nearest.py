@@ -19,7 +19,7 @@ from ._greedy import (
     treated_order,
 )
 from .balance import SMD_DENOMINATOR, balance_table, balance_terms
-from .propensity import check_columns, propensity_model, treated_mask
+from .propensity import check_columns, covariate_parts, propensity_model, treated_mask
 
 __all__ = ["MatchResult", "match"]
 
@@ -276,9 +276,14 @@ def match(
     covariates = list(covariates)
     treated = treated_mask(df, treatment, treated_value)
     model_table, model_fit = pd.DataFrame(), {}
+    parts = covariate_parts(df, covariates)  # the model's and the balance table's terms
     if score is None:
         model = propensity_model(
-            df, covariates=covariates, treatment=treatment, treated_value=treated_value
+            df,
+            covariates=covariates,
+            treatment=treatment,
+            treated_value=treated_value,
+            parts=parts,
         )
         ps = model.scores["propensity_score"].to_numpy()
         logit = model.scores["logit_ps"].to_numpy()
@@ -364,7 +369,7 @@ def match(
             "distance": np.abs(d_all[pair_t] - d_all[pair_c]),
         }
     )
-    subclass = pd.array(np.full(len(df), pd.NA), dtype="Int64")
+    subclass = pd.arrays.IntegerArray(np.zeros(len(df), dtype=np.int64), np.ones(len(df), bool))
     if not replace:
         subclass[matched_t] = np.arange(1, len(matched_t) + 1)
         subclass[pair_c] = subclass_of_pair
@@ -386,7 +391,7 @@ def match(
     matched["weights"] = weights[is_matched]
     matched["subclass"] = subclass[is_matched]
 
-    terms, levels = balance_terms(df, covariates, ps)
+    terms, levels = balance_terms(df, covariates, ps, parts)
     balance = balance_table(terms, levels, treated, weights)
     counts = _counts(treated, discarded, weights)
     settings = {

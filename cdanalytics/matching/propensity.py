@@ -24,7 +24,9 @@ __all__ = [
     "MODEL_COLUMNS",
     "PropensityModel",
     "check_columns",
+    "covariate_parts",
     "covariate_terms",
+    "join_parts",
     "propensity_model",
     "propensity_scores",
     "treated_mask",
@@ -38,6 +40,34 @@ _SEPARATION = (
     "separates programme from comparison rows perfectly. Use fewer or coarser "
     "covariates, or match exactly on that covariate."
 )
+
+
+class _Logit(Logit):
+    """statsmodels' ``Logit`` that computes the fitted probabilities of given
+    parameters once.
+
+    Its Newton-Raphson steps ask for the fitted values of the same parameters
+    up to three times (Hessian, score, and the check for perfect prediction);
+    the last ones are kept (read-only) and given again, computed by the same
+    expression, so the fit is the same to the last bit at a third of the cost.
+    """
+
+    _last: tuple[bytes, np.ndarray] | None = None
+
+    def predict(
+        self, params: Any, exog: Any = None, which: str = "mean", offset: Any = None
+    ) -> Any:
+        """As ``Logit.predict``; the fitted probabilities of the model's own rows are kept."""
+        if exog is not None or offset is not None or which != "mean":
+            return super().predict(params, exog=exog, which=which, offset=offset)
+        values = np.asarray(params, dtype="float64")
+        key = values.tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        fitted = super().predict(params)
+        fitted.flags.writeable = False
+        self._last = (key, fitted)
+        return fitted
 
 
 def check_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -65,21 +95,45 @@ def treated_mask(df: pd.DataFrame, treatment: str, treated_value: Any) -> np.nda
     return treated
 
 
+#: One covariate's design columns: (name, columns, levels of a categorical
+#: covariate in column order, or ``None`` for a numeric or boolean one).
+TermPart = tuple[str, pd.DataFrame, list[str] | None]
+
+
+def covariate_parts(df: pd.DataFrame, covariates: list[str]) -> list[TermPart]:
+    """Each covariate's design columns, every level of a categorical one kept
+    (:func:`covariate_terms` joins them): made once, they serve the
+    propensity model (first level dropped) and the balance table (all levels)."""
+    check_columns(df, covariates, "covariate")
+    parts: list[TermPart] = []
+    for col in covariates:
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            parts.append((col, s.astype("float64").rename(col).to_frame(), None))
+        else:
+            cat = s.astype("category").cat.remove_unused_categories()
+            dummies = pd.get_dummies(cat, prefix=col, prefix_sep="_", dtype="float64")
+            parts.append((col, dummies, [str(lv) for lv in cat.cat.categories]))
+    return parts
+
+
+def join_parts(parts: list[TermPart], *, drop_first: bool) -> pd.DataFrame:
+    """The design columns of :func:`covariate_parts` side by side; with
+    ``drop_first`` without each categorical covariate's first level."""
+    return pd.concat(
+        [
+            frame.iloc[:, 1:] if drop_first and levels is not None else frame
+            for _, frame, levels in parts
+        ],
+        axis=1,
+    )
+
+
 def covariate_terms(df: pd.DataFrame, covariates: list[str], *, drop_first: bool) -> pd.DataFrame:
     """Numeric design columns: numeric and boolean covariates as they are,
     categorical and text covariates as 0/1 dummies (one per level, or all but
     the first level when ``drop_first``, i.e. R's treatment contrasts)."""
-    check_columns(df, covariates, "covariate")
-    parts = []
-    for col in covariates:
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            parts.append(s.astype("float64").rename(col))
-        else:
-            cat = s.astype("category").cat.remove_unused_categories()
-            dummies = pd.get_dummies(cat, prefix=col, prefix_sep="_", dtype="float64")
-            parts.append(dummies.iloc[:, 1:] if drop_first else dummies)
-    return pd.concat(parts, axis=1)
+    return join_parts(covariate_parts(df, covariates), drop_first=drop_first)
 
 
 @dataclass(frozen=True)
@@ -149,6 +203,7 @@ def propensity_model(
     covariates: list[str],
     treatment: str = "group",
     treated_value: Any = "programme",
+    parts: list[TermPart] | None = None,
 ) -> PropensityModel:
     """Logistic regression of treatment on covariates: scores, coefficients, fit.
 
@@ -163,6 +218,10 @@ def propensity_model(
     treatment, treated_value
         Rows with ``df[treatment] == treated_value`` are treated; all other
         rows are the comparison pool.
+    parts
+        :func:`covariate_parts` of ``df`` and ``covariates``, when the caller
+        has made them (:func:`~cdanalytics.matching.match` shares them with
+        the balance table); made here otherwise.
 
     Returns
     -------
@@ -186,14 +245,18 @@ def propensity_model(
     treated = treated_mask(df, treatment, treated_value)
     if not covariates:
         raise ConfigError("give at least one covariate for the propensity score model")
-    terms = covariate_terms(df, list(covariates), drop_first=True)
-    constant = [c for c in terms.columns if terms[c].nunique() < 2]
+    if parts is None:
+        parts = covariate_parts(df, list(covariates))
+    terms = join_parts(parts, drop_first=True)
+    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
+    # no term is missing (check_columns): a single value is min == max
+    single = design[:, 1:].min(axis=0) == design[:, 1:].max(axis=0)
+    constant = [c for c, one in zip(terms.columns, single, strict=True) if one]
     if constant:
         raise AnalysisError(
             f"covariate term(s) with a single value cannot enter the propensity model: "
             f"{', '.join(constant)}"
         )
-    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
     # Rank of X'X (small) instead of X (possibly millions of rows).
     scaled = design / np.abs(design).max(axis=0)
     if np.linalg.matrix_rank(scaled.T @ scaled) < design.shape[1]:
@@ -204,7 +267,8 @@ def propensity_model(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = Logit(treated.astype("float64"), design).fit(
+            # the rank was checked above (on X'X): no QR of the n x k design again
+            fit = _Logit(treated.astype("float64"), design, check_rank=False).fit(
                 method="newton", maxiter=100, disp=False
             )
         except (PerfectSeparationError, np.linalg.LinAlgError) as exc:

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import AnalysisError, ConfigError, DataQualityWarning
 from ..io.export import Export
@@ -317,8 +319,10 @@ def person_outcomes(
     window_day = _days(window_end)
     eligible_day = _days(eligible_from)
 
-    counted = _counted_events(events, definition)
-    pos = pd.Index(participants["participant_id"]).get_indexer(counted["participant_id"])
+    chosen = _counted_mask(events, definition)
+    counted = events[chosen]
+    # rows of participants: the export's one lookup of the identifiers, not a new hash
+    pos = export.participant_rows("events")[chosen]
     if (pos < 0).any():
         raise AnalysisError(
             f"events: {(pos < 0).sum()} counted event(s) name participants missing from "
@@ -364,8 +368,8 @@ def person_outcomes(
     return out
 
 
-def _counted_events(events: pd.DataFrame, definition: ReoffendingDefinition) -> pd.DataFrame:
-    """Events of the counted types, seriousness and disposals.
+def _counted_mask(events: pd.DataFrame, definition: ReoffendingDefinition) -> np.ndarray:
+    """Which events are of the counted types, seriousness and disposals (boolean array).
 
     Raises
     ------
@@ -373,30 +377,35 @@ def _counted_events(events: pd.DataFrame, definition: ReoffendingDefinition) -> 
         The definition selects on seriousness or disposal but no event of a
         counted type records one.
     """
-    counted = events[events["event_type"].isin(definition.counted_event_types)]
+    chosen = events["event_type"].isin(definition.counted_event_types).to_numpy(dtype=bool)
     selections = (
         ("seriousness", definition.counted_seriousness),
         ("disposal", definition.disposal),
     )
-    for column, chosen in selections:
-        if chosen is None:
+    for column, values in selections:
+        if values is None:
             continue
-        values = counted[column] if column in counted else pd.Series(index=counted.index)
-        unrecorded = int(values.isna().sum())
-        if len(counted) and unrecorded == len(counted):
+        n_counted = int(chosen.sum())
+        if column in events:
+            recorded = events[column].notna().to_numpy(dtype=bool)
+            picked = events[column].isin(list(values)).to_numpy(dtype=bool)
+        else:
+            recorded = picked = np.zeros(len(events), dtype=bool)
+        unrecorded = int((chosen & ~recorded).sum())
+        if n_counted and unrecorded == n_counted:
             raise AnalysisError(
-                f"the definition selects on {column} ({', '.join(chosen)}), but no offence "
+                f"the definition selects on {column} ({', '.join(values)}), but no offence "
                 f"in the events records a {column}."
             )
         if unrecorded:
             warnings.warn(
-                f"{unrecorded} of {len(counted)} offences have no {column} recorded; they do "
-                f"not count as {' or '.join(chosen)}.",
+                f"{unrecorded} of {n_counted} offences have no {column} recorded; they do "
+                f"not count as {' or '.join(values)}.",
                 DataQualityWarning,
                 stacklevel=3,
             )
-        counted = counted[values.isin(list(chosen)).to_numpy(dtype=bool)]
-    return counted
+        chosen = chosen & picked
+    return chosen
 
 
 def _index_dates(participants: pd.DataFrame, definition: ReoffendingDefinition) -> pd.Series:
@@ -416,6 +425,26 @@ def _warn_late_index(index: pd.Series, observation_end: pd.Series) -> None:
             "(followup_end or extract_date); they are outside the reoffending cohort.",
             late,
         )
+
+
+def rows_in(ids: pd.Series, needles: pd.Series) -> np.ndarray:
+    """Position in ``ids`` (unique) of each value of ``needles``; -1 where absent.
+
+    The same as ``pd.Index(ids).get_indexer(needles)``, by one Arrow hash
+    lookup when both are text (pandas would first copy every identifier to a
+    Python object); other types go through pandas.
+    """
+    known = pa.array(ids, from_pandas=True)
+    found = pa.array(needles, from_pandas=True)
+    text = (pa.types.is_string(known.type) or pa.types.is_large_string(known.type)) and (
+        pa.types.is_string(found.type) or pa.types.is_large_string(found.type)
+    )
+    if not text:
+        return pd.Index(ids).get_indexer(needles)
+    if found.type != known.type:
+        found = found.cast(known.type)
+    rows = pc.index_in(found, value_set=known).fill_null(-1)
+    return rows.to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _days(dates: pd.Series) -> np.ndarray:

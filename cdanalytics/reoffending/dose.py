@@ -43,7 +43,13 @@ from ..errors import (
 )
 from ..io.export import Export
 from .cox import TIES, _convergence_message, _design, _summary_and_tests
-from .definition import SURVIVAL_COLUMNS, ReoffendingDefinition, _days, resolve_outcomes
+from .definition import (
+    SURVIVAL_COLUMNS,
+    ReoffendingDefinition,
+    _days,
+    resolve_outcomes,
+    rows_in,
+)
 
 __all__ = [
     "ATTENDANCE_TERM",
@@ -83,9 +89,9 @@ def attended_days(
     if session_types is not None:
         chosen_type = sessions["session_type"].isin(list(session_types))
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
-    chosen = sessions.loc[attended, ["participant_id", "session_date"]]
-    pos = pd.Index(cohort["participant_id"]).get_indexer(chosen["participant_id"])
-    day = _days(chosen["session_date"]) - index_day[np.maximum(pos, 0)]
+    # looked up and converted as whole columns: no copy of the chosen rows' identifiers
+    pos = rows_in(cohort["participant_id"], sessions["participant_id"])[attended]
+    day = _days(sessions["session_date"])[attended] - index_day[np.maximum(pos, 0)]
     known = (pos >= 0) & ~np.isnan(day)
     return pos[known], day[known]
 

@@ -50,6 +50,7 @@ from ._atomic import atomic_directory
 from .compute import STEPS, Outcomes, compute_outcomes
 from .figures import Figure, draw_figures, save_figures
 from .headlines import headline_figures
+from .notes import note_words
 from .page import (
     completion_rules,
     figure_html,
@@ -211,7 +212,7 @@ def _render_html(
         programmes=programme_overview(outcomes, lang, names),
         programme_tables=programme_tables,
         window=config.reoffending.window_months,
-        not_computed=out.notes,
+        not_computed=[note_words(note, lang) for note in out.notes],
         threshold=threshold,
         figures={f.name: figure_html(f) for f in figures},
         tables={

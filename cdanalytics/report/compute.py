@@ -16,12 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
 from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
+from ..reoffending.definition import rows_in
+from .notes import Note, failure_note
 
 __all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
 
@@ -57,9 +60,13 @@ class Outcomes:
         (the exit status used for each participant); ``matching_seconds``
         (programme -> seconds its matched comparisons took); ``engagement``
         (the :class:`~cdanalytics.engagement.EngagementData`, prepared once
-        and shared by the added sections).
+        and shared by the added sections); ``person_outcomes`` (the
+        :func:`~cdanalytics.reoffending.person_outcomes` table of the
+        config's definition, made once and shared; never edit it in place).
     notes
-        Analyses that could not be computed, each with its reason.
+        Analyses that could not be computed, each with its reason: English
+        text, a :class:`~cdanalytics.report.notes.Note` that the page words
+        in its own language.
     """
 
     export: Export
@@ -68,13 +75,20 @@ class Outcomes:
     models: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def attempt(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; on an :class:`AnalysisError` note why and return ``None``."""
+    def attempt(self, what: str, fn: Callable[[], Any], **values: Any) -> Any:
+        """Run ``fn``; on an :class:`AnalysisError` note why and return ``None``.
+
+        ``what`` is the locale key naming the analysis (``note_what_*``),
+        ``values`` its placeholders. The English note reads
+        ``"<analysis>: not computed (<the error's message>)"``; in another
+        language the reason is worded by the class of the error.
+        """
         try:
             return fn()
         except AnalysisError as exc:
-            self.notes.append(f"{what}: not computed ({exc})")
-            log.warning("%s not computed: %s", what, exc)
+            note = failure_note(what, exc, **values)
+            self.notes.append(note)
+            log.warning("%s not computed: %s", note.placeholders["what"], exc)
             return None
 
 
@@ -198,6 +212,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     cfg = out.config.reoffending
     definition = cfg.definition
     people = reoffending.person_outcomes(out.export, definition)
+    out.models["person_outcomes"] = people  # shared with the added sections (made once)
     t = out.tables
     t["fixed_window"] = with_overall(
         lambda by: reoffending.fixed_window(people, by), list(out.config.groupings), ["group"]
@@ -211,7 +226,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
     has_both = people["group"].astype(str).drop_duplicates().size > 1
     if has_both:
         model = out.attempt(
-            "Cox model",
+            "note_what_cox_model",
             lambda: reoffending.cox(people, ["group", *cfg.cox_covariates], missing="drop"),
         )
         if model is not None:
@@ -219,7 +234,7 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
             t["cox"] = model.summary
             t["cox_ph"] = model.proportional_hazards()
     else:
-        out.notes.append("Comparison with a comparison group: the export has no comparison rows.")
+        out.notes.append(Note("note_no_comparison_rows"))
     return people
 
 
@@ -295,7 +310,10 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     ``tables["matched_comparisons"]``.
     """
     cfg = out.config.reoffending.matching
-    eligible = people[people["window_eligible"].fillna(False).astype(bool).to_numpy()]
+    window_eligible = people["window_eligible"].fillna(False).astype(bool).to_numpy()
+    # labelled by row of the participants table (people's row order): unique whole
+    # numbers, which matching checks and looks up without hashing identifiers
+    eligible = people[window_eligible].set_axis(np.flatnonzero(window_eligible))
     columns = ["participant_id", "group", "programme", "start_date", "reoffended_in_window"]
     columns += [c for c in (*cfg.covariates, *(cfg.exact or ())) if c not in columns]
     eligible = eligible[[c for c in columns if c in eligible.columns]]  # only what matching reads
@@ -303,13 +321,20 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     pool_all = eligible[is_comparison]
     starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
     rows_of = out.export.participants
-    on_programme = set(
-        rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"].astype(str)
-    )
+    on_programme = {
+        str(p)
+        for p in pd.unique(
+            rows_of.loc[(rows_of["group"] != "comparison").fillna(True), "programme"]
+        )
+    }
     present = [p for p in out.export.registries.programmes if p in on_programme]
     if pool_all.empty:
-        out.notes.append("Matched comparison: no comparison people eligible for the window.")
+        out.notes.append(Note("note_no_eligible_comparison"))
     status = _exit_status(out)
+    known = rows_in(pd.Series(status.index), starters["participant_id"])
+    status_of_starters = pd.Series(
+        status.array.take(known, allow_fill=True), index=starters.index
+    ).astype("string")
     options = {
         "covariates": list(cfg.covariates),
         "min_treated": cfg.min_treated,
@@ -325,15 +350,16 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     for code in present:
         clock = time.perf_counter()
         pool = comparison_pool(cfg.comparison_pools, code, pool_all)
-        mine = starters[(starters["programme"].astype(str) == code).to_numpy()]
-        exit_status = mine["participant_id"].map(status).astype("string")
+        is_mine = (starters["programme"].astype(str) == code).to_numpy()
+        mine = starters[is_mine]
+        exit_status = status_of_starters[is_mine]
         groups = {
             "all_starters": mine,
             "completers": mine[(exit_status == "completed").fillna(False).to_numpy()],
             "non_completers": mine[exit_status.isin(NON_COMPLETION).fillna(False).to_numpy()],
         }
         for analysis in ANALYSES:
-            df = pd.concat([groups[analysis], pool]).set_index("participant_id")
+            df = pd.concat([groups[analysis], pool])
             gated = matching.gated_comparison(df, "reoffended_in_window", **options)
             gated_all[code, analysis] = gated
             gates.append(gated.summary.assign(programme=code, analysis=analysis))
@@ -364,7 +390,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
 def _prepost(out: Outcomes) -> None:
     export = out.export
     if export.measures.empty:
-        out.notes.append("Pre/post change: the export has no questionnaire scores.")
+        out.notes.append(Note("note_no_scores"))
         return
     t = out.tables
     instruments = export.registries.instruments

@@ -52,6 +52,7 @@ from .family_specs import (
 from .figures import Figure, render_figure
 from .gated import publish_gated, withhold_rows
 from .linked import protect_beside
+from .notes import Note
 from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline
 
 __all__ = ["FAMILY_INFORMANTS", "TABLES", "add_headlines", "compute", "context", "draw", "publish"]
@@ -145,11 +146,7 @@ def compute(out: Outcomes) -> None:
                 programme=reach["programme"].astype(str), service=reach["service"].astype(str)
             ).reset_index(drop=True)
         elif len(reach):
-            out.notes.append(
-                "Reach of partner and children's services: not shown (some men reached a later "
-                "step of a service without the earlier ones, so the steps cannot be protected as "
-                "parts of each other)."
-            )
+            out.notes.append(Note("note_family_services_not_nested"))
         contact = engagement.partner_contact_by_completion(
             services, export, "programme", prepared=prepared
         )

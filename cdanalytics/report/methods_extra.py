@@ -37,6 +37,7 @@ from ..i18n import label, number
 from .compute import OVERALL, Outcomes
 from .figures import Figure, render_figure
 from .gated import GatedSpec, publish_gated, withhold_rows
+from .notes import Note
 from .published import PublishedTable, Withheld, headline
 
 __all__ = [
@@ -148,7 +149,7 @@ def _missing(out: Outcomes) -> None:
     if export.measures.empty or completers is None or completers.empty:
         return
     imputed = out.attempt(
-        "Imputed pre/post change",
+        "note_what_imputed_change",
         lambda: prepost.change(
             export,
             registry=export.registries.instruments,
@@ -190,7 +191,7 @@ def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
     if programme.empty or out.export.sessions.empty:
         return
     result = out.attempt(
-        "Landmark analysis",
+        "note_what_landmark",
         lambda: reoffending.landmark(
             programme, sessions=out.export.sessions, landmark_days=LANDMARK_DAYS
         ),
@@ -231,11 +232,20 @@ def _variants(out: Outcomes, people: pd.DataFrame) -> None:
         )
 
 
-def _casemix(out: Outcomes) -> None:
+def _people(out: Outcomes) -> pd.DataFrame:
+    """The person-level outcomes of the config's definition, shared with the main
+    sections (``out.models["person_outcomes"]``), made here only when absent."""
+    people = out.models.get("person_outcomes")
+    if people is None:
+        people = reoffending.person_outcomes(out.export, out.config.reoffending.definition)
+    return people
+
+
+def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
     participants = out.export.participants
     definition = out.config.reoffending.definition
     model = out.attempt(
-        "Case-mix model", lambda: compare.casemix_model(out.export, definition=definition)
+        "note_what_casemix_model", lambda: compare.casemix_model(people, definition=definition)
     )
     if model is None:
         return
@@ -245,7 +255,9 @@ def _casemix(out: Outcomes) -> None:
         units.insert(0, "site")
     for unit in units:
         result = out.attempt(
-            f"Case-mix comparison by {unit}", lambda u=unit: compare.casemix_comparison(model, u)
+            "note_what_casemix_comparison",
+            lambda u=unit: compare.casemix_comparison(model, u),
+            unit=Note(unit, unit),
         )
         if result is None:
             continue
@@ -258,10 +270,10 @@ def _casemix(out: Outcomes) -> None:
 def compute(out: Outcomes) -> None:
     """Add the tables of the added methods to ``out.tables`` (and their models)."""
     _missing(out)
-    people = reoffending.person_outcomes(out.export, out.config.reoffending.definition)
+    people = _people(out)
     _landmark(out, people)
     _variants(out, people)
-    _casemix(out)
+    _casemix(out, people)
 
 
 def _landmark_shown(out: Outcomes, policy: DisclosurePolicy) -> bool:
