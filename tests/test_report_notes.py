@@ -9,6 +9,7 @@ model, none for the matched comparison, no pre/post change).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -17,10 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cdanalytics.disclosure import DisclosurePolicy
 from cdanalytics.errors import ConvergenceError, InsufficientDataError
+from cdanalytics.io import load_export
 from cdanalytics.report import build_report
+from cdanalytics.report import practice as practice_module
 from cdanalytics.report.compute import Outcomes
-from cdanalytics.report.notes import Note
+from cdanalytics.report.notes import Note, note_words
+from cdanalytics.report.practice import practice_section
 from cdanalytics.synth import write_synthetic_export
 
 LOCALES = Path(__file__).resolve().parents[1] / "cdanalytics" / "locales"
@@ -125,3 +130,36 @@ def test_every_note_key_is_in_both_languages():
         used |= set(re.findall(r'"(note_(?:what|reason|no|not|family)_[a-z_]+)"', text))
     assert len(used) >= 13
     assert used <= keys
+
+
+def test_the_practice_sections_notes_are_worded_in_dutch(tmp_path):
+    """Audits whose items no audit tool holds: the section's note, worded in Dutch."""
+    folder = tmp_path / "audits"
+    write_synthetic_export(folder, n_participants=300, seed=5, audits=True)
+    export = load_export(folder)
+    export = dataclasses.replace(
+        export, registries=dataclasses.replace(export.registries, audit_tools={})
+    )
+    section = practice_section(export, DisclosurePolicy())
+    assert section.tables == {}
+    (note,) = section.notes
+    nl = yaml.safe_load((LOCALES / "report_nl.yaml").read_text(encoding="utf-8"))
+    en = yaml.safe_load((LOCALES / "report_en.yaml").read_text(encoding="utf-8"))
+    assert note == en["note_practice_no_tool"]  # outcomes.json keeps the English
+    assert note_words(note, "nl") == nl["note_practice_no_tool"]
+    assert "Safe & Together" in note_words(note, "nl")
+
+
+def test_a_failed_practice_analysis_is_worded_by_its_errors_class():
+    def fails():
+        raise InsufficientDataError("fewer than two readers")
+
+    notes: list[str] = []
+    assert practice_module._attempt(notes, "note_what_practice_agreement", fails) is None
+    (note,) = notes
+    assert note == "Agreement between readers: not computed (fewer than two readers)"
+    nl = yaml.safe_load((LOCALES / "report_nl.yaml").read_text(encoding="utf-8"))
+    assert note_words(note, "nl") == (
+        f"{nl['note_what_practice_agreement']}: niet berekend "
+        f"({nl['note_reason_insufficient_data']})"
+    )

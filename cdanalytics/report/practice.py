@@ -52,6 +52,7 @@ from ..errors import AnalysisError
 from ..i18n import percent
 from ..io.export import Export
 from .compute import OVERALL, distinct_from_overall
+from .notes import Note, failure_note
 from .practice_headlines import AGREEMENT_STATISTIC, practice_headlines
 from .published import PublishedTable, TableSpec
 
@@ -309,10 +310,11 @@ def _family_table(
 
 
 def _attempt(notes: list[str], what: str, fn):
+    """``fn()``, or ``None`` with a note (``what``: a ``note_what_*`` key) if it fails."""
     try:
         return fn()
     except AnalysisError as exc:
-        notes.append(f"{what}: not computed ({exc})")
+        notes.append(failure_note(what, exc))
         return None
 
 
@@ -338,12 +340,7 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
     audits = export.case_audits
     tools = _tools_in(audits, registry)
     if not tools:
-        return PracticeSection(
-            notes=[
-                "Practice (Safe & Together): not computed (no audit tool holds every item "
-                "scored; add the items to a tool under audit_tools in the evaluation config)."
-            ]
-        )
+        return PracticeSection(notes=[Note("note_practice_no_tool")])
     tool = tools[0]
     labels = _labels(registry[tool])
     notes: list[str] = []
@@ -375,7 +372,7 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
     )
     change = _attempt(
         notes,
-        "Practice change between periods",
+        "note_what_practice_change",
         lambda: practice.change(prepared, tool=tool, registry=registry),
     )
     if change is not None:
@@ -396,7 +393,7 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
         )
     agreement = _attempt(
         notes,
-        "Agreement between readers",
+        "note_what_practice_agreement",
         lambda: practice.agreement(
             prepared, statistics=(AGREEMENT_STATISTIC,), tool=tool, registry=registry
         ),
@@ -420,7 +417,7 @@ def practice_section(export: Export, policy: DisclosurePolicy) -> PracticeSectio
     if len(export.family_outcomes):
         family = _attempt(
             notes,
-            "Family outcomes",
+            "note_what_practice_family",
             lambda: _family_table(export.family_outcomes, policy, registry, tool),
         )
         if family is not None:
