@@ -47,10 +47,9 @@ from .family_specs import (
     STAGE_SPEC,
     STEPS,
     evaluation_spec,
-    rates,
 )
 from .figures import Figure, render_figure
-from .gated import publish_gated, withhold_rows
+from .gated import publish_gated, rates, withhold_rows
 from .linked import protect_beside
 from .notes import Note
 from .published import PROGRAMME_CHANGE_STATS, PublishedTable, Withheld, headline

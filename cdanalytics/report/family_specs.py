@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .gated import GatedSpec
+from .gated import GatedSpec, rates
 
 __all__ = [
     "CONTACT",
@@ -24,7 +24,6 @@ __all__ = [
     "TIMING",
     "col",
     "evaluation_spec",
-    "rates",
 ]
 
 STAGE_CELLS = {
@@ -35,11 +34,6 @@ STAGE_CELLS = {
     "n_other_entered_only": ("other", "entered_only"),
     "n_other_not_entered": ("other", "not_entered"),
 }
-
-
-def rates(*names: str) -> tuple[str, ...]:
-    """Each rate's column and its interval's two columns."""
-    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
 
 
 def col(name: str) -> Any:

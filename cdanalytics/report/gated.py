@@ -29,7 +29,7 @@ from ..disclosure import DisclosurePolicy, SuppressedTable, protect_frame, round
 from ..i18n import label, number, percent
 from .published import PublishedTable, TableSpec
 
-__all__ = ["GatedSpec", "GatedTable", "publish_gated", "withhold_rows"]
+__all__ = ["GatedSpec", "GatedTable", "publish_gated", "rates", "withhold_rows"]
 
 
 def _share(value: object, lang: str) -> str:
@@ -80,6 +80,11 @@ def _format(column: str) -> Callable[[object, str], str]:
     if column.startswith("share_"):
         return _share
     return _digits(2)
+
+
+def rates(*names: str) -> tuple[str, ...]:
+    """Each rate's column and its interval's two columns (``<rate>_ci_low``, ``_ci_high``)."""
+    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
 
 
 class GatedTable(PublishedTable):

@@ -36,9 +36,26 @@ from ..errors import AnalysisError
 from ..i18n import label, number
 from .compute import OVERALL, Outcomes
 from .figures import Figure, render_figure
-from .gated import GatedSpec, publish_gated, withhold_rows
+from .gated import publish_gated, withhold_rows
+from .methods_headlines import add_headlines
+from .methods_specs import (
+    COMPLETERS,
+    HEADLINE,
+    IMPUTATIONS,
+    IMPUTED,
+    LANDMARK_BANDS,
+    LANDMARK_DAYS,
+    LANDMARK_RULE,
+    LANDMARK_SPEC,
+    MISSING_SPEC,
+    SEED,
+    VARIANT_SPEC,
+    VARIANTS,
+    casemix_spec,
+    landmark_shown,
+)
 from .notes import Note
-from .published import PublishedTable, Withheld, headline
+from .published import PublishedTable
 
 __all__ = [
     "HEADLINE",
@@ -53,94 +70,6 @@ __all__ = [
     "draw",
     "publish",
 ]
-
-#: Imputations and seed of the imputed pre/post change (fixed, so a report is reproducible).
-IMPUTATIONS = 10
-SEED = 20_150_601
-#: Which pre/post estimate is the headline of the report.
-HEADLINE = "completers"
-#: Landmark (days after the index date) and lower bounds of the attendance bands.
-LANDMARK_DAYS = reoffending.DEFAULT_LANDMARK_DAYS
-LANDMARK_BANDS: tuple[int, ...] = (0, 1, 6, 12)
-#: The rule for showing the landmark hazard ratio, in words (for outcomes.json).
-LANDMARK_RULE = (
-    "every attendance band has at least the disclosure threshold of men at risk at the "
-    "landmark and of first reoffences after it"
-)
-#: Reoffending variants: name -> ReoffendingDefinition fields, the events column they
-#: select on and the values of it one event at least must have for the variant to be shown.
-VARIANTS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
-    "serious": ({"seriousness": "serious"}, "seriousness", ("serious", "very_serious")),
-    "very_serious": ({"seriousness": "very_serious"}, "seriousness", ("very_serious",)),
-    "custody": ({"disposal": "custody"}, "disposal", ("custody",)),
-}
-
-
-def _rates(*names: str) -> tuple[str, ...]:
-    return tuple(c for n in names for c in (n, f"{n}_ci_low", f"{n}_ci_high"))
-
-
-_COMPLETERS = ("mean_change_completers", "ci_low_completers", "ci_high_completers")
-_IMPUTED = ("mean_change_imputed", "ci_low_imputed", "ci_high_imputed", "fmi")
-MISSING_SPEC = GatedSpec(
-    keys=("instrument", "scale", "informant"),
-    columns=("n_paired", "n_imputed", *_COMPLETERS, "n_analysed", *_IMPUTED),
-    total="n_analysed",
-    parts={"n_paired": lambda df: df["n_paired"], "n_imputed": lambda df: df["n_imputed"]},
-    bases={**dict.fromkeys(_COMPLETERS, "n_paired"), **dict.fromkeys(_IMPUTED, "n_analysed")},
-    pieces=("instrument", "scale", "informant"),
-)
-
-LANDMARK_SPEC = GatedSpec(
-    keys=("sessions_band",),
-    columns=("n_at_risk", "n_reoffended"),
-    total="n_at_risk",
-    parts={
-        "n_reoffended": lambda df: df["n_reoffended"],
-        "n_not_reoffended": lambda df: df["n_at_risk"] - df["n_reoffended"],
-    },
-)
-
-VARIANT_SPEC = GatedSpec(
-    keys=("variant", "group"),
-    columns=("n_eligible", "n_reoffenders", *_rates("rate")),
-    total="n_eligible",
-    parts={
-        "n_reoffenders": lambda df: df["n_reoffenders"],
-        "n_non_reoffenders": lambda df: df["n_eligible"] - df["n_reoffenders"],
-    },
-    bases=dict.fromkeys(_rates("rate"), "n_eligible"),
-    numerators=dict.fromkeys(_rates("rate"), "n_reoffenders"),
-    rates={"rate": ("n_reoffenders", "n_eligible", "rate_ci_low", "rate_ci_high", 1.0)},
-    pieces=("variant",),
-)
-
-_OBSERVED_STATS = (
-    "oe_ratio",
-    "oe_ci_low",
-    "oe_ci_high",
-    "observed_rate",
-    "standardised_rate",
-    "standardised_ci_low",
-    "standardised_ci_high",
-    "outside_95",
-    "outside_998",
-)
-_EXPECTED_STATS = ("expected", "limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high")
-
-
-def _casemix_spec(unit: str) -> GatedSpec:
-    return GatedSpec(
-        keys=(unit,),
-        columns=("n_people", "n_observed", *_EXPECTED_STATS, *_OBSERVED_STATS),
-        total="n_people",
-        parts={
-            "n_observed": lambda df: df["n_observed"],
-            "n_not_observed": lambda df: df["n_people"] - df["n_observed"],
-        },
-        bases=dict.fromkeys((*_EXPECTED_STATS, *_OBSERVED_STATS), "n_people"),
-        numerators=dict.fromkeys(_OBSERVED_STATS, "n_observed"),
-    )
 
 
 def _missing(out: Outcomes) -> None:
@@ -276,13 +205,6 @@ def compute(out: Outcomes) -> None:
     _casemix(out, people)
 
 
-def _landmark_shown(out: Outcomes, policy: DisclosurePolicy) -> bool:
-    bands = out.tables.get("landmark_bands")
-    if bands is None or "landmark" not in out.models:
-        return False
-    return policy.enough(*bands["n_at_risk"], *bands["n_reoffended"])
-
-
 def _protect_against_main(
     table: PublishedTable,
     variants: pd.DataFrame,
@@ -312,9 +234,9 @@ def _protect_against_main(
 _FROM_CHANGE = {
     "n_paired": "n_paired",
     "n_imputed": "n_pre_only",
-    _COMPLETERS[0]: "mean_change",
-    _COMPLETERS[1]: "change_ci_low",
-    _COMPLETERS[2]: "change_ci_high",
+    COMPLETERS[0]: "mean_change",
+    COMPLETERS[1]: "change_ci_low",
+    COMPLETERS[2]: "change_ci_high",
 }
 
 
@@ -368,7 +290,7 @@ def _follow_change(
     # the imputed estimate is shown exactly where its base n_analysed is
     rows, found = _align(raw)
     base = mask["n_analysed"].to_numpy(dtype=bool) | ~found
-    for column in _IMPUTED:
+    for column in IMPUTED:
         values = pd.Series(raw[column].to_numpy(dtype=float)[rows], index=published.index)
         published[column] = values.mask(base)
         mask[column] = base
@@ -401,135 +323,8 @@ def publish(
         name = f"casemix_{unit}"
         if name in t:
             frame = t[name].astype({"outside_95": float, "outside_998": float})
-            added[name] = publish_gated(name, frame, _casemix_spec(unit), policy)
+            added[name] = publish_gated(name, frame, casemix_spec(unit), policy)
     return added
-
-
-def _rows(table: PublishedTable, key: str, columns: Mapping[str, str], path: str, w: Withheld):
-    return {
-        str(row[key]): headline(table, i, columns, f"{path}.{row[key]}", w)
-        for i, row in table.published.iterrows()
-    }
-
-
-def add_headlines(
-    outcomes: dict[str, Any], out: Outcomes, published: Mapping[str, PublishedTable]
-) -> None:
-    """Add ``prepost_missing``, ``landmark``, ``reoffending_variants`` and ``casemix``."""
-    withheld = Withheld()
-    policy = out.config.disclosure
-    missing = published.get("prepost_missing")
-    if missing is not None:
-        measures: dict[str, Any] = {}
-        section: dict[str, Any] = {
-            "headline": HEADLINE,
-            "m": IMPUTATIONS,
-            "seed": SEED,
-            "measures": measures,
-        }
-        for i, row in missing.published.iterrows():
-            key = f"{row['instrument']}.{row['scale']}.{row['informant']}"
-            path = f"prepost_missing.measures.{key}"
-            measures[key] = {
-                "completers": headline(
-                    missing,
-                    i,
-                    {
-                        "n_paired": "n_paired",
-                        "mean_change": _COMPLETERS[0],
-                        "ci_low": _COMPLETERS[1],
-                        "ci_high": _COMPLETERS[2],
-                    },
-                    f"{path}.completers",
-                    withheld,
-                ),
-                "imputed": headline(
-                    missing,
-                    i,
-                    {
-                        "n_analysed": "n_analysed",
-                        "n_imputed": "n_imputed",
-                        "mean_change": _IMPUTED[0],
-                        "ci_low": _IMPUTED[1],
-                        "ci_high": _IMPUTED[2],
-                        "fmi": "fmi",
-                    },
-                    f"{path}.imputed",
-                    withheld,
-                ),
-            }
-        outcomes["prepost_missing"] = section
-    bands = published.get("landmark_bands")
-    if bands is not None:
-        shown = _landmark_shown(out, policy)
-        section = {
-            "landmark_days": LANDMARK_DAYS,
-            "rule": LANDMARK_RULE,
-            "threshold": policy.threshold,
-            "shown": shown,
-            "bands": _rows(
-                bands,
-                "sessions_band",
-                {"n_at_risk": "n_at_risk", "n_reoffended": "n_reoffended"},
-                "landmark.bands",
-                withheld,
-            ),
-            "hazard_ratio_per_session": None,
-        }
-        if shown:
-            row = out.models["landmark"].cox.summary.iloc[0]
-            section["hazard_ratio_per_session"] = {
-                k: float(row[k]) for k in ("hazard_ratio", "ci_low", "ci_high", "p_value")
-            }
-        outcomes["landmark"] = section
-    variants = published.get("reoffending_variants")
-    if variants is not None:
-        section = {}
-        frame = variants.published
-        for i, row in frame.iterrows():
-            section.setdefault(str(row["variant"]), {})[str(row["group"])] = headline(
-                variants,
-                i,
-                {
-                    "n_eligible": "n_eligible",
-                    "n_reoffenders": "n_reoffenders",
-                    "rate": "rate",
-                    "ci_low": "rate_ci_low",
-                    "ci_high": "rate_ci_high",
-                },
-                f"reoffending_variants.{row['variant']}.{row['group']}",
-                withheld,
-            )
-        outcomes["reoffending_variants"] = section
-    casemix: dict[str, Any] = {}
-    for unit in ("site", "referral_quarter"):
-        table = published.get(f"casemix_{unit}")
-        if table is None:
-            continue
-        model = out.models[f"casemix_{unit}"]
-        columns = {
-            "n_people": "n_people",
-            "n_observed": "n_observed",
-            "expected": "expected",
-            "oe_ratio": "oe_ratio",
-            "oe_ci_low": "oe_ci_low",
-            "oe_ci_high": "oe_ci_high",
-            "standardised_rate": "standardised_rate",
-            "outside_998": "outside_998",
-        }
-        units = _rows(table, unit, columns, f"casemix.{unit}.units", withheld)
-        for figures in units.values():
-            if figures["outside_998"] is not None:
-                figures["outside_998"] = bool(figures["outside_998"])
-        casemix[unit] = {
-            "covariates": list(model.covariates),
-            "phi": float(model.phi),
-            "overdispersed": bool(model.overdispersed),
-            "units": units,
-        }
-    if casemix:
-        outcomes["casemix"] = casemix
-    outcomes.setdefault("withheld", {}).update(withheld)
 
 
 def draw(
@@ -575,7 +370,7 @@ def context(out: Outcomes, published: Mapping[str, PublishedTable], lang: str) -
     policy = out.config.disclosure
     landmark = None
     if "landmark" in out.models and "landmark_bands" in published:
-        if _landmark_shown(out, policy):
+        if landmark_shown(out, policy):
             row = out.models["landmark"].cox.summary.iloc[0]
             landmark = label(
                 "landmark_result",
