@@ -46,7 +46,8 @@ MODULES = _modules_with_examples()
 #: The functions researchers call most: each must carry an example.
 REQUIRED = {
     "cdanalytics.io.load": ["load_export"],
-    "cdanalytics.engagement.outcomes": ["completion", "dropout", "flow", "retention"],
+    "cdanalytics.engagement.outcomes": ["completion", "dropout", "retention"],
+    "cdanalytics.engagement.referrals": ["flow"],
     "cdanalytics.reoffending.window": ["fixed_window"],
     "cdanalytics.reoffending.survival": ["cumulative_reoffending", "logrank"],
     "cdanalytics.reoffending.cox": ["cox"],

@@ -39,11 +39,10 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         completion,
         dropout,
         dropout_timing,
-        flow,
-        flow_exits,
         retention,
     )
     from .participation import attendance, attendance_summary, waiting_times
+    from .referrals import flow, flow_exits
     from .reviews import evaluation_outcomes, review_attendance, review_facts
     from .services import partner_contact_by_completion, service_reach
     from .stages import programme_completion_from_stages, stage_completion, stage_progress
