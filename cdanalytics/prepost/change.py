@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from ..errors import ConfigError
 from ..io.export import Export
@@ -154,27 +154,25 @@ def _wilcoxon_asymptotic(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided Wilcoxon signed-rank test of every group by the normal
     approximation, zero changes dropped (``zero_method="wilcox"``), from one
-    sort of (group, |change|): scipy's ``wilcoxon(method="asymptotic")``
-    arithmetic (average ranks of ties, the tie term Σ (t³ - t) / 48 in the
-    variance, continuity correction 0.5 / se). NaN for groups without a
-    nonzero change."""
+    sort of (group, |change|) (:func:`_sorted_by_group_and_size`): scipy's
+    ``wilcoxon(method="asymptotic")`` arithmetic (average ranks of ties, the
+    tie term Σ (t³ - t) / 48 in the variance, continuity correction 0.5 /
+    se). NaN for groups without a nonzero change."""
     nonzero = changes != 0
     codes, changes = codes[nonzero], changes[nonzero]
-    size = np.abs(changes)
-    order = np.lexsort((size, codes))
-    codes, size, positive = codes[order], size[order], changes[order] > 0
+    codes, new_run, positive = _sorted_by_group_and_size(codes, n_groups, changes)
     count = np.bincount(codes, minlength=n_groups).astype(float)
     start = np.cumsum(count) - count  # first position of each group
-    new_run = np.r_[True, (codes[1:] != codes[:-1]) | (size[1:] != size[:-1])]
-    run = np.cumsum(new_run) - 1
     run_first = np.flatnonzero(new_run)
     run_length = np.diff(np.r_[run_first, codes.size])
     run_group = codes[run_first]
     # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2.
     run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
-    rank = run_rank[run]
-    r_plus = np.bincount(codes, weights=rank * positive, minlength=n_groups)
-    r_minus = np.bincount(codes, weights=rank * ~positive, minlength=n_groups)
+    # Ranks are multiples of 1/2, so these sums are exact in any order: R+
+    # from the positive changes of each run, R- the rest of n (n + 1) / 2.
+    positives = np.add.reduceat(positive, run_first) if run_first.size else run_first
+    r_plus = np.bincount(run_group, weights=run_rank * positives, minlength=n_groups)
+    r_minus = count * (count + 1.0) / 2 - r_plus
     ties = np.bincount(run_group, weights=run_length**3.0 - run_length, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = count * (count + 1.0) * 0.25
@@ -182,10 +180,49 @@ def _wilcoxon_asymptotic(
         z = (r_plus - mean) / se
         if correction:
             z = z - np.sign(z) * 0.5 / se
-    p_value = np.clip(2 * stats.norm.sf(np.abs(z)), 0, 1)
+    p_value = np.clip(2 * special.ndtr(-np.abs(z)), 0, 1)
     statistic = np.minimum(r_plus, r_minus)
     empty = count == 0
     return np.where(empty, np.nan, statistic), np.where(empty, np.nan, p_value)
+
+
+def _sorted_by_group_and_size(
+    codes: np.ndarray, n_groups: int, changes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The changes sorted by group, then by absolute size: the group of each
+    (sorted), whether each starts a run of equal (group, size), and whether
+    it is positive (as 0 / 1).
+
+    The sizes of nonzero finite changes are positive doubles, whose bit
+    patterns read as integers sort as the numbers do; when the group, the
+    bit pattern less the smallest one, and the sign fit in 63 bits, one
+    integer key holds all three and a plain sort (no permutation) orders
+    them. Otherwise a sort by size and then a stable one by group."""
+    size = np.abs(changes)
+    positive = changes > 0
+    if size.size == 0:
+        return codes, np.zeros(0, dtype=bool), positive.astype(np.int64)
+    bits = size.view(np.int64)
+    low = int(bits.min())
+    size_bits = (int(bits.max()) - low).bit_length()
+    group_bits = max(int(n_groups) - 1, 1).bit_length()
+    if np.isfinite(size).all() and size_bits + group_bits + 1 <= 63:
+        key = codes.astype(np.int64) << size_bits
+        key |= bits - low
+        key <<= 1
+        key |= positive
+        key.sort()
+        positive = key & 1
+        key >>= 1
+        new_run = np.empty(key.size, dtype=bool)
+        new_run[0] = True
+        np.not_equal(key[1:], key[:-1], out=new_run[1:])
+        return key >> size_bits, new_run, positive
+    order = np.argsort(size)
+    order = order[np.argsort(codes[order], kind="stable")]
+    codes, size = codes[order], size[order]
+    new_run = np.r_[True, (codes[1:] != codes[:-1]) | (size[1:] != size[:-1])]
+    return codes, new_run, positive[order].astype(np.int64)
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
