@@ -135,6 +135,8 @@ def score_table(
     pandas.DataFrame
         Columns ``participant_id``, the ``by`` columns, ``instrument``,
         ``scale``, ``informant``, one column per timepoint, ``exit_status``.
+        Rows in the order of the participants table, then by instrument,
+        scale and informant (category order).
 
     Raises
     ------
@@ -189,7 +191,10 @@ def score_table(
         combo = combo * size + c.codes
     combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
     n_combo = len(combo_uniques)
-    row_code, row_uniques = pd.factorize(pid_code.astype(np.int64) * n_combo + combo_code)
+    # Rows sorted by participant (their order in participants), then scale.
+    row_code, row_uniques = _small_factorize(
+        pid_code.astype(np.int64) * n_combo + combo_code, len(export.participants) * n_combo
+    )
     n_rows, n_tp = len(row_uniques), len(timepoints)
 
     cell = row_code.astype(np.int64) * n_tp + tp_code
@@ -219,9 +224,11 @@ def score_table(
     row_person = row_uniques // n_combo
     row_combo = row_uniques % n_combo
     participants = export.participants
-    out = pd.DataFrame({"participant_id": participants["participant_id"].array.take(row_person)})
+    columns: dict[str, Any] = {
+        "participant_id": participants["participant_id"].array.take(row_person)
+    }
     for col in by:
-        out[col] = participants[col].array.take(row_person)
+        columns[col] = participants[col].array.take(row_person)
     # category codes of each key per combination, keeping only categories in use
     rest = combo_uniques
     key_codes = []
@@ -232,14 +239,16 @@ def score_table(
         used = np.unique(codes)
         remap = np.full(len(cat.categories), -1)
         remap[used] = np.arange(len(used))
-        out[key] = pd.Categorical.from_codes(
-            remap[codes][row_combo], categories=cat.categories[used]
+        columns[key] = pd.Categorical.from_codes(
+            remap[codes][row_combo], categories=cat.categories[used], validate=False
         )
     for j, tp in enumerate(timepoints):
-        out[tp] = values[:, j]
+        columns[tp] = values[:, j]
     if "exit_status" not in by:
-        out["exit_status"] = participants["exit_status"].array.take(row_person)
-    return out
+        columns["exit_status"] = participants["exit_status"].array.take(row_person)
+    # One frame from the finished columns (inserting them one by one costs
+    # more than the reshaping on small exports).
+    return pd.DataFrame(columns, copy=False)
 
 
 def _categorical(values: pd.Series, subset: np.ndarray | None) -> pd.Categorical:
