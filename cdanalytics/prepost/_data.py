@@ -410,27 +410,82 @@ def scale_table(frame: pd.DataFrame, registry: Mapping[str, Any]) -> pd.DataFram
     ``dysfunctional_mean``, ``dysfunctional_sd``, ``clinical_threshold``.
     """
     pairs = frame[["instrument", "scale"]].drop_duplicates().astype(str)
-    rows = []
-    for instrument, scale in pairs.itertuples(index=False):
-        info = scale_info(instrument, scale, registry)
-        func = info.get("functional") or {}
-        dys = info.get("dysfunctional") or {}
-        rows.append(
-            {
-                "instrument": instrument,
-                "scale": scale,
-                "direction": info["direction"],
-                "sign": 1.0 if info["direction"] == "higher_better" else -1.0,
-                "reliability": _float(info.get("reliability")),
-                "reliability_source": info.get("reliability_source"),
-                "functional_mean": _float(func.get("mean")),
-                "functional_sd": _float(func.get("sd")),
-                "dysfunctional_mean": _float(dys.get("mean")),
-                "dysfunctional_sd": _float(dys.get("sd")),
-                "clinical_threshold": _float(info.get("clinical_threshold")),
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [_scale_record(i, s, registry) for i, s in pairs.itertuples(index=False)],
+        columns=_SCALE_TABLE_COLUMNS,
+    )
+
+
+_SCALE_TABLE_COLUMNS = [
+    "instrument",
+    "scale",
+    "direction",
+    "sign",
+    "reliability",
+    "reliability_source",
+    "functional_mean",
+    "functional_sd",
+    "dysfunctional_mean",
+    "dysfunctional_sd",
+    "clinical_threshold",
+]
+_TEXT_COLUMNS = ("instrument", "scale", "direction", "reliability_source")
+
+
+def _scale_record(instrument: str, scale: str, registry: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of :func:`scale_table`."""
+    info = scale_info(instrument, scale, registry)
+    func = info.get("functional") or {}
+    dys = info.get("dysfunctional") or {}
+    return {
+        "instrument": instrument,
+        "scale": scale,
+        "direction": info["direction"],
+        "sign": 1.0 if info["direction"] == "higher_better" else -1.0,
+        "reliability": _float(info.get("reliability")),
+        "reliability_source": info.get("reliability_source"),
+        "functional_mean": _float(func.get("mean")),
+        "functional_sd": _float(func.get("sd")),
+        "dysfunctional_mean": _float(dys.get("mean")),
+        "dysfunctional_sd": _float(dys.get("sd")),
+        "clinical_threshold": _float(info.get("clinical_threshold")),
+    }
+
+
+def scale_rows(
+    frame: pd.DataFrame, registry: Mapping[str, Any], columns: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """``columns`` of :func:`scale_table` for every row of ``frame``, as
+    arrays (text columns as object arrays): the registry is read once per
+    instrument × scale present, and the rows take their values by the
+    category codes, without a table."""
+    inst_codes, inst_labels = _codes_and_labels(frame["instrument"])
+    scale_codes, scale_labels = _codes_and_labels(frame["scale"])
+    n_scale = max(len(scale_labels), 1)
+    pair_code, pairs = _small_factorize(
+        inst_codes.astype(np.int64) * n_scale + scale_codes, len(inst_labels) * n_scale
+    )
+    records = [
+        _scale_record(str(inst_labels[p // n_scale]), str(scale_labels[p % n_scale]), registry)
+        for p in pairs.tolist()
+    ]
+    out = {}
+    for col in columns:
+        values = [r[col] for r in records]
+        kind = object if col in _TEXT_COLUMNS else float
+        out[col] = np.array(values, dtype=kind)[pair_code]
+    return out
+
+
+def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Integer code of each value of a column without missing values, and the labels."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, labels = column.cat.codes.to_numpy(), list(column.cat.categories)
+        if (codes < 0).any():  # refused by the registry lookup as "nan", as before
+            codes = np.where(codes < 0, len(labels), codes)
+            labels.append("nan")
+        return codes, labels
+    return pd.factorize(column, use_na_sentinel=False)
 
 
 def _float(value: Any) -> float:
@@ -462,11 +517,18 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     silently left out.
     """
     keys = list(keys)
+    codes = group_numbers(frame, keys)
+    keys_frame = frame[keys].iloc[first_rows(codes)].reset_index(drop=True)
+    return codes, keys_frame
+
+
+def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The group numbers of :func:`group_codes` alone (no table of keys)."""
+    keys = list(keys)
     codes = _category_group_codes(frame, keys)
     if codes is None:
         codes = group_by(frame, keys).ngroup().to_numpy()
-    keys_frame = frame[keys].iloc[first_rows(codes)].reset_index(drop=True)
-    return codes, keys_frame
+    return codes
 
 
 def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:

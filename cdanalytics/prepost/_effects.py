@@ -48,8 +48,11 @@ def hedges_j(df: np.ndarray) -> np.ndarray:
 
 def _nct_cdf_minus(ncp: np.ndarray, t: np.ndarray, df: np.ndarray, target: np.ndarray):
     """``P(T <= t | ncp) - target``; where scipy returns NaN far in a tail the
-    probability is 0 (ncp above t) or 1 (ncp below t)."""
-    cdf = stats.nct.cdf(t, df, ncp)
+    probability is 0 (ncp above t) or 1 (ncp below t). ``special.nctdtr`` is
+    what ``stats.nct.cdf`` computes, without its argument checks (``df >= 1``
+    and a finite ``ncp`` here), which cost more than the function on a few
+    groups at each of the root finder's steps."""
+    cdf = special.nctdtr(df, ncp, t)
     cdf = np.where(np.isnan(cdf), np.where(ncp > t, 0.0, 1.0), cdf)
     return cdf - target
 

@@ -17,8 +17,10 @@ from ._data import (
     attach_scale_info,
     check_timepoints,
     group_codes,
+    group_numbers,
     grouped_moments,
     registry_or_default,
+    scale_rows,
     scale_table,
     select_scores,
     split_by_group,
@@ -242,17 +244,37 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     Holm, S. (1979). A simple sequentially rejective multiple test procedure.
     Scand J Stat 6:65-70.
     """
-    p = frame[column].to_numpy(dtype=float)
+    return _holm(frame[column].to_numpy(dtype=float), group_numbers(frame, family))
+
+
+def _holm(p: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """:func:`holm` of ``p`` within the families numbered ``family`` (0, 1,
+    ...), every family at once: one sort by (family, p), the multipliers
+    ``m - j`` from the families' sizes, and the running maximum along the
+    rows of a (family × rank) grid; a family per step only when the grid
+    would be much larger than the p-values (a few huge families among many
+    small ones)."""
     out = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if not ok.any():
+    ok = np.flatnonzero(np.isfinite(p))
+    if not ok.size:
         return out
-    codes = group_codes(frame, family)[0]
-    for code in np.unique(codes[ok]):
-        rows = np.flatnonzero(ok & (codes == code))
-        order = np.argsort(p[rows], kind="stable")
-        ranked = p[rows][order] * np.arange(len(rows), 0, -1)
-        out[rows[order]] = np.minimum(np.maximum.accumulate(ranked), 1.0)
+    codes, values = family[ok], p[ok]
+    order = np.lexsort((values, codes))  # stable: equal p-values keep their row order
+    codes, values, rows = codes[order], values[order], ok[order]
+    size = np.bincount(codes)
+    start = np.cumsum(size) - size
+    rank = np.arange(codes.size) - start[codes]
+    ranked = values * (size[codes] - rank)
+    width = int(size.max())
+    if size.size * width <= 8 * codes.size + 4096:
+        grid = np.full((size.size, width), -np.inf)
+        grid[codes, rank] = ranked
+        np.maximum.accumulate(grid, axis=1, out=grid)
+        out[rows] = np.minimum(grid[codes, rank], 1.0)
+        return out
+    for first, count in zip(start[size > 0].tolist(), size[size > 0].tolist(), strict=True):
+        part = slice(first, first + count)
+        out[rows[part]] = np.minimum(np.maximum.accumulate(ranked[part]), 1.0)
     return out
 
 
@@ -427,40 +449,37 @@ def change(
         alpha=alpha,
     )
     w_stat, w_p = _wilcoxon(pc, n_groups, py - px, zero_method, correction, wilcoxon_method)
-
-    attach_scale_info(
-        out, scale_table(out, registry_or_default(registry, data)), ["direction", "sign"]
-    )
-    # The columns built side by side and joined once (inserting thirty
-    # columns one at a time costs more than the statistics on small data).
-    columns: dict[str, Any] = {
-        "timepoint_from": first,
-        "timepoint_to": second,
-        "n_paired": moments["n"].astype(np.int64),
-        "n_pre_only": np.bincount(codes[has_x & ~has_y], minlength=n_groups),
-        "n_post_only": np.bincount(codes[~has_x & has_y], minlength=n_groups),
-    }
+    scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
+    family = group_numbers(out, [*by, "instrument", "informant"])
+    # The columns built side by side, in their final order, and made into a
+    # frame once (inserting thirty columns one at a time costs more than the
+    # statistics on small data).
+    columns: dict[str, Any] = {key: out[key].array for key in keys}
+    columns["timepoint_from"] = np.full(n_groups, first, dtype=object)
+    columns["timepoint_to"] = np.full(n_groups, second, dtype=object)
+    columns["direction"] = scales["direction"]
+    columns["n_paired"] = moments["n"].astype(np.int64)
+    columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
+    columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
     for name in ("mean_pre", "sd_pre", "mean_post", "sd_post", "r_pre_post"):
         columns[name] = moments[name]
     columns["mean_change"] = res["mean_change"]
     columns["sd_change"] = moments["sd_change"]
     columns["change_ci_low"] = res["change_ci_low"]
     columns["change_ci_high"] = res["change_ci_high"]
-    columns["improvement"] = out["sign"].to_numpy() * res["mean_change"]
+    columns["improvement"] = scales["sign"] * res["mean_change"]
     for name in ("t", "df", "p_value"):
         columns[name] = res[name]
+    columns["p_holm"] = _holm(res["p_value"], family)
     columns["n_zero_change"] = np.bincount(pc[py == px], minlength=n_groups)
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
-    columns["wilcoxon_zero_method"] = zero_method
-    columns["wilcoxon_correction"] = bool(correction)
+    columns["wilcoxon_p_holm"] = _holm(w_p, family)
+    columns["wilcoxon_zero_method"] = np.full(n_groups, zero_method, dtype=object)
+    columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]
-    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
-    family = [*by, "instrument", "informant"]
-    out["p_holm"] = holm(out, "p_value", family)
-    out["wilcoxon_p_holm"] = holm(out, "wilcoxon_p_value", family)
-    out = out[[*by, *CHANGE_COLUMNS]]
+    out = pd.DataFrame(columns)
     out.attrs["conventions"] = dict(EFFECT_SIZE_CONVENTIONS)
     return out
 

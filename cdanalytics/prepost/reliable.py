@@ -15,13 +15,12 @@ from ..io.export import Export
 from ._data import (
     SCALE_KEYS,
     as_list,
-    attach_scale_info,
     check_timepoints,
     first_rows,
     group_codes,
     grouped_moments,
     registry_or_default,
-    scale_table,
+    scale_rows,
     select_scores,
 )
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
@@ -173,73 +172,83 @@ def clinical_cutoff(
     return np.nan, "none"
 
 
+_SCALE_COLUMNS = [
+    "direction",
+    "sign",
+    "reliability",
+    "reliability_source",
+    "functional_mean",
+    "functional_sd",
+    "dysfunctional_mean",
+    "dysfunctional_sd",
+    "clinical_threshold",
+]
+
+
 def _scale_parameters(
     params: pd.DataFrame,
+    sample_sd: np.ndarray,
     registry: Mapping[str, Any],
     sd_source: str,
     cutoff: CutoffChoice,
-) -> pd.DataFrame:
-    """Add reliability, SD, S_diff and cut-off to ``params`` (one row per
-    instrument × scale × informant, with the baseline ``sample_sd``)."""
-    attach_scale_info(
-        params,
-        scale_table(params, registry),
-        [
-            "direction",
-            "sign",
-            "reliability",
-            "reliability_source",
-            "functional_mean",
-            "functional_sd",
-            "dysfunctional_mean",
-            "dysfunctional_sd",
-            "clinical_threshold",
-        ],
-    )
-    bad = params[
-        ~(params["reliability"].between(0, 1, inclusive="left") | params["reliability"].isna())
-    ]
-    if len(bad):
-        r = bad.iloc[0]
+) -> dict[str, np.ndarray]:
+    """Reliability, SD, S_diff and cut-off of each row of ``params`` (one
+    per instrument × scale × informant, whose baseline SD is ``sample_sd``),
+    as arrays: the registry's entries (:func:`scale_rows`) and ``sd``,
+    ``sd_source``, ``s_diff``, ``cutoff`` and ``cutoff_type``."""
+    out = scale_rows(params, registry, _SCALE_COLUMNS)
+    reliability = out["reliability"]
+    bad = np.flatnonzero(~(((reliability >= 0) & (reliability < 1)) | np.isnan(reliability)))
+    if bad.size:
+        r = params.iloc[bad[0]]
         raise ConfigError(
-            f"Reliability of {r['instrument']}/{r['scale']} is {r['reliability']}; it must be "
-            "at least 0 and below 1."
+            f"Reliability of {r['instrument']}/{r['scale']} is {reliability[bad[0]]}; it must "
+            "be at least 0 and below 1."
         )
-    use_norm = (sd_source == "auto") & np.isfinite(params["dysfunctional_sd"])
-    params["sd"] = np.where(use_norm, params["dysfunctional_sd"], params["sample_sd"])
-    params["sd_source"] = np.where(use_norm, "norm_dysfunctional", "sample_baseline")
-    params["s_diff"] = params["sd"] * np.sqrt(2.0 * (1.0 - params["reliability"]))
+    use_norm = (sd_source == "auto") & np.isfinite(out["dysfunctional_sd"])
+    out["sd"] = np.where(use_norm, out["dysfunctional_sd"], sample_sd)
+    out["sd_source"] = np.where(use_norm, "norm_dysfunctional", "sample_baseline").astype(object)
+    out["s_diff"] = out["sd"] * np.sqrt(2.0 * (1.0 - reliability))
+    # One cut-off per instrument × scale × informant from the registry's norms.
     cut = [
-        clinical_cutoff(
-            r.direction,
-            r.functional_mean,
-            r.functional_sd,
-            r.dysfunctional_mean,
-            r.dysfunctional_sd,
-            r.clinical_threshold,
-            which=cutoff,
+        clinical_cutoff(*values, which=cutoff)
+        for values in zip(
+            out["direction"].tolist(),
+            *(
+                out[name].tolist()
+                for name in (
+                    "functional_mean",
+                    "functional_sd",
+                    "dysfunctional_mean",
+                    "dysfunctional_sd",
+                    "clinical_threshold",
+                )
+            ),
+            strict=True,
         )
-        for r in params.itertuples(index=False)
     ]
-    params["cutoff"] = [c[0] for c in cut]
-    params["cutoff_type"] = [c[1] for c in cut]
-    for r in params[~np.isfinite(params["reliability"])].itertuples(index=False):
+    out["cutoff"] = np.array([c[0] for c in cut], dtype=float)
+    out["cutoff_type"] = np.array([c[1] for c in cut], dtype=object)
+    labels = params[["instrument", "scale"]].astype(str).to_numpy()
+    for i in np.flatnonzero(~np.isfinite(reliability)):
+        instrument, scale = labels[i]
         warnings.warn(
-            f"No reliability in the instrument registry for {r.instrument}/{r.scale}: "
+            f"No reliability in the instrument registry for {instrument}/{scale}: "
             "reliable change is not computed (change_class 'reliability_missing'); set "
-            f"instruments.{r.instrument}.scales.{r.scale}.reliability in the evaluation config.",
+            f"instruments.{instrument}.scales.{scale}.reliability in the evaluation config.",
             StatisticalWarning,
             stacklevel=3,
         )
     if cutoff != "auto":
-        for r in params[params["cutoff_type"] == "none"].itertuples(index=False):
+        for i in np.flatnonzero(out["cutoff_type"] == "none"):
+            instrument, scale = labels[i]
             warnings.warn(
-                f"Cut-off {cutoff!r} cannot be computed for {r.instrument}/{r.scale} from "
+                f"Cut-off {cutoff!r} cannot be computed for {instrument}/{scale} from "
                 "the registry norms: clinical status is unknown.",
                 StatisticalWarning,
                 stacklevel=3,
             )
-    return params
+    return out
 
 
 def reliable_change(
@@ -402,39 +411,26 @@ def reliable_change(
     pre = wide[first].to_numpy()
     post = wide[second].to_numpy()
     has_pre = ~np.isnan(pre)
-    params["sample_sd"] = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
-    param_rows = _scale_parameters(params, registry_or_default(registry, data), sd_source, cutoff)
-    out = wide[["participant_id", *by, *SCALE_KEYS]].copy()
+    sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    scale = _scale_parameters(
+        params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
+    )
 
     def per_row(col: str) -> np.ndarray:
-        return param_rows[col].to_numpy(dtype=float)[codes]
+        return scale[col].astype(float)[codes]
 
     def per_row_category(col: str) -> pd.Categorical:
-        cat = pd.Categorical(param_rows[col])
-        return pd.Categorical.from_codes(cat.codes[codes], categories=cat.categories)
+        cat = pd.Categorical(scale[col])
+        return pd.Categorical.from_codes(cat.codes[codes], dtype=cat.dtype, validate=False)
 
     sign = per_row("sign")
     cut = per_row("cutoff")
     s_diff = per_row("s_diff")
-    out["direction"] = per_row_category("direction")
-    out["score_pre"] = pre
-    out["score_post"] = post
-    out["change"] = post - pre
-    out["reliability"] = per_row("reliability")
-    out["reliability_source"] = per_row_category("reliability_source")
-    out["sd"] = per_row("sd")
-    out["sd_source"] = per_row_category("sd_source")
-    out["s_diff"] = s_diff
     with np.errstate(divide="ignore", invalid="ignore"):
         rci = (post - pre) / s_diff
-    out["rci"] = rci
-    out["cutoff"] = cut
-    out["cutoff_type"] = per_row_category("cutoff_type")
     has_cut = np.isfinite(cut)
     clinical_pre = sign * (pre - cut) <= 0
     clinical_post = sign * (post - cut) <= 0
-    out["clinical_at_baseline"] = pd.arrays.BooleanArray(clinical_pre, ~(has_cut & ~np.isnan(pre)))
-    out["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~np.isnan(post)))
     oriented = sign * rci
     klass = np.select(
         [
@@ -458,8 +454,30 @@ def reliable_change(
         ],
         default=CHANGE_CLASSES.index("unchanged"),
     )
-    out["change_class"] = pd.Categorical.from_codes(klass, categories=CHANGE_CLASSES)
-    return out
+    # The columns side by side, made into a frame once.
+    columns: dict[str, Any] = {c: wide[c].array for c in ["participant_id", *by, *SCALE_KEYS]}
+    columns["direction"] = per_row_category("direction")
+    columns["score_pre"] = pre
+    columns["score_post"] = post
+    columns["change"] = post - pre
+    columns["reliability"] = per_row("reliability")
+    columns["reliability_source"] = per_row_category("reliability_source")
+    columns["sd"] = per_row("sd")
+    columns["sd_source"] = per_row_category("sd_source")
+    columns["s_diff"] = s_diff
+    columns["rci"] = rci
+    columns["cutoff"] = cut
+    columns["cutoff_type"] = per_row_category("cutoff_type")
+    columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
+        clinical_pre, ~(has_cut & ~np.isnan(pre))
+    )
+    columns["clinical_at_post"] = pd.arrays.BooleanArray(
+        clinical_post, ~(has_cut & ~np.isnan(post))
+    )
+    columns["change_class"] = pd.Categorical.from_codes(
+        klass, categories=CHANGE_CLASSES, validate=False
+    )
+    return pd.DataFrame(columns)
 
 
 def reliable_change_summary(
