@@ -18,10 +18,12 @@ from ._data import (
     check_timepoints,
     first_rows,
     group_codes,
+    group_numbers,
     grouped_moments,
     registry_or_default,
     scale_rows,
     select_scores,
+    sorted_codes,
 )
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
@@ -525,46 +527,59 @@ def reliable_change_summary(
             "to reliable_change and reliable_change_summary."
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
-    keep = (changes["change_class"] != "pre_missing").to_numpy()
-    frame = changes.loc[
-        keep, [*by, *SCALE_KEYS, "change_class", "clinical_at_baseline", *context_cols]
-    ]
-    status = frame["clinical_at_baseline"]
-    baseline = np.where(status.isna(), 2, np.where(status.fillna(False), 0, 1))
-    frame = frame.assign(
-        baseline=pd.Categorical.from_codes(
-            baseline, categories=["clinical", "not_clinical", "unknown"]
-        )
-    )
-    keys = [*by, *SCALE_KEYS, "baseline"]
-    codes, groups = group_codes(frame, keys)
-    n_groups = len(groups)
+    klass = _class_codes(changes["change_class"])
+    keep = np.flatnonzero(klass != CHANGE_CLASSES.index("pre_missing"))
+    status = changes["clinical_at_baseline"].astype("boolean").array
+    baseline = np.where(status.isna(), 2, np.where(status.fillna(False), 0, 1))[keep]
+    # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
+    # baseline (clinical, not_clinical, unknown) within each: numbered in
+    # that order among the rows kept.
+    scale_group = group_numbers(changes, [*by, *SCALE_KEYS])[keep]
+    codes, present = sorted_codes(scale_group.astype(np.int64) * 3 + baseline)
+    n_groups = len(present)
     n_classes = len(CHANGE_CLASSES)
-    counts = np.bincount(
-        codes * n_classes + frame["change_class"].cat.codes.to_numpy(),
-        minlength=n_groups * n_classes,
-    ).reshape(n_groups, n_classes)
-    context = frame.iloc[first_rows(codes)][context_cols]
-    groups = pd.concat([groups, context.reset_index(drop=True)], axis=1)
+    counts = np.bincount(codes * n_classes + klass[keep], minlength=n_groups * n_classes).reshape(
+        n_groups, n_classes
+    )
     n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
-    groups["n_classified"] = n_classified
-    groups["n_post_missing"] = counts[:, CHANGE_CLASSES.index("post_missing")]
-    groups["n_reliability_missing"] = counts[:, CHANGE_CLASSES.index("reliability_missing")]
-
-    parts = []
-    for j, name in enumerate(_CLASSIFIED):
-        part = groups if name != "recovered" else groups[groups["baseline"] == "clinical"]
-        part = part.assign(change_class=name, n=counts[part.index.to_numpy(), j])
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    out["change_class"] = pd.Categorical(out["change_class"], categories=_CLASSIFIED)
-    out = out.sort_values([*keys, "change_class"], kind="stable").reset_index(drop=True)
-    n = out["n"].to_numpy()
-    nobs = out["n_classified"].to_numpy()
+    # One row per group and class, in class order; recovered only from the
+    # clinical range.
+    shown = np.ones((n_groups, len(_CLASSIFIED)), dtype=bool)
+    shown[:, _CLASSIFIED.index("recovered")] = present % 3 == 0
+    group, j = np.nonzero(shown)
+    first = keep[first_rows(codes)][group]
+    columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
+    columns["baseline"] = pd.Categorical.from_codes(
+        present[group] % 3, categories=["clinical", "not_clinical", "unknown"], validate=False
+    )
+    columns["change_class"] = pd.Categorical.from_codes(j, categories=_CLASSIFIED, validate=False)
+    n = counts[group, j]
+    nobs = n_classified[group]
+    columns["n"] = n
+    columns["n_classified"] = nobs
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate"] = np.where(nobs > 0, n / nobs, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
-    return out[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+        columns["rate"] = np.where(nobs > 0, n / nobs, np.nan)
+    columns["ci_low"], columns["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
+    columns["n_post_missing"] = counts[group, CHANGE_CLASSES.index("post_missing")]
+    columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
+    for c in context_cols:
+        columns[c] = changes[c].array.take(first)
+    return pd.DataFrame(columns)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+
+
+def _class_codes(column: pd.Series) -> np.ndarray:
+    """Position in :data:`CHANGE_CLASSES` of each ``change_class``."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == (
+        CHANGE_CLASSES
+    ):
+        return column.cat.codes.to_numpy().astype(np.int64)
+    codes = pd.Index(CHANGE_CLASSES).get_indexer(column.astype(object))
+    if (codes < 0).any():
+        raise ConfigError(
+            f"change_class values must be among {CHANGE_CLASSES}; make the table with "
+            "reliable_change."
+        )
+    return codes.astype(np.int64)
 
 
 def _pooled_shares(
