@@ -479,7 +479,7 @@ def change(
     columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]
-    out = pd.DataFrame(columns)
+    out = pd.DataFrame(columns, copy=False)
     out.attrs["conventions"] = dict(EFFECT_SIZE_CONVENTIONS)
     return out
 

@@ -457,10 +457,14 @@ def reliable_change(
         default=CHANGE_CLASSES.index("unchanged"),
     )
     # The columns side by side, made into a frame once.
-    columns: dict[str, Any] = {c: wide[c].array for c in ["participant_id", *by, *SCALE_KEYS]}
+    # Copies of the score table's columns: the table may be the one shared
+    # by the analyses of an export, and the frame below is made without copying.
+    columns: dict[str, Any] = {
+        c: wide[c].array.copy() for c in ["participant_id", *by, *SCALE_KEYS]
+    }
     columns["direction"] = per_row_category("direction")
-    columns["score_pre"] = pre
-    columns["score_post"] = post
+    columns["score_pre"] = pre.copy()
+    columns["score_post"] = post.copy()
     columns["change"] = post - pre
     columns["reliability"] = per_row("reliability")
     columns["reliability_source"] = per_row_category("reliability_source")
@@ -479,7 +483,7 @@ def reliable_change(
     columns["change_class"] = pd.Categorical.from_codes(
         klass, categories=CHANGE_CLASSES, validate=False
     )
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, index=wide.index, copy=False)
 
 
 def reliable_change_summary(
@@ -564,7 +568,7 @@ def reliable_change_summary(
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
         columns[c] = changes[c].array.take(first)
-    return pd.DataFrame(columns)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+    return pd.DataFrame(columns, copy=False)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
 
 
 def _class_codes(column: pd.Series) -> np.ndarray:
