@@ -163,9 +163,11 @@ def score_table(
         if unknown:
             raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
         keep &= measures["instrument"].isin(subset).to_numpy()
-    tp = measures["timepoint"].astype("category")
-    lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
-    tp_code = lookup[tp.cat.codes.to_numpy()]
+    tp_codes, tp_labels = _category_codes(measures["timepoint"])
+    lookup = np.array(
+        [timepoints.index(x) if x in timepoints else -1 for x in map(str, tp_labels)] + [-1]
+    )
+    tp_code = lookup[tp_codes]  # a missing timepoint (code -1) takes the last entry, -1
     keep &= tp_code >= 0
     kept = None if keep.all() else keep
     if kept is not None:
@@ -174,10 +176,12 @@ def score_table(
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
 
     pid_code = _participant_rows(export, by, kept)
-    cats = [_categorical(measures[k], kept) for k in SCALE_KEYS]
+    keys = [_category_codes(measures[k]) for k in SCALE_KEYS]
+    codes = [c if kept is None else c[kept] for c, _ in keys]
+    categories = [labels for _, labels in keys]
     scores = measures["score"].to_numpy(dtype=float)
     scores = scores if kept is None else scores[kept]
-    empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
+    empty = [k for k, c in zip(SCALE_KEYS, codes, strict=True) if c.min(initial=0) < 0]
     if np.isnan(scores).any():
         empty.append("score")
     if empty:
@@ -185,10 +189,11 @@ def score_table(
             f"measures has empty {', '.join(empty)} values; the export contract requires "
             "them. Load the export with the validator."
         )
-    sizes = [len(c.categories) for c in cats]
-    combo = np.zeros(len(scores), dtype=np.int64)
-    for c, size in zip(cats, sizes, strict=True):
-        combo = combo * size + c.codes
+    sizes = [len(c) for c in categories]
+    combo = codes[0].astype(np.int64)
+    for c, size in zip(codes[1:], sizes[1:], strict=True):
+        combo *= size
+        combo += c
     combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
     n_combo = len(combo_uniques)
     # Rows sorted by participant (their order in participants), then scale.
@@ -212,7 +217,13 @@ def score_table(
     if per_cell.max(initial=0) > 1:
         sign = np.ones(len(scores))
         if subjects == "worst":
-            sign = _worse_sign(cats[0], cats[1], registry_or_default(registry, export))
+            sign = _worse_sign(
+                codes[0],
+                categories[0],
+                codes[1],
+                categories[1],
+                registry_or_default(registry, export),
+            )
         values = _combine(cell, scores * sign, n_rows * n_tp, subjects)
         cell_sign = np.ones(n_rows * n_tp)
         cell_sign[cell] = sign
@@ -235,12 +246,12 @@ def score_table(
     for size in reversed(sizes):
         key_codes.append(rest % size)
         rest = rest // size
-    for key, cat, codes in zip(SCALE_KEYS, cats, reversed(key_codes), strict=True):
-        used = np.unique(codes)
-        remap = np.full(len(cat.categories), -1)
+    for key, labels, used_codes in zip(SCALE_KEYS, categories, reversed(key_codes), strict=True):
+        used = np.unique(used_codes)
+        remap = np.full(len(labels), -1)
         remap[used] = np.arange(len(used))
         columns[key] = pd.Categorical.from_codes(
-            remap[codes][row_combo], categories=cat.categories[used], validate=False
+            remap[used_codes][row_combo], categories=labels[used], validate=False
         )
     for j, tp in enumerate(timepoints):
         columns[tp] = values[:, j]
@@ -251,15 +262,14 @@ def score_table(
     return pd.DataFrame(columns, copy=False)
 
 
-def _categorical(values: pd.Series, subset: np.ndarray | None) -> pd.Categorical:
-    """``pd.Categorical(values[subset])`` (all categories kept), from the
-    codes when ``values`` is categorical already."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        return pd.Categorical.from_codes(
-            codes if subset is None else codes[subset], dtype=values.dtype, validate=False
-        )
-    return pd.Categorical(values if subset is None else values[subset])
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Category code of each value (-1: missing) and the categories, read
+    from a categorical column without a copy (``pd.Categorical(values)``'s
+    otherwise)."""
+    array = values.array
+    if not isinstance(array, pd.Categorical):
+        array = pd.Categorical(values)
+    return array.codes, array.categories
 
 
 def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -292,20 +302,23 @@ def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndar
 
 
 def _worse_sign(
-    instrument: pd.Categorical, scale: pd.Categorical, registry: Mapping[str, Any]
+    instrument: np.ndarray,
+    instruments: pd.Index,
+    scale: np.ndarray,
+    scales: pd.Index,
+    registry: Mapping[str, Any],
 ) -> np.ndarray:
-    """+1 for rows whose scale is higher_worse, -1 for higher_better."""
-    n_scale = len(scale.categories)
-    pair = instrument.codes.astype(np.int64) * n_scale + scale.codes
+    """+1 for rows whose scale is higher_worse, -1 for higher_better (rows
+    given by the category codes of instrument and scale)."""
+    n_scale = len(scales)
+    pair = instrument.astype(np.int64) * n_scale + scale
     pairs, inverse = np.unique(pair, return_inverse=True)
     signs = np.array(
         [
             1.0
-            if scale_info(
-                str(instrument.categories[p // n_scale]),
-                str(scale.categories[p % n_scale]),
-                registry,
-            )["direction"]
+            if scale_info(str(instruments[p // n_scale]), str(scales[p % n_scale]), registry)[
+                "direction"
+            ]
             == "higher_worse"
             else -1.0
             for p in pairs
@@ -525,7 +538,8 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     """
     keys = list(keys)
     codes = group_numbers(frame, keys)
-    keys_frame = frame[keys].iloc[first_rows(codes)].reset_index(drop=True)
+    first = first_rows(codes)
+    keys_frame = pd.DataFrame({k: frame[k].array.take(first) for k in keys}, copy=False)
     return codes, keys_frame
 
 
@@ -542,15 +556,16 @@ def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | 
     """:func:`group_by`'s group numbers when every key is categorical, from
     the category codes without hashing: groups sorted by category order
     (missing values last), only combinations present. ``None`` otherwise."""
-    columns = [frame[k] for k in keys]
-    if not keys or not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+    columns = [frame[k].array for k in keys]
+    if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
     combined = np.zeros(len(frame), dtype=np.int64)
     size = 1
     for column in columns:
-        n_levels = len(column.cat.categories) + 1  # the last: missing
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        combined = combined * n_levels + np.where(codes < 0, n_levels - 1, codes)
+        n_levels = len(column.categories) + 1  # the last: missing
+        codes = column.codes
+        combined *= n_levels
+        combined += np.where(codes < 0, n_levels - 1, codes) if codes.min(initial=0) < 0 else codes
         size *= n_levels
     if size > 4 * len(frame) + 4096:
         return None
