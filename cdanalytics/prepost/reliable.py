@@ -231,9 +231,9 @@ def _scale_parameters(
     ]
     out["cutoff"] = np.array([c[0] for c in cut], dtype=float)
     out["cutoff_type"] = np.array([c[1] for c in cut], dtype=object)
-    labels = params[["instrument", "scale"]].astype(str).to_numpy()
+    instruments, scales = params["instrument"].array, params["scale"].array
     for i in np.flatnonzero(~np.isfinite(reliability)):
-        instrument, scale = labels[i]
+        instrument, scale = instruments[i], scales[i]
         warnings.warn(
             f"No reliability in the instrument registry for {instrument}/{scale}: "
             "reliable change is not computed (change_class 'reliability_missing'); set "
@@ -243,7 +243,7 @@ def _scale_parameters(
         )
     if cutoff != "auto":
         for i in np.flatnonzero(out["cutoff_type"] == "none"):
-            instrument, scale = labels[i]
+            instrument, scale = instruments[i], scales[i]
             warnings.warn(
                 f"Cut-off {cutoff!r} cannot be computed for {instrument}/{scale} from "
                 "the registry norms: clinical status is unknown.",
