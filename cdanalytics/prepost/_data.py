@@ -165,7 +165,8 @@ def score_table(
         keep &= measures["instrument"].isin(subset).to_numpy()
     tp_codes, tp_labels = _category_codes(measures["timepoint"])
     lookup = np.array(
-        [timepoints.index(x) if x in timepoints else -1 for x in map(str, tp_labels)] + [-1]
+        [timepoints.index(x) if x in timepoints else -1 for x in map(str, tp_labels)] + [-1],
+        dtype=np.int8,
     )
     tp_code = lookup[tp_codes]  # a missing timepoint (code -1) takes the last entry, -1
     keep &= tp_code >= 0
@@ -190,22 +191,28 @@ def score_table(
             "them. Load the export with the validator."
         )
     sizes = [len(c) for c in categories]
-    combo = codes[0].astype(np.int64)
+    combo = codes[0].astype(np.int32 if np.prod(sizes) < 2**31 else np.int64)
     for c, size in zip(codes[1:], sizes[1:], strict=True):
         combo *= size
         combo += c
     combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
-    n_combo = len(combo_uniques)
-    # Rows sorted by participant (their order in participants), then scale.
-    row_code, row_uniques = _small_factorize(
-        pid_code.astype(np.int64) * n_combo + combo_code, len(export.participants) * n_combo
-    )
-    n_rows, n_tp = len(row_uniques), len(timepoints)
-
-    cell = row_code.astype(np.int64) * n_tp + tp_code
+    del combo
+    n_combo, n_tp = len(combo_uniques), len(timepoints)
+    # One cell per participant (in the order of participants), scale and
+    # timepoint: the rows of the table are the (participant, scale) slots
+    # with a score, found from the cell counts (no factorisation of the rows).
+    n_slots = len(export.participants) * n_combo
+    small = n_slots * n_tp < 2**31
+    cell = pid_code.astype(np.int32 if small else np.int64)
+    cell *= n_combo
+    cell += combo_code
+    cell *= n_tp
+    cell += tp_code
+    del combo_code
     subject = _subject_codes(measures, kept)
-    per_cell = np.bincount(cell, minlength=n_rows * n_tp)
-    if per_cell.max(initial=0) > 1 and (
+    per_cell = np.bincount(cell, minlength=n_slots * n_tp)
+    repeated = per_cell.max(initial=0) > 1
+    if repeated and (
         subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
     ):
         raise ExportValidationError(
@@ -213,8 +220,7 @@ def score_table(
             "informant, timepoint and subject; the export contract requires that key to be "
             "unique."
         )
-    values = np.full(n_rows * n_tp, np.nan)
-    if per_cell.max(initial=0) > 1:
+    if repeated:
         sign = np.ones(len(scores))
         if subjects == "worst":
             sign = _worse_sign(
@@ -224,16 +230,24 @@ def score_table(
                 categories[1],
                 registry_or_default(registry, export),
             )
-        values = _combine(cell, scores * sign, n_rows * n_tp, subjects)
-        cell_sign = np.ones(n_rows * n_tp)
+        values = _combine(cell, scores * sign, n_slots * n_tp, subjects)
+        cell_sign = np.ones(n_slots * n_tp)
         cell_sign[cell] = sign
-        values = values * cell_sign
+        values *= cell_sign
     else:
+        values = np.full(n_slots * n_tp, np.nan)
         values[cell] = scores
-    values = values.reshape(n_rows, n_tp)
-
-    row_person = row_uniques // n_combo
-    row_combo = row_uniques % n_combo
+    del cell
+    values = values.reshape(n_slots, n_tp)
+    occupied = per_cell.reshape(n_slots, n_tp).any(axis=1)
+    del per_cell
+    if occupied.all():  # every participant has every scale: no rows to drop
+        row_person = np.repeat(np.arange(len(export.participants)), n_combo)
+        row_combo = np.tile(np.arange(n_combo), len(export.participants))
+    else:
+        slots = np.flatnonzero(occupied)
+        values = values[slots]
+        row_person, row_combo = np.divmod(slots, n_combo)
     participants = export.participants
     columns: dict[str, Any] = {
         "participant_id": participants["participant_id"].array.take(row_person)
@@ -248,10 +262,12 @@ def score_table(
         rest = rest // size
     for key, labels, used_codes in zip(SCALE_KEYS, categories, reversed(key_codes), strict=True):
         used = np.unique(used_codes)
-        remap = np.full(len(labels), -1)
+        remap = np.full(len(labels), -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         columns[key] = pd.Categorical.from_codes(
-            remap[used_codes][row_combo], categories=labels[used], validate=False
+            remap[used_codes].astype(_code_dtype(len(used)))[row_combo],
+            categories=labels[used],
+            validate=False,
         )
     for j, tp in enumerate(timepoints):
         columns[tp] = values[:, j]
@@ -272,6 +288,11 @@ def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return array.codes, array.categories
 
 
+def _code_dtype(n_categories: int) -> type:
+    """The integer type pandas keeps the codes of so many categories in."""
+    return np.int8 if n_categories < 127 else np.int16 if n_categories < 32767 else np.int32
+
+
 def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes, sorted distinct values) of integers in ``[0, size)``, by
     counting when ``size`` is small, else by hashing."""
@@ -279,7 +300,8 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
         codes, uniques = pd.factorize(values, sort=True)
         return codes, uniques
     present = np.bincount(values, minlength=size) > 0
-    rank = np.cumsum(present) - 1
+    rank = np.cumsum(present, dtype=np.int32 if size < 2**31 else np.int64)
+    rank -= 1
     return rank[values], np.flatnonzero(present)
 
 
