@@ -99,18 +99,22 @@ ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
 
 
 def _grouped_moments(
-    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray
+    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Means, SDs (ddof=1) of x, y and y - x, and corr(x, y), per group."""
-    out: dict[str, np.ndarray] = {}
+    """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
+    y), per group, by two passes of ``np.bincount`` (the counts once)."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    out: dict[str, np.ndarray] = {"n": n}
     centred = {}
-    for name, v in (("pre", x), ("post", y), ("change", y - x)):
-        out["n"], out[f"mean_{name}"], out[f"sd_{name}"], centred[name] = grouped_moments(
-            codes, n_groups, v
-        )
-    cross = np.bincount(codes, weights=centred["pre"] * centred["post"], minlength=n_groups)
-    denom = out["sd_pre"] * out["sd_post"] * (out["n"] - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
+        for name, v in (("pre", x), ("post", y), ("change", d)):
+            mean = np.bincount(codes, weights=v, minlength=n_groups) / n
+            centred[name] = v - mean[codes]
+            ss = np.bincount(codes, weights=centred[name] ** 2, minlength=n_groups)
+            out[f"mean_{name}"] = mean
+            out[f"sd_{name}"] = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+        cross = np.bincount(codes, weights=centred["pre"] * centred["post"], minlength=n_groups)
+        denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
     return out
 
@@ -134,8 +138,11 @@ def _wilcoxon(
         # scipy's "auto" takes the normal approximation above 50 pairs.
         together = sizes > (0 if method == "asymptotic" else 50)
         if together.any():
-            rows = together[codes]
-            stat, p = _wilcoxon_asymptotic(codes[rows], n_groups, changes[rows], correction)
+            if together[sizes > 0].all():  # usual on large data: no rows to pick
+                stat, p = _wilcoxon_asymptotic(codes, n_groups, changes, correction)
+            else:
+                rows = together[codes]
+                stat, p = _wilcoxon_asymptotic(codes[rows], n_groups, changes[rows], correction)
             statistic[together], p_value[together] = stat[together], p[together]
     alone = np.flatnonzero(~together & (sizes > 0))
     if alone.size:
@@ -161,7 +168,8 @@ def _wilcoxon_asymptotic(
     tie term Σ (t³ - t) / 48 in the variance, continuity correction 0.5 /
     se). NaN for groups without a nonzero change."""
     nonzero = changes != 0
-    codes, changes = codes[nonzero], changes[nonzero]
+    if not nonzero.all():
+        codes, changes = codes[nonzero], changes[nonzero]
     codes, new_run, positive = _sorted_by_group_and_size(codes, n_groups, changes)
     count = np.bincount(codes, minlength=n_groups).astype(float)
     start = np.cumsum(count) - count  # first position of each group
@@ -205,12 +213,15 @@ def _sorted_by_group_and_size(
     if size.size == 0:
         return codes, np.zeros(0, dtype=bool), positive.astype(np.int64)
     bits = size.view(np.int64)
-    low = int(bits.min())
-    size_bits = (int(bits.max()) - low).bit_length()
+    low, high = int(bits.min()), int(bits.max())
+    size_bits = (high - low).bit_length()
     group_bits = max(int(n_groups) - 1, 1).bit_length()
-    if np.isfinite(size).all() and size_bits + group_bits + 1 <= 63:
-        key = codes.astype(np.int64) << size_bits
-        key |= bits - low
+    # Bit patterns from 0x7FF0... up are infinities and NaNs.
+    if high < 0x7FF0000000000000 and size_bits + group_bits + 1 <= 63:
+        key = codes.astype(np.int64)
+        key <<= size_bits
+        key += bits  # (group << size_bits) + (bits - low): the low bits are free
+        key -= low
         key <<= 1
         key |= positive
         key.sort()
@@ -438,7 +449,8 @@ def change(
     paired = has_x & has_y
     pc, px, py = codes[paired], x[paired], y[paired]
 
-    moments = _grouped_moments(pc, n_groups, px, py)
+    changes = py - px
+    moments = _grouped_moments(pc, n_groups, px, py, changes)
     res = paired_statistics(
         moments["n"],
         moments["mean_pre"],
@@ -448,7 +460,7 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    w_stat, w_p = _wilcoxon(pc, n_groups, py - px, zero_method, correction, wilcoxon_method)
+    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
     scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
     family = group_numbers(out, [*by, "instrument", "informant"])
     # The columns built side by side, in their final order, and made into a
