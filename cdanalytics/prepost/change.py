@@ -174,16 +174,26 @@ def _wilcoxon_asymptotic(
     count = np.bincount(codes, minlength=n_groups).astype(float)
     start = np.cumsum(count) - count  # first position of each group
     run_first = np.flatnonzero(new_run)
-    run_length = np.diff(np.r_[run_first, codes.size])
-    run_group = codes[run_first]
-    # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2.
-    run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
     # Ranks are multiples of 1/2, so these sums are exact in any order: R+
-    # from the positive changes of each run, R- the rest of n (n + 1) / 2.
-    positives = np.add.reduceat(positive, run_first) if run_first.size else run_first
-    r_plus = np.bincount(run_group, weights=run_rank * positives, minlength=n_groups)
+    # from the positive changes, R- the rest of n (n + 1) / 2.
+    if run_first.size == codes.size:  # no ties: rank = 1-based position in the group
+        rank = np.arange(1.0, codes.size + 1.0)
+        rank -= start[codes]
+        rank *= positive
+        r_plus = np.bincount(codes, weights=rank, minlength=n_groups)
+        ties = np.zeros(n_groups)
+    else:
+        run_length = np.diff(np.r_[run_first, codes.size])
+        run_group = codes[run_first]
+        # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
+        # times the positive changes in it.
+        run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
+        run_rank *= np.add.reduceat(positive, run_first)
+        r_plus = np.bincount(run_group, weights=run_rank, minlength=n_groups)
+        tied = run_length > 1
+        t = run_length[tied].astype(float)
+        ties = np.bincount(run_group[tied], weights=t * t * t - t, minlength=n_groups)
     r_minus = count * (count + 1.0) / 2 - r_plus
-    ties = np.bincount(run_group, weights=run_length**3.0 - run_length, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = count * (count + 1.0) * 0.25
         se = np.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - ties / 2) / 24)
