@@ -305,13 +305,6 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return rank[values], np.flatnonzero(present)
 
 
-def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, sorted distinct values) of non-negative integers: code ``k``
-    is the ``k``-th smallest distinct value."""
-    size = int(values.max()) + 1 if values.size else 0
-    return _small_factorize(values, size)
-
-
 def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndarray | None:
     """Code of each row's ``subject_id`` (0: empty; the rows of ``subset``),
     or None when no row names a subject."""

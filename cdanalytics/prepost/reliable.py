@@ -23,7 +23,6 @@ from ._data import (
     registry_or_default,
     scale_rows,
     select_scores,
-    sorted_codes,
 )
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
@@ -532,26 +531,33 @@ def reliable_change_summary(
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
     klass = _class_codes(changes["change_class"])
-    keep = np.flatnonzero(klass != CHANGE_CLASSES.index("pre_missing"))
-    status = changes["clinical_at_baseline"].astype("boolean").array
-    baseline = np.where(status.isna(), 2, np.where(status.fillna(False), 0, 1))[keep]
+    status = changes["clinical_at_baseline"]
+    baseline = 1 - status.to_numpy(dtype=np.int8, na_value=0)  # 0 clinical, 1 not
+    baseline[status.isna().to_numpy()] = 2  # unknown
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
-    # baseline (clinical, not_clinical, unknown) within each: numbered in
-    # that order among the rows kept.
-    scale_group = group_numbers(changes, [*by, *SCALE_KEYS])[keep]
-    codes, present = sorted_codes(scale_group.astype(np.int64) * 3 + baseline)
-    n_groups = len(present)
+    # baseline (clinical, not_clinical, unknown) within each, then class:
+    # one count per cell; groups made of participants without a first score
+    # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
-    counts = np.bincount(codes * n_classes + klass[keep], minlength=n_groups * n_classes).reshape(
-        n_groups, n_classes
+    pre_missing = CHANGE_CLASSES.index("pre_missing")
+    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]).astype(np.int64) * 3
+    group_baseline += baseline
+    n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
+    counts = np.bincount(group_baseline * n_classes + klass, minlength=n_cells).reshape(
+        -1, n_classes
     )
+    present = np.flatnonzero(counts.sum(axis=1) > counts[:, pre_missing])
+    counts = counts[present]
+    n_groups = len(present)
+    group_baseline[klass == pre_missing] = n_cells  # never the first row of a group
+    first_of = first_rows(group_baseline)[present]
     n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
     # One row per group and class, in class order; recovered only from the
     # clinical range.
     shown = np.ones((n_groups, len(_CLASSIFIED)), dtype=bool)
     shown[:, _CLASSIFIED.index("recovered")] = present % 3 == 0
     group, j = np.nonzero(shown)
-    first = keep[first_rows(codes)][group]
+    first = first_of[group]
     columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
     columns["baseline"] = pd.Categorical.from_codes(
         present[group] % 3, categories=["clinical", "not_clinical", "unknown"], validate=False
