@@ -191,7 +191,7 @@ def score_table(
             "them. Load the export with the validator."
         )
     sizes = [len(c) for c in categories]
-    combo = codes[0].astype(np.int32 if np.prod(sizes) < 2**31 else np.int64)
+    combo = codes[0].astype(np.intp)
     for c, size in zip(codes[1:], sizes[1:], strict=True):
         combo *= size
         combo += c
@@ -202,8 +202,7 @@ def score_table(
     # timepoint: the rows of the table are the (participant, scale) slots
     # with a score, found from the cell counts (no factorisation of the rows).
     n_slots = len(export.participants) * n_combo
-    small = n_slots * n_tp < 2**31
-    cell = pid_code.astype(np.int32 if small else np.int64)
+    cell = pid_code.astype(np.intp)
     cell *= n_combo
     cell += combo_code
     cell *= n_tp
@@ -300,7 +299,7 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
         codes, uniques = pd.factorize(values, sort=True)
         return codes, uniques
     present = np.bincount(values, minlength=size) > 0
-    rank = np.cumsum(present, dtype=np.int32 if size < 2**31 else np.int64)
+    rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
     rank -= 1
     return rank[values], np.flatnonzero(present)
 
@@ -574,23 +573,30 @@ def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | 
     columns = [frame[k].array for k in keys]
     if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
-    combined = np.zeros(len(frame), dtype=np.int64)
-    size = 1
+    size = int(np.prod([len(c.categories) + 1 for c in columns]))
+    if size > 4 * len(frame) + 4096:
+        return None
+    combined = np.zeros(len(frame), dtype=np.int32 if size < 2**31 else np.int64)
     for column in columns:
         n_levels = len(column.categories) + 1  # the last: missing
         codes = column.codes
         combined *= n_levels
         combined += np.where(codes < 0, n_levels - 1, codes) if codes.min(initial=0) < 0 else codes
-        size *= n_levels
-    if size > 4 * len(frame) + 4096:
-        return None
     return _small_factorize(combined, size)[0]
 
 
 def first_rows(codes: np.ndarray) -> np.ndarray:
-    """Position of the first row of each group ``0, 1, ...`` of ``codes``."""
-    first = np.full(int(codes.max(initial=-1)) + 1, len(codes))
-    np.minimum.at(first, codes, np.arange(len(codes)))
+    """Position of the first row of each group ``0, 1, ...`` of ``codes``
+    (``len(codes)`` for a number without rows). Read in growing blocks from
+    the top, stopping once every group has been seen (the groups of large
+    tables are usually all among their first rows)."""
+    n = len(codes)
+    first = np.full(int(codes.max(initial=-1)) + 1, n)
+    start, block = 0, 4096
+    while start < n and (first == n).any():
+        stop = min(start + block, n)
+        np.minimum.at(first, codes[start:stop], np.arange(start, stop))
+        start, block = stop, 4 * block
     return first
 
 

@@ -540,7 +540,7 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]).astype(np.int64) * 3
+    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]) * 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
     counts = np.bincount(group_baseline * n_classes + klass, minlength=n_cells).reshape(
