@@ -201,3 +201,16 @@ def test_reliable_change_and_its_summary_equal_a_pandas_loop():
             half = z * math.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
             assert r.ci_low == pytest.approx(max(centre - half, 0), abs=1e-12)
             assert r.ci_high == pytest.approx(min(centre + half, 1), abs=1e-12)
+
+
+def test_editing_a_result_leaves_the_shared_score_table_alone():
+    # change and reliable_change share one score table per export and hand out
+    # its columns without copying them: copy-on-write must keep edits apart.
+    export, _, _ = _random_export(5)
+    before = change(export, by="programme")
+    rows = reliable_change(export, by="programme")
+    rows.loc[rows.index[:50], "score_pre"] = -1000.0
+    rows.loc[rows.index[:50], "instrument"] = "cts2"
+    again = reliable_change(export, by="programme")
+    assert (again["score_pre"] > -1000).all()
+    pd.testing.assert_frame_equal(change(export, by="programme"), before)

@@ -178,24 +178,34 @@ def score_table(
 
     pid_code = _participant_rows(export, by, kept)
     keys = [_category_codes(measures[k]) for k in SCALE_KEYS]
-    codes = [c if kept is None else c[kept] for c, _ in keys]
     categories = [labels for _, labels in keys]
     scores = measures["score"].to_numpy(dtype=float)
-    scores = scores if kept is None else scores[kept]
-    empty = [k for k, c in zip(SCALE_KEYS, codes, strict=True) if c.min(initial=0) < 0]
-    if np.isnan(scores).any():
+    # Empty values are refused among the rows kept (read all rows first: usually none).
+    empty = [
+        k
+        for k, (c, _) in zip(SCALE_KEYS, keys, strict=True)
+        if c.min(initial=0) < 0 and (c if kept is None else c[kept]).min(initial=0) < 0
+    ]
+    if np.isnan(scores).any() and np.isnan(scores if kept is None else scores[kept]).any():
         empty.append("score")
     if empty:
         raise ExportValidationError(
             f"measures has empty {', '.join(empty)} values; the export contract requires "
             "them. Load the export with the validator."
         )
+    scores = scores if kept is None else scores[kept]
+    # The three codes combined on every row in a compact type, then the rows kept.
     sizes = [len(c) for c in categories]
-    combo = codes[0].astype(np.intp)
-    for c, size in zip(codes[1:], sizes[1:], strict=True):
+    n_all = int(np.prod(sizes))
+    combo = keys[0][0].astype(np.int16 if n_all < 2**15 else np.intp)
+    for (c, _), size in zip(keys[1:], sizes[1:], strict=True):
         combo *= size
         combo += c
-    combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
+    combo = combo if kept is None else combo[kept]
+    codes = None
+    if subjects == "worst":  # the instrument and scale of each row kept, for the direction
+        codes = [c if kept is None else c[kept] for c, _ in keys[:2]]
+    combo_code, combo_uniques = _small_factorize(combo, n_all)
     del combo
     n_combo, n_tp = len(combo_uniques), len(timepoints)
     # One cell per participant (in the order of participants), scale and

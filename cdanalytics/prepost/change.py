@@ -102,18 +102,24 @@ def _grouped_moments(
     codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
-    y), per group, by two passes of ``np.bincount`` (the counts once)."""
+    y), per group, by two passes of ``np.bincount`` (the counts once; the
+    centred values and their squares written into three buffers)."""
     n = np.bincount(codes, minlength=n_groups).astype(float)
     out: dict[str, np.ndarray] = {"n": n}
-    centred = {}
+    centred = {"pre": np.empty_like(x), "post": np.empty_like(x), "change": np.empty_like(x)}
     with np.errstate(divide="ignore", invalid="ignore"):
         for name, v in (("pre", x), ("post", y), ("change", d)):
             mean = np.bincount(codes, weights=v, minlength=n_groups) / n
-            centred[name] = v - mean[codes]
-            ss = np.bincount(codes, weights=centred[name] ** 2, minlength=n_groups)
+            c = centred[name]
+            np.take(mean, codes, out=c)
+            np.subtract(v, c, out=c)
+            square = centred["change"] if name != "change" else c
+            np.multiply(c, c, out=square)
+            ss = np.bincount(codes, weights=square, minlength=n_groups)
             out[f"mean_{name}"] = mean
             out[f"sd_{name}"] = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-        cross = np.bincount(codes, weights=centred["pre"] * centred["post"], minlength=n_groups)
+        product = np.multiply(centred["pre"], centred["post"], out=centred["change"])
+        cross = np.bincount(codes, weights=product, minlength=n_groups)
         denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
     return out
@@ -240,7 +246,8 @@ def _sorted_by_group_and_size(
         new_run = np.empty(key.size, dtype=bool)
         new_run[0] = True
         np.not_equal(key[1:], key[:-1], out=new_run[1:])
-        return key >> size_bits, new_run, positive
+        key >>= size_bits
+        return key, new_run, positive
     order = np.argsort(size)
     order = order[np.argsort(codes[order], kind="stable")]
     codes, size = codes[order], size[order]

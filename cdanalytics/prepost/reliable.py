@@ -456,14 +456,13 @@ def reliable_change(
         default=CHANGE_CLASSES.index("unchanged"),
     )
     # The columns side by side, made into a frame once.
-    # Copies of the score table's columns: the table may be the one shared
-    # by the analyses of an export, and the frame below is made without copying.
-    columns: dict[str, Any] = {
-        c: wide[c].array.copy() for c in ["participant_id", *by, *SCALE_KEYS]
-    }
+    # The score table's columns as Series: the table may be the one shared by
+    # the analyses of an export, and copy-on-write keeps it apart from the
+    # result without copying them.
+    columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
     columns["direction"] = per_row_category("direction")
-    columns["score_pre"] = pre.copy()
-    columns["score_post"] = post.copy()
+    columns["score_pre"] = wide[first]
+    columns["score_post"] = wide[second]
     columns["change"] = post - pre
     columns["reliability"] = per_row("reliability")
     columns["reliability_source"] = per_row_category("reliability_source")
