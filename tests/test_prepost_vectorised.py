@@ -212,5 +212,5 @@ def test_editing_a_result_leaves_the_shared_score_table_alone():
     rows.loc[rows.index[:50], "score_pre"] = -1000.0
     rows.loc[rows.index[:50], "instrument"] = "cts2"
     again = reliable_change(export, by="programme")
-    assert (again["score_pre"] > -1000).all()
+    assert (again["score_pre"] != -1000).all()
     pd.testing.assert_frame_equal(change(export, by="programme"), before)
