@@ -421,40 +421,36 @@ def reliable_change(
         return scale[col].astype(float)[codes]
 
     def per_row_category(col: str) -> pd.Categorical:
-        cat = pd.Categorical(scale[col])
-        return pd.Categorical.from_codes(cat.codes[codes], dtype=cat.dtype, validate=False)
+        # The categories of pd.Categorical(scale[col]): its distinct values, sorted.
+        values = scale[col]
+        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
+        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
+        return pd.Categorical.from_codes(
+            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
+            categories=labels,
+            validate=False,
+        )
 
     sign = per_row("sign")
     cut = per_row("cutoff")
     s_diff = per_row("s_diff")
+    change = post - pre
     with np.errstate(divide="ignore", invalid="ignore"):
-        rci = (post - pre) / s_diff
+        rci = change / s_diff
     has_cut = np.isfinite(cut)
     clinical_pre = sign * (pre - cut) <= 0
     clinical_post = sign * (post - cut) <= 0
     oriented = sign * rci
-    klass = np.select(
-        [
-            np.isnan(pre),
-            np.isnan(post),
-            ~np.isfinite(s_diff),
-            (oriented > criterion) & has_cut & clinical_pre & ~clinical_post,
-            oriented > criterion,
-            oriented < -criterion,
-        ],
-        [
-            CHANGE_CLASSES.index(name)
-            for name in (
-                "pre_missing",
-                "post_missing",
-                "reliability_missing",
-                "recovered",
-                "improved",
-                "deteriorated",
-            )
-        ],
-        default=CHANGE_CLASSES.index("unchanged"),
-    )
+    # The first that applies of: pre_missing, post_missing, reliability_missing,
+    # recovered, improved, deteriorated, else unchanged (set from the last).
+    klass = np.full(len(pre), CHANGE_CLASSES.index("unchanged"), dtype=np.int8)
+    improved = oriented > criterion
+    klass[oriented < -criterion] = CHANGE_CLASSES.index("deteriorated")
+    klass[improved] = CHANGE_CLASSES.index("improved")
+    klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
+    klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
+    klass[np.isnan(post)] = CHANGE_CLASSES.index("post_missing")
+    klass[np.isnan(pre)] = CHANGE_CLASSES.index("pre_missing")
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
@@ -463,7 +459,7 @@ def reliable_change(
     columns["direction"] = per_row_category("direction")
     columns["score_pre"] = wide[first]
     columns["score_post"] = wide[second]
-    columns["change"] = post - pre
+    columns["change"] = change
     columns["reliability"] = per_row("reliability")
     columns["reliability_source"] = per_row_category("reliability_source")
     columns["sd"] = per_row("sd")
