@@ -431,21 +431,24 @@ def reliable_change(
             validate=False,
         )
 
-    sign = per_row("sign")
+    higher_better = (scale["sign"] > 0)[codes]
     cut = per_row("cutoff")
     s_diff = per_row("s_diff")
     change = post - pre
     with np.errstate(divide="ignore", invalid="ignore"):
         rci = change / s_diff
     has_cut = np.isfinite(cut)
-    clinical_pre = sign * (pre - cut) <= 0
-    clinical_post = sign * (post - cut) <= 0
-    oriented = sign * rci
+    # Clinical: at or beyond the cut-off on the worse side; a reliable
+    # improvement: an RCI beyond the criterion on the better side (booleans
+    # by direction rather than signed copies of the scores).
+    clinical_pre = np.where(higher_better, pre <= cut, pre >= cut)
+    clinical_post = np.where(higher_better, post <= cut, post >= cut)
+    up, down = rci > criterion, rci < -criterion
+    improved = np.where(higher_better, up, down)
     # The first that applies of: pre_missing, post_missing, reliability_missing,
     # recovered, improved, deteriorated, else unchanged (set from the last).
     klass = np.full(len(pre), CHANGE_CLASSES.index("unchanged"), dtype=np.int8)
-    improved = oriented > criterion
-    klass[oriented < -criterion] = CHANGE_CLASSES.index("deteriorated")
+    klass[np.where(higher_better, down, up)] = CHANGE_CLASSES.index("deteriorated")
     klass[improved] = CHANGE_CLASSES.index("improved")
     klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
     klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
