@@ -40,7 +40,7 @@ def _random_export(seed: int) -> tuple:
             people.append((pid, programme))
             for (instrument, scale), _ in SCALES.items():
                 pre = float(rng.integers(5, 30))
-                post = pre + (3.0 if programme == "flat" else float(rng.integers(-6, 4)))
+                post = pre + (3.0 if programme == "flat" else float(rng.integers(-14, 9)))
                 if i == n or i == n + 1:
                     post = np.nan
                 if i >= n + 2:
