@@ -248,7 +248,9 @@ def score_table(
         values[cell] = scores
     del cell
     values = values.reshape(n_slots, n_tp)
-    occupied = per_cell.reshape(n_slots, n_tp).any(axis=1)
+    occupied = per_cell[0::n_tp] > 0  # any score in the slot (strided: faster than any(axis=1))
+    for j in range(1, n_tp):
+        occupied |= per_cell[j::n_tp] > 0
     del per_cell
     if occupied.all():  # every participant has every scale: no rows to drop
         row_person = np.repeat(np.arange(len(export.participants)), n_combo)
@@ -612,17 +614,19 @@ def first_rows(codes: np.ndarray) -> np.ndarray:
 
 def grouped_moments(
     codes: np.ndarray, n_groups: int, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
-    ``np.bincount``; also the values centred on their group mean. SD is NaN
-    for groups of fewer than 2, mean NaN for empty groups."""
+    ``np.bincount`` (the deviations from the group mean squared in one
+    buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups."""
     n = np.bincount(codes, minlength=n_groups).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        centred = values - mean[codes]
-        ss = np.bincount(codes, weights=centred**2, minlength=n_groups)
+        deviation = np.take(mean, codes)
+        np.subtract(values, deviation, out=deviation)
+        np.multiply(deviation, deviation, out=deviation)
+        ss = np.bincount(codes, weights=deviation, minlength=n_groups)
         sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-    return n, mean, sd, centred
+    return n, mean, sd
 
 
 def split_by_group(codes: np.ndarray, n_groups: int, values: np.ndarray) -> list[np.ndarray]:

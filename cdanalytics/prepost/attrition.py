@@ -160,12 +160,8 @@ def attrition(
     ]
     parts = []
     for name, level_a, level_b, in_a, in_b in comparisons:
-        n_a, mean_a, sd_a, _ = grouped_moments(
-            codes[has_base & in_a], n_groups, base[has_base & in_a]
-        )
-        n_b, mean_b, sd_b, _ = grouped_moments(
-            codes[has_base & in_b], n_groups, base[has_base & in_b]
-        )
+        n_a, mean_a, sd_a = grouped_moments(codes[has_base & in_a], n_groups, base[has_base & in_a])
+        n_b, mean_b, sd_b = grouped_moments(codes[has_base & in_b], n_groups, base[has_base & in_b])
         part = groups.assign(comparison=name, level_a=level_a, level_b=level_b)
         part["n_a"], part["mean_a"], part["sd_a"] = n_a.astype(np.int64), mean_a, sd_a
         part["n_b"], part["mean_b"], part["sd_b"] = n_b.astype(np.int64), mean_b, sd_b

@@ -542,7 +542,7 @@ def _imputed_change(
     post_means = np.empty((imputed.m, n_groups))
     for j in range(imputed.m):
         y = imputed.scores[j, has_x]
-        _, mean, sd, _ = grouped_moments(rows, n_groups, y - x[has_x])
+        _, mean, sd = grouped_moments(rows, n_groups, y - x[has_x])
         estimates[j] = mean
         with np.errstate(divide="ignore", invalid="ignore"):
             variances[j] = sd**2 / n
