@@ -205,7 +205,14 @@ def score_table(
     codes = None
     if subjects == "worst":  # the instrument and scale of each row kept, for the direction
         codes = [c if kept is None else c[kept] for c, _ in keys[:2]]
-    combo_code, combo_uniques = _small_factorize(combo, n_all)
+    if combo.dtype == np.int16:  # few combinations: number them through a small table
+        present = np.bincount(combo, minlength=n_all) > 0
+        combo_uniques = np.flatnonzero(present)
+        rank = np.cumsum(present, dtype=np.int16)
+        rank -= 1
+        combo_code = rank[combo]
+    else:
+        combo_code, combo_uniques = _small_factorize(combo, n_all)
     del combo
     n_combo, n_tp = len(combo_uniques), len(timepoints)
     # One cell per participant (in the order of participants), scale and

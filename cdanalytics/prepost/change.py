@@ -183,10 +183,12 @@ def _wilcoxon_asymptotic(
     # Ranks are multiples of 1/2, so these sums are exact in any order: R+
     # from the positive changes, R- the rest of n (n + 1) / 2.
     if run_first.size == codes.size:  # no ties: rank = 1-based position in the group
-        rank = np.arange(1.0, codes.size + 1.0)
-        rank -= start[codes]
-        rank *= positive
-        r_plus = np.bincount(codes, weights=rank, minlength=n_groups)
+        # R+ = sum over the positive changes of (position + 1), less the
+        # group's start for each of them.
+        position = np.flatnonzero(positive)
+        group = codes[position]
+        r_plus = np.bincount(group, weights=position + 1.0, minlength=n_groups)
+        r_plus -= start * np.bincount(group, minlength=n_groups)
         ties = np.zeros(n_groups)
     else:
         run_length = np.diff(np.r_[run_first, codes.size])
