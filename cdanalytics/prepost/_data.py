@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._groups import group_by
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..registry import instrument_registry, scale_info
+from ._grouping import _small_factorize
 
 #: Columns that identify one outcome series.
 SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
@@ -311,18 +311,6 @@ def _code_dtype(n_categories: int) -> type:
     return np.int8 if n_categories < 127 else np.int16 if n_categories < 32767 else np.int32
 
 
-def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, sorted distinct values) of integers in ``[0, size)``, by
-    counting when ``size`` is small, else by hashing."""
-    if size > 4 * len(values) + 4096:
-        codes, uniques = pd.factorize(values, sort=True)
-        return codes, uniques
-    present = np.bincount(values, minlength=size) > 0
-    rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
-    rank -= 1
-    return rank[values], np.flatnonzero(present)
-
-
 def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndarray | None:
     """Code of each row's ``subject_id`` (0: empty; the rows of ``subset``),
     or None when no row names a subject."""
@@ -452,192 +440,3 @@ def select_scores(
         if isinstance(out[key].dtype, pd.CategoricalDtype):
             out[key] = out[key].cat.remove_unused_categories()
     return out
-
-
-def scale_table(frame: pd.DataFrame, registry: Mapping[str, Any]) -> pd.DataFrame:
-    """Registry entry of each instrument × scale in ``frame``, one row each.
-
-    Columns ``instrument``, ``scale``, ``direction``, ``sign`` (+1 when a
-    higher score is better, -1 when worse), ``reliability``,
-    ``reliability_source``, ``functional_mean``, ``functional_sd``,
-    ``dysfunctional_mean``, ``dysfunctional_sd``, ``clinical_threshold``.
-    """
-    pairs = frame[["instrument", "scale"]].drop_duplicates().astype(str)
-    return pd.DataFrame(
-        [_scale_record(i, s, registry) for i, s in pairs.itertuples(index=False)],
-        columns=_SCALE_TABLE_COLUMNS,
-    )
-
-
-_SCALE_TABLE_COLUMNS = [
-    "instrument",
-    "scale",
-    "direction",
-    "sign",
-    "reliability",
-    "reliability_source",
-    "functional_mean",
-    "functional_sd",
-    "dysfunctional_mean",
-    "dysfunctional_sd",
-    "clinical_threshold",
-]
-_TEXT_COLUMNS = ("instrument", "scale", "direction", "reliability_source")
-
-
-def _scale_record(instrument: str, scale: str, registry: Mapping[str, Any]) -> dict[str, Any]:
-    """One row of :func:`scale_table`."""
-    info = scale_info(instrument, scale, registry)
-    func = info.get("functional") or {}
-    dys = info.get("dysfunctional") or {}
-    return {
-        "instrument": instrument,
-        "scale": scale,
-        "direction": info["direction"],
-        "sign": 1.0 if info["direction"] == "higher_better" else -1.0,
-        "reliability": _float(info.get("reliability")),
-        "reliability_source": info.get("reliability_source"),
-        "functional_mean": _float(func.get("mean")),
-        "functional_sd": _float(func.get("sd")),
-        "dysfunctional_mean": _float(dys.get("mean")),
-        "dysfunctional_sd": _float(dys.get("sd")),
-        "clinical_threshold": _float(info.get("clinical_threshold")),
-    }
-
-
-def scale_rows(
-    frame: pd.DataFrame, registry: Mapping[str, Any], columns: Sequence[str]
-) -> dict[str, np.ndarray]:
-    """``columns`` of :func:`scale_table` for every row of ``frame``, as
-    arrays (text columns as object arrays): the registry is read once per
-    instrument × scale present, and the rows take their values by the
-    category codes, without a table."""
-    inst_codes, inst_labels = _codes_and_labels(frame["instrument"])
-    scale_codes, scale_labels = _codes_and_labels(frame["scale"])
-    n_scale = max(len(scale_labels), 1)
-    pair_code, pairs = _small_factorize(
-        inst_codes.astype(np.int64) * n_scale + scale_codes, len(inst_labels) * n_scale
-    )
-    records = [
-        _scale_record(str(inst_labels[p // n_scale]), str(scale_labels[p % n_scale]), registry)
-        for p in pairs.tolist()
-    ]
-    out = {}
-    for col in columns:
-        values = [r[col] for r in records]
-        kind = object if col in _TEXT_COLUMNS else float
-        out[col] = np.array(values, dtype=kind)[pair_code]
-    return out
-
-
-def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, Any]:
-    """Integer code of each value of a column without missing values, and the labels."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes, labels = column.cat.codes.to_numpy(), list(column.cat.categories)
-        if (codes < 0).any():  # refused by the registry lookup as "nan", as before
-            codes = np.where(codes < 0, len(labels), codes)
-            labels.append("nan")
-        return codes, labels
-    return pd.factorize(column, use_na_sentinel=False)
-
-
-def _float(value: Any) -> float:
-    return np.nan if value is None else float(value)
-
-
-def attach_scale_info(frame: pd.DataFrame, table: pd.DataFrame, columns: Sequence[str]) -> None:
-    """Add ``columns`` of :func:`scale_table` to ``frame`` in place, row by row."""
-    inst = frame["instrument"].astype("category")
-    scale = frame["scale"].astype("category")
-    n_scale = len(scale.cat.categories)
-    codes, uniques = pd.factorize(inst.cat.codes.to_numpy(np.int64) * n_scale + scale.cat.codes)
-    index = pd.MultiIndex.from_arrays(
-        [
-            inst.cat.categories.astype(str)[uniques // n_scale],
-            scale.cat.categories.astype(str)[uniques % n_scale],
-        ]
-    )
-    lookup = table.set_index(["instrument", "scale"]).reindex(index)
-    for col in columns:
-        frame[col] = lookup[col].to_numpy()[codes]
-
-
-def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group number of every row of ``frame`` and the table of group keys.
-
-    Groups are those of :func:`cdanalytics._groups.group_by`: sorted by the
-    keys, and missing key values form their own group so that no row is
-    silently left out.
-    """
-    keys = list(keys)
-    codes = group_numbers(frame, keys)
-    first = first_rows(codes)
-    keys_frame = pd.DataFrame({k: frame[k].array.take(first) for k in keys}, copy=False)
-    return codes, keys_frame
-
-
-def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
-    """The group numbers of :func:`group_codes` alone (no table of keys)."""
-    keys = list(keys)
-    codes = _category_group_codes(frame, keys)
-    if codes is None:
-        codes = group_by(frame, keys).ngroup().to_numpy()
-    return codes
-
-
-def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
-    """:func:`group_by`'s group numbers when every key is categorical, from
-    the category codes without hashing: groups sorted by category order
-    (missing values last), only combinations present. ``None`` otherwise."""
-    columns = [frame[k].array for k in keys]
-    if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
-        return None
-    size = int(np.prod([len(c.categories) + 1 for c in columns]))
-    if size > 4 * len(frame) + 4096:
-        return None
-    combined = np.zeros(len(frame), dtype=np.int32 if size < 2**31 else np.int64)
-    for column in columns:
-        n_levels = len(column.categories) + 1  # the last: missing
-        codes = column.codes
-        combined *= n_levels
-        combined += np.where(codes < 0, n_levels - 1, codes) if codes.min(initial=0) < 0 else codes
-    return _small_factorize(combined, size)[0]
-
-
-def first_rows(codes: np.ndarray) -> np.ndarray:
-    """Position of the first row of each group ``0, 1, ...`` of ``codes``
-    (``len(codes)`` for a number without rows). Read in growing blocks from
-    the top, stopping once every group has been seen (the groups of large
-    tables are usually all among their first rows)."""
-    n = len(codes)
-    first = np.full(int(codes.max(initial=-1)) + 1, n)
-    start, block = 0, 4096
-    while start < n and (first == n).any():
-        stop = min(start + block, n)
-        np.minimum.at(first, codes[start:stop], np.arange(start, stop))
-        start, block = stop, 4 * block
-    return first
-
-
-def grouped_moments(
-    codes: np.ndarray, n_groups: int, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
-    ``np.bincount`` (the deviations from the group mean squared in one
-    buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups."""
-    n = np.bincount(codes, minlength=n_groups).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        deviation = np.take(mean, codes)
-        np.subtract(values, deviation, out=deviation)
-        np.multiply(deviation, deviation, out=deviation)
-        ss = np.bincount(codes, weights=deviation, minlength=n_groups)
-        sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-    return n, mean, sd
-
-
-def split_by_group(codes: np.ndarray, n_groups: int, values: np.ndarray) -> list[np.ndarray]:
-    """``values`` split into one array per group code ``0..n_groups-1``."""
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_groups)
-    return np.split(values[order], np.cumsum(counts)[:-1])

@@ -9,14 +9,8 @@ import pandas as pd
 from scipy import stats
 
 from ..io.export import Export
-from ._data import (
-    SCALE_KEYS,
-    as_list,
-    check_timepoints,
-    group_codes,
-    grouped_moments,
-    select_scores,
-)
+from ._data import SCALE_KEYS, as_list, check_timepoints, select_scores
+from ._grouping import group_codes, grouped_moments
 
 __all__ = ["ATTRITION_COLUMNS", "attrition", "welch_test"]
 
