@@ -102,6 +102,26 @@ def test_noncentral_ci_of_zero_t_is_symmetric_and_tends_to_normal():
     assert np.isnan(noncentral_t_ci(np.array([np.inf]), np.array([5.0]))[0]).all()
 
 
+def test_noncentral_ci_solves_the_nct_cdf_to_double_precision():
+    # Independent check: scipy's brentq on stats.nct.cdf with the tightest
+    # tolerances, over small and large df, t far in both tails and near 0.
+    t = np.array([-40.0, -20.0, -5.0, -1.0, 0.0, 0.3, 3.0, 8.0, 25.0, 60.0, -25.0, 2.0])
+    df = np.array([30.0, 2500.0, 3.0, 1.0, 10.0, 2.0, 100.0, 1e5, 1000.0, 10.0, 647.0, 5.0])
+    low, high = noncentral_t_ci(t, df, alpha=0.05)
+    for limit, prob in ((low, 0.975), (high, 0.025)):
+        for ti, di, got in zip(t, df, limit, strict=True):
+            spread = 5 * np.sqrt(1 + ti**2 / (2 * di))  # 5 SDs of the normal approximation
+            ref = optimize.brentq(
+                lambda ncp, ti=ti, di=di, prob=prob: stats.nct.cdf(ti, di, ncp) - prob,
+                ti - spread,
+                ti + spread,
+                xtol=1e-15,
+                rtol=4 * np.finfo(float).eps,
+            )
+            assert got == pytest.approx(ref, rel=1e-12, abs=1e-13)
+            assert abs(stats.nct.cdf(ti, di, got) - prob) < 1e-15
+
+
 def test_hedges_j_matches_published_table_and_approximation():
     # Hedges (1981) Table 2 / Hedges & Olkin (1985): J(2) = 1/sqrt(pi), J(10) = .9227, J(20) = .9619
     j = hedges_j(np.array([2.0, 10.0, 20.0, 1.0]))

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._groups import group_by
 from ..errors import ConfigError, ExportValidationError, InsufficientDataError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..registry import instrument_registry, scale_info
+from ._grouping import _small_factorize
 
 #: Columns that identify one outcome series.
 SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
@@ -135,6 +135,8 @@ def score_table(
     pandas.DataFrame
         Columns ``participant_id``, the ``by`` columns, ``instrument``,
         ``scale``, ``informant``, one column per timepoint, ``exit_status``.
+        Rows in the order of the participants table, then by instrument,
+        scale and informant (category order).
 
     Raises
     ------
@@ -161,9 +163,12 @@ def score_table(
         if unknown:
             raise InsufficientDataError(f"No measures for instrument(s) {unknown} in this export.")
         keep &= measures["instrument"].isin(subset).to_numpy()
-    tp = measures["timepoint"].astype("category")
-    lookup = np.r_[pd.Index(list(timepoints)).get_indexer(tp.cat.categories.astype(str)), -1]
-    tp_code = lookup[tp.cat.codes.to_numpy()]
+    tp_codes, tp_labels = _category_codes(measures["timepoint"])
+    lookup = np.array(
+        [timepoints.index(x) if x in timepoints else -1 for x in map(str, tp_labels)] + [-1],
+        dtype=np.int8,
+    )
+    tp_code = lookup[tp_codes]  # a missing timepoint (code -1) takes the last entry, -1
     keep &= tp_code >= 0
     kept = None if keep.all() else keep
     if kept is not None:
@@ -172,30 +177,58 @@ def score_table(
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
 
     pid_code = _participant_rows(export, by, kept)
-    cats = [_categorical(measures[k], kept) for k in SCALE_KEYS]
+    keys = [_category_codes(measures[k]) for k in SCALE_KEYS]
+    categories = [labels for _, labels in keys]
     scores = measures["score"].to_numpy(dtype=float)
-    scores = scores if kept is None else scores[kept]
-    empty = [k for k, c in zip(SCALE_KEYS, cats, strict=True) if (c.codes < 0).any()]
-    if np.isnan(scores).any():
+    # Empty values are refused among the rows kept (read all rows first: usually none).
+    empty = [
+        k
+        for k, (c, _) in zip(SCALE_KEYS, keys, strict=True)
+        if c.min(initial=0) < 0 and (c if kept is None else c[kept]).min(initial=0) < 0
+    ]
+    if np.isnan(scores).any() and np.isnan(scores if kept is None else scores[kept]).any():
         empty.append("score")
     if empty:
         raise ExportValidationError(
             f"measures has empty {', '.join(empty)} values; the export contract requires "
             "them. Load the export with the validator."
         )
-    sizes = [len(c.categories) for c in cats]
-    combo = np.zeros(len(scores), dtype=np.int64)
-    for c, size in zip(cats, sizes, strict=True):
-        combo = combo * size + c.codes
-    combo_code, combo_uniques = _small_factorize(combo, int(np.prod(sizes)))
-    n_combo = len(combo_uniques)
-    row_code, row_uniques = pd.factorize(pid_code.astype(np.int64) * n_combo + combo_code)
-    n_rows, n_tp = len(row_uniques), len(timepoints)
-
-    cell = row_code.astype(np.int64) * n_tp + tp_code
+    scores = scores if kept is None else scores[kept]
+    # The three codes combined on every row in a compact type, then the rows kept.
+    sizes = [len(c) for c in categories]
+    n_all = int(np.prod(sizes))
+    combo = keys[0][0].astype(np.int16 if n_all < 2**15 else np.intp)
+    for (c, _), size in zip(keys[1:], sizes[1:], strict=True):
+        combo *= size
+        combo += c
+    combo = combo if kept is None else combo[kept]
+    codes = None
+    if subjects == "worst":  # the instrument and scale of each row kept, for the direction
+        codes = [c if kept is None else c[kept] for c, _ in keys[:2]]
+    if combo.dtype == np.int16:  # few combinations: number them through a small table
+        present = np.bincount(combo, minlength=n_all) > 0
+        combo_uniques = np.flatnonzero(present)
+        rank = np.cumsum(present, dtype=np.int16)
+        rank -= 1
+        combo_code = rank[combo]
+    else:
+        combo_code, combo_uniques = _small_factorize(combo, n_all)
+    del combo
+    n_combo, n_tp = len(combo_uniques), len(timepoints)
+    # One cell per participant (in the order of participants), scale and
+    # timepoint: the rows of the table are the (participant, scale) slots
+    # with a score, found from the cell counts (no factorisation of the rows).
+    n_slots = len(export.participants) * n_combo
+    cell = pid_code.astype(np.intp)
+    cell *= n_combo
+    cell += combo_code
+    cell *= n_tp
+    cell += tp_code
+    del combo_code
     subject = _subject_codes(measures, kept)
-    per_cell = np.bincount(cell, minlength=n_rows * n_tp)
-    if per_cell.max(initial=0) > 1 and (
+    per_cell = np.bincount(cell, minlength=n_slots * n_tp)
+    repeated = per_cell.max(initial=0) > 1
+    if repeated and (
         subject is None or pd.DataFrame({"cell": cell, "subject": subject}).duplicated().any()
     ):
         raise ExportValidationError(
@@ -203,65 +236,79 @@ def score_table(
             "informant, timepoint and subject; the export contract requires that key to be "
             "unique."
         )
-    values = np.full(n_rows * n_tp, np.nan)
-    if per_cell.max(initial=0) > 1:
+    if repeated:
         sign = np.ones(len(scores))
         if subjects == "worst":
-            sign = _worse_sign(cats[0], cats[1], registry_or_default(registry, export))
-        values = _combine(cell, scores * sign, n_rows * n_tp, subjects)
-        cell_sign = np.ones(n_rows * n_tp)
+            sign = _worse_sign(
+                codes[0],
+                categories[0],
+                codes[1],
+                categories[1],
+                registry_or_default(registry, export),
+            )
+        values = _combine(cell, scores * sign, n_slots * n_tp, subjects)
+        cell_sign = np.ones(n_slots * n_tp)
         cell_sign[cell] = sign
-        values = values * cell_sign
+        values *= cell_sign
     else:
+        values = np.full(n_slots * n_tp, np.nan)
         values[cell] = scores
-    values = values.reshape(n_rows, n_tp)
-
-    row_person = row_uniques // n_combo
-    row_combo = row_uniques % n_combo
+    del cell
+    values = values.reshape(n_slots, n_tp)
+    occupied = per_cell[0::n_tp] > 0  # any score in the slot (strided: faster than any(axis=1))
+    for j in range(1, n_tp):
+        occupied |= per_cell[j::n_tp] > 0
+    del per_cell
+    if occupied.all():  # every participant has every scale: no rows to drop
+        row_person = np.repeat(np.arange(len(export.participants)), n_combo)
+        row_combo = np.tile(np.arange(n_combo), len(export.participants))
+    else:
+        slots = np.flatnonzero(occupied)
+        values = values[slots]
+        row_person, row_combo = np.divmod(slots, n_combo)
     participants = export.participants
-    out = pd.DataFrame({"participant_id": participants["participant_id"].array.take(row_person)})
+    columns: dict[str, Any] = {
+        "participant_id": participants["participant_id"].array.take(row_person)
+    }
     for col in by:
-        out[col] = participants[col].array.take(row_person)
+        columns[col] = participants[col].array.take(row_person)
     # category codes of each key per combination, keeping only categories in use
     rest = combo_uniques
     key_codes = []
     for size in reversed(sizes):
         key_codes.append(rest % size)
         rest = rest // size
-    for key, cat, codes in zip(SCALE_KEYS, cats, reversed(key_codes), strict=True):
-        used = np.unique(codes)
-        remap = np.full(len(cat.categories), -1)
+    for key, labels, used_codes in zip(SCALE_KEYS, categories, reversed(key_codes), strict=True):
+        used = np.unique(used_codes)
+        remap = np.full(len(labels), -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
-        out[key] = pd.Categorical.from_codes(
-            remap[codes][row_combo], categories=cat.categories[used]
+        columns[key] = pd.Categorical.from_codes(
+            remap[used_codes].astype(_code_dtype(len(used)))[row_combo],
+            categories=labels[used],
+            validate=False,
         )
     for j, tp in enumerate(timepoints):
-        out[tp] = values[:, j]
+        columns[tp] = values[:, j]
     if "exit_status" not in by:
-        out["exit_status"] = participants["exit_status"].array.take(row_person)
-    return out
+        columns["exit_status"] = participants["exit_status"].array.take(row_person)
+    # One frame from the finished columns (inserting them one by one costs
+    # more than the reshaping on small exports).
+    return pd.DataFrame(columns, copy=False)
 
 
-def _categorical(values: pd.Series, subset: np.ndarray | None) -> pd.Categorical:
-    """``pd.Categorical(values[subset])`` (all categories kept), from the
-    codes when ``values`` is categorical already."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        return pd.Categorical.from_codes(
-            codes if subset is None else codes[subset], dtype=values.dtype, validate=False
-        )
-    return pd.Categorical(values if subset is None else values[subset])
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Category code of each value (-1: missing) and the categories, read
+    from a categorical column without a copy (``pd.Categorical(values)``'s
+    otherwise)."""
+    array = values.array
+    if not isinstance(array, pd.Categorical):
+        array = pd.Categorical(values)
+    return array.codes, array.categories
 
 
-def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, sorted distinct values) of integers in ``[0, size)``, by
-    counting when ``size`` is small, else by hashing."""
-    if size > 4 * len(values) + 4096:
-        codes, uniques = pd.factorize(values, sort=True)
-        return codes, uniques
-    present = np.bincount(values, minlength=size) > 0
-    rank = np.cumsum(present) - 1
-    return rank[values], np.flatnonzero(present)
+def _code_dtype(n_categories: int) -> type:
+    """The integer type pandas keeps the codes of so many categories in."""
+    return np.int8 if n_categories < 127 else np.int16 if n_categories < 32767 else np.int32
 
 
 def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndarray | None:
@@ -276,20 +323,23 @@ def _subject_codes(measures: pd.DataFrame, subset: np.ndarray | None) -> np.ndar
 
 
 def _worse_sign(
-    instrument: pd.Categorical, scale: pd.Categorical, registry: Mapping[str, Any]
+    instrument: np.ndarray,
+    instruments: pd.Index,
+    scale: np.ndarray,
+    scales: pd.Index,
+    registry: Mapping[str, Any],
 ) -> np.ndarray:
-    """+1 for rows whose scale is higher_worse, -1 for higher_better."""
-    n_scale = len(scale.categories)
-    pair = instrument.codes.astype(np.int64) * n_scale + scale.codes
+    """+1 for rows whose scale is higher_worse, -1 for higher_better (rows
+    given by the category codes of instrument and scale)."""
+    n_scale = len(scales)
+    pair = instrument.astype(np.int64) * n_scale + scale
     pairs, inverse = np.unique(pair, return_inverse=True)
     signs = np.array(
         [
             1.0
-            if scale_info(
-                str(instrument.categories[p // n_scale]),
-                str(scale.categories[p % n_scale]),
-                registry,
-            )["direction"]
+            if scale_info(str(instruments[p // n_scale]), str(scales[p % n_scale]), registry)[
+                "direction"
+            ]
             == "higher_worse"
             else -1.0
             for p in pairs
@@ -390,119 +440,3 @@ def select_scores(
         if isinstance(out[key].dtype, pd.CategoricalDtype):
             out[key] = out[key].cat.remove_unused_categories()
     return out
-
-
-def scale_table(frame: pd.DataFrame, registry: Mapping[str, Any]) -> pd.DataFrame:
-    """Registry entry of each instrument × scale in ``frame``, one row each.
-
-    Columns ``instrument``, ``scale``, ``direction``, ``sign`` (+1 when a
-    higher score is better, -1 when worse), ``reliability``,
-    ``reliability_source``, ``functional_mean``, ``functional_sd``,
-    ``dysfunctional_mean``, ``dysfunctional_sd``, ``clinical_threshold``.
-    """
-    pairs = frame[["instrument", "scale"]].drop_duplicates().astype(str)
-    rows = []
-    for instrument, scale in pairs.itertuples(index=False):
-        info = scale_info(instrument, scale, registry)
-        func = info.get("functional") or {}
-        dys = info.get("dysfunctional") or {}
-        rows.append(
-            {
-                "instrument": instrument,
-                "scale": scale,
-                "direction": info["direction"],
-                "sign": 1.0 if info["direction"] == "higher_better" else -1.0,
-                "reliability": _float(info.get("reliability")),
-                "reliability_source": info.get("reliability_source"),
-                "functional_mean": _float(func.get("mean")),
-                "functional_sd": _float(func.get("sd")),
-                "dysfunctional_mean": _float(dys.get("mean")),
-                "dysfunctional_sd": _float(dys.get("sd")),
-                "clinical_threshold": _float(info.get("clinical_threshold")),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _float(value: Any) -> float:
-    return np.nan if value is None else float(value)
-
-
-def attach_scale_info(frame: pd.DataFrame, table: pd.DataFrame, columns: Sequence[str]) -> None:
-    """Add ``columns`` of :func:`scale_table` to ``frame`` in place, row by row."""
-    inst = frame["instrument"].astype("category")
-    scale = frame["scale"].astype("category")
-    n_scale = len(scale.cat.categories)
-    codes, uniques = pd.factorize(inst.cat.codes.to_numpy(np.int64) * n_scale + scale.cat.codes)
-    index = pd.MultiIndex.from_arrays(
-        [
-            inst.cat.categories.astype(str)[uniques // n_scale],
-            scale.cat.categories.astype(str)[uniques % n_scale],
-        ]
-    )
-    lookup = table.set_index(["instrument", "scale"]).reindex(index)
-    for col in columns:
-        frame[col] = lookup[col].to_numpy()[codes]
-
-
-def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group number of every row of ``frame`` and the table of group keys.
-
-    Groups are those of :func:`cdanalytics._groups.group_by`: sorted by the
-    keys, and missing key values form their own group so that no row is
-    silently left out.
-    """
-    keys = list(keys)
-    codes = _category_group_codes(frame, keys)
-    if codes is None:
-        codes = group_by(frame, keys).ngroup().to_numpy()
-    keys_frame = frame[keys].iloc[first_rows(codes)].reset_index(drop=True)
-    return codes, keys_frame
-
-
-def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
-    """:func:`group_by`'s group numbers when every key is categorical, from
-    the category codes without hashing: groups sorted by category order
-    (missing values last), only combinations present. ``None`` otherwise."""
-    columns = [frame[k] for k in keys]
-    if not keys or not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
-        return None
-    combined = np.zeros(len(frame), dtype=np.int64)
-    size = 1
-    for column in columns:
-        n_levels = len(column.cat.categories) + 1  # the last: missing
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        combined = combined * n_levels + np.where(codes < 0, n_levels - 1, codes)
-        size *= n_levels
-    if size > 4 * len(frame) + 4096:
-        return None
-    return _small_factorize(combined, size)[0]
-
-
-def first_rows(codes: np.ndarray) -> np.ndarray:
-    """Position of the first row of each group ``0, 1, ...`` of ``codes``."""
-    first = np.full(int(codes.max(initial=-1)) + 1, len(codes))
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    return first
-
-
-def grouped_moments(
-    codes: np.ndarray, n_groups: int, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
-    ``np.bincount``; also the values centred on their group mean. SD is NaN
-    for groups of fewer than 2, mean NaN for empty groups."""
-    n = np.bincount(codes, minlength=n_groups).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        centred = values - mean[codes]
-        ss = np.bincount(codes, weights=centred**2, minlength=n_groups)
-        sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-    return n, mean, sd, centred
-
-
-def split_by_group(codes: np.ndarray, n_groups: int, values: np.ndarray) -> list[np.ndarray]:
-    """``values`` split into one array per group code ``0..n_groups-1``."""
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_groups)
-    return np.split(values[order], np.cumsum(counts)[:-1])

@@ -7,8 +7,7 @@ correlation) so that thousands of groups cost one numpy call each.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
-from scipy.optimize import elementwise
+from scipy import special
 
 __all__ = ["hedges_j", "noncentral_t_ci", "paired_statistics"]
 
@@ -48,8 +47,11 @@ def hedges_j(df: np.ndarray) -> np.ndarray:
 
 def _nct_cdf_minus(ncp: np.ndarray, t: np.ndarray, df: np.ndarray, target: np.ndarray):
     """``P(T <= t | ncp) - target``; where scipy returns NaN far in a tail the
-    probability is 0 (ncp above t) or 1 (ncp below t)."""
-    cdf = stats.nct.cdf(t, df, ncp)
+    probability is 0 (ncp above t) or 1 (ncp below t). ``special.nctdtr`` is
+    what ``stats.nct.cdf`` computes, without its argument checks (``df >= 1``
+    and a finite ``ncp`` here), which cost more than the function on a few
+    groups at each of the root finder's steps."""
+    cdf = special.nctdtr(df, ncp, t)
     cdf = np.where(np.isnan(cdf), np.where(ncp > t, 0.0, 1.0), cdf)
     return cdf - target
 
@@ -61,10 +63,11 @@ def noncentral_t_ci(
 
     The lower limit solves ``P(T <= t | ncp) = 1 - alpha/2`` and the upper
     ``P(T <= t | ncp) = alpha/2``, where ``T`` has a noncentral t
-    distribution with ``df`` degrees of freedom (``scipy.stats.nct``); roots
-    are bracketed and then found elementwise by Chandrupatla's method
-    (``scipy.optimize.elementwise.bracket_root`` and ``find_root``). NaN where ``t`` is not
-    finite or ``df < 1``.
+    distribution with ``df`` degrees of freedom (``scipy.special.nctdtr``,
+    the CDF of ``scipy.stats.nct``). Both limits of every t are found at
+    once (:func:`_decreasing_roots`): bracketed around the normal
+    approximation of the noncentral t, then narrowed to a few units in the
+    last place. NaN where ``t`` is not finite or ``df < 1``.
 
     References
     ----------
@@ -78,14 +81,75 @@ def noncentral_t_ci(
     high = np.full(t.shape, np.nan)
     if not ok.any():
         return low, high
-    tt, dd = t[ok], df[ok]
-    tol = {"xatol": 1e-12, "xrtol": 1e-12}
-    for out, target in ((low, 1 - alpha / 2), (high, alpha / 2)):
-        args = (tt, dd, np.full(tt.shape, target))
-        found = elementwise.bracket_root(_nct_cdf_minus, tt - 1.0, tt + 1.0, args=args)
-        res = elementwise.find_root(_nct_cdf_minus, found.bracket, args=args, tolerances=tol)
-        out[ok] = np.where(found.success & res.success, res.x, np.nan)
+    k = int(ok.sum())
+    tt, dd = np.tile(t[ok], 2), np.tile(df[ok], 2)
+    target = np.repeat([1 - alpha / 2, alpha / 2], k)
+    # P(T <= t | ncp) ~ Phi((t (1 - 1/(4 df)) - ncp) / sqrt(1 + t^2 / (2 df)))
+    spread = np.sqrt(1 + tt**2 / (2 * dd))
+    guess = tt * (1 - 1 / (4 * dd)) - special.ndtri(target) * spread
+    roots = _decreasing_roots(
+        lambda x, i: _nct_cdf_minus(x, tt[i], dd[i], target[i]), guess, 0.05 * spread
+    )
+    low[ok], high[ok] = roots[:k], roots[k:]
     return low, high
+
+
+# Functions of probabilities are resolved to about this: |f(x)| <= _EPS is a root.
+_EPS = float(np.finfo(float).eps)
+
+
+def _decreasing_roots(f, guess: np.ndarray, step: np.ndarray, max_steps: int = 200) -> np.ndarray:
+    """Root of each of a set of decreasing functions, ``f(x, i)`` being the
+    values of functions ``i`` at ``x``: a bracket grown from ``guess ±
+    step`` (doubling the step), then the Illinois variant of regula falsi
+    until the bracket is 4 units in the last place wide (or 1e-300) or
+    ``|f|`` is at most the double-precision epsilon (the functions here are
+    differences of probabilities, resolved to about that). NaN where no
+    bracket is found."""
+    lo, hi = guess - step, guess + step
+    f_lo, f_hi = np.split(f(np.concatenate([lo, hi]), np.tile(np.arange(guess.size), 2)), 2)
+    for _ in range(64):  # grow the bracket: f(lo) >= 0 >= f(hi)
+        below, above = f_lo < 0, f_hi > 0
+        if not (below.any() or above.any()):
+            break
+        step = np.where(below | above, 2 * step, step)
+        hi = np.where(below, lo, hi)
+        f_hi = np.where(below, f_lo, f_hi)
+        lo = np.where(above, hi, lo)
+        f_lo = np.where(above, f_hi, f_lo)
+        lo = np.where(below, lo - step, lo)
+        hi = np.where(above, hi + step, hi)
+        moved = np.flatnonzero(below | above)
+        new = f(np.where(below, lo, hi)[moved], moved)
+        f_lo[moved] = np.where(below[moved], new, f_lo[moved])
+        f_hi[moved] = np.where(above[moved], new, f_hi[moved])
+    found = (f_lo >= 0) & (f_hi <= 0)
+    root = np.where(np.abs(f_lo) <= _EPS, lo, np.where(np.abs(f_hi) <= _EPS, hi, np.nan))
+    side = np.zeros(guess.size, dtype=np.int8)
+    for _ in range(max_steps):
+        width = hi - lo
+        active = np.flatnonzero(
+            found
+            & np.isnan(root)
+            & (width > np.maximum(4 * np.spacing(np.maximum(np.abs(lo), np.abs(hi))), 1e-300))
+        )
+        if not active.size:
+            break
+        a, b, fa, fb = lo[active], hi[active], f_lo[active], f_hi[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = b - fb * (b - a) / (fb - fa)
+        x = np.where((x > a) & (x < b), x, a + (b - a) / 2)
+        fx = f(x, active)
+        up = fx > 0  # the root is above x
+        root[active] = np.where(np.abs(fx) <= _EPS, x, np.nan)
+        s = side[active]
+        lo[active] = np.where(up, x, a)
+        f_lo[active] = np.where(up, fx, np.where(s == -1, fa / 2, fa))
+        hi[active] = np.where(up, b, x)
+        f_hi[active] = np.where(up, np.where(s == 1, fb / 2, fb), fx)
+        side[active] = np.where(up, 1, -1)
+    best = np.where(np.abs(f_lo) <= np.abs(f_hi), lo, hi)
+    return np.where(found, np.where(np.isnan(root), best, root), np.nan)
 
 
 def paired_statistics(
@@ -133,8 +197,10 @@ def paired_statistics(
     with np.errstate(divide="ignore", invalid="ignore"):
         se = sd_change / np.sqrt(n)
         t = np.where(se > 0, mean_change / se, np.nan)
-        half = stats.t.ppf(1 - alpha / 2, df) * se
-        p_value = 2 * stats.t.sf(np.abs(t), df)
+        # special.stdtrit / stdtr: what stats.t.ppf / stats.t.sf compute, without
+        # the distribution machinery (which costs more than them on a few groups).
+        half = special.stdtrit(df, 1 - alpha / 2) * se
+        p_value = 2 * special.stdtr(df, -np.abs(t))
         d_z = np.where(sd_change > 0, mean_change / sd_change, np.nan)
         lam_low, lam_high = noncentral_t_ci(t, df, alpha)
         sqrt_n = np.sqrt(n)

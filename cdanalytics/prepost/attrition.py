@@ -9,14 +9,8 @@ import pandas as pd
 from scipy import stats
 
 from ..io.export import Export
-from ._data import (
-    SCALE_KEYS,
-    as_list,
-    check_timepoints,
-    group_codes,
-    grouped_moments,
-    select_scores,
-)
+from ._data import SCALE_KEYS, as_list, check_timepoints, select_scores
+from ._grouping import group_codes, grouped_moments
 
 __all__ = ["ATTRITION_COLUMNS", "attrition", "welch_test"]
 
@@ -160,12 +154,8 @@ def attrition(
     ]
     parts = []
     for name, level_a, level_b, in_a, in_b in comparisons:
-        n_a, mean_a, sd_a, _ = grouped_moments(
-            codes[has_base & in_a], n_groups, base[has_base & in_a]
-        )
-        n_b, mean_b, sd_b, _ = grouped_moments(
-            codes[has_base & in_b], n_groups, base[has_base & in_b]
-        )
+        n_a, mean_a, sd_a = grouped_moments(codes[has_base & in_a], n_groups, base[has_base & in_a])
+        n_b, mean_b, sd_b = grouped_moments(codes[has_base & in_b], n_groups, base[has_base & in_b])
         part = groups.assign(comparison=name, level_a=level_a, level_b=level_b)
         part["n_a"], part["mean_a"], part["sd_a"] = n_a.astype(np.int64), mean_a, sd_a
         part["n_b"], part["mean_b"], part["sd_b"] = n_b.astype(np.int64), mean_b, sd_b

@@ -7,23 +7,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ConfigError
 from ..io.export import Export
-from ._data import (
-    SCALE_KEYS,
-    as_list,
-    attach_scale_info,
-    check_timepoints,
-    group_codes,
-    grouped_moments,
-    registry_or_default,
-    scale_table,
-    select_scores,
-    split_by_group,
-)
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
+from ._grouping import group_codes, group_numbers, grouped_moments
+from ._scales import attach_scale_info, scale_rows, scale_table
+from ._signed_rank import ZeroMethod, _wilcoxon
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
 __all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "change", "holm"]
@@ -93,99 +84,32 @@ IMPUTED_CHANGE_COLUMNS: list[str] = [
     *POOLED_COLUMNS,
 ]
 
-ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
-
 
 def _grouped_moments(
-    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray
+    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Means, SDs (ddof=1) of x, y and y - x, and corr(x, y), per group."""
-    out: dict[str, np.ndarray] = {}
-    centred = {}
-    for name, v in (("pre", x), ("post", y), ("change", y - x)):
-        out["n"], out[f"mean_{name}"], out[f"sd_{name}"], centred[name] = grouped_moments(
-            codes, n_groups, v
-        )
-    cross = np.bincount(codes, weights=centred["pre"] * centred["post"], minlength=n_groups)
-    denom = out["sd_pre"] * out["sd_post"] * (out["n"] - 1)
+    """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
+    y), per group, by two passes of ``np.bincount`` (the counts once; the
+    centred values and their squares written into three buffers)."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    out: dict[str, np.ndarray] = {"n": n}
+    centred = {"pre": np.empty_like(x), "post": np.empty_like(x), "change": np.empty_like(x)}
     with np.errstate(divide="ignore", invalid="ignore"):
+        for name, v in (("pre", x), ("post", y), ("change", d)):
+            mean = np.bincount(codes, weights=v, minlength=n_groups) / n
+            c = centred[name]
+            np.take(mean, codes, out=c)
+            np.subtract(v, c, out=c)
+            square = centred["change"] if name != "change" else c
+            np.multiply(c, c, out=square)
+            ss = np.bincount(codes, weights=square, minlength=n_groups)
+            out[f"mean_{name}"] = mean
+            out[f"sd_{name}"] = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+        product = np.multiply(centred["pre"], centred["post"], out=centred["change"])
+        cross = np.bincount(codes, weights=product, minlength=n_groups)
+        denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
     return out
-
-
-def _wilcoxon(
-    codes: np.ndarray,
-    n_groups: int,
-    changes: np.ndarray,
-    zero_method: ZeroMethod,
-    correction: bool,
-    method: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilcoxon signed-rank statistic and p-value per group: the groups
-    scipy tests by the normal approximation all at once
-    (:func:`_wilcoxon_asymptotic`), the others by scipy, one call each."""
-    statistic = np.full(n_groups, np.nan)
-    p_value = np.full(n_groups, np.nan)
-    sizes = np.bincount(codes, minlength=n_groups)
-    together = np.zeros(n_groups, dtype=bool)
-    if zero_method == "wilcox" and method in ("auto", "asymptotic"):
-        # scipy's "auto" takes the normal approximation above 50 pairs.
-        together = sizes > (0 if method == "asymptotic" else 50)
-        if together.any():
-            rows = together[codes]
-            stat, p = _wilcoxon_asymptotic(codes[rows], n_groups, changes[rows], correction)
-            statistic[together], p_value[together] = stat[together], p[together]
-    alone = np.flatnonzero(~together & (sizes > 0))
-    if alone.size:
-        rows = (~together)[codes]
-        parts = split_by_group(codes[rows], n_groups, changes[rows])
-        for g in alone:
-            d = parts[g]
-            if np.count_nonzero(d) == 0:
-                continue
-            res = stats.wilcoxon(d, zero_method=zero_method, correction=correction, method=method)
-            statistic[g] = res.statistic
-            p_value[g] = res.pvalue
-    return statistic, p_value
-
-
-def _wilcoxon_asymptotic(
-    codes: np.ndarray, n_groups: int, changes: np.ndarray, correction: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided Wilcoxon signed-rank test of every group by the normal
-    approximation, zero changes dropped (``zero_method="wilcox"``), from one
-    sort of (group, |change|): scipy's ``wilcoxon(method="asymptotic")``
-    arithmetic (average ranks of ties, the tie term Σ (t³ - t) / 48 in the
-    variance, continuity correction 0.5 / se). NaN for groups without a
-    nonzero change."""
-    nonzero = changes != 0
-    codes, changes = codes[nonzero], changes[nonzero]
-    size = np.abs(changes)
-    order = np.lexsort((size, codes))
-    codes, size, positive = codes[order], size[order], changes[order] > 0
-    count = np.bincount(codes, minlength=n_groups).astype(float)
-    start = np.cumsum(count) - count  # first position of each group
-    new_run = np.r_[True, (codes[1:] != codes[:-1]) | (size[1:] != size[:-1])]
-    run = np.cumsum(new_run) - 1
-    run_first = np.flatnonzero(new_run)
-    run_length = np.diff(np.r_[run_first, codes.size])
-    run_group = codes[run_first]
-    # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2.
-    run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
-    rank = run_rank[run]
-    r_plus = np.bincount(codes, weights=rank * positive, minlength=n_groups)
-    r_minus = np.bincount(codes, weights=rank * ~positive, minlength=n_groups)
-    ties = np.bincount(run_group, weights=run_length**3.0 - run_length, minlength=n_groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = count * (count + 1.0) * 0.25
-        se = np.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - ties / 2) / 24)
-        z = (r_plus - mean) / se
-        if correction:
-            z = z - np.sign(z) * 0.5 / se
-    p_value = np.clip(2 * stats.norm.sf(np.abs(z)), 0, 1)
-    statistic = np.minimum(r_plus, r_minus)
-    empty = count == 0
-    return np.where(empty, np.nan, statistic), np.where(empty, np.nan, p_value)
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
@@ -205,17 +129,37 @@ def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
     Holm, S. (1979). A simple sequentially rejective multiple test procedure.
     Scand J Stat 6:65-70.
     """
-    p = frame[column].to_numpy(dtype=float)
+    return _holm(frame[column].to_numpy(dtype=float), group_numbers(frame, family))
+
+
+def _holm(p: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """:func:`holm` of ``p`` within the families numbered ``family`` (0, 1,
+    ...), every family at once: one sort by (family, p), the multipliers
+    ``m - j`` from the families' sizes, and the running maximum along the
+    rows of a (family × rank) grid; a family per step only when the grid
+    would be much larger than the p-values (a few huge families among many
+    small ones)."""
     out = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if not ok.any():
+    ok = np.flatnonzero(np.isfinite(p))
+    if not ok.size:
         return out
-    codes = group_codes(frame, family)[0]
-    for code in np.unique(codes[ok]):
-        rows = np.flatnonzero(ok & (codes == code))
-        order = np.argsort(p[rows], kind="stable")
-        ranked = p[rows][order] * np.arange(len(rows), 0, -1)
-        out[rows[order]] = np.minimum(np.maximum.accumulate(ranked), 1.0)
+    codes, values = family[ok], p[ok]
+    order = np.lexsort((values, codes))  # stable: equal p-values keep their row order
+    codes, values, rows = codes[order], values[order], ok[order]
+    size = np.bincount(codes)
+    start = np.cumsum(size) - size
+    rank = np.arange(codes.size) - start[codes]
+    ranked = values * (size[codes] - rank)
+    width = int(size.max())
+    if size.size * width <= 8 * codes.size + 4096:
+        grid = np.full((size.size, width), -np.inf)
+        grid[codes, rank] = ranked
+        np.maximum.accumulate(grid, axis=1, out=grid)
+        out[rows] = np.minimum(grid[codes, rank], 1.0)
+        return out
+    for first, count in zip(start[size > 0].tolist(), size[size > 0].tolist(), strict=True):
+        part = slice(first, first + count)
+        out[rows[part]] = np.minimum(np.maximum.accumulate(ranked[part]), 1.0)
     return out
 
 
@@ -379,7 +323,8 @@ def change(
     paired = has_x & has_y
     pc, px, py = codes[paired], x[paired], y[paired]
 
-    moments = _grouped_moments(pc, n_groups, px, py)
+    changes = py - px
+    moments = _grouped_moments(pc, n_groups, px, py, changes)
     res = paired_statistics(
         moments["n"],
         moments["mean_pre"],
@@ -389,41 +334,38 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    w_stat, w_p = _wilcoxon(pc, n_groups, py - px, zero_method, correction, wilcoxon_method)
-
-    attach_scale_info(
-        out, scale_table(out, registry_or_default(registry, data)), ["direction", "sign"]
-    )
-    # The columns built side by side and joined once (inserting thirty
-    # columns one at a time costs more than the statistics on small data).
-    columns: dict[str, Any] = {
-        "timepoint_from": first,
-        "timepoint_to": second,
-        "n_paired": moments["n"].astype(np.int64),
-        "n_pre_only": np.bincount(codes[has_x & ~has_y], minlength=n_groups),
-        "n_post_only": np.bincount(codes[~has_x & has_y], minlength=n_groups),
-    }
+    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
+    scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
+    family = group_numbers(out, [*by, "instrument", "informant"])
+    # The columns built side by side, in their final order, and made into a
+    # frame once (inserting thirty columns one at a time costs more than the
+    # statistics on small data).
+    columns: dict[str, Any] = {key: out[key].array for key in keys}
+    columns["timepoint_from"] = np.full(n_groups, first, dtype=object)
+    columns["timepoint_to"] = np.full(n_groups, second, dtype=object)
+    columns["direction"] = scales["direction"]
+    columns["n_paired"] = moments["n"].astype(np.int64)
+    columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
+    columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
     for name in ("mean_pre", "sd_pre", "mean_post", "sd_post", "r_pre_post"):
         columns[name] = moments[name]
     columns["mean_change"] = res["mean_change"]
     columns["sd_change"] = moments["sd_change"]
     columns["change_ci_low"] = res["change_ci_low"]
     columns["change_ci_high"] = res["change_ci_high"]
-    columns["improvement"] = out["sign"].to_numpy() * res["mean_change"]
+    columns["improvement"] = scales["sign"] * res["mean_change"]
     for name in ("t", "df", "p_value"):
         columns[name] = res[name]
+    columns["p_holm"] = _holm(res["p_value"], family)
     columns["n_zero_change"] = np.bincount(pc[py == px], minlength=n_groups)
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
-    columns["wilcoxon_zero_method"] = zero_method
-    columns["wilcoxon_correction"] = bool(correction)
+    columns["wilcoxon_p_holm"] = _holm(w_p, family)
+    columns["wilcoxon_zero_method"] = np.full(n_groups, zero_method, dtype=object)
+    columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]
-    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
-    family = [*by, "instrument", "informant"]
-    out["p_holm"] = holm(out, "p_value", family)
-    out["wilcoxon_p_holm"] = holm(out, "wilcoxon_p_value", family)
-    out = out[[*by, *CHANGE_COLUMNS]]
+    out = pd.DataFrame(columns, copy=False)
     out.attrs["conventions"] = dict(EFFECT_SIZE_CONVENTIONS)
     return out
 
@@ -457,7 +399,7 @@ def _imputed_change(
     post_means = np.empty((imputed.m, n_groups))
     for j in range(imputed.m):
         y = imputed.scores[j, has_x]
-        _, mean, sd, _ = grouped_moments(rows, n_groups, y - x[has_x])
+        _, mean, sd = grouped_moments(rows, n_groups, y - x[has_x])
         estimates[j] = mean
         with np.errstate(divide="ignore", invalid="ignore"):
             variances[j] = sd**2 / n

@@ -33,7 +33,8 @@ from scipy.linalg import lapack
 from .._design import design_matrix
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
-from ._data import SCALE_KEYS, group_codes
+from ._data import SCALE_KEYS
+from ._grouping import group_codes
 
 __all__ = [
     "DEFAULT_PREDICTORS",

@@ -12,18 +12,9 @@ import pandas as pd
 from .._stats import wilson_ci
 from ..errors import AnalysisError, ConfigError, StatisticalWarning
 from ..io.export import Export
-from ._data import (
-    SCALE_KEYS,
-    as_list,
-    attach_scale_info,
-    check_timepoints,
-    first_rows,
-    group_codes,
-    grouped_moments,
-    registry_or_default,
-    scale_table,
-    select_scores,
-)
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
+from ._grouping import first_rows, group_codes, group_numbers, grouped_moments
+from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
 __all__ = [
@@ -104,142 +95,6 @@ IMPUTED_RELIABLE_CHANGE_COLUMNS: list[str] = [
     "df",
     *POOLED_COLUMNS,
 ]
-
-CutoffChoice = Literal["auto", "a", "b", "c", "threshold"]
-
-
-def clinical_cutoff(
-    direction: str,
-    functional_mean: float = np.nan,
-    functional_sd: float = np.nan,
-    dysfunctional_mean: float = np.nan,
-    dysfunctional_sd: float = np.nan,
-    clinical_threshold: float = np.nan,
-    which: CutoffChoice = "auto",
-) -> tuple[float, str]:
-    """Cut-off between the clinical and the functional range of a scale.
-
-    Jacobson & Truax (1991): ``a`` = dysfunctional mean ± 2 SD (towards
-    the functional range), ``b`` = functional mean ± 2 SD (towards the
-    dysfunctional range), ``c = (SD_dys × M_func + SD_func × M_dys) /
-    (SD_dys + SD_func)``, the point equally likely under both norms.
-    ``"auto"`` takes c when both norms are known, else b (functional norm
-    only), else a (dysfunctional norm only), else the instrument's published
-    clinical threshold (for example SDQ total 17), else none.
-
-    Parameters
-    ----------
-    direction
-        ``higher_worse`` or ``higher_better``.
-    functional_mean, functional_sd, dysfunctional_mean, dysfunctional_sd
-        Norms (NaN where unknown).
-    clinical_threshold
-        Published score at or beyond which a score is clinical.
-    which
-        ``"auto"`` or the cut-off wanted (``"a"``, ``"b"``, ``"c"``,
-        ``"threshold"``); NaN and ``"none"`` if the registry lacks what it needs.
-
-    Returns
-    -------
-    (value, cutoff_type)
-        ``cutoff_type`` is ``"a"``, ``"b"``, ``"c"``, ``"threshold"`` or ``"none"``.
-
-    References
-    ----------
-    Jacobson, N. S., & Truax, P. (1991). Clinical significance: a
-    statistical approach to defining meaningful change in psychotherapy
-    research. J Consult Clin Psychol 59:12-19.
-    """
-    if which not in ("auto", "a", "b", "c", "threshold"):
-        raise ConfigError(f"cutoff must be auto, a, b, c or threshold, not {which!r}.")
-    worse = 1.0 if direction == "higher_worse" else -1.0
-    has_func = np.isfinite(functional_mean) and np.isfinite(functional_sd)
-    has_dys = np.isfinite(dysfunctional_mean) and np.isfinite(dysfunctional_sd)
-    options = {
-        "c": (
-            (dysfunctional_sd * functional_mean + functional_sd * dysfunctional_mean)
-            / (dysfunctional_sd + functional_sd)
-            if has_func and has_dys
-            else np.nan
-        ),
-        "b": functional_mean + worse * 2 * functional_sd if has_func else np.nan,
-        "a": dysfunctional_mean - worse * 2 * dysfunctional_sd if has_dys else np.nan,
-        "threshold": float(clinical_threshold),
-    }
-    order = ["c", "b", "a", "threshold"] if which == "auto" else [which]
-    for kind in order:
-        if np.isfinite(options[kind]):
-            return float(options[kind]), kind
-    return np.nan, "none"
-
-
-def _scale_parameters(
-    params: pd.DataFrame,
-    registry: Mapping[str, Any],
-    sd_source: str,
-    cutoff: CutoffChoice,
-) -> pd.DataFrame:
-    """Add reliability, SD, S_diff and cut-off to ``params`` (one row per
-    instrument × scale × informant, with the baseline ``sample_sd``)."""
-    attach_scale_info(
-        params,
-        scale_table(params, registry),
-        [
-            "direction",
-            "sign",
-            "reliability",
-            "reliability_source",
-            "functional_mean",
-            "functional_sd",
-            "dysfunctional_mean",
-            "dysfunctional_sd",
-            "clinical_threshold",
-        ],
-    )
-    bad = params[
-        ~(params["reliability"].between(0, 1, inclusive="left") | params["reliability"].isna())
-    ]
-    if len(bad):
-        r = bad.iloc[0]
-        raise ConfigError(
-            f"Reliability of {r['instrument']}/{r['scale']} is {r['reliability']}; it must be "
-            "at least 0 and below 1."
-        )
-    use_norm = (sd_source == "auto") & np.isfinite(params["dysfunctional_sd"])
-    params["sd"] = np.where(use_norm, params["dysfunctional_sd"], params["sample_sd"])
-    params["sd_source"] = np.where(use_norm, "norm_dysfunctional", "sample_baseline")
-    params["s_diff"] = params["sd"] * np.sqrt(2.0 * (1.0 - params["reliability"]))
-    cut = [
-        clinical_cutoff(
-            r.direction,
-            r.functional_mean,
-            r.functional_sd,
-            r.dysfunctional_mean,
-            r.dysfunctional_sd,
-            r.clinical_threshold,
-            which=cutoff,
-        )
-        for r in params.itertuples(index=False)
-    ]
-    params["cutoff"] = [c[0] for c in cut]
-    params["cutoff_type"] = [c[1] for c in cut]
-    for r in params[~np.isfinite(params["reliability"])].itertuples(index=False):
-        warnings.warn(
-            f"No reliability in the instrument registry for {r.instrument}/{r.scale}: "
-            "reliable change is not computed (change_class 'reliability_missing'); set "
-            f"instruments.{r.instrument}.scales.{r.scale}.reliability in the evaluation config.",
-            StatisticalWarning,
-            stacklevel=3,
-        )
-    if cutoff != "auto":
-        for r in params[params["cutoff_type"] == "none"].itertuples(index=False):
-            warnings.warn(
-                f"Cut-off {cutoff!r} cannot be computed for {r.instrument}/{r.scale} from "
-                "the registry norms: clinical status is unknown.",
-                StatisticalWarning,
-                stacklevel=3,
-            )
-    return params
 
 
 def reliable_change(
@@ -402,64 +257,75 @@ def reliable_change(
     pre = wide[first].to_numpy()
     post = wide[second].to_numpy()
     has_pre = ~np.isnan(pre)
-    params["sample_sd"] = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
-    param_rows = _scale_parameters(params, registry_or_default(registry, data), sd_source, cutoff)
-    out = wide[["participant_id", *by, *SCALE_KEYS]].copy()
+    sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    scale = _scale_parameters(
+        params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
+    )
 
     def per_row(col: str) -> np.ndarray:
-        return param_rows[col].to_numpy(dtype=float)[codes]
+        return scale[col].astype(float)[codes]
 
     def per_row_category(col: str) -> pd.Categorical:
-        cat = pd.Categorical(param_rows[col])
-        return pd.Categorical.from_codes(cat.codes[codes], categories=cat.categories)
+        # The categories of pd.Categorical(scale[col]): its distinct values, sorted.
+        values = scale[col]
+        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
+        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
+        return pd.Categorical.from_codes(
+            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
+            categories=labels,
+            validate=False,
+        )
 
-    sign = per_row("sign")
+    higher_better = (scale["sign"] > 0)[codes]
     cut = per_row("cutoff")
     s_diff = per_row("s_diff")
-    out["direction"] = per_row_category("direction")
-    out["score_pre"] = pre
-    out["score_post"] = post
-    out["change"] = post - pre
-    out["reliability"] = per_row("reliability")
-    out["reliability_source"] = per_row_category("reliability_source")
-    out["sd"] = per_row("sd")
-    out["sd_source"] = per_row_category("sd_source")
-    out["s_diff"] = s_diff
+    change = post - pre
     with np.errstate(divide="ignore", invalid="ignore"):
-        rci = (post - pre) / s_diff
-    out["rci"] = rci
-    out["cutoff"] = cut
-    out["cutoff_type"] = per_row_category("cutoff_type")
+        rci = change / s_diff
     has_cut = np.isfinite(cut)
-    clinical_pre = sign * (pre - cut) <= 0
-    clinical_post = sign * (post - cut) <= 0
-    out["clinical_at_baseline"] = pd.arrays.BooleanArray(clinical_pre, ~(has_cut & ~np.isnan(pre)))
-    out["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~np.isnan(post)))
-    oriented = sign * rci
-    klass = np.select(
-        [
-            np.isnan(pre),
-            np.isnan(post),
-            ~np.isfinite(s_diff),
-            (oriented > criterion) & has_cut & clinical_pre & ~clinical_post,
-            oriented > criterion,
-            oriented < -criterion,
-        ],
-        [
-            CHANGE_CLASSES.index(name)
-            for name in (
-                "pre_missing",
-                "post_missing",
-                "reliability_missing",
-                "recovered",
-                "improved",
-                "deteriorated",
-            )
-        ],
-        default=CHANGE_CLASSES.index("unchanged"),
+    # Clinical: at or beyond the cut-off on the worse side; a reliable
+    # improvement: an RCI beyond the criterion on the better side (booleans
+    # by direction rather than signed copies of the scores).
+    clinical_pre = np.where(higher_better, pre <= cut, pre >= cut)
+    clinical_post = np.where(higher_better, post <= cut, post >= cut)
+    up, down = rci > criterion, rci < -criterion
+    improved = np.where(higher_better, up, down)
+    # The first that applies of: pre_missing, post_missing, reliability_missing,
+    # recovered, improved, deteriorated, else unchanged (set from the last).
+    klass = np.full(len(pre), CHANGE_CLASSES.index("unchanged"), dtype=np.int8)
+    klass[np.where(higher_better, down, up)] = CHANGE_CLASSES.index("deteriorated")
+    klass[improved] = CHANGE_CLASSES.index("improved")
+    klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
+    klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
+    klass[np.isnan(post)] = CHANGE_CLASSES.index("post_missing")
+    klass[np.isnan(pre)] = CHANGE_CLASSES.index("pre_missing")
+    # The columns side by side, made into a frame once.
+    # The score table's columns as Series: the table may be the one shared by
+    # the analyses of an export, and copy-on-write keeps it apart from the
+    # result without copying them.
+    columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
+    columns["direction"] = per_row_category("direction")
+    columns["score_pre"] = wide[first]
+    columns["score_post"] = wide[second]
+    columns["change"] = change
+    columns["reliability"] = per_row("reliability")
+    columns["reliability_source"] = per_row_category("reliability_source")
+    columns["sd"] = per_row("sd")
+    columns["sd_source"] = per_row_category("sd_source")
+    columns["s_diff"] = s_diff
+    columns["rci"] = rci
+    columns["cutoff"] = cut
+    columns["cutoff_type"] = per_row_category("cutoff_type")
+    columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
+        clinical_pre, ~(has_cut & ~np.isnan(pre))
     )
-    out["change_class"] = pd.Categorical.from_codes(klass, categories=CHANGE_CLASSES)
-    return out
+    columns["clinical_at_post"] = pd.arrays.BooleanArray(
+        clinical_post, ~(has_cut & ~np.isnan(post))
+    )
+    columns["change_class"] = pd.Categorical.from_codes(
+        klass, categories=CHANGE_CLASSES, validate=False
+    )
+    return pd.DataFrame(columns, index=wide.index, copy=False)
 
 
 def reliable_change_summary(
@@ -507,46 +373,66 @@ def reliable_change_summary(
             "to reliable_change and reliable_change_summary."
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
-    keep = (changes["change_class"] != "pre_missing").to_numpy()
-    frame = changes.loc[
-        keep, [*by, *SCALE_KEYS, "change_class", "clinical_at_baseline", *context_cols]
-    ]
-    status = frame["clinical_at_baseline"]
-    baseline = np.where(status.isna(), 2, np.where(status.fillna(False), 0, 1))
-    frame = frame.assign(
-        baseline=pd.Categorical.from_codes(
-            baseline, categories=["clinical", "not_clinical", "unknown"]
-        )
-    )
-    keys = [*by, *SCALE_KEYS, "baseline"]
-    codes, groups = group_codes(frame, keys)
-    n_groups = len(groups)
+    klass = _class_codes(changes["change_class"])
+    status = changes["clinical_at_baseline"]
+    baseline = 1 - status.to_numpy(dtype=np.int8, na_value=0)  # 0 clinical, 1 not
+    baseline[status.isna().to_numpy()] = 2  # unknown
+    # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
+    # baseline (clinical, not_clinical, unknown) within each, then class:
+    # one count per cell; groups made of participants without a first score
+    # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
-    counts = np.bincount(
-        codes * n_classes + frame["change_class"].cat.codes.to_numpy(),
-        minlength=n_groups * n_classes,
-    ).reshape(n_groups, n_classes)
-    context = frame.iloc[first_rows(codes)][context_cols]
-    groups = pd.concat([groups, context.reset_index(drop=True)], axis=1)
+    pre_missing = CHANGE_CLASSES.index("pre_missing")
+    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]) * 3
+    group_baseline += baseline
+    n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
+    counts = np.bincount(group_baseline * n_classes + klass, minlength=n_cells).reshape(
+        -1, n_classes
+    )
+    present = np.flatnonzero(counts.sum(axis=1) > counts[:, pre_missing])
+    counts = counts[present]
+    n_groups = len(present)
+    group_baseline[klass == pre_missing] = n_cells  # never the first row of a group
+    first_of = first_rows(group_baseline)[present]
     n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
-    groups["n_classified"] = n_classified
-    groups["n_post_missing"] = counts[:, CHANGE_CLASSES.index("post_missing")]
-    groups["n_reliability_missing"] = counts[:, CHANGE_CLASSES.index("reliability_missing")]
-
-    parts = []
-    for j, name in enumerate(_CLASSIFIED):
-        part = groups if name != "recovered" else groups[groups["baseline"] == "clinical"]
-        part = part.assign(change_class=name, n=counts[part.index.to_numpy(), j])
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    out["change_class"] = pd.Categorical(out["change_class"], categories=_CLASSIFIED)
-    out = out.sort_values([*keys, "change_class"], kind="stable").reset_index(drop=True)
-    n = out["n"].to_numpy()
-    nobs = out["n_classified"].to_numpy()
+    # One row per group and class, in class order; recovered only from the
+    # clinical range.
+    shown = np.ones((n_groups, len(_CLASSIFIED)), dtype=bool)
+    shown[:, _CLASSIFIED.index("recovered")] = present % 3 == 0
+    group, j = np.nonzero(shown)
+    first = first_of[group]
+    columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
+    columns["baseline"] = pd.Categorical.from_codes(
+        present[group] % 3, categories=["clinical", "not_clinical", "unknown"], validate=False
+    )
+    columns["change_class"] = pd.Categorical.from_codes(j, categories=_CLASSIFIED, validate=False)
+    n = counts[group, j]
+    nobs = n_classified[group]
+    columns["n"] = n
+    columns["n_classified"] = nobs
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate"] = np.where(nobs > 0, n / nobs, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
-    return out[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+        columns["rate"] = np.where(nobs > 0, n / nobs, np.nan)
+    columns["ci_low"], columns["ci_high"] = wilson_ci(n, nobs, alpha=alpha)
+    columns["n_post_missing"] = counts[group, CHANGE_CLASSES.index("post_missing")]
+    columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
+    for c in context_cols:
+        columns[c] = changes[c].array.take(first)
+    return pd.DataFrame(columns, copy=False)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+
+
+def _class_codes(column: pd.Series) -> np.ndarray:
+    """Position in :data:`CHANGE_CLASSES` of each ``change_class``."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == (
+        CHANGE_CLASSES
+    ):
+        return column.cat.codes.to_numpy().astype(np.int64)
+    codes = pd.Index(CHANGE_CLASSES).get_indexer(column.astype(object))
+    if (codes < 0).any():
+        raise ConfigError(
+            f"change_class values must be among {CHANGE_CLASSES}; make the table with "
+            "reliable_change."
+        )
+    return codes.astype(np.int64)
 
 
 def _pooled_shares(

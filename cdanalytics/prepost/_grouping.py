@@ -1,0 +1,107 @@
+"""Group numbers and grouped sums of the pre/post analyses.
+
+Groups of category columns are numbered from their codes, without hashing;
+means and SDs per group come from two passes of ``np.bincount``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._groups import group_by
+
+
+def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted distinct values) of integers in ``[0, size)``, by
+    counting when ``size`` is small, else by hashing."""
+    if size > 4 * len(values) + 4096:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes, uniques
+    present = np.bincount(values, minlength=size) > 0
+    rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
+    rank -= 1
+    return rank[values], np.flatnonzero(present)
+
+
+def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of every row of ``frame`` and the table of group keys.
+
+    Groups are those of :func:`cdanalytics._groups.group_by`: sorted by the
+    keys, and missing key values form their own group so that no row is
+    silently left out.
+    """
+    keys = list(keys)
+    codes = group_numbers(frame, keys)
+    first = first_rows(codes)
+    keys_frame = pd.DataFrame({k: frame[k].array.take(first) for k in keys}, copy=False)
+    return codes, keys_frame
+
+
+def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The group numbers of :func:`group_codes` alone (no table of keys)."""
+    keys = list(keys)
+    codes = _category_group_codes(frame, keys)
+    if codes is None:
+        codes = group_by(frame, keys).ngroup().to_numpy()
+    return codes
+
+
+def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """:func:`group_by`'s group numbers when every key is categorical, from
+    the category codes without hashing: groups sorted by category order
+    (missing values last), only combinations present. ``None`` otherwise."""
+    columns = [frame[k].array for k in keys]
+    if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
+        return None
+    size = int(np.prod([len(c.categories) + 1 for c in columns]))
+    if size > 4 * len(frame) + 4096:
+        return None
+    combined = np.zeros(len(frame), dtype=np.int32 if size < 2**31 else np.int64)
+    for column in columns:
+        n_levels = len(column.categories) + 1  # the last: missing
+        codes = column.codes
+        combined *= n_levels
+        combined += np.where(codes < 0, n_levels - 1, codes) if codes.min(initial=0) < 0 else codes
+    return _small_factorize(combined, size)[0]
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each group ``0, 1, ...`` of ``codes``
+    (``len(codes)`` for a number without rows). Read in growing blocks from
+    the top, stopping once every group has been seen (the groups of large
+    tables are usually all among their first rows)."""
+    n = len(codes)
+    first = np.full(int(codes.max(initial=-1)) + 1, n)
+    start, block = 0, 4096
+    while start < n and (first == n).any():
+        stop = min(start + block, n)
+        np.minimum.at(first, codes[start:stop], np.arange(start, stop))
+        start, block = stop, 4 * block
+    return first
+
+
+def grouped_moments(
+    codes: np.ndarray, n_groups: int, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
+    ``np.bincount`` (the deviations from the group mean squared in one
+    buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(codes, weights=values, minlength=n_groups) / n
+        deviation = np.take(mean, codes)
+        np.subtract(values, deviation, out=deviation)
+        np.multiply(deviation, deviation, out=deviation)
+        ss = np.bincount(codes, weights=deviation, minlength=n_groups)
+        sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+    return n, mean, sd
+
+
+def split_by_group(codes: np.ndarray, n_groups: int, values: np.ndarray) -> list[np.ndarray]:
+    """``values`` split into one array per group code ``0..n_groups-1``."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_groups)
+    return np.split(values[order], np.cumsum(counts)[:-1])

@@ -1,0 +1,144 @@
+"""Wilcoxon signed-rank test of many groups at once (:func:`_wilcoxon`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy import special, stats
+
+from ._grouping import split_by_group
+
+ZeroMethod = Literal["wilcox", "pratt", "zsplit"]
+
+
+def _wilcoxon(
+    codes: np.ndarray,
+    n_groups: int,
+    changes: np.ndarray,
+    zero_method: ZeroMethod,
+    correction: bool,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilcoxon signed-rank statistic and p-value per group: the groups
+    scipy tests by the normal approximation all at once
+    (:func:`_wilcoxon_asymptotic`), the others by scipy, one call each."""
+    statistic = np.full(n_groups, np.nan)
+    p_value = np.full(n_groups, np.nan)
+    sizes = np.bincount(codes, minlength=n_groups)
+    together = np.zeros(n_groups, dtype=bool)
+    if zero_method == "wilcox" and method in ("auto", "asymptotic"):
+        # scipy's "auto" takes the normal approximation above 50 pairs.
+        together = sizes > (0 if method == "asymptotic" else 50)
+        if together.any():
+            if together[sizes > 0].all():  # usual on large data: no rows to pick
+                stat, p = _wilcoxon_asymptotic(codes, n_groups, changes, correction)
+            else:
+                rows = together[codes]
+                stat, p = _wilcoxon_asymptotic(codes[rows], n_groups, changes[rows], correction)
+            statistic[together], p_value[together] = stat[together], p[together]
+    alone = np.flatnonzero(~together & (sizes > 0))
+    if alone.size:
+        rows = (~together)[codes]
+        parts = split_by_group(codes[rows], n_groups, changes[rows])
+        for g in alone:
+            d = parts[g]
+            if np.count_nonzero(d) == 0:
+                continue
+            res = stats.wilcoxon(d, zero_method=zero_method, correction=correction, method=method)
+            statistic[g] = res.statistic
+            p_value[g] = res.pvalue
+    return statistic, p_value
+
+
+def _wilcoxon_asymptotic(
+    codes: np.ndarray, n_groups: int, changes: np.ndarray, correction: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided Wilcoxon signed-rank test of every group by the normal
+    approximation, zero changes dropped (``zero_method="wilcox"``), from one
+    sort of (group, |change|) (:func:`_sorted_by_group_and_size`): scipy's
+    ``wilcoxon(method="asymptotic")`` arithmetic (average ranks of ties, the
+    tie term Σ (t³ - t) / 48 in the variance, continuity correction 0.5 /
+    se). NaN for groups without a nonzero change."""
+    nonzero = changes != 0
+    if not nonzero.all():
+        codes, changes = codes[nonzero], changes[nonzero]
+    codes, new_run, positive = _sorted_by_group_and_size(codes, n_groups, changes)
+    count = np.bincount(codes, minlength=n_groups).astype(float)
+    start = np.cumsum(count) - count  # first position of each group
+    run_first = np.flatnonzero(new_run)
+    # Ranks are multiples of 1/2, so these sums are exact in any order: R+
+    # from the positive changes, R- the rest of n (n + 1) / 2.
+    if run_first.size == codes.size:  # no ties: rank = 1-based position in the group
+        # R+ = sum over the positive changes of (position + 1), less the
+        # group's start for each of them.
+        position = np.flatnonzero(positive)
+        group = codes[position]
+        r_plus = np.bincount(group, weights=position + 1.0, minlength=n_groups)
+        r_plus -= start * np.bincount(group, minlength=n_groups)
+        ties = np.zeros(n_groups)
+    else:
+        run_length = np.diff(np.r_[run_first, codes.size])
+        run_group = codes[run_first]
+        # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
+        # times the positive changes in it.
+        run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
+        run_rank *= np.add.reduceat(positive, run_first)
+        r_plus = np.bincount(run_group, weights=run_rank, minlength=n_groups)
+        tied = run_length > 1
+        t = run_length[tied].astype(float)
+        ties = np.bincount(run_group[tied], weights=t * t * t - t, minlength=n_groups)
+    r_minus = count * (count + 1.0) / 2 - r_plus
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = count * (count + 1.0) * 0.25
+        se = np.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - ties / 2) / 24)
+        z = (r_plus - mean) / se
+        if correction:
+            z = z - np.sign(z) * 0.5 / se
+    p_value = np.clip(2 * special.ndtr(-np.abs(z)), 0, 1)
+    statistic = np.minimum(r_plus, r_minus)
+    empty = count == 0
+    return np.where(empty, np.nan, statistic), np.where(empty, np.nan, p_value)
+
+
+def _sorted_by_group_and_size(
+    codes: np.ndarray, n_groups: int, changes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The changes sorted by group, then by absolute size: the group of each
+    (sorted), whether each starts a run of equal (group, size), and whether
+    it is positive (as 0 / 1).
+
+    The sizes of nonzero finite changes are positive doubles, whose bit
+    patterns read as integers sort as the numbers do; when the group, the
+    bit pattern less the smallest one, and the sign fit in 63 bits, one
+    integer key holds all three and a plain sort (no permutation) orders
+    them. Otherwise a sort by size and then a stable one by group."""
+    size = np.abs(changes)
+    positive = changes > 0
+    if size.size == 0:
+        return codes, np.zeros(0, dtype=bool), positive.astype(np.int64)
+    bits = size.view(np.int64)
+    low, high = int(bits.min()), int(bits.max())
+    size_bits = (high - low).bit_length()
+    group_bits = max(int(n_groups) - 1, 1).bit_length()
+    # Bit patterns from 0x7FF0... up are infinities and NaNs.
+    if high < 0x7FF0000000000000 and size_bits + group_bits + 1 <= 63:
+        key = codes.astype(np.int64)
+        key <<= size_bits
+        key += bits  # (group << size_bits) + (bits - low): the low bits are free
+        key -= low
+        key <<= 1
+        key |= positive
+        key.sort()
+        positive = key & 1
+        key >>= 1
+        new_run = np.empty(key.size, dtype=bool)
+        new_run[0] = True
+        np.not_equal(key[1:], key[:-1], out=new_run[1:])
+        key >>= size_bits
+        return key, new_run, positive
+    order = np.argsort(size)
+    order = order[np.argsort(codes[order], kind="stable")]
+    codes, size = codes[order], size[order]
+    new_run = np.r_[True, (codes[1:] != codes[:-1]) | (size[1:] != size[:-1])]
+    return codes, new_run, positive[order].astype(np.int64)
