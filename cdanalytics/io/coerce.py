@@ -22,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .textbytes import arrow_text, edge_bytes, value_bytes
+
 __all__ = ["THOUSANDS_SEPARATOR", "Coerced", "NumberFormat", "coerce"]
 
 #: Rule of a count that looks written with a thousands separator ("1,000", "1.000").
@@ -138,8 +140,29 @@ def _parse_text(
 # -- per type -------------------------------------------------------------------------------
 
 
+def _may_need_trim(s: pd.Series) -> bool:
+    """Whether any value of a text column may start or end with whitespace.
+
+    Read from the raw bytes of an Arrow column (first and last byte of each
+    value: whitespace is a byte up to ``0x20``, or part of a multi-byte
+    character, ``0x80`` and above); ``True`` when not held that way.
+    """
+    chunks = arrow_text(s)
+    if chunks is None:
+        return True
+    if all(data.min() > 0x20 and data.max() < 0x80 for data in value_bytes(chunks)):
+        return False
+    return any(
+        bool(((edge <= 0x20) | (edge >= 0x80)).any())
+        for edges in edge_bytes(chunks)
+        for edge in edges
+    )
+
+
 def _trim(s: pd.Series) -> tuple[pd.Series, int]:
     """Text without surrounding whitespace, and how many values had some."""
+    if not _may_need_trim(s):
+        return s, 0
     array = pa.array(s.array) if s.dtype != object else pa.array(s, type=pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()

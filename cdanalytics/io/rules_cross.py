@@ -32,25 +32,62 @@ __all__ = [
 # -- across tables ---------------------------------------------------------------------------
 
 
-def _arrow_text(values: pd.Series) -> pa_arrow.Array:
+def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
+    """A column as Arrow ``large_string`` chunks (no copy when it is held that way)."""
     if not (pd.api.types.is_string_dtype(values.dtype) and values.dtype != object):
         values = values.astype("str")
     array = pa_arrow.array(values.array)
-    if isinstance(array, pa_arrow.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa_arrow.large_string())
+    if not isinstance(array, pa_arrow.ChunkedArray):
+        array = pa_arrow.chunked_array([array])
+    if array.type != pa_arrow.large_string():
+        array = array.cast(pa_arrow.large_string())
+    return array
+
+
+#: Share of rows starting a run of equal values up to which only each run's first value
+#: is looked up.
+_RUN_SHARE = 0.5
+
+
+def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
+    """The first value of each run of equal consecutive values, and each row's run.
+
+    A child table usually lists a participant's rows together (sessions,
+    measures), so looking up one value per run instead of one per row saves
+    most of the hashing. Empty values each start a run of their own. When
+    most rows start a run, the column is returned whole (run ``None``).
+    """
+    n = len(array)
+    if n < 2:
+        return array, None
+    same = pc.equal(array[1:], array[:-1]).fill_null(False)
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    starts[1:] = ~same.to_numpy(zero_copy_only=False)
+    if np.count_nonzero(starts) > _RUN_SHARE * n:
+        return array, None
+    run = np.cumsum(starts, dtype=np.int64)
+    run -= 1
+    return array.filter(pa_arrow.array(starts)), run
 
 
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
     """Position in ``lookup`` of the first row equal to each value (-1 for none or empty).
 
     One Arrow hash lookup for all the columns (the hash table of ``lookup``
-    is built once): far faster than pandas on millions of strings.
+    is built once), of one value per run of equal consecutive values: far
+    faster than pandas on millions of strings, and each identifier is hashed
+    once.
     """
-    values = pa_arrow.chunked_array([_arrow_text(c) for c in columns], pa_arrow.large_string())
-    found = pc.index_in(values, value_set=_arrow_text(lookup), skip_nulls=True)
+    texts = [_runs(_arrow_text(c)) for c in columns]
+    values = pa_arrow.chunked_array(
+        [chunk for heads, _ in texts for chunk in heads.chunks], pa_arrow.large_string()
+    )
+    known = _arrow_text(lookup).combine_chunks()
+    found = pc.index_in(values, value_set=known, skip_nulls=True)
     flat = found.fill_null(-1).to_numpy().astype(np.int64)
-    return np.split(flat, np.cumsum([len(c) for c in columns])[:-1])
+    parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
+    return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
 
 
 def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:

@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from .problems import ProblemLog, TableData
-from .schema import TableSchema, allowed_values, pandera_schema, table_schema
+from .schema import TableSchema, allowed_values, table_schema
 
 __all__ = [
     "before",
@@ -34,16 +33,6 @@ __all__ = [
 
 
 # -- per-column rules (the pandera schema) ---------------------------------------------------------
-
-
-def _rule_of_check(check: str) -> str:
-    if check == "not_nullable":
-        return "not_null"
-    if check.startswith("isin"):
-        return "allowed"
-    if check.startswith(("greater_than", "less_than")):
-        return "range"
-    return "type"
 
 
 def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | None) -> str:
@@ -85,35 +74,6 @@ def _column_masks(
     return masks
 
 
-def _pandera_problems(
-    data: TableData,
-    spec: TableSchema,
-    *,
-    programmes: Mapping[str, Any],
-    instruments: Mapping[str, Any],
-    log: ProblemLog,
-) -> None:
-    """Run the table's pandera schema and log what it finds (a confirmation of a clean table)."""
-    schema = pandera_schema(
-        data.name, programmes=programmes, instruments=instruments, unique_key=False
-    )
-    try:
-        schema.validate(data.frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases.dropna(subset=["column", "index"])
-        checks = cases["check"].astype(str)
-        cases = cases.assign(rule=checks.map({c: _rule_of_check(c) for c in checks.unique()}))
-        for (column, rule), group in cases.groupby(["column", "rule"], sort=False):
-            positions = group["index"].to_numpy(dtype=np.int64)
-            if rule == "not_null" and column in data.reported:
-                positions = positions[~data.reported[column][positions]]
-            allowed = allowed_values(
-                spec.column(column), programmes=programmes, instruments=instruments
-            )
-            message = _column_message(rule, spec, column, allowed)
-            log.add_rows(data, np.sort(positions), column=column, rule=rule, message=message)
-
-
 def check_columns(
     data: TableData,
     *,
@@ -126,11 +86,10 @@ def check_columns(
     The rules of the table's pandera schema (:func:`~cdanalytics.io.schema.pandera_schema`)
     are evaluated as boolean masks over whole columns, so a table with
     millions of bad values costs a few array operations and no failure-case
-    objects. A table in which they find nothing is then validated by pandera
-    itself, which also checks every dtype.
+    objects, and one pass over each column. (The tests check that pandera
+    finds the same rows; the load does not run it a second time.)
     """
     spec = table_schema(data.name)
-    found = False
     for col in spec.columns:
         if col.name not in data.frame.columns:
             continue
@@ -140,11 +99,8 @@ def check_columns(
             if rule == "not_null" and col.name in data.reported:
                 mask = mask & ~data.reported[col.name]
             if mask.any():
-                found = True
                 message = _column_message(rule, spec, col.name, allowed)
                 log.add_rows(data, mask, column=col.name, rule=rule, message=message)
-    if not found:
-        _pandera_problems(data, spec, programmes=programmes, instruments=instruments, log=log)
 
 
 # -- keys ------------------------------------------------------------------------------------

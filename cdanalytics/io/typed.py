@@ -76,12 +76,18 @@ def _missing_column_message(column: str, file: str, present: list[str], mapping_
 
 
 def _empty_column(col: ColumnSpec, n: int) -> pd.Series:
+    """A column absent from the file: its default in every row, else empty (no per-row objects)."""
     if col.default is not None:
-        values = pd.Series([col.default] * n, dtype="object")
-        return coerce(values, col.type).series
+        one = coerce(pd.Series([col.default] * min(n, 1), dtype="object"), col.type).series
+        return one.take(np.zeros(n, dtype=np.intp)).reset_index(drop=True)
     if col.type == "category":
-        return pd.Series(pd.Categorical([None] * n, categories=pd.Index([], dtype="str")))
-    return pd.Series([None] * n, dtype=col.dtype)
+        codes = np.full(n, -1, dtype=np.int8)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str")))
+    if col.dtype == "Int64":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool)))
+    if col.dtype == "boolean":
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, dtype=bool)))
+    return pd.Series(index=pd.RangeIndex(n), dtype=col.dtype)
 
 
 def _fill_default(values: pd.Series, default: Any) -> pd.Series:
