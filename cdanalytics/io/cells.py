@@ -92,6 +92,8 @@ def cell_problems(values: pd.Series) -> dict[str, np.ndarray]:
         if not (pd.api.types.is_string_dtype(categories.dtype) or categories.dtype == object):
             return {}
         masks = _masks_of_text(_text_array(pd.Series(categories.astype(str))))
+        if not any(mask.any() for mask in masks.values()):
+            return {}
         codes = values.cat.codes.to_numpy()
         at = np.where(codes < 0, len(categories), codes)
         return {rule: np.append(mask, False)[at] for rule, mask in masks.items()}

@@ -260,7 +260,11 @@ def _type_and_validate(
         instruments=instruments,
         log=log,
     )
-    parents.update(validate_services(tables, extract_date=manifest.extract_date, log=log))
+    parents.update(
+        validate_services(
+            tables, extract_date=manifest.extract_date, log=log, parent=parents.get("services")
+        )
+    )
     validate_practice(
         {name: tables[name] for name in PRACTICE_TABLES},
         extract_date=manifest.extract_date,

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .export import TABLES
+from .export import FAMILY_TABLES, TABLES
 from .problems import (
     PROBLEM_COLUMNS,
     TABLE_COLUMNS,
@@ -118,14 +118,16 @@ def validate_tables(
     -------
     dict
         Table name to the position in participants of each row's participant
-        (-1 when none), for the child tables; used to quarantine the rows of
-        a quarantined participant.
+        (-1 when none), for the child tables (and ``services`` when in
+        ``tables``: every table's identifiers are looked up together, once);
+        used to quarantine the rows of a quarantined participant.
     """
     participants = tables["participants"]
     known = participants.frame["participant_id"]
-    ids = {name: tables[name].frame["participant_id"] for name in TABLES}
-    positions = dict(zip(TABLES, first_positions(list(ids.values()), known), strict=True))
-    parents = {name: positions[name] for name in TABLES[1:]}
+    linked = [name for name in (*TABLES, *FAMILY_TABLES) if name in tables]
+    ids = {name: tables[name].frame["participant_id"] for name in linked}
+    positions = dict(zip(linked, first_positions(list(ids.values()), known), strict=True))
+    parents = {name: positions[name] for name in linked[1:]}
     codes = {name: participant_codes(ids[name], positions[name], len(known)) for name in TABLES}
     for name in TABLES:
         data = tables[name]
