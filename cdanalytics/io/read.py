@@ -50,6 +50,8 @@ NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan")
 
 _DELIMITERS = (",", ";", "\t")
 _DICT = pa.dictionary(pa.int32(), pa.string())
+# booleans as nullable booleans (else a column with an empty cell is Python objects)
+_BOOLEAN = {pa.bool_(): pd.BooleanDtype()}
 _PARSER_LOCATION = re.compile(r"Expected \d+ (?:columns|fields)(?: in line \d+)?, (?:got|saw) \d+")
 
 
@@ -168,7 +170,7 @@ def _csv_pyarrow(path: Path, encoding: str, delimiter: str, types: dict[str, Any
     )
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
         raise UnicodeDecodeError(encoding, b"", 0, 1, "column is not valid text")
-    return table.to_pandas(date_as_object=False)
+    return table.to_pandas(date_as_object=False, types_mapper=_BOOLEAN.get)
 
 
 def _csv_c_engine(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
@@ -308,7 +310,7 @@ def read_parquet_table(
         )
     except (OSError, pa.ArrowException) as exc:
         raise ExportError(f"{path.name} cannot be read as Parquet: {_reason(exc)}") from None
-    frame = arrow.to_pandas(date_as_object=False, types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    frame = arrow.to_pandas(date_as_object=False, types_mapper=_BOOLEAN.get)
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)

@@ -66,13 +66,13 @@ def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarr
     starts[1:] = ~same.to_numpy(zero_copy_only=False)
     if np.count_nonzero(starts) > _RUN_SHARE * n:
         return array, None
-    run = np.cumsum(starts, dtype=np.int64)
+    run = np.cumsum(starts, dtype=np.int32)
     run -= 1
     return array.filter(pa_arrow.array(starts)), run
 
 
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
-    """Position in ``lookup`` of the first row equal to each value (-1 for none or empty).
+    """Position in ``lookup`` of the first row equal to each value (-1 for none or empty), int32.
 
     One Arrow hash lookup for all the columns (the hash table of ``lookup``
     is built once), of one value per run of equal consecutive values: far
@@ -85,7 +85,7 @@ def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndar
     )
     known = _arrow_text(lookup).combine_chunks()
     found = pc.index_in(values, value_set=known, skip_nulls=True)
-    flat = found.fill_null(-1).to_numpy().astype(np.int64)
+    flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
     parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
     return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
 
@@ -93,13 +93,15 @@ def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndar
 def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:
     """An integer per distinct ``participant_id`` (-1 for empty), for key checks.
 
-    Known participants get their position in participants; unknown ids
-    (orphans) codes after those.
+    Known participants get their position in participants (``positions``
+    itself when every id is known or empty); unknown ids (orphans) codes
+    after those.
     """
-    codes = positions.copy()
     orphan = (positions < 0) & ids.notna().to_numpy()
-    if orphan.any():
-        codes[orphan] = n_participants + pd.factorize(ids[orphan])[0]
+    if not orphan.any():
+        return positions
+    codes = positions.astype(np.int64)
+    codes[orphan] = n_participants + pd.factorize(ids[orphan])[0]
     return codes
 
 
@@ -130,14 +132,16 @@ def _programme_table(
     return out
 
 
-def _aligned(participants: pd.DataFrame, columns: list[str], parent: np.ndarray) -> np.ndarray:
-    """Date columns of participants as days, one row per child row (NaN without participant).
+def _aligned(
+    participants: pd.DataFrame, columns: list[str], parent: np.ndarray
+) -> list[np.ndarray]:
+    """Date columns of participants as days, one value per child row (NaN without participant).
 
-    The columns are gathered together, one random access per child row.
+    Child rows usually come grouped by participant, so each gather reads
+    participants' days nearly in order.
     """
-    days = np.column_stack([to_days(participants[c]) for c in columns])
-    # a last row of NaN for parent -1 (also when participants is empty)
-    return np.vstack([days, np.full((1, len(columns)), np.nan)])[parent]
+    # a last slot of NaN for parent -1 (also when participants is empty)
+    return [np.append(to_days(participants[c]), np.float32(np.nan))[parent] for c in columns]
 
 
 def check_session_numbers(
@@ -202,17 +206,19 @@ def check_sessions(
 
     window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])
     is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
-    allowance = np.where(is_review, window[row_programme], 0.0)
+    allowance = np.where(is_review, window.astype(np.float32)[row_programme], np.float32(0))
     date = to_days(frame["session_date"])
-    episode = _aligned(participants, ["referral_date", "start_date", "end_date"], parent)
-    start, end = episode[:, 1], episode[:, 2]
+    referral, start, end = _aligned(
+        participants, ["referral_date", "start_date", "end_date"], parent
+    )
     attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
     before(
         data,
         "session_date",
-        np.ascontiguousarray(episode[:, 0]),
+        referral,
         "the participant's referral_date",
         log,
+        later_days=date,
         rule="session_outside_episode",
         advice="correct the session date or the referral date.",
     )
@@ -255,7 +261,7 @@ def check_sessions(
         log.add_rows(
             data, late, column="session_date", rule="session_outside_episode", message=message
         )
-    check_after_extract(data, ("session_date",), extract_date, log)
+    check_after_extract(data, ("session_date",), extract_date, log, days={"session_date": date})
 
 
 def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:

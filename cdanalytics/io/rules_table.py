@@ -111,21 +111,26 @@ def _codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(dtype=np.int64)
     if pd.api.types.is_integer_dtype(values.dtype):
-        return values.fillna(-1).to_numpy(dtype=np.int64)
+        return values.to_numpy(dtype=np.int64, na_value=-1)
     return pd.factorize(values)[0].astype(np.int64)
 
 
 #: Largest key space checked with a bitmap (one byte per possible key) before sorting.
 _BITMAP_KEYS = 400_000_000
+#: Largest bitmap, in bytes per row checked: a larger one costs more in fresh
+#: memory pages than sorting the keys does.
+_BITMAP_PER_ROW = 8
 
 
 def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     """Mask of rows whose combined codes occur more than once (rows with -1 never).
 
-    The codes are combined into one integer per row. When the key space is
-    small enough a bitmap shows in one pass whether every key is distinct
-    (the usual case); otherwise, or to find the duplicates, the keys are
-    sorted. Both are far cheaper than hashing millions of rows.
+    The codes are combined into one integer per row. Keys already in strictly
+    increasing order (a table sorted by its key) are distinct, seen in one
+    comparison of neighbours; when the key space is small enough a bitmap
+    shows in one pass whether every key is distinct (the usual case);
+    otherwise, or to find the duplicates, the keys are sorted. All are far
+    cheaper than hashing millions of rows.
     """
     complete = np.logical_and.reduce([c >= 0 for c in codes])
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
@@ -140,7 +145,9 @@ def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     for c, size in zip(codes[1:], sizes[1:], strict=True):
         combined *= size
         combined += c[rows]
-    if space <= _BITMAP_KEYS:
+    if len(combined) < 2 or bool((combined[1:] > combined[:-1]).all()):
+        return out
+    if space <= min(_BITMAP_KEYS, _BITMAP_PER_ROW * len(combined)):
         seen = np.zeros(int(space), dtype=bool)
         seen[combined] = True
         if int(np.count_nonzero(seen)) == len(combined):
@@ -216,8 +223,9 @@ def to_days(dates: pd.Series) -> np.ndarray:
     memory of float64.
     """
     values = dates.to_numpy()
-    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{np.datetime_data(values.dtype)[0]}]")
-    days = np.floor_divide(values.view(np.int64), per_day.astype(np.int64)).astype(np.float32)
+    unit = np.datetime_data(values.dtype)[0]
+    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
+    days = np.floor_divide(values.view(np.int64), per_day).astype(np.float32)
     days[np.isnat(values)] = np.nan
     return days
 
@@ -245,10 +253,16 @@ def before(
     *,
     rule: str,
     advice: str,
+    later_days: np.ndarray | None = None,
 ) -> None:
-    """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows)."""
+    """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows).
+
+    ``later_days``: column ``later`` as days (:func:`to_days`), when already computed.
+    """
+    if later_days is None:
+        later_days = to_days(data.frame[later])
     with np.errstate(invalid="ignore"):
-        positions = np.flatnonzero(to_days(data.frame[later]) < earlier)
+        positions = np.flatnonzero(later_days < earlier)
     if len(positions):
         text = day_text(earlier[positions])
         text.index = positions
@@ -283,16 +297,24 @@ def check_participant_dates(data: TableData, extract_date: pd.Timestamp, log: Pr
 
 
 def check_after_extract(
-    data: TableData, columns: tuple[str, ...], extract_date: pd.Timestamp, log: ProblemLog
+    data: TableData,
+    columns: tuple[str, ...],
+    extract_date: pd.Timestamp,
+    log: ProblemLog,
+    days: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Rule ``after_extract``: nothing can be dated after the extract date."""
+    """Rule ``after_extract``: nothing can be dated after the extract date.
+
+    ``days``: columns already converted by :func:`to_days`, by name.
+    """
     if pd.isna(extract_date):
         return
     day = extract_date.strftime("%Y-%m-%d")
     limit = (extract_date - pd.Timestamp("1970-01-01")).days
     for column in columns:
         with np.errstate(invalid="ignore"):
-            late = to_days(data.frame[column]) > limit
+            known = None if days is None else days.get(column)
+            late = (to_days(data.frame[column]) if known is None else known) > limit
         log.add_rows(
             data,
             late,
