@@ -355,7 +355,8 @@ def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
         unit = np.datetime_data(values.dtype)[0]
         day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
         ints = values.to_numpy().view(np.int64)
-        if (ints[values.notna().to_numpy()] % day).any():
+        rest = ints % day  # NaT has a remainder too: look closer only then
+        if rest.any() and rest[values.notna().to_numpy()].any():
             values = values.dt.normalize()
         return Coerced(values, np.zeros(len(s), dtype=bool))
     if not _is_text(s):

@@ -109,7 +109,7 @@ def check_columns(
 def _codes(values: pd.Series) -> np.ndarray:
     """Integer codes of a key column (-1 for empty)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(dtype=np.int64)
+        return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.to_numpy(dtype=np.int64, na_value=-1)
     return pd.factorize(values)[0].astype(np.int64)
@@ -132,9 +132,13 @@ def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     otherwise, or to find the duplicates, the keys are sorted. All are far
     cheaper than hashing millions of rows.
     """
-    complete = np.logical_and.reduce([c >= 0 for c in codes])
+    n = len(codes[0])
+    if any(len(c) and c.min() < 0 for c in codes):
+        complete = np.logical_and.reduce([c >= 0 for c in codes])
+    else:
+        complete = np.ones(n, dtype=bool)
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
-    out = np.zeros(len(complete), dtype=bool)
+    out = np.zeros(n, dtype=bool)
     space = np.prod([float(s) for s in sizes])
     if space >= 2.0**62:
         frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
@@ -143,8 +147,9 @@ def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     rows = slice(None) if complete.all() else complete
     combined = codes[0][rows].astype(np.int64)
     for c, size in zip(codes[1:], sizes[1:], strict=True):
-        combined *= size
-        combined += c[rows]
+        if size > 1:  # a column with one value tells no rows apart
+            combined *= size
+            combined += c[rows]
     if len(combined) < 2 or bool((combined[1:] > combined[:-1]).all()):
         return out
     if space <= min(_BITMAP_KEYS, _BITMAP_PER_ROW * len(combined)):
@@ -174,7 +179,11 @@ def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) 
     codes = [
         id_codes
         if column == "participant_id" and id_codes is not None
-        else _codes(data.frame[column]) + (column in optional)
+        else (
+            _codes(data.frame[column]).astype(np.int64) + 1
+            if column in optional
+            else _codes(data.frame[column])
+        )
         for column in spec.key
     ]
     dup = duplicated_keys(codes)
