@@ -103,9 +103,10 @@ def _codes_uniques(
     text = text.where(text != "")
     if labels:
         text = text.replace(dict(labels))
-    empty = np.append(text.isna().to_numpy(), True)
-    codes = np.asarray(codes, dtype=np.int64)
-    codes = np.where(empty[np.where(codes < 0, len(text), codes)], -1, codes)
+    empty = text.isna().to_numpy()
+    codes = np.asarray(codes)
+    if empty.any():  # values empty after stripping or relabelling: code -1 too
+        codes = np.where(np.append(empty, True)[codes], -1, codes)
     return codes, text.astype("str")
 
 
@@ -131,10 +132,14 @@ def _parse_text(
     codes, uniques = _codes_uniques(s, labels)
     parsed, bad, note, *rest = parse(uniques)
     values = pd.api.extensions.take(parsed, codes, allow_fill=True)
-    at = np.where(codes < 0, -1, codes)
-    bad_rows = np.append(np.asarray(bad, dtype=bool), False)[at]
-    flags = {rule: np.append(mask, False)[at] for rule, mask in (rest[0] if rest else {}).items()}
-    return Coerced(pd.Series(values), bad_rows, note, flags)
+
+    def per_row(mask: np.ndarray) -> np.ndarray:
+        # code -1 (empty) takes the last slot, never set
+        mask = np.asarray(mask, dtype=bool)
+        return np.append(mask, False)[codes] if mask.any() else np.zeros(len(codes), dtype=bool)
+
+    flags = {rule: per_row(mask) for rule, mask in (rest[0] if rest else {}).items()}
+    return Coerced(pd.Series(values), per_row(bad), note, flags)
 
 
 # -- per type -------------------------------------------------------------------------------

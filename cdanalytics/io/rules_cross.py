@@ -154,19 +154,22 @@ def check_session_numbers(
     """Rule ``session_number``: at most the programme's count of that session type."""
     types = data.frame["session_type"]
     type_codes = types.cat.codes.to_numpy()
-    limit = np.full(len(type_codes), np.nan)
     valid = table_schema("sessions").column("session_type").allowed or ()
+    # one row per session type (a last row for none), one column per programme
+    # (a last column for none): every row's limit in one gather
+    table = np.full(
+        (len(types.cat.categories) + 1, len(participants["programme"].cat.categories) + 1), np.nan
+    )
     for i, kind in enumerate(types.cat.categories):
         if kind not in valid:
             continue  # reported by the allowed-values rule
         if kind == "review":
-            counts = _programme_table(participants, programmes, lambda e: e["review"]["count"])
+            table[i] = _programme_table(participants, programmes, lambda e: e["review"]["count"])
         else:
-            counts = _programme_table(
+            table[i] = _programme_table(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
-        rows = type_codes == i
-        limit[rows] = counts[row_programme[rows]]
+    limit = table[type_codes, row_programme]
     number = data.frame["session_number"].to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         positions = np.flatnonzero(number > limit)
