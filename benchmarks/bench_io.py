@@ -41,6 +41,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(machine())
+    # the CLI sets it to 0 before numpy loads (cdanalytics/cli); it applies to both sides here
+    print(f"NUMPY_MADVISE_HUGEPAGE={os.environ.get('NUMPY_MADVISE_HUGEPAGE', '(unset)')}")
     if args.bad_rows:
         bad_rows_bench(args.bad_rows)
         return
