@@ -282,6 +282,9 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if _is_text(s) or labels:
         return _parse_text(s, lambda texts: _integers(texts, fmt), labels)
     if pd.api.types.is_integer_dtype(s.dtype):
+        if s.dtype == np.int64:  # no empty value: the same numbers, not copied
+            values = pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool))
+            return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
     number = _number(s, None)
     values = number.series.to_numpy(float, copy=True)
@@ -352,6 +355,17 @@ def _date_parser(date_format: str | None) -> Callable:
     return parse
 
 
+def _off_midnight(ints: np.ndarray, day: int, empty: np.ndarray) -> bool:
+    """Whether any non-empty time stamp (``ints`` in units with ``day`` to a day)
+    is not at midnight; in blocks, so that no temporary is as long as the column."""
+    block = 1 << 20
+    for start in range(0, len(ints), block):
+        rest = ints[start : start + block] % day
+        if rest.any() and rest[~empty[start : start + block]].any():
+            return True
+    return False
+
+
 def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
     if pd.api.types.is_datetime64_any_dtype(s.dtype) and not labels:
         values = s.reset_index(drop=True)
@@ -360,8 +374,7 @@ def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
         unit = np.datetime_data(values.dtype)[0]
         day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
         ints = values.to_numpy().view(np.int64)
-        rest = ints % day  # NaT has a remainder too: look closer only then
-        if rest.any() and rest[values.notna().to_numpy()].any():
+        if _off_midnight(ints, day, values.isna().to_numpy()):
             values = values.dt.normalize()
         return Coerced(values, np.zeros(len(s), dtype=bool))
     if not _is_text(s):

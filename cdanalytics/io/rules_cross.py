@@ -158,7 +158,9 @@ def check_session_numbers(
     # one row per session type (a last row for none), one column per programme
     # (a last column for none): every row's limit in one gather
     table = np.full(
-        (len(types.cat.categories) + 1, len(participants["programme"].cat.categories) + 1), np.nan
+        (len(types.cat.categories) + 1, len(participants["programme"].cat.categories) + 1),
+        np.nan,
+        dtype=np.float32,  # counts are small whole numbers
     )
     for i, kind in enumerate(types.cat.categories):
         if kind not in valid:
@@ -170,7 +172,8 @@ def check_session_numbers(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
     limit = table[type_codes, row_programme]
-    number = data.frame["session_number"].to_numpy(dtype=float, na_value=np.nan)
+    # float32: exact to 2**24, and a larger number is above every limit all the same
+    number = data.frame["session_number"].to_numpy(dtype=np.float32, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         positions = np.flatnonzero(number > limit)
     if not len(positions):
