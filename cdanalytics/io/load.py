@@ -136,11 +136,21 @@ def _refuse_identifiers(frames: Mapping[str, tuple[pd.DataFrame, str]]) -> None:
 def _final_categories(
     frame: pd.DataFrame, name: str, programmes: Mapping[str, Any], instruments: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Enumerated columns get their full list of allowed values as categories."""
+    """Enumerated columns get their full list of allowed values as categories.
+
+    As ``cat.set_categories`` (a value outside the list becomes empty), by a
+    lookup from each old category to its new code: no column-long temporary.
+    """
     for col in table_schema(name).columns:
         allowed = allowed_values(col, programmes=programmes, instruments=instruments)
         if col.type == "category" and allowed is not None:
-            frame[col.name] = frame[col.name].cat.set_categories(list(allowed), ordered=col.ordered)
+            values = frame[col.name]
+            new = pd.Index(list(allowed))
+            # old code -> new code; the last slot for code -1 (empty)
+            lookup = np.append(new.get_indexer(values.cat.categories), -1)
+            lookup = lookup.astype(np.int8 if len(new) < 127 else np.int32)
+            codes = lookup[values.cat.codes.to_numpy()]
+            frame[col.name] = pd.Categorical.from_codes(codes, categories=new, ordered=col.ordered)
     return frame
 
 
