@@ -112,6 +112,7 @@ def _read_table(
                 f"already named {clash[0]!r}; remove one of them or change the mapping."
             )
         raw.frame = raw.frame.rename(columns=mapping.columns)
+        raw.whole_days = frozenset(mapping.columns.get(c, c) for c in raw.whole_days)
     return raw
 
 

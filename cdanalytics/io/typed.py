@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import DataQualityWarning
 from .cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems, printable
-from .coerce import THOUSANDS_SEPARATOR, NumberFormat, coerce
+from .coerce import THOUSANDS_SEPARATOR, Coerced, NumberFormat, coerce
 from .mapping import SiteMapping
 from .problems import TYPE_WORDS, Problem, ProblemLog, TableData
 from .read import RawTable
@@ -156,16 +156,27 @@ def _type_column(
     log: ProblemLog,
     notes: list[str],
     trimmed: dict[str, int],
+    whole_days: bool = False,
 ) -> pd.Series:
     mapping = site.table(data.name)
     source = _checked_cells(data, col.name, source, log)
-    typed = coerce(
-        source,
-        col.type,
-        labels=mapping.labels.get(col.name),
-        date_format=site.date_format_for(data.name, col.name),
-        number_format=site.number_format,
-    )
+    labels = mapping.labels.get(col.name)
+    if (
+        whole_days
+        and col.type == "date"
+        and not labels
+        and pd.api.types.is_datetime64_dtype(source.dtype)
+    ):
+        # dates by the file's own type: already at midnight, nothing unreadable
+        typed = Coerced(source.reset_index(drop=True), np.zeros(len(source), dtype=bool))
+    else:
+        typed = coerce(
+            source,
+            col.type,
+            labels=labels,
+            date_format=site.date_format_for(data.name, col.name),
+            number_format=site.number_format,
+        )
     if typed.note:
         notes.append(f"{data.file}, {mapping.source_name(col.name)}: {typed.note}.")
     if typed.trimmed:
@@ -249,7 +260,9 @@ def type_table(
                 data.reported[col.name] = np.ones(n, dtype=bool)
             columns[col.name] = _empty_column(col, n)
             continue
-        columns[col.name] = _type_column(data, col, raw.frame[col.name], site, log, notes, trimmed)
+        columns[col.name] = _type_column(
+            data, col, raw.frame[col.name], site, log, notes, trimmed, col.name in raw.whole_days
+        )
     if raw is not None:
         for extra in raw.frame.columns.difference(list(spec.names), sort=False):
             labels = mapping.labels.get(extra)
