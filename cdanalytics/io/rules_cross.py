@@ -133,15 +133,24 @@ def _programme_table(
 
 
 def _aligned(
-    participants: pd.DataFrame, columns: list[str], parent: np.ndarray
+    participants: pd.DataFrame,
+    columns: list[str],
+    parent: np.ndarray,
+    days: Mapping[str, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Date columns of participants as days, one value per child row (NaN without participant).
 
     Child rows usually come grouped by participant, so each gather reads
-    participants' days nearly in order.
+    participants' days nearly in order. ``days``: columns already converted.
     """
-    # a last slot of NaN for parent -1 (also when participants is empty)
-    return [np.append(to_days(participants[c]), np.float32(np.nan))[parent] for c in columns]
+    days = days or {}
+    out = []
+    for c in columns:
+        known = days.get(c)
+        per_participant = to_days(participants[c]) if known is None else known
+        # a last slot of NaN for parent -1 (also when participants is empty)
+        out.append(np.append(per_participant, np.float32(np.nan))[parent])
+    return out
 
 
 def check_session_numbers(
@@ -202,8 +211,12 @@ def check_sessions(
     programmes: Mapping[str, Any],
     extract_date: pd.Timestamp,
     log: ProblemLog,
+    participant_days: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Rules ``session_number``, ``session_outside_episode`` and ``after_extract``."""
+    """Rules ``session_number``, ``session_outside_episode`` and ``after_extract``.
+
+    ``participant_days``: participants' date columns as days, when already computed.
+    """
     frame = data.frame
     prog_codes = participants["programme"].cat.codes.to_numpy()
     # -1 (no participant, empty programme) indexes the last slot of the programme tables
@@ -215,7 +228,7 @@ def check_sessions(
     allowance = np.where(is_review, window.astype(np.float32)[row_programme], np.float32(0))
     date = to_days(frame["session_date"])
     referral, start, end = _aligned(
-        participants, ["referral_date", "start_date", "end_date"], parent
+        participants, ["referral_date", "start_date", "end_date"], parent, participant_days
     )
     attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
     before(
@@ -274,14 +287,16 @@ def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -
     """Rules ``proven_before_event``, ``disposal_unproven`` (a disposal on an
     event without a ``proven_date``: a sentence or caution proves the
     offence) and ``after_extract``."""
+    days = {c: to_days(data.frame[c]) for c in ("event_date", "proven_date")}
     before(
         data,
         "proven_date",
-        to_days(data.frame["event_date"]),
+        days["event_date"],
         "event_date",
         log,
         rule="proven_before_event",
         advice="an offence is proven on or after the day it was committed; correct one date.",
+        later_days=days["proven_date"],
     )
     frame = data.frame
     if "disposal" in frame:
@@ -296,4 +311,4 @@ def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -
                 "proven_date is empty; fill in the date it was proven, or empty the disposal."
             ),
         )
-    check_after_extract(data, ("event_date", "proven_date"), extract_date, log)
+    check_after_extract(data, ("event_date", "proven_date"), extract_date, log, days=days)

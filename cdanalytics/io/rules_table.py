@@ -18,6 +18,7 @@ from .problems import ProblemLog, TableData
 from .schema import TableSchema, allowed_values, table_schema
 
 __all__ = [
+    "PARTICIPANT_DATES",
     "before",
     "check_after_extract",
     "check_columns",
@@ -288,30 +289,44 @@ def before(
         log.add_rows(data, positions, column=later, rule=rule, message=message)
 
 
-def check_participant_dates(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
-    """Rule ``date_order`` (referral <= start <= end) and ``after_extract``."""
-    frame = data.frame
+#: Date columns of participants that the rules compare, converted to days once.
+PARTICIPANT_DATES: tuple[str, ...] = ("referral_date", "start_date", "end_date", "index_date")
+
+
+def check_participant_dates(
+    data: TableData,
+    extract_date: pd.Timestamp,
+    log: ProblemLog,
+    days: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Rule ``date_order`` (referral <= start <= end) and ``after_extract``.
+
+    ``days``: the columns of :data:`PARTICIPANT_DATES` as days (:func:`to_days`),
+    when already computed.
+    """
+    if days is None:
+        days = {c: to_days(data.frame[c]) for c in PARTICIPANT_DATES}
     before(
         data,
         "start_date",
-        to_days(frame["referral_date"]),
+        days["referral_date"],
         "referral_date",
         log,
         rule="date_order",
         advice="an episode starts after its referral; correct one of the two dates.",
+        later_days=days["start_date"],
     )
     before(
         data,
         "end_date",
-        to_days(frame["start_date"]),
+        days["start_date"],
         "start_date",
         log,
         rule="date_order",
         advice="an episode ends on or after its start; correct one of the two dates.",
+        later_days=days["end_date"],
     )
-    check_after_extract(
-        data, ("referral_date", "start_date", "end_date", "index_date"), extract_date, log
-    )
+    check_after_extract(data, PARTICIPANT_DATES, extract_date, log, days=days)
 
 
 def check_after_extract(

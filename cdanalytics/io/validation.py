@@ -69,12 +69,14 @@ from .rules_cross import (
     participant_codes,
 )
 from .rules_table import (
+    PARTICIPANT_DATES,
     check_after_extract,
     check_columns,
     check_key,
     check_measures,
     check_participant_dates,
     check_required_when,
+    to_days,
 )
 from .validation_report import ValidationReport
 
@@ -136,7 +138,8 @@ def validate_tables(
             check_orphans(data, parents[name], log)
         check_key(data, id_codes=codes[name], log=log)
         check_required_when(data, log)
-    check_participant_dates(participants, extract_date, log)
+    days = {c: to_days(participants.frame[c]) for c in PARTICIPANT_DATES}  # once for all rules
+    check_participant_dates(participants, extract_date, log, days=days)
     check_sessions(
         tables["sessions"],
         participants.frame,
@@ -144,6 +147,7 @@ def validate_tables(
         programmes,
         extract_date,
         log,
+        participant_days=days,
     )
     check_measures(tables["measures"], instruments, log)
     check_after_extract(tables["measures"], ("measured_on",), extract_date, log)
