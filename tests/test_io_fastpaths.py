@@ -105,3 +105,28 @@ def test_duplicated_keys_equal_pandas(seed):
     frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
     expected[complete] = frame.duplicated(keep=False).to_numpy()
     assert duplicated_keys(codes).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fixed_width_identifiers_are_looked_up_as_integers_exactly(seed):
+    rng = np.random.default_rng(seed)
+    width = int(rng.integers(1, 10))  # 9: wider than 8 bytes, looked up as text
+    alphabet = np.array(list("AB0é"))  # é: two bytes, a width in bytes not characters
+
+    def ids(n):
+        return ["".join(rng.choice(alphabet[:3], size=width)) for _ in range(n)]
+
+    known = pd.Series(ids(8), dtype="str")
+    columns = []
+    for _ in range(3):
+        values = ids(int(rng.integers(0, 25)))
+        if rng.random() < 0.5:
+            values = list(np.repeat(values, rng.integers(1, 5, size=len(values))))
+        if rng.random() < 0.2 and values:
+            values[0] = "é" * width  # another byte width: the text path
+        columns.append(pd.Series(values, dtype="str"))
+    first = {}
+    for position, value in enumerate(known):
+        first.setdefault(value, position)
+    for column, found in zip(columns, first_positions(columns, known), strict=True):
+        assert found.tolist() == [first.get(v, -1) for v in column]

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from .problems import ProblemLog, TableData
 from .rules_table import before, check_after_extract, day_text, number_text, to_days
 from .schema import table_schema
+from .textbytes import fixed_width_keys
 
 __all__ = [
     "check_events",
@@ -71,6 +72,39 @@ def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarr
     return array.filter(pa_arrow.array(starts)), run
 
 
+def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """As :func:`_runs`, for integer keys."""
+    n = len(keys)
+    if n < 2:
+        return keys, None
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    if np.count_nonzero(starts) > _RUN_SHARE * n:
+        return keys, None
+    run = np.cumsum(starts, dtype=np.int32)
+    run -= 1
+    return keys[starts], run
+
+
+def _fixed_width_positions(
+    texts: list[pa_arrow.ChunkedArray], known: pa_arrow.ChunkedArray
+) -> list[np.ndarray] | None:
+    """:func:`first_positions` through integer keys, when every identifier has
+    one byte width of at most 8 (else ``None``)."""
+    fixed = [fixed_width_keys(t.chunks) for t in [*texts, known]]
+    if any(f is None for f in fixed) or len({w for w, _ in fixed if w is not None}) > 1:
+        return None
+    keys = [k for _, k in fixed]
+    columns, known_keys = keys[:-1], keys[-1]
+    runs = [_integer_runs(keys) for keys in columns]
+    heads = np.concatenate([h for h, _ in runs]) if runs else np.empty(0, np.uint64)
+    found = pc.index_in(pa_arrow.array(heads), value_set=pa_arrow.array(known_keys))
+    flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    parts = np.split(flat, np.cumsum([len(h) for h, _ in runs])[:-1])
+    return [part if run is None else part[run] for part, (_, run) in zip(parts, runs, strict=True)]
+
+
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
     """Position in ``lookup`` of the first row equal to each value (-1 for none or empty), int32.
 
@@ -79,12 +113,16 @@ def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndar
     faster than pandas on millions of strings, and each identifier is hashed
     once.
     """
-    texts = [_runs(_arrow_text(c)) for c in columns]
+    arrow = [_arrow_text(c) for c in columns]
+    known_text = _arrow_text(lookup)
+    fixed = _fixed_width_positions(arrow, known_text)
+    if fixed is not None:
+        return fixed
+    texts = [_runs(a) for a in arrow]
     values = pa_arrow.chunked_array(
         [chunk for heads, _ in texts for chunk in heads.chunks], pa_arrow.large_string()
     )
-    known = _arrow_text(lookup).combine_chunks()
-    found = pc.index_in(values, value_set=known, skip_nulls=True)
+    found = pc.index_in(values, value_set=known_text.combine_chunks(), skip_nulls=True)
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
     parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
     return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
