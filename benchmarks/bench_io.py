@@ -19,8 +19,12 @@ process with its own peak memory:
 Targets (issue 2, 2-core machine): Parquet load + validation within 5x the
 plain read and under 6 GB peak; CSV load within 3x pandas' pyarrow read.
 Issue 16: within 1.5x of the plain read for both. With ``--interleaved``
-the plain read and the load are timed alternately (read, load, read, load,
-...), median of three, wall and CPU time, with the load average.
+the plain read and the load are timed alternately (load, read, load, read,
+...), each in a fresh forked child, median of three, wall and CPU time
+(user + system), with the load average, and one ``RATIO`` line per format;
+``--formats parquet`` (or ``csv``) times one format only::
+
+    python benchmarks/bench_io.py --interleaved [--formats parquet,csv]
 
 With ``--bad-rows N`` it times instead ``cdanalytics validate`` (strict, and
 with ``--quarantine``) on an export whose N session rows each break five
@@ -37,6 +41,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -146,27 +151,37 @@ def main() -> None:
         help="time validate on N all-bad session rows instead",
     )
     parser.add_argument("--interleaved", action="store_true", help="ABAB, median of three")
+    parser.add_argument(
+        "--formats",
+        default="parquet,csv",
+        help="with --interleaved: the formats to time, comma-separated (default parquet,csv)",
+    )
     args = parser.parse_args()
     print(machine())
+    # the CLI sets it to 0 before numpy loads (cdanalytics/cli); it applies to both sides here
+    print(f"NUMPY_MADVISE_HUGEPAGE={os.environ.get('NUMPY_MADVISE_HUGEPAGE', '(unset)')}")
     if args.bad_rows:
         bad_rows_bench(args.bad_rows)
         return
     if args.interleaved:
-        parquet = synthetic_export(args.participants, "parquet")
-        csv = synthetic_export(args.participants, "csv")
+        formats = [f.strip() for f in args.formats.split(",") if f.strip()]
         n = f"{args.participants:,} participants"
-        compare(
-            f"load + validation, Parquet, {n}",
-            lambda: ours(parquet),
-            lambda: plain_parquet(parquet),
-            "pd.read_parquet",
-        )
-        compare(
-            f"load + validation, CSV, {n}",
-            lambda: ours(csv),
-            lambda: plain_csv(csv),
-            'pd.read_csv(engine="pyarrow")',
-        )
+        if "parquet" in formats:
+            parquet = synthetic_export(args.participants, "parquet")
+            compare(
+                f"load + validation, Parquet, {n}",
+                lambda: ours(parquet),
+                lambda: plain_parquet(parquet),
+                "pd.read_parquet",
+            )
+        if "csv" in formats:
+            csv = synthetic_export(args.participants, "csv")
+            compare(
+                f"load + validation, CSV, {n}",
+                lambda: ours(csv),
+                lambda: plain_csv(csv),
+                'pd.read_csv(engine="pyarrow")',
+            )
         return
     parquet = synthetic_export(args.participants, "parquet")
     csv = synthetic_export(args.participants, "csv")

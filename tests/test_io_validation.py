@@ -471,3 +471,68 @@ def test_plain_counts_and_whole_decimals_are_still_read(tmp_path):
     frames["participants"].loc[1, "prior_offences"] = "12,0"
     export = load_export(write_csv_export(tmp_path / "x", frames))
     assert export.participants["prior_offences"].tolist()[:2] == [100, 12]
+
+
+def _pandera_rule(check: str) -> str:
+    if check == "not_nullable":
+        return "not_null"
+    if check.startswith("isin"):
+        return "allowed"
+    if check.startswith(("greater_than", "less_than")):
+        return "range"
+    return "type"
+
+
+@pytest.mark.parametrize("table", ["participants", "sessions", "measures", "events"])
+def test_column_rules_find_exactly_the_rows_pandera_finds(tmp_path, table):
+    """The loader evaluates the pandera schema's column rules as masks and
+    does not run pandera a second time; pandera (a second library) must
+    find the same (row, column, rule) on a table broken in every column."""
+    import pandera.pandas as pa
+
+    from cdanalytics.io.problems import ProblemLog, TableData
+    from cdanalytics.io.rules_table import check_columns
+    from cdanalytics.io.schema import pandera_schema, table_schema
+    from cdanalytics.synth import write_synthetic_export
+
+    folder = tmp_path / "export"
+    write_synthetic_export(folder, n_participants=120, seed=4)
+    export = load_export(folder)
+    frame = export.table(table).copy()
+    rng = np.random.default_rng(11)
+    for col in table_schema(table).columns:
+        values = frame[col.name].copy()
+        rows = rng.choice(len(frame), size=3, replace=False)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.cat.add_categories(["not_a_code"])
+            values.iloc[rows[:2]] = "not_a_code"
+        elif col.min is not None or col.max is not None:
+            values.iloc[rows[0]] = (col.min if col.min is not None else 0) - 5
+            values.iloc[rows[1]] = (col.max if col.max is not None else 0) + 5
+        values.iloc[rows[2]] = None
+        frame[col.name] = values
+    registries = export.registries
+    log = ProblemLog(None)
+    data = TableData(table, frame, np.arange(len(frame)) + 2, f"{table}.csv")
+    check_columns(
+        data, programmes=registries.programmes, instruments=registries.instruments, log=log
+    )
+    found = log.frame()
+    ours = set(zip(found["position"].astype(int), found["column"], found["rule"], strict=True))
+    schema = pandera_schema(
+        table,
+        programmes=registries.programmes,
+        instruments=registries.instruments,
+        unique_key=False,
+    )
+    with pytest.raises(pa.errors.SchemaErrors) as info:
+        schema.validate(frame, lazy=True)
+    cases = info.value.failure_cases.dropna(subset=["column", "index"])
+    theirs = {
+        (int(index), column, _pandera_rule(str(check)))
+        for index, column, check in zip(
+            cases["index"], cases["column"], cases["check"], strict=True
+        )
+    }
+    assert {rule for _, _, rule in ours} >= {"not_null", "allowed"}
+    assert ours == theirs

@@ -8,7 +8,10 @@ value is never data. Both are problems of their own rule, so the person
 fixing the export knows what to look for.
 
 Every check runs once per distinct value (categoricals) or in Arrow's
-linear-time regular-expression engine (RE2), never row by row in Python.
+linear-time regular-expression engine (RE2), never row by row in Python. A
+text column whose raw bytes hold neither a control character nor ``#`` (which
+every error value starts with) cannot have either problem and is passed by
+one scan of its bytes (:mod:`cdanalytics.io.textbytes`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .textbytes import arrow_text, value_bytes
 
 __all__ = [
     "CONTROL_CHARACTER",
@@ -87,6 +92,8 @@ def cell_problems(values: pd.Series) -> dict[str, np.ndarray]:
         if not (pd.api.types.is_string_dtype(categories.dtype) or categories.dtype == object):
             return {}
         masks = _masks_of_text(_text_array(pd.Series(categories.astype(str))))
+        if not any(mask.any() for mask in masks.values()):
+            return {}
         codes = values.cat.codes.to_numpy()
         at = np.where(codes < 0, len(categories), codes)
         return {rule: np.append(mask, False)[at] for rule, mask in masks.items()}
@@ -94,7 +101,19 @@ def cell_problems(values: pd.Series) -> dict[str, np.ndarray]:
         return {}
     if not len(values):
         return {}
+    chunks = arrow_text(values)
+    if chunks is not None and not any(map(_may_hold_problem, value_bytes(chunks))):
+        none = np.zeros(len(values), dtype=bool)
+        return {EXCEL_ERROR: none, CONTROL_CHARACTER: none}
     return _masks_of_text(_text_array(values))
+
+
+def _may_hold_problem(data: np.ndarray) -> bool:
+    """Whether these UTF-8 bytes may hold a control character or an Excel
+    error value (a ``#``; a byte below ``0x20`` stands for a control
+    character or tab, line feed, carriage return)."""
+    low = int(data.min())
+    return low < 0x20 or (low <= ord("#") and bool((data == ord("#")).any()))
 
 
 def printable(values: pd.Series) -> pd.Series:

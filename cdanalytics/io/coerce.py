@@ -22,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .textbytes import arrow_text, edge_bytes, value_bytes
+
 __all__ = ["THOUSANDS_SEPARATOR", "Coerced", "NumberFormat", "coerce"]
 
 #: Rule of a count that looks written with a thousands separator ("1,000", "1.000").
@@ -101,9 +103,10 @@ def _codes_uniques(
     text = text.where(text != "")
     if labels:
         text = text.replace(dict(labels))
-    empty = np.append(text.isna().to_numpy(), True)
-    codes = np.asarray(codes, dtype=np.int64)
-    codes = np.where(empty[np.where(codes < 0, len(text), codes)], -1, codes)
+    empty = text.isna().to_numpy()
+    codes = np.asarray(codes)
+    if empty.any():  # values empty after stripping or relabelling: code -1 too
+        codes = np.where(np.append(empty, True)[codes], -1, codes)
     return codes, text.astype("str")
 
 
@@ -129,17 +132,42 @@ def _parse_text(
     codes, uniques = _codes_uniques(s, labels)
     parsed, bad, note, *rest = parse(uniques)
     values = pd.api.extensions.take(parsed, codes, allow_fill=True)
-    at = np.where(codes < 0, -1, codes)
-    bad_rows = np.append(np.asarray(bad, dtype=bool), False)[at]
-    flags = {rule: np.append(mask, False)[at] for rule, mask in (rest[0] if rest else {}).items()}
-    return Coerced(pd.Series(values), bad_rows, note, flags)
+
+    def per_row(mask: np.ndarray) -> np.ndarray:
+        # code -1 (empty) takes the last slot, never set
+        mask = np.asarray(mask, dtype=bool)
+        return np.append(mask, False)[codes] if mask.any() else np.zeros(len(codes), dtype=bool)
+
+    flags = {rule: per_row(mask) for rule, mask in (rest[0] if rest else {}).items()}
+    return Coerced(pd.Series(values), per_row(bad), note, flags)
 
 
 # -- per type -------------------------------------------------------------------------------
 
 
+def _may_need_trim(s: pd.Series) -> bool:
+    """Whether any value of a text column may start or end with whitespace.
+
+    Read from the raw bytes of an Arrow column (first and last byte of each
+    value: whitespace is a byte up to ``0x20``, or part of a multi-byte
+    character, ``0x80`` and above); ``True`` when not held that way.
+    """
+    chunks = arrow_text(s)
+    if chunks is None:
+        return True
+    if all(data.min() > 0x20 and data.max() < 0x80 for data in value_bytes(chunks)):
+        return False
+    return any(
+        bool(((edge <= 0x20) | (edge >= 0x80)).any())
+        for edges in edge_bytes(chunks)
+        for edge in edges
+    )
+
+
 def _trim(s: pd.Series) -> tuple[pd.Series, int]:
     """Text without surrounding whitespace, and how many values had some."""
+    if not _may_need_trim(s):
+        return s, 0
     array = pa.array(s.array) if s.dtype != object else pa.array(s, type=pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -254,6 +282,9 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if _is_text(s) or labels:
         return _parse_text(s, lambda texts: _integers(texts, fmt), labels)
     if pd.api.types.is_integer_dtype(s.dtype):
+        if s.dtype == np.int64:  # no empty value: the same numbers, not copied
+            values = pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool))
+            return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
     number = _number(s, None)
     values = number.series.to_numpy(float, copy=True)
@@ -324,6 +355,17 @@ def _date_parser(date_format: str | None) -> Callable:
     return parse
 
 
+def _off_midnight(ints: np.ndarray, day: int, empty: np.ndarray) -> bool:
+    """Whether any non-empty time stamp (``ints`` in units with ``day`` to a day)
+    is not at midnight; in blocks, so that no temporary is as long as the column."""
+    block = 1 << 20
+    for start in range(0, len(ints), block):
+        rest = ints[start : start + block] % day
+        if rest.any() and rest[~empty[start : start + block]].any():
+            return True
+    return False
+
+
 def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
     if pd.api.types.is_datetime64_any_dtype(s.dtype) and not labels:
         values = s.reset_index(drop=True)
@@ -332,7 +374,7 @@ def _date(s: pd.Series, labels, date_format: str | None) -> Coerced:
         unit = np.datetime_data(values.dtype)[0]
         day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
         ints = values.to_numpy().view(np.int64)
-        if (ints[values.notna().to_numpy()] % day).any():
+        if _off_midnight(ints, day, values.isna().to_numpy()):
             values = values.dt.normalize()
         return Coerced(values, np.zeros(len(s), dtype=bool))
     if not _is_text(s):

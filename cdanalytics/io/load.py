@@ -112,6 +112,7 @@ def _read_table(
                 f"already named {clash[0]!r}; remove one of them or change the mapping."
             )
         raw.frame = raw.frame.rename(columns=mapping.columns)
+        raw.whole_days = frozenset(mapping.columns.get(c, c) for c in raw.whole_days)
     return raw
 
 
@@ -136,11 +137,21 @@ def _refuse_identifiers(frames: Mapping[str, tuple[pd.DataFrame, str]]) -> None:
 def _final_categories(
     frame: pd.DataFrame, name: str, programmes: Mapping[str, Any], instruments: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Enumerated columns get their full list of allowed values as categories."""
+    """Enumerated columns get their full list of allowed values as categories.
+
+    As ``cat.set_categories`` (a value outside the list becomes empty), by a
+    lookup from each old category to its new code: no column-long temporary.
+    """
     for col in table_schema(name).columns:
         allowed = allowed_values(col, programmes=programmes, instruments=instruments)
         if col.type == "category" and allowed is not None:
-            frame[col.name] = frame[col.name].cat.set_categories(list(allowed), ordered=col.ordered)
+            values = frame[col.name]
+            new = pd.Index(list(allowed))
+            # old code -> new code; the last slot for code -1 (empty)
+            lookup = np.append(new.get_indexer(values.cat.categories), -1)
+            lookup = lookup.astype(np.int8 if len(new) < 127 else np.int32)
+            codes = lookup[values.cat.codes.to_numpy()]
+            frame[col.name] = pd.Categorical.from_codes(codes, categories=new, ordered=col.ordered)
     return frame
 
 
@@ -260,7 +271,11 @@ def _type_and_validate(
         instruments=instruments,
         log=log,
     )
-    parents.update(validate_services(tables, extract_date=manifest.extract_date, log=log))
+    parents.update(
+        validate_services(
+            tables, extract_date=manifest.extract_date, log=log, parent=parents.get("services")
+        )
+    )
     validate_practice(
         {name: tables[name] for name in PRACTICE_TABLES},
         extract_date=manifest.extract_date,

@@ -50,6 +50,8 @@ NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan")
 
 _DELIMITERS = (",", ";", "\t")
 _DICT = pa.dictionary(pa.int32(), pa.string())
+# booleans as nullable booleans (else a column with an empty cell is Python objects)
+_BOOLEAN = {pa.bool_(): pd.BooleanDtype()}
 _PARSER_LOCATION = re.compile(r"Expected \d+ (?:columns|fields)(?: in line \d+)?, (?:got|saw) \d+")
 
 
@@ -75,6 +77,10 @@ class RawTable:
         Detected for CSV files, else ``None``.
     blank_rows
         Number of all-empty rows skipped.
+    whole_days
+        Columns the file format itself holds as days (a Parquet ``date32``
+        column, or CSV dates all read as ISO dates): every value is at
+        midnight, so typing need not check it.
     """
 
     table: str
@@ -85,6 +91,7 @@ class RawTable:
     encoding: str | None = None
     delimiter: str | None = None
     blank_rows: int = 0
+    whole_days: frozenset[str] = frozenset()
 
 
 def _reason(exc: Exception) -> str:
@@ -168,7 +175,7 @@ def _csv_pyarrow(path: Path, encoding: str, delimiter: str, types: dict[str, Any
     )
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
         raise UnicodeDecodeError(encoding, b"", 0, 1, "column is not valid text")
-    return table.to_pandas(date_as_object=False)
+    return table.to_pandas(date_as_object=False, types_mapper=_BOOLEAN.get)
 
 
 def _csv_c_engine(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
@@ -186,19 +193,20 @@ def _csv_c_engine(path: Path, encoding: str, delimiter: str, types: dict[str, An
 
 def _read_with_fallbacks(
     path: Path, delimiter: str, readers: list[tuple[Any, dict[str, Any]]]
-) -> tuple[pd.DataFrame, str]:
-    """Parse with the first reader that works, in UTF-8 else Windows-1252.
+) -> tuple[pd.DataFrame, str, int]:
+    """Parse with the first reader that works, in UTF-8 else Windows-1252;
+    return the frame, the encoding and which reader worked.
 
     A file pyarrow cannot parse (for example rows with fewer fields than the
     header) is retried with pandas' C engine; one that neither can parse is
     an :class:`~cdanalytics.errors.ExportError` naming the line.
     """
     failure: Exception | None = None
-    for reader, types in readers:
+    for which, (reader, types) in enumerate(readers):
         failure = None  # what counts is why the last reader, the most lenient, failed
         for encoding in ("utf-8", "cp1252"):
             try:
-                return reader(path, encoding, delimiter, types), encoding
+                return reader(path, encoding, delimiter, types), encoding, which
             except UnicodeDecodeError:
                 continue
             except (pa.ArrowInvalid, pd.errors.ParserError, ValueError) as exc:
@@ -269,7 +277,9 @@ def read_csv_table(
             as_dates[name] = pa.date32()
     readers = [(_csv_pyarrow, {**as_text, **as_dates})] if as_dates else []
     readers += [(_csv_pyarrow, as_text), (_csv_c_engine, c_types)]
-    frame, encoding = _read_with_fallbacks(path, delimiter, readers)
+    frame, encoding, which = _read_with_fallbacks(path, delimiter, readers)
+    # the first reader, when there are dates, read them all as ISO dates
+    whole_days = frozenset(n.strip() for n in as_dates) if as_dates and which == 0 else frozenset()
     label = "utf-8-sig" if bom else "utf-8"
     frame.columns = [str(c).strip() for c in frame.columns]
     rows = np.arange(2, len(frame) + 2, dtype=np.int64)
@@ -283,6 +293,7 @@ def read_csv_table(
         encoding=label if encoding == "utf-8" else encoding,
         delimiter=delimiter,
         blank_rows=n_blank,
+        whole_days=whole_days,
     )
 
 
@@ -308,14 +319,21 @@ def read_parquet_table(
         )
     except (OSError, pa.ArrowException) as exc:
         raise ExportError(f"{path.name} cannot be read as Parquet: {_reason(exc)}") from None
-    frame = arrow.to_pandas(date_as_object=False, types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    whole_days = frozenset(
+        field.name.strip()
+        for field in arrow.schema
+        if pa.types.is_date32(field.type)  # days; date64 may hold a time of day
+    )
+    frame = arrow.to_pandas(date_as_object=False, types_mapper=_BOOLEAN.get)
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     frame, rows, n_blank = _drop_blank_rows(frame, rows)
-    return RawTable(table, frame, rows, path.name, "parquet", blank_rows=n_blank)
+    return RawTable(
+        table, frame, rows, path.name, "parquet", blank_rows=n_blank, whole_days=whole_days
+    )
 
 
 def excel_sheet_names(path: Path) -> list[str]:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from .problems import ProblemLog, TableData
 from .rules_table import before, check_after_extract, day_text, number_text, to_days
 from .schema import table_schema
+from .textbytes import fixed_width_keys
 
 __all__ = [
     "check_events",
@@ -32,37 +33,113 @@ __all__ = [
 # -- across tables ---------------------------------------------------------------------------
 
 
-def _arrow_text(values: pd.Series) -> pa_arrow.Array:
+def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
+    """A column as Arrow ``large_string`` chunks (no copy when it is held that way)."""
     if not (pd.api.types.is_string_dtype(values.dtype) and values.dtype != object):
         values = values.astype("str")
     array = pa_arrow.array(values.array)
-    if isinstance(array, pa_arrow.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa_arrow.large_string())
+    if not isinstance(array, pa_arrow.ChunkedArray):
+        array = pa_arrow.chunked_array([array])
+    if array.type != pa_arrow.large_string():
+        array = array.cast(pa_arrow.large_string())
+    return array
+
+
+#: Share of rows starting a run of equal values up to which only each run's first value
+#: is looked up.
+_RUN_SHARE = 0.5
+
+
+def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
+    """The first value of each run of equal consecutive values, and each row's run.
+
+    A child table usually lists a participant's rows together (sessions,
+    measures), so looking up one value per run instead of one per row saves
+    most of the hashing. Empty values each start a run of their own. When
+    most rows start a run, the column is returned whole (run ``None``).
+    """
+    n = len(array)
+    if n < 2:
+        return array, None
+    same = pc.equal(array[1:], array[:-1]).fill_null(False)
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    starts[1:] = ~same.to_numpy(zero_copy_only=False)
+    if np.count_nonzero(starts) > _RUN_SHARE * n:
+        return array, None
+    run = np.cumsum(starts, dtype=np.int32)
+    run -= 1
+    return array.filter(pa_arrow.array(starts)), run
+
+
+def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """As :func:`_runs`, for integer keys."""
+    n = len(keys)
+    if n < 2:
+        return keys, None
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    if np.count_nonzero(starts) > _RUN_SHARE * n:
+        return keys, None
+    run = np.cumsum(starts, dtype=np.int32)
+    run -= 1
+    return keys[starts], run
+
+
+def _fixed_width_positions(
+    texts: list[pa_arrow.ChunkedArray], known: pa_arrow.ChunkedArray
+) -> list[np.ndarray] | None:
+    """:func:`first_positions` through integer keys, when every identifier has
+    one byte width of at most 8 (else ``None``)."""
+    fixed = [fixed_width_keys(t.chunks) for t in [*texts, known]]
+    if any(f is None for f in fixed) or len({w for w, _ in fixed if w is not None}) > 1:
+        return None
+    keys = [k for _, k in fixed]
+    columns, known_keys = keys[:-1], keys[-1]
+    runs = [_integer_runs(keys) for keys in columns]
+    heads = np.concatenate([h for h, _ in runs]) if runs else np.empty(0, np.uint64)
+    found = pc.index_in(pa_arrow.array(heads), value_set=pa_arrow.array(known_keys))
+    flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    parts = np.split(flat, np.cumsum([len(h) for h, _ in runs])[:-1])
+    return [part if run is None else part[run] for part, (_, run) in zip(parts, runs, strict=True)]
 
 
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
-    """Position in ``lookup`` of the first row equal to each value (-1 for none or empty).
+    """Position in ``lookup`` of the first row equal to each value (-1 for none or empty), int32.
 
     One Arrow hash lookup for all the columns (the hash table of ``lookup``
-    is built once): far faster than pandas on millions of strings.
+    is built once), of one value per run of equal consecutive values: far
+    faster than pandas on millions of strings, and each identifier is hashed
+    once.
     """
-    values = pa_arrow.chunked_array([_arrow_text(c) for c in columns], pa_arrow.large_string())
-    found = pc.index_in(values, value_set=_arrow_text(lookup), skip_nulls=True)
-    flat = found.fill_null(-1).to_numpy().astype(np.int64)
-    return np.split(flat, np.cumsum([len(c) for c in columns])[:-1])
+    arrow = [_arrow_text(c) for c in columns]
+    known_text = _arrow_text(lookup)
+    fixed = _fixed_width_positions(arrow, known_text)
+    if fixed is not None:
+        return fixed
+    texts = [_runs(a) for a in arrow]
+    values = pa_arrow.chunked_array(
+        [chunk for heads, _ in texts for chunk in heads.chunks], pa_arrow.large_string()
+    )
+    found = pc.index_in(values, value_set=known_text.combine_chunks(), skip_nulls=True)
+    flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
+    return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
 
 
 def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:
     """An integer per distinct ``participant_id`` (-1 for empty), for key checks.
 
-    Known participants get their position in participants; unknown ids
-    (orphans) codes after those.
+    Known participants get their position in participants (``positions``
+    itself when every id is known or empty); unknown ids (orphans) codes
+    after those.
     """
-    codes = positions.copy()
     orphan = (positions < 0) & ids.notna().to_numpy()
-    if orphan.any():
-        codes[orphan] = n_participants + pd.factorize(ids[orphan])[0]
+    if not orphan.any():
+        return positions
+    codes = positions.astype(np.int64)
+    codes[orphan] = n_participants + pd.factorize(ids[orphan])[0]
     return codes
 
 
@@ -93,14 +170,25 @@ def _programme_table(
     return out
 
 
-def _aligned(participants: pd.DataFrame, columns: list[str], parent: np.ndarray) -> np.ndarray:
-    """Date columns of participants as days, one row per child row (NaN without participant).
+def _aligned(
+    participants: pd.DataFrame,
+    columns: list[str],
+    parent: np.ndarray,
+    days: Mapping[str, np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Date columns of participants as days, one value per child row (NaN without participant).
 
-    The columns are gathered together, one random access per child row.
+    Child rows usually come grouped by participant, so each gather reads
+    participants' days nearly in order. ``days``: columns already converted.
     """
-    days = np.column_stack([to_days(participants[c]) for c in columns])
-    # a last row of NaN for parent -1 (also when participants is empty)
-    return np.vstack([days, np.full((1, len(columns)), np.nan)])[parent]
+    days = days or {}
+    out = []
+    for c in columns:
+        known = days.get(c)
+        per_participant = to_days(participants[c]) if known is None else known
+        # a last slot of NaN for parent -1 (also when participants is empty)
+        out.append(np.append(per_participant, np.float32(np.nan))[parent])
+    return out
 
 
 def check_session_numbers(
@@ -113,20 +201,26 @@ def check_session_numbers(
     """Rule ``session_number``: at most the programme's count of that session type."""
     types = data.frame["session_type"]
     type_codes = types.cat.codes.to_numpy()
-    limit = np.full(len(type_codes), np.nan)
     valid = table_schema("sessions").column("session_type").allowed or ()
+    # one row per session type (a last row for none), one column per programme
+    # (a last column for none): every row's limit in one gather
+    table = np.full(
+        (len(types.cat.categories) + 1, len(participants["programme"].cat.categories) + 1),
+        np.nan,
+        dtype=np.float32,  # counts are small whole numbers
+    )
     for i, kind in enumerate(types.cat.categories):
         if kind not in valid:
             continue  # reported by the allowed-values rule
         if kind == "review":
-            counts = _programme_table(participants, programmes, lambda e: e["review"]["count"])
+            table[i] = _programme_table(participants, programmes, lambda e: e["review"]["count"])
         else:
-            counts = _programme_table(
+            table[i] = _programme_table(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
-        rows = type_codes == i
-        limit[rows] = counts[row_programme[rows]]
-    number = data.frame["session_number"].to_numpy(dtype=float, na_value=np.nan)
+    limit = table[type_codes, row_programme]
+    # float32: exact to 2**24, and a larger number is above every limit all the same
+    number = data.frame["session_number"].to_numpy(dtype=np.float32, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         positions = np.flatnonzero(number > limit)
     if not len(positions):
@@ -155,8 +249,12 @@ def check_sessions(
     programmes: Mapping[str, Any],
     extract_date: pd.Timestamp,
     log: ProblemLog,
+    participant_days: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Rules ``session_number``, ``session_outside_episode`` and ``after_extract``."""
+    """Rules ``session_number``, ``session_outside_episode`` and ``after_extract``.
+
+    ``participant_days``: participants' date columns as days, when already computed.
+    """
     frame = data.frame
     prog_codes = participants["programme"].cat.codes.to_numpy()
     # -1 (no participant, empty programme) indexes the last slot of the programme tables
@@ -165,17 +263,19 @@ def check_sessions(
 
     window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])
     is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
-    allowance = np.where(is_review, window[row_programme], 0.0)
+    allowance = np.where(is_review, window.astype(np.float32)[row_programme], np.float32(0))
     date = to_days(frame["session_date"])
-    episode = _aligned(participants, ["referral_date", "start_date", "end_date"], parent)
-    start, end = episode[:, 1], episode[:, 2]
+    referral, start, end = _aligned(
+        participants, ["referral_date", "start_date", "end_date"], parent, participant_days
+    )
     attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
     before(
         data,
         "session_date",
-        np.ascontiguousarray(episode[:, 0]),
+        referral,
         "the participant's referral_date",
         log,
+        later_days=date,
         rule="session_outside_episode",
         advice="correct the session date or the referral date.",
     )
@@ -218,21 +318,23 @@ def check_sessions(
         log.add_rows(
             data, late, column="session_date", rule="session_outside_episode", message=message
         )
-    check_after_extract(data, ("session_date",), extract_date, log)
+    check_after_extract(data, ("session_date",), extract_date, log, days={"session_date": date})
 
 
 def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
     """Rules ``proven_before_event``, ``disposal_unproven`` (a disposal on an
     event without a ``proven_date``: a sentence or caution proves the
     offence) and ``after_extract``."""
+    days = {c: to_days(data.frame[c]) for c in ("event_date", "proven_date")}
     before(
         data,
         "proven_date",
-        to_days(data.frame["event_date"]),
+        days["event_date"],
         "event_date",
         log,
         rule="proven_before_event",
         advice="an offence is proven on or after the day it was committed; correct one date.",
+        later_days=days["proven_date"],
     )
     frame = data.frame
     if "disposal" in frame:
@@ -247,4 +349,4 @@ def check_events(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -
                 "proven_date is empty; fill in the date it was proven, or empty the disposal."
             ),
         )
-    check_after_extract(data, ("event_date", "proven_date"), extract_date, log)
+    check_after_extract(data, ("event_date", "proven_date"), extract_date, log, days=days)

@@ -88,6 +88,7 @@ def validate_services(
     *,
     extract_date: pd.Timestamp,
     log: ProblemLog,
+    parent: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Run every rule on the typed ``services`` table, adding problems to ``log``.
 
@@ -99,6 +100,10 @@ def validate_services(
         The manifest's extract date (``NaT`` skips ``after_extract``).
     log
         Receives the problems.
+    parent
+        The position in participants of each service row's participant
+        (-1 when none), when already looked up with the other tables'
+        (:func:`~cdanalytics.io.validation.validate_tables`); else looked up here.
 
     Returns
     -------
@@ -110,7 +115,8 @@ def validate_services(
     participants, data = tables["participants"], tables["services"]
     known = participants.frame["participant_id"]
     ids = data.frame["participant_id"]
-    (parent,) = first_positions([ids], known)
+    if parent is None:
+        (parent,) = first_positions([ids], known)
     check_columns(data, programmes={}, instruments={}, log=log)
     check_orphans(data, parent, log)
     check_key(data, id_codes=participant_codes(ids, parent, len(known)), log=log)

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from .problems import ProblemLog, TableData
-from .schema import TableSchema, allowed_values, pandera_schema, table_schema
+from .schema import TableSchema, allowed_values, table_schema
 
 __all__ = [
+    "PARTICIPANT_DATES",
     "before",
     "check_after_extract",
     "check_columns",
@@ -34,16 +34,6 @@ __all__ = [
 
 
 # -- per-column rules (the pandera schema) ---------------------------------------------------------
-
-
-def _rule_of_check(check: str) -> str:
-    if check == "not_nullable":
-        return "not_null"
-    if check.startswith("isin"):
-        return "allowed"
-    if check.startswith(("greater_than", "less_than")):
-        return "range"
-    return "type"
 
 
 def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | None) -> str:
@@ -77,41 +67,18 @@ def _column_masks(
         else:
             masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
     if lo is not None or hi is not None:
-        number = values.to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
-            above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
+        if pd.api.types.is_integer_dtype(values.dtype):
+            # compared as (nullable) integers: no float copy of the column
+            none = np.zeros(len(values), dtype=bool)
+            below = none if lo is None else (values < lo).to_numpy(dtype=bool, na_value=False)
+            above = none if hi is None else (values > hi).to_numpy(dtype=bool, na_value=False)
+        else:
+            number = values.to_numpy(dtype=float, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
+                above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
         masks["range"] = below | above
     return masks
-
-
-def _pandera_problems(
-    data: TableData,
-    spec: TableSchema,
-    *,
-    programmes: Mapping[str, Any],
-    instruments: Mapping[str, Any],
-    log: ProblemLog,
-) -> None:
-    """Run the table's pandera schema and log what it finds (a confirmation of a clean table)."""
-    schema = pandera_schema(
-        data.name, programmes=programmes, instruments=instruments, unique_key=False
-    )
-    try:
-        schema.validate(data.frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases.dropna(subset=["column", "index"])
-        checks = cases["check"].astype(str)
-        cases = cases.assign(rule=checks.map({c: _rule_of_check(c) for c in checks.unique()}))
-        for (column, rule), group in cases.groupby(["column", "rule"], sort=False):
-            positions = group["index"].to_numpy(dtype=np.int64)
-            if rule == "not_null" and column in data.reported:
-                positions = positions[~data.reported[column][positions]]
-            allowed = allowed_values(
-                spec.column(column), programmes=programmes, instruments=instruments
-            )
-            message = _column_message(rule, spec, column, allowed)
-            log.add_rows(data, np.sort(positions), column=column, rule=rule, message=message)
 
 
 def check_columns(
@@ -126,11 +93,10 @@ def check_columns(
     The rules of the table's pandera schema (:func:`~cdanalytics.io.schema.pandera_schema`)
     are evaluated as boolean masks over whole columns, so a table with
     millions of bad values costs a few array operations and no failure-case
-    objects. A table in which they find nothing is then validated by pandera
-    itself, which also checks every dtype.
+    objects, and one pass over each column. (The tests check that pandera
+    finds the same rows; the load does not run it a second time.)
     """
     spec = table_schema(data.name)
-    found = False
     for col in spec.columns:
         if col.name not in data.frame.columns:
             continue
@@ -140,11 +106,8 @@ def check_columns(
             if rule == "not_null" and col.name in data.reported:
                 mask = mask & ~data.reported[col.name]
             if mask.any():
-                found = True
                 message = _column_message(rule, spec, col.name, allowed)
                 log.add_rows(data, mask, column=col.name, rule=rule, message=message)
-    if not found:
-        _pandera_problems(data, spec, programmes=programmes, instruments=instruments, log=log)
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -153,38 +116,51 @@ def check_columns(
 def _codes(values: pd.Series) -> np.ndarray:
     """Integer codes of a key column (-1 for empty)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(dtype=np.int64)
+        return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
-        return values.fillna(-1).to_numpy(dtype=np.int64)
+        return values.to_numpy(dtype=np.int64, na_value=-1)
     return pd.factorize(values)[0].astype(np.int64)
 
 
 #: Largest key space checked with a bitmap (one byte per possible key) before sorting.
 _BITMAP_KEYS = 400_000_000
+#: Largest bitmap, in bytes per row checked: a larger one costs more in fresh
+#: memory pages than sorting the keys does.
+_BITMAP_PER_ROW = 8
 
 
 def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     """Mask of rows whose combined codes occur more than once (rows with -1 never).
 
-    The codes are combined into one integer per row. When the key space is
-    small enough a bitmap shows in one pass whether every key is distinct
-    (the usual case); otherwise, or to find the duplicates, the keys are
-    sorted. Both are far cheaper than hashing millions of rows.
+    The codes are combined into one integer per row. Keys already in strictly
+    increasing order (a table sorted by its key) are distinct, seen in one
+    comparison of neighbours; when the key space is small enough a bitmap
+    shows in one pass whether every key is distinct (the usual case);
+    otherwise, or to find the duplicates, the keys are sorted. All are far
+    cheaper than hashing millions of rows.
     """
-    complete = np.logical_and.reduce([c >= 0 for c in codes])
+    n = len(codes[0])
+    if any(len(c) and c.min() < 0 for c in codes):
+        complete = np.logical_and.reduce([c >= 0 for c in codes])
+    else:
+        complete = np.ones(n, dtype=bool)
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
-    out = np.zeros(len(complete), dtype=bool)
+    out = np.zeros(n, dtype=bool)
     space = np.prod([float(s) for s in sizes])
     if space >= 2.0**62:
         frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
         out[complete] = frame.duplicated(keep=False).to_numpy()
         return out
     rows = slice(None) if complete.all() else complete
-    combined = codes[0][rows].astype(np.int64)
+    # int32 when every combined key fits (half the memory, faster to sort)
+    combined = codes[0][rows].astype(np.int32 if space < 2.0**31 else np.int64)
     for c, size in zip(codes[1:], sizes[1:], strict=True):
-        combined *= size
-        combined += c[rows]
-    if space <= _BITMAP_KEYS:
+        if size > 1:  # a column with one value tells no rows apart
+            combined *= size
+            combined += c[rows]
+    if len(combined) < 2 or bool((combined[1:] > combined[:-1]).all()):
+        return out
+    if space <= min(_BITMAP_KEYS, _BITMAP_PER_ROW * len(combined)):
         seen = np.zeros(int(space), dtype=bool)
         seen[combined] = True
         if int(np.count_nonzero(seen)) == len(combined):
@@ -211,7 +187,11 @@ def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) 
     codes = [
         id_codes
         if column == "participant_id" and id_codes is not None
-        else _codes(data.frame[column]) + (column in optional)
+        else (
+            _codes(data.frame[column]).astype(np.int64) + 1
+            if column in optional
+            else _codes(data.frame[column])
+        )
         for column in spec.key
     ]
     dup = duplicated_keys(codes)
@@ -260,8 +240,11 @@ def to_days(dates: pd.Series) -> np.ndarray:
     memory of float64.
     """
     values = dates.to_numpy()
-    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{np.datetime_data(values.dtype)[0]}]")
-    days = np.floor_divide(values.view(np.int64), per_day.astype(np.int64)).astype(np.float32)
+    unit = np.datetime_data(values.dtype)[0]
+    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
+    days = np.empty(len(values), dtype=np.float32)
+    # divided as integers and cast in the ufunc's small buffers: no int64 temporary
+    np.floor_divide(values.view(np.int64), per_day, out=days, casting="unsafe")
     days[np.isnat(values)] = np.nan
     return days
 
@@ -289,10 +272,16 @@ def before(
     *,
     rule: str,
     advice: str,
+    later_days: np.ndarray | None = None,
 ) -> None:
-    """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows)."""
+    """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows).
+
+    ``later_days``: column ``later`` as days (:func:`to_days`), when already computed.
+    """
+    if later_days is None:
+        later_days = to_days(data.frame[later])
     with np.errstate(invalid="ignore"):
-        positions = np.flatnonzero(to_days(data.frame[later]) < earlier)
+        positions = np.flatnonzero(later_days < earlier)
     if len(positions):
         text = day_text(earlier[positions])
         text.index = positions
@@ -300,43 +289,65 @@ def before(
         log.add_rows(data, positions, column=later, rule=rule, message=message)
 
 
-def check_participant_dates(data: TableData, extract_date: pd.Timestamp, log: ProblemLog) -> None:
-    """Rule ``date_order`` (referral <= start <= end) and ``after_extract``."""
-    frame = data.frame
+#: Date columns of participants that the rules compare, converted to days once.
+PARTICIPANT_DATES: tuple[str, ...] = ("referral_date", "start_date", "end_date", "index_date")
+
+
+def check_participant_dates(
+    data: TableData,
+    extract_date: pd.Timestamp,
+    log: ProblemLog,
+    days: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Rule ``date_order`` (referral <= start <= end) and ``after_extract``.
+
+    ``days``: the columns of :data:`PARTICIPANT_DATES` as days (:func:`to_days`),
+    when already computed.
+    """
+    if days is None:
+        days = {c: to_days(data.frame[c]) for c in PARTICIPANT_DATES}
     before(
         data,
         "start_date",
-        to_days(frame["referral_date"]),
+        days["referral_date"],
         "referral_date",
         log,
         rule="date_order",
         advice="an episode starts after its referral; correct one of the two dates.",
+        later_days=days["start_date"],
     )
     before(
         data,
         "end_date",
-        to_days(frame["start_date"]),
+        days["start_date"],
         "start_date",
         log,
         rule="date_order",
         advice="an episode ends on or after its start; correct one of the two dates.",
+        later_days=days["end_date"],
     )
-    check_after_extract(
-        data, ("referral_date", "start_date", "end_date", "index_date"), extract_date, log
-    )
+    check_after_extract(data, PARTICIPANT_DATES, extract_date, log, days=days)
 
 
 def check_after_extract(
-    data: TableData, columns: tuple[str, ...], extract_date: pd.Timestamp, log: ProblemLog
+    data: TableData,
+    columns: tuple[str, ...],
+    extract_date: pd.Timestamp,
+    log: ProblemLog,
+    days: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Rule ``after_extract``: nothing can be dated after the extract date."""
+    """Rule ``after_extract``: nothing can be dated after the extract date.
+
+    ``days``: columns already converted by :func:`to_days`, by name.
+    """
     if pd.isna(extract_date):
         return
     day = extract_date.strftime("%Y-%m-%d")
     limit = (extract_date - pd.Timestamp("1970-01-01")).days
     for column in columns:
         with np.errstate(invalid="ignore"):
-            late = to_days(data.frame[column]) > limit
+            known = None if days is None else days.get(column)
+            late = (to_days(data.frame[column]) if known is None else known) > limit
         log.add_rows(
             data,
             late,

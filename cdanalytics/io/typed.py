@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import DataQualityWarning
 from .cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems, printable
-from .coerce import THOUSANDS_SEPARATOR, NumberFormat, coerce
+from .coerce import THOUSANDS_SEPARATOR, Coerced, NumberFormat, coerce
 from .mapping import SiteMapping
 from .problems import TYPE_WORDS, Problem, ProblemLog, TableData
 from .read import RawTable
@@ -76,12 +76,18 @@ def _missing_column_message(column: str, file: str, present: list[str], mapping_
 
 
 def _empty_column(col: ColumnSpec, n: int) -> pd.Series:
+    """A column absent from the file: its default in every row, else empty (no per-row objects)."""
     if col.default is not None:
-        values = pd.Series([col.default] * n, dtype="object")
-        return coerce(values, col.type).series
+        one = coerce(pd.Series([col.default] * min(n, 1), dtype="object"), col.type).series
+        return one.take(np.zeros(n, dtype=np.intp)).reset_index(drop=True)
     if col.type == "category":
-        return pd.Series(pd.Categorical([None] * n, categories=pd.Index([], dtype="str")))
-    return pd.Series([None] * n, dtype=col.dtype)
+        codes = np.full(n, -1, dtype=np.int8)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str")))
+    if col.dtype == "Int64":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool)))
+    if col.dtype == "boolean":
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, dtype=bool)))
+    return pd.Series(index=pd.RangeIndex(n), dtype=col.dtype)
 
 
 def _fill_default(values: pd.Series, default: Any) -> pd.Series:
@@ -150,16 +156,27 @@ def _type_column(
     log: ProblemLog,
     notes: list[str],
     trimmed: dict[str, int],
+    whole_days: bool = False,
 ) -> pd.Series:
     mapping = site.table(data.name)
     source = _checked_cells(data, col.name, source, log)
-    typed = coerce(
-        source,
-        col.type,
-        labels=mapping.labels.get(col.name),
-        date_format=site.date_format_for(data.name, col.name),
-        number_format=site.number_format,
-    )
+    labels = mapping.labels.get(col.name)
+    if (
+        whole_days
+        and col.type == "date"
+        and not labels
+        and pd.api.types.is_datetime64_dtype(source.dtype)
+    ):
+        # dates by the file's own type: already at midnight, nothing unreadable
+        typed = Coerced(source.reset_index(drop=True), np.zeros(len(source), dtype=bool))
+    else:
+        typed = coerce(
+            source,
+            col.type,
+            labels=labels,
+            date_format=site.date_format_for(data.name, col.name),
+            number_format=site.number_format,
+        )
     if typed.note:
         notes.append(f"{data.file}, {mapping.source_name(col.name)}: {typed.note}.")
     if typed.trimmed:
@@ -243,7 +260,9 @@ def type_table(
                 data.reported[col.name] = np.ones(n, dtype=bool)
             columns[col.name] = _empty_column(col, n)
             continue
-        columns[col.name] = _type_column(data, col, raw.frame[col.name], site, log, notes, trimmed)
+        columns[col.name] = _type_column(
+            data, col, raw.frame[col.name], site, log, notes, trimmed, col.name in raw.whole_days
+        )
     if raw is not None:
         for extra in raw.frame.columns.difference(list(spec.names), sort=False):
             labels = mapping.labels.get(extra)

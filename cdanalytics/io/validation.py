@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .export import TABLES
+from .export import FAMILY_TABLES, TABLES
 from .problems import (
     PROBLEM_COLUMNS,
     TABLE_COLUMNS,
@@ -69,12 +69,14 @@ from .rules_cross import (
     participant_codes,
 )
 from .rules_table import (
+    PARTICIPANT_DATES,
     check_after_extract,
     check_columns,
     check_key,
     check_measures,
     check_participant_dates,
     check_required_when,
+    to_days,
 )
 from .validation_report import ValidationReport
 
@@ -118,14 +120,16 @@ def validate_tables(
     -------
     dict
         Table name to the position in participants of each row's participant
-        (-1 when none), for the child tables; used to quarantine the rows of
-        a quarantined participant.
+        (-1 when none), for the child tables (and ``services`` when in
+        ``tables``: every table's identifiers are looked up together, once);
+        used to quarantine the rows of a quarantined participant.
     """
     participants = tables["participants"]
     known = participants.frame["participant_id"]
-    ids = {name: tables[name].frame["participant_id"] for name in TABLES}
-    positions = dict(zip(TABLES, first_positions(list(ids.values()), known), strict=True))
-    parents = {name: positions[name] for name in TABLES[1:]}
+    linked = [name for name in (*TABLES, *FAMILY_TABLES) if name in tables]
+    ids = {name: tables[name].frame["participant_id"] for name in linked}
+    positions = dict(zip(linked, first_positions(list(ids.values()), known), strict=True))
+    parents = {name: positions[name] for name in linked[1:]}
     codes = {name: participant_codes(ids[name], positions[name], len(known)) for name in TABLES}
     for name in TABLES:
         data = tables[name]
@@ -134,7 +138,8 @@ def validate_tables(
             check_orphans(data, parents[name], log)
         check_key(data, id_codes=codes[name], log=log)
         check_required_when(data, log)
-    check_participant_dates(participants, extract_date, log)
+    days = {c: to_days(participants.frame[c]) for c in PARTICIPANT_DATES}  # once for all rules
+    check_participant_dates(participants, extract_date, log, days=days)
     check_sessions(
         tables["sessions"],
         participants.frame,
@@ -142,6 +147,7 @@ def validate_tables(
         programmes,
         extract_date,
         log,
+        participant_days=days,
     )
     check_measures(tables["measures"], instruments, log)
     check_after_extract(tables["measures"], ("measured_on",), extract_date, log)

@@ -54,7 +54,7 @@ _TWO_WORDS = re.compile(r"[^\W\d_][^\w]{1,8}+[^\W\d_]")  # a letter, a separator
 
 def _each(test, values) -> np.ndarray:
     """``test(value)`` (truthy or not) for each value, as booleans."""
-    return np.fromiter((bool(test(v)) for v in values), dtype=bool, count=len(values))
+    return np.fromiter(map(bool, map(test, values)), dtype=bool, count=len(values))
 
 
 def _on(values: np.ndarray, where: np.ndarray, test) -> np.ndarray:

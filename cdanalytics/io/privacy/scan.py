@@ -9,8 +9,11 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...errors import IdentifierError
+from ..textbytes import arrow_text
 from .patterns import (
     CHECK_DIGIT_RULES,
     IDENTIFIER_KINDS,
@@ -56,23 +59,53 @@ ADDRESS_SHARE = 0.2
 CHECK_DIGIT_SHARE = 0.5
 
 
-def _distinct_values(column: pd.Series, max_unique: int | None) -> tuple[pd.Series, int, int]:
+def _sample_distinct(text: pd.Series, max_unique: int | None) -> pd.Series:
+    """At most ``max_unique`` of the distinct values (a fixed-seed random sample)."""
+    if max_unique is not None and len(text) > max_unique:
+        text = text.sample(n=max_unique, random_state=0).reset_index(drop=True)
+    return text
+
+
+def _distinct_arrow(chunks: list[pa.Array], max_unique: int | None) -> tuple[pd.Series, int]:
+    """As :func:`_distinct_values` for Arrow text: the same values in the same
+    order, only the sampled ones made Python strings."""
+    distinct = pc.unique(pa.chunked_array(chunks, type=chunks[0].type)).drop_null()
+    text = pc.unique(pc.utf8_trim_whitespace(distinct))
+    text = text.filter(pc.not_equal(text, ""))
+    n_distinct = len(text)
+    picked = _sample_distinct(pd.Series(np.arange(n_distinct)), max_unique).to_numpy()
+    if len(picked) < n_distinct:
+        text = text.take(pa.array(picked))
+    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object), n_distinct
+
+
+def _distinct_values(
+    column: pd.Series, max_unique: int | None, rows: np.ndarray | None = None
+) -> tuple[pd.Series, int, int]:
     """Distinct non-empty values of a column as stripped strings, sampled.
 
-    Returns the (possibly sampled) distinct values as an object Series, the
-    number of distinct values before sampling and the number of non-missing
-    rows scanned.
+    ``rows`` (positions), when given, are the rows scanned. Returns the
+    (possibly sampled) distinct values as an object Series, the number of
+    distinct values before sampling and the number of non-missing rows
+    scanned.
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        n_rows = int(np.count_nonzero((codes if rows is None else codes[rows]) >= 0))
         distinct = pd.Series(column.cat.categories, dtype=object)
     else:
+        if rows is not None:
+            column = column.take(rows)
+        n_rows = int(column.notna().sum())
+        chunks = arrow_text(column)
+        if chunks is not None:
+            text, n_distinct = _distinct_arrow(chunks, max_unique)
+            return text, n_distinct, n_rows
         distinct = pd.Series(column.dropna().unique(), dtype=object)
     text = distinct.astype(str).str.strip().astype(object)  # Python regex, not pyarrow
     text = text[text != ""].drop_duplicates().reset_index(drop=True)
     n_distinct = len(text)
-    if max_unique is not None and n_distinct > max_unique:
-        text = text.sample(n=max_unique, random_state=0).reset_index(drop=True)
-    return text, n_distinct, int(column.notna().sum())
+    return _sample_distinct(text, max_unique), n_distinct, n_rows
 
 
 def _integral_numbers(column: pd.Series) -> pd.Series:
@@ -139,17 +172,19 @@ def _text_findings(
 
 
 def _content_findings(
-    column: pd.Series, max_unique: int | None, rows_sampled: bool
+    column: pd.Series, max_unique: int | None, rows: np.ndarray | None
 ) -> list[tuple[str, str]]:
-    """Content findings for one column of any dtype."""
+    """Content findings for one column of any dtype, on the rows at ``rows``
+    (positions; ``None``: every row)."""
     dtype = column.dtype
+    rows_sampled = rows is not None
     if pd.api.types.is_object_dtype(dtype) or isinstance(
         dtype, (pd.StringDtype, pd.CategoricalDtype)
     ):
-        values, n_distinct, n_rows = _distinct_values(column, max_unique)
+        values, n_distinct, n_rows = _distinct_values(column, max_unique, rows)
         return _text_findings(values, n_distinct, n_rows, rows_sampled) if len(values) else []
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-        numbers = _integral_numbers(column)
+        numbers = _integral_numbers(column if rows is None else column.take(rows))
         return _check_digit_findings(rule_masks(numbers)) if len(numbers) else []
     return []
 
@@ -198,11 +233,9 @@ def scan_identifiers(
         ``reason`` (why, with counts but never a value) and ``position``
         (1-based column number in the table). Empty when nothing was found.
     """
-    scanned = df
+    picked = None  # rows scanned: every row, or a sample taken column by column when needed
     if max_rows is not None and len(df) > max_rows:
-        rows_picked = np.random.default_rng(0).choice(len(df), size=max_rows, replace=False)
-        scanned = df.take(np.sort(rows_picked))
-    rows_sampled = len(scanned) < len(df)
+        picked = np.sort(np.random.default_rng(0).choice(len(df), size=max_rows, replace=False))
     rows = []
     for position in range(df.shape[1]):
         name = df.columns[position]
@@ -218,9 +251,7 @@ def scan_identifiers(
             )
         rows += [
             (name, found_kind, reason, position + 1)
-            for found_kind, reason in _content_findings(
-                scanned.iloc[:, position], max_unique, rows_sampled
-            )
+            for found_kind, reason in _content_findings(df.iloc[:, position], max_unique, picked)
         ]
     findings = pd.DataFrame(rows, columns=["column", "kind", "reason", "position"])
     findings.insert(0, "source", str(source))

@@ -1,0 +1,122 @@
+"""Cheap tests on the raw bytes of Arrow text columns, run before the exact checks.
+
+An Arrow string column keeps every value's UTF-8 bytes end to end in one
+buffer. A scan of that buffer (a minimum, a maximum, one comparison) shows in
+a few milliseconds that no value of a column of millions *can* hold, say, a
+control character or surrounding whitespace; only a column where it can is
+given to the exact, per-value check. The tests may say "maybe" for a column
+that is clean (then the exact check runs, as before); they never say "no"
+for one that is not.
+
+In UTF-8 every byte of a multi-byte character is at least ``0x80``, so an
+ASCII byte found in the buffer is that character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["arrow_text", "edge_bytes", "fixed_width_keys", "value_bytes"]
+
+
+def arrow_text(values: pd.Series) -> list[pa.Array] | None:
+    """The Arrow ``string``/``large_string`` chunks behind a text column
+    (no copy), or ``None`` when it is not held that way (object dtype,
+    categoricals, numbers)."""
+    if values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    try:
+        array = pa.array(values.array)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    if not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        return None
+    return list(chunks)
+
+
+def _offsets(chunk: pa.Array) -> np.ndarray:
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    buffer = chunk.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(chunk) + 1, dtype=width)
+    return np.frombuffer(
+        buffer, dtype=width, count=len(chunk) + 1, offset=chunk.offset * width(0).itemsize
+    )
+
+
+def _data(chunk: pa.Array) -> np.ndarray:
+    buffer = chunk.buffers()[2]
+    return np.empty(0, np.uint8) if buffer is None else np.frombuffer(buffer, dtype=np.uint8)
+
+
+def value_bytes(chunks: list[pa.Array]) -> Iterator[np.ndarray]:
+    """The bytes of every value of each chunk, end to end (no copy).
+
+    Empty (null) values may contribute bytes they do not show; a test on
+    these bytes can only err towards "maybe".
+    """
+    for chunk in chunks:
+        offsets = _offsets(chunk)
+        if len(offsets) > 1 and offsets[-1] > offsets[0]:
+            yield _data(chunk)[offsets[0] : offsets[-1]]
+
+
+def edge_bytes(chunks: list[pa.Array]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """First and last byte of every non-empty value of each chunk."""
+    for chunk in chunks:
+        offsets = _offsets(chunk)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        if filled.any():
+            data = _data(chunk)
+            yield data[starts[filled]], data[ends[filled] - 1]
+
+
+def _equal_lengths(offsets: np.ndarray, width: int) -> bool:
+    """Whether every value spans ``width`` bytes (in blocks: no column-long temporary)."""
+    block = 1 << 20
+    for start in range(0, len(offsets) - 1, block):
+        part = offsets[start : start + block + 1]
+        if not bool((part[1:] - part[:-1] == width).all()):
+            return False
+    return True
+
+
+def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | None:
+    """Every value as one integer, when all are non-empty and of one byte width up to 8.
+
+    Identifiers are often written with a fixed number of characters
+    (``P0000001``); their bytes, read as one unsigned 64-bit integer each
+    (zero-padded), are equal exactly when the texts are, and integers hash
+    and compare several times faster than text. Returns the width (``None``
+    for no values) and the keys, or ``None`` when a value is empty or the
+    widths differ.
+    """
+    width: int | None = None
+    keys = []
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        if chunk.null_count:
+            return None
+        offsets = _offsets(chunk)
+        first = int(offsets[1] - offsets[0])
+        if width is None:
+            width = first
+        if first != width or not 0 < width <= 8 or not _equal_lengths(offsets, width):
+            return None
+        data = _data(chunk)[offsets[0] : offsets[-1]].reshape(len(chunk), width)
+        if width == 8:
+            keys.append(data.view("<u8").ravel())
+        else:
+            padded = np.zeros((len(chunk), 8), dtype=np.uint8)
+            padded[:, :width] = data
+            keys.append(padded.view("<u8").ravel())
+    if not keys:
+        return None, np.empty(0, dtype=np.uint64)
+    return width, keys[0] if len(keys) == 1 else np.concatenate(keys)
