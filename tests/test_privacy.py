@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 from hypothesis import given
@@ -478,3 +479,30 @@ def test_a_column_of_surname_comma_firstname_is_refused():
 def test_category_labels_with_commas_are_not_surname_firstname():
     labels = ["Leeds, North", "Bradford, Central", "Other, not stated", "Unknown"] * 5
     assert found(pd.DataFrame({"team": labels})) == set()
+
+
+def _empty_arrow_text(arrow_type: pa.DataType) -> pd.Series:
+    """No rows, held as an Arrow chunked array without chunks (as a CSV of a header only)."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([], type=arrow_type)))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([], dtype="str"),
+        pd.Series([], dtype=object),
+        pd.Series(pd.array(pa.chunked_array([], type=pa.string()), dtype="string[pyarrow]")),
+        _empty_arrow_text(pa.large_string()),
+    ],
+    ids=["str", "object", "string-no-chunks", "large_string-no-chunks"],
+)
+def test_an_empty_table_is_scanned_without_error_and_finds_nothing(column):
+    # a table with a header and no rows (measures.csv of an export without scores)
+    empty = pd.DataFrame({"free_text": column, "site": column})
+    assert scan_identifiers(empty, table="measures", source="measures.csv").empty
+
+
+def test_an_all_missing_text_column_is_scanned_without_error():
+    column = pd.Series([None] * 5, dtype="string[pyarrow]")
+    frame = pd.DataFrame({"free_text": column})
+    assert scan_identifiers(frame, table="measures", source="measures.csv").empty

@@ -98,7 +98,7 @@ def _distinct_values(
             column = column.take(rows)
         n_rows = int(column.notna().sum())
         chunks = arrow_text(column)
-        if chunks is not None:
+        if chunks:  # an empty table has no chunks: the general path below
             text, n_distinct = _distinct_arrow(chunks, max_unique)
             return text, n_distinct, n_rows
         distinct = pd.Series(column.dropna().unique(), dtype=object)
