@@ -8,9 +8,13 @@ policy the suite holds the report to.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import io
 import json
 import logging
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,36 +64,63 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 class Reports:
-    """Every export and report of the session, each made once."""
+    """Every export and report of the session, each made once.
+
+    ``root`` may be shared by the test processes of one session (``pytest -n
+    2``): each export and report is then made by the first process that needs
+    it, under a file lock, and read back by the others (its exit code and log
+    are kept beside it), so no report is built twice.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cache: dict[str, Report] = {}
 
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        lock = self.root / "locks" / f"{name}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def export(self, name: str) -> Path:
         if name == "sample":
             return SAMPLE
         folder = self.root / "exports" / name
-        if not folder.is_dir():
-            n, seed = SYNTHETIC[name]
-            code, log = run_cli(
-                ["synth", "--participants", str(n), "--seed", str(seed), "--out", str(folder)]
-            )
-            assert code == 0, log
+        done = folder.with_name(f"{name}.done")
+        with self._locked(f"export-{name}"):
+            if not done.is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a partial one of a killed run
+                n, seed = SYNTHETIC[name]
+                code, log = run_cli(
+                    ["synth", "--participants", str(n), "--seed", str(seed), "--out", str(folder)]
+                )
+                assert code == 0, log
+                done.write_text("", encoding="utf-8")
         return folder
 
     def report(self, export: str | Path, config: dict, extra: tuple[str, ...] = ()) -> Report:
         path = export if isinstance(export, Path) else self.export(export)
         name = json.dumps([str(path), config, extra], sort_keys=True)
         if name not in self.cache:
-            index = len(self.cache)
-            out = self.root / "reports" / f"r{index}"
-            cfg = self.root / "configs" / f"c{index}.yaml"  # written as JSON, which is YAML
-            cfg.parent.mkdir(parents=True, exist_ok=True)
-            cfg.write_text(json.dumps(config), encoding="utf-8")
-            argv = ["report", str(path), "--out", str(out), "--config", str(cfg), *extra]
-            code, log = run_cli(argv)
-            self.cache[name] = Report(code, out, log)
+            digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+            out = self.root / "reports" / f"r{digest}"
+            done = self.root / "reports" / f"r{digest}.json"
+            with self._locked(f"report-{digest}"):
+                if not done.is_file():
+                    shutil.rmtree(out, ignore_errors=True)
+                    cfg = self.root / "configs" / f"c{digest}.yaml"  # JSON, which is YAML
+                    cfg.parent.mkdir(parents=True, exist_ok=True)
+                    cfg.write_text(json.dumps(config), encoding="utf-8")
+                    argv = ["report", str(path), "--out", str(out), "--config", str(cfg), *extra]
+                    code, log = run_cli(argv)
+                    done.write_text(json.dumps({"code": code, "log": log}), encoding="utf-8")
+                made = json.loads(done.read_text(encoding="utf-8"))
+            self.cache[name] = Report(made["code"], out, made["log"])
         return self.cache[name]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,10 +71,15 @@ def sample_reports_by_lang(tmp_path_factory) -> dict[str, tuple[ReportRun, list[
 def attack_reports(tmp_path_factory) -> Iterator[Reports]:
     """The attacker suite's exports and reports, each made once per session.
 
-    Shared by ``test_disclosure_attack.py``, ``test_disclosure_attack_releases.py``
-    and ``test_disclosure_attack_removed.py``; the cell key method runs with a
-    fixed test secret.
+    Shared by the ``test_disclosure_attack*.py`` files (and the stage table's
+    subtraction test), also across the processes of ``pytest -n 2``: each is
+    made once per session; the cell key method runs with a fixed test secret.
     """
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one folder for every worker of the session
+        root = tmp_path_factory.getbasetemp().parent / "attack"
+        root.mkdir(exist_ok=True)
+    else:
+        root = tmp_path_factory.mktemp("attack")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDANALYTICS_CELL_KEY_SECRET", TEST_SECRET)
-        yield Reports(tmp_path_factory.mktemp("attack"))
+        yield Reports(root)
