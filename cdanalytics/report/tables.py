@@ -261,6 +261,8 @@ def _pivot(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, tuple[st
     wide = frame.pivot_table(
         index=list(index), columns=columns, values=values, aggfunc="sum", observed=True
     ).fillna(0)
+    if isinstance(frame[columns].dtype, pd.CategoricalDtype):  # every category, seen or not
+        wide = wide.reindex(columns=frame[columns].cat.categories, fill_value=0)
     wide = wide.astype("int64")
     wide.columns = [str(c) for c in wide.columns]
     parts = tuple(wide.columns)
