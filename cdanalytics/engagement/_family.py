@@ -71,8 +71,13 @@ def grouping(by: By, prepared: EngagementData) -> list[str]:
     return ["programme", *[k for k in keys if k != "programme"]]
 
 
-def episode_rows(export: Export, ids: pd.Series, table: str) -> np.ndarray:
-    """Row of the prepared episodes of each id (-1 for comparison rows).
+def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Row of the prepared episodes of each row of ``frame`` (-1 for comparison rows).
+
+    ``frame`` is the export's table ``table`` unless given (a caller's own
+    services table, say); the export's own table uses the lookup the load
+    made (:meth:`~cdanalytics.io.export.Export.participant_rows`), so the
+    identifiers are not hashed again.
 
     Raises
     ------
@@ -80,7 +85,10 @@ def episode_rows(export: Export, ids: pd.Series, table: str) -> np.ndarray:
         An id is not in the participants table.
     """
     people = export.participants
-    rows = _participant_index(people["participant_id"], ids)
+    if frame is None or frame is export.table(table):
+        rows = export.participant_rows(table).astype(np.int64)
+    else:
+        rows = _participant_index(people["participant_id"], frame["participant_id"])
     if (rows < 0).any():
         raise AnalysisError(
             f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "

@@ -412,7 +412,7 @@ def prepare_engagement(
             core_rank[row, _SESSION_TYPES.index(session_type)] = rank
 
     sessions = export.sessions
-    all_rows = _participant_index(people["participant_id"], sessions["participant_id"])
+    all_rows = export.participant_rows("sessions").astype(np.int64)  # hashed once, by the load
     if (all_rows < 0).any():
         raise AnalysisError(
             f"{int((all_rows < 0).sum())} session rows name participants that are not in the "

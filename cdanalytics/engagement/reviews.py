@@ -89,7 +89,7 @@ def review_facts(
     completer = (ep["exit_status_used"] == "completed").to_numpy() & (n_reviews > 0)
 
     sessions = export.sessions
-    pidx = episode_rows(export, sessions["participant_id"], "sessions")
+    pidx = episode_rows(export, "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0

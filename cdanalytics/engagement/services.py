@@ -102,7 +102,7 @@ def _check_services(services: pd.DataFrame) -> None:
 
 def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dict[str, np.ndarray]:
     """``{service: bool array (episodes x steps)}``: step date recorded, per episode row."""
-    episode = episode_rows(export, services["participant_id"], "services")
+    episode = episode_rows(export, "services", services)
     service = services["service"].astype("str").to_numpy()
     recorded = np.column_stack([~np.isnan(_days(services[step])) for step in SERVICE_STEPS])
     out = {}

@@ -148,7 +148,7 @@ def stage_progress(
             stage_of[p, _SESSION_TYPES.index(session_type)] = row.local
 
     sessions = export.sessions
-    pidx = episode_rows(export, sessions["participant_id"], "sessions")
+    pidx = episode_rows(export, "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
     local = np.full(len(sessions), -1, dtype=np.int64)
     known = (pidx >= 0) & (type_code >= 0)
