@@ -30,19 +30,6 @@ def scale_table(frame: pd.DataFrame, registry: Mapping[str, Any]) -> pd.DataFram
     )
 
 
-_SCALE_TABLE_COLUMNS = [
-    "instrument",
-    "scale",
-    "direction",
-    "sign",
-    "reliability",
-    "reliability_source",
-    "functional_mean",
-    "functional_sd",
-    "dysfunctional_mean",
-    "dysfunctional_sd",
-    "clinical_threshold",
-]
 _TEXT_COLUMNS = ("instrument", "scale", "direction", "reliability_source")
 
 
@@ -202,6 +189,7 @@ _SCALE_COLUMNS = [
     "dysfunctional_sd",
     "clinical_threshold",
 ]
+_SCALE_TABLE_COLUMNS = ["instrument", "scale", *_SCALE_COLUMNS]
 
 
 def _scale_parameters(

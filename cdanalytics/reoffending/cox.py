@@ -64,6 +64,18 @@ TEST_COLUMNS: list[str] = ["test", "statistic", "df", "p_value"]
 PH_COLUMNS: list[str] = ["term", "rho", "statistic", "df", "p_value"]
 
 
+def _hazard_ratios_in_brief(summary: pd.DataFrame) -> tuple[str, str]:
+    """For a result's ``__repr__``: "N terms" and the first three hazard ratios with
+    their intervals ("..., K more" when there are more)."""
+    terms = summary[["term", "hazard_ratio", "ci_low", "ci_high"]]
+    shown = ", ".join(
+        f"{str(t)[:30]} HR {hr:.3g} ({lo:.3g} to {hi:.3g})"
+        for t, hr, lo, hi in terms.head(3).itertuples(index=False)
+    )
+    more = f", ... {len(terms) - 3} more" if len(terms) > 3 else ""
+    return f"{len(terms)} term" + ("s" if len(terms) != 1 else ""), shown + more
+
+
 @dataclass(frozen=True)
 class CoxResult:
     """A fitted Cox model.
@@ -116,19 +128,13 @@ class CoxResult:
 
     def __repr__(self) -> str:
         """Shape and key figures: people, events, ties and the first hazard ratios."""
-        terms = self.summary[["term", "hazard_ratio", "ci_low", "ci_high"]]
-        shown = ", ".join(
-            f"{str(t)[:30]} HR {hr:.3g} ({lo:.3g} to {hi:.3g})"
-            for t, hr, lo, hi in terms.head(3).itertuples(index=False)
-        )
-        more = f", ... {len(terms) - 3} more" if len(terms) > 3 else ""
-        n_terms = f"{len(terms)} term" + ("s" if len(terms) != 1 else "")
+        n_terms, shown = _hazard_ratios_in_brief(self.summary)
         strata = f", strata {', '.join(self.strata)[:60]}" if self.strata else ""
         cluster = f", clustered by {self.cluster[:30]}" if self.cluster else ""
         return (
             f"<cdanalytics.CoxResult: {n_terms} fitted on {self.n:,} people with"
             f" {self.n_events:,} first reoffences ({self.ties} ties{strata}{cluster};"
-            f" {self.n_dropped:,} dropped); {shown}{more}>"
+            f" {self.n_dropped:,} dropped); {shown}>"
         )
 
     @property

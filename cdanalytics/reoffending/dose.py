@@ -42,7 +42,13 @@ from ..errors import (
     StatisticalWarning,
 )
 from ..io.export import Export
-from .cox import TIES, _convergence_message, _design, _summary_and_tests
+from .cox import (
+    TIES,
+    _convergence_message,
+    _design,
+    _hazard_ratios_in_brief,
+    _summary_and_tests,
+)
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
@@ -258,17 +264,11 @@ class TimeVaryingCoxResult:
 
     def __repr__(self) -> str:
         """Shape and key figures: people, intervals, events and the first hazard ratios."""
-        terms = self.summary[["term", "hazard_ratio", "ci_low", "ci_high"]]
-        shown = ", ".join(
-            f"{str(t)[:30]} HR {hr:.3g} ({lo:.3g} to {hi:.3g})"
-            for t, hr, lo, hi in terms.head(3).itertuples(index=False)
-        )
-        more = f", ... {len(terms) - 3} more" if len(terms) > 3 else ""
-        n_terms = f"{len(terms)} term" + ("s" if len(terms) != 1 else "")
+        n_terms, shown = _hazard_ratios_in_brief(self.summary)
         return (
             f"<cdanalytics.TimeVaryingCoxResult: {n_terms} fitted on {self.n:,} people"
             f" ({self.n_intervals:,} intervals) with {self.n_events:,} first reoffences"
-            f" ({self.ties} ties; {self.n_left_out:,} left out); {shown}{more}>"
+            f" ({self.ties} ties; {self.n_left_out:,} left out); {shown}>"
         )
 
 

@@ -164,19 +164,19 @@ def _structure(system: _System) -> Iterator[np.ndarray]:
                     yield link
 
 
-def _change_links(system: _System) -> Iterator[np.ndarray]:
-    """The paired people of a measure are those of the measure in each programme."""
-    t = system.tables
-    change, by = t.get("change"), t.get("change_by_programme")
+def _measure_links(system: _System, other: str, column: str) -> Iterator[np.ndarray]:
+    """The paired people of each measure of the change table are the people the
+    ``other`` table counts in ``column`` over its rows of that measure (its
+    programmes, or its baseline groups and change classes)."""
+    change, by = system.tables.get("change"), system.tables.get(other)
     if change is None or by is None:
         return
     keys = ("instrument", "scale", "informant")
     for i in range(len(change.published)):
-        where = {k: str(change.published[k].iloc[i]) for k in keys}
-        rows = _rows(by, **where)
+        rows = _rows(by, **{k: str(change.published[k].iloc[i]) for k in keys})
         if rows:
             yield system.identity(
-                [c for j in rows for c in system.count("change_by_programme", j, "n_paired")],
+                [c for j in rows for c in system.count(other, j, column)],
                 system.count("change", i, "n_paired"),
             )
 
@@ -261,18 +261,8 @@ def _links(system: _System) -> Iterator[np.ndarray]:
                     system.count("fixed_window", cohorts[group], "n_in_cohort"),
                 )
     yield from _matched_links(system)
-    yield from _change_links(system)
-    change, classes = t.get("change"), t.get("reliable_change")
-    if change is not None and classes is not None:
-        keys = ("instrument", "scale", "informant")
-        for i in range(len(change.published)):
-            where = {k: str(change.published[k].iloc[i]) for k in keys}
-            rows = _rows(classes, **where)
-            if rows:
-                yield system.identity(
-                    [c for j in rows for c in system.count("reliable_change", j, "n_total")],
-                    system.count("change", i, "n_paired"),
-                )
+    yield from _measure_links(system, "change_by_programme", "n_paired")
+    yield from _measure_links(system, "reliable_change", "n_total")
 
 
 def withhold_dependent_statistics(table: PublishedTable) -> None:
@@ -359,6 +349,25 @@ def _candidates(system: _System) -> list[tuple[Cell, np.ndarray]]:
     return [(cell, system.vector(system.count(*cell))) for _, cell in entries]
 
 
+def _decide(
+    system: _System, candidates: list[tuple[Cell, np.ndarray]], policy: DisclosurePolicy, **known
+) -> None:
+    """Ask the gate about ``candidates`` (most important first; those withheld
+    already stay withheld), then withhold what it refuses, and every statistic
+    resting on it, in the candidates' tables. ``known``: the gate's ``facts``,
+    ``shown`` and ``secrets``."""
+    withheld = [
+        cell
+        for cell, _ in candidates
+        if system.tables[cell[0]].protected.mask[cell[2]].to_numpy()[cell[1]]
+    ]
+    decisions = protect_linked(system.values, candidates, policy, withheld=withheld, **known)
+    for name in dict.fromkeys(cell[0] for cell, _ in candidates):
+        table = system.tables[name]
+        _withhold(table, [d for d in decisions if not d.published and d.key[0] == name])
+        withhold_dependent_statistics(table)
+
+
 def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePolicy) -> None:
     """Withhold counts so that no small count follows from the tables together.
 
@@ -380,20 +389,7 @@ def protect_links(published: Mapping[str, PublishedTable], policy: DisclosurePol
     system = _System(tables)
     facts = [e for e in [*_structure(system), *_links(system)] if e is not None]
     candidates = _candidates(system)
-    masks = {name: table.protected.mask for name, table in tables.items()}
-    withheld = [cell for cell, _ in candidates if masks[cell[0]][cell[2]].to_numpy()[cell[1]]]
-    decisions = protect_linked(
-        system.values,
-        candidates,
-        policy,
-        facts=facts,
-        secrets=list(_horizon_changes(system)),
-        withheld=withheld,
-    )
-    for name, table in tables.items():
-        _withhold(table, [d for d in decisions if not d.published and d.key[0] == name])
-    for table in tables.values():
-        withhold_dependent_statistics(table)
+    _decide(system, candidates, policy, facts=facts, secrets=list(_horizon_changes(system)))
 
 
 def _same_people(
@@ -483,20 +479,10 @@ def protect_beside(
         for i in np.flatnonzero(~known[column].to_numpy())
     ]
     facts = [e for e in _structure(system) if e is not None]
-    mask = table.protected.mask
     candidates = [
         ((table.name, i, column), system.vector(system.count(table.name, i, column)))
         for column in _shown(table)
         for i in range(len(table.published))
     ]
-    decisions = protect_linked(
-        system.values,
-        candidates,
-        policy,
-        facts=facts,
-        shown=shown,
-        secrets=list(_same_people(system, table.name, beside, by, within)),
-        withheld=[key for key, _ in candidates if mask[key[2]].to_numpy()[key[1]]],
-    )
-    _withhold(table, [d for d in decisions if not d.published])
-    withhold_dependent_statistics(table)
+    secrets = list(_same_people(system, table.name, beside, by, within))
+    _decide(system, candidates, policy, facts=facts, shown=shown, secrets=secrets)
