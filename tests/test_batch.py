@@ -1,6 +1,7 @@
 """Scheduled batches (``cdanalytics batch``, :mod:`cdanalytics.report.batch`).
 
-One scenario, run once (reports are slow to build): a root with two valid
+One scenario, run once (reports are slow to build; they are built without
+figures, except in the parallel run): a root with two valid
 exports in nested folders (one with its own mapping.yaml and evaluation.yaml)
 and one invalid export; the same batch in two worker processes; a second run
 on unchanged inputs (with --jobs 2); a run after one input file changed; a run of the invalid
@@ -47,12 +48,17 @@ class Records(logging.Handler):
         self.seen.append((record.name, record.getMessage()))
 
 
-def batch(root: Path, out: Path, *extra: str, quiet: bool = True) -> int:
-    """``cdanalytics batch ROOT --out OUT [--quiet]``; returns the exit code."""
+def batch(root: Path, out: Path, *extra: str, quiet: bool = True, figures: bool = False) -> int:
+    """``cdanalytics batch ROOT --out OUT [--quiet] [--no-figures]``; returns the exit code.
+
+    Without figures unless asked: the tests read tables, indexes and logs (the
+    parallel run of the scenario draws them, in its worker processes).
+    """
     level = logging.getLogger().level
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             argv = ["batch", str(root), "--out", str(out), *extra]
+            argv += [] if figures else ["--no-figures"]
             return main([*argv, "--quiet"] if quiet else argv)
     finally:
         logging.getLogger().setLevel(level)
@@ -65,7 +71,7 @@ def logged_batch(root: Path, out: Path, *extra: str) -> tuple[int, list[tuple[st
     logger.addHandler(records)
     root_logger.setLevel(logging.INFO)
     try:
-        return batch(root, out, *extra, quiet=False), records.seen
+        return batch(root, out, *extra, quiet=False, figures=True), records.seen
     finally:
         logger.removeHandler(records)
         root_logger.setLevel(level)
@@ -330,6 +336,33 @@ def test_the_workers_log_records_reach_this_process(scenario):
         target = (scenario["base"] / "parallel" / export).resolve()
         assert f"report written to {target}" in written
     assert any("invalid export" in m for name, m in records if name == "cdanalytics.report.batch")
+
+
+def test_the_parallel_run_drew_every_reports_figures(scenario):
+    for export in VALID:
+        folder = scenario["base"] / "parallel" / export
+        svgs = list((folder / "figures").glob("*.svg"))
+        html = (folder / "report.html").read_text(encoding="utf-8")
+        assert svgs and html.count('<div class="figure"') == len(svgs)
+        assert json.loads((folder / "run.json").read_text(encoding="utf-8"))["figures"] == "svg"
+
+
+def test_a_report_without_figures_is_rebuilt_when_figures_are_asked_for(tmp_path):
+    root, out = tmp_path / "exports", tmp_path / "out"
+    write_synthetic_export(root / "a", n_participants=40, seed=3)
+    assert batch(root, out) == 0  # --no-figures
+    assert not list((out / "a").glob("figures/*.svg"))
+    assert (batch(root, out), statuses(out)) == (0, {"a": "skipped"})
+    assert (batch(root, out, figures=True), statuses(out)) == (0, {"a": "written"})
+    assert list((out / "a" / "figures").glob("*.svg"))
+    assert (batch(root, out, figures=True), statuses(out)) == (0, {"a": "skipped"})
+
+
+def test_png_without_figures_is_a_usage_error(tmp_path):
+    assert batch(tmp_path, tmp_path / "out", "--png") == 2  # with --no-figures
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match="png needs the figures"):
+        batch_reports(tmp_path, tmp_path / "out", png=True, figures=False)
 
 
 def test_a_missing_batch_wide_mapping_is_a_usage_error(tmp_path):

@@ -171,6 +171,34 @@ def test_figures_are_written_as_svg_only_unless_png_is_asked_for(tmp_path):
     assert list(figures.glob("*.png")) == []
 
 
+def test_no_figures_writes_the_same_tables_and_outcomes_and_a_page_without_charts(
+    sample_report, tmp_path
+):
+    _, _, with_figures = sample_report
+    out = tmp_path / "r"
+    code, _, _ = run_cli(["report", str(SAMPLE), "--out", str(out), "--quiet", "--no-figures"])
+    assert code == 0
+    assert not list(out.glob("figures/*"))
+    tables = sorted(p.name for p in (with_figures / "tables").glob("*.csv"))
+    assert tables == sorted(p.name for p in (out / "tables").glob("*.csv"))
+    for name in [*(f"tables/{t}" for t in tables), "outcomes.json"]:
+        assert (out / name).read_bytes() == (with_figures / name).read_bytes(), name
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<svg" not in html and '<div class="figure"' not in html
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["figures"] == "none"
+    assert (
+        json.loads((with_figures / "run.json").read_text(encoding="utf-8"))["figures"] == "svg+png"
+    )
+
+
+def test_png_without_figures_is_a_usage_error(tmp_path):
+    argv = ["report", str(SAMPLE), "--out", str(tmp_path / "r"), "--png", "--no-figures"]
+    code, _, stderr = run_cli(argv)
+    assert code == 2 and "png needs the figures" in stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_report_writes_every_output(sample_report):
     _, _, out = sample_report
     svgs = {p.stem for p in (out / "figures").glob("*.svg")}

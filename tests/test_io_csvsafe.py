@@ -92,7 +92,16 @@ def test_report_tables_hold_no_formula(poisoned, tmp_path):
     config.write_text("groupings: [site]\n", encoding="utf-8")
     out = tmp_path / "report"
     code = run_cli(
-        ["report", str(poisoned), "--out", str(out), "--config", str(config), "--quiet"]
+        [
+            "report",
+            str(poisoned),
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+            "--quiet",
+            "--no-figures",
+        ]
     )[0]
     assert code == EXIT_OK
     tables = sorted((out / "tables").glob("*.csv"))

@@ -134,12 +134,24 @@ def test_the_library_functions_apply_the_same_rule(scene):
 
 def test_a_report_goes_into_a_new_folder_then_replaces_only_itself(scene):
     out = scene / "reports" / "q1"
-    assert run_cli(["report", str(scene / "export"), "--out", str(out), "--quiet"])[0] == EXIT_OK
+    assert (
+        run_cli(["report", str(scene / "export"), "--out", str(out), "--quiet", "--no-figures"])[0]
+        == EXIT_OK
+    )
     assert read_marker(out, "report")["kind"] == "report"
     first = snapshot(out)
     (scene / "reports" / "keep.txt").write_text("next to the report\n", encoding="utf-8")
     code, _ = run_cli(
-        ["report", str(scene / "export"), "--out", str(out), "--quiet", "--lang", "nl"]
+        [
+            "report",
+            str(scene / "export"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--lang",
+            "nl",
+            "--no-figures",
+        ]
     )
     assert code == EXIT_OK  # an earlier report is replaced
     second = snapshot(out)
@@ -154,7 +166,14 @@ def test_a_report_goes_into_a_new_folder_then_replaces_only_itself(scene):
 
 def test_force_replaces_an_unrelated_folder(scene):
     code, _ = run_cli(
-        ["report", str(scene / "export"), "--out", str(scene / "unrelated"), "--force"]
+        [
+            "report",
+            str(scene / "export"),
+            "--out",
+            str(scene / "unrelated"),
+            "--force",
+            "--no-figures",
+        ]
     )
     assert code == EXIT_OK
     assert not (scene / "unrelated" / "thesis.docx").exists()

@@ -45,7 +45,10 @@ def export(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reports(export, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("reports")
-    return {lang: build_report(export, out / lang, lang=lang).out for lang in ("en", "nl")}
+    return {
+        lang: build_report(export, out / lang, lang=lang, figures=False).out
+        for lang in ("en", "nl")
+    }
 
 
 def page_text(folder: Path) -> str:

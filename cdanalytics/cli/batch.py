@@ -96,6 +96,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write each report's figures as PNG beside their SVG",
     )
+    parser.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="draw no figures in the reports (tables, outcomes.json and pages only; faster)",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild up-to-date reports too")
     parser.add_argument(
         "--force-out",
@@ -126,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         max_problems=args.max_problems,
         jobs=args.jobs,
         png=args.png,
+        figures=args.figures,
     )
     failed = [e for e in entries if e.failed]
     for entry in failed:

@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write each figure as PNG beside its SVG in OUT/figures/",
     )
     parser.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="draw no figures: the same tables, outcomes.json and page without charts, faster",
+    )
+    parser.add_argument(
         "--quarantine",
         action="store_true",
         help="set invalid rows aside (listed in the data-quality section) instead of stopping",
@@ -148,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             on_step=on_step,
             force=args.force,
             png=args.png,
+            figures=args.figures,
         )
     if not args.quiet:
         print(f"Report written: {result.html}", file=sys.stderr)

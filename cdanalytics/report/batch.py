@@ -2,8 +2,8 @@
 
 :func:`batch_reports` finds every export below a root folder (a folder with a
 ``manifest.json``), writes its report to ``OUT/<path below root>``, leaves
-alone a report that is up to date (its export's input checksums, config and
-package version unchanged), and carries on when one export fails. An export
+alone a report that is up to date (its export's input checksums, config,
+package version and figures unchanged), and carries on when one export fails. An export
 that breaks the contract gets its problem list (``validation_problems.csv``,
 as ``cdanalytics validate`` writes it) in ``OUT/<path>`` instead of a report.
 ``OUT/index.html`` compares the headline figures of all exports
@@ -53,7 +53,7 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
 from ._atomic import atomic_directory
 from .batch_index import index_page
-from .build import build_report, config_digest, input_checksums
+from .build import build_report, config_digest, figure_kind, input_checksums
 
 __all__ = [
     "EXPORT_CONFIG",
@@ -125,7 +125,7 @@ class _Job:
     force: bool
     force_out: bool
     max_problems: int | None
-    png: bool = False
+    figures: str = "svg"
 
 
 def find_exports(root: str | Path, *, skip: str | Path | None = None) -> list[Path]:
@@ -161,8 +161,11 @@ def _effective_config(
     return cfg.with_language(lang) if lang is not None else cfg
 
 
-def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str, mapping: Path | None) -> bool:
-    """Whether the report in ``out`` came from these inputs, config, mapping and version."""
+def _up_to_date(
+    out: Path, checksums: Mapping[str, str], digest: str, mapping: Path | None, figures: str
+) -> bool:
+    """Whether the report in ``out`` came from these inputs, config, mapping and version,
+    with the figures asked for (``run.json``'s ``figures``)."""
     run_file = out / "run.json"
     try:
         previous = json.loads(run_file.read_text(encoding="utf-8"))
@@ -175,6 +178,7 @@ def _up_to_date(out: Path, checksums: Mapping[str, str], digest: str, mapping: P
         and previous.get("config_digest") == digest
         and previous.get("package_version") == __version__
         and previous.get("mapping_checksum") == _checksum(mapping)
+        and previous.get("figures") == figures
     )
 
 
@@ -195,6 +199,7 @@ def batch_reports(
     max_problems: int | None = DEFAULT_MAX_PROBLEMS,
     jobs: int = 1,
     png: bool = False,
+    figures: bool = True,
 ) -> list[BatchEntry]:
     """Report every export under ``root`` into ``out``; never stop at one failure.
 
@@ -221,8 +226,9 @@ def batch_reports(
         list (``None``: all); the rest are counted.
     jobs
         Worker processes reporting exports at once (1: all in this process).
-    png
-        Also write each report's figures as PNG (as ``build_report(png=True)``).
+    png, figures
+        As for :func:`~cdanalytics.report.build_report`, for every report. A
+        report is up to date only if it has the figures asked for.
 
     Returns
     -------
@@ -233,7 +239,8 @@ def batch_reports(
     ------
     ConfigError
         The batch-wide config is invalid, or names the cell key method without
-        a secret; the batch-wide mapping file does not exist; ``jobs`` is below 1.
+        a secret; the batch-wide mapping file does not exist; ``jobs`` is below 1;
+        ``png`` is asked for without ``figures``.
     OutputFolderError
         ``out`` breaks the folder rule (:func:`cdanalytics.outdir.check_out_folder`)
         or another run is writing it. ``out`` may lie below ``root`` (it is
@@ -241,6 +248,7 @@ def batch_reports(
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be a whole number of at least 1, not {jobs!r}.")
+    kind = figure_kind(figures=figures, png=png)
     if mapping is not None and not Path(mapping).is_file():
         raise ConfigError(f"Site mapping {mapping} not found: give the path of a YAML file.")
     root = Path(root)
@@ -266,7 +274,7 @@ def batch_reports(
                     force_out,
                     max_problems,
                 ),
-                png=png,
+                figures=kind,
             )
             for export in find_exports(root, skip=out)
         ]
@@ -397,7 +405,9 @@ def _settled(job: _Job) -> BatchEntry | None:
     """The entry of an export that needs no build (its report is up to date); else ``None``."""
     cfg = _effective_config(job.config, job.lang)
     checksums, digest = input_checksums(job.export), config_digest(cfg)
-    if not job.force and _up_to_date(job.out / job.name, checksums, digest, job.mapping):
+    if not job.force and _up_to_date(
+        job.out / job.name, checksums, digest, job.mapping, job.figures
+    ):
         log.info("%s: up to date, left as it is", job.name)
         return BatchEntry(job.name, "skipped", "", job.name)
     return None
@@ -420,7 +430,8 @@ def _build_one(job: _Job) -> BatchEntry:
             quarantine=job.quarantine,
             force=job.force_out,
             max_problems=job.max_problems,
-            png=job.png,
+            png=job.figures == "svg+png",
+            figures=job.figures != "none",
         )
         return BatchEntry(job.name, "written", "", job.name)
 
