@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import csv
 import json
 import math
@@ -142,8 +144,13 @@ class _HTMLTables(HTMLParser):
         self.text.append(data)
 
 
+@functools.lru_cache(maxsize=8)
 def html_tables(text: str) -> tuple[list[list[list[str]]], str]:
-    """The tables of an HTML page (rows of cell texts) and its visible text."""
+    """The tables of an HTML page (rows of cell texts) and its visible text.
+
+    Parsed once per page (the attacks read a page several times); read, never change,
+    what it returns.
+    """
     parser = _HTMLTables()
     parser.feed(text)
     return parser.tables, " ".join(" ".join(parser.text).split())
