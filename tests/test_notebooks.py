@@ -14,12 +14,14 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-import papermill
 import pytest
 
 import cdanalytics
+
+if TYPE_CHECKING:  # nbformat and papermill are imported when a test runs (slow to import)
+    import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -30,6 +32,8 @@ PARAMETER_NAMES = {"export_path", "config_path", "lang"}
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
+    import nbformat
+
     return nbformat.read(path, as_version=4)
 
 
@@ -40,6 +44,8 @@ def _csv_rows(table: str, folder: Path = SAMPLE) -> list[dict[str, str]]:
 
 def _run(tmp_path: Path, name: str, **parameters) -> nbformat.NotebookNode:
     """Execute a notebook as CI does: papermill, python3 kernel, cwd = notebooks/."""
+    import papermill
+
     out = tmp_path / f"executed_{name}"
     papermill.execute_notebook(
         str(NOTEBOOKS / name),
@@ -112,6 +118,8 @@ def test_the_notebooks_are_these():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_without_outputs(name):
+    import nbformat
+
     nb = _read(NOTEBOOKS / name)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
