@@ -170,17 +170,22 @@ class SuppressedTable:
             Same shape as ``published``, all strings.
         """
         formats = dict(formats or {})
-        out = {}
-        for col in self.published.columns:
+        withheld = self.mask.to_numpy(dtype=bool)
+        small = self.primary.to_numpy(dtype=bool)
+        grid = np.empty(self.published.shape, dtype=object)
+        for j, col in enumerate(self.published.columns):
             series = self.published[col]
             fmt = formats.get(col)
             if fmt is None and pd.api.types.is_float_dtype(series.dtype):
                 fmt = "{:g}".format
             text = series.map(fmt, na_action="ignore") if fmt else series.astype("string")
-            text = text.astype(object).where(series.notna(), na_rep)
-            text = text.where(~self.mask[col], self.policy.withheld_label)
-            out[col] = text.where(~self.primary[col], self.policy.label)
-        return pd.DataFrame(out, index=self.published.index)
+            grid[:, j] = text.to_numpy(dtype=object)
+            grid[~series.notna().to_numpy(), j] = na_rep
+        grid[withheld] = self.policy.withheld_label
+        grid[small] = self.policy.label
+        return pd.DataFrame(
+            grid, index=self.published.index, columns=self.published.columns, dtype=object
+        )
 
     def marked(self) -> pd.DataFrame:
         """The published numbers with every withheld cell written as its marker.
