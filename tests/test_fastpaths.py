@@ -20,8 +20,13 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdanalytics import _cox
-from cdanalytics._stats import distinct_times, kaplan_meier, logrank_statistic
-from cdanalytics.reoffending import cox, cumulative_reoffending, logrank
+from cdanalytics._stats import (
+    distinct_times,
+    kaplan_meier,
+    kaplan_meier_groups,
+    logrank_statistic,
+)
+from cdanalytics.reoffending import at_risk_table, cox, cumulative_reoffending, logrank
 
 
 def _survival_data(n: int, seed: int, whole_days: bool = True) -> pd.DataFrame:
@@ -203,6 +208,59 @@ def test_kaplan_meier_equals_statsmodels_and_lifelines(whole_days):
         rtol=1e-8,
         atol=1e-12,
     )
+
+
+@pytest.mark.parametrize(("whole_days", "n_groups"), [(True, 4), (False, 4), (False, 300)])
+def test_grouped_kaplan_meier_equals_statsmodels_group_by_group(whole_days, n_groups):
+    """One count over (time, group) cells for every group; 300 groups of
+    continuous times would be 30 million cells, so those are fitted group by
+    group instead."""
+    data = _survival_data(100_000, seed=9, whole_days=whole_days)
+    time, event = data["duration_days"].to_numpy(), data["event"].to_numpy(dtype=float)
+    group = np.random.default_rng(9).integers(0, n_groups, len(data))
+    fits = kaplan_meier_groups(time, event, group, n_groups)
+    assert len(fits) == n_groups
+    for g, fit in enumerate(fits):
+        rows = group == g
+        reference = SurvfuncRight(time[rows], event[rows])
+        np.testing.assert_array_equal(fit.surv_times, reference.surv_times)
+        np.testing.assert_allclose(fit.surv_prob, reference.surv_prob, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(fit.surv_prob_se, reference.surv_prob_se, rtol=1e-12)
+        assert fit.n_all.sum() == rows.sum()
+        assert fit.n_events.sum() == event[rows].sum()
+
+
+def test_missing_category_is_a_group_of_its_own_equal_to_lifelines(big):
+    """People whose categorical group is missing are a group of their own,
+    after the levels (as ``group_by`` promises and the log-rank test always
+    did; pandas' ``indices`` of a categorical leaves them out)."""
+    data = big.iloc[:50_000].assign(
+        band=pd.Categorical(np.where(big["c"].iloc[:50_000] == 3, None, big["c"].iloc[:50_000]))
+    )
+    result = cumulative_reoffending(data, by="band")
+    assert result.medians["band"].iloc[:3].tolist() == [0.0, 1.0, 2.0]
+    assert pd.isna(result.medians["band"].iloc[3])
+    missing = data[data["band"].isna()]
+    assert result.medians["n"].tolist() == [*data["band"].value_counts(sort=False), len(missing)]
+    fitted = _quiet(KaplanMeierFitter().fit, missing["duration_days"], missing["event"])
+    curve = result.curve[result.curve["band"].isna()].iloc[1:]
+    np.testing.assert_allclose(
+        curve["cumulative"],
+        1 - fitted.survival_function_.loc[curve["time_days"]].iloc[:, 0],
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    at_risk = at_risk_table(data, by="band")
+    assert at_risk["band"].isna().sum() == 3  # one row per default horizon
+    tested = logrank(data, by="band")
+    assert tested.summary["n"].tolist() == result.medians["n"].tolist()
+    reference = _quiet(
+        multivariate_logrank_test,
+        data["duration_days"],
+        data["band"].cat.codes,  # -1: missing
+        data["event"],
+    )
+    assert tested.statistic == pytest.approx(reference.test_statistic, rel=1e-8)
 
 
 def test_cumulative_reoffending_intervals_equal_lifelines_log_log(big):
