@@ -265,6 +265,23 @@ def test_counting_process_fit_equals_lifelines_time_varying():
     assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("n_strata", "span"), [(1, 4000), (3, 2000), (1, 40_000), (40, 2000), (3, None)]
+)
+def test_sort_order_equals_lexsort(n_strata, span):
+    """Whole days in a short span sort by one 16-bit key (a radix sort),
+    longer spans, many strata and continuous times by ``np.lexsort``: the
+    same order either way, ties kept in row order."""
+    rng = np.random.default_rng(n_strata)
+    n = 200_000
+    time = rng.uniform(0, 2000, n) if span is None else rng.integers(0, span, n) + 3.0
+    event = rng.random(n) < 0.4
+    stratum = rng.integers(0, n_strata, n)
+    expected = np.lexsort((~event, time, stratum))
+    np.testing.assert_array_equal(_cox.sort_order(time, event, stratum), expected)
+    assert _cox.sort_order(time[expected], event[expected], stratum[expected]) is None
+
+
 @pytest.mark.parametrize("whole_days", [True, False])
 def test_distinct_times_equal_numpy_unique(whole_days):
     time = _survival_data(50_000, seed=4, whole_days=whole_days)["duration_days"].to_numpy()
