@@ -141,11 +141,15 @@ def _day_offsets(time: np.ndarray) -> tuple[float, int, np.ndarray] | None:
     if time.size:
         low, high = time.min(), time.max()
         span = high - low
-        if np.isfinite(span) and span <= _COUNTING_SPAN_PER_ROW * time.size + 1024:
-            work = np.floor(time)
-            if (work == time).all():
-                np.subtract(time, low, out=work)
-                return low, int(span), work.astype(np.intp)
+        if (
+            np.isfinite(span)
+            and span <= _COUNTING_SPAN_PER_ROW * time.size + 1024
+            and max(-low, high) < 2**52
+        ):
+            offset = time.astype(np.intp)  # exact for whole numbers below 2**52
+            if (offset == time).all():
+                offset -= int(low)
+                return low, int(span), offset
     return None
 
 
@@ -158,11 +162,11 @@ def counts_by_time(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(sorted distinct times, rows and events of each group at each time):
     ``times``, then two arrays of times × groups (rows as integers, events
-    as floats: the sums of ``status``), from one ``np.bincount`` each over
+    as floats: the sums of ``status``, 0/1 or boolean), from one ``np.bincount`` each over
     the (time, group) cells, whole days counted without sorting (see
     :func:`distinct_times`). ``group``: 0..n_groups-1 of each row (``None``
     with one group). ``None`` when the cells would outnumber ``max_cells``."""
-    time = np.asarray(time, dtype=float)
+    time, status = np.asarray(time, dtype=float), np.asarray(status)
     days = _day_offsets(time)
     if days is None:
         times, cell = np.unique(time, return_inverse=True)
@@ -177,7 +181,11 @@ def counts_by_time(
         cell *= n_groups
         cell += group
     n_all = np.bincount(cell, minlength=size).reshape(width, n_groups)
-    n_events = np.bincount(cell, weights=status, minlength=size).reshape(width, n_groups)
+    if status.dtype == bool:  # the events' cells counted: no float copy of every row
+        n_events = np.bincount(cell[status], minlength=size).astype(float)
+    else:
+        n_events = np.bincount(cell, weights=status, minlength=size)
+    n_events = n_events.reshape(width, n_groups)
     if days is not None:  # only the days someone's follow-up ends
         seen = np.flatnonzero(n_all.any(axis=1))
         times, n_all, n_events = low + seen, n_all[seen], n_events[seen]

@@ -196,7 +196,8 @@ def _survival_frame(
     extra: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
     """(the ``by`` and ``extra`` columns of the cohort rows, the ``by``
-    names, their follow-up ``time`` and ``status``, both float)."""
+    names, their follow-up ``time`` (float) and ``status``: boolean for a
+    boolean ``event`` column (the outcome table's), else float)."""
     names = [by] if isinstance(by, str) else list(by or [])
     names += [extra] if isinstance(extra, str) else list(extra)
     cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=names)
@@ -207,7 +208,8 @@ def _survival_frame(
     if cohort.empty:
         raise InsufficientDataError("nobody is in the reoffending cohort (no follow-up).")
     time = cohort["duration_days"].to_numpy(dtype=float)
-    status = cohort["event"].to_numpy(dtype=float)
+    event = cohort["event"]
+    status = event.to_numpy(dtype=bool if pd.api.types.is_bool_dtype(event.dtype) else float)
     return cohort[[*keys, *extra]], keys, time, status
 
 
