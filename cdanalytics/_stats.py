@@ -254,7 +254,8 @@ def kaplan_meier_groups(
     time: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups: int
 ) -> list[KaplanMeier]:
     """:func:`kaplan_meier` of each group 0..n_groups-1 (``group``: the
-    group of each row), the same numbers: the people and events of every
+    group of each row; a group without rows gets a fit without times), the
+    same numbers: the people and events of every
     (time, group) are counted in one ``np.bincount`` each
     (:func:`counts_by_time`), instead of gathering each group's rows. When
     that would be far more cells than rows (many groups of continuous

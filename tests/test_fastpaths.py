@@ -318,10 +318,14 @@ def test_grouped_kaplan_meier_equals_statsmodels_group_by_group(whole_days, n_gr
     data = _survival_data(100_000, seed=9, whole_days=whole_days)
     time, event = data["duration_days"].to_numpy(), data["event"].to_numpy(dtype=float)
     group = np.random.default_rng(9).integers(0, n_groups, len(data))
+    group[group == 1] = 2  # group 1 has nobody: a fit without times
     fits = kaplan_meier_groups(time, event, group, n_groups)
     assert len(fits) == n_groups
+    assert fits[1].times.size == 0 and fits[1].surv_prob.size == 0
     for g, fit in enumerate(fits):
         rows = group == g
+        if g == 1:
+            continue
         reference = SurvfuncRight(time[rows], event[rows])
         np.testing.assert_array_equal(fit.surv_times, reference.surv_times)
         np.testing.assert_allclose(fit.surv_prob, reference.surv_prob, rtol=1e-12, atol=1e-15)
@@ -339,6 +343,17 @@ def test_missing_category_is_a_group_of_its_own_equal_to_lifelines(big):
     )
     result = cumulative_reoffending(data, by="band")
     assert result.medians["band"].iloc[:3].tolist() == [0.0, 1.0, 2.0]
+    unseen = data.assign(band=data["band"].cat.add_categories([7.0]))  # a level nobody has
+    pd.testing.assert_frame_equal(cumulative_reoffending(unseen, by="band").medians, result.medians)
+    plain = data.assign(band=data["band"].cat.add_categories([7.0]).fillna(7.0))
+    whole = cumulative_reoffending(plain, by="band")  # no missing value: read from the codes
+    assert whole.medians["band"].tolist() == [0.0, 1.0, 2.0, 7.0]
+    pd.testing.assert_frame_equal(
+        cumulative_reoffending(
+            plain.assign(band=plain["band"].cat.add_categories([9.0])), "band"
+        ).curve.astype({"band": float}),
+        whole.curve.astype({"band": float}),
+    )
     assert pd.isna(result.medians["band"].iloc[3])
     missing = data[data["band"].isna()]
     assert result.medians["n"].tolist() == [*data["band"].value_counts(sort=False), len(missing)]

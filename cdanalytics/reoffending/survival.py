@@ -218,12 +218,16 @@ def _single_category(frame: pd.DataFrame, keys: list[str]) -> bool:
     return len(keys) == 1 and isinstance(frame[keys[0]].dtype, pd.CategoricalDtype)
 
 
-def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[Any]]:
+def _group_codes(
+    frame: pd.DataFrame, keys: list[str], *, maybe_empty: bool = False
+) -> tuple[np.ndarray, list[Any]]:
     """(group 0..G-1 of each row, the G group names), in :func:`group_by`'s
     order (sorted, only groups present, missing values a group of their own
     after the others); one group of all rows (name ``None``) without
     ``keys``. The groups of one categorical column are read from its codes
-    (no grouping of the rows); other keys go through :func:`group_by`."""
+    (no grouping of the rows); other keys go through :func:`group_by`.
+    ``maybe_empty``: a categorical column without missing values may give
+    every level, present or not, as is (the caller drops the empty ones)."""
     if not keys:
         return np.zeros(len(frame), dtype=np.intp), [None]
     if _single_category(frame, keys):
@@ -231,6 +235,8 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list
         levels = column.cat.categories
         codes = column.cat.codes.to_numpy()  # -1: missing, read as the last of levels + 1
         if codes.size and codes.min() >= 0:
+            if maybe_empty:
+                return codes, list(levels)
             seen = np.flatnonzero(np.bincount(codes, minlength=levels.size))
             if seen.size == levels.size:  # every level, none missing: the codes are the groups
                 return codes, list(levels)
@@ -251,8 +257,9 @@ def _fits(
     frame: pd.DataFrame, keys: list[str], time: np.ndarray, status: np.ndarray
 ) -> list[tuple[Any, KaplanMeier]]:
     """(group name, its Kaplan-Meier fit) of each group, in :func:`group_by`'s order."""
-    codes, names = _group_codes(frame, keys)
-    return list(zip(names, kaplan_meier_groups(time, status, codes, len(names)), strict=True))
+    codes, names = _group_codes(frame, keys, maybe_empty=True)
+    fits = kaplan_meier_groups(time, status, codes, len(names))
+    return [(name, fit) for name, fit in zip(names, fits, strict=True) if fit.times.size]
 
 
 def at_risk_table(
