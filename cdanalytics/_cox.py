@@ -92,7 +92,6 @@ class RiskSets:
     x_rows: np.ndarray | None
     weight: np.ndarray  # case weights of those rows
     weighted_events: np.ndarray  # Σ over the event rows of v·x (terms)
-    bucket: np.ndarray  # last event time k of the row's stratum <= its time (-1: none)
     event_pos: np.ndarray  # positions (in sorted order) of the event rows
     event_k: np.ndarray  # event time k of each event row
     starts: np.ndarray  # first event slot of each event time
@@ -105,10 +104,11 @@ class RiskSets:
     block_stratum: np.ndarray  # stratum of each block
     block_k: np.ndarray  # block of the tied events of event time k (its first rows)
     columns: np.ndarray | None  # 0, 1, ..., rows - 1 (int32): the blocks' sparse column indices
-    bucket_bins: np.ndarray  # bucket + 1 (int32)
+    # 1 + the last event time k of the row's stratum <= its time (0: none), int32
+    bucket_bins: np.ndarray
     # Counting-process (start, stop] data only (None for right-censored data):
     # last event time k of the row's stratum <= its start (-1: none); the row
-    # is at risk at the event times after it, up to ``bucket``.
+    # is at risk at the event times after it, up to its last (bucket_bins - 1).
     entry: np.ndarray | None = None
     entry_bins: np.ndarray | None = None  # entry + 1 (int32)
     # A design of few distinct rows (categorical and count covariates): those
@@ -207,7 +207,6 @@ def prepare(
         x_rows=x,
         weight=w,
         weighted_events=weighted_events,
-        bucket=bucket,
         event_pos=event_pos,
         event_k=event_k,
         starts=starts,
@@ -452,11 +451,11 @@ def _at_or_before(rs: RiskSets, per_time: np.ndarray) -> np.ndarray:
 
 
 def _gram(rs: RiskSets, u: np.ndarray) -> np.ndarray:
-    """X' diag(u) X for u >= 0: over the distinct rows when the design has
-    few (their sums of u, then P' diag(Σu) P), else chunk by chunk (each a
-    symmetric rank-k update of sqrt(u)·x) so that no rows × terms temporary
-    is made."""
-    u = np.maximum(u, 0.0)
+    """X' diag(u) X for u >= 0 (``u`` is clipped at 0 in place): over the
+    distinct rows when the design has few (their sums of u, then
+    P' diag(Σu) P), else chunk by chunk (each a symmetric rank-k update of
+    sqrt(u)·x) so that no rows × terms temporary is made."""
+    u = np.maximum(u, 0.0, out=u)
     if rs.patterns is not None:
         total = np.bincount(rs.pattern, weights=u, minlength=len(rs.patterns))
         return (rs.patterns * total[:, None]).T @ rs.patterns
@@ -480,7 +479,8 @@ def evaluate(rs: RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndar
     square = hazard / sm.c
     alpha, beta_, gamma = (_per_time(rs, square * f**j) for j in (0, 1, 2))
     score = rs.weighted_events - (h @ sm.s1 - b @ sm.d1)
-    u = sm.risk * _at_or_before(rs, h)
+    u = _at_or_before(rs, h)
+    u *= sm.risk
     u[rs.event_pos] -= sm.risk[rs.event_pos] * b[rs.event_k]
     cross = sm.s1.T @ (beta_[:, None] * sm.d1)
     information = _gram(rs, u) - (
