@@ -66,14 +66,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._stats import day_sort_key, distinct_rows
 from .errors import ConvergenceError
 
 MAX_ITER = 30
 MAX_HALVINGS = 30
 #: Values per chunk of X' diag(u) X: about 1 MB (8192 rows of 15 terms).
 CHUNK_VALUES = 2**17
-#: A design matrix is held as its distinct rows when there are at most this
-#: many values in them (4 MB, so that they stay in cache) ...
+#: A design matrix is held as its distinct rows (:func:`cdanalytics._stats.distinct_rows`)
+#: when there are at most this many values in them (4 MB, so that they stay
+#: in cache) ...
 PATTERN_VALUES = 2**19
 #: ... and at most one distinct row per this many rows.
 ROWS_PER_PATTERN = 4
@@ -188,7 +190,7 @@ def prepare(
     opens[after[after < t.size]] = True
     block_first = np.flatnonzero(opens)
     w = weight if in_place else weight[rows]
-    distinct = _distinct_rows(exog)
+    distinct = distinct_rows(exog, PATTERN_VALUES, ROWS_PER_PATTERN, CHUNK_VALUES)
     if distinct is None:
         patterns = pattern = None
         x = _sorted_rows(exog, None if in_place else rows)
@@ -229,34 +231,6 @@ def prepare(
     )
 
 
-def _distinct_rows(exog: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(the distinct rows of ``exog`` in order of first appearance, the
-    number of each row's among them as int32) when they are few (at most
-    :data:`PATTERN_VALUES` values and one per :data:`ROWS_PER_PATTERN`
-    rows), else ``None``. Rows are told apart by a random linear combination
-    of their values, then checked value by value against the distinct row
-    they were given (``None`` if any differs), so the result is exact."""
-    exog = np.asarray(exog, dtype=float)
-    n, p = exog.shape
-    most = min(n // ROWS_PER_PATTERN, PATTERN_VALUES // max(p, 1))
-    if most < 1:
-        return None
-    combination = np.random.default_rng(16).uniform(1.0, 2.0, p)
-    if pd.unique(exog[: 2 * most + 1] @ combination).size > most:  # many in the first rows
-        return None
-    codes, distinct = pd.factorize(exog @ combination)
-    if distinct.size > most or codes.size == 0 or codes.min() < 0:  # many, or NaN
-        return None
-    # Codes are numbered in order of first appearance.
-    first = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
-    patterns = np.ascontiguousarray(exog[first])
-    chunk = max(1024, CHUNK_VALUES // max(p, 1))
-    for lo in range(0, n, chunk):
-        if not np.array_equal(exog[lo : lo + chunk], patterns[codes[lo : lo + chunk]]):
-            return None
-    return patterns, codes.astype(np.int32)
-
-
 def _used_patterns(pattern: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pattern`` renumbered over the patterns it uses (rows of strata
     without events are left out), and those patterns."""
@@ -287,32 +261,10 @@ def sort_order(time: np.ndarray, event: np.ndarray, stratum: np.ndarray) -> np.n
     ds, dt = np.diff(stratum), np.diff(time)
     if (ds >= 0).all() and ((ds > 0) | (dt > 0) | ((dt == 0) & (later[1:] >= later[:-1]))).all():
         return None
-    key = _sort_key(time, later, stratum)
+    key = day_sort_key(time, later, stratum)
     if key is not None:  # a stable radix sort of 16-bit keys: lexsort's order
         return np.argsort(key, kind="stable")
     return np.lexsort((later, time, stratum))
-
-
-def _sort_key(time: np.ndarray, later: np.ndarray, stratum: np.ndarray) -> np.ndarray | None:
-    """(stratum, time, later) as one 16-bit key in the same order, when the
-    times are whole numbers (days) and strata × times × 2 fit in 16 bits;
-    ``None`` otherwise."""
-    if stratum.dtype.kind not in "biu" or time.dtype.kind != "f":
-        return None
-    low, high = time.min(), time.max()
-    first, last = int(stratum.min()), int(stratum.max())
-    if not np.isfinite(high - low) or (last - first + 1) * 2 * (high - low + 1) > 2**16:
-        return None
-    work = np.floor(time)
-    if not (work == time).all():
-        return None
-    np.subtract(time, low, out=work)
-    key = work.astype(np.uint16)
-    key <<= 1
-    key |= later
-    if last > first:
-        key += (stratum - first).astype(np.uint16) * np.uint16(2 * (high - low + 1))
-    return key
 
 
 def _run_codes(values: np.ndarray) -> np.ndarray:

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "KaplanMeier",
     "counts_by_time",
+    "day_sort_key",
+    "distinct_rows",
     "distinct_times",
     "kaplan_meier",
     "kaplan_meier_groups",
@@ -190,6 +193,60 @@ def counts_by_time(
         seen = np.flatnonzero(n_all.any(axis=1))
         times, n_all, n_events = low + seen, n_all[seen], n_events[seen]
     return times, n_all, n_events
+
+
+def day_sort_key(time: np.ndarray, later: np.ndarray, stratum: np.ndarray) -> np.ndarray | None:
+    """(stratum, time, later) as one 16-bit key in the same order, so that
+    a stable sort of it (a radix sort) gives ``np.lexsort((later, time,
+    stratum))``'s order; when the times are whole numbers (days), the strata
+    integers and strata × times × 2 fit in 16 bits; ``None`` otherwise."""
+    if stratum.dtype.kind not in "biu" or time.dtype.kind != "f" or time.size == 0:
+        return None
+    low, high = time.min(), time.max()
+    first, last = int(stratum.min()), int(stratum.max())
+    if not np.isfinite(high - low) or (last - first + 1) * 2 * (high - low + 1) > 2**16:
+        return None
+    work = np.floor(time)
+    if not (work == time).all():
+        return None
+    np.subtract(time, low, out=work)
+    key = work.astype(np.uint16)
+    key <<= 1
+    key |= later
+    if last > first:
+        key += (stratum - first).astype(np.uint16) * np.uint16(2 * (high - low + 1))
+    return key
+
+
+def distinct_rows(
+    exog: np.ndarray, max_values: int, rows_per_pattern: int, chunk_values: int = 2**17
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the distinct rows of ``exog`` in order of first appearance, the
+    number of each row's among them as int32) when they are few: at most
+    ``max_values`` values in them and one per ``rows_per_pattern`` rows;
+    ``None`` otherwise (also with NaN). Rows are told apart by a random
+    linear combination of their values, then checked value by value (in
+    chunks of about ``chunk_values``) against the distinct row they were
+    given, ``None`` if any differs: the result is exact."""
+    exog = np.asarray(exog, dtype=float)
+    n, p = exog.shape
+    most = min(n // rows_per_pattern, max_values // max(p, 1))
+    if most < 1:
+        return None
+    combination = np.random.default_rng(16).uniform(1.0, 2.0, p)
+    if pd.unique(exog[: 2 * most + 1] @ combination).size > most:  # many in the first rows
+        return None
+    codes, distinct = pd.factorize(exog @ combination)
+    if distinct.size > most or codes.size == 0 or codes.min() < 0:  # many, or NaN
+        return None
+    # Codes are numbered in order of first appearance.
+    first = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+    patterns = np.ascontiguousarray(exog[first])
+    chunk = max(1024, chunk_values // max(p, 1))
+    for lo in range(0, n, chunk):
+        if not np.array_equal(exog[lo : lo + chunk], patterns[codes[lo : lo + chunk]]):
+            return None
+    return patterns, codes.astype(np.int32)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdanalytics import _cox
 from cdanalytics._stats import (
+    distinct_rows,
     distinct_times,
     kaplan_meier,
     kaplan_meier_groups,
@@ -263,6 +264,28 @@ def test_counting_process_fit_equals_lifelines_time_varying():
     )
     np.testing.assert_allclose(beta, reference.params_[["on", "z"]], rtol=1e-8, atol=1e-10)
     assert loglik == pytest.approx(reference.log_likelihood_, rel=1e-10)
+
+
+def test_distinct_rows_are_exact_or_refused():
+    """The distinct rows of a design and each row's number among them give
+    back every row exactly; rows that the random combination cannot tell
+    apart (a difference below the rounding of a huge value), missing values
+    and designs of many distinct rows are refused (the engine then reads
+    every row)."""
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.integers(0, 2, 50_000), rng.integers(0, 6, 50_000)]).astype(float)
+    x = np.column_stack([x, rng.poisson(1.0, 50_000)])
+    patterns, codes = distinct_rows(x, 2**19, 4)
+    np.testing.assert_array_equal(patterns[codes], x)
+    assert len(np.unique(patterns, axis=0)) == len(patterns)
+    np.testing.assert_array_equal(patterns[0], x[0])  # numbered in order of first appearance
+    alike = np.tile([[1e17, 0.0], [1e17, 1.0]], (1000, 1))  # equal combinations
+    assert len(np.unique(alike @ np.random.default_rng(16).uniform(1, 2, 2))) == 1
+    assert distinct_rows(alike, 2**19, 4) is None
+    assert distinct_rows(np.where(x == 5, np.nan, x), 2**19, 4) is None
+    assert distinct_rows(rng.normal(size=(50_000, 3)), 2**19, 4) is None
+    refit = _cox.prepare(np.arange(2000.0), np.ones(2000), alike, np.zeros(2000, int), "efron")
+    assert refit.patterns is None and refit.x_rows is not None
 
 
 @pytest.mark.parametrize(
