@@ -92,7 +92,7 @@ class RiskSets:
     # Covariates of those rows (rows × terms, C-contiguous); None when they
     # are held as distinct rows (``patterns``) and not needed row by row.
     x_rows: np.ndarray | None
-    weight: np.ndarray  # case weights of those rows
+    weight: np.ndarray  # case weights of those rows (a read-only view of 1.0 without weights)
     weighted_events: np.ndarray  # Σ over the event rows of v·x (terms)
     event_pos: np.ndarray  # positions (in sorted order) of the event rows
     event_k: np.ndarray  # event time k of each event row
@@ -150,7 +150,10 @@ def prepare(
     below its time); ``None`` for right-censored data, at risk from the
     origin. Rows already in that order (as the counting-process caller
     passes them) are neither sorted nor copied."""
-    weight = np.ones(len(time)) if weight is None else np.asarray(weight, dtype=float)
+    # First, while little else is held: its temporaries are the size of the rows.
+    distinct = distinct_rows(exog, PATTERN_VALUES, ROWS_PER_PATTERN, CHUNK_VALUES)
+    unit = weight is None
+    weight = None if unit else np.asarray(weight, dtype=float)
     event = np.asarray(status) == 1
     stratum = _numeric_strata(np.asarray(stratum))
     order = sort_order(time, event, stratum)
@@ -189,8 +192,9 @@ def prepare(
     after = first + counts
     opens[after[after < t.size]] = True
     block_first = np.flatnonzero(opens)
-    w = weight if in_place else weight[rows]
-    distinct = distinct_rows(exog, PATTERN_VALUES, ROWS_PER_PATTERN, CHUNK_VALUES)
+    # Without weights, a read-only view of one 1.0: no array of ones.
+    ones = np.broadcast_to(np.float64(1.0), t.size)
+    w = ones if unit else (weight if in_place else weight[rows])
     if distinct is None:
         patterns = pattern = None
         x = _sorted_rows(exog, None if in_place else rows)
@@ -227,7 +231,7 @@ def prepare(
         entry_bins=None if entered is None else (entered + 1).astype(np.int32),
         patterns=patterns,
         pattern=pattern,
-        unit_weight=bool((w == 1).all()),
+        unit_weight=unit or bool((w == 1).all()),
     )
 
 
