@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "KaplanMeier",
+    "counts_by_time",
+    "day_sort_key",
+    "distinct_rows",
     "distinct_times",
     "kaplan_meier",
+    "kaplan_meier_groups",
     "logrank_statistic",
     "survival_at",
     "survival_ci",
@@ -122,19 +128,125 @@ def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of at most a few per value (days of follow-up) are counted in one pass
     with ``np.bincount`` instead of sorted."""
     time = np.asarray(time, dtype=float)
+    days = _day_offsets(time)
+    if days is None:
+        return np.unique(time, return_inverse=True)
+    low, span, offset = days
+    present = np.bincount(offset, minlength=span + 1) > 0
+    rank = np.cumsum(present) - 1
+    return low + np.flatnonzero(present), rank[offset]
+
+
+def _day_offsets(time: np.ndarray) -> tuple[float, int, np.ndarray] | None:
+    """(lowest value, highest - lowest, each value - lowest as integers) when
+    the values are whole numbers in a span of at most a few per value;
+    ``None`` otherwise."""
     if time.size:
         low, high = time.min(), time.max()
         span = high - low
         if (
             np.isfinite(span)
             and span <= _COUNTING_SPAN_PER_ROW * time.size + 1024
-            and (np.floor(time) == time).all()
+            and max(-low, high) < 2**52
         ):
-            offset = (time - low).astype(np.intp)
-            present = np.bincount(offset, minlength=int(span) + 1) > 0
-            rank = np.cumsum(present) - 1
-            return low + np.flatnonzero(present), rank[offset]
-    return np.unique(time, return_inverse=True)
+            offset = time.astype(np.intp)  # exact for whole numbers below 2**52
+            if (offset == time).all():
+                offset -= int(low)
+                return low, int(span), offset
+    return None
+
+
+def counts_by_time(
+    time: np.ndarray,
+    status: np.ndarray,
+    group: np.ndarray | None = None,
+    n_groups: int = 1,
+    max_cells: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(sorted distinct times, rows and events of each group at each time):
+    ``times``, then two arrays of times × groups (rows as integers, events
+    as floats: the sums of ``status``, 0/1 or boolean), from one ``np.bincount`` each over
+    the (time, group) cells, whole days counted without sorting (see
+    :func:`distinct_times`). ``group``: 0..n_groups-1 of each row (``None``
+    with one group). ``None`` when the cells would outnumber ``max_cells``."""
+    time, status = np.asarray(time, dtype=float), np.asarray(status)
+    days = _day_offsets(time)
+    if days is None:
+        times, cell = np.unique(time, return_inverse=True)
+        width = times.size
+    else:
+        low, span, cell = days
+        width = span + 1
+    size = width * n_groups
+    if max_cells is not None and size > max_cells:
+        return None
+    if n_groups > 1:
+        cell *= n_groups
+        cell += group
+    n_all = np.bincount(cell, minlength=size).reshape(width, n_groups)
+    if status.dtype == bool:  # the events' cells counted: no float copy of every row
+        n_events = np.bincount(cell[status], minlength=size).astype(float)
+    else:
+        n_events = np.bincount(cell, weights=status, minlength=size)
+    n_events = n_events.reshape(width, n_groups)
+    if days is not None:  # only the days someone's follow-up ends
+        seen = np.flatnonzero(n_all.any(axis=1))
+        times, n_all, n_events = low + seen, n_all[seen], n_events[seen]
+    return times, n_all, n_events
+
+
+def day_sort_key(time: np.ndarray, later: np.ndarray, stratum: np.ndarray) -> np.ndarray | None:
+    """(stratum, time, later) as one 16-bit key in the same order, so that
+    a stable sort of it (a radix sort) gives ``np.lexsort((later, time,
+    stratum))``'s order; when the times are whole numbers (days), the strata
+    integers and strata × times × 2 fit in 16 bits; ``None`` otherwise."""
+    if stratum.dtype.kind not in "biu" or time.dtype.kind != "f" or time.size == 0:
+        return None
+    low, high = time.min(), time.max()
+    first, last = int(stratum.min()), int(stratum.max())
+    if not np.isfinite(high - low) or (last - first + 1) * 2 * (high - low + 1) > 2**16:
+        return None
+    work = np.floor(time)
+    if not (work == time).all():
+        return None
+    np.subtract(time, low, out=work)
+    key = work.astype(np.uint16)
+    key <<= 1
+    key |= later
+    if last > first:
+        key += (stratum - first).astype(np.uint16) * np.uint16(2 * (high - low + 1))
+    return key
+
+
+def distinct_rows(
+    exog: np.ndarray, max_values: int, rows_per_pattern: int, chunk_values: int = 2**17
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the distinct rows of ``exog`` in order of first appearance, the
+    number of each row's among them as int32) when they are few: at most
+    ``max_values`` values in them and one per ``rows_per_pattern`` rows;
+    ``None`` otherwise (also with NaN). Rows are told apart by a random
+    linear combination of their values, then checked value by value (in
+    chunks of about ``chunk_values``) against the distinct row they were
+    given, ``None`` if any differs: the result is exact."""
+    exog = np.asarray(exog, dtype=float)
+    n, p = exog.shape
+    most = min(n // rows_per_pattern, max_values // max(p, 1))
+    if most < 1:
+        return None
+    combination = np.random.default_rng(16).uniform(1.0, 2.0, p)
+    if pd.unique(exog[: 2 * most + 1] @ combination).size > most:  # many in the first rows
+        return None
+    codes, distinct = pd.factorize(exog @ combination)
+    if distinct.size > most or codes.size == 0 or codes.min() < 0:  # many, or NaN
+        return None
+    # Codes are numbered in order of first appearance.
+    first = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+    patterns = np.ascontiguousarray(exog[first])
+    chunk = max(1024, chunk_values // max(p, 1))
+    for lo in range(0, n, chunk):
+        if not np.array_equal(exog[lo : lo + chunk], patterns[codes[lo : lo + chunk]]):
+            return None
+    return patterns, codes.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -191,9 +303,41 @@ def kaplan_meier(time: np.ndarray, status: np.ndarray) -> KaplanMeier:
     Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
     incomplete observations. JASA 53:457-481.
     """
-    times, inverse = distinct_times(time)
-    n_all = np.bincount(inverse, minlength=times.size)
-    n_events = np.bincount(inverse, weights=status, minlength=times.size).astype(np.int64)
+    times, n_all, n_events = counts_by_time(time, status)
+    return _kaplan_meier_counts(times, n_all[:, 0], n_events[:, 0].astype(np.int64))
+
+
+def kaplan_meier_groups(
+    time: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups: int
+) -> list[KaplanMeier]:
+    """:func:`kaplan_meier` of each group 0..n_groups-1 (``group``: the
+    group of each row; a group without rows gets a fit without times), the
+    same numbers: the people and events of every
+    (time, group) are counted in one ``np.bincount`` each
+    (:func:`counts_by_time`), instead of gathering each group's rows. When
+    that would be far more cells than rows (many groups of continuous
+    times), each group is gathered and fitted alone."""
+    time = np.asarray(time, dtype=float)
+    counts = counts_by_time(time, status, group, n_groups, max_cells=4 * time.size + 2**20)
+    if counts is None:
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+        return [
+            kaplan_meier(time[order[lo:hi]], status[order[lo:hi]])
+            for lo, hi in itertools.pairwise(bounds)
+        ]
+    times, n_all, n_events = counts
+    n_events = n_events.astype(np.int64)
+    fits = []
+    for g in range(n_groups):
+        seen = np.flatnonzero(n_all[:, g])
+        fits.append(_kaplan_meier_counts(times[seen], n_all[seen, g], n_events[seen, g]))
+    return fits
+
+
+def _kaplan_meier_counts(times: np.ndarray, n_all: np.ndarray, n_events: np.ndarray) -> KaplanMeier:
+    """The estimate from the people (``n_all``) and events whose follow-up
+    ends at each of the sorted distinct ``times``."""
     n_at_risk = np.cumsum(n_all[::-1])[::-1]
     keep = np.flatnonzero(n_events > 0)
     d, n = n_events[keep].astype(float), n_at_risk[keep].astype(float)
@@ -245,12 +389,7 @@ def logrank_statistic(
     expected = np.zeros(n_groups)
     parts = [slice(None)] if stratum is None else [stratum == s for s in np.unique(stratum)]
     for rows in parts:
-        times, inverse = distinct_times(time[rows])
-        cell = inverse * n_groups + group[rows]
-        size = times.size * n_groups
-        at_time = np.bincount(cell, minlength=size).reshape(times.size, n_groups)
-        events = np.bincount(cell, weights=status[rows], minlength=size)
-        events = events.reshape(times.size, n_groups)
+        _, at_time, events = counts_by_time(time[rows], status[rows], group[rows], n_groups)
         n = np.cumsum(at_time[::-1], axis=0)[::-1].astype(float)  # at risk
         total, d = n.sum(axis=1), events.sum(axis=1)
         expected += (d[:, None] * n / total[:, None]).sum(axis=0)

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .._groups import by_columns, group_by, group_labels
-from .._stats import KaplanMeier, kaplan_meier, logrank_statistic, survival_at, survival_ci
+from .._stats import (
+    KaplanMeier,
+    kaplan_meier_groups,
+    logrank_statistic,
+    survival_at,
+    survival_ci,
+)
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from .definition import (
@@ -188,8 +194,10 @@ def _survival_frame(
     by: str | Sequence[str] | None,
     definition: ReoffendingDefinition | None,
     extra: Sequence[str] = (),
-) -> tuple[pd.DataFrame, list[str]]:
-    """Cohort rows with ``time`` and ``status`` (float) and the ``by`` columns."""
+) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """(the ``by`` and ``extra`` columns of the cohort rows, the ``by``
+    names, their follow-up ``time`` (float) and ``status``: boolean for a
+    boolean ``event`` column (the outcome table's), else float)."""
     names = [by] if isinstance(by, str) else list(by or [])
     names += [extra] if isinstance(extra, str) else list(extra)
     cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=names)
@@ -197,21 +205,61 @@ def _survival_frame(
     extra = by_columns(list(extra), cohort)
     if set(keys) & set(extra):
         raise ConfigError("a column cannot be both a group (by) and a stratum.")
-    frame = cohort[[*keys, *extra]].assign(
-        time=cohort["duration_days"].to_numpy(dtype=float),
-        status=cohort["event"].to_numpy(dtype=float),
-    )
-    if frame.empty:
+    if cohort.empty:
         raise InsufficientDataError("nobody is in the reoffending cohort (no follow-up).")
-    return frame, keys
+    time = cohort["duration_days"].to_numpy(dtype=float)
+    event = cohort["event"]
+    status = event.to_numpy(dtype=bool if pd.api.types.is_bool_dtype(event.dtype) else float)
+    return cohort[[*keys, *extra]], keys, time, status
 
 
-def _group_rows(frame: pd.DataFrame, keys: list[str]) -> list[tuple[object, np.ndarray | slice]]:
-    """(group name, its row positions) of each group, in :func:`group_by`'s
-    order; one group of all rows without ``keys``."""
+def _single_category(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether the groups are the levels of one categorical column."""
+    return len(keys) == 1 and isinstance(frame[keys[0]].dtype, pd.CategoricalDtype)
+
+
+def _group_codes(
+    frame: pd.DataFrame, keys: list[str], *, maybe_empty: bool = False
+) -> tuple[np.ndarray, list[Any]]:
+    """(group 0..G-1 of each row, the G group names), in :func:`group_by`'s
+    order (sorted, only groups present, missing values a group of their own
+    after the others); one group of all rows (name ``None``) without
+    ``keys``. The groups of one categorical column are read from its codes
+    (no grouping of the rows); other keys go through :func:`group_by`.
+    ``maybe_empty``: a categorical column without missing values may give
+    every level, present or not, as is (the caller drops the empty ones)."""
     if not keys:
-        return [(None, slice(None))]
-    return list(group_by(frame, keys).indices.items())
+        return np.zeros(len(frame), dtype=np.intp), [None]
+    if _single_category(frame, keys):
+        column = frame[keys[0]]
+        levels = column.cat.categories
+        codes = column.cat.codes.to_numpy()  # -1: missing, read as the last of levels + 1
+        if codes.size and codes.min() >= 0:
+            if maybe_empty:
+                return codes, list(levels)
+            seen = np.flatnonzero(np.bincount(codes, minlength=levels.size))
+            if seen.size == levels.size:  # every level, none missing: the codes are the groups
+                return codes, list(levels)
+        seen = np.flatnonzero(np.bincount(codes + 1, minlength=levels.size + 1))
+        seen = np.r_[seen[seen > 0], seen[:1][seen[:1] == 0]] - 1  # missing (-1) last
+        dense = np.zeros(levels.size + 1, dtype=np.min_scalar_type(levels.size))
+        dense[seen] = np.arange(seen.size)
+        names = [levels[i] if i >= 0 else np.nan for i in seen]
+        return dense[codes], names
+    indices = group_by(frame, keys).indices
+    codes = np.empty(len(frame), dtype=np.intp)
+    for code, rows in enumerate(indices.values()):
+        codes[rows] = code
+    return codes, list(indices)
+
+
+def _fits(
+    frame: pd.DataFrame, keys: list[str], time: np.ndarray, status: np.ndarray
+) -> list[tuple[Any, KaplanMeier]]:
+    """(group name, its Kaplan-Meier fit) of each group, in :func:`group_by`'s order."""
+    codes, names = _group_codes(frame, keys, maybe_empty=True)
+    fits = kaplan_meier_groups(time, status, codes, len(names))
+    return [(name, fit) for name, fit in zip(names, fits, strict=True) if fit.times.size]
 
 
 def at_risk_table(
@@ -247,11 +295,10 @@ def at_risk_table(
         (non-whole-day) horizons the three add up to the group size.
     """
     days = horizon_days(horizons_months)
-    frame, keys = _survival_frame(data, by, definition)
+    frame, keys, time, status = _survival_frame(data, by, definition)
     rows = []
-    time, status = frame["time"].to_numpy(), frame["status"].to_numpy()
-    for name, positions in _group_rows(frame, keys):
-        counts = kaplan_meier(time[positions], status[positions]).counts_at(days)
+    for name, fit in _fits(frame, keys, time, status):
+        counts = fit.counts_at(days)
         rows.append(
             pd.DataFrame(
                 {
@@ -351,17 +398,15 @@ def cumulative_reoffending(
     if conf_type not in CONF_TYPES:
         raise ConfigError(f"conf_type must be one of {', '.join(CONF_TYPES)}.")
     days = horizon_days(horizons_months)
-    frame, keys = _survival_frame(data, by, definition)
+    frame, keys, all_time, all_status = _survival_frame(data, by, definition)
     horizons, curves, medians = [], [], []
-    all_time, all_status = frame["time"].to_numpy(), frame["status"].to_numpy()
-    for name, positions in _group_rows(frame, keys):
+    for name, fit in _fits(frame, keys, all_time, all_status):
         labels = group_labels(keys, name)
-        time, status = all_time[positions], all_status[positions]
-        fit = kaplan_meier(time, status)
+        n = int(fit.n_all.sum())
 
         surv, se = survival_at(fit, days)
         low, high = survival_ci(surv, se, conf_type, alpha)
-        beyond = days > time.max()
+        beyond = days > fit.times[-1]
         horizons.append(
             pd.DataFrame(
                 {
@@ -377,13 +422,13 @@ def cumulative_reoffending(
             )
         )
 
-        curve = _curve(fit, len(time), conf_type, alpha)
+        curve = _curve(fit, n, conf_type, alpha)
         curves.append(curve.assign(**labels))
         medians.append(
             {
                 **labels,
-                "n": len(time),
-                "n_events": int(status.sum()),
+                "n": n,
+                "n_events": int(fit.n_events.sum()),
                 "median_days": _median_time(
                     curve["time_days"].to_numpy(), curve["survival"].to_numpy()
                 ),
@@ -502,20 +547,22 @@ def logrank(
     if by is None:
         raise ConfigError("logrank needs by=: the column(s) defining the groups to compare.")
     strata_keys = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
-    frame, keys = _survival_frame(data, by, definition, extra=strata_keys)
-    groups = group_by(frame, keys)
-    codes = groups.ngroup().to_numpy()
-    n_groups = groups.ngroups
+    frame, keys, time, status = _survival_frame(data, by, definition, extra=strata_keys)
+    codes, names = _group_codes(frame, keys)
+    n_groups = len(names)
     if n_groups < 2:
         raise InsufficientDataError("logrank needs at least two groups with follow-up.")
-    time = frame["time"].to_numpy()
-    status = frame["status"].to_numpy()
     if status.sum() == 0:
         raise InsufficientDataError("logrank: nobody reoffended, so there is nothing to compare.")
-    stratum = group_by(frame, strata_keys).ngroup().to_numpy() if strata_keys else None
+    stratum = _group_codes(frame, strata_keys)[0] if strata_keys else None
     statistic, expected = logrank_statistic(time, status, codes, stratum)
     observed = np.bincount(codes, weights=status, minlength=n_groups)
-    summary = groups.size().reset_index(name="n") if keys else pd.DataFrame({"n": [len(frame)]})
+    if _single_category(frame, keys):
+        column = frame[keys[0]]
+        sizes = np.bincount(codes, minlength=n_groups)
+        summary = pd.DataFrame({keys[0]: pd.Categorical(names, dtype=column.dtype), "n": sizes})
+    else:
+        summary = group_by(frame, keys).size().reset_index(name="n")
     summary = summary.assign(observed=observed, expected=expected)
     return LogrankResult(
         statistic=float(statistic),
