@@ -1,8 +1,10 @@
-"""The attacker suite's reports: each ``cdanalytics report`` run once per session.
+"""The session's reports: each ``cdanalytics report`` run once per session.
 
-Shared by ``tests/test_disclosure_attack*.py`` through the ``attack_reports``
-fixture of ``tests/conftest.py``; see ``tests/test_disclosure_attack.py`` for the
-policy the suite holds the report to.
+Shared by ``tests/test_disclosure_attack*.py`` (and others) through the
+``attack_reports`` fixture of ``tests/conftest.py``, which also makes the
+sample's reports of ``sample_report`` and ``sample_reports_by_lang`` once for
+all test processes (:meth:`Reports.shared`); see
+``tests/test_disclosure_attack.py`` for the policy the suite holds the report to.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import hashlib
 import io
 import json
 import logging
+import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,17 @@ METHODS = {
     "rounding": {"round_to": 5},
     "cell_key": {"method": "cell_key"},
 }
+
+
+@dataclass(frozen=True)
+class Caught:
+    """A warning a build gave: its class and message (picklable, unlike the warning)."""
+
+    category: type[Warning]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -75,6 +89,7 @@ class Reports:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cache: dict[str, Report] = {}
+        self.values: dict[str, object] = {}
 
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[None]:
@@ -86,6 +101,21 @@ class Reports:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def shared(self, name: str, make: Callable[[Path], object]) -> object:
+        """What ``make(folder)`` returns, made once per session (by the first
+        process that asks, under a file lock) and pickled for the others;
+        ``folder`` is the session's folder for whatever it writes."""
+        if name not in self.values:
+            done = self.root / "shared" / f"{name}.pickle"
+            with self._locked(f"shared-{name}"):
+                if not done.is_file():
+                    folder = self.root / "shared" / name
+                    shutil.rmtree(folder, ignore_errors=True)  # a partial one of a killed run
+                    folder.mkdir(parents=True)
+                    done.write_bytes(pickle.dumps(make(folder)))
+                self.values[name] = pickle.loads(done.read_bytes())
+        return self.values[name]
 
     def export(self, name: str) -> Path:
         if name == "sample":

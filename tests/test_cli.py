@@ -163,10 +163,9 @@ def test_top_level_help_documents_the_exit_codes():
 # --------------------------------------------------------------------------- what a report holds
 
 
-def test_figures_are_written_as_svg_only_unless_png_is_asked_for(tmp_path):
-    code, _, _ = run_cli(["report", str(SAMPLE), "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 0
-    figures = tmp_path / "r" / "figures"
+def test_figures_are_written_as_svg_only_unless_png_is_asked_for(sample_reports_by_lang):
+    run, _ = sample_reports_by_lang["en"]  # build_report(SAMPLE): the defaults
+    figures = run.out / "figures"
     assert len(list(figures.glob("*.svg"))) >= 8
     assert list(figures.glob("*.png")) == []
 
