@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import csr_array
 
 from .published import Cell, is_withheld, marker_bound, parse_number
 
@@ -176,60 +177,75 @@ class System:
         for i, (free, _lo, _hi) in enumerate(reduced):
             groups[root(next(iter(free)))].append(i)
         out = {}
+        made: dict[Cell, _Group] = {}  # each group's system, built once for all its targets
         for cell in targets if targets is not None else list(self.withheld):
             if cell in pinned:
                 out[cell] = (pinned[cell], pinned[cell])
             elif cell not in parent:
                 out[cell] = (self.bounds[cell][0], self.bounds[cell][1])
             else:
-                out[cell] = self._solve_group(cell, [reduced[i] for i in groups[root(cell)]])
+                key = root(cell)
+                if key not in made:
+                    made[key] = _Group([reduced[i] for i in groups[key]], self)
+                out[cell] = made[key].solve(cell)
         return out
 
-    def _solve_group(
-        self, target: Cell, rels: list[tuple[dict, float, float]]
-    ) -> tuple[float, float]:
+
+class _Group:
+    """One group of linked counts as a linear system, solved for one target at a time:
+    the linear relaxation first, then the integer programme where the relaxation
+    leaves at most three integers (the only place it can pin a value). The
+    matrices are sparse and made once (the solvers would convert dense ones on
+    every call)."""
+
+    def __init__(self, rels: list[tuple[dict, float, float]], system: System) -> None:
         cells = sorted({c for free, _, _ in rels for c in free}, key=repr)
-        index = {c: i for i, c in enumerate(cells)}
+        self.index = {c: i for i, c in enumerate(cells)}
         a = np.zeros((len(rels), len(cells)))
         lo = np.array([r[1] for r in rels], dtype=float)
         hi = np.array([r[2] for r in rels], dtype=float)
         for i, (free, _, _) in enumerate(rels):
             for c, v in free.items():
-                a[i, index[c]] = v
-        lb = np.array([self.bounds[c][0] for c in cells])
-        ub = np.array([self.bounds[c][1] for c in cells])
+                a[i, self.index[c]] = v
+        self.lb = np.array([system.bounds[c][0] for c in cells])
+        self.ub = np.array([system.bounds[c][1] for c in cells])
         eq = lo == hi
-        a_ub = np.vstack([a[~eq & np.isfinite(hi)], -a[~eq & np.isfinite(lo)]])
         b_ub = np.concatenate([hi[~eq & np.isfinite(hi)], -lo[~eq & np.isfinite(lo)]])
-        at = index[target]
+        a_ub = np.vstack([a[~eq & np.isfinite(hi)], -a[~eq & np.isfinite(lo)]])
+        self.inequalities = (csr_array(a_ub), b_ub) if len(b_ub) else (None, None)
+        self.equalities = (csr_array(a[eq]), lo[eq]) if eq.any() else (None, None)
+        self.bound_pairs = list(zip(self.lb, self.ub, strict=True))
+        self.integer = system.integer
+        self.integrality = np.array([1 if c in system.integer else 0 for c in cells])
+        self.constraint = LinearConstraint(csr_array(a), lo, hi)
 
-        def relaxed(cost):
-            return linprog(
-                cost,
-                A_ub=a_ub if len(b_ub) else None,
-                b_ub=b_ub if len(b_ub) else None,
-                A_eq=a[eq] if eq.any() else None,
-                b_eq=lo[eq] if eq.any() else None,
-                bounds=list(zip(lb, ub, strict=True)),
-                method="highs",
-            )
+    def _relaxed(self, cost):
+        return linprog(
+            cost,
+            A_ub=self.inequalities[0],
+            b_ub=self.inequalities[1],
+            A_eq=self.equalities[0],
+            b_eq=self.equalities[1],
+            bounds=self.bound_pairs,
+            method="highs",
+        )
 
-        low, high = _extremes(relaxed, len(cells), at, (-math.inf, math.inf))
+    def _integer(self, cost):
+        return milp(
+            cost,
+            constraints=self.constraint,
+            integrality=self.integrality,
+            bounds=Bounds(self.lb, self.ub),
+            options={"time_limit": 20},
+        )
+
+    def solve(self, target: Cell) -> tuple[float, float]:
+        """Smallest and largest value of ``target`` consistent with the group."""
+        n, at = len(self.index), self.index[target]
+        low, high = _extremes(self._relaxed, n, at, (-math.inf, math.inf))
         if target not in self.integer or math.floor(high + 1e-6) - math.ceil(low - 1e-6) > 2:
             return low, high
-        integrality = np.array([1 if c in self.integer else 0 for c in cells])
-        constraint = LinearConstraint(a, lo, hi)
-
-        def integer(cost):
-            return milp(
-                cost,
-                constraints=constraint,
-                integrality=integrality,
-                bounds=Bounds(lb, ub),
-                options={"time_limit": 20},
-            )
-
-        return _extremes(integer, len(cells), at, (low, high))
+        return _extremes(self._integer, n, at, (low, high))
 
 
 def _extremes(solve, n: int, at: int, fallback: tuple[float, float]) -> tuple[float, float]:
