@@ -53,7 +53,8 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, is_inside, real_path, write_marker
 from ._atomic import atomic_directory
 from .batch_index import index_page
-from .build import build_report, config_digest, figure_kind, input_checksums
+from .build import build_report, config_digest, input_checksums
+from .figures import figure_kind
 
 __all__ = [
     "EXPORT_CONFIG",

@@ -40,7 +40,7 @@ import yaml
 from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
-from ..errors import AnalysisError, ConfigError
+from ..errors import AnalysisError
 from ..i18n import date, datetime, label, localised, number
 from ..io import load_export
 from ..io.csvsafe import write_csv
@@ -50,7 +50,7 @@ from ..outdir import check_out_folder, folder_lock, write_marker
 from . import family, methods_extra
 from ._atomic import atomic_directory
 from .compute import STEPS, Outcomes, compute_outcomes
-from .figures import Figure, draw_figures, save_figures
+from .figures import Figure, draw_figures, figure_kind, save_figures
 from .headlines import headline_figures
 from .notes import note_words
 from .page import (
@@ -358,19 +358,6 @@ def build_report(
         return _build(
             source, target, config, lang, mapping, quarantine, on_step, max_problems, kind
         )
-
-
-def figure_kind(*, figures: bool = True, png: bool = False) -> str:
-    """What a report draws: ``"svg"``, ``"svg+png"`` or ``"none"`` (``run.json``'s ``figures``).
-
-    Raises
-    ------
-    ConfigError
-        ``png`` without ``figures``.
-    """
-    if png and not figures:
-        raise ConfigError("png needs the figures: leave out either png or figures=False.")
-    return "none" if not figures else "svg+png" if png else "svg"
 
 
 def _build(

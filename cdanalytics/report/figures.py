@@ -38,6 +38,7 @@ from .. import charts
 from ..charts.common import group_labels, note_suppressed, varies
 from ..disclosure import DisclosurePolicy, coarsen_steps, merge_residual
 from ..engagement import COMPLETION_COLUMNS, STAGES
+from ..errors import ConfigError
 from ..i18n import has_label, label
 from .compute import OVERALL, Outcomes
 from .published import PublishedTable
@@ -437,3 +438,16 @@ def save_figures(figures: list[Figure], folder: Path) -> None:
         (folder / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
         if figure.png is not None:
             (folder / f"{figure.name}.png").write_bytes(figure.png)
+
+
+def figure_kind(*, figures: bool = True, png: bool = False) -> str:
+    """What a report draws: ``"svg"``, ``"svg+png"`` or ``"none"`` (``run.json``'s ``figures``).
+
+    Raises
+    ------
+    ConfigError
+        ``png`` without ``figures``.
+    """
+    if png and not figures:
+        raise ConfigError("png needs the figures: leave out either png or figures=False.")
+    return "none" if not figures else "svg+png" if png else "svg"
