@@ -35,9 +35,9 @@ ALPHA = 0.05
 PROGRAMMES = tuple(PROGRAMME_EFFECT_PARAMETERS["reoffending"]["hr_by_programme"])
 
 
-def _report(folder: Path, out: Path, config: dict) -> tuple[dict, str]:
+def _report(folder: Path, out: Path, config: dict, figures: bool = True) -> tuple[dict, str]:
     base = {"prepost": {"timepoints": ["pre", "post"]}}
-    run = build_report(folder, out, config={**base, **config})
+    run = build_report(folder, out, config={**base, **config}, figures=figures)
     html = (out / "report.html").read_text(encoding="utf-8")
     return run.outcomes, html
 
@@ -126,7 +126,7 @@ def _window_eligible_starters(folder: Path, months: int = 18) -> pd.Series:
 
 
 def test_a_programme_under_the_minimum_is_not_computed_with_its_reason(small, tmp_path):
-    outcomes, html = _report(small / "export", tmp_path / "r", {})
+    outcomes, html = _report(small / "export", tmp_path / "r", {}, figures=False)
     counts = _window_eligible_starters(small / "export")
     under = [c for c in PROGRAMMES if counts.get(c, 0) < 60]
     over = [c for c in PROGRAMMES if counts.get(c, 0) >= 60]
@@ -176,7 +176,7 @@ def test_a_deliberately_unbalanced_comparison_is_withheld(small, tmp_path):
 
 def test_flagged_results_are_published_with_a_balance_caution(small, tmp_path):
     config = {"reoffending": {"matching": {"balance_flag": 0.001, "balance_withhold": 10}}}
-    outcomes, html = _report(small / "export", tmp_path / "r", config)
+    outcomes, html = _report(small / "export", tmp_path / "r", config, figures=False)
     flagged = [
         code
         for code, entry in outcomes["programmes"].items()
