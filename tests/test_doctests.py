@@ -50,7 +50,7 @@ REQUIRED = {
     "cdanalytics.engagement.referrals": ["flow"],
     "cdanalytics.reoffending.window": ["fixed_window"],
     "cdanalytics.reoffending.survival": ["cumulative_reoffending"],
-    "cdanalytics.reoffending.logrank": ["logrank"],
+    "cdanalytics.reoffending.log_rank": ["logrank"],
     "cdanalytics.reoffending.cox": ["cox"],
     "cdanalytics.matching.nearest": ["match"],
     "cdanalytics.matching.effects": ["matched_effect"],

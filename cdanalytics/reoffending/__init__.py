@@ -6,7 +6,7 @@
 * :mod:`.window` — :func:`fixed_window` rates, frequencies and timing;
 * :mod:`.survival` — :func:`cumulative_reoffending` (Kaplan-Meier);
 * :mod:`.at_risk` — :func:`at_risk_table`, numbers at risk at the horizons;
-* :mod:`.logrank` — :func:`logrank`, the (stratified) log-rank test;
+* :mod:`.log_rank` — :func:`logrank`, the (stratified) log-rank test;
 * :mod:`.cox` — :func:`cox` proportional-hazards models;
 * :mod:`.dose` — :func:`cox_time_varying`, attendance as a time-varying
   covariate on :func:`attendance_intervals`;
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         LandmarkResult,
         landmark,
     )
-    from .logrank import LOGRANK_COLUMNS, LogrankResult, logrank
+    from .log_rank import LOGRANK_COLUMNS, LogrankResult, logrank
     from .survival import (
         CONF_TYPES,
         CURVE_COLUMNS,

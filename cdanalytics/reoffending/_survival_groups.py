@@ -8,7 +8,7 @@ the codes of a single categorical column, without grouping the rows, else by
 group's Kaplan-Meier estimate in one counting pass
 (:func:`cdanalytics._stats.kaplan_meier_groups`). Used by
 :mod:`.survival` (cumulative reoffending), :mod:`.at_risk` (numbers at risk)
-and :mod:`.logrank` (the log-rank test).
+and :mod:`.log_rank` (the log-rank test).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ people censored at their end of observation, rather than as a crude
 proportion.
 
 The numbers at risk at the horizons are :mod:`.at_risk`'s and the log-rank
-test is :mod:`.logrank`'s; both are also importable from here.
+test is :mod:`.log_rank`'s; both are also importable from here.
 
 References
 ----------
@@ -37,7 +37,7 @@ from .at_risk import (
     horizon_days,
 )
 from .definition import ReoffendingDefinition
-from .logrank import LOGRANK_COLUMNS, LogrankResult, logrank
+from .log_rank import LOGRANK_COLUMNS, LogrankResult, logrank
 
 __all__ = [
     "AT_RISK_COLUMNS",
