@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "_groups": 0,
     "_stats": 0,
     "_cox": 0,
+    "_cox_risk_sets": 0,
     "_design": 0,
     "registry": 0,
     "i18n": 0,

@@ -4,8 +4,9 @@
   :func:`person_outcomes`, the one-row-per-person table every other analysis
   (and the matched comparison in :mod:`cdanalytics.matching`) starts from;
 * :mod:`.window` — :func:`fixed_window` rates, frequencies and timing;
-* :mod:`.survival` — :func:`cumulative_reoffending` (Kaplan-Meier),
-  :func:`at_risk_table` and :func:`logrank`;
+* :mod:`.survival` — :func:`cumulative_reoffending` (Kaplan-Meier);
+* :mod:`.at_risk` — :func:`at_risk_table`, numbers at risk at the horizons;
+* :mod:`.log_rank` — :func:`logrank`, the (stratified) log-rank test;
 * :mod:`.cox` — :func:`cox` proportional-hazards models;
 * :mod:`.dose` — :func:`cox_time_varying`, attendance as a time-varying
   covariate on :func:`attendance_intervals`;
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
+    from .at_risk import AT_RISK_COLUMNS, DAYS_PER_MONTH, DEFAULT_HORIZONS_MONTHS, at_risk_table
     from .cox import (
         COX_COLUMNS,
         DEFAULT_REFERENCES,
@@ -52,20 +54,14 @@ if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
         LandmarkResult,
         landmark,
     )
+    from .log_rank import LOGRANK_COLUMNS, LogrankResult, logrank
     from .survival import (
-        AT_RISK_COLUMNS,
         CONF_TYPES,
         CURVE_COLUMNS,
-        DAYS_PER_MONTH,
-        DEFAULT_HORIZONS_MONTHS,
         HORIZON_COLUMNS,
-        LOGRANK_COLUMNS,
         MEDIAN_COLUMNS,
         CumulativeReoffending,
-        LogrankResult,
-        at_risk_table,
         cumulative_reoffending,
-        logrank,
     )
     from .window import FIXED_WINDOW_COLUMNS, fixed_window
 

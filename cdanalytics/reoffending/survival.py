@@ -1,37 +1,43 @@
-"""Cumulative reoffending by Kaplan-Meier, numbers at risk, and the log-rank test.
+"""Cumulative reoffending by Kaplan-Meier: horizons, the whole curve, median times.
 
 Follow-up differs between people (early starters are observed for longer),
 so cumulative reoffending at a horizon is estimated as ``1 - S(t)`` from the
 Kaplan-Meier estimate ``S`` of the time to the first counted offence, with
 people censored at their end of observation, rather than as a crude
 proportion.
+
+The numbers at risk at the horizons are :mod:`.at_risk`'s and the log-rank
+test is :mod:`.log_rank`'s; both are also importable from here.
+
+References
+----------
+Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
+observations. JASA 53:457-481.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .._groups import by_columns, group_by, group_labels
-from .._stats import (
-    KaplanMeier,
-    kaplan_meier_groups,
-    logrank_statistic,
-    survival_at,
-    survival_ci,
-)
-from ..errors import ConfigError, InsufficientDataError
+from .._groups import group_labels
+from .._stats import KaplanMeier, survival_at, survival_ci
+from ..errors import ConfigError
 from ..io.export import Export
-from .definition import (
-    SURVIVAL_COLUMNS,
-    ReoffendingDefinition,
-    resolve_outcomes,
+from ._survival_groups import kaplan_meier_fits, survival_frame
+from .at_risk import (
+    AT_RISK_COLUMNS,
+    DAYS_PER_MONTH,
+    DEFAULT_HORIZONS_MONTHS,
+    at_risk_table,
+    horizon_days,
 )
+from .definition import ReoffendingDefinition
+from .log_rank import LOGRANK_COLUMNS, LogrankResult, logrank
 
 __all__ = [
     "AT_RISK_COLUMNS",
@@ -49,21 +55,9 @@ __all__ = [
     "logrank",
 ]
 
-#: Horizons (months after the index date) reported by default.
-DEFAULT_HORIZONS_MONTHS: tuple[float, ...] = (6, 12, 24)
-#: Days in an average calendar month: a horizon of m months is m × 365.25 / 12 days.
-DAYS_PER_MONTH: float = 365.25 / 12
 #: Transforms for pointwise confidence intervals of S(t) (R's ``conf.type``).
 CONF_TYPES: tuple[str, ...] = ("log-log", "log", "plain")
 
-#: Columns of :func:`at_risk_table` after the grouping columns.
-AT_RISK_COLUMNS: list[str] = [
-    "horizon_months",
-    "horizon_days",
-    "n_at_risk",
-    "n_events",
-    "n_censored",
-]
 #: Columns of :attr:`CumulativeReoffending.horizons` after the grouping columns.
 HORIZON_COLUMNS: list[str] = [*AT_RISK_COLUMNS, "cumulative", "std_err", "ci_low", "ci_high"]
 #: Columns of :attr:`CumulativeReoffending.curve` after the grouping columns.
@@ -87,8 +81,6 @@ MEDIAN_COLUMNS: list[str] = [
     "median_ci_low",
     "median_ci_high",
 ]
-#: Columns of :attr:`LogrankResult.summary` after the grouping columns.
-LOGRANK_COLUMNS: list[str] = ["n", "observed", "expected"]
 
 
 @dataclass(frozen=True)
@@ -144,172 +136,6 @@ class CumulativeReoffending:
     def summary(self) -> pd.DataFrame:
         """The horizons table."""
         return self.horizons
-
-
-@dataclass(frozen=True)
-class LogrankResult:
-    """A (stratified) log-rank test of equal time to reoffending between groups.
-
-    Attributes
-    ----------
-    statistic, df, p_value
-        The chi-square statistic, its degrees of freedom (groups - 1) and
-        p-value.
-    summary
-        One row per group: the grouping columns, then ``n``, ``observed``
-        events and ``expected`` events under the null (summed over strata),
-        as in R's ``survdiff``.
-    strata
-        Columns the test was stratified by.
-    """
-
-    statistic: float
-    df: int
-    p_value: float
-    summary: pd.DataFrame
-    strata: tuple[str, ...] = ()
-
-    def __repr__(self) -> str:
-        """Shape and key figures: the test, groups, people and events."""
-        strata = f"; stratified by {', '.join(self.strata)[:60]}" if self.strata else ""
-        people = int(self.summary["n"].sum()) if "n" in self.summary else 0
-        events = float(self.summary["observed"].sum()) if "observed" in self.summary else 0.0
-        return (
-            f"<cdanalytics.LogrankResult: chi-square {self.statistic:.4g} on {self.df} df,"
-            f" p = {self.p_value:.3g}; {len(self.summary):,} groups, {people:,} people,"
-            f" {events:,.0f} events{strata}>"
-        )
-
-
-def horizon_days(horizons_months: Sequence[float]) -> np.ndarray:
-    """Horizons in days: months × 365.25 / 12."""
-    months = np.asarray(horizons_months, dtype=float)
-    if months.ndim != 1 or (months < 0).any() or np.isnan(months).any():
-        raise ConfigError("horizons_months must be a list of numbers >= 0.")
-    return months * DAYS_PER_MONTH
-
-
-def _survival_frame(
-    data: Export | pd.DataFrame,
-    by: str | Sequence[str] | None,
-    definition: ReoffendingDefinition | None,
-    extra: Sequence[str] = (),
-) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
-    """(the ``by`` and ``extra`` columns of the cohort rows, the ``by``
-    names, their follow-up ``time`` (float) and ``status``: boolean for a
-    boolean ``event`` column (the outcome table's), else float)."""
-    names = [by] if isinstance(by, str) else list(by or [])
-    names += [extra] if isinstance(extra, str) else list(extra)
-    cohort = resolve_outcomes(data, definition, SURVIVAL_COLUMNS, columns=names)
-    keys = by_columns(by, cohort)
-    extra = by_columns(list(extra), cohort)
-    if set(keys) & set(extra):
-        raise ConfigError("a column cannot be both a group (by) and a stratum.")
-    if cohort.empty:
-        raise InsufficientDataError("nobody is in the reoffending cohort (no follow-up).")
-    time = cohort["duration_days"].to_numpy(dtype=float)
-    event = cohort["event"]
-    status = event.to_numpy(dtype=bool if pd.api.types.is_bool_dtype(event.dtype) else float)
-    return cohort[[*keys, *extra]], keys, time, status
-
-
-def _single_category(frame: pd.DataFrame, keys: list[str]) -> bool:
-    """Whether the groups are the levels of one categorical column."""
-    return len(keys) == 1 and isinstance(frame[keys[0]].dtype, pd.CategoricalDtype)
-
-
-def _group_codes(
-    frame: pd.DataFrame, keys: list[str], *, maybe_empty: bool = False
-) -> tuple[np.ndarray, list[Any]]:
-    """(group 0..G-1 of each row, the G group names), in :func:`group_by`'s
-    order (sorted, only groups present, missing values a group of their own
-    after the others); one group of all rows (name ``None``) without
-    ``keys``. The groups of one categorical column are read from its codes
-    (no grouping of the rows); other keys go through :func:`group_by`.
-    ``maybe_empty``: a categorical column without missing values may give
-    every level, present or not, as is (the caller drops the empty ones)."""
-    if not keys:
-        return np.zeros(len(frame), dtype=np.intp), [None]
-    if _single_category(frame, keys):
-        column = frame[keys[0]]
-        levels = column.cat.categories
-        codes = column.cat.codes.to_numpy()  # -1: missing, read as the last of levels + 1
-        if codes.size and codes.min() >= 0:
-            if maybe_empty:
-                return codes, list(levels)
-            seen = np.flatnonzero(np.bincount(codes, minlength=levels.size))
-            if seen.size == levels.size:  # every level, none missing: the codes are the groups
-                return codes, list(levels)
-        seen = np.flatnonzero(np.bincount(codes + 1, minlength=levels.size + 1))
-        seen = np.r_[seen[seen > 0], seen[:1][seen[:1] == 0]] - 1  # missing (-1) last
-        dense = np.zeros(levels.size + 1, dtype=np.min_scalar_type(levels.size))
-        dense[seen] = np.arange(seen.size)
-        names = [levels[i] if i >= 0 else np.nan for i in seen]
-        return dense[codes], names
-    indices = group_by(frame, keys).indices
-    codes = np.empty(len(frame), dtype=np.intp)
-    for code, rows in enumerate(indices.values()):
-        codes[rows] = code
-    return codes, list(indices)
-
-
-def _fits(
-    frame: pd.DataFrame, keys: list[str], time: np.ndarray, status: np.ndarray
-) -> list[tuple[Any, KaplanMeier]]:
-    """(group name, its Kaplan-Meier fit) of each group, in :func:`group_by`'s order."""
-    codes, names = _group_codes(frame, keys, maybe_empty=True)
-    fits = kaplan_meier_groups(time, status, codes, len(names))
-    return [(name, fit) for name, fit in zip(names, fits, strict=True) if fit.times.size]
-
-
-def at_risk_table(
-    data: Export | pd.DataFrame,
-    by: str | Sequence[str] | None = None,
-    *,
-    horizons_months: Sequence[float] = DEFAULT_HORIZONS_MONTHS,
-    definition: ReoffendingDefinition | None = None,
-) -> pd.DataFrame:
-    """Numbers at risk, events and censored at each horizon, per group.
-
-    Parameters
-    ----------
-    data
-        An export, or the table from :func:`person_outcomes`.
-    by
-        Grouping column(s), or ``None`` for one overall group.
-    horizons_months
-        Horizons in months after the index date (converted to days as months ×
-        365.25 / 12).
-    definition
-        The reoffending measure when ``data`` is an export.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group and horizon: the ``by`` columns, then
-        :data:`AT_RISK_COLUMNS`. ``n_at_risk`` counts people still observed
-        at the horizon (follow-up time >= horizon, as R's
-        ``summary(survfit, times=)``); ``n_events`` and ``n_censored`` are
-        cumulative counts of first reoffences and censorings up to and
-        including the horizon. With whole-day follow-up times and the default
-        (non-whole-day) horizons the three add up to the group size.
-    """
-    days = horizon_days(horizons_months)
-    frame, keys, time, status = _survival_frame(data, by, definition)
-    rows = []
-    for name, fit in _fits(frame, keys, time, status):
-        counts = fit.counts_at(days)
-        rows.append(
-            pd.DataFrame(
-                {
-                    **group_labels(keys, name),
-                    "horizon_months": np.asarray(horizons_months, dtype=float),
-                    "horizon_days": days,
-                    **counts,
-                }
-            )
-        )
-    return pd.concat(rows, ignore_index=True)[[*keys, *AT_RISK_COLUMNS]]
 
 
 def _median_time(times: np.ndarray, surv: np.ndarray) -> float:
@@ -398,9 +224,9 @@ def cumulative_reoffending(
     if conf_type not in CONF_TYPES:
         raise ConfigError(f"conf_type must be one of {', '.join(CONF_TYPES)}.")
     days = horizon_days(horizons_months)
-    frame, keys, all_time, all_status = _survival_frame(data, by, definition)
+    frame, keys, all_time, all_status = survival_frame(data, by, definition)
     horizons, curves, medians = [], [], []
-    for name, fit in _fits(frame, keys, all_time, all_status):
+    for name, fit in kaplan_meier_fits(frame, keys, all_time, all_status):
         labels = group_labels(keys, name)
         n = int(fit.n_all.sum())
 
@@ -473,101 +299,4 @@ def _curve(fit: KaplanMeier, n: int, conf_type: str, alpha: float) -> pd.DataFra
             "ci_low": 1 - high,
             "ci_high": 1 - low,
         }
-    )
-
-
-def logrank(
-    data: Export | pd.DataFrame,
-    by: str | Sequence[str] = "group",
-    *,
-    strata: str | Sequence[str] | None = None,
-    definition: ReoffendingDefinition | None = None,
-) -> LogrankResult:
-    """Log-rank test of equal time to first reoffence across groups.
-
-    Parameters
-    ----------
-    data
-        An export, or the table from :func:`person_outcomes`.
-    by
-        Column(s) whose combinations are the groups compared (default
-        ``"group"``: programme against comparison).
-    strata
-        Column(s) to stratify by: observed and expected events are summed
-        over strata (R's ``survdiff(... + strata(x))``).
-    definition
-        The reoffending measure when ``data`` is an export.
-
-    Returns
-    -------
-    LogrankResult
-
-    Raises
-    ------
-    InsufficientDataError
-        Fewer than two groups, or no events.
-
-    References
-    ----------
-    Mantel, N. (1966). Evaluation of survival data and two new rank order
-    statistics arising in its consideration. Cancer Chemotherapy Reports
-    50:163-170. Statistic by :func:`cdanalytics._stats.logrank_statistic`
-    (the arithmetic of statsmodels' ``survdiff``).
-
-    Examples
-    --------
-    Programme and comparison people alternate in this table. The expected
-    comparison reoffences sum the comparison share of each risk set over the
-    four event days: 4/8 + 4/7 + 3/5 + 2/3 = 2.338 (3 observed). scipy's
-    log-rank test gives the same chi-square (the square of its z) and p-value:
-
-    >>> import numpy as np
-    >>> import pandas as pd
-    >>> from scipy import stats
-    >>> people = pd.DataFrame({
-    ...     "duration_days": [30, 60, 60, 90, 120, 200, 365, 365],
-    ...     "event": [1, 1, 0, 1, 0, 1, 0, 0],
-    ...     "group": ["programme", "comparison"] * 4,
-    ... })
-    >>> result = logrank(people, "group")
-    >>> result.summary[["group", "observed", "expected"]].round(3).values.tolist()
-    [['comparison', 3.0, 2.338], ['programme', 1.0, 1.662]]
-    >>> round(4 / 8 + 4 / 7 + 3 / 5 + 2 / 3, 3)
-    2.338
-    >>> round(float(result.statistic), 4), round(float(result.p_value), 4)
-    (0.4577, 0.4987)
-    >>> def censored(g):
-    ...     rows = people[people["group"] == g]
-    ...     days, event = rows["duration_days"], rows["event"] == 1
-    ...     return stats.CensoredData(uncensored=days[event], right=days[~event])
-    >>> check = stats.logrank(censored("programme"), censored("comparison"))
-    >>> round(float(check.statistic) ** 2, 4), round(float(check.pvalue), 4)
-    (0.4577, 0.4987)
-    """
-    if by is None:
-        raise ConfigError("logrank needs by=: the column(s) defining the groups to compare.")
-    strata_keys = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
-    frame, keys, time, status = _survival_frame(data, by, definition, extra=strata_keys)
-    codes, names = _group_codes(frame, keys)
-    n_groups = len(names)
-    if n_groups < 2:
-        raise InsufficientDataError("logrank needs at least two groups with follow-up.")
-    if status.sum() == 0:
-        raise InsufficientDataError("logrank: nobody reoffended, so there is nothing to compare.")
-    stratum = _group_codes(frame, strata_keys)[0] if strata_keys else None
-    statistic, expected = logrank_statistic(time, status, codes, stratum)
-    observed = np.bincount(codes, weights=status, minlength=n_groups)
-    if _single_category(frame, keys):
-        column = frame[keys[0]]
-        sizes = np.bincount(codes, minlength=n_groups)
-        summary = pd.DataFrame({keys[0]: pd.Categorical(names, dtype=column.dtype), "n": sizes})
-    else:
-        summary = group_by(frame, keys).size().reset_index(name="n")
-    summary = summary.assign(observed=observed, expected=expected)
-    return LogrankResult(
-        statistic=float(statistic),
-        df=n_groups - 1,
-        p_value=float(stats.chi2.sf(statistic, n_groups - 1)),
-        summary=summary[[*keys, *LOGRANK_COLUMNS]],
-        strata=tuple(strata_keys),
     )
