@@ -147,11 +147,15 @@ def _final_categories(
         if col.type == "category" and allowed is not None:
             values = frame[col.name]
             new = pd.Index(list(allowed))
+            old = values.cat.codes.to_numpy()
+            width = np.int8 if len(new) < 127 else np.int32
             # old code -> new code; the last slot for code -1 (empty)
-            lookup = np.append(new.get_indexer(values.cat.categories), -1)
-            lookup = lookup.astype(np.int8 if len(new) < 127 else np.int32)
-            codes = lookup[values.cat.codes.to_numpy()]
-            frame[col.name] = pd.Categorical.from_codes(codes, categories=new, ordered=col.ordered)
+            lookup = np.append(new.get_indexer(values.cat.categories), -1).astype(width)
+            same = old.dtype == width and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))
+            codes = old if same else lookup[old]  # the old codes stand when they keep their values
+            dtype = pd.CategoricalDtype(new, ordered=col.ordered)
+            # every code is valid by construction: no pass to validate them
+            frame[col.name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return frame
 
 

@@ -50,13 +50,23 @@ def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
 _RUN_SHARE = 0.5
 
 
+def _run_lengths(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions and lengths of the runs that begin where ``starts`` holds,
+    or ``None`` when most rows begin one (looking up each row is then as cheap)."""
+    first = np.flatnonzero(starts)
+    if len(first) > _RUN_SHARE * len(starts):
+        return None
+    return first, np.diff(first, append=len(starts))
+
+
 def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
-    """The first value of each run of equal consecutive values, and each row's run.
+    """The first value of each run of equal consecutive values, and each run's length.
 
     A child table usually lists a participant's rows together (sessions,
     measures), so looking up one value per run instead of one per row saves
-    most of the hashing. Empty values each start a run of their own. When
-    most rows start a run, the column is returned whole (run ``None``).
+    most of the hashing; each run's answer is then repeated over its rows
+    (:func:`_spread`). Empty values each start a run of their own. When
+    most rows start a run, the column is returned whole (lengths ``None``).
     """
     n = len(array)
     if n < 2:
@@ -65,11 +75,10 @@ def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarr
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     starts[1:] = ~same.to_numpy(zero_copy_only=False)
-    if np.count_nonzero(starts) > _RUN_SHARE * n:
+    runs = _run_lengths(starts)
+    if runs is None:
         return array, None
-    run = np.cumsum(starts, dtype=np.int32)
-    run -= 1
-    return array.filter(pa_arrow.array(starts)), run
+    return array.filter(pa_arrow.array(starts)), runs[1]
 
 
 def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -80,11 +89,15 @@ def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    if np.count_nonzero(starts) > _RUN_SHARE * n:
+    runs = _run_lengths(starts)
+    if runs is None:
         return keys, None
-    run = np.cumsum(starts, dtype=np.int32)
-    run -= 1
-    return keys[starts], run
+    return keys[runs[0]], runs[1]
+
+
+def _spread(found: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Each run's answer over the run's rows (a sequential write, no gather)."""
+    return found if lengths is None else np.repeat(found, lengths)
 
 
 def _fixed_width_positions(
@@ -102,7 +115,7 @@ def _fixed_width_positions(
     found = pc.index_in(pa_arrow.array(heads), value_set=pa_arrow.array(known_keys))
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
     parts = np.split(flat, np.cumsum([len(h) for h, _ in runs])[:-1])
-    return [part if run is None else part[run] for part, (_, run) in zip(parts, runs, strict=True)]
+    return [_spread(part, lengths) for part, (_, lengths) in zip(parts, runs, strict=True)]
 
 
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
@@ -125,7 +138,7 @@ def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndar
     found = pc.index_in(values, value_set=known_text.combine_chunks(), skip_nulls=True)
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
     parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
-    return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
+    return [_spread(part, lengths) for part, (_, lengths) in zip(parts, texts, strict=True)]
 
 
 def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:

@@ -52,32 +52,52 @@ def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | 
     return f"{column} has the wrong type; expected {col.type}."
 
 
+def _outside(values: pd.Series, lo: float | None, hi: float | None) -> np.ndarray | None:
+    """Mask of the values below ``lo`` or above ``hi`` (``None`` when there are none).
+
+    The column's smallest and largest value show in two passes without
+    temporaries whether any value can be outside; only then is the mask made.
+    """
+    smallest, largest = values.min(), values.max()  # empty values skipped
+    if pd.isna(smallest) or ((lo is None or smallest >= lo) and (hi is None or largest <= hi)):
+        return None
+    if pd.api.types.is_integer_dtype(values.dtype):
+        # compared as (nullable) integers: no float copy of the column
+        none = np.zeros(len(values), dtype=bool)
+        below = none if lo is None else (values < lo).to_numpy(dtype=bool, na_value=False)
+        above = none if hi is None else (values > hi).to_numpy(dtype=bool, na_value=False)
+    else:
+        number = values.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
+            above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
+    return below | above
+
+
 def _column_masks(
     values: pd.Series, nullable: bool, allowed: tuple | None, lo: float | None, hi: float | None
 ) -> dict[str, np.ndarray]:
-    """Masks of the rows breaking ``not_null``, ``allowed`` and ``range`` in one column."""
+    """Masks of the rows breaking ``not_null``, ``allowed`` and ``range`` in one column.
+
+    A rule no row breaks may have no mask: an enumeration whose categories
+    are all allowed, or a column whose values all lie within the range, is
+    seen to be clean without a pass over its rows.
+    """
     masks: dict[str, np.ndarray] = {}
     if not nullable:
         masks["not_null"] = values.isna().to_numpy()
     if allowed is not None:
         if isinstance(values.dtype, pd.CategoricalDtype):
-            outside = np.append(~values.cat.categories.isin(list(allowed)), False)
-            codes = values.cat.codes.to_numpy()
-            masks["allowed"] = outside[np.where(codes < 0, len(outside) - 1, codes)]
+            outside = ~values.cat.categories.isin(list(allowed))
+            if outside.any():
+                # code -1 (empty) reads the last slot, which is never outside
+                masks["allowed"] = np.append(outside, False)[values.cat.codes.to_numpy()]
         else:
             masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
     if lo is not None or hi is not None:
-        if pd.api.types.is_integer_dtype(values.dtype):
-            # compared as (nullable) integers: no float copy of the column
-            none = np.zeros(len(values), dtype=bool)
-            below = none if lo is None else (values < lo).to_numpy(dtype=bool, na_value=False)
-            above = none if hi is None else (values > hi).to_numpy(dtype=bool, na_value=False)
-        else:
-            number = values.to_numpy(dtype=float, na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
-                above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
-        masks["range"] = below | above
+        outside_range = _outside(values, lo, hi)
+        if outside_range is not None:
+            masks["range"] = outside_range
     return masks
 
 

@@ -134,6 +134,9 @@ def _checked_cells(data: TableData, column: str, source: pd.Series, log: Problem
 
 
 def _before_1900(data: TableData, column: str, values: pd.Series, log: ProblemLog) -> None:
+    earliest = values.min()  # empty values skipped; one pass, no column-long temporary
+    if pd.isna(earliest) or earliest >= EARLIEST_DATE:
+        return
     early = (values < EARLIEST_DATE).to_numpy(dtype=bool, na_value=False)
     log.add_rows(
         data,
