@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["arrow_text", "edge_bytes", "fixed_width_keys", "value_bytes"]
+__all__ = ["arrow_text", "edge_bytes", "fixed_width_keys", "fixed_width_rows", "value_bytes"]
 
 
 def arrow_text(values: pd.Series) -> list[pa.Array] | None:
@@ -120,3 +120,39 @@ def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | 
     if not keys:
         return None, np.empty(0, dtype=np.uint64)
     return width, keys[0] if len(keys) == 1 else np.concatenate(keys)
+
+
+def fixed_width_rows(
+    chunks: list[pa.Array], rows: np.ndarray | None
+) -> tuple[int, np.ndarray] | None:
+    """The bytes of the values at ``rows`` (sorted positions over all chunks;
+    ``None``: every row), when none is empty and all have one byte width up
+    to 8: the width and one zero-padded row of 8 bytes per value, which
+    read as ``<u8`` are integer keys equal exactly when the texts are.
+    ``None`` otherwise (a null in a chunk, an empty value, widths that differ).
+    """
+    sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    cuts = None if rows is None else np.searchsorted(rows, bounds)
+    width: int | None = None
+    parts = []
+    for i, chunk in enumerate(chunks):
+        local = None if cuts is None else rows[cuts[i] : cuts[i + 1]] - bounds[i]
+        if not len(chunk) or (local is not None and not len(local)):
+            continue
+        if chunk.null_count:
+            return None
+        offsets = _offsets(chunk)
+        starts = offsets[:-1] if local is None else offsets[local]
+        ends = offsets[1:] if local is None else offsets[local + 1]
+        if width is None:
+            width = int(ends[0] - starts[0])
+        if not 0 < width <= 8 or not bool((ends - starts == width).all()):
+            return None
+        picked = _data(chunk)[starts[:, None] + np.arange(width)]
+        padded = np.zeros((len(picked), 8), dtype=np.uint8)
+        padded[:, :width] = picked
+        parts.append(padded)
+    if width is None:
+        return None
+    return width, parts[0] if len(parts) == 1 else np.concatenate(parts)
