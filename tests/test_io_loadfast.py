@@ -59,3 +59,96 @@ def test_distinct_values_of_a_scan_equal_the_plain_computation(seed):
     expected, expected_distinct, expected_rows = _plain_distinct(column, max_unique, rows)
     assert values.tolist() == expected
     assert (n_distinct, n_rows) == (expected_distinct, expected_rows)
+
+
+def _dates(rng, n, empty):
+    days = rng.integers(19_000, 19_400, size=n).astype("datetime64[D]").astype("datetime64[s]")
+    days[rng.random(n) < empty] = np.datetime64("NaT")
+    return days
+
+
+def _sessions_case(rng):
+    """Participants with episodes and sessions around them, grouped or not."""
+    from cdanalytics.registry import programme_registry
+
+    programmes = programme_registry()
+    codes = [*programmes, "unknown"]
+    n_p = int(rng.integers(1, 30))
+    participants = pd.DataFrame(
+        {
+            "programme": pd.Categorical(rng.choice(codes, size=n_p)),
+            "referral_date": _dates(rng, n_p, 0.1),
+            "start_date": _dates(rng, n_p, 0.2),
+            "end_date": _dates(rng, n_p, 0.3),
+        }
+    )
+    n = int(rng.integers(2, 300))
+    parent = np.sort(rng.integers(-1, n_p, size=n)).astype(np.int32)
+    if rng.random() < 0.3:
+        rng.shuffle(parent)  # rows of one participant apart: every row is tested
+    frame = pd.DataFrame(
+        {
+            "session_type": pd.Categorical(rng.choice(["group", "review", "individual"], n)),
+            "session_number": pd.array(rng.integers(1, 5, size=n), dtype="Int64"),
+            "session_date": _dates(rng, n, 0.1),
+            "attendance": pd.Categorical(rng.choice(["attended", "missed"], n)),
+        }
+    )
+    # most sessions inside their episode, so that many runs need no per-row test
+    start = participants["start_date"].to_numpy()[np.maximum(parent, 0)]
+    inside = (parent >= 0) & ~np.isnat(start) & (rng.random(n) < 0.8)
+    offset = rng.integers(0, 20, size=n).astype("timedelta64[D]")
+    frame.loc[inside, "session_date"] = (start + offset)[inside]
+    return programmes, participants, parent, frame
+
+
+def _plain_episode_problems(programmes, participants, parent, frame):
+    """The episode rules row by row, in plain Python."""
+    found = set()
+    for i, p in enumerate(parent):
+        day = frame["session_date"].iloc[i]
+        if pd.isna(day) or p < 0:
+            continue
+        person = participants.iloc[p]
+        entry = programmes.get(person["programme"])
+        review = frame["session_type"].iloc[i] == "review"
+        allowance = entry["review"]["window_days"] if review and entry else 0
+        attended = frame["attendance"].iloc[i] == "attended"
+        if day < person["referral_date"]:
+            found.add((i, "referral"))
+        if attended and day < person["start_date"]:
+            found.add((i, "start"))
+        if attended and pd.isna(person["start_date"]):
+            found.add((i, "no start"))
+        if (review and entry is None) or pd.isna(person["end_date"]):
+            continue
+        if day > person["end_date"] + pd.Timedelta(days=allowance):
+            found.add((i, "end"))
+    return found
+
+
+KIND = {
+    "session_date is before the participant's referral_date": "referral",
+    "attended session before": "start",
+    "attended session of a participant without start_date": "no start",
+    "session_date is after the participant's end_date": "end",
+}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sessions_outside_the_episode_equal_a_check_row_by_row(seed):
+    from cdanalytics.io.problems import ProblemLog, TableData
+    from cdanalytics.io.rules_cross import check_sessions
+
+    rng = np.random.default_rng(seed)
+    programmes, participants, parent, frame = _sessions_case(rng)
+    data = TableData("sessions", frame, np.arange(2, len(frame) + 2), "sessions.csv")
+    log = ProblemLog(None)
+    check_sessions(data, participants, parent, programmes, pd.NaT, log)
+    problems = log.frame()
+    problems = problems[problems["rule"] == "session_outside_episode"]
+    found = {
+        (int(position), next(k for start, k in KIND.items() if message.startswith(start)))
+        for position, message in zip(problems["position"], problems["message"], strict=True)
+    }
+    assert found == _plain_episode_problems(programmes, participants, parent, frame)

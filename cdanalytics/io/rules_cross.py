@@ -183,27 +183,6 @@ def _programme_table(
     return out
 
 
-def _aligned(
-    participants: pd.DataFrame,
-    columns: list[str],
-    parent: np.ndarray,
-    days: Mapping[str, np.ndarray] | None = None,
-) -> list[np.ndarray]:
-    """Date columns of participants as days, one value per child row (NaN without participant).
-
-    Child rows usually come grouped by participant, so each gather reads
-    participants' days nearly in order. ``days``: columns already converted.
-    """
-    days = days or {}
-    out = []
-    for c in columns:
-        known = days.get(c)
-        per_participant = to_days(participants[c]) if known is None else known
-        # a last slot of NaN for parent -1 (also when participants is empty)
-        out.append(np.append(per_participant, np.float32(np.nan))[parent])
-    return out
-
-
 def check_session_numbers(
     data: TableData,
     participants: pd.DataFrame,
@@ -255,6 +234,46 @@ def check_session_numbers(
     log.add_rows(data, positions, column="session_number", rule="session_number", message=message)
 
 
+def _suspect_rows(
+    parent: np.ndarray, date: np.ndarray, days: list[np.ndarray], slack: np.ndarray
+) -> np.ndarray | None:
+    """The rows of the participants whose sessions may lie outside the episode.
+
+    ``days``: referral, start and end date per participant (days, a last
+    slot of NaN for parent -1); ``slack``: per participant, the smallest
+    allowance after the end (0, or a negative review window). When a
+    child table keeps each participant's rows together, the earliest and
+    latest session of each run show whether any row of the run can break
+    an episode rule: a row before the referral or the start has a run
+    minimum below it, a row after the end a run maximum above it. Only
+    the rows of those runs need the per-row test. ``None`` (every row)
+    when most rows begin a run.
+    """
+    n = len(parent)
+    if n < 2:
+        return None
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(parent[1:], parent[:-1], out=starts[1:])
+    runs = _run_lengths(starts)
+    if runs is None:
+        return None
+    first, lengths = runs
+    heads = parent[first]
+    earliest = np.fmin.reduceat(date, first)  # NaN only when the run has no date
+    latest = np.fmax.reduceat(date, first)
+    referral, start, end = (d[heads] for d in days)
+    with np.errstate(invalid="ignore"):
+        suspect = (earliest < referral) | (earliest < start) | (latest > end + slack[heads])
+    suspect |= (heads >= 0) & np.isnan(start) & ~np.isnan(latest)
+    if not suspect.any():
+        return np.empty(0, dtype=np.int64)
+    first, lengths = first[suspect], lengths[suspect]
+    # every position of the suspect runs, in order
+    shift = np.repeat(first - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return shift + np.arange(len(shift))
+
+
 def check_sessions(
     data: TableData,
     participants: pd.DataFrame,
@@ -275,41 +294,60 @@ def check_sessions(
     check_session_numbers(data, participants, row_programme, programmes, log)
 
     window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])
-    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
-    allowance = np.where(is_review, window.astype(np.float32)[row_programme], np.float32(0))
+    window = window.astype(np.float32)
+    known = participant_days or {}
+    # per participant, a last slot of NaN for parent -1
+    days = [
+        np.append(known[c] if c in known else to_days(participants[c]), np.float32(np.nan))
+        for c in ("referral_date", "start_date", "end_date")
+    ]
     date = to_days(frame["session_date"])
-    referral, start, end = _aligned(
-        participants, ["referral_date", "start_date", "end_date"], parent, participant_days
-    )
-    attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
+    slack = np.minimum(np.nan_to_num(window[np.append(prog_codes, -1)]), np.float32(0))
+    rows = _suspect_rows(parent, date, days, slack)
+    # the rows that can break an episode rule (every row when rows is None)
+    at = slice(None) if rows is None else rows
+    owner, day = parent[at], date[at]
+    referral, start, end = (d[owner] for d in days)
+    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)[at]
+    allowance = np.where(is_review, window[row_programme[at]], np.float32(0))
+    attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)[at]
+
+    def positions(found: np.ndarray) -> np.ndarray:
+        return found if rows is None else rows[found]
+
     before(
         data,
         "session_date",
         referral,
         "the participant's referral_date",
         log,
-        later_days=date,
+        later_days=day,
+        rows=rows,
         rule="session_outside_episode",
         advice="correct the session date or the referral date.",
     )
     with np.errstate(invalid="ignore"):
-        early = np.flatnonzero(attended & (date < start))
-        late = np.flatnonzero(date > end + allowance)
+        early = np.flatnonzero(attended & (day < start))
+        late = np.flatnonzero(day > end + allowance)
     if len(early):
         text = day_text(start[early])
-        text.index = early
+        text.index = positions(early)
         message = (
             "attended session before the participant's start_date ("
             + text
             + "); start_date is the first attended session: correct one of the two."
         )
         log.add_rows(
-            data, early, column="session_date", rule="session_outside_episode", message=message
+            data,
+            positions(early),
+            column="session_date",
+            rule="session_outside_episode",
+            message=message,
         )
-    no_start = attended & (parent >= 0) & np.isnan(start) & ~np.isnan(date)
+    no_start = np.flatnonzero(attended & (owner >= 0) & np.isnan(start) & ~np.isnan(day))
     log.add_rows(
         data,
-        no_start,
+        positions(no_start),
         column="session_date",
         rule="session_outside_episode",
         message=(
@@ -319,9 +357,11 @@ def check_sessions(
     )
     if len(late):
         text = day_text(end[late])
-        text.index = late
-        days = number_text(allowance[late], late)
-        extra = (" + " + days + " days allowed for review sessions").where(allowance[late] > 0, "")
+        text.index = positions(late)
+        days_allowed = number_text(allowance[late], positions(late))
+        extra = (" + " + days_allowed + " days allowed for review sessions").where(
+            allowance[late] > 0, ""
+        )
         message = (
             "session_date is after the participant's end_date ("
             + text
@@ -329,7 +369,11 @@ def check_sessions(
             + "); correct the session date or the end date."
         )
         log.add_rows(
-            data, late, column="session_date", rule="session_outside_episode", message=message
+            data,
+            positions(late),
+            column="session_date",
+            rule="session_outside_episode",
+            message=message,
         )
     check_after_extract(data, ("session_date",), extract_date, log, days={"session_date": date})
 

@@ -293,17 +293,21 @@ def before(
     rule: str,
     advice: str,
     later_days: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> None:
     """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows).
 
-    ``later_days``: column ``later`` as days (:func:`to_days`), when already computed.
+    ``later_days``: column ``later`` as days (:func:`to_days`), when already
+    computed. ``rows``: the positions ``earlier`` and ``later_days`` hold
+    (ascending), when only some rows can break the rule; ``None``: every row.
     """
     if later_days is None:
         later_days = to_days(data.frame[later])
     with np.errstate(invalid="ignore"):
-        positions = np.flatnonzero(later_days < earlier)
-    if len(positions):
-        text = day_text(earlier[positions])
+        found = np.flatnonzero(later_days < earlier)
+    if len(found):
+        positions = found if rows is None else rows[found]
+        text = day_text(earlier[found])
         text.index = positions
         message = f"{later} is before {earlier_name} (" + text + f"); {advice}"
         log.add_rows(data, positions, column=later, rule=rule, message=message)
