@@ -152,3 +152,18 @@ def test_sessions_outside_the_episode_equal_a_check_row_by_row(seed):
         for position, message in zip(problems["position"], problems["message"], strict=True)
     }
     assert found == _plain_episode_problems(programmes, participants, parent, frame)
+
+
+@pytest.mark.parametrize("n", [200_001, 799_999, 800_000, 3_000_017])
+def test_row_sample_of_the_scan_is_distinct_sorted_and_spread(n):
+    from cdanalytics.io.privacy.scan import _row_sample
+
+    size = 200_000
+    rows = _row_sample(n, size)
+    assert len(rows) == size and rows.min() >= 0 and rows.max() < n
+    assert bool((np.diff(rows) > 0).all())
+    # every tenth of the table holds its share of the sample, within 5 binomial SDs
+    counts = np.bincount(rows * 10 // n, minlength=10)
+    share = size / 10
+    sd = np.sqrt(size * 0.1 * 0.9 * (1 - size / n))  # without replacement
+    assert np.all(np.abs(counts - share) < 5 * sd + 1)

@@ -226,6 +226,28 @@ def _content_findings(
     return []
 
 
+def _row_sample(n: int, size: int) -> np.ndarray:
+    """``size`` distinct row positions of ``n``, sorted: a fixed-seed uniform random sample.
+
+    Drawing without replacement from all ``n`` positions shuffles an array
+    of ``n`` (hundreds of megabytes for millions of rows). In a long table a
+    few more positions than needed are drawn with replacement instead, and
+    the distinct ones beyond ``size`` left out at random; every set of
+    ``size`` rows is as likely as with the shuffle. A table up to four times longer than
+    the sample is sampled by the shuffle.
+    """
+    rng = np.random.default_rng(0)
+    if n >= 4 * size:
+        drawn = rng.integers(0, n, size=size + size // 8 + 64)
+        drawn.sort()
+        drawn = drawn[np.concatenate([[True], drawn[1:] != drawn[:-1]])]  # distinct, sorted
+        if len(drawn) >= size:
+            keep = np.ones(len(drawn), dtype=bool)
+            keep[rng.choice(len(drawn), size=len(drawn) - size, replace=False)] = False
+            return drawn[keep]
+    return np.sort(rng.choice(n, size=size, replace=False))
+
+
 def _header_looks_like_value(name: object) -> bool:
     """Whether a column header itself looks like an identifier value.
 
@@ -272,7 +294,7 @@ def scan_identifiers(
     """
     picked = None  # rows scanned: every row, or a sample taken column by column when needed
     if max_rows is not None and len(df) > max_rows:
-        picked = np.sort(np.random.default_rng(0).choice(len(df), size=max_rows, replace=False))
+        picked = _row_sample(len(df), max_rows)
     rows = []
     for position in range(df.shape[1]):
         name = df.columns[position]
