@@ -81,18 +81,29 @@ def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarr
     return array.filter(pa_arrow.array(starts)), runs[1]
 
 
-def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """As :func:`_runs`, for integer keys."""
-    n = len(keys)
+def _integer_runs(chunks: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """As :func:`_runs`, for integer keys held in chunks (the first key of
+    each run in one array); the chunks themselves when most rows begin a run.
+    The chunks are never joined into one column-long array."""
+    sizes = [len(keys) for keys in chunks]
+    n = sum(sizes)
     if n < 2:
-        return keys, None
+        return chunks, None
     starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    at, previous = 0, None
+    for keys in chunks:
+        part = starts[at : at + len(keys)]
+        part[0] = previous is None or keys[0] != previous
+        np.not_equal(keys[1:], keys[:-1], out=part[1:])
+        previous, at = keys[-1], at + len(keys)
     runs = _run_lengths(starts)
     if runs is None:
-        return keys, None
-    return keys[runs[0]], runs[1]
+        return chunks, None
+    first, lengths = runs
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    cuts = np.searchsorted(first, bounds)
+    heads = [keys[first[cuts[i] : cuts[i + 1]] - bounds[i]] for i, keys in enumerate(chunks)]
+    return [np.concatenate(heads)], lengths
 
 
 def _spread(found: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
@@ -110,11 +121,15 @@ def _fixed_width_positions(
         return None
     keys = [k for _, k in fixed]
     columns, known_keys = keys[:-1], keys[-1]
-    runs = [_integer_runs(keys) for keys in columns]
-    heads = np.concatenate([h for h, _ in runs]) if runs else np.empty(0, np.uint64)
-    found = pc.index_in(pa_arrow.array(heads), value_set=pa_arrow.array(known_keys))
+    runs = [_integer_runs(chunks) for chunks in columns]
+    # every table's keys looked up at once, as Arrow views of the key arrays
+    heads = pa_arrow.chunked_array(
+        [pa_arrow.array(part) for chunks, _ in runs for part in chunks], pa_arrow.uint64()
+    )
+    known_set = known_keys[0] if len(known_keys) == 1 else np.concatenate(known_keys or [[]])
+    found = pc.index_in(heads, value_set=pa_arrow.array(known_set.astype(np.uint64, copy=False)))
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
-    parts = np.split(flat, np.cumsum([len(h) for h, _ in runs])[:-1])
+    parts = np.split(flat, np.cumsum([sum(map(len, chunks)) for chunks, _ in runs])[:-1])
     return [_spread(part, lengths) for part, (_, lengths) in zip(parts, runs, strict=True)]
 
 

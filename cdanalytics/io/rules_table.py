@@ -139,6 +139,8 @@ def _codes(values: pd.Series) -> np.ndarray:
         return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.to_numpy(dtype=np.int64, na_value=-1)
+    if not values.notna().any():  # an absent optional column: nothing to hash
+        return np.full(len(values), -1, dtype=np.int64)
     return pd.factorize(values)[0].astype(np.int64)
 
 

@@ -87,15 +87,16 @@ def _equal_lengths(offsets: np.ndarray, width: int) -> bool:
     return True
 
 
-def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | None:
+def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, list[np.ndarray]] | None:
     """Every value as one integer, when all are non-empty and of one byte width up to 8.
 
     Identifiers are often written with a fixed number of characters
     (``P0000001``); their bytes, read as one unsigned 64-bit integer each
     (zero-padded), are equal exactly when the texts are, and integers hash
     and compare several times faster than text. Returns the width (``None``
-    for no values) and the keys, or ``None`` when a value is empty or the
-    widths differ.
+    for no values) and the keys, one array per non-empty chunk (views of
+    the chunks' bytes at width 8: nothing copied), or ``None`` when a value
+    is empty or the widths differ.
     """
     width: int | None = None
     keys = []
@@ -117,9 +118,7 @@ def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | 
             padded = np.zeros((len(chunk), 8), dtype=np.uint8)
             padded[:, :width] = data
             keys.append(padded.view("<u8").ravel())
-    if not keys:
-        return None, np.empty(0, dtype=np.uint64)
-    return width, keys[0] if len(keys) == 1 else np.concatenate(keys)
+    return width, keys
 
 
 def fixed_width_rows(

@@ -138,8 +138,17 @@ def _checked_cells(data: TableData, column: str, source: pd.Series, log: Problem
     return source.mask(found)
 
 
+def _earliest(values: pd.Series) -> Any:
+    """The earliest date of a column (NaT when none), without a column-long temporary."""
+    if not len(values):
+        return pd.NaT
+    dates = values.to_numpy()
+    smallest = dates.min()  # NaT when there is an empty value
+    return values.min() if np.isnat(smallest) else smallest
+
+
 def _before_1900(data: TableData, column: str, values: pd.Series, log: ProblemLog) -> None:
-    earliest = values.min()  # empty values skipped; one pass, no column-long temporary
+    earliest = _earliest(values)
     if pd.isna(earliest) or earliest >= EARLIEST_DATE:
         return
     early = (values < EARLIEST_DATE).to_numpy(dtype=bool, na_value=False)
