@@ -167,3 +167,34 @@ def test_row_sample_of_the_scan_is_distinct_sorted_and_spread(n):
     share = size / 10
     sd = np.sqrt(size * 0.1 * 0.9 * (1 - size / n))  # without replacement
     assert np.all(np.abs(counts - share) < 5 * sd + 1)
+
+
+def _columns_with_and_without_empty(rng):
+    n = int(rng.integers(1, 50))
+    empty = rng.random(n) < rng.choice([0.0, 0.1])
+    dates = rng.integers(-30_000, 30_000, size=n).astype("datetime64[D]").astype("datetime64[ms]")
+    numbers = rng.normal(size=n)
+    texts = [f"P{int(k)}" for k in rng.integers(0, 9, size=n)]
+    columns = {
+        "date": pd.Series(np.where(empty, np.datetime64("NaT"), dates)),
+        "float": pd.Series(np.where(empty, np.nan, numbers)),
+        "int": pd.Series(rng.integers(-5, 5, size=n)),
+        "Int64": pd.Series(pd.array(np.where(empty, None, rng.integers(-5, 5, size=n)), "Int64")),
+        "boolean": pd.Series(pd.array(np.where(empty, None, numbers > 0), "boolean")),
+        "str": pd.Series(
+            [None if e else t for e, t in zip(empty, texts, strict=True)], dtype="str"
+        ),
+        "category": pd.Series(
+            [None if e else t for e, t in zip(empty, texts, strict=True)], dtype="category"
+        ),
+    }
+    return columns
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_has_empty_equals_pandas(seed):
+    from cdanalytics.io.rules_table import has_empty
+
+    rng = np.random.default_rng(seed)
+    for name, column in _columns_with_and_without_empty(rng).items():
+        assert has_empty(column) == bool(column.isna().any()), name

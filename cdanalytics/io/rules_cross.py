@@ -173,6 +173,8 @@ def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int
 
 def check_orphans(data: TableData, parent: np.ndarray, log: ProblemLog) -> None:
     """Rule ``orphan``: a child row names no participant."""
+    if not len(parent) or parent.min() >= 0:
+        return  # every row has its participant
     orphan = (parent < 0) & data.frame["participant_id"].notna().to_numpy()
     log.add_rows(
         data,
