@@ -57,12 +57,21 @@ def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | 
 def _outside(values: pd.Series, lo: float | None, hi: float | None) -> np.ndarray | None:
     """Mask of the values below ``lo`` or above ``hi`` (``None`` when there are none).
 
-    The column's smallest and largest value show in two passes without
-    temporaries whether any value can be outside; only then is the mask made.
+    A NumPy column's smallest and largest value (empty values skipped) show
+    in two passes without temporaries whether any value can be outside; only
+    then is the mask made. Nullable integers are compared directly (their
+    extremes would be taken from a copy of the values).
     """
-    smallest, largest = values.min(), values.max()  # empty values skipped
-    if pd.isna(smallest) or ((lo is None or smallest >= lo) and (hi is None or largest <= hi)):
-        return None
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        data = values.to_numpy()
+        if not len(data):
+            return None
+        if data.dtype.kind == "f":  # fmin/fmax skip NaN (NaN only when all are)
+            smallest, largest = np.fmin.reduce(data), np.fmax.reduce(data)
+        else:
+            smallest, largest = data.min(), data.max()
+        if np.isnan(smallest) or ((lo is None or smallest >= lo) and (hi is None or largest <= hi)):
+            return None
     if pd.api.types.is_integer_dtype(values.dtype):
         # compared as (nullable) integers: no float copy of the column
         none = np.zeros(len(values), dtype=bool)
@@ -77,20 +86,24 @@ def _outside(values: pd.Series, lo: float | None, hi: float | None) -> np.ndarra
 
 
 def has_empty(values: pd.Series) -> bool:
-    """Whether a column has an empty value, in one pass without a column-long mask."""
+    """Whether a column has an empty value, in one pass without a column-long mask
+    (a nullable column's mask is copied)."""
     if not len(values):
         return False
-    if isinstance(values.dtype, pd.CategoricalDtype):
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
         return bool(values.cat.codes.to_numpy().min() < 0)
-    if isinstance(values.dtype, np.dtype):
-        if values.dtype.kind == "M":
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "M":
             return bool(np.isnat(values.to_numpy().min()))  # NaT is the smallest
-        if values.dtype.kind == "f":
+        if dtype.kind == "f":
             return bool(np.isnan(values.to_numpy().min()))  # NaN propagates
-        if values.dtype.kind in "iub":
+        if dtype.kind in "iub":
             return False
-    if hasattr(values.array, "__arrow_array__"):
-        return pa.array(values.array).null_count > 0
+    if isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    ):
+        return pa.array(values.array).null_count > 0  # Arrow's own count, no copy
     return bool(values.isna().any())
 
 
@@ -158,11 +171,10 @@ def _codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
-        smallest, largest = values.min(), values.max()
-        if pd.notna(smallest) and smallest > -(2**31) and largest < 2**31:
-            # small numbers (counts): int32 codes, half the memory, the same values
-            return values.to_numpy(dtype=np.int32, na_value=-1)
-        return values.to_numpy(dtype=np.int64, na_value=-1)
+        # compared, not reduced: pandas takes a nullable column's extremes from a copy
+        large = ((values <= -(2**31)) | (values >= 2**31)).any()
+        # small numbers (counts): int32 codes, half the memory, the same values
+        return values.to_numpy(dtype=np.int64 if large else np.int32, na_value=-1)
     if not values.notna().any():  # an absent optional column: nothing to hash
         return np.full(len(values), -1, dtype=np.int64)
     return pd.factorize(values)[0].astype(np.int64)
