@@ -121,14 +121,33 @@ def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, list[np.ndarra
     return width, keys
 
 
+def _words(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each start as one ``<u8`` (unaligned reads; no index
+    array of every byte). Starts closer than 8 bytes to the end are read
+    from a zero-padded copy of the last bytes."""
+    out = np.zeros(len(starts), dtype=np.uint64)
+    limit = len(data) - 8
+    inside = starts <= limit
+    if limit >= 0:
+        words = np.ndarray((limit + 1,), dtype="<u8", buffer=data, strides=(1,))
+        out[inside] = words[starts[inside]]
+    if not inside.all():
+        tail = np.zeros(16, dtype=np.uint8)
+        first = max(limit + 1, 0)
+        tail[: len(data) - first] = data[first:]
+        tail_words = np.ndarray((9,), dtype="<u8", buffer=tail, strides=(1,))
+        out[~inside] = tail_words[starts[~inside] - first]
+    return out
+
+
 def fixed_width_rows(
     chunks: list[pa.Array], rows: np.ndarray | None
 ) -> tuple[int, np.ndarray] | None:
-    """The bytes of the values at ``rows`` (sorted positions over all chunks;
-    ``None``: every row), when none is empty and all have one byte width up
-    to 8: the width and one zero-padded row of 8 bytes per value, which
-    read as ``<u8`` are integer keys equal exactly when the texts are.
-    ``None`` otherwise (a null in a chunk, an empty value, widths that differ).
+    """The values at ``rows`` (sorted positions over all chunks; ``None``:
+    every row) as integer keys, when none is empty and all have one byte
+    width up to 8: the width and one ``<u8`` per value holding its bytes
+    (zero-padded), equal exactly when the texts are. ``None`` otherwise (a
+    null in a chunk, an empty value, widths that differ).
     """
     sizes = np.array([len(c) for c in chunks], dtype=np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
@@ -148,10 +167,10 @@ def fixed_width_rows(
             width = int(ends[0] - starts[0])
         if not 0 < width <= 8 or not bool((ends - starts == width).all()):
             return None
-        picked = _data(chunk)[starts[:, None] + np.arange(width)]
-        padded = np.zeros((len(picked), 8), dtype=np.uint8)
-        padded[:, :width] = picked
-        parts.append(padded)
+        keys = _words(_data(chunk), starts.astype(np.int64))
+        if width < 8:
+            keys &= np.uint64((1 << (8 * width)) - 1)  # the next value's bytes off
+        parts.append(keys)
     if width is None:
         return None
     return width, parts[0] if len(parts) == 1 else np.concatenate(parts)

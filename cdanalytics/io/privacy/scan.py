@@ -94,14 +94,14 @@ def _distinct_fixed_width(
     found = fixed_width_rows(chunks, rows)
     if found is None:
         return None
-    width, padded = found
+    width, sampled = found
     lo, hi = _PRINTABLE
-    for edge in (padded[:, 0], padded[:, width - 1]):
+    for edge in (sampled & np.uint64(0xFF), sampled >> np.uint64(8 * (width - 1))):
         if int(edge.min()) < lo or int(edge.max()) > hi:
             return None  # trimming could change a value: the general path
     # no value is empty or has surrounding whitespace, so the trimmed values
     # are the values: distinct keys in order of first appearance are the texts'
-    keys = pd.unique(padded.view("<u8").ravel())
+    keys = pd.unique(sampled)
     n_distinct = len(keys)
     picked = _sample_distinct(pd.Series(np.arange(n_distinct)), max_unique).to_numpy()
     chosen = np.ascontiguousarray(keys[picked].view(np.uint8).reshape(-1, 8)[:, :width])
@@ -109,7 +109,7 @@ def _distinct_fixed_width(
         pa.binary(width), len(chosen), [None, pa.py_buffer(chosen.tobytes())]
     )
     text = binary.cast(pa.binary()).cast(pa.string())
-    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object), n_distinct, len(padded)
+    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object), n_distinct, len(sampled)
 
 
 def _distinct_values(
