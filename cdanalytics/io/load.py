@@ -471,10 +471,14 @@ def load_export(
     # The validation's lookup of each child row's participant, carried over
     # to the accepted rows, so that no analysis hashes the identifiers again.
     kept = ~(own["participants"] | by_parent["participants"])
-    renumber = np.r_[np.cumsum(kept) - 1, -1].astype(np.int32)  # -1 (none) stays -1
+    # every participant kept: positions unchanged, no renumbering gather
+    renumber = None if kept.all() else np.r_[np.cumsum(kept) - 1, -1].astype(np.int32)
     for name, rows in parents.items():
         mask = own[name] | by_parent[name]
-        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+        rows = rows[~mask] if mask.any() else rows
+        export.remember_participant_rows(
+            name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
+        )
     return export
 
 
