@@ -198,3 +198,27 @@ def test_has_empty_equals_pandas(seed):
     rng = np.random.default_rng(seed)
     for name, column in _columns_with_and_without_empty(rng).items():
         assert has_empty(column) == bool(column.isna().any()), name
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_sessions_checked_by_runs_equal_every_row_checked(seed, monkeypatch):
+    """The run filter never changes the problems, also with dates far beyond
+    the range float32 holds exactly (then every row is checked)."""
+    from cdanalytics.io import rules_cross
+    from cdanalytics.io.problems import ProblemLog, TableData
+
+    rng = np.random.default_rng(1000 + seed)
+    programmes, participants, parent, frame = _sessions_case(rng)
+    if rng.random() < 0.3:  # a session in a far future year
+        far = np.datetime64("50000-01-01", "s") + rng.integers(0, 5, size=1).astype("m8[D]")
+        frame.loc[int(rng.integers(0, len(frame))), "session_date"] = far[0]
+
+    def problems():
+        data = TableData("sessions", frame, np.arange(2, len(frame) + 2), "sessions.csv")
+        log = ProblemLog(None)
+        rules_cross.check_sessions(data, participants, parent, programmes, pd.NaT, log)
+        return log.frame()
+
+    by_runs = problems()
+    monkeypatch.setattr(rules_cross, "_suspect_rows", lambda *args: None)
+    pd.testing.assert_frame_equal(by_runs, problems())

@@ -251,20 +251,34 @@ def check_session_numbers(
     log.add_rows(data, positions, column="session_number", rule="session_number", message=message)
 
 
+#: Whole days up to this size (about 11,000 years) add and subtract exactly in float32.
+_EXACT_DAYS = float(2**22)
+
+
+def _exact_days(*arrays: np.ndarray) -> bool:
+    """Whether every day of ``arrays`` lies within :data:`_EXACT_DAYS` (NaN ignored)."""
+    for days in arrays:
+        if len(days) and (
+            np.fmin.reduce(days) < -_EXACT_DAYS or np.fmax.reduce(days) > _EXACT_DAYS
+        ):
+            return False
+    return True
+
+
 def _suspect_rows(
-    parent: np.ndarray, date: np.ndarray, days: list[np.ndarray], slack: np.ndarray
+    parent: np.ndarray, date: np.ndarray, days: list[np.ndarray], due: np.ndarray
 ) -> np.ndarray | None:
     """The rows of the participants whose sessions may lie outside the episode.
 
     ``days``: referral, start and end date per participant (days, a last
-    slot of NaN for parent -1); ``slack``: per participant, the smallest
-    allowance after the end (0, or a negative review window). When a
-    child table keeps each participant's rows together, the earliest and
-    latest session of each run show whether any row of the run can break
-    an episode rule: a row before the referral or the start has a run
-    minimum below it, a row after the end a run maximum above it. Only
-    the rows of those runs need the per-row test. ``None`` (every row)
-    when most rows begin a run.
+    slot of NaN for parent -1); ``due``: each row's date less its allowance
+    after the end (review sessions), which is after the end exactly when
+    the row is. When a child table keeps each participant's rows together,
+    the earliest date and the latest due date of each run show whether any
+    row of the run can break an episode rule: a row before the referral or
+    the start has a run minimum below it, a row after the end a run
+    maximum above it. Only the rows of those runs need the per-row test.
+    ``None`` (every row) when most rows begin a run.
     """
     n = len(parent)
     if n < 2:
@@ -278,11 +292,11 @@ def _suspect_rows(
     first, lengths = runs
     heads = parent[first]
     earliest = np.fmin.reduceat(date, first)  # NaN only when the run has no date
-    latest = np.fmax.reduceat(date, first)
+    latest = np.fmax.reduceat(due, first)
     referral, start, end = (d[heads] for d in days)
     with np.errstate(invalid="ignore"):
-        suspect = (earliest < referral) | (earliest < start) | (latest > end + slack[heads])
-    suspect |= (heads >= 0) & np.isnan(start) & ~np.isnan(latest)
+        suspect = (earliest < referral) | (earliest < start) | (latest > end)
+    suspect |= (heads >= 0) & np.isnan(start) & ~np.isnan(earliest)
     if not suspect.any():
         return np.empty(0, dtype=np.int64)
     first, lengths = first[suspect], lengths[suspect]
@@ -319,14 +333,19 @@ def check_sessions(
         for c in ("referral_date", "start_date", "end_date")
     ]
     date = to_days(frame["session_date"])
-    slack = np.minimum(np.nan_to_num(window[np.append(prog_codes, -1)]), np.float32(0))
-    rows = _suspect_rows(parent, date, days, slack)
+    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
+    # days allowed after the end: the review window for review sessions
+    # (NaN when the programme has none: such a row is never late), else 0;
+    # whole days in float32, so date - allowance > end exactly when date > end + allowance
+    allowance_all = np.where(is_review, window[row_programme], np.float32(0))
+    rows = None
+    if _exact_days(date, days[2], window):
+        with np.errstate(invalid="ignore"):
+            rows = _suspect_rows(parent, date, days, date - allowance_all)
     # the rows that can break an episode rule (every row when rows is None)
     at = slice(None) if rows is None else rows
-    owner, day = parent[at], date[at]
+    owner, day, allowance = parent[at], date[at], allowance_all[at]
     referral, start, end = (d[owner] for d in days)
-    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)[at]
-    allowance = np.where(is_review, window[row_programme[at]], np.float32(0))
     attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)[at]
 
     def positions(found: np.ndarray) -> np.ndarray:
