@@ -139,7 +139,8 @@ def _parse_text(
         return np.append(mask, False)[codes] if mask.any() else np.zeros(len(codes), dtype=bool)
 
     flags = {rule: per_row(mask) for rule, mask in (rest[0] if rest else {}).items()}
-    return Coerced(pd.Series(values), per_row(bad), note, flags)
+    # a fresh array: pandas 3 would copy it again without copy=False
+    return Coerced(pd.Series(values, copy=False), per_row(bad), note, flags)
 
 
 # -- per type -------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def _category(s: pd.Series, labels) -> Coerced:
     merged, categories = pd.factorize(uniques)
     codes = np.append(merged, -1)[np.where(codes < 0, -1, codes)]
     values = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
-    return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
+    return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
 
 
 def _declared_numbers(texts: pd.Series, fmt: NumberFormat) -> tuple[np.ndarray, np.ndarray]:
@@ -252,11 +253,11 @@ def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if _is_text(s) or labels:
         return _parse_text(s, lambda texts: _numbers(texts, fmt), labels)
     if pd.api.types.is_bool_dtype(s.dtype):
-        return Coerced(pd.Series(np.full(len(s), np.nan)), s.notna().to_numpy())
+        return Coerced(pd.Series(np.full(len(s), np.nan), copy=False), s.notna().to_numpy())
     values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
     bad = np.isinf(values)
     values[bad] = np.nan
-    return Coerced(pd.Series(values), bad)
+    return Coerced(pd.Series(values, copy=False), bad)
 
 
 def _whole(values: np.ndarray) -> np.ndarray:
@@ -290,7 +291,7 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     values = number.series.to_numpy(float, copy=True)
     fraction = _whole(values)
     values[fraction] = np.nan
-    return Coerced(pd.Series(pd.array(values, dtype="Int64")), number.bad | fraction)
+    return Coerced(pd.Series(pd.array(values, dtype="Int64"), copy=False), number.bad | fraction)
 
 
 def _booleans(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:

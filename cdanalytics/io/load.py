@@ -147,11 +147,15 @@ def _final_categories(
         if col.type == "category" and allowed is not None:
             values = frame[col.name]
             new = pd.Index(list(allowed))
+            old = values.cat.codes.to_numpy()
+            width = np.int8 if len(new) < 127 else np.int32
             # old code -> new code; the last slot for code -1 (empty)
-            lookup = np.append(new.get_indexer(values.cat.categories), -1)
-            lookup = lookup.astype(np.int8 if len(new) < 127 else np.int32)
-            codes = lookup[values.cat.codes.to_numpy()]
-            frame[col.name] = pd.Categorical.from_codes(codes, categories=new, ordered=col.ordered)
+            lookup = np.append(new.get_indexer(values.cat.categories), -1).astype(width)
+            same = old.dtype == width and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))
+            codes = old if same else lookup[old]  # the old codes stand when they keep their values
+            dtype = pd.CategoricalDtype(new, ordered=col.ordered)
+            # every code is valid by construction: no pass to validate them
+            frame[col.name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return frame
 
 
@@ -467,10 +471,14 @@ def load_export(
     # The validation's lookup of each child row's participant, carried over
     # to the accepted rows, so that no analysis hashes the identifiers again.
     kept = ~(own["participants"] | by_parent["participants"])
-    renumber = np.r_[np.cumsum(kept) - 1, -1].astype(np.int32)  # -1 (none) stays -1
+    # every participant kept: positions unchanged, no renumbering gather
+    renumber = None if kept.all() else np.r_[np.cumsum(kept) - 1, -1].astype(np.int32)
     for name, rows in parents.items():
         mask = own[name] | by_parent[name]
-        export.remember_participant_rows(name, renumber[rows[~mask] if mask.any() else rows])
+        rows = rows[~mask] if mask.any() else rows
+        export.remember_participant_rows(
+            name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
+        )
     return export
 
 

@@ -50,13 +50,23 @@ def _arrow_text(values: pd.Series) -> pa_arrow.ChunkedArray:
 _RUN_SHARE = 0.5
 
 
+def _run_lengths(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions and lengths of the runs that begin where ``starts`` holds,
+    or ``None`` when most rows begin one (looking up each row is then as cheap)."""
+    first = np.flatnonzero(starts)
+    if len(first) > _RUN_SHARE * len(starts):
+        return None
+    return first, np.diff(first, append=len(starts))
+
+
 def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
-    """The first value of each run of equal consecutive values, and each row's run.
+    """The first value of each run of equal consecutive values, and each run's length.
 
     A child table usually lists a participant's rows together (sessions,
     measures), so looking up one value per run instead of one per row saves
-    most of the hashing. Empty values each start a run of their own. When
-    most rows start a run, the column is returned whole (run ``None``).
+    most of the hashing; each run's answer is then repeated over its rows
+    (:func:`_spread`). Empty values each start a run of their own. When
+    most rows start a run, the column is returned whole (lengths ``None``).
     """
     n = len(array)
     if n < 2:
@@ -65,26 +75,40 @@ def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarr
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     starts[1:] = ~same.to_numpy(zero_copy_only=False)
-    if np.count_nonzero(starts) > _RUN_SHARE * n:
+    runs = _run_lengths(starts)
+    if runs is None:
         return array, None
-    run = np.cumsum(starts, dtype=np.int32)
-    run -= 1
-    return array.filter(pa_arrow.array(starts)), run
+    return array.filter(pa_arrow.array(starts)), runs[1]
 
 
-def _integer_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """As :func:`_runs`, for integer keys."""
-    n = len(keys)
+def _integer_runs(chunks: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """As :func:`_runs`, for integer keys held in chunks (the first key of
+    each run in one array); the chunks themselves when most rows begin a run.
+    The chunks are never joined into one column-long array."""
+    sizes = [len(keys) for keys in chunks]
+    n = sum(sizes)
     if n < 2:
-        return keys, None
+        return chunks, None
     starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    if np.count_nonzero(starts) > _RUN_SHARE * n:
-        return keys, None
-    run = np.cumsum(starts, dtype=np.int32)
-    run -= 1
-    return keys[starts], run
+    at, previous = 0, None
+    for keys in chunks:
+        part = starts[at : at + len(keys)]
+        part[0] = previous is None or keys[0] != previous
+        np.not_equal(keys[1:], keys[:-1], out=part[1:])
+        previous, at = keys[-1], at + len(keys)
+    runs = _run_lengths(starts)
+    if runs is None:
+        return chunks, None
+    first, lengths = runs
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    cuts = np.searchsorted(first, bounds)
+    heads = [keys[first[cuts[i] : cuts[i + 1]] - bounds[i]] for i, keys in enumerate(chunks)]
+    return [np.concatenate(heads)], lengths
+
+
+def _spread(found: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Each run's answer over the run's rows (a sequential write, no gather)."""
+    return found if lengths is None else np.repeat(found, lengths)
 
 
 def _fixed_width_positions(
@@ -97,12 +121,16 @@ def _fixed_width_positions(
         return None
     keys = [k for _, k in fixed]
     columns, known_keys = keys[:-1], keys[-1]
-    runs = [_integer_runs(keys) for keys in columns]
-    heads = np.concatenate([h for h, _ in runs]) if runs else np.empty(0, np.uint64)
-    found = pc.index_in(pa_arrow.array(heads), value_set=pa_arrow.array(known_keys))
+    runs = [_integer_runs(chunks) for chunks in columns]
+    # every table's keys looked up at once, as Arrow views of the key arrays
+    heads = pa_arrow.chunked_array(
+        [pa_arrow.array(part) for chunks, _ in runs for part in chunks], pa_arrow.uint64()
+    )
+    known_set = known_keys[0] if len(known_keys) == 1 else np.concatenate(known_keys or [[]])
+    found = pc.index_in(heads, value_set=pa_arrow.array(known_set.astype(np.uint64, copy=False)))
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
-    parts = np.split(flat, np.cumsum([len(h) for h, _ in runs])[:-1])
-    return [part if run is None else part[run] for part, (_, run) in zip(parts, runs, strict=True)]
+    parts = np.split(flat, np.cumsum([sum(map(len, chunks)) for chunks, _ in runs])[:-1])
+    return [_spread(part, lengths) for part, (_, lengths) in zip(parts, runs, strict=True)]
 
 
 def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndarray]:
@@ -125,7 +153,7 @@ def first_positions(columns: list[pd.Series], lookup: pd.Series) -> list[np.ndar
     found = pc.index_in(values, value_set=known_text.combine_chunks(), skip_nulls=True)
     flat = found.fill_null(-1).to_numpy().astype(np.int32, copy=False)
     parts = np.split(flat, np.cumsum([len(heads) for heads, _ in texts])[:-1])
-    return [part if run is None else part[run] for part, (_, run) in zip(parts, texts, strict=True)]
+    return [_spread(part, lengths) for part, (_, lengths) in zip(parts, texts, strict=True)]
 
 
 def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int) -> np.ndarray:
@@ -145,6 +173,8 @@ def participant_codes(ids: pd.Series, positions: np.ndarray, n_participants: int
 
 def check_orphans(data: TableData, parent: np.ndarray, log: ProblemLog) -> None:
     """Rule ``orphan``: a child row names no participant."""
+    if not len(parent) or parent.min() >= 0:
+        return  # every row has its participant
     orphan = (parent < 0) & data.frame["participant_id"].notna().to_numpy()
     log.add_rows(
         data,
@@ -167,27 +197,6 @@ def _programme_table(
     for i, code in enumerate(cats):
         if code in programmes:
             out[i] = field_fn(programmes[code])
-    return out
-
-
-def _aligned(
-    participants: pd.DataFrame,
-    columns: list[str],
-    parent: np.ndarray,
-    days: Mapping[str, np.ndarray] | None = None,
-) -> list[np.ndarray]:
-    """Date columns of participants as days, one value per child row (NaN without participant).
-
-    Child rows usually come grouped by participant, so each gather reads
-    participants' days nearly in order. ``days``: columns already converted.
-    """
-    days = days or {}
-    out = []
-    for c in columns:
-        known = days.get(c)
-        per_participant = to_days(participants[c]) if known is None else known
-        # a last slot of NaN for parent -1 (also when participants is empty)
-        out.append(np.append(per_participant, np.float32(np.nan))[parent])
     return out
 
 
@@ -242,6 +251,60 @@ def check_session_numbers(
     log.add_rows(data, positions, column="session_number", rule="session_number", message=message)
 
 
+#: Whole days up to this size (about 11,000 years) add and subtract exactly in float32.
+_EXACT_DAYS = float(2**22)
+
+
+def _exact_days(*arrays: np.ndarray) -> bool:
+    """Whether every day of ``arrays`` lies within :data:`_EXACT_DAYS` (NaN ignored)."""
+    for days in arrays:
+        if len(days) and (
+            np.fmin.reduce(days) < -_EXACT_DAYS or np.fmax.reduce(days) > _EXACT_DAYS
+        ):
+            return False
+    return True
+
+
+def _suspect_rows(
+    parent: np.ndarray, date: np.ndarray, days: list[np.ndarray], due: np.ndarray
+) -> np.ndarray | None:
+    """The rows of the participants whose sessions may lie outside the episode.
+
+    ``days``: referral, start and end date per participant (days, a last
+    slot of NaN for parent -1); ``due``: each row's date less its allowance
+    after the end (review sessions), which is after the end exactly when
+    the row is. When a child table keeps each participant's rows together,
+    the earliest date and the latest due date of each run show whether any
+    row of the run can break an episode rule: a row before the referral or
+    the start has a run minimum below it, a row after the end a run
+    maximum above it. Only the rows of those runs need the per-row test.
+    ``None`` (every row) when most rows begin a run.
+    """
+    n = len(parent)
+    if n < 2:
+        return None
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(parent[1:], parent[:-1], out=starts[1:])
+    runs = _run_lengths(starts)
+    if runs is None:
+        return None
+    first, lengths = runs
+    heads = parent[first]
+    earliest = np.fmin.reduceat(date, first)  # NaN only when the run has no date
+    latest = np.fmax.reduceat(due, first)
+    referral, start, end = (d[heads] for d in days)
+    with np.errstate(invalid="ignore"):
+        suspect = (earliest < referral) | (earliest < start) | (latest > end)
+    suspect |= (heads >= 0) & np.isnan(start) & ~np.isnan(earliest)
+    if not suspect.any():
+        return np.empty(0, dtype=np.int64)
+    first, lengths = first[suspect], lengths[suspect]
+    # every position of the suspect runs, in order
+    shift = np.repeat(first - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return shift + np.arange(len(shift))
+
+
 def check_sessions(
     data: TableData,
     participants: pd.DataFrame,
@@ -262,41 +325,65 @@ def check_sessions(
     check_session_numbers(data, participants, row_programme, programmes, log)
 
     window = _programme_table(participants, programmes, lambda e: e["review"]["window_days"])
-    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
-    allowance = np.where(is_review, window.astype(np.float32)[row_programme], np.float32(0))
+    window = window.astype(np.float32)
+    known = participant_days or {}
+    # per participant, a last slot of NaN for parent -1
+    days = [
+        np.append(known[c] if c in known else to_days(participants[c]), np.float32(np.nan))
+        for c in ("referral_date", "start_date", "end_date")
+    ]
     date = to_days(frame["session_date"])
-    referral, start, end = _aligned(
-        participants, ["referral_date", "start_date", "end_date"], parent, participant_days
-    )
-    attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)
+    is_review = frame["session_type"].eq("review").to_numpy(dtype=bool, na_value=False)
+    # days allowed after the end: the review window for review sessions
+    # (NaN when the programme has none: such a row is never late), else 0;
+    # whole days in float32, so date - allowance > end exactly when date > end + allowance
+    allowance_all = np.where(is_review, window[row_programme], np.float32(0))
+    rows = None
+    if _exact_days(date, days[2], window):
+        with np.errstate(invalid="ignore"):
+            rows = _suspect_rows(parent, date, days, date - allowance_all)
+    # the rows that can break an episode rule (every row when rows is None)
+    at = slice(None) if rows is None else rows
+    owner, day, allowance = parent[at], date[at], allowance_all[at]
+    referral, start, end = (d[owner] for d in days)
+    attended = frame["attendance"].eq("attended").to_numpy(dtype=bool, na_value=False)[at]
+
+    def positions(found: np.ndarray) -> np.ndarray:
+        return found if rows is None else rows[found]
+
     before(
         data,
         "session_date",
         referral,
         "the participant's referral_date",
         log,
-        later_days=date,
+        later_days=day,
+        rows=rows,
         rule="session_outside_episode",
         advice="correct the session date or the referral date.",
     )
     with np.errstate(invalid="ignore"):
-        early = np.flatnonzero(attended & (date < start))
-        late = np.flatnonzero(date > end + allowance)
+        early = np.flatnonzero(attended & (day < start))
+        late = np.flatnonzero(day > end + allowance)
     if len(early):
         text = day_text(start[early])
-        text.index = early
+        text.index = positions(early)
         message = (
             "attended session before the participant's start_date ("
             + text
             + "); start_date is the first attended session: correct one of the two."
         )
         log.add_rows(
-            data, early, column="session_date", rule="session_outside_episode", message=message
+            data,
+            positions(early),
+            column="session_date",
+            rule="session_outside_episode",
+            message=message,
         )
-    no_start = attended & (parent >= 0) & np.isnan(start) & ~np.isnan(date)
+    no_start = np.flatnonzero(attended & (owner >= 0) & np.isnan(start) & ~np.isnan(day))
     log.add_rows(
         data,
-        no_start,
+        positions(no_start),
         column="session_date",
         rule="session_outside_episode",
         message=(
@@ -306,9 +393,11 @@ def check_sessions(
     )
     if len(late):
         text = day_text(end[late])
-        text.index = late
-        days = number_text(allowance[late], late)
-        extra = (" + " + days + " days allowed for review sessions").where(allowance[late] > 0, "")
+        text.index = positions(late)
+        days_allowed = number_text(allowance[late], positions(late))
+        extra = (" + " + days_allowed + " days allowed for review sessions").where(
+            allowance[late] > 0, ""
+        )
         message = (
             "session_date is after the participant's end_date ("
             + text
@@ -316,7 +405,11 @@ def check_sessions(
             + "); correct the session date or the end date."
         )
         log.add_rows(
-            data, late, column="session_date", rule="session_outside_episode", message=message
+            data,
+            positions(late),
+            column="session_date",
+            rule="session_outside_episode",
+            message=message,
         )
     check_after_extract(data, ("session_date",), extract_date, log, days={"session_date": date})
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .problems import ProblemLog, TableData
 from .schema import TableSchema, allowed_values, table_schema
@@ -28,6 +29,7 @@ __all__ = [
     "check_required_when",
     "day_text",
     "duplicated_keys",
+    "has_empty",
     "number_text",
     "to_days",
 ]
@@ -52,32 +54,83 @@ def _column_message(rule: str, spec: TableSchema, column: str, allowed: tuple | 
     return f"{column} has the wrong type; expected {col.type}."
 
 
+def _outside(values: pd.Series, lo: float | None, hi: float | None) -> np.ndarray | None:
+    """Mask of the values below ``lo`` or above ``hi`` (``None`` when there are none).
+
+    A NumPy column's smallest and largest value (empty values skipped) show
+    in two passes without temporaries whether any value can be outside; only
+    then is the mask made. Nullable integers are compared directly (their
+    extremes would be taken from a copy of the values).
+    """
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        data = values.to_numpy()
+        if not len(data):
+            return None
+        if data.dtype.kind == "f":  # fmin/fmax skip NaN (NaN only when all are)
+            smallest, largest = np.fmin.reduce(data), np.fmax.reduce(data)
+        else:
+            smallest, largest = data.min(), data.max()
+        if np.isnan(smallest) or ((lo is None or smallest >= lo) and (hi is None or largest <= hi)):
+            return None
+    if pd.api.types.is_integer_dtype(values.dtype):
+        # compared as (nullable) integers: no float copy of the column
+        none = np.zeros(len(values), dtype=bool)
+        below = none if lo is None else (values < lo).to_numpy(dtype=bool, na_value=False)
+        above = none if hi is None else (values > hi).to_numpy(dtype=bool, na_value=False)
+    else:
+        number = values.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
+            above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
+    return below | above
+
+
+def has_empty(values: pd.Series) -> bool:
+    """Whether a column has an empty value, in one pass without a column-long mask
+    (a nullable column's mask is copied)."""
+    if not len(values):
+        return False
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return bool(values.cat.codes.to_numpy().min() < 0)
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "M":
+            return bool(np.isnat(values.to_numpy().min()))  # NaT is the smallest
+        if dtype.kind == "f":
+            return bool(np.isnan(values.to_numpy().min()))  # NaN propagates
+        if dtype.kind in "iub":
+            return False
+    if isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    ):
+        return pa.array(values.array).null_count > 0  # Arrow's own count, no copy
+    return bool(values.isna().any())
+
+
 def _column_masks(
     values: pd.Series, nullable: bool, allowed: tuple | None, lo: float | None, hi: float | None
 ) -> dict[str, np.ndarray]:
-    """Masks of the rows breaking ``not_null``, ``allowed`` and ``range`` in one column."""
+    """Masks of the rows breaking ``not_null``, ``allowed`` and ``range`` in one column.
+
+    A rule no row breaks may have no mask: an enumeration whose categories
+    are all allowed, or a column whose values all lie within the range, is
+    seen to be clean without a pass over its rows.
+    """
     masks: dict[str, np.ndarray] = {}
-    if not nullable:
+    if not nullable and has_empty(values):
         masks["not_null"] = values.isna().to_numpy()
     if allowed is not None:
         if isinstance(values.dtype, pd.CategoricalDtype):
-            outside = np.append(~values.cat.categories.isin(list(allowed)), False)
-            codes = values.cat.codes.to_numpy()
-            masks["allowed"] = outside[np.where(codes < 0, len(outside) - 1, codes)]
+            outside = ~values.cat.categories.isin(list(allowed))
+            if outside.any():
+                # code -1 (empty) reads the last slot, which is never outside
+                masks["allowed"] = np.append(outside, False)[values.cat.codes.to_numpy()]
         else:
             masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
     if lo is not None or hi is not None:
-        if pd.api.types.is_integer_dtype(values.dtype):
-            # compared as (nullable) integers: no float copy of the column
-            none = np.zeros(len(values), dtype=bool)
-            below = none if lo is None else (values < lo).to_numpy(dtype=bool, na_value=False)
-            above = none if hi is None else (values > hi).to_numpy(dtype=bool, na_value=False)
-        else:
-            number = values.to_numpy(dtype=float, na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                below = number < lo if lo is not None else np.zeros(len(number), dtype=bool)
-                above = number > hi if hi is not None else np.zeros(len(number), dtype=bool)
-        masks["range"] = below | above
+        outside_range = _outside(values, lo, hi)
+        if outside_range is not None:
+            masks["range"] = outside_range
     return masks
 
 
@@ -118,7 +171,12 @@ def _codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
-        return values.to_numpy(dtype=np.int64, na_value=-1)
+        # compared, not reduced: pandas takes a nullable column's extremes from a copy
+        large = ((values <= -(2**31)) | (values >= 2**31)).any()
+        # small numbers (counts): int32 codes, half the memory, the same values
+        return values.to_numpy(dtype=np.int64 if large else np.int32, na_value=-1)
+    if not values.notna().any():  # an absent optional column: nothing to hash
+        return np.full(len(values), -1, dtype=np.int64)
     return pd.factorize(values)[0].astype(np.int64)
 
 
@@ -218,6 +276,8 @@ def check_required_when(data: TableData, log: ProblemLog) -> None:
         if col.required_when is None:
             continue
         other, value = col.required_when
+        if not has_empty(data.frame[col.name]):
+            continue
         missing = (
             data.frame[other].eq(value).fillna(False).to_numpy(bool)
             & data.frame[col.name].isna().to_numpy()
@@ -273,17 +333,21 @@ def before(
     rule: str,
     advice: str,
     later_days: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> None:
     """Report rows where column ``later`` is before ``earlier`` (days, aligned with the rows).
 
-    ``later_days``: column ``later`` as days (:func:`to_days`), when already computed.
+    ``later_days``: column ``later`` as days (:func:`to_days`), when already
+    computed. ``rows``: the positions ``earlier`` and ``later_days`` hold
+    (ascending), when only some rows can break the rule; ``None``: every row.
     """
     if later_days is None:
         later_days = to_days(data.frame[later])
     with np.errstate(invalid="ignore"):
-        positions = np.flatnonzero(later_days < earlier)
-    if len(positions):
-        text = day_text(earlier[positions])
+        found = np.flatnonzero(later_days < earlier)
+    if len(found):
+        positions = found if rows is None else rows[found]
+        text = day_text(earlier[found])
         text.index = positions
         message = f"{later} is before {earlier_name} (" + text + f"); {advice}"
         log.add_rows(data, positions, column=later, rule=rule, message=message)
@@ -394,6 +458,12 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
             + " (the instrument registry's scale names), or map the site's scale names."
         )
         log.add_rows(data, positions, column="scale", rule="scale", message=message)
+    # float32 bounds when they are exactly float32 (whole numbers, halves):
+    # the same comparisons, half the memory of the per-row bounds
+    if np.array_equal(lo.astype(np.float32), lo, equal_nan=True) and np.array_equal(
+        hi.astype(np.float32), hi, equal_nan=True
+    ):
+        lo, hi = lo.astype(np.float32), hi.astype(np.float32)
     row_lo, row_hi = lo[inst_codes, scale_codes], hi[inst_codes, scale_codes]
     score = frame["score"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -406,9 +476,9 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
             + " "
             + scale.iloc[positions].astype(str)
             + " range "
-            + number_text(row_lo[positions], positions)
+            + number_text(row_lo[positions].astype(np.float64), positions)
             + " to "
-            + number_text(row_hi[positions], positions)
+            + number_text(row_hi[positions].astype(np.float64), positions)
             + "; check for a typing error or a different scoring of the questionnaire."
         )
         log.add_rows(data, positions, column="score", rule="score_range", message=message)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["arrow_text", "edge_bytes", "fixed_width_keys", "value_bytes"]
+__all__ = ["arrow_text", "edge_bytes", "fixed_width_keys", "fixed_width_rows", "value_bytes"]
 
 
 def arrow_text(values: pd.Series) -> list[pa.Array] | None:
@@ -87,15 +87,16 @@ def _equal_lengths(offsets: np.ndarray, width: int) -> bool:
     return True
 
 
-def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | None:
+def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, list[np.ndarray]] | None:
     """Every value as one integer, when all are non-empty and of one byte width up to 8.
 
     Identifiers are often written with a fixed number of characters
     (``P0000001``); their bytes, read as one unsigned 64-bit integer each
     (zero-padded), are equal exactly when the texts are, and integers hash
     and compare several times faster than text. Returns the width (``None``
-    for no values) and the keys, or ``None`` when a value is empty or the
-    widths differ.
+    for no values) and the keys, one array per non-empty chunk (views of
+    the chunks' bytes at width 8: nothing copied), or ``None`` when a value
+    is empty or the widths differ.
     """
     width: int | None = None
     keys = []
@@ -117,6 +118,59 @@ def fixed_width_keys(chunks: list[pa.Array]) -> tuple[int | None, np.ndarray] | 
             padded = np.zeros((len(chunk), 8), dtype=np.uint8)
             padded[:, :width] = data
             keys.append(padded.view("<u8").ravel())
-    if not keys:
-        return None, np.empty(0, dtype=np.uint64)
-    return width, keys[0] if len(keys) == 1 else np.concatenate(keys)
+    return width, keys
+
+
+def _words(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each start as one ``<u8`` (unaligned reads; no index
+    array of every byte). Starts closer than 8 bytes to the end are read
+    from a zero-padded copy of the last bytes."""
+    out = np.zeros(len(starts), dtype=np.uint64)
+    limit = len(data) - 8
+    inside = starts <= limit
+    if limit >= 0:
+        words = np.ndarray((limit + 1,), dtype="<u8", buffer=data, strides=(1,))
+        out[inside] = words[starts[inside]]
+    if not inside.all():
+        tail = np.zeros(16, dtype=np.uint8)
+        first = max(limit + 1, 0)
+        tail[: len(data) - first] = data[first:]
+        tail_words = np.ndarray((9,), dtype="<u8", buffer=tail, strides=(1,))
+        out[~inside] = tail_words[starts[~inside] - first]
+    return out
+
+
+def fixed_width_rows(
+    chunks: list[pa.Array], rows: np.ndarray | None
+) -> tuple[int, np.ndarray] | None:
+    """The values at ``rows`` (sorted positions over all chunks; ``None``:
+    every row) as integer keys, when none is empty and all have one byte
+    width up to 8: the width and one ``<u8`` per value holding its bytes
+    (zero-padded), equal exactly when the texts are. ``None`` otherwise (a
+    null in a chunk, an empty value, widths that differ).
+    """
+    sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    cuts = None if rows is None else np.searchsorted(rows, bounds)
+    width: int | None = None
+    parts = []
+    for i, chunk in enumerate(chunks):
+        local = None if cuts is None else rows[cuts[i] : cuts[i + 1]] - bounds[i]
+        if not len(chunk) or (local is not None and not len(local)):
+            continue
+        if chunk.null_count:
+            return None
+        offsets = _offsets(chunk)
+        starts = offsets[:-1] if local is None else offsets[local]
+        ends = offsets[1:] if local is None else offsets[local + 1]
+        if width is None:
+            width = int(ends[0] - starts[0])
+        if not 0 < width <= 8 or not bool((ends - starts == width).all()):
+            return None
+        keys = _words(_data(chunk), starts.astype(np.int64))
+        if width < 8:
+            keys &= np.uint64((1 << (8 * width)) - 1)  # the next value's bytes off
+        parts.append(keys)
+    if width is None:
+        return None
+    return width, parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import DataQualityWarning
 from .cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems, printable
@@ -84,9 +85,13 @@ def _empty_column(col: ColumnSpec, n: int) -> pd.Series:
         codes = np.full(n, -1, dtype=np.int8)
         return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str")))
     if col.dtype == "Int64":
-        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool)))
+        values = pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool))
+        return pd.Series(values, copy=False)
     if col.dtype == "boolean":
-        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, dtype=bool)))
+        values = pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, dtype=bool))
+        return pd.Series(values, copy=False)
+    if col.dtype == "str":  # Arrow nulls: no value made and converted per row
+        return pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"), copy=False)
     return pd.Series(index=pd.RangeIndex(n), dtype=col.dtype)
 
 
@@ -133,7 +138,19 @@ def _checked_cells(data: TableData, column: str, source: pd.Series, log: Problem
     return source.mask(found)
 
 
+def _earliest(values: pd.Series) -> Any:
+    """The earliest date of a column (NaT when none), without a column-long temporary."""
+    if not len(values):
+        return pd.NaT
+    dates = values.to_numpy()
+    smallest = dates.min()  # NaT when there is an empty value
+    return values.min() if np.isnat(smallest) else smallest
+
+
 def _before_1900(data: TableData, column: str, values: pd.Series, log: ProblemLog) -> None:
+    earliest = _earliest(values)
+    if pd.isna(earliest) or earliest >= EARLIEST_DATE:
+        return
     early = (values < EARLIEST_DATE).to_numpy(dtype=bool, na_value=False)
     log.add_rows(
         data,
