@@ -7,11 +7,20 @@ means and SDs per group come from two passes of ``np.bincount``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from .._groups import group_by
+
+
+@lru_cache(maxsize=256)
+def category_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The (unordered) categorical type of these categories, made once: the
+    type ``pd.Categorical.from_codes(codes, categories=list(categories))``
+    would make, without building and checking the categories on every call."""
+    return pd.CategoricalDtype(list(categories))
 
 
 def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

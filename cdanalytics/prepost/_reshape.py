@@ -68,22 +68,29 @@ def reshape_scores(
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
     n_all = int(np.prod(levels))
-    small = n_all * n_tpl < 2**31
-    combo = _levels(keys[0][0], levels[0], np.int32 if small else np.intp)
-    for (codes, _), size in zip(keys[1:], levels[1:], strict=True):
-        combo *= size
-        combo += _levels(codes, size, combo.dtype)
-    if n_all * n_tpl > 4 * n_rows + 65536:  # many series: number those present
-        combo, uniques = pd.factorize(combo, sort=True)
+    # The levels combined in place in the smallest integer type that holds
+    # them (fewer bytes to pass over), then once in the platform integer
+    # that bincount and indexing take.
+    n_key = n_all * n_tpl
+    many = n_key > 4 * n_rows + 65536  # many series: number those present
+    small = np.int16 if n_key < 2**15 else np.int32 if n_key < 2**31 else np.intp
+    key = keys[0][0].astype(np.intp if many else small)
+    for j, ((codes, _), size) in enumerate(zip(keys, levels, strict=True)):
+        if j:
+            key *= size
+            key += codes
+        if codes.min(initial=0) < 0:  # missing: the last level
+            key[codes < 0] += size
+    if many:
+        key, uniques = pd.factorize(key, sort=True)
         uniques = np.asarray(uniques, dtype=np.intp)
     else:
         uniques = np.arange(n_all, dtype=np.intp)
     n_u = len(uniques)
-    key = combo.astype(np.intp)
-    del combo
     key *= n_tpl
     key += tp_codes
     key += 1  # a missing timepoint (code -1) is level 0
+    key = key.astype(np.intp, copy=False)
     counts = np.bincount(key, minlength=n_u * n_tpl).reshape(n_u, n_tpl)
     # The level of each key column in each series present.
     series_levels = []
@@ -131,7 +138,10 @@ def reshape_scores(
         if (level[kept_u] == size_k - 1).any()
     ]
     scores = measures["score"].to_numpy(dtype=float)
-    if np.isnan(scores).any() and (not spare or np.isnan(scores[lookup[key] < n_tp * size]).any()):
+    # A NaN makes the sum NaN (one pass, no mask); then look at the rows kept.
+    if np.isnan(np.add.reduce(scores)) and (
+        np.isnan(scores[lookup[key] < n_tp * size] if spare else scores).any()
+    ):
         empty.append("score")
     if empty:
         raise ExportValidationError(
@@ -175,11 +185,18 @@ def reshape_scores(
         used = np.unique(used_codes)
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
-        columns[name] = pd.Categorical.from_codes(
-            remap[used_codes].astype(code_dtype(len(used)))[row_combo],
-            categories=labels[used],
-            validate=False,
-        )
+        codes = remap[used_codes].astype(code_dtype(len(used)))[row_combo]
+        source = measures[name].dtype
+        if (
+            len(used) == len(labels)
+            and isinstance(source, pd.CategoricalDtype)
+            and not source.ordered
+        ):  # the categories of the measures, all in use
+            columns[name] = pd.Categorical.from_codes(codes, dtype=source, validate=False)
+        else:
+            columns[name] = pd.Categorical.from_codes(
+                codes, categories=labels[used], validate=False
+            )
     for tp, plane in zip(timepoints, planes, strict=True):
         columns[tp] = plane
     if "exit_status" not in by:
@@ -188,13 +205,6 @@ def reshape_scores(
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
     return Reshaped(table, row_person, row_combo, n_combo)
-
-
-def _levels(codes: np.ndarray, size: int, dtype: Any) -> np.ndarray:
-    """Category codes with missing values (-1) as the last level, ``size - 1``."""
-    if codes.min(initial=0) < 0:
-        return np.where(codes < 0, size - 1, codes).astype(dtype)
-    return codes.astype(dtype)
 
 
 def _several_per_cell(

@@ -13,7 +13,7 @@ from .._stats import wilson_ci
 from ..errors import AnalysisError, ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
-from ._grouping import first_rows, group_codes, group_numbers, grouped_moments
+from ._grouping import category_dtype, first_rows, group_codes, group_numbers, grouped_moments
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
@@ -39,6 +39,7 @@ CHANGE_CLASSES: list[str] = [
     "pre_missing",
 ]
 _CLASSIFIED = CHANGE_CLASSES[:4]
+_BASELINES = ["clinical", "not_clinical", "unknown"]
 
 #: Columns of :func:`reliable_change` after ``participant_id`` and the grouping columns.
 RELIABLE_CHANGE_COLUMNS: list[str] = [
@@ -272,7 +273,7 @@ def reliable_change(
         lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
         return pd.Categorical.from_codes(
             lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
-            categories=labels,
+            dtype=category_dtype(tuple(labels)),
             validate=False,
         )
 
@@ -323,7 +324,7 @@ def reliable_change(
         clinical_post, ~(has_cut & ~np.isnan(post))
     )
     columns["change_class"] = pd.Categorical.from_codes(
-        klass, categories=CHANGE_CLASSES, validate=False
+        klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
 
@@ -403,9 +404,11 @@ def reliable_change_summary(
     first = first_of[group]
     columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
     columns["baseline"] = pd.Categorical.from_codes(
-        present[group] % 3, categories=["clinical", "not_clinical", "unknown"], validate=False
+        present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
     )
-    columns["change_class"] = pd.Categorical.from_codes(j, categories=_CLASSIFIED, validate=False)
+    columns["change_class"] = pd.Categorical.from_codes(
+        j, dtype=category_dtype(tuple(_CLASSIFIED)), validate=False
+    )
     n = counts[group, j]
     nobs = n_classified[group]
     columns["n"] = n
@@ -417,13 +420,16 @@ def reliable_change_summary(
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
         columns[c] = changes[c].array.take(first)
-    return pd.DataFrame(columns, copy=False)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+    out = pd.DataFrame(columns, copy=False)
+    order = [*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]
+    return out if list(columns) == order else out[order]
 
 
 def _class_codes(column: pd.Series) -> np.ndarray:
     """Position in :data:`CHANGE_CLASSES` of each ``change_class``."""
-    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == (
-        CHANGE_CLASSES
+    if column.dtype is category_dtype(tuple(CHANGE_CLASSES)) or (
+        isinstance(column.dtype, pd.CategoricalDtype)
+        and list(column.cat.categories) == CHANGE_CLASSES
     ):
         return column.cat.codes.to_numpy().astype(np.int64)
     codes = pd.Index(CHANGE_CLASSES).get_indexer(column.astype(object))
