@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -156,8 +157,8 @@ def _reshaped(
 
 
 # Score tables made from each live export, newest last: (id of the export)
-# -> (measures, participants, [(arguments, table), ...]).
-_SHARED: dict[int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, pd.DataFrame]]]] = {}
+# -> (measures, participants, [(arguments, reshaped), ...]).
+_SHARED: dict[int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, Reshaped]]]] = {}
 _SHARED_PER_EXPORT = 1
 
 
@@ -167,12 +168,13 @@ def _shared_score_table(
     subset: Sequence[str] | None,
     timepoints: Sequence[str],
     subjects: str,
-) -> pd.DataFrame:
-    """:func:`score_table` of an export, made once for the analyses that ask
-    for the same one in turn (change, reliable change and attrition of the
-    same timepoints reshape the measures once). The latest is kept while
-    the export lives and its ``measures`` and ``participants`` are the same
-    objects; each caller gets its own shallow copy (copy-on-write)."""
+) -> Reshaped:
+    """:func:`score_table` of an export with its layout, made once for the
+    analyses that ask for the same one in turn (change, reliable change and
+    attrition of the same timepoints reshape the measures once, and share
+    group numbers). The latest is kept while the export lives and its
+    ``measures`` and ``participants`` are the same objects; each caller gets
+    its own shallow copy of the table (copy-on-write)."""
     key = (
         tuple(as_list(by)),
         None if subset is None else tuple(as_list(subset)),
@@ -186,13 +188,29 @@ def _shared_score_table(
         entry = (export.measures, export.participants, [])
         _SHARED[id(export)] = entry
     tables = entry[2]
-    for made_with, table in tables:
+    for made_with, layout in tables:
         if made_with == key:
-            return table.copy(deep=False)
-    table = score_table(export, by, subset, timepoints, subjects=subjects)
-    tables.append((key, table))
+            return replace(layout, table=layout.table.copy(deep=False))
+    layout = _reshaped(export, by, subset, timepoints, subjects, None)
+    tables.append((key, layout))
     del tables[:-_SHARED_PER_EXPORT]
-    return table.copy(deep=False)
+    return replace(layout, table=layout.table.copy(deep=False))
+
+
+def select_layout(
+    data: Export | pd.DataFrame,
+    timepoints: Sequence[str],
+    by: Sequence[str] = (),
+    subset: Sequence[str] | None = None,
+    *,
+    subjects: str = "mean",
+) -> tuple[pd.DataFrame, Reshaped | None]:
+    """:func:`select_scores` and, for an export, the layout of the table's
+    rows (``None`` for a score table passed in)."""
+    if isinstance(data, Export):
+        layout = _shared_score_table(data, by, subset, timepoints, subjects)
+        return layout.table, layout
+    return select_scores(data, timepoints, by, subset, subjects=subjects), None
 
 
 def select_scores(
@@ -207,7 +225,7 @@ def select_scores(
     the ``subjects`` rule of :func:`score_table`) with a score at one of
     ``timepoints`` at least, for the given instruments."""
     if isinstance(data, Export):
-        return _shared_score_table(data, by, subset, timepoints, subjects)
+        return _shared_score_table(data, by, subset, timepoints, subjects).table
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
             f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."

@@ -13,7 +13,7 @@ to a spare plane of the grid instead of being cut out of the columns first.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,16 +31,17 @@ SCALE_KEYS: list[str] = ["instrument", "scale", "informant"]
 class Reshaped:
     """A score table and how its rows were laid out.
 
-    ``row_person`` is the participants-table row of each table row and
-    ``row_combo`` the number of its instrument × scale × informant series
-    (0, 1, ... in the category order of the three columns: the group numbers
+    ``row_combo`` is the number of the instrument × scale × informant series
+    of each row (0, 1, ... in the category order of the three columns: the group numbers
     of :func:`~cdanalytics.prepost._grouping.group_numbers` by those keys).
+    ``groups`` keeps the group numbers the analyses asked of the table
+    (:func:`~cdanalytics.prepost._grouping.layout_groups`).
     """
 
     table: pd.DataFrame
-    row_person: np.ndarray
     row_combo: np.ndarray
     n_combo: int
+    groups: dict[tuple[str, ...], tuple[np.ndarray, pd.DataFrame]] = field(default_factory=dict)
 
 
 def reshape_scores(
@@ -69,8 +70,9 @@ def reshape_scores(
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
     n_all = int(np.prod(levels))
     # The levels combined in place in the smallest integer type that holds
-    # them (fewer bytes to pass over), then once in the platform integer
-    # that bincount and indexing take.
+    # them (fewer bytes to pass over); bincount and indexing take it a block
+    # of rows at a time (:func:`_blocks`), so that no array of the platform
+    # integer is made for all rows.
     n_key = n_all * n_tpl
     many = n_key > 4 * n_rows + 65536  # many series: number those present
     small = np.int16 if n_key < 2**15 else np.int32 if n_key < 2**31 else np.intp
@@ -90,8 +92,10 @@ def reshape_scores(
     key *= n_tpl
     key += tp_codes
     key += 1  # a missing timepoint (code -1) is level 0
-    key = key.astype(np.intp, copy=False)
-    counts = np.bincount(key, minlength=n_u * n_tpl).reshape(n_u, n_tpl)
+    counts = np.zeros(n_u * n_tpl, dtype=np.intp)
+    for block in _blocks(n_rows):
+        counts += np.bincount(key[block], minlength=n_u * n_tpl)
+    counts = counts.reshape(n_u, n_tpl)
     # The level of each key column in each series present.
     series_levels = []
     rest = uniques
@@ -113,18 +117,21 @@ def reshape_scores(
     n_people = len(export.participants)
     kept_u = np.flatnonzero(kept_series)
     n_combo = len(kept_u)
-    size = n_people * n_combo  # cells of one timepoint
+    # Cells of the grid: (timepoint place, person, series rank), the order
+    # of the table's rows within each timepoint. A row not kept gets a cell
+    # past the grid (n_real and beyond) and is not written.
+    size = n_people * n_combo
+    n_real = n_tp * size
     rank = np.zeros(n_u, dtype=np.intp)
     rank[kept_u] = np.arange(n_combo)
-    spare = n_kept < n_rows  # rows not kept go to a spare plane n_tp
+    spare = n_kept < n_rows
     lookup = np.where(
         kept_series[:, None] & kept_tp[None, :],
         tp_place[None, :] * size + rank[:, None],
-        n_tp * size,
+        n_real,
     ).ravel()
-
     if rows.min(initial=0) < 0:
-        known = rows[lookup[key] < n_tp * size] if spare else rows
+        known = rows[lookup[key] < n_real] if spare else rows
         unknown = int((known < 0).sum())
         if unknown:
             raise ExportValidationError(
@@ -140,7 +147,7 @@ def reshape_scores(
     scores = measures["score"].to_numpy(dtype=float)
     # A NaN makes the sum NaN (one pass, no mask); then look at the rows kept.
     if np.isnan(np.add.reduce(scores)) and (
-        np.isnan(scores[lookup[key] < n_tp * size] if spare else scores).any()
+        np.isnan(scores[lookup[key] < n_real] if spare else scores).any()
     ):
         empty.append("score")
     if empty:
@@ -148,29 +155,44 @@ def reshape_scores(
             f"measures has empty {', '.join(empty)} values; the export contract requires "
             "them. Load the export with the validator."
         )
-    # cell = (timepoint place) * size + person * n_combo + series rank
-    cell = lookup[key]
-    np.multiply(rows, n_combo, out=key)
-    cell += key
-    grid = (n_tp + spare) * size
-    values = np.full(grid, np.nan)
-    values[cell] = scores
-    if spare:  # the table's columns will be views: free the spare plane
-        values.resize(n_tp * size, refcheck=False)
-    missing = np.isnan(values[: n_tp * size])
-    if n_tp * size - np.count_nonzero(missing) < n_kept:  # cells with several scores
+    # The scores written into their cells a block of rows at a time, the
+    # cells made in small buffers: on a fresh process, memory used again
+    # costs less than new pages.
+    values = np.full(n_real + spare, np.nan)  # rows not kept: all into the last cell
+    cell = np.empty(min(n_rows, _BLOCK), dtype=np.intp)
+    step = np.empty_like(cell)
+    for block in _blocks(n_rows):
+        part, person = cell[: block.stop - block.start], step[: block.stop - block.start]
+        np.take(lookup, key[block], out=part, mode="clip")  # in range: clip is unbuffered
+        np.multiply(rows[block], n_combo, out=person)
+        part += person
+        if spare:
+            np.minimum(part, n_real, out=part)
+        values[part] = scores[block]
+    del cell, step
+    missing = np.isnan(values[:n_real])
+    if n_real - np.count_nonzero(missing) < n_kept:  # cells with several scores
         values = _several_per_cell(
-            measures, keys, categories, cell, scores, n_tp * size, subjects, registry
+            measures,
+            keys,
+            categories,
+            lookup[key] + rows * n_combo,
+            scores,
+            n_real,
+            subjects,
+            registry,
         )
         missing = np.isnan(values)
-    del cell
-    missing = missing.reshape(n_tp, size)
-    empty_slot = missing[0] if n_tp == 1 else missing.all(axis=0)
+    del key
+    # Rows: the (person, series) slots with a score at one of the timepoints.
+    empty_slot = missing[:size] if n_tp == 1 else missing.reshape(n_tp, size).all(axis=0)
+    del missing
     participants = export.participants
-    if not empty_slot.any():  # every participant has every series: no rows to drop
-        row_person = np.repeat(np.arange(n_people), n_combo)
-        row_combo = np.tile(np.arange(n_combo), n_people)
+    every = not empty_slot.any()  # every participant has every series: no rows to drop
+    if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
+        row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
+        row_combo = np.tile(np.arange(n_combo), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
         planes = [values[j * size : (j + 1) * size][slots] for j in range(n_tp)]
@@ -179,13 +201,14 @@ def reshape_scores(
         "participant_id": participants["participant_id"].array.take(row_person)
     }
     for col in by:
-        columns[col] = participants[col].array.take(row_person)
+        columns[col] = _per_row(participants[col].array, row_person, n_combo if every else 0)
     for name, labels, level in zip(SCALE_KEYS, categories, series_levels, strict=True):
         used_codes = level[kept_u]
         used = np.unique(used_codes)
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
-        codes = remap[used_codes].astype(code_dtype(len(used)))[row_combo]
+        per_series = remap[used_codes].astype(code_dtype(len(used)))
+        codes = np.tile(per_series, n_people) if every else per_series[row_combo]
         source = measures[name].dtype
         if (
             len(used) == len(labels)
@@ -200,11 +223,33 @@ def reshape_scores(
     for tp, plane in zip(timepoints, planes, strict=True):
         columns[tp] = plane
     if "exit_status" not in by:
-        columns["exit_status"] = participants["exit_status"].array.take(row_person)
+        columns["exit_status"] = _per_row(
+            participants["exit_status"].array, row_person, n_combo if every else 0
+        )
     # One frame from the finished columns (inserting them one by one costs
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
-    return Reshaped(table, row_person, row_combo, n_combo)
+    row_combo.flags.writeable = False  # shared by the analyses of the table
+    return Reshaped(table, row_combo, n_combo)
+
+
+#: Rows of the measures handled at a time where a platform integer per row is needed.
+_BLOCK = 1 << 16
+
+
+def _blocks(n: int) -> list[slice]:
+    """Consecutive slices of at most :data:`_BLOCK` of ``range(n)``."""
+    return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
+
+
+def _per_row(values: Any, row_person: np.ndarray, repeat: int) -> Any:
+    """A participants column for the rows of the table: each value ``repeat``
+    times in turn when every participant has ``repeat`` rows (the codes of a
+    categorical repeated, no lookup), else taken by ``row_person``."""
+    if repeat and isinstance(values, pd.Categorical):
+        codes = np.repeat(values.codes, repeat)
+        return pd.Categorical.from_codes(codes, dtype=values.dtype, validate=False)
+    return values.take(row_person)
 
 
 def _several_per_cell(

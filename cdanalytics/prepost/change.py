@@ -10,9 +10,9 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io.export import Export
-from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
-from ._grouping import group_codes, group_numbers, grouped_moments
+from ._grouping import group_codes, group_numbers, grouped_moments, layout_groups
 from ._scales import attach_scale_info, scale_rows, scale_table
 from ._signed_rank import ZeroMethod, _wilcoxon
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
@@ -98,7 +98,7 @@ def _grouped_moments(
         for name, v in (("pre", x), ("post", y), ("change", d)):
             mean = np.bincount(codes, weights=v, minlength=n_groups) / n
             c = centred[name]
-            np.take(mean, codes, out=c)
+            np.take(mean, codes, out=c, mode="clip")  # in range: unbuffered
             np.subtract(v, c, out=c)
             square = centred["change"] if name != "change" else c
             np.multiply(c, c, out=square)
@@ -110,6 +110,11 @@ def _grouped_moments(
         denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
     return out
+
+
+def _text(values: np.ndarray) -> Any:
+    """Text values as the ``str`` column a frame would make of them."""
+    return pd.array(values, dtype="str")
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
@@ -311,11 +316,11 @@ def change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, subset)
+    wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
-    codes, out = group_codes(wide, keys)
+    codes, out = layout_groups(wide, keys, layout)
     n_groups = len(out)
     x = wide[first].to_numpy()
     y = wide[second].to_numpy()
@@ -341,9 +346,9 @@ def change(
     # frame once (inserting thirty columns one at a time costs more than the
     # statistics on small data).
     columns: dict[str, Any] = {key: out[key].array for key in keys}
-    columns["timepoint_from"] = np.full(n_groups, first, dtype=object)
-    columns["timepoint_to"] = np.full(n_groups, second, dtype=object)
-    columns["direction"] = scales["direction"]
+    columns["timepoint_from"] = _text(np.full(n_groups, first, dtype=object))
+    columns["timepoint_to"] = _text(np.full(n_groups, second, dtype=object))
+    columns["direction"] = _text(scales["direction"])
     columns["n_paired"] = moments["n"].astype(np.int64)
     columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
     columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
@@ -361,7 +366,7 @@ def change(
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
     columns["wilcoxon_p_holm"] = _holm(w_p, family)
-    columns["wilcoxon_zero_method"] = np.full(n_groups, zero_method, dtype=object)
+    columns["wilcoxon_zero_method"] = _text(np.full(n_groups, zero_method, dtype=object))
     columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]

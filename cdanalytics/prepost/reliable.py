@@ -12,8 +12,15 @@ import pandas as pd
 from .._stats import wilson_ci
 from ..errors import AnalysisError, ConfigError, StatisticalWarning
 from ..io.export import Export
-from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
-from ._grouping import category_dtype, first_rows, group_codes, group_numbers, grouped_moments
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
+from ._grouping import (
+    category_dtype,
+    first_rows,
+    group_codes,
+    group_numbers,
+    grouped_moments,
+    layout_groups,
+)
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
@@ -231,7 +238,7 @@ def reliable_change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, subset)
+    wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
         table = imputation_predictors(data, wide, predictors)
         extra = [c for c in by if c not in table.columns]
@@ -254,7 +261,7 @@ def reliable_change(
                 )
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
         return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
-    codes, params = group_codes(wide, SCALE_KEYS)
+    codes, params = layout_groups(wide, SCALE_KEYS, layout)
     pre = wide[first].to_numpy()
     post = wide[second].to_numpy()
     has_pre = ~np.isnan(pre)
