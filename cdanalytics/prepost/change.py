@@ -89,23 +89,23 @@ def _grouped_moments(
     codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
-    y), per group, by two passes of ``np.bincount`` (the counts once; the
-    centred values and their squares written into three buffers)."""
+    y), per group, by two passes of ``np.bincount`` (the counts once).
+    Overwrites ``x``, ``y`` and ``d`` with their deviations from the group
+    means (one more buffer for the squares: on a fresh process new memory
+    costs more than the arithmetic)."""
     n = np.bincount(codes, minlength=n_groups).astype(float)
     out: dict[str, np.ndarray] = {"n": n}
-    centred = {"pre": np.empty_like(x), "post": np.empty_like(x), "change": np.empty_like(x)}
+    buffer = np.empty_like(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         for name, v in (("pre", x), ("post", y), ("change", d)):
             mean = np.bincount(codes, weights=v, minlength=n_groups) / n
-            c = centred[name]
-            np.take(mean, codes, out=c, mode="clip")  # in range: unbuffered
-            np.subtract(v, c, out=c)
-            square = centred["change"] if name != "change" else c
-            np.multiply(c, c, out=square)
-            ss = np.bincount(codes, weights=square, minlength=n_groups)
+            np.take(mean, codes, out=buffer, mode="clip")  # in range: unbuffered
+            np.subtract(v, buffer, out=v)
+            np.multiply(v, v, out=buffer)
+            ss = np.bincount(codes, weights=buffer, minlength=n_groups)
             out[f"mean_{name}"] = mean
             out[f"sd_{name}"] = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-        product = np.multiply(centred["pre"], centred["post"], out=centred["change"])
+        product = np.multiply(x, y, out=buffer)
         cross = np.bincount(codes, weights=product, minlength=n_groups)
         denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
@@ -329,7 +329,9 @@ def change(
     pc, px, py = codes[paired], x[paired], y[paired]
 
     changes = py - px
-    moments = _grouped_moments(pc, n_groups, px, py, changes)
+    n_zero_change = np.bincount(pc[py == px], minlength=n_groups)
+    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
+    moments = _grouped_moments(pc, n_groups, px, py, changes)  # last use of px, py, changes
     res = paired_statistics(
         moments["n"],
         moments["mean_pre"],
@@ -339,7 +341,6 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
     scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
     family = group_numbers(out, [*by, "instrument", "informant"])
     # The columns built side by side, in their final order, and made into a
@@ -362,7 +363,7 @@ def change(
     for name in ("t", "df", "p_value"):
         columns[name] = res[name]
     columns["p_holm"] = _holm(res["p_value"], family)
-    columns["n_zero_change"] = np.bincount(pc[py == px], minlength=n_groups)
+    columns["n_zero_change"] = n_zero_change
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
     columns["wilcoxon_p_holm"] = _holm(w_p, family)
