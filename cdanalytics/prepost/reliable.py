@@ -391,11 +391,7 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS])
-    if group_baseline.flags.writeable:  # made for this call: reused in place
-        group_baseline *= 3
-    else:
-        group_baseline = group_baseline * 3
+    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]) * 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
     cell = group_baseline * n_classes
