@@ -7,11 +7,21 @@ means and SDs per group come from two passes of ``np.bincount``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from .._groups import group_by
+from ._reshape import SCALE_KEYS, Reshaped
+
+
+@lru_cache(maxsize=256)
+def category_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The (unordered) categorical type of these categories, made once: the
+    type ``pd.Categorical.from_codes(codes, categories=list(categories))``
+    would make, without building and checking the categories on every call."""
+    return pd.CategoricalDtype(list(categories))
 
 
 def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -21,6 +31,8 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
         codes, uniques = pd.factorize(values, sort=True)
         return codes, uniques
     present = np.bincount(values, minlength=size) > 0
+    if present.all():  # every value present: the values are their own codes
+        return values.astype(np.intp, copy=False), np.arange(size)
     rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
     rank -= 1
     return rank[values], np.flatnonzero(present)
@@ -40,6 +52,38 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     return codes, keys_frame
 
 
+def layout_groups(
+    table: pd.DataFrame, keys: Sequence[str], layout: Reshaped | None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`group_codes` of a score table, from the layout of its rows when
+    it has one (an export's shared table): the instrument × scale ×
+    informant numbers are the layout's, combined with those of the grouping
+    columns before them. Made once per set of keys and kept with the layout
+    (the numbers read-only; each caller gets its own shallow copy of the
+    table of keys)."""
+    keys = list(keys)
+    if layout is None or keys[-len(SCALE_KEYS) :] != SCALE_KEYS:
+        return group_codes(table, keys)
+    made = layout.groups.get(tuple(keys))
+    if made is None:
+        lead = keys[: -len(SCALE_KEYS)]
+        if not lead:
+            codes = layout.row_combo
+        else:
+            levels = _category_levels(table, lead)
+            if levels is None:
+                return group_codes(table, keys)
+            combined, size = levels
+            combined *= layout.n_combo
+            combined += layout.row_combo
+            codes = _small_factorize(combined, size * layout.n_combo)[0]
+            codes.flags.writeable = False
+        first = first_rows(codes)
+        frame = pd.DataFrame({k: table[k].array.take(first) for k in keys}, copy=False)
+        made = layout.groups[tuple(keys)] = (codes, frame)
+    return made[0], made[1].copy(deep=False)
+
+
 def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     """The group numbers of :func:`group_codes` alone (no table of keys)."""
     keys = list(keys)
@@ -49,23 +93,35 @@ def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     return codes
 
 
-def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
-    """:func:`group_by`'s group numbers when every key is categorical, from
-    the category codes without hashing: groups sorted by category order
-    (missing values last), only combinations present. ``None`` otherwise."""
+def _category_levels(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int] | None:
+    """The category codes of categorical ``keys`` combined into one number
+    per row (missing values the last level of each; platform integers) and
+    the number of combinations; ``None`` unless every key is categorical and
+    the combinations are few (at most 4 per row, plus 4096)."""
     columns = [frame[k].array for k in keys]
     if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
     size = int(np.prod([len(c.categories) + 1 for c in columns]))
     if size > 4 * len(frame) + 4096:
         return None
-    combined = np.zeros(len(frame), dtype=np.int32 if size < 2**31 else np.int64)
-    for column in columns:
-        n_levels = len(column.categories) + 1  # the last: missing
+    combined = columns[0].codes.astype(np.intp)
+    for j, column in enumerate(columns):
+        n_levels = len(column.categories) + 1
         codes = column.codes
-        combined *= n_levels
-        combined += np.where(codes < 0, n_levels - 1, codes) if codes.min(initial=0) < 0 else codes
-    return _small_factorize(combined, size)[0]
+        if j:
+            combined *= n_levels
+            combined += codes
+        if codes.min(initial=0) < 0:
+            combined[codes < 0] += n_levels
+    return combined, size
+
+
+def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """:func:`group_by`'s group numbers when every key is categorical, from
+    the category codes without hashing: groups sorted by category order
+    (missing values last), only combinations present. ``None`` otherwise."""
+    levels = _category_levels(frame, keys)
+    return None if levels is None else _small_factorize(*levels)[0]
 
 
 def first_rows(codes: np.ndarray) -> np.ndarray:

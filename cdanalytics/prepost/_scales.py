@@ -81,7 +81,8 @@ def scale_rows(
 def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, Any]:
     """Integer code of each value of a column without missing values, and the labels."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes, labels = column.cat.codes.to_numpy(), list(column.cat.categories)
+        array = column.array
+        codes, labels = array.codes, list(array.categories)
         if (codes < 0).any():  # refused by the registry lookup as "nan", as before
             codes = np.where(codes < 0, len(labels), codes)
             labels.append("nan")

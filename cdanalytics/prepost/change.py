@@ -10,9 +10,9 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io.export import Export
-from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
-from ._grouping import group_codes, group_numbers, grouped_moments
+from ._grouping import group_codes, group_numbers, grouped_moments, layout_groups
 from ._scales import attach_scale_info, scale_rows, scale_table
 from ._signed_rank import ZeroMethod, _wilcoxon
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
@@ -89,27 +89,32 @@ def _grouped_moments(
     codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
-    y), per group, by two passes of ``np.bincount`` (the counts once; the
-    centred values and their squares written into three buffers)."""
+    y), per group, by two passes of ``np.bincount`` (the counts once).
+    Overwrites ``x``, ``y`` and ``d`` with their deviations from the group
+    means (one more buffer for the squares: on a fresh process new memory
+    costs more than the arithmetic)."""
     n = np.bincount(codes, minlength=n_groups).astype(float)
     out: dict[str, np.ndarray] = {"n": n}
-    centred = {"pre": np.empty_like(x), "post": np.empty_like(x), "change": np.empty_like(x)}
+    buffer = np.empty_like(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         for name, v in (("pre", x), ("post", y), ("change", d)):
             mean = np.bincount(codes, weights=v, minlength=n_groups) / n
-            c = centred[name]
-            np.take(mean, codes, out=c)
-            np.subtract(v, c, out=c)
-            square = centred["change"] if name != "change" else c
-            np.multiply(c, c, out=square)
-            ss = np.bincount(codes, weights=square, minlength=n_groups)
+            np.take(mean, codes, out=buffer, mode="clip")  # in range: unbuffered
+            np.subtract(v, buffer, out=v)
+            np.multiply(v, v, out=buffer)
+            ss = np.bincount(codes, weights=buffer, minlength=n_groups)
             out[f"mean_{name}"] = mean
             out[f"sd_{name}"] = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
-        product = np.multiply(centred["pre"], centred["post"], out=centred["change"])
+        product = np.multiply(x, y, out=buffer)
         cross = np.bincount(codes, weights=product, minlength=n_groups)
         denom = out["sd_pre"] * out["sd_post"] * (n - 1)
         out["r_pre_post"] = np.where(denom > 0, cross / denom, np.nan)
     return out
+
+
+def _text(values: np.ndarray) -> Any:
+    """Text values as the ``str`` column a frame would make of them."""
+    return pd.array(values, dtype="str")
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
@@ -311,11 +316,11 @@ def change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, subset)
+    wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
-    codes, out = group_codes(wide, keys)
+    codes, out = layout_groups(wide, keys, layout)
     n_groups = len(out)
     x = wide[first].to_numpy()
     y = wide[second].to_numpy()
@@ -324,7 +329,9 @@ def change(
     pc, px, py = codes[paired], x[paired], y[paired]
 
     changes = py - px
-    moments = _grouped_moments(pc, n_groups, px, py, changes)
+    n_zero_change = np.bincount(pc[py == px], minlength=n_groups)
+    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
+    moments = _grouped_moments(pc, n_groups, px, py, changes)  # last use of px, py, changes
     res = paired_statistics(
         moments["n"],
         moments["mean_pre"],
@@ -334,16 +341,15 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
     scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
     family = group_numbers(out, [*by, "instrument", "informant"])
     # The columns built side by side, in their final order, and made into a
     # frame once (inserting thirty columns one at a time costs more than the
     # statistics on small data).
     columns: dict[str, Any] = {key: out[key].array for key in keys}
-    columns["timepoint_from"] = np.full(n_groups, first, dtype=object)
-    columns["timepoint_to"] = np.full(n_groups, second, dtype=object)
-    columns["direction"] = scales["direction"]
+    columns["timepoint_from"] = _text(np.full(n_groups, first, dtype=object))
+    columns["timepoint_to"] = _text(np.full(n_groups, second, dtype=object))
+    columns["direction"] = _text(scales["direction"])
     columns["n_paired"] = moments["n"].astype(np.int64)
     columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
     columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
@@ -357,11 +363,11 @@ def change(
     for name in ("t", "df", "p_value"):
         columns[name] = res[name]
     columns["p_holm"] = _holm(res["p_value"], family)
-    columns["n_zero_change"] = np.bincount(pc[py == px], minlength=n_groups)
+    columns["n_zero_change"] = n_zero_change
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
     columns["wilcoxon_p_holm"] = _holm(w_p, family)
-    columns["wilcoxon_zero_method"] = np.full(n_groups, zero_method, dtype=object)
+    columns["wilcoxon_zero_method"] = _text(np.full(n_groups, zero_method, dtype=object))
     columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]

@@ -12,8 +12,15 @@ import pandas as pd
 from .._stats import wilson_ci
 from ..errors import AnalysisError, ConfigError, StatisticalWarning
 from ..io.export import Export
-from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_scores
-from ._grouping import first_rows, group_codes, group_numbers, grouped_moments
+from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
+from ._grouping import (
+    category_dtype,
+    first_rows,
+    group_codes,
+    group_numbers,
+    grouped_moments,
+    layout_groups,
+)
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
 
@@ -39,6 +46,7 @@ CHANGE_CLASSES: list[str] = [
     "pre_missing",
 ]
 _CLASSIFIED = CHANGE_CLASSES[:4]
+_BASELINES = ["clinical", "not_clinical", "unknown"]
 
 #: Columns of :func:`reliable_change` after ``participant_id`` and the grouping columns.
 RELIABLE_CHANGE_COLUMNS: list[str] = [
@@ -230,7 +238,7 @@ def reliable_change(
         raise ConfigError(f"missing must be 'complete' or 'impute', not {missing!r}.")
     by = as_list(by)
     first, second = check_timepoints(timepoints, size=2)
-    wide = select_scores(data, (first, second), by, subset)
+    wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
         table = imputation_predictors(data, wide, predictors)
         extra = [c for c in by if c not in table.columns]
@@ -253,7 +261,7 @@ def reliable_change(
                 )
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
         return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
-    codes, params = group_codes(wide, SCALE_KEYS)
+    codes, params = layout_groups(wide, SCALE_KEYS, layout)
     pre = wide[first].to_numpy()
     post = wide[second].to_numpy()
     has_pre = ~np.isnan(pre)
@@ -272,7 +280,7 @@ def reliable_change(
         lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
         return pd.Categorical.from_codes(
             lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
-            categories=labels,
+            dtype=category_dtype(tuple(labels)),
             validate=False,
         )
 
@@ -323,7 +331,7 @@ def reliable_change(
         clinical_post, ~(has_cut & ~np.isnan(post))
     )
     columns["change_class"] = pd.Categorical.from_codes(
-        klass, categories=CHANGE_CLASSES, validate=False
+        klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
 
@@ -386,9 +394,10 @@ def reliable_change_summary(
     group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]) * 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
-    counts = np.bincount(group_baseline * n_classes + klass, minlength=n_cells).reshape(
-        -1, n_classes
-    )
+    cell = group_baseline * n_classes
+    cell += klass
+    counts = np.bincount(cell, minlength=n_cells).reshape(-1, n_classes)
+    del cell
     present = np.flatnonzero(counts.sum(axis=1) > counts[:, pre_missing])
     counts = counts[present]
     n_groups = len(present)
@@ -403,9 +412,11 @@ def reliable_change_summary(
     first = first_of[group]
     columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
     columns["baseline"] = pd.Categorical.from_codes(
-        present[group] % 3, categories=["clinical", "not_clinical", "unknown"], validate=False
+        present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
     )
-    columns["change_class"] = pd.Categorical.from_codes(j, categories=_CLASSIFIED, validate=False)
+    columns["change_class"] = pd.Categorical.from_codes(
+        j, dtype=category_dtype(tuple(_CLASSIFIED)), validate=False
+    )
     n = counts[group, j]
     nobs = n_classified[group]
     columns["n"] = n
@@ -417,13 +428,16 @@ def reliable_change_summary(
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
         columns[c] = changes[c].array.take(first)
-    return pd.DataFrame(columns, copy=False)[[*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]]
+    out = pd.DataFrame(columns, copy=False)
+    order = [*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]
+    return out if list(columns) == order else out[order]
 
 
 def _class_codes(column: pd.Series) -> np.ndarray:
     """Position in :data:`CHANGE_CLASSES` of each ``change_class``."""
-    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == (
-        CHANGE_CLASSES
+    if column.dtype is category_dtype(tuple(CHANGE_CLASSES)) or (
+        isinstance(column.dtype, pd.CategoricalDtype)
+        and list(column.cat.categories) == CHANGE_CLASSES
     ):
         return column.cat.codes.to_numpy().astype(np.int64)
     codes = pd.Index(CHANGE_CLASSES).get_indexer(column.astype(object))
