@@ -16,6 +16,7 @@ from scipy import optimize, special, stats
 from statsmodels.stats.multitest import multipletests
 
 from cdanalytics.prepost import change, reliable_change, reliable_change_summary
+from cdanalytics.prepost._signed_rank import _by_sign_flips, _wilcoxon_sign_flips
 
 # (instrument, scale): registry direction and reliability (instrument_registry()).
 SCALES = {
@@ -214,3 +215,25 @@ def test_editing_a_result_leaves_the_shared_score_table_alone():
     again = reliable_change(export, by="programme")
     assert (again["score_pre"] != -1000).all()
     pd.testing.assert_frame_equal(change(export, by="programme"), before)
+
+
+def test_small_tied_groups_get_scipys_exact_permutation_test_to_the_last_bit():
+    """Up to 13 pairs with ties or zero changes, scipy's ``wilcoxon`` sums all
+    2^n sign flips (``permutation_test``); the same test by the subset-sum
+    recursion gives the same statistic and p-value exactly."""
+    rng = np.random.default_rng(2026)
+    samples = [rng.integers(-4, 5, size=int(rng.integers(1, 10))) * 0.5 for _ in range(150)]
+    samples += [np.array([1, 1, 2, 2, 3, -3, 4, 0, 5, 6, -6, 7, 8.0])]  # 13 pairs, a zero
+    checked = 0
+    for d in samples:
+        if not np.count_nonzero(d) or not _by_sign_flips(d, "wilcox", "auto"):
+            continue
+        ref = stats.wilcoxon(d, zero_method="wilcox", correction=True, method="auto")
+        assert _wilcoxon_sign_flips(d) == (ref.statistic, ref.pvalue), d
+        checked += 1
+    assert checked > 100
+    # what the shortcut leaves to scipy: no ties or zeros, 14 pairs, other zero methods
+    assert not _by_sign_flips(np.arange(1.0, 9.0), "wilcox", "auto")
+    assert not _by_sign_flips(np.ones(14), "wilcox", "auto")
+    assert not _by_sign_flips(np.ones(5), "pratt", "auto")
+    assert not _by_sign_flips(np.ones(5), "wilcox", "asymptotic")

@@ -45,10 +45,50 @@ def _wilcoxon(
             d = parts[g]
             if np.count_nonzero(d) == 0:
                 continue
+            if _by_sign_flips(d, zero_method, method):
+                statistic[g], p_value[g] = _wilcoxon_sign_flips(d)
+                continue
             res = stats.wilcoxon(d, zero_method=zero_method, correction=correction, method=method)
             statistic[g] = res.statistic
             p_value[g] = res.pvalue
     return statistic, p_value
+
+
+def _by_sign_flips(d: np.ndarray, zero_method: ZeroMethod, method: str) -> bool:
+    """Whether scipy's ``wilcoxon(d, method="auto")`` (zeros dropped) would run
+    its exact permutation test: at most 13 pairs, with a zero change or tied
+    sizes (:func:`_wilcoxon_sign_flips` gives its answer without the 2^n sums)."""
+    if zero_method != "wilcox" or method != "auto" or len(d) > 13:
+        return False
+    sizes = np.abs(d[d != 0])
+    return len(sizes) < len(d) or len(np.unique(sizes)) < len(sizes)
+
+
+def _wilcoxon_sign_flips(d: np.ndarray) -> tuple[float, float]:
+    """Two-sided exact Wilcoxon signed-rank test by the distribution of R+ over
+    all 2^n sign flips, zero changes dropped: the statistic min(R+, R-) and
+    the p-value 2 min(P(R+ <= r), P(R+ >= r)), capped at 1, that scipy's
+    ``wilcoxon(method="auto")`` gets from ``permutation_test`` by summing every
+    flip. Ranks are average ranks of |d|, multiples of 1/2: doubled, they are
+    integers, and the counts of each sum come from a subset-sum recursion
+    (as in Hollander, Wolfe and Chicken 2014, ch. 3, for the untied case);
+    every count over 2^n is exact in floating point, so the p-value is
+    scipy's to the last bit. A zero change flips to itself, so it doubles
+    every count and leaves each share as it is.
+    """
+    nonzero = d[d != 0]
+    ranks = stats.rankdata(np.abs(nonzero))  # average ranks of ties
+    r_plus = float(ranks[nonzero > 0].sum())
+    r_minus = float(ranks[nonzero < 0].sum())
+    doubled = np.rint(2 * ranks).astype(np.int64)
+    counts = np.zeros(int(doubled.sum()) + 1)
+    counts[0] = 1.0
+    for k in doubled:  # subsets with or without this change positive
+        counts[k:] = counts[k:] + counts[: len(counts) - k]
+    observed = round(2 * r_plus)
+    total = 2.0 ** len(nonzero)
+    below, above = counts[: observed + 1].sum() / total, counts[observed:].sum() / total
+    return min(r_plus, r_minus), min(1.0, 2 * min(below, above))
 
 
 def _wilcoxon_asymptotic(
