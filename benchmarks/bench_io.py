@@ -166,21 +166,18 @@ def main() -> None:
     if args.interleaved:
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
         n = f"{args.participants:,} participants"
-        if "parquet" in formats:
-            parquet = synthetic_export(args.participants, "parquet")
+        peers = {
+            "parquet": ("Parquet", plain_parquet, "pd.read_parquet"),
+            "csv": ("CSV", plain_csv, 'pd.read_csv(engine="pyarrow")'),
+        }
+        for fmt in (f for f in peers if f in formats):
+            title, plain, peer = peers[fmt]
+            folder = synthetic_export(args.participants, fmt)
             compare(
-                f"load + validation, Parquet, {n}",
-                lambda: ours(parquet),
-                lambda: plain_parquet(parquet),
-                "pd.read_parquet",
-            )
-        if "csv" in formats:
-            csv = synthetic_export(args.participants, "csv")
-            compare(
-                f"load + validation, CSV, {n}",
-                lambda: ours(csv),
-                lambda: plain_csv(csv),
-                'pd.read_csv(engine="pyarrow")',
+                f"load + validation, {title}, {n}",
+                lambda folder=folder: ours(folder),
+                lambda folder=folder, plain=plain: plain(folder),
+                peer,
             )
         return
     parquet = synthetic_export(args.participants, "parquet")

@@ -47,19 +47,11 @@ from _attack import (
 from _attack_reports import (
     METHODS,
     THRESHOLDS,
-    Reports,
     disclosure,
     published,
     refuse,
     truth_of,
 )
-
-
-@pytest.fixture
-def reports(attack_reports: Reports) -> Reports:
-    """The session's reports (``attack_reports`` in ``tests/conftest.py``)."""
-    return attack_reports
-
 
 # --------------------------------------------------------------------------- one report
 
@@ -67,11 +59,13 @@ def reports(attack_reports: Reports) -> Reports:
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("threshold", THRESHOLDS)
 @pytest.mark.parametrize("export", ["sample", "small"])
-def test_all_attacks_together_recover_nothing_within_one_report(reports, export, threshold, method):
-    report = published(reports, export, disclosure(threshold, method), method)
+def test_all_attacks_together_recover_nothing_within_one_report(
+    attack_reports, export, threshold, method
+):
+    report = published(attack_reports, export, disclosure(threshold, method), method)
     pub = report.published()
     found = attack(pub)
-    refuse(found, truth_of(reports, export, pub), "one report, every attack at once,")
+    refuse(found, truth_of(attack_reports, export, pub), "one report, every attack at once,")
 
 
 ATTACKS = {
@@ -89,11 +83,11 @@ ATTACKS = {
 @pytest.mark.parametrize("attack_name", list(ATTACKS))
 @pytest.mark.parametrize("threshold", THRESHOLDS)
 @pytest.mark.parametrize("export", ["sample", "small"])
-def test_each_attack_alone_recovers_nothing(reports, export, threshold, attack_name):
-    report = published(reports, export, disclosure(threshold, "suppression"), "suppression")
+def test_each_attack_alone_recovers_nothing(attack_reports, export, threshold, attack_name):
+    report = published(attack_reports, export, disclosure(threshold, "suppression"), "suppression")
     pub = report.published()
     found = attack(pub, families=ATTACKS[attack_name])
-    refuse(found, truth_of(reports, export, pub), attack_name)
+    refuse(found, truth_of(attack_reports, export, pub), attack_name)
 
 
 def test_the_families_of_attacks_cover_every_relation():
@@ -105,12 +99,12 @@ def test_the_families_of_attacks_cover_every_relation():
 
 @pytest.mark.parametrize("threshold", [5, 10])
 @pytest.mark.parametrize("export", ["sample", "small"])
-def test_withheld_counts_are_written_as_markers_never_blank(reports, export, threshold):
+def test_withheld_counts_are_written_as_markers_never_blank(attack_reports, export, threshold):
     """``[c]`` (secondary) or ``<T`` with the threshold in force; a count is never blank.
 
     Expected to fail until the gate writes markers in ``tables/*.csv``.
     """
-    report = published(reports, export, disclosure(threshold, "suppression"), "suppression")
+    report = published(attack_reports, export, disclosure(threshold, "suppression"), "suppression")
     pub = report.published()
     blank, wrong_threshold = [], []
     for table in pub.tables.values():

@@ -15,7 +15,6 @@ from _attack_reports import (
     METHODS,
     SAMPLE,
     THRESHOLDS,
-    Reports,
     disclosure,
     published,
     refuse,
@@ -23,27 +22,23 @@ from _attack_reports import (
 )
 
 
-@pytest.fixture
-def reports(attack_reports: Reports) -> Reports:
-    """The session's reports (``attack_reports`` in ``tests/conftest.py``)."""
-    return attack_reports
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("threshold", THRESHOLDS)
-def test_all_attacks_together_recover_nothing_in_a_report_of_20000(reports, threshold, method):
-    report = published(reports, "large", disclosure(threshold, method), method)
+def test_all_attacks_together_recover_nothing_in_a_report_of_20000(
+    attack_reports, threshold, method
+):
+    report = published(attack_reports, "large", disclosure(threshold, method), method)
     pub = report.published()
     found = attack(pub)
-    refuse(found, truth_of(reports, "large", pub), "one report, every attack at once,")
+    refuse(found, truth_of(attack_reports, "large", pub), "one report, every attack at once,")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("groupings", [["programme", "site"], ["site"]], ids=str)
-def test_a_site_breakdown_recovers_nothing_within_one_report(reports, groupings, method):
+def test_a_site_breakdown_recovers_nothing_within_one_report(attack_reports, groupings, method):
     config = {"groupings": groupings, **disclosure(10, method)}
-    pub = published(reports, "sample", config, method).published()
+    pub = published(attack_reports, "sample", config, method).published()
     found = attack(pub)
     refuse(found, true_counts(SAMPLE, pub.groupings), f"one report by {groupings}")

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import pytest
 from _attack import attack, true_counts, wrong_recoveries
-from _attack_reports import RELEASE_METHODS, SAMPLE, Reports, disclosure, published, truth_of
+from _attack_reports import RELEASE_METHODS, SAMPLE, disclosure, published, truth_of
 
 #: Every test here builds and attacks two reports: minutes of CPU in all.
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def reports(attack_reports: Reports) -> Reports:
-    """The session's reports (``attack_reports`` in ``tests/conftest.py``)."""
-    return attack_reports
 
 
 # --------------------------------------------------------------------------- releases
@@ -39,11 +33,18 @@ def across(found, truth, method: str, record_property, what: str) -> None:
 
 @pytest.mark.parametrize("method", RELEASE_METHODS)
 @pytest.mark.parametrize("export", ["sample", "small"])
-def test_two_reports_at_thresholds_10_and_11(reports, export, method, record_property):
-    pubs = [published(reports, export, disclosure(t, method), method).published() for t in (10, 11)]
+def test_two_reports_at_thresholds_10_and_11(attack_reports, export, method, record_property):
+    pubs = [
+        published(attack_reports, export, disclosure(t, method), method).published()
+        for t in (10, 11)
+    ]
     found = attack(*pubs)
     across(
-        found, truth_of(reports, export, pubs[0]), method, record_property, "thresholds 10 and 11"
+        found,
+        truth_of(attack_reports, export, pubs[0]),
+        method,
+        record_property,
+        "thresholds 10 and 11",
     )
 
 
@@ -63,9 +64,9 @@ def _by(groupings: list[str], method: str) -> dict:
 
 @pytest.mark.parametrize("method", RELEASE_METHODS)
 @pytest.mark.parametrize("groupings", list(GROUPINGS))
-def test_two_reports_with_different_groupings(reports, groupings, method, record_property):
+def test_two_reports_with_different_groupings(attack_reports, groupings, method, record_property):
     pubs = [
-        published(reports, "sample", _by(g, method), method).published()
+        published(attack_reports, "sample", _by(g, method), method).published()
         for g in GROUPINGS[groupings]
     ]
     found = attack(*pubs)

@@ -18,22 +18,16 @@ from _attack import (
     read_published,
     remove_participant,
 )
-from _attack_reports import RELEASE_METHODS, Reports, disclosure, published, refuse, run_cli
+from _attack_reports import RELEASE_METHODS, disclosure, published, refuse, run_cli
 
 #: Every test here builds and attacks two reports: minutes of CPU in all.
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def reports(attack_reports: Reports) -> Reports:
-    """The session's reports (``attack_reports`` in ``tests/conftest.py``)."""
-    return attack_reports
-
-
-def test_row_counts_in_run_json_do_not_undo_the_rows_table(reports, tmp_path_factory):
+def test_row_counts_in_run_json_do_not_undo_the_rows_table(attack_reports, tmp_path_factory):
     """Three invalid rows, quarantined: ``run.json`` must not print what ``rows.csv`` withholds."""
     export = tmp_path_factory.mktemp("quarantine") / "export"
-    shutil.copytree(reports.export("small"), export)
+    shutil.copytree(attack_reports.export("small"), export)
     sessions = export / "sessions.csv"
     lines = sessions.read_text(encoding="utf-8").splitlines(keepends=True)
     for i in (1, 2, 3):  # three sessions on an impossible date
@@ -41,7 +35,7 @@ def test_row_counts_in_run_json_do_not_undo_the_rows_table(reports, tmp_path_fac
         fields[3] = "2019-02-30"
         lines[i] = ",".join(fields)
     sessions.write_text("".join(lines), encoding="utf-8")
-    report = reports.report(export, disclosure(10, "suppression"), ("--quarantine",))
+    report = attack_reports.report(export, disclosure(10, "suppression"), ("--quarantine",))
     assert report.code == 0, report.log[-2000:]
     pub = report.published()
     # the three bad sessions: fewer than 10, so run.json shows the marker, as rows.csv does
@@ -67,9 +61,9 @@ def removed_person(export: Path) -> dict[str, str]:
 @pytest.mark.parametrize("method", RELEASE_METHODS)
 @pytest.mark.parametrize("export", ["sample", "small"])
 def test_the_same_export_with_one_participant_removed(
-    reports, tmp_path_factory, export, method, record_property
+    attack_reports, tmp_path_factory, export, method, record_property
 ):
-    full_export = reports.export(export)
+    full_export = attack_reports.export(export)
     person = removed_person(full_export)
     less_export = remove_participant(
         full_export,
@@ -77,8 +71,8 @@ def test_the_same_export_with_one_participant_removed(
         person["participant_id"],
     )
     config = disclosure(10, method)
-    full = published(reports, full_export, config, method).published()
-    less = published(reports, less_export, config, method).published()
+    full = published(attack_reports, full_export, config, method).published()
+    less = published(attack_reports, less_export, config, method).published()
     diff = attack_one_removed(full, less)
     programme = frozenset({("programme", person["programme"])})
     # the attacker's model, checked against the person's own row of the export
@@ -104,11 +98,11 @@ def test_the_same_export_with_one_participant_removed(
         assert not secret, "the removed person's completion or reoffending can be read off"
 
 
-def test_the_batch_index_against_each_report(reports, tmp_path_factory):
+def test_the_batch_index_against_each_report(attack_reports, tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     exports = root / "exports"
     for name in ("small", "second"):
-        shutil.copytree(reports.export(name), exports / name)
+        shutil.copytree(attack_reports.export(name), exports / name)
     out = root / "out"
     code, log = run_cli(["batch", str(exports), "--out", str(out), "--quiet"])
     assert code == 0, log[-2000:]

@@ -281,8 +281,10 @@ def _check_count(cell: str, true: int, what: str) -> str:
     return "equal"
 
 
-def _report(reports: Reports, threshold: int) -> Path:
-    return published(reports, "sample", disclosure(threshold, "suppression"), "suppression").folder
+def _report(attack_reports: Reports, threshold: int) -> Path:
+    return published(
+        attack_reports, "sample", disclosure(threshold, "suppression"), "suppression"
+    ).folder
 
 
 @pytest.mark.parametrize("threshold", THRESHOLDS)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _attack_reports import Reports, disclosure, published
+from _attack_reports import disclosure, published
 from _report_added_fixtures import as_number, read_csv
 
 import cdanalytics as cda
@@ -58,14 +58,11 @@ def _small(difference: float, threshold: int) -> bool:
     return 0 < abs(difference) < threshold
 
 
-@pytest.fixture(scope="module")
-def reports(attack_reports: Reports) -> Reports:
-    return attack_reports
-
-
 @pytest.mark.parametrize("threshold", [5, 10, 30])
-def test_no_stage_count_is_a_small_group_beside_the_engagement_table(reports, threshold):
-    report = published(reports, "sample", disclosure(threshold, "suppression"), "suppression")
+def test_no_stage_count_is_a_small_group_beside_the_engagement_table(attack_reports, threshold):
+    report = published(
+        attack_reports, "sample", disclosure(threshold, "suppression"), "suppression"
+    )
     engagement = read_csv(report.folder, "engagement")
     stages = read_csv(report.folder, "family_stages")
     pairs = _pairs(engagement, stages)
@@ -74,9 +71,9 @@ def test_no_stage_count_is_a_small_group_beside_the_engagement_table(reports, th
     assert not leaks
 
 
-def test_the_stage_cohort_is_the_engagement_tables_potential_completers(reports):
+def test_the_stage_cohort_is_the_engagement_tables_potential_completers(attack_reports):
     """Every first stage counts the programme's potential completers, as published."""
-    report = published(reports, "sample", disclosure(10, "suppression"), "suppression")
+    report = published(attack_reports, "sample", disclosure(10, "suppression"), "suppression")
     engagement = read_csv(report.folder, "engagement").set_index("programme")
     stages = read_csv(report.folder, "family_stages")
     first = stages.groupby("programme", sort=False).head(1)
