@@ -24,6 +24,7 @@ from pathlib import Path
 from _attack import Published, read_published, true_counts, wrong_recoveries
 
 from cdanalytics.cli import main
+from cdanalytics.config import validate_config
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -135,7 +136,11 @@ class Reports:
 
     def report(self, export: str | Path, config: dict, extra: tuple[str, ...] = ()) -> Report:
         path = export if isinstance(export, Path) else self.export(export)
-        name = json.dumps([str(path), config, extra], sort_keys=True)
+        # keyed by the config in force (defaults filled in), so that two configs
+        # that say the same thing (``{}`` and ``{"groupings": ["programme"]}``)
+        # share one report
+        effective = validate_config(config).as_dict()
+        name = json.dumps([str(path), effective, extra], sort_keys=True)
         if name not in self.cache:
             digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
             out = self.root / "reports" / f"r{digest}"

@@ -55,18 +55,13 @@ GROUPINGS = {
 }
 
 
-def _by(groupings: list[str], method: str) -> dict:
-    """The config of a report by ``groupings``; by programme (the default) it is the
-    default config, so that the report is the one the other attack files read."""
-    by = {} if groupings == ["programme"] else {"groupings": groupings}
-    return {**by, **disclosure(10, method)}
-
-
 @pytest.mark.parametrize("method", RELEASE_METHODS)
 @pytest.mark.parametrize("groupings", list(GROUPINGS))
 def test_two_reports_with_different_groupings(attack_reports, groupings, method, record_property):
     pubs = [
-        published(attack_reports, "sample", _by(g, method), method).published()
+        published(
+            attack_reports, "sample", {"groupings": g, **disclosure(10, method)}, method
+        ).published()
         for g in GROUPINGS[groupings]
     ]
     found = attack(*pubs)
