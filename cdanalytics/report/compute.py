@@ -55,8 +55,11 @@ class Outcomes:
         models).
     models
         Fitted result objects: ``cox``, ``cumulative``, where they could be
-        computed; ``gated`` ((programme, analysis) -> the
-        :class:`~cdanalytics.matching.GatedComparison`); ``exit_status``
+        computed; ``love_plots`` (programme -> the balance and counts tables
+        of its matched comparison of all starters, what its love plot draws;
+        the matchings themselves are not kept: rerun
+        :func:`~cdanalytics.matching.gated_comparison` to look at one);
+        ``exit_status``
         (the exit status used for each participant); ``matching_seconds``
         (programme -> seconds its matched comparisons took); ``engagement``
         (the :class:`~cdanalytics.engagement.EngagementData`, prepared once
@@ -345,7 +348,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         "replace": cfg.replace,
         "caliper": cfg.caliper,
     }
-    gates, rows, balance, gated_all = [], [], [], {}
+    gates, rows, balance, love_plots = [], [], [], {}
     seconds: dict[str, float] = {}
     for code in present:
         clock = time.perf_counter()
@@ -361,16 +364,18 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         for analysis in ANALYSES:
             df = pd.concat([groups[analysis], pool])
             gated = matching.gated_comparison(df, "reoffended_in_window", **options)
-            gated_all[code, analysis] = gated
             gates.append(gated.summary.assign(programme=code, analysis=analysis))
             if gated.match is not None:
                 rows.append(_effect_row(code, analysis, gated))
                 if analysis == "all_starters":
                     balance.append(gated.balance.assign(programme=code))
+                    # what the love plot draws; the whole match (a table of every
+                    # person matched) is not kept: at 1M participants it is ~0.35 GiB
+                    love_plots[code] = (gated.match.balance, gated.match.counts)
             if gated.status != "computed":
                 log.info("matched comparison %s / %s: %s", code, analysis, gated.detail)
         seconds[code] = round(time.perf_counter() - clock, 3)
-    out.models["gated"] = gated_all
+    out.models["love_plots"] = love_plots
     out.models["matching_seconds"] = seconds
     if gates:
         table = pd.concat(gates, ignore_index=True)

@@ -367,14 +367,12 @@ def _plans(
                 lambda: _programme_forest(matched, gates, lang, names or {}),
             )
         )
-    for (code, analysis), gated in m.get("gated", {}).items():
-        if analysis != "all_starters" or gated.match is None:
-            continue
+    for code, (balance, counts) in m.get("love_plots", {}).items():
         plans.append(
             (
                 f"love_plot_{code}",
                 "programmes",
-                partial(charts.love_plot, gated.match.balance, counts=gated.match.counts, **kw),
+                partial(charts.love_plot, balance, counts=counts, **kw),
             )
         )
     if "change" in published:
