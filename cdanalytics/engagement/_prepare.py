@@ -59,6 +59,7 @@ from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..registry import core_session_count, core_sessions_needed
+from ._sessions import _SESSION_TYPES, _codes, _days, _session_features
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -77,7 +78,6 @@ FINAL_STATUSES: tuple[str, ...] = ("completed", "dropped_out", "excluded", "tran
 CLEAR_OUTCOMES: tuple[str, ...] = ("completed", "dropped_out", "excluded")
 #: Steps of the referral-to-completion flow.
 STAGES: tuple[str, ...] = ("referred", "assessed", "eligible", "started", "completed")
-_SESSION_TYPES = contract_values("sessions", "session_type")
 
 #: Parameters the engagement functions share, with their descriptions.
 PARAMETER_DOCS: dict[str, str] = {
@@ -181,28 +181,6 @@ def contract_column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype="object")
 
 
-def _days(values: pd.Series) -> np.ndarray:
-    """Dates as float days since 1970-01-01, NaN where missing (any datetime unit)."""
-    dates = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
-    out = dates.astype(np.int64).astype(float)
-    out[np.isnat(dates)] = np.nan
-    return out
-
-
-def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
-    """Integer codes of ``values`` in ``categories`` (-1 where missing); unknown values raise."""
-    cat = pd.Categorical(values, categories=list(categories))
-    codes = np.asarray(cat.codes)
-    unknown = (codes < 0) & np.asarray(pd.notna(values))
-    if unknown.any():
-        bad = sorted(map(str, pd.unique(np.asarray(values, dtype=object)[unknown])))[:5]
-        raise AnalysisError(
-            f"{column} holds values outside the contract ({', '.join(bad)}); allowed: "
-            f"{', '.join(categories)}. Validate the export with `cdanalytics validate` first."
-        )
-    return codes
-
-
 def _participant_index(ids: pd.Series, session_ids: pd.Series) -> np.ndarray:
     """Row position in ``ids`` of each session's participant (-1 if unknown), via Arrow."""
     if not ids.is_unique:
@@ -239,93 +217,6 @@ def _programme_table(programme: pd.Series, registry: Mapping[str, Any]) -> pd.Da
         )
     columns = ["programme", "n_core_sessions", "n_core_needed", "require_last_core"]
     return pd.DataFrame(rows, columns=[*columns, "due_days", "core_types"]).set_index("programme")
-
-
-def _sequence_order(
-    p: np.ndarray, day: np.ndarray, rank: np.ndarray, number: np.ndarray
-) -> np.ndarray | None:
-    """Order of sessions by participant, date, type rank and number (None: already sorted).
-
-    The four keys are packed into one int64 when they fit, which sorts much
-    faster than ``np.lexsort`` and costs nothing when the rows already come
-    in that order.
-    """
-    if len(p) == 0:
-        return None
-    spans = [int(p.max()) + 1, int(day.max() - day.min()) + 1, int(rank.max()) + 1]
-    spans.append(int(number.max() - number.min()) + 1)
-    if float(np.prod(spans, dtype=float)) >= 2.0**62:
-        return np.lexsort((number, rank, day, p))
-    key = ((p * spans[1] + (day - day.min())) * spans[2] + rank) * spans[3] + (
-        number - number.min()
-    )
-    if (key[1:] >= key[:-1]).all():
-        return None
-    return np.argsort(key, kind="stable")
-
-
-def _session_features(
-    sessions: pd.DataFrame, pidx: np.ndarray, core_lookup: np.ndarray, n_core: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Attendance facts per participant from their core session sequence, vectorised.
-
-    ``pidx`` is each session's participant row (-1: not a programme participant),
-    ``core_lookup[row, type_code]`` the position of the session type among the
-    participant's programme's core types (-1: not core), ``n_core`` K per row.
-    """
-    n = len(core_lookup)
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    known = pidx >= 0
-    type_rank = np.full(len(sessions), -1, dtype=np.int64)
-    type_rank[known] = core_lookup[pidx[known], type_code[known]]
-    keep = type_rank >= 0
-    p = pidx[keep]
-    rank = type_rank[keep]
-    day = _days(sessions["session_date"])[keep].astype(np.int64)
-    number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
-    attendance = _codes(
-        sessions["attendance"], ("attended", "excused", "unexcused"), "sessions.attendance"
-    )[keep]
-    order = _sequence_order(p, day, rank, number)
-    if order is not None:
-        p, day, attendance = p[order], day[order], attendance[order]
-
-    n_sched = np.bincount(p, minlength=n)
-    first_row = np.cumsum(n_sched) - n_sched
-    position = np.arange(len(p)) - first_row[p] + 1
-    attended = attendance == 0
-    counts = {
-        "n_core_scheduled": n_sched,
-        "n_core_attended": np.bincount(p[attended], minlength=n),
-        "n_core_excused": np.bincount(p[attendance == 1], minlength=n),
-        "n_core_unexcused": np.bincount(p[attendance == 2], minlength=n),
-        "attended_last_core": np.bincount(p[attended & (position == n_core[p])], minlength=n) > 0,
-    }
-    # Last attended position and first attended date: the rows are sorted by
-    # participant then position, so take the last / first attended row of each.
-    pa_, pos_a, day_a = p[attended], position[attended], day[attended]
-    last = np.r_[pa_[1:] != pa_[:-1], True] if len(pa_) else np.zeros(0, bool)
-    first = np.r_[True, pa_[1:] != pa_[:-1]] if len(pa_) else np.zeros(0, bool)
-    last_attended = np.zeros(n, dtype=np.int64)
-    last_attended[pa_[last]] = pos_a[last]
-    first_day = np.full(n, np.nan)
-    first_day[pa_[first]] = day_a[first]
-    # Longest run of consecutive absences: run-length encoding of the absent rows.
-    absent = ~attended
-    run_start = absent & ((position == 1) | ~np.r_[False, absent[:-1]])
-    run_id = np.cumsum(run_start) - 1
-    run_length = np.bincount(run_id[absent], minlength=int(run_start.sum()))
-    longest = np.zeros(n, dtype=np.int64)
-    if len(run_length):
-        run_p = p[run_start]
-        by_p = pd.Series(run_length).groupby(run_p).max()
-        longest[by_p.index.to_numpy()] = by_p.to_numpy()
-    return {
-        **counts,
-        "last_core_attended": last_attended,
-        "longest_absence_run": longest,
-        "first_attended_day": first_day,
-    }
 
 
 def _quarter_labels(dates: pd.Series) -> pd.Categorical:
@@ -412,14 +303,15 @@ def prepare_engagement(
             core_rank[row, _SESSION_TYPES.index(session_type)] = rank
 
     sessions = export.sessions
-    all_rows = export.participant_rows("sessions").astype(np.int64)  # hashed once, by the load
+    all_rows = export.participant_rows("sessions")  # hashed once, by the load (int32)
     if (all_rows < 0).any():
         raise AnalysisError(
             f"{int((all_rows < 0).sum())} session rows name participants that are not in the "
             "participants table. Validate the export with `cdanalytics validate` first."
         )
-    to_programme_row = np.cumsum(is_programme) - 1
-    pidx = np.where(is_programme[all_rows], to_programme_row[all_rows], -1)
+    # each participant's programme row, -1 for comparison people: one gather per session
+    to_programme_row = np.where(is_programme, np.cumsum(is_programme) - 1, -1).astype(np.int32)
+    pidx = to_programme_row[all_rows]
     features = _session_features(sessions, pidx, core_rank[prog], k)
 
     needed = table["n_core_needed"].to_numpy(dtype=np.int64)[prog]

@@ -37,7 +37,8 @@ from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
-from ._prepare import EngagementData, _codes, _days, contract_column
+from ._prepare import EngagementData, contract_column
+from ._sessions import _codes, _days
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 

@@ -41,7 +41,8 @@ from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import TableSchema, read_table_schema
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
-from ._prepare import EngagementData, _days
+from ._prepare import EngagementData
+from ._sessions import _days
 from .stages import progress_for
 from .status import is_potential
 

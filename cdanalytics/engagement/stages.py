@@ -54,7 +54,8 @@ from ..io.export import Export
 from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
-from ._prepare import EngagementData, _codes, _days, _sequence_order
+from ._prepare import EngagementData
+from ._sessions import _codes, _days, _sequence_order
 
 __all__ = [
     "PROGRESS_COLUMNS",
