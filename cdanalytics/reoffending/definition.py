@@ -346,7 +346,9 @@ def person_outcomes(
     first_event = _first_day(pos[in_survival], event_day[in_survival], n)
     has_event = ~np.isnan(first_event)
 
-    out = participants.copy()
+    # copy-on-write (pandas 3): the columns added below never reach the export's
+    # table, and its own columns are shared rather than copied
+    out = participants.copy(deep=False)
     out["index_date"] = index
     out["observation_end"] = observation_end
     out["in_cohort"] = in_cohort
