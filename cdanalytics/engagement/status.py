@@ -56,7 +56,7 @@ def derive_exit_status(
             "n_core_needed",
             "attended_last_core",
         ]
-    ].copy()
+    ]  # a new frame (copy-on-write): a caller's edits never reach the episodes
 
 
 #: Data-quality findings when a recorded exit status contradicts attendance.
@@ -117,7 +117,7 @@ def exit_status_disagreements(
     out = ep.loc[
         rows,
         ["participant_id", "programme", "site", "exit_status_recorded", "exit_status_derived"],
-    ].copy()
+    ]  # a new frame (copy-on-write): nothing written here reaches the episodes
     out["finding"] = pd.Categorical(finding[rows], categories=list(FINDINGS))
     out["description"] = out["finding"].map(FINDINGS).astype("str")
     for column in ("n_core_attended", "n_core_needed", "attended_last_core"):
@@ -161,7 +161,7 @@ def potential_completers(
     starters = ep.loc[ep["started"]]
     out = starters[
         ["participant_id", "programme", "start", "expected_end", "due_by_extract", "case_closed"]
-    ].copy()
+    ]  # a new frame (copy-on-write): nothing written here reaches the episodes
     out["potential_completer"] = is_potential(starters, closed_cases)
     out["basis"] = pd.Categorical(
         np.select(
