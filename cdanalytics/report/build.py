@@ -37,6 +37,7 @@ import jinja2
 import pandas as pd
 import yaml
 
+from .._memory import release_free_memory
 from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
 from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
@@ -378,6 +379,7 @@ def _build(
 
     def done(name: str) -> None:
         nonlocal clock
+        release_free_memory()  # what the step freed, before the next one allocates
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now
