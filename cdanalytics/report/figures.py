@@ -37,6 +37,7 @@ from matplotlib import cbook
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
+from matplotlib.font_manager import fontManager, get_font
 
 from .. import charts
 from ..charts.common import group_labels, note_suppressed, varies
@@ -127,9 +128,10 @@ class _MeasuredOnceSVG(RendererSVG):
     :func:`_text_metrics`), so its result is the same each time.
     """
 
-    def __init__(self, *args, metrics: dict, **kwargs) -> None:
+    def __init__(self, *args, metrics: dict, figure, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._metrics = metrics
+        self._figure = figure
 
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath:
@@ -139,6 +141,47 @@ class _MeasuredOnceSVG(RendererSVG):
         if size is None:
             size = self._metrics[key] = super().get_text_width_height_descent(s, prop, ismath)
         return size
+
+    def _get_font_height_metrics(self, prop):
+        """Ascent, descent and line gap of the font of ``prop`` at the
+        figure's dpi, as ``Text._get_layout`` works them out from the font's
+        tables when the renderer does not give them (matplotlib asks renderers
+        for them first): read once per font and size instead of at every
+        layout of every text. ``(None, None, None)`` (matplotlib then reads
+        the tables itself) when they cannot be read here."""
+        dpi = self._figure.dpi
+        key = ("height", hash(prop), dpi)
+        found = self._metrics.get(key)
+        if found is None:
+            found = self._metrics[key] = _font_height_metrics(prop, dpi)
+        return found
+
+
+def _font_height_metrics(prop, dpi: float) -> tuple:
+    """The font height metrics of matplotlib's ``Text._get_layout``: from the
+    OS/2 table (typographic line gap, ascender, descender), else the hhea
+    table, scaled to the font size at ``dpi``."""
+    try:
+        font = get_font(fontManager._find_fonts_by_props(prop))
+    except AttributeError:  # a matplotlib without this lookup: let it read the tables
+        return None, None, None
+    possible = [
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ]
+    for table_name, linegap_key, ascent_key, descent_key in possible:
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        fontsize = prop.get_size_in_points()
+        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+        scale = 1 / units_per_em * fontsize * dpi / 72
+        return (
+            table[ascent_key] * scale,
+            -table[descent_key] * scale,
+            table[linegap_key] * scale,
+        )
+    return None, None, None
 
 
 class _SVGCanvas(FigureCanvasSVG):
@@ -165,6 +208,7 @@ class _SVGCanvas(FigureCanvasSVG):
                 image_dpi=dpi,
                 metadata=metadata,
                 metrics=self._metrics,
+                figure=self.figure,
             )
             renderer = MixedModeRenderer(
                 self.figure, width, height, dpi, svg, bbox_inches_restore=bbox_inches_restore
