@@ -763,14 +763,20 @@ def test_a_chart_has_a_dutch_title_and_refuses_bad_options(every_chart, name):
 
 @pytest.mark.parametrize("name", CHARTS)
 def test_the_report_saves_a_chart_as_matplotlib_does(every_chart, name):
-    """The report's SVG (:func:`render_figure`, which measures each text once
-    for all the renderers of a save) is matplotlib's own ``savefig`` of the
-    same chart, byte for byte (element ids made repeatable by a fixed salt)."""
+    """:func:`charts.svg_text` and the report's SVG (:func:`render_figure`),
+    which measure each text once for all the renderers of a save, are
+    matplotlib's own ``savefig`` of the same chart, byte for byte (element ids
+    made repeatable by a fixed salt)."""
     with mpl.rc_context({"svg.hashsalt": "cdanalytics"}):
         ax = every_chart[name]()
         plain = io.StringIO()
         ax.figure.savefig(plain, format="svg", bbox_inches="tight", metadata={"Date": None})
         plt.close(ax.figure)
+        again = every_chart[name]()
+        canvas = again.figure.canvas
+        assert charts.svg_text(again.figure) == plain.getvalue()
+        assert again.figure.canvas is canvas  # the figure keeps its canvas
+        plt.close(again.figure)
         figure = render_figure(name, "charts", every_chart[name](), "en")
     svg = plain.getvalue()
     assert figure.svg == accessible_svg(svg[svg.index("<svg") :], figure.alt)

@@ -16,7 +16,6 @@ simply absent.
 
 from __future__ import annotations
 
-import codecs
 import html
 import io
 import logging
@@ -33,11 +32,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib import cbook
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
-from matplotlib.font_manager import fontManager, get_font
 
 from .. import charts
 from ..charts.common import group_labels, note_suppressed, varies
@@ -115,137 +110,17 @@ def accessible_svg(svg: str, alt: str) -> str:
     return f'{svg[:end]} role="img">\n<title>{html.escape(alt)}</title>{svg[end + 1 :]}'
 
 
-class _MeasuredOnceSVG(RendererSVG):
-    """matplotlib's SVG renderer, taking the size of a plain (not math) text
-    from ``metrics`` when it has been measured before.
-
-    Saving a figure with constrained layout and a tight bounding box makes
-    three SVG renderers (the layout's, the tight box's and the one that
-    writes), and matplotlib keeps measured text per renderer, so every text
-    was measured three times; the measurement (FreeType lays the string out)
-    depends only on the string and the font (and, through the font lookup, on
-    the font settings: ``metrics`` is kept per set of them, see
-    :func:`_text_metrics`), so its result is the same each time.
-    """
-
-    def __init__(self, *args, metrics: dict, figure, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._metrics = metrics
-        self._figure = figure
-
-    def get_text_width_height_descent(self, s, prop, ismath):
-        if ismath:
-            return super().get_text_width_height_descent(s, prop, ismath)
-        key = (s, hash(prop))  # matplotlib's own test of equal font properties
-        size = self._metrics.get(key)
-        if size is None:
-            size = self._metrics[key] = super().get_text_width_height_descent(s, prop, ismath)
-        return size
-
-    def _get_font_height_metrics(self, prop):
-        """Ascent, descent and line gap of the font of ``prop`` at the
-        figure's dpi, as ``Text._get_layout`` works them out from the font's
-        tables when the renderer does not give them (matplotlib asks renderers
-        for them first): read once per font and size instead of at every
-        layout of every text. ``(None, None, None)`` (matplotlib then reads
-        the tables itself) when they cannot be read here."""
-        dpi = self._figure.dpi
-        key = ("height", hash(prop), dpi)
-        found = self._metrics.get(key)
-        if found is None:
-            found = self._metrics[key] = _font_height_metrics(prop, dpi)
-        return found
-
-
-def _font_height_metrics(prop, dpi: float) -> tuple:
-    """The font height metrics of matplotlib's ``Text._get_layout``: from the
-    OS/2 table (typographic line gap, ascender, descender), else the hhea
-    table, scaled to the font size at ``dpi``."""
-    try:
-        font = get_font(fontManager._find_fonts_by_props(prop))
-    except AttributeError:  # a matplotlib without this lookup: let it read the tables
-        return None, None, None
-    possible = [
-        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
-        ("hhea", "lineGap", "ascent", "descent"),
-    ]
-    for table_name, linegap_key, ascent_key, descent_key in possible:
-        table = font.get_sfnt_table(table_name)
-        if table is None:
-            continue
-        fontsize = prop.get_size_in_points()
-        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
-        scale = 1 / units_per_em * fontsize * dpi / 72
-        return (
-            table[ascent_key] * scale,
-            -table[descent_key] * scale,
-            table[linegap_key] * scale,
-        )
-    return None, None, None
-
-
-class _SVGCanvas(FigureCanvasSVG):
-    """matplotlib's SVG canvas drawing with :class:`_MeasuredOnceSVG` (the
-    body of ``FigureCanvasSVG.print_svg``, writing to a text buffer)."""
-
-    def __init__(self, figure, metrics: dict) -> None:
-        super().__init__(figure)
-        self._metrics = metrics
-
-    def print_svg(self, filename, *, bbox_inches_restore=None, metadata=None, **_):
-        # The other keywords print_figure passes (dpi, colours, orientation)
-        # are not print_svg's: matplotlib drops them for its own.
-        with cbook.open_file_cm(filename, "w", encoding="utf-8") as fh:
-            if not cbook.file_requires_unicode(fh):
-                fh = codecs.getwriter("utf-8")(fh)
-            dpi = self.figure.dpi
-            self.figure.dpi = 72
-            width, height = self.figure.get_size_inches()
-            svg = _MeasuredOnceSVG(
-                width * 72,
-                height * 72,
-                fh,
-                image_dpi=dpi,
-                metadata=metadata,
-                metrics=self._metrics,
-                figure=self.figure,
-            )
-            renderer = MixedModeRenderer(
-                self.figure, width, height, dpi, svg, bbox_inches_restore=bbox_inches_restore
-            )
-            self.figure.draw(renderer)
-            renderer.finalize()
-
-
-# Text sizes measured by the SVG renderers, per set of font settings.
-_METRICS: dict[tuple, dict] = {}
-
-
-def _text_metrics() -> dict:
-    """The measured text sizes under the font settings in force (the font a
-    text is drawn in is looked up with them)."""
-    settings = tuple(
-        (k, str(v)) for k, v in matplotlib.rcParams.items() if k.startswith(("font.", "text."))
-    )
-    if settings not in _METRICS and len(_METRICS) >= 8:
-        _METRICS.clear()
-    return _METRICS.setdefault(settings, {})
-
-
 def _render(ax: Axes, png: bool) -> tuple[str, bytes | None]:
     """The figure as SVG text and, only when asked, PNG bytes (drawing a PNG costs
     about as much again as the SVG the page needs)."""
     fig = ax.figure
-    svg_buffer = io.StringIO()
-    _SVGCanvas(fig, _text_metrics())
-    fig.savefig(svg_buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = charts.svg_text(fig)  # savefig's SVG, each text measured once
     png_bytes = None
     if png:
         png_buffer = io.BytesIO()
         fig.savefig(png_buffer, format="png", dpi=150, bbox_inches="tight")
         png_bytes = png_buffer.getvalue()
     plt.close(fig)
-    svg = svg_buffer.getvalue()
     return svg[svg.index("<svg") :], png_bytes
 
 
