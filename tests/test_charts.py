@@ -8,6 +8,7 @@ groups and check those are gone and the note names them.
 
 from __future__ import annotations
 
+import io
 import os
 
 os.environ["MPLBACKEND"] = "Agg"
@@ -31,6 +32,7 @@ from cdanalytics.disclosure import DisclosurePolicy
 from cdanalytics.errors import ConfigError
 from cdanalytics.i18n import label
 from cdanalytics.matching import match, matched_effect
+from cdanalytics.report.figures import accessible_svg, render_figure
 from cdanalytics.synth import generate
 
 COVARIATES = ["risk_level", "prior_offences", "age_band"]
@@ -757,6 +759,27 @@ def test_a_chart_has_a_dutch_title_and_refuses_bad_options(every_chart, name):
         every_chart[name](lang="fr")
     with pytest.raises(ConfigError, match="DisclosurePolicy"):
         every_chart[name](disclosure=10)
+
+
+@pytest.mark.parametrize("name", CHARTS)
+def test_the_report_saves_a_chart_as_matplotlib_does(every_chart, name):
+    """:func:`charts.svg_text` and the report's SVG (:func:`render_figure`),
+    which measure each text once for all the renderers of a save, are
+    matplotlib's own ``savefig`` of the same chart, byte for byte (element ids
+    made repeatable by a fixed salt)."""
+    with mpl.rc_context({"svg.hashsalt": "cdanalytics"}):
+        ax = every_chart[name]()
+        plain = io.StringIO()
+        ax.figure.savefig(plain, format="svg", bbox_inches="tight", metadata={"Date": None})
+        plt.close(ax.figure)
+        again = every_chart[name]()
+        canvas = again.figure.canvas
+        assert charts.svg_text(again.figure) == plain.getvalue()
+        assert again.figure.canvas is canvas  # the figure keeps its canvas
+        plt.close(again.figure)
+        figure = render_figure(name, "charts", every_chart[name](), "en")
+    svg = plain.getvalue()
+    assert figure.svg == accessible_svg(svg[svg.index("<svg") :], figure.alt)
 
 
 def test_a_new_figure_takes_the_chart_style(every_chart):

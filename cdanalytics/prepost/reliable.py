@@ -391,7 +391,10 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS]) * 3
+    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS])
+    if not group_baseline.flags.writeable:
+        group_baseline = group_baseline.copy()
+    group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
     cell = group_baseline * n_classes
@@ -434,12 +437,13 @@ def reliable_change_summary(
 
 
 def _class_codes(column: pd.Series) -> np.ndarray:
-    """Position in :data:`CHANGE_CLASSES` of each ``change_class``."""
+    """Position in :data:`CHANGE_CLASSES` of each ``change_class`` (the
+    categorical's own codes, not copied, when its categories are those)."""
     if column.dtype is category_dtype(tuple(CHANGE_CLASSES)) or (
         isinstance(column.dtype, pd.CategoricalDtype)
         and list(column.cat.categories) == CHANGE_CLASSES
     ):
-        return column.cat.codes.to_numpy().astype(np.int64)
+        return column.array.codes
     codes = pd.Index(CHANGE_CLASSES).get_indexer(column.astype(object))
     if (codes < 0).any():
         raise ConfigError(

@@ -114,15 +114,13 @@ def _render(ax: Axes, png: bool) -> tuple[str, bytes | None]:
     """The figure as SVG text and, only when asked, PNG bytes (drawing a PNG costs
     about as much again as the SVG the page needs)."""
     fig = ax.figure
-    svg_buffer = io.StringIO()
-    fig.savefig(svg_buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = charts.svg_text(fig)  # savefig's SVG, each text measured once
     png_bytes = None
     if png:
         png_buffer = io.BytesIO()
         fig.savefig(png_buffer, format="png", dpi=150, bbox_inches="tight")
         png_bytes = png_buffer.getvalue()
     plt.close(fig)
-    svg = svg_buffer.getvalue()
     return svg[svg.index("<svg") :], png_bytes
 
 
