@@ -310,3 +310,61 @@ def test_imputed_moments_equal_those_of_every_completed_copy(seed):
         assert np.array_equal(values.view(np.int64), got[name].view(np.int64)), name
     # a group of one row (no SD) and one without a first score are in the test
     assert np.isnan(want["variances"]).any() and (n_rows == 0).any()
+
+
+@pytest.mark.parametrize("order", ["table", "shuffled", "stranger"])
+@pytest.mark.parametrize("categorical", [True, False])
+def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
+    """imputation_predictors of an export: each row's participant columns and share of
+    sessions attended, as a plain pandas merge on participant_id gives them, whether
+    the score table's rows follow the participants (looked up without hashing) or not."""
+    rng = np.random.default_rng(7)
+    n = 400
+    ids = [f"id{i:04d}" for i in rng.permutation(n)]
+    rows = []
+    for i, pid in enumerate(ids):
+        if i % 7 == 3:
+            continue  # nobody's measures: not in the score table
+        for scale in ("a", "b")[: 1 + i % 2]:
+            rows.append((pid, "sdq", scale, "father", "pre", float(i)))
+    participants = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "risk_level": pd.Categorical(rng.choice(["low", "high", None], n)),
+            "exit_status": rng.choice(["completed", "dropped_out"], n),
+        }
+    )
+    base = make_export(rows, participants)
+    labels = rng.choice(["attended", "excused", "unexcused", None], 3000)
+    sessions = pd.DataFrame(
+        {
+            "participant_id": rng.choice(ids, 3000),
+            "attendance": pd.Categorical(labels) if categorical else labels.astype(object),
+        }
+    )
+    export = Export(
+        participants=base.participants,
+        sessions=sessions,
+        measures=base.measures,
+        events=base.events,
+        manifest=base.manifest,
+    )
+    wide = score_table(export)
+    if order == "shuffled":
+        wide = wide.sample(frac=1, random_state=1).reset_index(drop=True)
+    elif order == "stranger":  # an id the participants do not have: missing predictors
+        wide["participant_id"] = wide["participant_id"].astype(object)
+        wide.loc[5, "participant_id"] = "nobody"
+    got = imputation_predictors(export, wide, ["risk_level", "attendance_rate"])
+    rate = (
+        sessions.assign(hit=sessions["attendance"].astype(object).eq("attended"))
+        .groupby("participant_id")["hit"]
+        .mean()
+    )
+    want = wide[["participant_id"]].merge(
+        participants[["participant_id", "risk_level"]], on="participant_id", how="left"
+    )
+    want["attendance_rate"] = want["participant_id"].map(rate).astype(float)
+    assert got["risk_level"].astype(object).equals(want["risk_level"].astype(object))
+    np.testing.assert_array_equal(got["attendance_rate"], want["attendance_rate"])
+    assert got["attendance_rate"].notna().sum() > 300

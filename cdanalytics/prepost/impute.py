@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import linalg, stats
 from scipy.linalg import lapack
 
@@ -214,8 +216,10 @@ def imputation_predictors(
     participants = data.participants if isinstance(data, Export) else None
     rows = None  # row of participants of each row of wide: looked up once, for every predictor
     if participants is not None and any(n not in wide.columns for n in names):
-        ids = pd.Index(participants["participant_id"].astype(str))
-        rows = ids.get_indexer(wide["participant_id"].astype(str))
+        rows = _rows_in_export(data, wide["participant_id"])
+        if rows is None:
+            ids = pd.Index(participants["participant_id"].astype(str))
+            rows = ids.get_indexer(wide["participant_id"].astype(str))
     for name in names:
         if name in wide.columns:
             out[name] = wide[name].array
@@ -234,16 +238,49 @@ def _has_sessions(export: Export) -> bool:
     return {"participant_id", "attendance"} <= set(sessions.columns) and not sessions.empty
 
 
+def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
+    """Row of ``export.participants`` of each of ``ids`` without hashing them, when
+    ``ids`` run through the participants in their order, each of those with measures
+    once, as in a score table made from the export; ``None`` otherwise.
+
+    The candidate rows are those of the export's one lookup of the measures
+    (:meth:`~cdanalytics.io.export.Export.participant_rows`); they are taken only
+    once every identifier is checked against them.
+    """
+    wanted = pa.array(ids, from_pandas=True)
+    known = pa.array(export.participants["participant_id"], from_pandas=True)
+    if len(wanted) == 0 or wanted.null_count or wanted.type != known.type:
+        return None
+    measured = export.participant_rows("measures")
+    present = np.flatnonzero(np.bincount(measured[measured >= 0], minlength=len(known)) > 0)
+    starts = np.flatnonzero(
+        np.r_[True, pc.not_equal(wanted[1:], wanted[:-1]).to_numpy(zero_copy_only=False)]
+    )
+    if len(starts) != len(present):
+        return None
+    if not pc.all(pc.equal(known.take(present), wanted.take(starts))).as_py():
+        return None
+    return np.repeat(present, np.diff(np.r_[starts, len(wanted)]))
+
+
 def _attendance_rate(export: Export) -> np.ndarray:
     """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
     scheduled), from the export's one lookup of session rows to participants."""
-    sessions = export.sessions
-    attended = (sessions["attendance"] == "attended").to_numpy(dtype=float, na_value=0.0)
+    attendance = export.sessions["attendance"]
+    values = attendance.array
+    if isinstance(values, pd.Categorical):  # compare the codes, not a million strings
+        categories = list(values.categories)
+        code = categories.index("attended") if "attended" in categories else -2
+        attended = np.asarray(values.codes) == code
+    else:
+        attended = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
     rows = export.participant_rows("sessions")
     known = rows >= 0
+    if not known.all():
+        rows, attended = rows[known], attended[known]
     size = len(export.participants)
-    n = np.bincount(rows[known], minlength=size).astype(float)
-    hits = np.bincount(rows[known], weights=attended[known], minlength=size)
+    n = np.bincount(rows, minlength=size).astype(float)
+    hits = np.bincount(rows[attended], minlength=size).astype(float)  # sums of 0 and 1
     return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
 
 
