@@ -127,11 +127,14 @@ def compute(out: Outcomes) -> None:
     if staged:
         stages = _stage_table(export, prepared)
         t["family_stages"] = stages[stages["programme"].isin(staged)].reset_index(drop=True)
-    reviews = engagement.review_attendance(export, "programme", prepared=prepared)
+    facts = engagement.review_facts(export, prepared=prepared)  # once, for both tables
+    reviews = engagement.review_attendance(export, "programme", prepared=prepared, facts=facts)
     if len(reviews) and int(reviews["n_due"].sum()) > 0:
         t["family_reviews"] = reviews.assign(programme=reviews["programme"].astype(str))
     if "evaluation_outcome" in export.participants.columns:
-        meeting = engagement.evaluation_outcomes(export, "programme", prepared=prepared)
+        meeting = engagement.evaluation_outcomes(
+            export, "programme", prepared=prepared, facts=facts
+        )
         if len(meeting):
             t["family_evaluation"] = meeting.assign(programme=meeting["programme"].astype(str))
     services = export.services
