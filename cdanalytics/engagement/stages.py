@@ -179,10 +179,11 @@ def stage_progress(
         loc[stage_row >= 0],
         stage_row[stage_row >= 0],
     )
-    st = {c: table[c].to_numpy()[stage_row] for c in table.columns if c != "session_types"}
+    used = ("stage", "order", "required", "n_sessions", "n_needed", "require_last")
+    st = {c: table[c].to_numpy()[stage_row] for c in (*used, "potential_after_days")}
     n_sessions = st["n_sessions"].astype(np.int64)
     last_slot = ep_rows * width + loc
-    last_hit = attended & (position == _n_at(table, cell, prog, slot, width))
+    last_hit = attended & (position == _n_at(table, cell, prog)[slot])
     attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
     n_attended = n_att[last_slot]
     needed = st["n_needed"].astype(np.int64)
@@ -218,6 +219,7 @@ def stage_progress(
         }
     )
     out.attrs["episode_row"] = ep_rows
+    out.attrs["stage_row"] = stage_row  # the row's programme and stage, numbered
     out.attrs["n_episodes"] = len(ep)
     out.attrs["closed_cases"] = bool(closed_cases)
     return out
@@ -246,14 +248,13 @@ def progress_for(
     return progress
 
 
-def _n_at(
-    table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray, slot: np.ndarray, width: int
-) -> np.ndarray:
-    """Number of sessions of the stage of each session row (``slot`` = episode x stage)."""
+def _n_at(table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray) -> np.ndarray:
+    """Number of sessions of the stage of each slot (episode x stage, flat: index it
+    with ``slot`` = episode * width + local stage; no division per session)."""
     sizes = np.zeros(cell.shape, dtype=np.int64)
     valid = cell >= 0
     sizes[valid] = table["n_sessions"].to_numpy(dtype=np.int64)[cell[valid]]
-    return sizes[prog[slot // width], slot % width]
+    return sizes[prog].ravel()
 
 
 def _people_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -292,10 +293,35 @@ def _paths(
     return reached, reached & completed
 
 
+def _per_stage_row(
+    progress: pd.DataFrame, flags: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The first row of each programme and stage of ``progress`` and, per stage, how
+    many of its rows each of ``flags`` marks (counted by the stage numbers that
+    :func:`stage_progress` keeps in ``attrs["stage_row"]``); ``None`` without them.
+    Summing these counts by any keys of the stage gives the sums of the flags."""
+    stage_row = progress.attrs.get("stage_row")
+    if stage_row is None or len(stage_row) != len(progress):
+        return None
+    size = int(stage_row.max(initial=-1)) + 1
+    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
+    first = np.full(size, len(stage_row), dtype=np.int64)
+    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
+    counts = {
+        name: np.bincount(stage_row[np.asarray(flag, dtype=bool)], minlength=size)[present]
+        for name, flag in flags.items()
+    }
+    return first[present], counts
+
+
 def _group_sums(
     progress: pd.DataFrame, episodes: pd.DataFrame, keys: list[str], columns: dict[str, Any]
 ) -> pd.DataFrame:
     rows = progress.attrs["episode_row"]
+    stages = _per_stage_row(progress, columns) if keys == ["programme"] else None
+    if stages is not None:  # sum the counts of each stage (a row each), not every row
+        first, columns = stages
+        progress = progress.iloc[first]
     frame = pd.DataFrame(
         {
             **{k: episodes[k].to_numpy()[rows] for k in keys if k != "programme"},
