@@ -139,7 +139,7 @@ def stage_progress(
     prog = np.asarray(pd.Categorical(ep["programme"].astype("object"), categories=present).codes)
 
     # stage_of[programme, session type] -> local stage index (-1: in no stage)
-    stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int64)
+    stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int16)
     cell = np.full((len(present), width), -1, dtype=np.int64)
     for row in table.itertuples():
         p = present.index(row.programme)
@@ -150,11 +150,16 @@ def stage_progress(
     sessions = export.sessions
     pidx = episode_rows(export, "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    local = np.full(len(sessions), -1, dtype=np.int64)
+    # per-session arrays are the large ones: small integer types, freed once used
+    local = np.full(len(sessions), -1, dtype=np.int16)
     known = (pidx >= 0) & (type_code >= 0)
     local[known] = stage_of[prog[pidx[known]], type_code[known]]
+    del known, type_code
     keep = local >= 0
-    slot = pidx[keep] * width + local[keep]
+    slot = pidx[keep]
+    slot *= width
+    slot += local[keep]
+    del pidx, local
     day = _days(sessions["session_date"])[keep].astype(np.int64)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
@@ -162,12 +167,17 @@ def stage_progress(
         == 0
     )
     order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int64), number)
+    del day, number, keep
     if order is not None:
         slot, attended = slot[order], attended[order]
+    del order
     n_slots = len(ep) * width
     scheduled = np.bincount(slot, minlength=n_slots)
     first = np.cumsum(scheduled) - scheduled
-    position = np.arange(len(slot)) - first[slot] + 1
+    position = np.arange(len(slot))
+    position -= first[slot]
+    position += 1
+    del first
     n_att = np.bincount(slot[attended], minlength=n_slots)
 
     # one row per starter x stage of their programme
@@ -184,7 +194,9 @@ def stage_progress(
     n_sessions = st["n_sessions"].astype(np.int64)
     last_slot = ep_rows * width + loc
     last_hit = attended & (position == _n_at(table, cell, prog)[slot])
+    del position, attended
     attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
+    del slot, last_hit
     n_attended = n_att[last_slot]
     needed = st["n_needed"].astype(np.int64)
     require_last = st["require_last"].astype(bool)
