@@ -270,7 +270,7 @@ def test_imputed_moments_equal_those_of_every_completed_copy(seed):
     """The group-at-a-time sums of change(missing="impute") are bit for bit those of
     the (m, rows) table of completed scores: the same random draws, the same additions."""
     from cdanalytics.prepost._grouping import group_codes
-    from cdanalytics.prepost.impute import _imputed_moments
+    from cdanalytics.prepost._imputed_moments import _imputed_moments
 
     rng = np.random.default_rng(seed)
     n = 3000

@@ -31,6 +31,7 @@ __all__ = [
     "facts_for",
     "family_docs",
     "grouping",
+    "per_stage_row",
     "prepared_from",
 ]
 
@@ -181,6 +182,27 @@ def facts_for(
         finally:
             facts.attrs = attrs
     return table, rows
+
+
+def per_stage_row(
+    progress: pd.DataFrame, flags: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The first row of each programme and stage of ``progress`` and, per stage, how
+    many of its rows each of ``flags`` marks (counted by the stage numbers that
+    :func:`stage_progress` keeps in ``attrs["stage_row"]``); ``None`` without them.
+    Summing these counts by any keys of the stage gives the sums of the flags."""
+    stage_row = progress.attrs.get("stage_row")
+    if stage_row is None or len(stage_row) != len(progress):
+        return None
+    size = int(stage_row.max(initial=-1)) + 1
+    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
+    first = np.full(size, len(stage_row), dtype=np.int64)
+    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
+    counts = {
+        name: np.bincount(stage_row[np.asarray(flag, dtype=bool)], minlength=size)[present]
+        for name, flag in flags.items()
+    }
+    return first[present], counts
 
 
 def add_rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:

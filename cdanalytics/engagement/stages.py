@@ -59,6 +59,7 @@ from ._family import (
     episode_rows,
     family_docs,
     grouping,
+    per_stage_row,
     prepared_from,
 )
 from ._prepare import EngagementData, _codes, _days, _sequence_order
@@ -312,32 +313,11 @@ def _paths(
     return reached, reached & completed
 
 
-def _per_stage_row(
-    progress: pd.DataFrame, flags: dict[str, np.ndarray]
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The first row of each programme and stage of ``progress`` and, per stage, how
-    many of its rows each of ``flags`` marks (counted by the stage numbers that
-    :func:`stage_progress` keeps in ``attrs["stage_row"]``); ``None`` without them.
-    Summing these counts by any keys of the stage gives the sums of the flags."""
-    stage_row = progress.attrs.get("stage_row")
-    if stage_row is None or len(stage_row) != len(progress):
-        return None
-    size = int(stage_row.max(initial=-1)) + 1
-    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
-    first = np.full(size, len(stage_row), dtype=np.int64)
-    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
-    counts = {
-        name: np.bincount(stage_row[np.asarray(flag, dtype=bool)], minlength=size)[present]
-        for name, flag in flags.items()
-    }
-    return first[present], counts
-
-
 def _group_sums(
     progress: pd.DataFrame, episodes: pd.DataFrame, keys: list[str], columns: dict[str, Any]
 ) -> pd.DataFrame:
     rows = progress.attrs["episode_row"]
-    stages = _per_stage_row(progress, columns) if keys == ["programme"] else None
+    stages = per_stage_row(progress, columns) if keys == ["programme"] else None
     if stages is not None:  # sum the counts of each stage (a row each), not every row
         first, columns = stages
         progress = progress.iloc[first]

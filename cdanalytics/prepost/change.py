@@ -13,9 +13,10 @@ from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
 from ._grouping import group_codes, group_numbers, grouped_moments, layout_groups
+from ._imputed_moments import _imputed_moments
 from ._scales import attach_scale_info, scale_rows, scale_table
 from ._signed_rank import ZeroMethod, _wilcoxon
-from .impute import POOLED_COLUMNS, _imputed_moments, imputation_predictors, rubin_pool
+from .impute import POOLED_COLUMNS, imputation_predictors, rubin_pool
 
 __all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "change", "holm"]
 
