@@ -27,9 +27,12 @@ def design_matrix(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        Float array ``(len(frame), p)``.
+        Float array ``(len(frame), p)``, C-contiguous. Written a block of rows at
+        a time (the block's rows stay in the cache while each column is written
+        across them), not stacked from one full-length array per column.
     """
-    columns = [np.ones(len(frame)), *leading]
+    n = len(frame)
+    columns: list[np.ndarray] = [np.ones(n), *map(np.asarray, leading)]
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -38,10 +41,32 @@ def design_matrix(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
             fill = np.nanmean(x) if (~gone).any() else 0.0
             columns.append(np.where(gone, fill, x))
             if gone.any():
-                columns.append(gone.astype(float))
+                columns.append(gone)
         else:
             codes, levels = pd.factorize(col, use_na_sentinel=True)
             codes = np.where(codes < 0, len(levels), codes)
-            for level in np.unique(codes)[1:]:
-                columns.append((codes == level).astype(float))
-    return np.column_stack(columns)
+            present = np.flatnonzero(np.bincount(codes, minlength=len(levels) + 1))
+            columns += [_Dummy(codes, level) for level in present[1:]]
+    out = np.empty((n, len(columns)))
+    for start in range(0, n, _BLOCK):
+        block = out[start : start + _BLOCK]
+        rows = slice(start, start + len(block))
+        for j, column in enumerate(columns):
+            block[:, j] = (
+                column.codes[rows] == column.level if isinstance(column, _Dummy) else column[rows]
+            )
+    return out
+
+
+#: Rows of a design matrix written at a time.
+_BLOCK = 8192
+
+
+class _Dummy:
+    """The 0/1 column of one level of a column's codes (made a block at a time)."""
+
+    __slots__ = ("codes", "level")
+
+    def __init__(self, codes: np.ndarray, level: int) -> None:
+        self.codes = codes
+        self.level = level

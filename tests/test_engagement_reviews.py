@@ -158,3 +158,92 @@ def test_prepared_data_and_wrong_input(export):
     )
     with pytest.raises(ConfigError, match="Expected an Export"):
         review_attendance(prepared)
+
+
+def test_facts_made_once_serve_both_tables_and_are_left_as_they_were(export):
+    prepared = eng.prepare_engagement(export, REV)
+    facts = review_facts(export, prepared=prepared)
+    rows = facts.attrs["episode_row"].copy()
+    kept = facts.copy()
+    for by in ("programme", "site"):
+        pd.testing.assert_frame_equal(
+            review_attendance(export, by, prepared=prepared, facts=facts),
+            review_attendance(export, by, prepared=prepared),
+        )
+        pd.testing.assert_frame_equal(
+            evaluation_outcomes(export, by, prepared=prepared, facts=facts),
+            evaluation_outcomes(export, by, prepared=prepared),
+        )
+    pd.testing.assert_frame_equal(facts, kept)
+    np.testing.assert_array_equal(facts.attrs["episode_row"], rows)
+    stripped = facts.copy()
+    stripped.attrs = {}
+    with pytest.raises(ConfigError, match="facts= is not"):
+        review_attendance(export, prepared=prepared, facts=stripped)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_last_core_session_and_programme_codes_against_pandas(seed):
+    """review_facts' last attended core session (one ``np.maximum.at``) and programme
+    codes (from the category codes) on random sessions, against a pandas groupby."""
+    rng = np.random.default_rng(seed)
+    base = review_export()
+    n = 300
+    ids = [f"P{i}" for i in range(n)]
+    start = pd.Timestamp("2023-01-02") + pd.to_timedelta(rng.integers(0, 540, n), unit="D")
+    people = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "programme": pd.Categorical(
+                rng.choice(["rev", "other"], n), categories=["zzz", "other", "rev"]
+            ),
+            "group": pd.Categorical(rng.choice(["programme", "comparison", None], n)),
+            "site": pd.Categorical(["North"] * n),
+            "referral_date": start - pd.Timedelta(days=30),
+            "start_date": start,
+            "end_date": pd.NaT,
+            "exit_status": pd.Categorical([None] * n),
+            "evaluation_outcome": pd.Categorical(rng.choice(["positive", None], n)),
+        }
+    )
+    rows = []
+    for i, pid in enumerate(ids):
+        for j in range(3):
+            mark = "attended" if rng.uniform() < 0.93 else "unexcused"
+            rows.append((pid, "group", j + 1, start[i] + pd.Timedelta(days=7 * j), mark))
+        for j in range(rng.integers(0, 4)):
+            day = start[i] + pd.Timedelta(days=int(rng.integers(20, 400)))
+            mark = rng.choice(["attended", "excused", "unexcused"])
+            rows.append((pid, "review", j + 1, day, mark))
+    sessions = pd.DataFrame(
+        rows,
+        columns=["participant_id", "session_type", "session_number", "session_date", "attendance"],
+    )
+    for column in ("session_type", "attendance"):
+        sessions[column] = sessions[column].astype("category")
+    sessions["session_number"] = sessions["session_number"].astype("Int64")
+    programmes = {**REV, "other": {**REV["rev"], "review": {"count": 1, "window_days": 10}}}
+    export = Export(people, sessions, base.measures, base.events, base.manifest)
+    facts = review_facts(export, programmes=programmes)
+    assert len(facts) > 50
+    core = sessions[
+        (sessions["session_type"] == "group").to_numpy()
+        & (sessions["attendance"] == "attended").to_numpy()
+    ]
+    last = core.groupby("participant_id")["session_date"].max()
+    days = (last - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+    window = facts["programme"].astype(object).map({"rev": 100.0, "other": 10.0})
+    extract = float((base.manifest.extract_date - pd.Timestamp("1970-01-01")).days)
+    want_due = (facts["participant_id"].map(days) + window <= extract).to_numpy(dtype=bool)
+    assert np.array_equal(facts["due"].to_numpy(), want_due)
+    assert 0 < want_due.sum() < len(facts)
+    expected_programme = people.set_index("participant_id")["programme"].astype(object)
+    assert (
+        facts["programme"].astype(object).to_numpy()
+        == facts["participant_id"].map(expected_programme).to_numpy()
+    ).all()
+    counts = facts.groupby("participant_id").size()
+    per_programme = {"rev": 2, "other": 1}
+    assert (
+        counts.to_numpy() == counts.index.map(expected_programme).map(per_programme).to_numpy()
+    ).all()

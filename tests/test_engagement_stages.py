@@ -227,3 +227,55 @@ def test_progress_computed_once_serves_several_analyses(export):
     smaller.attrs = {**progress.attrs, "n_episodes": 3}
     with pytest.raises(ConfigError, match="not the stage_progress of this prepared export"):
         eng.stage_completion(export, prepared=prepared, progress=smaller)
+
+
+def test_counts_per_stage_equal_the_sums_over_every_row(export):
+    """stage_completion sums each stage's counts (numbered in progress.attrs) rather
+    than every starter's row: the table equals the one summed row by row (no stage
+    numbers) and a plain pandas groupby of the progress flags."""
+    prepared = eng.prepare_engagement(export, TRI)
+    progress = eng.stage_progress(export, prepared=prepared)
+    assert len(progress.attrs["stage_row"]) == len(progress)
+    plain = progress.copy()
+    plain.attrs = {k: v for k, v in progress.attrs.items() if k != "stage_row"}
+    fast = eng.stage_completion(export, prepared=prepared, progress=progress)
+    pd.testing.assert_frame_equal(
+        fast, eng.stage_completion(export, prepared=prepared, progress=plain)
+    )
+    potential = progress["potential_completer"]
+    flags = pd.DataFrame(
+        {
+            "programme": progress["programme"].astype(str),
+            "stage": progress["stage"].astype(str),
+            "n_potential": potential,
+            "n_entered": potential & progress["entered"],
+            "n_completed": potential & progress["completed"],
+            "n_reached": potential & progress["reached"],
+            "n_progressed": potential & progress["progressed"],
+        }
+    )
+    want = flags.groupby(["programme", "stage"]).sum().astype(np.int64)
+    got = fast.assign(programme=fast["programme"].astype(str)).set_index(["programme", "stage"])
+    pd.testing.assert_frame_equal(got[want.columns].sort_index(), want.sort_index())
+    assert want["n_completed"].sum() > 0
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_day_numbers_equal_the_cast_to_whole_days(unit):
+    """The session days of the stage and review analyses, read from the datetime
+    ticks, are those of the cast to datetime64[D] (dates before 1970 and missing
+    dates included), bit for bit."""
+    from cdanalytics.engagement._family import day_numbers
+
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(-2 * 10**9, 2 * 10**9, 5000)
+    values = pd.Series((seconds * 10**9).astype("datetime64[ns]")).astype(f"datetime64[{unit}]")
+    values[::9] = pd.NaT
+    dates = values.to_numpy().astype("datetime64[D]")
+    want = dates.astype(np.int64).astype(float)
+    want[np.isnat(dates)] = np.nan
+    got = day_numbers(values)
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    assert (got[~np.isnan(got)] < 0).any()
+    text = pd.Series(["2024-01-02", None], dtype=object)  # not datetimes: converted first
+    assert day_numbers(text)[0] == 19724.0 and np.isnan(day_numbers(text)[1])

@@ -242,3 +242,129 @@ def test_reliable_change_pools_the_shares_of_each_completed_data_set(mar):
     np.testing.assert_allclose(pooled["rate"], rates.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(pooled["between_variance"], rates.var(axis=0, ddof=1), atol=1e-15)
     assert (pooled["n_imputed"] == draws.imputed.sum()).all()
+
+
+def _moments_from_every_copy(wide, predictors, codes, n_groups, m, seed):
+    """The pooled inputs as change(missing="impute") made them before: the (m, rows)
+    completed scores of impute_second_scores, each summed by np.bincount over all rows."""
+    from cdanalytics.prepost._grouping import grouped_moments
+
+    imputed = impute_second_scores(wide, "pre", "post", predictors, m=m, seed=seed)
+    x = wide["pre"].to_numpy()
+    has_x = ~np.isnan(x)
+    rows = codes[has_x]
+    n = np.bincount(rows, minlength=n_groups).astype(float)
+    out = {k: np.empty((m, n_groups)) for k in ("estimates", "variances", "post_means")}
+    for j in range(m):
+        y = imputed.scores[j, has_x]
+        _, mean, sd = grouped_moments(rows, n_groups, y - x[has_x])
+        out["estimates"][j] = mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["variances"][j] = sd**2 / n
+        out["post_means"][j] = np.bincount(rows, weights=y, minlength=n_groups) / np.maximum(n, 1)
+    return n, out, imputed.imputed
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_imputed_moments_equal_those_of_every_completed_copy(seed):
+    """The group-at-a-time sums of change(missing="impute") are bit for bit those of
+    the (m, rows) table of completed scores: the same random draws, the same additions."""
+    from cdanalytics.prepost._grouping import group_codes
+    from cdanalytics.prepost._imputed_moments import _imputed_moments
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    scale = rng.choice(["a", "b", "c", "d"], n).astype(object)
+    pre = rng.normal(20, 5, n)
+    pre[rng.uniform(size=n) < 0.1] = np.nan
+    post = pre - 2 + rng.normal(0, 3, n)
+    post[(rng.uniform(size=n) < 0.4) & (scale != "d")] = np.nan  # "d": nothing to impute
+    post[(scale == "c") & np.isnan(pre)] = 7.0  # post-only rows
+    site = rng.choice(["s1", "s2", "s3"], n)
+    site[:2], scale[:2], pre[:2], post[:2] = "tiny", ["a", "b"], [20.0, np.nan], [np.nan, 5.0]
+    wide = pd.DataFrame(
+        {
+            "participant_id": [f"p{i}" for i in range(n)],
+            "instrument": pd.Categorical(np.where(scale == "d", "j", "i")),
+            "scale": pd.Categorical(scale),
+            "informant": pd.Categorical(["father"] * n),
+            "site": pd.Categorical(site),
+            "pre": pre,
+            "post": post,
+        }
+    )
+    predictors = pd.DataFrame(
+        {
+            "site": wide["site"],
+            "risk": pd.Categorical(rng.choice(["low", "high", None], n)),
+            "rate": np.where(rng.uniform(size=n) < 0.05, np.nan, rng.uniform(size=n)),
+        }
+    )
+    codes, keys = group_codes(wide, ["site", "instrument", "scale", "informant"])
+    got = _imputed_moments(wide, "pre", "post", predictors, codes, len(keys), 6, seed)
+    n_rows, want, imputed = _moments_from_every_copy(wide, predictors, codes, len(keys), 6, seed)
+    assert np.array_equal(got["n"], n_rows)
+    assert np.array_equal(got["imputed"], imputed)
+    for name, values in want.items():
+        assert values.shape == got[name].shape
+        assert np.array_equal(values.view(np.int64), got[name].view(np.int64)), name
+    # a group of one row (no SD) and one without a first score are in the test
+    assert np.isnan(want["variances"]).any() and (n_rows == 0).any()
+
+
+@pytest.mark.parametrize("order", ["table", "shuffled", "stranger"])
+@pytest.mark.parametrize("categorical", [True, False])
+def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
+    """imputation_predictors of an export: each row's participant columns and share of
+    sessions attended, as a plain pandas merge on participant_id gives them, whether
+    the score table's rows follow the participants (looked up without hashing) or not."""
+    rng = np.random.default_rng(7)
+    n = 400
+    ids = [f"id{i:04d}" for i in rng.permutation(n)]
+    rows = []
+    for i, pid in enumerate(ids):
+        if i % 7 == 3:
+            continue  # nobody's measures: not in the score table
+        for scale in ("a", "b")[: 1 + i % 2]:
+            rows.append((pid, "sdq", scale, "father", "pre", float(i)))
+    participants = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "risk_level": pd.Categorical(rng.choice(["low", "high", None], n)),
+            "exit_status": rng.choice(["completed", "dropped_out"], n),
+        }
+    )
+    base = make_export(rows, participants)
+    labels = rng.choice(["attended", "excused", "unexcused", None], 3000)
+    sessions = pd.DataFrame(
+        {
+            "participant_id": rng.choice(ids, 3000),
+            "attendance": pd.Categorical(labels) if categorical else labels.astype(object),
+        }
+    )
+    export = Export(
+        participants=base.participants,
+        sessions=sessions,
+        measures=base.measures,
+        events=base.events,
+        manifest=base.manifest,
+    )
+    wide = score_table(export)
+    if order == "shuffled":
+        wide = wide.sample(frac=1, random_state=1).reset_index(drop=True)
+    elif order == "stranger":  # an id the participants do not have: missing predictors
+        wide["participant_id"] = wide["participant_id"].astype(object)
+        wide.loc[5, "participant_id"] = "nobody"
+    got = imputation_predictors(export, wide, ["risk_level", "attendance_rate"])
+    rate = (
+        sessions.assign(hit=sessions["attendance"].astype(object).eq("attended"))
+        .groupby("participant_id")["hit"]
+        .mean()
+    )
+    want = wide[["participant_id"]].merge(
+        participants[["participant_id", "risk_level"]], on="participant_id", how="left"
+    )
+    want["attendance_rate"] = want["participant_id"].map(rate).astype(float)
+    assert got["risk_level"].astype(object).equals(want["risk_level"].astype(object))
+    np.testing.assert_array_equal(got["attendance_rate"], want["attendance_rate"])
+    assert got["attendance_rate"].notna().sum() > 300

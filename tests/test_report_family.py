@@ -328,3 +328,29 @@ def test_the_every_review_row_is_withheld_when_it_gives_a_small_count_away():
     frame.loc[1, "n_attended"] = 40  # 10 and 10 attended one only, 0 neither
     table = family.publish(out, policy, {})["family_reviews"].published
     assert table["n_attended"].tolist() == [40, 40, 30]
+
+
+def test_stage_cells_per_stage_equal_the_sums_over_every_row(monkeypatch):
+    """The family stage table counts each stage's six cells from the stage numbers
+    of stage_progress; without them it sums every starter's row: the same table."""
+    from _stage_fixtures import TRI, hand_export
+
+    from cdanalytics import engagement
+    from cdanalytics.report import family
+
+    export = hand_export()
+    prepared = engagement.prepare_engagement(export, TRI)
+    fast = family._stage_table(export, prepared)
+    made = engagement.stage_progress
+
+    def without_stage_numbers(*args, **kwargs):
+        progress = made(*args, **kwargs)
+        progress.attrs.pop("stage_row")
+        return progress
+
+    monkeypatch.setattr(engagement, "stage_progress", without_stage_numbers)
+    slow = family._stage_table(export, prepared)
+    pd.testing.assert_frame_equal(fast, slow)
+    cells = [c for c in fast.columns if c.startswith(("n_reached_", "n_other_"))]
+    assert len(cells) == 6 and fast[cells].to_numpy().sum() > 0
+    assert (fast[cells].sum(axis=1) == fast["n_potential"]).all()

@@ -153,10 +153,14 @@ def _people(
         else ("duration_days", "event")
     )
     cohort = resolve_outcomes(data, definition, required)
-    if "group" in cohort.columns:
-        cohort = cohort[(cohort["group"].astype(str) == "programme").to_numpy()]
+    keep = np.ones(len(cohort), dtype=bool)
+    if "group" in cohort.columns:  # compared as category codes, not as a million strings
+        keep &= (cohort["group"] == "programme").to_numpy(dtype=bool, na_value=False)
     if outcome == "window":
-        cohort = cohort[cohort["window_eligible"].to_numpy(dtype=bool)]
+        keep &= cohort["window_eligible"].to_numpy(dtype=bool)
+    if not keep.all():
+        cohort = cohort[keep]  # one copy of the rows kept
+    if outcome == "window":
         y = cohort["reoffended_in_window"].fillna(False).to_numpy(dtype=float)
     else:
         y = cohort["event"].to_numpy(dtype=float)

@@ -3,7 +3,7 @@ tables beside the prepared episodes)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,20 @@ from ._prepare import (
     parameter_docs,
     prepare_engagement,
 )
+from ._sessions import _days
 
-__all__ = ["FAMILY_DOCS", "add_rate", "episode_rows", "family_docs", "grouping", "prepared_from"]
+__all__ = [
+    "FAMILY_DOCS",
+    "add_rate",
+    "codes_in",
+    "day_numbers",
+    "episode_rows",
+    "facts_for",
+    "family_docs",
+    "grouping",
+    "per_stage_row",
+    "prepared_from",
+]
 
 By = str | Sequence[str] | None
 
@@ -36,6 +48,8 @@ FAMILY_DOCS: dict[str, str] = {
     "progress": "The result of :func:`~cdanalytics.engagement.stage_progress` for the same "
     "prepared data, to compute it once for several analyses (it must have been made with "
     "the same ``closed_cases``).",
+    "facts": "The result of :func:`~cdanalytics.engagement.review_facts` for the same "
+    "prepared data, to compute it once for several analyses.",
     "services": "The services table (contract columns of ``data/schemas/services.yaml``; "
     "dates as datetimes).",
 }
@@ -86,18 +100,109 @@ def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) 
     """
     people = export.participants
     if frame is None or frame is export.table(table):
-        rows = export.participant_rows(table).astype(np.int64)
+        rows = export.participant_rows(table)
     else:
         rows = _participant_index(people["participant_id"], frame["participant_id"])
-    if (rows < 0).any():
+    if rows.min(initial=0) < 0:
         raise AnalysisError(
             f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
             "participants table. Validate the export with `cdanalytics validate` first."
         )
-    group = contract_column(people, "group").astype("object").fillna("programme")
-    is_programme = np.asarray(group != "comparison")
-    to_episode = np.cumsum(is_programme) - 1
-    return np.where(is_programme[rows], to_episode[rows], -1)
+    # a missing group is the programme's; compared as codes where the column is categorical
+    comparison = contract_column(people, "group") == "comparison"
+    is_programme = ~comparison.to_numpy(dtype=bool, na_value=False)
+    to_episode = np.where(is_programme, np.cumsum(is_programme, dtype=np.int64) - 1, -1)
+    return to_episode[rows]  # one lookup per row of the table, int64
+
+
+def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Position of each value in ``categories`` (-1: missing or not among them), as
+    ``pd.Categorical(values.astype("object"), categories=categories).codes``; for a
+    categorical column from its own codes (no text compared per row)."""
+    array = values.array
+    if not isinstance(array, pd.Categorical):
+        return np.asarray(pd.Categorical(values.astype("object"), categories=categories).codes)
+    place = {c: i for i, c in enumerate(categories)}
+    lookup = np.array([place.get(c, -1) for c in array.categories] + [-1], dtype=np.int16)
+    return lookup[array.codes]
+
+
+#: Ticks per day of the datetime units read without a conversion of the dates.
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def day_numbers(values: pd.Series) -> np.ndarray:
+    """``_days(values)``: dates as float days since 1970-01-01, NaN where missing.
+
+    A column of plain datetimes is read as its integer ticks, floor-divided by the
+    ticks of a day (what a cast to ``datetime64[D]`` does), without the cast's
+    per-value calendar work; other columns go through ``_days``.
+    """
+    dates = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
+    if dates is None or dates.dtype.kind != "M":
+        return _days(values)
+    unit, count = np.datetime_data(dates.dtype)
+    per_day = _PER_DAY.get(unit)
+    if per_day is None or count != 1:
+        return _days(values)
+    ticks = dates.view(np.int64)
+    out = np.floor_divide(ticks, per_day).astype(float)
+    out[np.isnat(dates)] = np.nan
+    return out
+
+
+def facts_for(
+    facts: pd.DataFrame | None,
+    prepared: EngagementData,
+    make: Callable[[], pd.DataFrame],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Review ``facts`` (made by ``make()`` when ``None``) without their episode rows
+    in ``attrs`` (carried along by every pandas operation otherwise), and those rows.
+    The caller's table is left as it is.
+
+    Raises
+    ------
+    ConfigError
+        ``facts`` are not the review facts of ``prepared``.
+    """
+    table = make() if facts is None else facts
+    rows = table.attrs.get("episode_row")
+    if rows is None or len(rows) != len(table) or rows.max(initial=-1) >= len(prepared.episodes):
+        raise ConfigError(
+            "facts= is not the review_facts of this prepared export; make it with "
+            "review_facts(export, prepared=prepared)."
+        )
+    if facts is None:
+        table.attrs.clear()
+    else:
+        attrs = table.attrs
+        table.attrs = {}
+        try:
+            table = table.copy(deep=False)
+        finally:
+            facts.attrs = attrs
+    return table, rows
+
+
+def per_stage_row(
+    progress: pd.DataFrame, flags: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The first row of each programme and stage of ``progress`` and, per stage, how
+    many of its rows each of ``flags`` marks (counted by the stage numbers that
+    :func:`stage_progress` keeps in ``attrs["stage_row"]``); ``None`` without them.
+    Summing these counts by any keys of the stage gives the sums of the flags."""
+    stage_row = progress.attrs.get("stage_row")
+    if stage_row is None or len(stage_row) != len(progress):
+        return None
+    size = int(stage_row.max(initial=-1)) + 1
+    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
+    first = np.full(size, len(stage_row), dtype=np.int64)
+    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
+    counts = {
+        name: np.bincount(stage_row[np.asarray(flag, dtype=bool)], minlength=size)[present]
+        for name, flag in flags.items()
+    }
+    return first[present], counts
 
 
 def add_rate(out: pd.DataFrame, name: str, count: str, nobs: str, alpha: float) -> None:

@@ -36,7 +36,16 @@ import pandas as pd
 from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
-from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._family import (
+    add_rate,
+    codes_in,
+    day_numbers,
+    episode_rows,
+    facts_for,
+    family_docs,
+    grouping,
+    prepared_from,
+)
 from ._prepare import EngagementData, contract_column
 from ._sessions import _codes, _days
 
@@ -81,7 +90,7 @@ def review_facts(
     ep = prepared.episodes
     registry = prepared.registry
     known = list(registry)
-    prog = pd.Categorical(ep["programme"].astype("object"), categories=known).codes
+    prog = codes_in(ep["programme"], known)
     reviews = [registry[c].get("review") or {} for c in known]
     count_of = np.array([int(r.get("count", 0)) for r in reviews] + [0], dtype=np.int64)
     window_of = np.array([float(r.get("window_days", 0)) for r in reviews] + [0.0])
@@ -95,14 +104,14 @@ def review_facts(
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0
     )
-    day = _days(sessions["session_date"])
+    day = day_numbers(sessions["session_date"])
     is_review = type_code == _SESSION_TYPES.index("review")
 
     # last attended core session of each episode (core: every type but review)
     core = (pidx >= 0) & ~is_review & attended & ~np.isnan(day)
-    last_core = np.full(len(ep), np.nan)
-    latest = pd.Series(day[core]).groupby(pidx[core], sort=False).max()
-    last_core[latest.index.to_numpy()] = latest.to_numpy()
+    last_core = np.full(len(ep), -np.inf)
+    np.maximum.at(last_core, pidx[core], day[core])  # days are finite: -inf is "none"
+    last_core[np.isneginf(last_core)] = np.nan
 
     rev = np.flatnonzero((pidx >= 0) & is_review)
     number = sessions["session_number"].to_numpy(dtype=float, na_value=np.nan)[rev]
@@ -159,6 +168,7 @@ def review_attendance(
     programmes: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
     prepared: EngagementData | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Attendance and timing of each review session among completers due for review.
 
@@ -169,6 +179,7 @@ def review_attendance(
     {programmes}
     {alpha}
     {prepared}
+    {facts}
 
     Returns
     -------
@@ -183,9 +194,9 @@ def review_attendance(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    facts = review_facts(export, prepared=prepared)
+    facts, rows = facts_for(facts, prepared, lambda: review_facts(export, prepared=prepared))
     due = facts["due"].to_numpy()
-    person = facts.attrs.pop("episode_row")[due]
+    person = rows[due]
     facts = _with_keys(facts, prepared, keys)[due]
     missed = np.bincount(person[~facts["attended"].to_numpy()], minlength=len(prepared.episodes))
     first = np.r_[True, person[1:] != person[:-1]] if len(person) else np.zeros(0, dtype=bool)
@@ -217,6 +228,7 @@ def evaluation_outcomes(
     programmes: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
     prepared: EngagementData | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """What the evaluation meeting concluded, among completers due for review.
 
@@ -227,6 +239,7 @@ def evaluation_outcomes(
     {programmes}
     {alpha}
     {prepared}
+    {facts}
 
     Returns
     -------
@@ -242,8 +255,7 @@ def evaluation_outcomes(
     """
     prepared = prepared_from(export, programmes, prepared)
     keys = grouping(by, prepared)
-    facts = review_facts(export, prepared=prepared)
-    facts.attrs.clear()
+    facts = facts_for(facts, prepared, lambda: review_facts(export, prepared=prepared))[0]
     facts = _with_keys(facts, prepared, keys)
     people = facts[(facts["review"] == 1).to_numpy() & facts["due"].to_numpy()]
     with_meeting = people.loc[people["evaluation_outcome"] != "not_recorded", "programme"].unique()

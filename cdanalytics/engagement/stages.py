@@ -53,7 +53,15 @@ from ..errors import ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
-from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
+from ._family import (
+    add_rate,
+    day_numbers,
+    episode_rows,
+    family_docs,
+    grouping,
+    per_stage_row,
+    prepared_from,
+)
 from ._prepare import EngagementData
 from ._sessions import _codes, _days, _sequence_order
 
@@ -140,7 +148,7 @@ def stage_progress(
     prog = np.asarray(pd.Categorical(ep["programme"].astype("object"), categories=present).codes)
 
     # stage_of[programme, session type] -> local stage index (-1: in no stage)
-    stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int64)
+    stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int16)
     cell = np.full((len(present), width), -1, dtype=np.int64)
     for row in table.itertuples():
         p = present.index(row.programme)
@@ -151,24 +159,34 @@ def stage_progress(
     sessions = export.sessions
     pidx = episode_rows(export, "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    local = np.full(len(sessions), -1, dtype=np.int64)
+    # per-session arrays are the large ones: small integer types, freed once used
+    local = np.full(len(sessions), -1, dtype=np.int16)
     known = (pidx >= 0) & (type_code >= 0)
     local[known] = stage_of[prog[pidx[known]], type_code[known]]
+    del known, type_code
     keep = local >= 0
-    slot = pidx[keep] * width + local[keep]
-    day = _days(sessions["session_date"])[keep].astype(np.int64)
+    slot = pidx[keep]
+    slot *= width
+    slot += local[keep]
+    del pidx, local
+    day = day_numbers(sessions["session_date"])[keep].astype(np.int64)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
         == 0
     )
     order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int64), number)
+    del day, number, keep
     if order is not None:
         slot, attended = slot[order], attended[order]
+    del order
     n_slots = len(ep) * width
     scheduled = np.bincount(slot, minlength=n_slots)
     first = np.cumsum(scheduled) - scheduled
-    position = np.arange(len(slot)) - first[slot] + 1
+    position = np.arange(len(slot))
+    position -= first[slot]
+    position += 1
+    del first
     n_att = np.bincount(slot[attended], minlength=n_slots)
 
     # one row per starter x stage of their programme
@@ -180,11 +198,14 @@ def stage_progress(
         loc[stage_row >= 0],
         stage_row[stage_row >= 0],
     )
-    st = {c: table[c].to_numpy()[stage_row] for c in table.columns if c != "session_types"}
+    used = ("stage", "order", "required", "n_sessions", "n_needed", "require_last")
+    st = {c: table[c].to_numpy()[stage_row] for c in (*used, "potential_after_days")}
     n_sessions = st["n_sessions"].astype(np.int64)
     last_slot = ep_rows * width + loc
-    last_hit = attended & (position == _n_at(table, cell, prog, slot, width))
+    last_hit = attended & (position == _n_at(table, cell, prog)[slot])
+    del position, attended
     attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
+    del slot, last_hit
     n_attended = n_att[last_slot]
     needed = st["n_needed"].astype(np.int64)
     require_last = st["require_last"].astype(bool)
@@ -219,6 +240,7 @@ def stage_progress(
         }
     )
     out.attrs["episode_row"] = ep_rows
+    out.attrs["stage_row"] = stage_row  # the row's programme and stage, numbered
     out.attrs["n_episodes"] = len(ep)
     out.attrs["closed_cases"] = bool(closed_cases)
     return out
@@ -247,14 +269,13 @@ def progress_for(
     return progress
 
 
-def _n_at(
-    table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray, slot: np.ndarray, width: int
-) -> np.ndarray:
-    """Number of sessions of the stage of each session row (``slot`` = episode x stage)."""
+def _n_at(table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray) -> np.ndarray:
+    """Number of sessions of the stage of each slot (episode x stage, flat: index it
+    with ``slot`` = episode * width + local stage; no division per session)."""
     sizes = np.zeros(cell.shape, dtype=np.int64)
     valid = cell >= 0
     sizes[valid] = table["n_sessions"].to_numpy(dtype=np.int64)[cell[valid]]
-    return sizes[prog[slot // width], slot % width]
+    return sizes[prog].ravel()
 
 
 def _people_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +318,10 @@ def _group_sums(
     progress: pd.DataFrame, episodes: pd.DataFrame, keys: list[str], columns: dict[str, Any]
 ) -> pd.DataFrame:
     rows = progress.attrs["episode_row"]
+    stages = per_stage_row(progress, columns) if keys == ["programme"] else None
+    if stages is not None:  # sum the counts of each stage (a row each), not every row
+        first, columns = stages
+        progress = progress.iloc[first]
     frame = pd.DataFrame(
         {
             **{k: episodes[k].to_numpy()[rows] for k in keys if k != "programme"},

@@ -13,9 +13,10 @@ from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
 from ._grouping import group_codes, group_numbers, grouped_moments, layout_groups
+from ._imputed_moments import _imputed_moments
 from ._scales import attach_scale_info, scale_rows, scale_table
 from ._signed_rank import ZeroMethod, _wilcoxon
-from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
+from .impute import POOLED_COLUMNS, imputation_predictors, rubin_pool
 
 __all__ = ["CHANGE_COLUMNS", "IMPUTED_CHANGE_COLUMNS", "MISSING_OPTIONS", "change", "holm"]
 
@@ -392,24 +393,16 @@ def _imputed_change(
     table = imputation_predictors(data, wide, predictors)
     extra = [c for c in by if c not in table.columns]
     table = pd.concat([wide[extra], table], axis=1) if extra else table
-    imputed = impute_second_scores(wide, first, second, table, m=m, seed=seed)
     codes, out = group_codes(wide, [*by, *SCALE_KEYS])
     n_groups = len(out)
+    # the completed scores summed one imputation model at a time (no table of m copies)
+    drawn = _imputed_moments(wide, first, second, table, codes, n_groups, m, seed)
     x = wide[first].to_numpy()
     has_x = ~np.isnan(x)
     has_y = ~np.isnan(wide[second].to_numpy())
     rows = codes[has_x]
-    n = np.bincount(rows, minlength=n_groups).astype(float)
-    estimates = np.empty((imputed.m, n_groups))
-    variances = np.empty((imputed.m, n_groups))
-    post_means = np.empty((imputed.m, n_groups))
-    for j in range(imputed.m):
-        y = imputed.scores[j, has_x]
-        _, mean, sd = grouped_moments(rows, n_groups, y - x[has_x])
-        estimates[j] = mean
-        with np.errstate(divide="ignore", invalid="ignore"):
-            variances[j] = sd**2 / n
-        post_means[j] = np.bincount(rows, weights=y, minlength=n_groups) / np.maximum(n, 1)
+    n = drawn["n"]
+    estimates, variances, post_means = drawn["estimates"], drawn["variances"], drawn["post_means"]
     pooled = rubin_pool(estimates, variances, df_complete=n - 1, alpha=alpha)
 
     attach_scale_info(
@@ -418,10 +411,10 @@ def _imputed_change(
     out["timepoint_from"] = first
     out["timepoint_to"] = second
     out["missing"] = "impute"
-    out["m"] = imputed.m
+    out["m"] = int(m)
     out["n_analysed"] = n.astype(np.int64)
     out["n_paired"] = np.bincount(codes[has_x & has_y], minlength=n_groups)
-    out["n_imputed"] = np.bincount(codes[imputed.imputed], minlength=n_groups)
+    out["n_imputed"] = np.bincount(codes[drawn["imputed"]], minlength=n_groups)
     out["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
     out["mean_pre"] = grouped_moments(rows, n_groups, x[has_x])[1]
     out["mean_post"] = post_means.mean(axis=0)
@@ -436,8 +429,8 @@ def _imputed_change(
     out = out[[*by, *IMPUTED_CHANGE_COLUMNS]]
     out.attrs["imputation"] = {
         "method": "normal linear regression, posterior draws of coefficients and variance",
-        "predictors": [first, *imputed.predictors],
-        "m": imputed.m,
+        "predictors": [first, *table.columns],
+        "m": int(m),
         "seed": seed,
         "pooling": "Rubin's rules, Barnard-Rubin degrees of freedom",
     }

@@ -22,11 +22,13 @@ a missingness indicator, so no participant is dropped from the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import linalg, stats
 from scipy.linalg import lapack
 
@@ -214,8 +216,10 @@ def imputation_predictors(
     participants = data.participants if isinstance(data, Export) else None
     rows = None  # row of participants of each row of wide: looked up once, for every predictor
     if participants is not None and any(n not in wide.columns for n in names):
-        ids = pd.Index(participants["participant_id"].astype(str))
-        rows = ids.get_indexer(wide["participant_id"].astype(str))
+        rows = _rows_in_export(data, wide["participant_id"])
+        if rows is None:
+            ids = pd.Index(participants["participant_id"].astype(str))
+            rows = ids.get_indexer(wide["participant_id"].astype(str))
     for name in names:
         if name in wide.columns:
             out[name] = wide[name].array
@@ -234,16 +238,49 @@ def _has_sessions(export: Export) -> bool:
     return {"participant_id", "attendance"} <= set(sessions.columns) and not sessions.empty
 
 
+def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
+    """Row of ``export.participants`` of each of ``ids`` without hashing them, when
+    ``ids`` run through the participants in their order, each of those with measures
+    once, as in a score table made from the export; ``None`` otherwise.
+
+    The candidate rows are those of the export's one lookup of the measures
+    (:meth:`~cdanalytics.io.export.Export.participant_rows`); they are taken only
+    once every identifier is checked against them.
+    """
+    wanted = pa.array(ids, from_pandas=True)
+    known = pa.array(export.participants["participant_id"], from_pandas=True)
+    if len(wanted) == 0 or wanted.null_count or wanted.type != known.type:
+        return None
+    measured = export.participant_rows("measures")
+    present = np.flatnonzero(np.bincount(measured[measured >= 0], minlength=len(known)) > 0)
+    starts = np.flatnonzero(
+        np.r_[True, pc.not_equal(wanted[1:], wanted[:-1]).to_numpy(zero_copy_only=False)]
+    )
+    if len(starts) != len(present):
+        return None
+    if not pc.all(pc.equal(known.take(present), wanted.take(starts))).as_py():
+        return None
+    return np.repeat(present, np.diff(np.r_[starts, len(wanted)]))
+
+
 def _attendance_rate(export: Export) -> np.ndarray:
     """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
     scheduled), from the export's one lookup of session rows to participants."""
-    sessions = export.sessions
-    attended = (sessions["attendance"] == "attended").to_numpy(dtype=float, na_value=0.0)
+    attendance = export.sessions["attendance"]
+    values = attendance.array
+    if isinstance(values, pd.Categorical):  # compare the codes, not a million strings
+        categories = list(values.categories)
+        code = categories.index("attended") if "attended" in categories else -2
+        attended = np.asarray(values.codes) == code
+    else:
+        attended = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
     rows = export.participant_rows("sessions")
     known = rows >= 0
+    if not known.all():
+        rows, attended = rows[known], attended[known]
     size = len(export.participants)
-    n = np.bincount(rows[known], minlength=size).astype(float)
-    hits = np.bincount(rows[known], weights=attended[known], minlength=size)
+    n = np.bincount(rows, minlength=size).astype(float)
+    hits = np.bincount(rows[attended], minlength=size).astype(float)  # sums of 0 and 1
     return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
 
 
@@ -342,27 +379,61 @@ def impute_second_scores(
     Wiley. van Buuren, S., & Groothuis-Oudshoorn, K. (2011). mice:
     Multivariate imputation by chained equations in R. J Stat Softw 45(3).
     """
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
-        raise ConfigError(f"m (the number of imputations) must be an integer >= 2, not {m!r}.")
-    x = wide[first].to_numpy(dtype=float)
+    _check_m(m)
     y = wide[second].to_numpy(dtype=float)
-    missing = ~np.isnan(x) & np.isnan(y)
     values = np.broadcast_to(y, (m, len(y))).copy()
-    rng = np.random.default_rng(seed)
-    codes = group_codes(wide, SCALE_KEYS)[0]
-    for g in np.unique(codes[missing]):
-        rows = codes == g
-        use = rows & ~np.isnan(x)
-        design = design_matrix(predictors.loc[use], x[use])
-        observed = ~np.isnan(y[use])
-        keep, betas, sigma = _posterior_draws(design[observed], y[use][observed], m, rng)
-        target = np.flatnonzero(use)[~observed]
-        draws = design[~observed][:, keep] @ betas
-        draws += rng.standard_normal((len(target), m)) * sigma
-        values[:, target] = draws.T
+    for group in _group_draws(wide, first, second, predictors, m, seed):
+        values[:, group.rows[group.target]] = group.draws.T
+    x = wide[first].to_numpy(dtype=float)
     return ImputedScores(
         scores=values,
-        imputed=missing,
+        imputed=~np.isnan(x) & np.isnan(y),
         predictors=tuple(predictors.columns),
         seed=seed,
     )
+
+
+def _check_m(m: object) -> None:
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+        raise ConfigError(f"m (the number of imputations) must be an integer >= 2, not {m!r}.")
+
+
+@dataclass(frozen=True)
+class _GroupDraws:
+    """The imputations of one instrument × scale × informant: ``rows`` (the
+    rows of the score table with a first score, ascending), ``target``
+    (which of them have no second score) and ``draws`` (``(n_target, m)``)."""
+
+    rows: np.ndarray
+    target: np.ndarray
+    draws: np.ndarray
+
+
+def _group_draws(
+    wide: pd.DataFrame,
+    first: str,
+    second: str,
+    predictors: pd.DataFrame,
+    m: int,
+    seed: int | None,
+) -> Iterator[_GroupDraws]:
+    """The draws of :func:`impute_second_scores`, one group at a time in the
+    order of the random draws (only groups with a score to impute)."""
+    x = wide[first].to_numpy(dtype=float)
+    y = wide[second].to_numpy(dtype=float)
+    has_x = ~np.isnan(x)
+    missing = has_x & np.isnan(y)
+    rng = np.random.default_rng(seed)
+    codes = group_codes(wide, SCALE_KEYS)[0]
+    for g in np.unique(codes[missing]):
+        use = (codes == g) & has_x
+        rows = np.flatnonzero(use)
+        design = design_matrix(predictors.loc[use], x[rows])
+        y_use = y[rows]
+        observed = ~np.isnan(y_use)
+        keep, betas, sigma = _posterior_draws(design[observed], y_use[observed], m, rng)
+        target = ~observed
+        draws = design[target][:, keep] @ betas
+        del design
+        draws += rng.standard_normal((len(draws), m)) * sigma
+        yield _GroupDraws(rows=rows, target=target, draws=draws)

@@ -99,21 +99,47 @@ def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFra
     progress.attrs.update(attrs)
     rates = engagement.stage_completion(export, "programme", prepared=prepared, progress=progress)
     potential = progress["potential_completer"].to_numpy()
-    reached = np.where(progress["reached"].to_numpy(), "reached", "other")
+    reached = progress["reached"].to_numpy()
     done = progress["completed"].to_numpy()
     entered = progress["entered"].to_numpy()
-    state = np.where(done, "completed", np.where(entered, "entered_only", "not_entered"))
+    marks = {"reached": reached, "other": ~reached}
+    states = {"completed": done, "entered_only": entered & ~done, "not_entered": ~entered & ~done}
+    flags = {cell: potential & marks[r] & states[s] for cell, (r, s) in STAGE_CELLS.items()}
+    counted = _per_stage_row(progress, flags)
+    if counted is not None:  # one row per programme and stage, with its counts
+        first, flags = counted
+        progress = progress.iloc[first].reset_index(drop=True)
     frame = pd.DataFrame(
         {"programme": progress["programme"].astype(str).to_numpy(), "stage": progress["stage"]}
     )
-    for cell, (r, s) in STAGE_CELLS.items():
-        frame[cell] = potential & (reached == r) & (state == s)
+    for cell, flag in flags.items():
+        frame[cell] = flag
     cells = group_by(frame, ["programme", "stage"])[list(STAGE_CELLS)].sum().reset_index()
     cells = cells.astype({c: np.int64 for c in STAGE_CELLS})
     rates = rates.assign(programme=rates["programme"].astype(str))
     table = rates.merge(cells, on=["programme", "stage"], how="left", validate="one_to_one")
     table = table.sort_values(["programme", "order"], kind="stable").reset_index(drop=True)
     return table
+
+
+def _per_stage_row(
+    progress: pd.DataFrame, flags: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The first row of each programme and stage of ``progress`` and how many of the
+    stage's rows each of ``flags`` marks, by the stage numbers of
+    :func:`~cdanalytics.engagement.stage_progress` (``attrs["stage_row"]``); ``None``
+    without them. Their sums by programme and stage are the flags' sums."""
+    stage_row = progress.attrs.get("stage_row")
+    if stage_row is None or len(stage_row) != len(progress):
+        return None
+    size = int(stage_row.max(initial=-1)) + 1
+    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
+    first = np.full(size, len(stage_row), dtype=np.int64)
+    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
+    counts = {
+        name: np.bincount(stage_row[flag], minlength=size)[present] for name, flag in flags.items()
+    }
+    return first[present], counts
 
 
 def compute(out: Outcomes) -> None:
@@ -127,11 +153,14 @@ def compute(out: Outcomes) -> None:
     if staged:
         stages = _stage_table(export, prepared)
         t["family_stages"] = stages[stages["programme"].isin(staged)].reset_index(drop=True)
-    reviews = engagement.review_attendance(export, "programme", prepared=prepared)
+    facts = engagement.review_facts(export, prepared=prepared)  # once, for both tables
+    reviews = engagement.review_attendance(export, "programme", prepared=prepared, facts=facts)
     if len(reviews) and int(reviews["n_due"].sum()) > 0:
         t["family_reviews"] = reviews.assign(programme=reviews["programme"].astype(str))
     if "evaluation_outcome" in export.participants.columns:
-        meeting = engagement.evaluation_outcomes(export, "programme", prepared=prepared)
+        meeting = engagement.evaluation_outcomes(
+            export, "programme", prepared=prepared, facts=facts
+        )
         if len(meeting):
             t["family_evaluation"] = meeting.assign(programme=meeting["programme"].astype(str))
     services = export.services

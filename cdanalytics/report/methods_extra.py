@@ -115,8 +115,14 @@ def _bands(sessions: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(position, categories=labels, ordered=True)
 
 
+def _is_programme(group: pd.Series) -> np.ndarray:
+    """Rows of the programme group (``group.astype(str) == "programme"``, compared
+    without making a string per row)."""
+    return (group == "programme").to_numpy(dtype=bool, na_value=False)
+
+
 def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
-    programme = people[people["group"].astype(str) == "programme"]
+    programme = people[_is_programme(people["group"])]
     if programme.empty or out.export.sessions.empty:
         return
     result = out.attempt(
@@ -179,8 +185,9 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
     if model is None:
         return
     units = ["referral_quarter"]
-    programme = participants[participants["group"].astype(str) == "programme"]
-    if "site" in participants.columns and len(pd.unique(programme["site"].dropna())) > 1:
+    if "site" in participants.columns and (
+        len(pd.unique(participants["site"][_is_programme(participants["group"])].dropna())) > 1
+    ):
         units.insert(0, "site")
     for unit in units:
         result = out.attempt(
