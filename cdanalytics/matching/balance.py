@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .propensity import TermPart, covariate_parts, join_parts
+from .propensity import CovariatePatterns, join_parts
 
 __all__ = ["SMD_DENOMINATOR", "balance_table", "balance_terms"]
 
@@ -48,12 +48,13 @@ def _wmean_var(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> tuple[np.nda
 
 
 def balance_table(
-    terms: pd.DataFrame,
+    x: np.ndarray,
     levels: list[tuple[str, Any]],
     treated: np.ndarray,
     weights: np.ndarray,
 ) -> pd.DataFrame:
-    x = terms.to_numpy(dtype="float64")
+    """The balance table of the terms ``x`` (one column per term, named by
+    ``levels``; :func:`balance_terms`) before and after matching (``weights``)."""
     binary = np.all((x == 0) | (x == 1), axis=0)
     ones = np.ones(len(x))
     mt0, vt0 = _wmean_var(x[treated], ones[treated], binary)
@@ -84,23 +85,21 @@ def balance_table(
 
 
 def balance_terms(
-    df: pd.DataFrame,
-    covariates: list[str],
-    ps: np.ndarray,
-    parts: list[TermPart] | None = None,
-) -> tuple[pd.DataFrame, list[tuple[str, Any]]]:
-    """Balance terms: the propensity score, then each covariate (every level
-    of a categorical one, as MatchIt's summary shows them). ``parts``:
-    :func:`~cdanalytics.matching.propensity.covariate_parts` of ``df``, when
-    the caller has them."""
-    if parts is None:
-        parts = covariate_parts(df, covariates)
-    terms = join_parts(parts, drop_first=False)
+    ps: np.ndarray, patterns: CovariatePatterns
+) -> tuple[np.ndarray, list[tuple[str, Any]]]:
+    """Balance terms of every row, one column each: the propensity score,
+    then each covariate (every level of a categorical one, as MatchIt's
+    summary shows them), taken from the rows' covariate ``patterns``
+    (:func:`~cdanalytics.matching.propensity.covariate_patterns`). Returns
+    the terms and their (covariate, level) names."""
+    per_pattern = join_parts(patterns.parts, drop_first=False).to_numpy(dtype="float64")
+    x = np.empty((len(ps), 1 + per_pattern.shape[1]))
+    x[:, 0] = ps
+    x[:, 1:] = patterns.rows(per_pattern)
     levels: list[tuple[str, Any]] = [("propensity_score", None)]
-    for col, _, names in parts:
+    for col, _, names in patterns.parts:
         if names is None:
             levels.append((col, None))
         else:
             levels.extend((col, lv) for lv in names)
-    terms.insert(0, "propensity_score", ps)
-    return terms, levels
+    return x, levels

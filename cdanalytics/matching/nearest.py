@@ -19,7 +19,7 @@ from ._greedy import (
     treated_order,
 )
 from .balance import SMD_DENOMINATOR, balance_table, balance_terms
-from .propensity import check_columns, covariate_parts, propensity_model, treated_mask
+from .propensity import check_columns, covariate_patterns, propensity_model, treated_mask
 
 __all__ = ["MatchResult", "match"]
 
@@ -276,14 +276,14 @@ def match(
     covariates = list(covariates)
     treated = treated_mask(df, treatment, treated_value)
     model_table, model_fit = pd.DataFrame(), {}
-    parts = covariate_parts(df, covariates)  # the model's and the balance table's terms
+    patterns = covariate_patterns(df, covariates)  # the model's and the balance table's terms
     if score is None:
         model = propensity_model(
             df,
             covariates=covariates,
             treatment=treatment,
             treated_value=treated_value,
-            parts=parts,
+            patterns=patterns,
         )
         ps = model.scores["propensity_score"].to_numpy()
         logit = model.scores["logit_ps"].to_numpy()
@@ -391,7 +391,7 @@ def match(
     matched["weights"] = weights[is_matched]
     matched["subclass"] = subclass[is_matched]
 
-    terms, levels = balance_terms(df, covariates, ps, parts)
+    terms, levels = balance_terms(ps, patterns)
     balance = balance_table(terms, levels, treated, weights)
     counts = _counts(treated, discarded, weights)
     settings = {
