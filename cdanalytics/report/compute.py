@@ -350,10 +350,11 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     }
     gates, rows, balance, love_plots = [], [], [], {}
     seconds: dict[str, float] = {}
+    programme_of_starters = starters["programme"].astype(str).to_numpy()  # once, not per programme
     for code in present:
         clock = time.perf_counter()
         pool = comparison_pool(cfg.comparison_pools, code, pool_all)
-        is_mine = (starters["programme"].astype(str) == code).to_numpy()
+        is_mine = programme_of_starters == code
         mine = starters[is_mine]
         exit_status = status_of_starters[is_mine]
         groups = {
