@@ -19,6 +19,7 @@ from statsmodels.discrete.discrete_model import Logit
 
 from cdanalytics.errors import ConvergenceError
 from cdanalytics.matching import match, propensity_model
+from cdanalytics.matching.balance import balance_terms
 from cdanalytics.matching.propensity import covariate_parts, covariate_patterns, join_parts
 
 COVARIATES = ["risk_level", "prior_offences", "age_band", "employed"]
@@ -183,3 +184,20 @@ def test_continuous_covariates_are_fitted_on_every_row_as_statsmodels_does():
     reference = Logit(treated.astype(float), x).fit(method="newton", maxiter=100, disp=False)
     np.testing.assert_array_equal(model.coefficients["coef"], reference.params)
     np.testing.assert_array_equal(model.coefficients["se"], reference.bse)
+
+
+def test_balance_terms_of_some_rows_equal_those_made_from_every_row():
+    df = people(5_000, seed=8)
+    rng = np.random.default_rng(8)
+    ps = rng.uniform(0.05, 0.95, len(df))
+    terms, levels = balance_terms(ps, covariate_patterns(df, COVARIATES))
+    every_row = join_parts(covariate_parts(df, COVARIATES), drop_first=False)
+    expected = np.column_stack([ps, every_row.to_numpy(dtype=float)])
+    assert len(levels) == expected.shape[1]
+    for mask in (rng.random(len(df)) < 0.3, np.ones(len(df), dtype=bool)):
+        x = terms.rows(mask)
+        assert x.flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(x, expected[mask])
+    binary = np.all((expected == 0) | (expected == 1), axis=0)
+    np.testing.assert_array_equal(terms.binary(), binary)
+    assert binary[1:].sum() == 3 + 3 + 1 and not binary[0]  # dummies and employed

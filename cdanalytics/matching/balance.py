@@ -17,14 +17,14 @@ samples. Statistics in Medicine 28:3083-3107.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .propensity import CovariatePatterns, join_parts
 
-__all__ = ["SMD_DENOMINATOR", "balance_table", "balance_terms"]
+__all__ = ["SMD_DENOMINATOR", "BalanceTerms", "balance_table", "balance_terms"]
 
 SMD_DENOMINATOR = (
     "SD of the treated group before matching (ATT; MatchIt/cobalt default); "
@@ -47,22 +47,51 @@ def _wmean_var(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> tuple[np.nda
     return mean, var
 
 
+class BalanceTerms(NamedTuple):
+    """The balance terms of every row, kept by covariate pattern: column 0
+    the propensity score, then each covariate's design columns (every level
+    of a categorical one). :meth:`rows` makes the terms of some rows."""
+
+    ps: np.ndarray
+    per_pattern: np.ndarray
+    codes: np.ndarray
+
+    def rows(self, mask: np.ndarray) -> np.ndarray:
+        """The terms of the rows in ``mask`` (one row each, C order)."""
+        k, width = self.per_pattern.shape
+        # each pattern's row (a 0 where the score goes) as one opaque item:
+        # one copy per row instead of one per value
+        table = np.zeros((k, 1 + width))
+        table[:, 1:] = self.per_pattern
+        item = table.view(np.dtype((np.void, table.itemsize * (1 + width)))).ravel()
+        x = item[self.codes[mask]].view("float64").reshape(-1, 1 + width)
+        x[:, 0] = self.ps[mask]
+        return x
+
+    def binary(self) -> np.ndarray:
+        """Whether each term takes the values 0 and 1 only."""
+        ps = np.all((self.ps == 0) | (self.ps == 1))
+        pattern = np.all((self.per_pattern == 0) | (self.per_pattern == 1), axis=0)
+        return np.r_[ps, pattern]
+
+
 def balance_table(
-    x: np.ndarray,
+    terms: BalanceTerms,
     levels: list[tuple[str, Any]],
     treated: np.ndarray,
     weights: np.ndarray,
 ) -> pd.DataFrame:
-    """The balance table of the terms ``x`` (one column per term, named by
-    ``levels``; :func:`balance_terms`) before and after matching (``weights``)."""
-    binary = np.all((x == 0) | (x == 1), axis=0)
-    ones = np.ones(len(x))
-    mt0, vt0 = _wmean_var(x[treated], ones[treated], binary)
-    mc0, vc0 = _wmean_var(x[~treated], ones[~treated], binary)
+    """The balance table of the ``terms`` (named by ``levels``;
+    :func:`balance_terms`) before and after matching (``weights``)."""
+    binary = terms.binary()
     t_m = treated & (weights > 0)
     c_m = ~treated & (weights > 0)
-    mt1, vt1 = _wmean_var(x[t_m], weights[t_m], binary)
-    mc1, vc1 = _wmean_var(x[c_m], weights[c_m], binary)
+    x = terms.rows(treated)
+    mt0, vt0 = _wmean_var(x, np.ones(len(x)), binary)
+    x = terms.rows(~treated)
+    mc0, vc0 = _wmean_var(x, np.ones(len(x)), binary)
+    mt1, vt1 = _wmean_var(terms.rows(t_m), weights[t_m], binary)
+    mc1, vc1 = _wmean_var(terms.rows(c_m), weights[c_m], binary)
     sd = np.sqrt(vt0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = pd.DataFrame(
@@ -86,20 +115,17 @@ def balance_table(
 
 def balance_terms(
     ps: np.ndarray, patterns: CovariatePatterns
-) -> tuple[np.ndarray, list[tuple[str, Any]]]:
-    """Balance terms of every row, one column each: the propensity score,
-    then each covariate (every level of a categorical one, as MatchIt's
-    summary shows them), taken from the rows' covariate ``patterns``
+) -> tuple[BalanceTerms, list[tuple[str, Any]]]:
+    """Balance terms of every row: the propensity score, then each covariate
+    (every level of a categorical one, as MatchIt's summary shows them),
+    from the rows' covariate ``patterns``
     (:func:`~cdanalytics.matching.propensity.covariate_patterns`). Returns
     the terms and their (covariate, level) names."""
     per_pattern = join_parts(patterns.parts, drop_first=False).to_numpy(dtype="float64")
-    x = np.empty((len(ps), 1 + per_pattern.shape[1]))
-    x[:, 0] = ps
-    x[:, 1:] = patterns.rows(per_pattern)
     levels: list[tuple[str, Any]] = [("propensity_score", None)]
     for col, _, names in patterns.parts:
         if names is None:
             levels.append((col, None))
         else:
             levels.extend((col, lv) for lv in names)
-    return x, levels
+    return BalanceTerms(ps, per_pattern, patterns.codes), levels
