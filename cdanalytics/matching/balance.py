@@ -38,11 +38,14 @@ def _wmean_var(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> tuple[np.nda
     Binary columns: p (1 - p). Others: reliability-weights variance
     ``sum(w (x - m)^2) / (1 - sum(w^2))`` with w normalised to sum 1
     (equals the n - 1 sample variance when all weights are equal).
+    ``x`` is overwritten (by the squared deviations: no copies of it).
     """
     w = w / w.sum()
     mean = w @ x
+    np.subtract(x, mean, out=x)
+    np.square(x, out=x)  # (x - mean) ** 2, value for value
     with np.errstate(divide="ignore", invalid="ignore"):  # a single unit: NaN
-        var = (w @ (x - mean) ** 2) / (1.0 - np.sum(w**2))
+        var = (w @ x) / (1.0 - np.sum(w**2))
     var = np.where(binary, mean * (1 - mean), var)
     return mean, var
 
