@@ -271,6 +271,11 @@ def _bracket_matching(free: np.ndarray, place: np.ndarray) -> tuple[np.ndarray, 
     free control before its place, else the first free one from its place
     on. Returns (unit, control) of the units that got one."""
     n_open, n_close = len(free), len(place)
+    n = min(n_open, n_close)
+    if place[-1] <= free[0]:  # every free control after every unit: first in, first out
+        return np.arange(n), free[:n]
+    if place[0] > free[-1]:  # every free control before every unit: last in, first out
+        return np.arange(n), free[::-1][:n]
     # events in list order: a control j at 2j + 1, a unit at place p at 2p (before j = p)
     key = np.concatenate((2 * free + 1, 2 * place))
     is_open = np.zeros(n_open + n_close, dtype=bool)
