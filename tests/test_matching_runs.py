@@ -7,7 +7,9 @@ propensity score; :func:`greedy_by_runs` lets each such group choose at once
 controls below and above for the rest). It must give exactly the pairs of
 :func:`greedy_one_by_one` (MatchIt's order and tie rules), which these tests
 check on random data: ties, exact strata, calipers from none to zero, k:1
-passes, pools smaller than the treated group, every ``m_order``.
+passes, pools smaller than the treated group, every ``m_order``. Also the
+matched pairs' long form (one row per matched person and set) against the
+pandas reshaping it replaced.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cdanalytics.matching._greedy import (
     greedy_without_replacement,
     treated_order,
 )
+from cdanalytics.matching.effects import long_form
 
 
 def sorted_units(
@@ -141,3 +144,49 @@ def test_match_pairs_the_same_with_and_without_runs(options, monkeypatch):
     pd.testing.assert_frame_equal(fast.pairs, plain.pairs, check_exact=True)
     pd.testing.assert_frame_equal(fast.balance, plain.balance, check_exact=True)
     assert len(fast.pairs) > 1000
+
+
+@pytest.mark.parametrize("options", [{"ratio": 2}, {"replace": True, "ratio": 3}])
+def test_long_form_equals_the_pandas_reshaping_of_the_pairs(options):
+    rng = np.random.default_rng(12)
+    n = 3_000
+    risk = rng.integers(0, 4, n)
+    treated = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 0.5 * risk)))
+    df = pd.DataFrame(
+        {
+            "group": np.where(treated, "programme", "comparison"),
+            "risk": pd.Categorical(np.array(["low", "mid", "high", "top"])[risk]),
+            "age": rng.normal(35, 9, n),
+            "outcome": rng.integers(0, 2, n),
+        },
+        index=[f"P{i}" for i in rng.permutation(n)],
+    )
+    result = match(df, covariates=["risk", "age"], **options)
+    pairs = result.pairs
+    k = pairs.groupby("subclass").size()
+    first = pairs.drop_duplicates("subclass")
+    expected = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "subclass": first["subclass"].to_numpy(),
+                    "unit": first["treated_index"].to_numpy(),
+                    "treated": 1.0,
+                    "pair_weight": 1.0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "subclass": pairs["subclass"].to_numpy(),
+                    "unit": pairs["control_index"].to_numpy(),
+                    "treated": 0.0,
+                    "pair_weight": 1.0 / k.loc[pairs["subclass"]].to_numpy(),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    expected["outcome"] = result.matched.loc[expected["unit"], "outcome"].to_numpy()
+    ours = long_form(result, ["outcome"])
+    pd.testing.assert_frame_equal(ours, expected, check_exact=True)
+    assert (ours["pair_weight"] < 1).any()
