@@ -305,11 +305,11 @@ def match(
     width = np.inf if caliper is None else caliper * float(np.std(c_all[~discarded], ddof=1))
 
     # One list sorted by (stratum, distance), ties in row order (R's sort.list).
+    sorted_rows = np.lexsort((np.arange(len(df)), d_all, strata))
     pos = np.empty(len(df), dtype=np.int64)
-    pos[np.lexsort((np.arange(len(df)), d_all, strata))] = np.arange(len(df))
+    pos[sorted_rows] = np.arange(len(df))
     t_rows = np.flatnonzero(treated & ~discarded)
-    c_rows = np.flatnonzero(~treated & ~discarded)
-    c_rows = c_rows[np.argsort(pos[c_rows])]
+    c_rows = sorted_rows[(~treated & ~discarded)[sorted_rows]]  # in sorted order
     if len(t_rows) == 0 or len(c_rows) == 0:
         raise InsufficientDataError("no treated or no comparison rows are left after discarding")
     left0 = np.searchsorted(pos[c_rows], pos[t_rows]) - 1
