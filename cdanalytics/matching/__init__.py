@@ -41,9 +41,19 @@ left, one right) compressed as in union-find, so each look-up costs amortised
 near O(1) and the whole matching O(n log n) (the sort). The order in which the
 treated units take their controls is what greedy matching *is*, so without
 replacement it runs as one tight loop over the treated units on plain lists
-(MatchIt's is in C++); it never compares every pair. With replacement no
-control is used up, the passes are independent of order, and the matching is
-fully vectorised (``numpy.searchsorted`` plus k vectorised passes).
+(MatchIt's is in C++); it never compares every pair. When many treated units
+share a score (categorical and count covariates), each group of them that
+chooses one after another does so at once, with exactly the loop's result
+(:func:`._greedy.greedy_by_runs`: bracket matching within the group's run of
+equal controls, a merge of the nearest free controls below and above for the
+rest). With replacement no control is used up, the passes are independent of
+order, and the matching is fully vectorised (``numpy.searchsorted`` plus k
+vectorised passes).
+
+The propensity model of such covariates is fitted on their distinct
+combinations with the numbers of treated and comparison rows of each (the
+same likelihood; statsmodels' Newton-Raphson steps and stopping rule), and
+the design and balance terms of every row are taken from its combination's.
 
 Weights follow MatchIt: a matched treated unit has weight 1; a control gets
 ``1 / (controls in the subclass)`` from each subclass it belongs to, summed,

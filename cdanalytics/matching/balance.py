@@ -17,14 +17,14 @@ samples. Statistics in Medicine 28:3083-3107.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .propensity import TermPart, covariate_parts, join_parts
+from .propensity import CovariatePatterns, join_parts
 
-__all__ = ["SMD_DENOMINATOR", "balance_table", "balance_terms"]
+__all__ = ["SMD_DENOMINATOR", "BalanceTerms", "balance_table", "balance_terms"]
 
 SMD_DENOMINATOR = (
     "SD of the treated group before matching (ATT; MatchIt/cobalt default); "
@@ -38,30 +38,63 @@ def _wmean_var(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> tuple[np.nda
     Binary columns: p (1 - p). Others: reliability-weights variance
     ``sum(w (x - m)^2) / (1 - sum(w^2))`` with w normalised to sum 1
     (equals the n - 1 sample variance when all weights are equal).
+    ``x`` is overwritten (by the squared deviations: no copies of it).
     """
     w = w / w.sum()
     mean = w @ x
+    np.subtract(x, mean, out=x)
+    np.square(x, out=x)  # (x - mean) ** 2, value for value
     with np.errstate(divide="ignore", invalid="ignore"):  # a single unit: NaN
-        var = (w @ (x - mean) ** 2) / (1.0 - np.sum(w**2))
+        var = (w @ x) / (1.0 - np.sum(w**2))
     var = np.where(binary, mean * (1 - mean), var)
     return mean, var
 
 
+class BalanceTerms(NamedTuple):
+    """The balance terms of every row, kept by covariate pattern: column 0
+    the propensity score, then each covariate's design columns (every level
+    of a categorical one). :meth:`rows` makes the terms of some rows."""
+
+    ps: np.ndarray
+    per_pattern: np.ndarray
+    codes: np.ndarray
+
+    def rows(self, mask: np.ndarray) -> np.ndarray:
+        """The terms of the rows in ``mask`` (one row each, C order)."""
+        k, width = self.per_pattern.shape
+        # each pattern's row (a 0 where the score goes) as one opaque item:
+        # one copy per row instead of one per value
+        table = np.zeros((k, 1 + width))
+        table[:, 1:] = self.per_pattern
+        item = table.view(np.dtype((np.void, table.itemsize * (1 + width)))).ravel()
+        x = item[self.codes[mask]].view("float64").reshape(-1, 1 + width)
+        x[:, 0] = self.ps[mask]
+        return x
+
+    def binary(self) -> np.ndarray:
+        """Whether each term takes the values 0 and 1 only."""
+        ps = np.all((self.ps == 0) | (self.ps == 1))
+        pattern = np.all((self.per_pattern == 0) | (self.per_pattern == 1), axis=0)
+        return np.r_[ps, pattern]
+
+
 def balance_table(
-    terms: pd.DataFrame,
+    terms: BalanceTerms,
     levels: list[tuple[str, Any]],
     treated: np.ndarray,
     weights: np.ndarray,
 ) -> pd.DataFrame:
-    x = terms.to_numpy(dtype="float64")
-    binary = np.all((x == 0) | (x == 1), axis=0)
-    ones = np.ones(len(x))
-    mt0, vt0 = _wmean_var(x[treated], ones[treated], binary)
-    mc0, vc0 = _wmean_var(x[~treated], ones[~treated], binary)
+    """The balance table of the ``terms`` (named by ``levels``;
+    :func:`balance_terms`) before and after matching (``weights``)."""
+    binary = terms.binary()
     t_m = treated & (weights > 0)
     c_m = ~treated & (weights > 0)
-    mt1, vt1 = _wmean_var(x[t_m], weights[t_m], binary)
-    mc1, vc1 = _wmean_var(x[c_m], weights[c_m], binary)
+    x = terms.rows(treated)
+    mt0, vt0 = _wmean_var(x, np.ones(len(x)), binary)
+    x = terms.rows(~treated)
+    mc0, vc0 = _wmean_var(x, np.ones(len(x)), binary)
+    mt1, vt1 = _wmean_var(terms.rows(t_m), weights[t_m], binary)
+    mc1, vc1 = _wmean_var(terms.rows(c_m), weights[c_m], binary)
     sd = np.sqrt(vt0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = pd.DataFrame(
@@ -84,23 +117,18 @@ def balance_table(
 
 
 def balance_terms(
-    df: pd.DataFrame,
-    covariates: list[str],
-    ps: np.ndarray,
-    parts: list[TermPart] | None = None,
-) -> tuple[pd.DataFrame, list[tuple[str, Any]]]:
-    """Balance terms: the propensity score, then each covariate (every level
-    of a categorical one, as MatchIt's summary shows them). ``parts``:
-    :func:`~cdanalytics.matching.propensity.covariate_parts` of ``df``, when
-    the caller has them."""
-    if parts is None:
-        parts = covariate_parts(df, covariates)
-    terms = join_parts(parts, drop_first=False)
+    ps: np.ndarray, patterns: CovariatePatterns
+) -> tuple[BalanceTerms, list[tuple[str, Any]]]:
+    """Balance terms of every row: the propensity score, then each covariate
+    (every level of a categorical one, as MatchIt's summary shows them),
+    from the rows' covariate ``patterns``
+    (:func:`~cdanalytics.matching.propensity.covariate_patterns`). Returns
+    the terms and their (covariate, level) names."""
+    per_pattern = join_parts(patterns.parts, drop_first=False).to_numpy(dtype="float64")
     levels: list[tuple[str, Any]] = [("propensity_score", None)]
-    for col, _, names in parts:
+    for col, _, names in patterns.parts:
         if names is None:
             levels.append((col, None))
         else:
             levels.extend((col, lv) for lv in names)
-    terms.insert(0, "propensity_score", ps)
-    return terms, levels
+    return BalanceTerms(ps, per_pattern, patterns.codes), levels

@@ -27,37 +27,45 @@ def long_form(result: MatchResult, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise AnalysisError(f"column(s) not in the matched data: {', '.join(missing)}")
     pairs = result.pairs
-    k = pairs.groupby("subclass").size()
-    treated_part = pairs.drop_duplicates("subclass")
+    subclass = pairs["subclass"].to_numpy()
+    _, first, inverse, k = np.unique(
+        subclass, return_index=True, return_inverse=True, return_counts=True
+    )
+    first = np.sort(first)  # each subclass's first pair, in the pairs' order
     parts = [
         pd.DataFrame(
             {
-                "subclass": treated_part["subclass"].to_numpy(),
-                "unit": treated_part["treated_index"].to_numpy(),
+                "subclass": subclass[first],
+                "unit": pairs["treated_index"].to_numpy()[first],
                 "treated": 1.0,
                 "pair_weight": 1.0,
             }
         ),
         pd.DataFrame(
             {
-                "subclass": pairs["subclass"].to_numpy(),
+                "subclass": subclass,
                 "unit": pairs["control_index"].to_numpy(),
                 "treated": 0.0,
-                "pair_weight": 1.0 / k.loc[pairs["subclass"]].to_numpy(),
+                "pair_weight": 1.0 / k[inverse],
             }
         ),
     ]
     long = pd.concat(parts, ignore_index=True)
-    values = result.matched.loc[long["unit"], columns]
+    matched = result.matched
+    at = matched.index.get_indexer(long["unit"])
+    if (at < 0).any():
+        raise AnalysisError("the pairs name people who are not in the matched data")
     for col in columns:
-        n_na = long.loc[values[col].isna().to_numpy(), "unit"].nunique()
+        values = matched[col].take(at)
+        missing = values.isna().to_numpy()
+        n_na = long.loc[missing, "unit"].nunique() if missing.any() else 0
         if n_na:
             raise AnalysisError(
                 f"'{col}' is missing for {n_na} matched people. Match only people whose "
                 "outcome is observed (for a fixed-window rate: filter to those eligible "
                 "before matching), so that no one is dropped after matching"
             )
-        long[col] = values[col].to_numpy()
+        long[col] = values.to_numpy()
     return long
 
 

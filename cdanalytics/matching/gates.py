@@ -356,7 +356,8 @@ def gated_comparison(
     counts["n_pool_set_aside"] = int((~keep & ~treated).sum())
     if int((keep & treated).sum()) == 0 or int((keep & ~treated).sum()) == 0:
         return not_computed("no_match", "no category of the covariates has both groups")
-    df = df[keep]
+    if not keep.all():  # no copy of every row when none is set aside
+        df = df[keep]
     with warnings.catch_warnings():
         # a pool smaller than the treated group is stated as coverage, not warned about
         warnings.simplefilter("ignore", StatisticalWarning)

@@ -19,7 +19,7 @@ from ._greedy import (
     treated_order,
 )
 from .balance import SMD_DENOMINATOR, balance_table, balance_terms
-from .propensity import check_columns, covariate_parts, propensity_model, treated_mask
+from .propensity import check_columns, covariate_patterns, propensity_model, treated_mask
 
 __all__ = ["MatchResult", "match"]
 
@@ -276,14 +276,14 @@ def match(
     covariates = list(covariates)
     treated = treated_mask(df, treatment, treated_value)
     model_table, model_fit = pd.DataFrame(), {}
-    parts = covariate_parts(df, covariates)  # the model's and the balance table's terms
+    patterns = covariate_patterns(df, covariates)  # the model's and the balance table's terms
     if score is None:
         model = propensity_model(
             df,
             covariates=covariates,
             treatment=treatment,
             treated_value=treated_value,
-            parts=parts,
+            patterns=patterns,
         )
         ps = model.scores["propensity_score"].to_numpy()
         logit = model.scores["logit_ps"].to_numpy()
@@ -305,11 +305,11 @@ def match(
     width = np.inf if caliper is None else caliper * float(np.std(c_all[~discarded], ddof=1))
 
     # One list sorted by (stratum, distance), ties in row order (R's sort.list).
+    sorted_rows = np.lexsort((np.arange(len(df)), d_all, strata))
     pos = np.empty(len(df), dtype=np.int64)
-    pos[np.lexsort((np.arange(len(df)), d_all, strata))] = np.arange(len(df))
+    pos[sorted_rows] = np.arange(len(df))
     t_rows = np.flatnonzero(treated & ~discarded)
-    c_rows = np.flatnonzero(~treated & ~discarded)
-    c_rows = c_rows[np.argsort(pos[c_rows])]
+    c_rows = sorted_rows[(~treated & ~discarded)[sorted_rows]]  # in sorted order
     if len(t_rows) == 0 or len(c_rows) == 0:
         raise InsufficientDataError("no treated or no comparison rows are left after discarding")
     left0 = np.searchsorted(pos[c_rows], pos[t_rows]) - 1
@@ -391,7 +391,7 @@ def match(
     matched["weights"] = weights[is_matched]
     matched["subclass"] = subclass[is_matched]
 
-    terms, levels = balance_terms(df, covariates, ps, parts)
+    terms, levels = balance_terms(ps, patterns)
     balance = balance_table(terms, levels, treated, weights)
     counts = _counts(treated, discarded, weights)
     settings = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,11 @@ from ..errors import AnalysisError, ConfigError, ConvergenceError, InsufficientD
 
 __all__ = [
     "MODEL_COLUMNS",
+    "CovariatePatterns",
     "PropensityModel",
     "check_columns",
     "covariate_parts",
+    "covariate_patterns",
     "covariate_terms",
     "join_parts",
     "propensity_model",
@@ -34,6 +36,9 @@ __all__ = [
 
 #: Columns of :attr:`PropensityModel.coefficients`.
 MODEL_COLUMNS: list[str] = ["term", "coef", "se", "z", "p_value", "ci_low", "ci_high"]
+
+#: statsmodels' Newton-Raphson settings (``Logit.fit(method="newton")`` with ``maxiter=100``).
+_MAXITER, _TOL, _RIDGE = 100, 1e-8, 1e-10
 
 _SEPARATION = (
     "the propensity score model did not converge: some covariate (or combination) "
@@ -137,6 +142,63 @@ def covariate_terms(df: pd.DataFrame, covariates: list[str], *, drop_first: bool
 
 
 @dataclass(frozen=True)
+class CovariatePatterns:
+    """The distinct combinations of covariate values ("patterns") of a table.
+
+    Attributes
+    ----------
+    codes
+        The pattern of each row (0, 1, ... in order of first appearance).
+    counts
+        Rows per pattern.
+    parts
+        :func:`covariate_parts` of one row per pattern (its first): the
+        design columns of the patterns, ``parts``' columns taken at ``codes``
+        being those of every row.
+    """
+
+    codes: np.ndarray
+    counts: np.ndarray
+    parts: list[TermPart]
+
+    def rows(self, values: np.ndarray) -> np.ndarray:
+        """Per-pattern ``values`` (rows in pattern order) taken for every row."""
+        return values[self.codes]
+
+
+def covariate_patterns(df: pd.DataFrame, covariates: list[str]) -> CovariatePatterns:
+    """The distinct combinations of ``covariates`` in ``df`` and each row's.
+
+    Covariates that are categories and counts take few distinct combinations
+    however many rows there are; the propensity model is fitted on them and
+    the design columns of every row are taken from theirs.
+    """
+    check_columns(df, covariates, "covariate")
+    key = np.zeros(len(df), dtype=np.int64)
+    size = 1
+    for col in covariates:
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            code, card = s.cat.codes.to_numpy(dtype=np.int64), len(s.cat.categories)
+        else:
+            code, uniques = pd.factorize(s)
+            code, card = code.astype(np.int64), len(uniques)
+        if size * max(card, 1) >= 2**62:  # renumber the combinations so far: no overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max()) + 1
+        key = key * card + code
+        size *= max(card, 1)
+    codes = pd.factorize(key)[0].astype(np.int64)
+    # codes count up in order of first appearance: a row is its pattern's first
+    # when its code exceeds every code before it
+    seen = np.maximum.accumulate(np.r_[-1, codes[:-1]])
+    first = np.flatnonzero(codes > seen)
+    counts = np.bincount(codes, minlength=len(first))
+    parts = covariate_parts(df[covariates].iloc[first], covariates)
+    return CovariatePatterns(codes=codes, counts=counts, parts=parts)
+
+
+@dataclass(frozen=True)
 class PropensityModel:
     """The fitted propensity score model.
 
@@ -204,6 +266,7 @@ def propensity_model(
     treatment: str = "group",
     treated_value: Any = "programme",
     parts: list[TermPart] | None = None,
+    patterns: CovariatePatterns | None = None,
 ) -> PropensityModel:
     """Logistic regression of treatment on covariates: scores, coefficients, fit.
 
@@ -219,9 +282,12 @@ def propensity_model(
         Rows with ``df[treatment] == treated_value`` are treated; all other
         rows are the comparison pool.
     parts
-        :func:`covariate_parts` of ``df`` and ``covariates``, when the caller
-        has made them (:func:`~cdanalytics.matching.match` shares them with
-        the balance table); made here otherwise.
+        Not needed any more (the design is made from the covariate patterns);
+        accepted so that older callers keep working.
+    patterns
+        :func:`covariate_patterns` of ``df`` and ``covariates``, when the
+        caller has made them (:func:`~cdanalytics.matching.match` shares them
+        with the balance table); made here otherwise.
 
     Returns
     -------
@@ -234,21 +300,32 @@ def propensity_model(
     ConvergenceError
         The logistic model did not converge or shows perfect separation.
 
+    Notes
+    -----
+    When the covariates take few distinct combinations (at most half as many
+    as there are rows: categories and counts, as the report's), the model is
+    fitted on the combinations with their numbers of treated and comparison
+    rows (:func:`_grouped_newton`: the same likelihood, and statsmodels'
+    Newton-Raphson steps, start and stopping rule, at a cost that does not
+    grow with the rows); otherwise by statsmodels on every row.
+
     References
     ----------
     Rosenbaum, P. R. & Rubin, D. B. (1983). The central role of the propensity
     score in observational studies for causal effects. Biometrika 70:41-55.
-    Maximum likelihood by ``statsmodels`` ``Logit`` (Newton-Raphson), the
-    same estimates as R's ``glm(family = binomial)`` used by MatchIt's
+    Maximum likelihood by Newton-Raphson as ``statsmodels`` ``Logit`` does it,
+    the same estimates as R's ``glm(family = binomial)`` used by MatchIt's
     ``distance = "glm"``.
     """
     treated = treated_mask(df, treatment, treated_value)
     if not covariates:
         raise ConfigError("give at least one covariate for the propensity score model")
-    if parts is None:
-        parts = covariate_parts(df, list(covariates))
-    terms = join_parts(parts, drop_first=True)
-    design = np.column_stack([np.ones(len(df)), terms.to_numpy(dtype="float64")])
+    if patterns is None:
+        patterns = covariate_patterns(df, list(covariates))
+    terms = join_parts(patterns.parts, drop_first=True)
+    # the design's distinct rows (one per pattern) and how many rows each stands for
+    design = np.column_stack([np.ones(len(terms)), terms.to_numpy(dtype="float64")])
+    counts = patterns.counts.astype("float64")
     # no term is missing (check_columns): a single value is min == max
     single = design[:, 1:].min(axis=0) == design[:, 1:].max(axis=0)
     constant = [c for c, one in zip(terms.columns, single, strict=True) if one]
@@ -257,40 +334,34 @@ def propensity_model(
             f"covariate term(s) with a single value cannot enter the propensity model: "
             f"{', '.join(constant)}"
         )
-    # Rank of X'X (small) instead of X (possibly millions of rows).
+    # Rank of X'X (small; summed over the patterns with their counts) instead of X.
     scaled = design / np.abs(design).max(axis=0)
-    if np.linalg.matrix_rank(scaled.T @ scaled) < design.shape[1]:
+    if np.linalg.matrix_rank(scaled.T @ (scaled * counts[:, None])) < design.shape[1]:
         raise AnalysisError(
             "the covariates are collinear (one is a combination of others); "
             f"remove redundant ones from: {', '.join(covariates)}"
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            # the rank was checked above (on X'X): no QR of the n x k design again
-            fit = _Logit(treated.astype("float64"), design, check_rank=False).fit(
-                method="newton", maxiter=100, disp=False
-            )
-        except (PerfectSeparationError, np.linalg.LinAlgError) as exc:
-            raise ConvergenceError(_SEPARATION) from exc
-    bad = [
-        w for w in caught if issubclass(w.category, PerfectSeparationWarning | ConvergenceWarning)
-    ]
-    if bad or not fit.mle_retvals["converged"]:
-        raise ConvergenceError(_SEPARATION)
-    linear = design @ fit.params
+    if 2 * len(counts) <= len(df):
+        n_treated = np.bincount(patterns.codes, weights=treated, minlength=len(counts))
+        fit = _grouped_newton(design, n_treated, counts - n_treated, nobs=len(df))
+        linear = (design @ fit.params)[patterns.codes]
+    else:
+        every_row = patterns.rows(design)
+        fit = _rowwise_newton(every_row, treated)
+        linear = every_row @ fit.params
     out = pd.DataFrame({"propensity_score": expit(linear), "logit_ps": linear}, index=df.index)
     out.attrs["model_terms"] = list(terms.columns)
-    se = np.sqrt(np.diag(fit.cov_params()))
+    params = fit.params
+    se = np.sqrt(np.diag(fit.cov))
     coefficients = pd.DataFrame(
         {
             "term": ["(Intercept)", *terms.columns],
-            "coef": fit.params,
+            "coef": params,
             "se": se,
-            "z": fit.params / se,
-            "p_value": 2 * stats.norm.sf(np.abs(fit.params / se)),
-            "ci_low": fit.params - stats.norm.ppf(0.975) * se,
-            "ci_high": fit.params + stats.norm.ppf(0.975) * se,
+            "z": params / se,
+            "p_value": 2 * stats.norm.sf(np.abs(params / se)),
+            "ci_low": params - stats.norm.ppf(0.975) * se,
+            "ci_high": params + stats.norm.ppf(0.975) * se,
         }
     )
     # the intercept-only model's log-likelihood in closed form (its MLE is the
@@ -308,6 +379,91 @@ def propensity_model(
         "lr_statistic": float(2 * (fit.llf - llnull)),
         "lr_df": int(design.shape[1] - 1),
         "lr_p_value": float(stats.chi2.sf(2 * (fit.llf - llnull), design.shape[1] - 1)),
-        "iterations": int(fit.mle_retvals["iterations"]),
+        "iterations": int(fit.iterations),
     }
     return PropensityModel(scores=out, coefficients=coefficients, fit=statistics)
+
+
+class _Fit(NamedTuple):
+    """A fitted logistic model: parameters, their covariance, log-likelihood, Newton steps."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    llf: float
+    iterations: int
+
+
+def _rowwise_newton(design: np.ndarray, treated: np.ndarray) -> _Fit:
+    """statsmodels' ``Logit`` (Newton-Raphson) on every row."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # the rank was checked (on X'X): no QR of the n x k design again
+            fit = _Logit(treated.astype("float64"), design, check_rank=False).fit(
+                method="newton", maxiter=_MAXITER, disp=False
+            )
+        except (PerfectSeparationError, np.linalg.LinAlgError) as exc:
+            raise ConvergenceError(_SEPARATION) from exc
+    bad = [
+        w for w in caught if issubclass(w.category, PerfectSeparationWarning | ConvergenceWarning)
+    ]
+    if bad or not fit.mle_retvals["converged"]:
+        raise ConvergenceError(_SEPARATION)
+    return _Fit(fit.params, fit.cov_params(), float(fit.llf), int(fit.mle_retvals["iterations"]))
+
+
+def _grouped_newton(
+    design: np.ndarray, n_treated: np.ndarray, n_control: np.ndarray, *, nobs: int
+) -> _Fit:
+    """Maximum likelihood of the logistic model on distinct design rows, each
+    with its numbers of treated and comparison rows (a grouped binomial model:
+    the same likelihood as one row per person).
+
+    Newton-Raphson as statsmodels' ``Logit.fit(method="newton", maxiter=100)``
+    takes it: start at 0; the mean log-likelihood's Hessian with a ridge of
+    1e-10 on its diagonal; steps until no parameter moves by more than 1e-8;
+    after every step the check for perfect prediction (every row's fitted
+    probability within 1e-8 of its outcome, ``numpy.allclose``), which here
+    stops the fit with :class:`ConvergenceError` as the statsmodels warning
+    does; no convergence in 100 steps is the same error. Standard errors from
+    the observed information at the estimate, as statsmodels'.
+    """
+    rows = n_treated + n_control
+    k = design.shape[1]
+    params = np.zeros(k)
+    old = np.full(k, np.inf)
+    iterations = 0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        while iterations < _MAXITER and np.any(np.abs(params - old) > _TOL):
+            p = 1 / (1 + np.exp(-(design @ params)))
+            hessian = (design.T * (rows * p * (1 - p))) @ design / nobs
+            hessian[np.diag_indices(k)] += _RIDGE
+            score = design.T @ (n_treated - rows * p) / nobs
+            old = params
+            try:
+                params = old + np.linalg.solve(hessian, score)
+            except np.linalg.LinAlgError as exc:
+                raise ConvergenceError(_SEPARATION) from exc
+            iterations += 1
+            p = 1 / (1 + np.exp(-(design @ params)))
+            perfect = np.where(n_treated > 0, np.abs(p - 1) <= 1e-8, True) & np.where(
+                n_control > 0, np.abs(p) <= 1e-8, True
+            )
+            if perfect.all():
+                raise ConvergenceError(_SEPARATION)
+        if iterations == _MAXITER:  # statsmodels' warnflag
+            raise ConvergenceError(_SEPARATION)
+        linear = design @ params
+        llf = np.sum(
+            np.where(n_treated > 0, n_treated * np.log(1 / (1 + np.exp(-linear))), 0.0)
+            + np.where(n_control > 0, n_control * np.log(1 / (1 + np.exp(linear))), 0.0)
+        )
+        p = 1 / (1 + np.exp(-linear))
+        information = (design.T * (rows * p * (1 - p))) @ design / nobs
+        try:
+            cov = np.linalg.inv(information) / nobs
+        except np.linalg.LinAlgError as exc:
+            raise ConvergenceError(_SEPARATION) from exc
+    if not (np.all(np.isfinite(params)) and np.isfinite(llf)):
+        raise ConvergenceError(_SEPARATION)
+    return _Fit(params, cov, float(llf), iterations)

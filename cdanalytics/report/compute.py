@@ -350,11 +350,17 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     }
     gates, rows, balance, love_plots = [], [], [], {}
     seconds: dict[str, float] = {}
+    programme_of_starters = starters["programme"].astype(str).to_numpy()  # once, not per programme
+    # what the matchings themselves read: not the identifiers, programme and dates
+    # (copied with every matched comparison otherwise)
+    reads = ["group", "reoffended_in_window", *cfg.covariates, *(cfg.exact or ())]
+    reads = [c for c in dict.fromkeys(reads) if c in eligible.columns]
+    starters_read = starters[reads]
     for code in present:
         clock = time.perf_counter()
-        pool = comparison_pool(cfg.comparison_pools, code, pool_all)
-        is_mine = (starters["programme"].astype(str) == code).to_numpy()
-        mine = starters[is_mine]
+        pool = comparison_pool(cfg.comparison_pools, code, pool_all)[reads]
+        is_mine = programme_of_starters == code
+        mine = starters_read[is_mine]
         exit_status = status_of_starters[is_mine]
         groups = {
             "all_starters": mine,
