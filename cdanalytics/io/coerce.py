@@ -254,9 +254,11 @@ def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
         return _parse_text(s, lambda texts: _numbers(texts, fmt), labels)
     if pd.api.types.is_bool_dtype(s.dtype):
         return Coerced(pd.Series(np.full(len(s), np.nan), copy=False), s.notna().to_numpy())
-    values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
     bad = np.isinf(values)
-    values[bad] = np.nan
+    if bad.any():  # else the numbers as read stand: no copy
+        values = values.copy()
+        values[bad] = np.nan
     return Coerced(pd.Series(values, copy=False), bad)
 
 
@@ -285,7 +287,8 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if pd.api.types.is_integer_dtype(s.dtype):
         if s.dtype == np.int64:  # no empty value: the same numbers, not copied
             values = pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool))
-            return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
+            # copy=False: pandas 3 would copy the numbers into the Series
+            return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
     number = _number(s, None)
     values = number.series.to_numpy(float, copy=True)

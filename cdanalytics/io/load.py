@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
@@ -479,6 +480,10 @@ def load_export(
         export.remember_participant_rows(
             name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
         )
+    # the files' Arrow buffers and the checks' temporaries are freed; Arrow's
+    # allocator would keep their pages for reuse (about 0.15 GiB at a million
+    # participants): give them back (well under a millisecond)
+    pa.default_memory_pool().release_unused()
     return export
 
 

@@ -35,6 +35,7 @@ from .privacy.redact import redact
 __all__ = [
     "NULL_VALUES",
     "RawTable",
+    "RowNumbers",
     "excel_error_cells",
     "excel_sheet_names",
     "read_csv_table",
@@ -67,7 +68,8 @@ class RawTable:
         The rows, with a default ``RangeIndex``; rows whose cells were all
         empty are already removed.
     rows
-        Source row number of each row of ``frame``.
+        Source row number of each row of ``frame`` (a :class:`RowNumbers`
+        while they are consecutive, else an array).
     file
         The file as named in problems (``participants.csv``, or
         ``export.xlsx[participants]`` for a sheet).
@@ -85,7 +87,7 @@ class RawTable:
 
     table: str
     frame: pd.DataFrame
-    rows: np.ndarray
+    rows: np.ndarray | RowNumbers
     file: str
     format: str
     encoding: str | None = None
@@ -94,13 +96,65 @@ class RawTable:
     whole_days: frozenset[str] = frozenset()
 
 
+class RowNumbers:
+    """Source row numbers ``first, first + 1, ...`` of ``n`` rows, without an array.
+
+    A file's rows, before any is dropped, are numbered consecutively; this
+    stands for ``np.arange(first, first + n)`` (for a million-row table 8 MB
+    per million rows never written). Indexing by positions (integers or a
+    boolean mask of ``n``) gives their numbers as ``int64``, exactly as
+    indexing that array would; :meth:`to_numpy` gives the whole array.
+    """
+
+    def __init__(self, first: int, n: int) -> None:
+        self.first, self.n = int(first), int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def to_numpy(self) -> np.ndarray:
+        """Every row number, as ``np.arange`` would give them."""
+        return np.arange(self.first, self.first + self.n, dtype=np.int64)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.to_numpy() if dtype is None else self.to_numpy().astype(dtype)
+
+    def tolist(self) -> list[int]:
+        """The row numbers as Python integers."""
+        return list(range(self.first, self.first + self.n))
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)):
+            position = int(index) + (self.n if index < 0 else 0)
+            if not 0 <= position < self.n:
+                raise IndexError(f"row {index} out of range for {self.n} rows")
+            return np.int64(self.first + position)
+        if isinstance(index, slice):
+            return self.to_numpy()[index] if index != slice(None) else self.to_numpy()
+        positions = np.asarray(index)
+        if not positions.size and positions.dtype != bool:
+            return np.empty(positions.shape, dtype=np.int64)
+        if positions.dtype == bool:
+            if positions.shape != (self.n,):
+                raise IndexError(f"a mask of {positions.shape} for {self.n} rows")
+            return np.flatnonzero(positions) + np.int64(self.first)
+        if positions.dtype.kind not in "iu":
+            raise IndexError("row positions must be integers or a boolean mask")
+        positions = positions.astype(np.int64, copy=False)
+        if len(positions) and (positions.min() < -self.n or positions.max() >= self.n):
+            raise IndexError(f"a position out of range for {self.n} rows")
+        return np.where(positions < 0, positions + self.n, positions) + np.int64(self.first)
+
+
 def _reason(exc: Exception) -> str:
     """A reading library's error message as it may be shown: it can quote file
     content, so identifiers are redacted and long text is cut (:func:`redact`)."""
     return str(redact([str(exc)]).iloc[0])
 
 
-def _drop_blank_rows(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, int]:
+def _drop_blank_rows(
+    frame: pd.DataFrame, rows: np.ndarray | RowNumbers
+) -> tuple[pd.DataFrame, np.ndarray | RowNumbers, int]:
     """Remove rows whose cells are all empty; return the rest, their row numbers and the count."""
     if frame.shape[1] == 0 or not frame.iloc[:, 0].hasnans:
         return frame, rows, 0
@@ -282,7 +336,7 @@ def read_csv_table(
     whole_days = frozenset(n.strip() for n in as_dates) if as_dates and which == 0 else frozenset()
     label = "utf-8-sig" if bom else "utf-8"
     frame.columns = [str(c).strip() for c in frame.columns]
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+    rows = RowNumbers(2, len(frame))
     frame, rows, n_blank = _drop_blank_rows(frame, rows)
     return RawTable(
         table=table,
@@ -329,7 +383,7 @@ def read_parquet_table(
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
-    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
+    rows = RowNumbers(1, len(frame))
     frame, rows, n_blank = _drop_blank_rows(frame, rows)
     return RawTable(
         table, frame, rows, path.name, "parquet", blank_rows=n_blank, whole_days=whole_days

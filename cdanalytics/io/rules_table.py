@@ -171,6 +171,8 @@ def _codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
+        if not values.hasnans:  # the numbers themselves (a view when held as int64)
+            return values.to_numpy(dtype=np.int64)
         # compared, not reduced: pandas takes a nullable column's extremes from a copy
         large = ((values <= -(2**31)) | (values >= 2**31)).any()
         # small numbers (counts): int32 codes, half the memory, the same values

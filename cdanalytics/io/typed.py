@@ -144,7 +144,13 @@ def _earliest(values: pd.Series) -> Any:
         return pd.NaT
     dates = values.to_numpy()
     smallest = dates.min()  # NaT when there is an empty value
-    return values.min() if np.isnat(smallest) else smallest
+    if not np.isnat(smallest):
+        return smallest
+    # NaT is the smallest 64-bit integer: the least of the other values
+    ints = dates.view(np.int64)
+    nat, top = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    least = ints.min(where=ints != nat, initial=top)
+    return pd.NaT if least == top else np.int64(least).astype(dates.dtype)
 
 
 def _before_1900(data: TableData, column: str, values: pd.Series, log: ProblemLog) -> None:
