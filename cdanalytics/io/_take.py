@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["take_small"]
+__all__ = ["take_small", "take_small_2d"]
 
 
 def take_small(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -44,3 +44,17 @@ def take_small(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
     table[len(lookup) :] = lookup[-1]
     taken = pa.array(table).take(pa.array(codes.view(np.uint8)))
     return taken.to_numpy(zero_copy_only=lookup.dtype.kind != "b")
+
+
+def take_small_2d(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``table[rows, columns]`` for codes from -1 (the last row or column, as in
+    NumPy) of a small two-dimensional table, by one-byte cell numbers when
+    the table has at most 256 cells and the codes are ``int8``."""
+    n_rows, n_cols = table.shape
+    if n_rows * n_cols > 256 or rows.dtype != np.int8 or columns.dtype != np.int8:
+        return table[rows, columns]
+    # as unsigned bytes -1 is 255, cut to the last row (column); other codes are below it
+    cell = np.minimum(rows.view(np.uint8), np.uint8(n_rows - 1))
+    cell *= np.uint8(n_cols)
+    cell += np.minimum(columns.view(np.uint8), np.uint8(n_cols - 1))
+    return take_small(table.ravel(), cell)

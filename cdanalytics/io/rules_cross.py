@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
-from ._take import take_small
+from ._take import take_small, take_small_2d
 from .problems import ProblemLog, TableData
 from .rules_table import before, check_after_extract, day_text, number_text, to_days
 from .schema import table_schema
@@ -201,19 +201,6 @@ def _programme_table(
     return out
 
 
-def _limits(table: np.ndarray, type_codes: np.ndarray, row_programme: np.ndarray) -> np.ndarray:
-    """``table[type_codes, row_programme]``: each row's entry of a small table
-    (-1 the last row or column), by one-byte cell numbers when they fit."""
-    n_rows, n_cols = table.shape
-    if n_rows * n_cols > 256 or type_codes.dtype != np.int8 or row_programme.dtype != np.int8:
-        return table[type_codes, row_programme]
-    # as unsigned bytes -1 is 255, cut to the last row (column); codes from 0 are below it
-    cell = np.minimum(type_codes.view(np.uint8), np.uint8(n_rows - 1))
-    cell *= np.uint8(n_cols)
-    cell += np.minimum(row_programme.view(np.uint8), np.uint8(n_cols - 1))
-    return take_small(table.ravel(), cell)
-
-
 def check_session_numbers(
     data: TableData,
     participants: pd.DataFrame,
@@ -241,7 +228,7 @@ def check_session_numbers(
             table[i] = _programme_table(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
-    limit = _limits(table, type_codes, row_programme)
+    limit = take_small_2d(table, type_codes, row_programme)
     # float32: exact to 2**24, and a larger number is above every limit all the same
     number = data.frame["session_number"].to_numpy(dtype=np.float32, na_value=np.nan)
     with np.errstate(invalid="ignore"):

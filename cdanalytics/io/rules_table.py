@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ._take import take_small, take_small_2d
 from .problems import ProblemLog, TableData
 from .schema import TableSchema, allowed_values, table_schema
 
@@ -124,7 +125,9 @@ def _column_masks(
             outside = ~values.cat.categories.isin(list(allowed))
             if outside.any():
                 # code -1 (empty) reads the last slot, which is never outside
-                masks["allowed"] = np.append(outside, False)[values.cat.codes.to_numpy()]
+                masks["allowed"] = take_small(
+                    np.append(outside, False), values.cat.codes.to_numpy()
+                )
         else:
             masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
     if lo is not None or hi is not None:
@@ -446,8 +449,10 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
                 known[i, j] = True
                 lo[i, j], hi[i, j] = info["min"], info["max"]
     # -1 (empty) indexes the extra last slot, which is never known
-    row_known_inst = known_instrument[inst_codes]
-    unknown_scale = row_known_inst & (scale_codes >= 0) & ~known[inst_codes, scale_codes]
+    row_known_inst = take_small(known_instrument, inst_codes)
+    unknown_scale = (
+        row_known_inst & (scale_codes >= 0) & ~take_small_2d(known, inst_codes, scale_codes)
+    )
     if unknown_scale.any():
         positions = np.flatnonzero(unknown_scale)
         names = inst.iloc[positions].astype(str)
@@ -466,7 +471,8 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
         hi.astype(np.float32), hi, equal_nan=True
     ):
         lo, hi = lo.astype(np.float32), hi.astype(np.float32)
-    row_lo, row_hi = lo[inst_codes, scale_codes], hi[inst_codes, scale_codes]
+    row_lo = take_small_2d(lo, inst_codes, scale_codes)
+    row_hi = take_small_2d(hi, inst_codes, scale_codes)
     score = frame["score"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         outside = (score < row_lo) | (score > row_hi)
