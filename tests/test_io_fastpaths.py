@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from cdanalytics.io import rules_table
 from cdanalytics.io.cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems
 from cdanalytics.io.coerce import coerce
 from cdanalytics.io.rules_cross import first_positions
@@ -100,6 +101,28 @@ def test_duplicated_keys_equal_pandas(seed):
     ]
     if rng.random() < 0.3:
         codes = [np.sort(c) for c in codes]
+    complete = np.logical_and.reduce([c >= 0 for c in codes])
+    expected = np.zeros(n, dtype=bool)
+    frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
+    expected[complete] = frame.duplicated(keep=False).to_numpy()
+    assert duplicated_keys(codes).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_duplicated_keys_of_rows_in_participant_order_equal_pandas(seed, monkeypatch):
+    # rows kept in the order of their first code (participants) are checked block by
+    # block of first codes, each block in a small bitmap: here blocks of a few codes
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    first = np.sort(rng.integers(-1 if rng.random() < 0.2 else 0, int(rng.integers(1, 80)), n))
+    codes = [first.astype(np.int32)] + [
+        rng.integers(-1 if rng.random() < 0.2 else 0, int(rng.integers(1, 9)), n).astype(dtype)
+        for dtype in rng.choice([np.int8, np.int32, np.int64], size=int(rng.integers(1, 3)))
+    ]
+    if rng.random() < 0.7:  # mostly distinct keys, so that the blocks decide
+        codes[-1] = np.arange(n) % int(rng.integers(n // 2 + 1, n + 1))
+    per = int(np.prod([int(c.max()) + 1 for c in codes[1:]]))
+    monkeypatch.setattr(rules_table, "_BLOCK_BITMAP", int(rng.integers(per, 4 * per + 1)))
     complete = np.logical_and.reduce([c >= 0 for c in codes])
     expected = np.zeros(n, dtype=bool)
     frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})

@@ -8,6 +8,7 @@ for the list of rules.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -192,6 +193,35 @@ _BITMAP_KEYS = 400_000_000
 _BITMAP_PER_ROW = 8
 
 
+#: Bitmap of one block of :func:`_distinct_by_blocks`, in bytes (reused block after block).
+_BLOCK_BITMAP = 1 << 20
+
+
+def _distinct_by_blocks(first: np.ndarray, combined: np.ndarray, per: int) -> bool:
+    """Whether every combined key is distinct, shown block by block when the
+    rows are in order of their first code (a child table kept in the order of
+    its participants); ``False`` when they are not, or it cannot be shown so.
+
+    ``combined`` is ``first * per`` plus codes below ``per``: keys of rows with
+    different first codes differ, so the rows of each block of first codes are
+    checked alone, in one small bitmap reused for every block.
+    """
+    if per > _BLOCK_BITMAP or len(first) < 2 or not bool((first[1:] >= first[:-1]).all()):
+        return False
+    width = _BLOCK_BITMAP // per  # first codes per block
+    bounds = np.searchsorted(first, np.arange(0, int(first[-1]) + width + 1, width))
+    seen = np.zeros(width * per, dtype=bool)
+    for block, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        if stop - start < 2:
+            continue
+        local = combined[start:stop] - block * width * per
+        seen[local] = True
+        if int(np.count_nonzero(seen)) != stop - start:
+            return False
+        seen[local] = False
+    return True
+
+
 def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     """Mask of rows whose combined codes occur more than once (rows with -1 never).
 
@@ -228,6 +258,8 @@ def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
         seen[combined] = True
         if int(np.count_nonzero(seen)) == len(combined):
             return out
+    if _distinct_by_blocks(codes[0][rows], combined, int(space) // sizes[0]):
+        return out
     ordered = np.sort(combined)
     repeated = ordered[1:] == ordered[:-1]
     if repeated.any():
