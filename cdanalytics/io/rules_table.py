@@ -193,6 +193,18 @@ _BITMAP_KEYS = 400_000_000
 _BITMAP_PER_ROW = 8
 
 
+def _ascending(values: np.ndarray, *, strict: bool) -> bool:
+    """Whether values ascend (strictly, or never descend), compared a block at a
+    time: no column-long mask, and the first block out of order ends the test."""
+    block = 1 << 20
+    compare = np.greater if strict else np.greater_equal
+    for start in range(0, len(values) - 1, block):
+        part = values[start : start + block + 1]
+        if not bool(compare(part[1:], part[:-1]).all()):
+            return False
+    return True
+
+
 #: Bitmap of one block of :func:`_distinct_by_blocks`, in bytes (reused block after block).
 _BLOCK_BITMAP = 1 << 20
 
@@ -206,7 +218,7 @@ def _distinct_by_blocks(first: np.ndarray, combined: np.ndarray, per: int) -> bo
     different first codes differ, so the rows of each block of first codes are
     checked alone, in one small bitmap reused for every block.
     """
-    if per > _BLOCK_BITMAP or len(first) < 2 or not bool((first[1:] >= first[:-1]).all()):
+    if per > _BLOCK_BITMAP or len(first) < 2 or not _ascending(first, strict=False):
         return False
     width = _BLOCK_BITMAP // per  # first codes per block
     bounds = np.searchsorted(first, np.arange(0, int(first[-1]) + width + 1, width))
@@ -236,22 +248,23 @@ def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
     if any(len(c) and c.min() < 0 for c in codes):
         complete = np.logical_and.reduce([c >= 0 for c in codes])
     else:
-        complete = np.ones(n, dtype=bool)
+        complete = None  # every row
     sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
     out = np.zeros(n, dtype=bool)
     space = np.prod([float(s) for s in sizes])
     if space >= 2.0**62:
-        frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
-        out[complete] = frame.duplicated(keep=False).to_numpy()
+        every = slice(None) if complete is None else complete
+        frame = pd.DataFrame({i: c[every] for i, c in enumerate(codes)})
+        out[every] = frame.duplicated(keep=False).to_numpy()
         return out
-    rows = slice(None) if complete.all() else complete
+    rows = slice(None) if complete is None or complete.all() else complete
     # int32 when every combined key fits (half the memory, faster to sort)
     combined = codes[0][rows].astype(np.int32 if space < 2.0**31 else np.int64)
     for c, size in zip(codes[1:], sizes[1:], strict=True):
         if size > 1:  # a column with one value tells no rows apart
             combined *= size
             combined += c[rows]
-    if len(combined) < 2 or bool((combined[1:] > combined[:-1]).all()):
+    if _ascending(combined, strict=True):
         return out
     if space <= min(_BITMAP_KEYS, _BITMAP_PER_ROW * len(combined)):
         seen = np.zeros(int(space), dtype=bool)
