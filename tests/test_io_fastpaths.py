@@ -13,8 +13,10 @@ import pyarrow.compute as pc
 import pytest
 
 from cdanalytics.io import rules_table
+from cdanalytics.io._take import take_small, take_small_2d
 from cdanalytics.io.cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems
 from cdanalytics.io.coerce import coerce
+from cdanalytics.io.read import RowNumbers
 from cdanalytics.io.rules_cross import first_positions
 from cdanalytics.io.rules_table import duplicated_keys
 
@@ -153,3 +155,42 @@ def test_fixed_width_identifiers_are_looked_up_as_integers_exactly(seed):
         first.setdefault(value, position)
     for column, found in zip(columns, first_positions(columns, known), strict=True):
         assert found.tolist() == [first.get(v, -1) for v in column]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_small_table_lookups_equal_numpy_indexing(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    dtype = rng.choice([np.int8, np.int32, np.float32, np.float64, bool, "datetime64[s]"])
+    size = int(rng.integers(1, 256))
+    table = rng.integers(-50, 50, size).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        table[rng.random(size) < 0.2] = np.nan
+    codes = rng.integers(-1, min(size, 128), n).astype(np.int8)
+    np.testing.assert_array_equal(take_small(table, codes), table[codes])
+    assert take_small(table, codes).dtype == table.dtype
+    cells = rng.integers(0, size, n).astype(np.uint8)
+    np.testing.assert_array_equal(take_small(table, cells), table[cells])
+    shape = (int(rng.integers(1, 17)), int(rng.integers(1, 17)))
+    grid = rng.random(shape).astype(np.float32)
+    rows = rng.integers(-1, shape[0], n).astype(np.int8)
+    columns = rng.integers(-1, shape[1], n).astype(np.int8)
+    np.testing.assert_array_equal(take_small_2d(grid, rows, columns), grid[rows, columns])
+
+
+@pytest.mark.parametrize("first", [1, 2])
+def test_row_numbers_index_like_the_array_they_stand_for(first):
+    rng = np.random.default_rng(first)
+    n = 50
+    rows, array = RowNumbers(first, n), np.arange(first, first + n, dtype=np.int64)
+    assert len(rows) == n and rows.tolist() == array.tolist()
+    mask = rng.random(n) < 0.4
+    positions = rng.integers(-n, n, 20)
+    for index in (mask, positions, positions.astype(np.int32), [], 7, -1, slice(3, 9)):
+        got, expected = rows[index], array[index]
+        assert np.asarray(got).dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.asarray(rows), array)
+    for bad in (n, -n - 1, np.array([0, n])):
+        with pytest.raises(IndexError):
+            rows[bad]
