@@ -129,6 +129,15 @@ for _name in (
     setattr(_CompletionRule, _name, _filled(_name))
 
 
+def _represent_rule(dumper: yaml.BaseDumper, rule: _CompletionRule) -> yaml.Node:
+    return dumper.represent_dict(dict(rule.items()))
+
+
+# the registries dump to YAML as plain dicts, as they did before the text was made lazily
+for _dumper in (yaml.SafeDumper, yaml.Dumper):
+    _dumper.add_representer(_CompletionRule, _represent_rule)
+
+
 def completion_rule_text(entry: Mapping[str, Any], lang: str = "en") -> str:
     """The completion rule of a registry entry in words, in ``lang`` (``"en"`` or ``"nl"``)."""
     rule = entry["completion_rule"]
