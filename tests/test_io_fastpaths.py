@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from cdanalytics.io import rules_table
+from cdanalytics.io import keys
 from cdanalytics.io._take import take_small, take_small_2d
 from cdanalytics.io.cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems
 from cdanalytics.io.coerce import coerce
@@ -124,7 +124,7 @@ def test_duplicated_keys_of_rows_in_participant_order_equal_pandas(seed, monkeyp
     if rng.random() < 0.7:  # mostly distinct keys, so that the blocks decide
         codes[-1] = np.arange(n) % int(rng.integers(n // 2 + 1, n + 1))
     per = int(np.prod([int(c.max()) + 1 for c in codes[1:]]))
-    monkeypatch.setattr(rules_table, "_BLOCK_BITMAP", int(rng.integers(per, 4 * per + 1)))
+    monkeypatch.setattr(keys, "_BLOCK_BITMAP", int(rng.integers(per, 4 * per + 1)))
     complete = np.logical_and.reduce([c >= 0 for c in codes])
     expected = np.zeros(n, dtype=bool)
     frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})

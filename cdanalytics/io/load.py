@@ -154,8 +154,7 @@ def _final_categories(
             # old code -> new code; the last slot for code -1 (empty)
             lookup = np.append(new.get_indexer(values.cat.categories), -1).astype(width)
             same = old.dtype == width and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))
-            # the old codes stand when they keep their values
-            codes = old if same else take_small(lookup, old)
+            codes = old if same else take_small(lookup, old)  # old codes stand if unchanged
             dtype = pd.CategoricalDtype(new, ordered=col.ordered)
             # every code is valid by construction: no pass to validate them
             frame[col.name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
@@ -483,10 +482,7 @@ def load_export(
         export.remember_participant_rows(
             name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
         )
-    # the files' Arrow buffers and the checks' temporaries are freed; the
-    # allocators would keep their pages for reuse (about 0.2 GiB at a million
-    # participants): give them back
-    release_memory()
+    release_memory()  # the freed reads and temporaries (~0.2 GiB at 1M participants)
     return export
 
 

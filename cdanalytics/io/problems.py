@@ -22,7 +22,7 @@ from .export import ALL_TABLES
 from .formats import DEFAULT_MAX_PROBLEMS
 
 if TYPE_CHECKING:
-    from .read import RowNumbers
+    from .rows import RowNumbers
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -112,7 +112,7 @@ class TableData:
         Typed rows, default ``RangeIndex`` (positions).
     rows
         Source row number of each position (an array, or a
-        :class:`~cdanalytics.io.read.RowNumbers` indexed the same way).
+        :class:`~cdanalytics.io.rows.RowNumbers` indexed the same way).
     file
         Source file label, or ``None`` for an absent optional table.
     reported
