@@ -12,8 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from cdanalytics.io import keys
+from cdanalytics.io._take import take_small, take_small_2d
 from cdanalytics.io.cells import CONTROL_CHARACTER, EXCEL_ERROR, cell_problems
 from cdanalytics.io.coerce import coerce
+from cdanalytics.io.read import RowNumbers
 from cdanalytics.io.rules_cross import first_positions
 from cdanalytics.io.rules_table import duplicated_keys
 
@@ -108,6 +111,28 @@ def test_duplicated_keys_equal_pandas(seed):
 
 
 @pytest.mark.parametrize("seed", range(40))
+def test_duplicated_keys_of_rows_in_participant_order_equal_pandas(seed, monkeypatch):
+    # rows kept in the order of their first code (participants) are checked block by
+    # block of first codes, each block in a small bitmap: here blocks of a few codes
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    first = np.sort(rng.integers(-1 if rng.random() < 0.2 else 0, int(rng.integers(1, 80)), n))
+    codes = [first.astype(np.int32)] + [
+        rng.integers(-1 if rng.random() < 0.2 else 0, int(rng.integers(1, 9)), n).astype(dtype)
+        for dtype in rng.choice([np.int8, np.int32, np.int64], size=int(rng.integers(1, 3)))
+    ]
+    if rng.random() < 0.7:  # mostly distinct keys, so that the blocks decide
+        codes[-1] = np.arange(n) % int(rng.integers(n // 2 + 1, n + 1))
+    per = int(np.prod([int(c.max()) + 1 for c in codes[1:]]))
+    monkeypatch.setattr(keys, "_BLOCK_BITMAP", int(rng.integers(per, 4 * per + 1)))
+    complete = np.logical_and.reduce([c >= 0 for c in codes])
+    expected = np.zeros(n, dtype=bool)
+    frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
+    expected[complete] = frame.duplicated(keep=False).to_numpy()
+    assert duplicated_keys(codes).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_fixed_width_identifiers_are_looked_up_as_integers_exactly(seed):
     rng = np.random.default_rng(seed)
     width = int(rng.integers(1, 10))  # 9: wider than 8 bytes, looked up as text
@@ -130,3 +155,42 @@ def test_fixed_width_identifiers_are_looked_up_as_integers_exactly(seed):
         first.setdefault(value, position)
     for column, found in zip(columns, first_positions(columns, known), strict=True):
         assert found.tolist() == [first.get(v, -1) for v in column]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_small_table_lookups_equal_numpy_indexing(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    dtype = rng.choice([np.int8, np.int32, np.float32, np.float64, bool, "datetime64[s]"])
+    size = int(rng.integers(1, 256))
+    table = rng.integers(-50, 50, size).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        table[rng.random(size) < 0.2] = np.nan
+    codes = rng.integers(-1, min(size, 128), n).astype(np.int8)
+    np.testing.assert_array_equal(take_small(table, codes), table[codes])
+    assert take_small(table, codes).dtype == table.dtype
+    cells = rng.integers(0, size, n).astype(np.uint8)
+    np.testing.assert_array_equal(take_small(table, cells), table[cells])
+    shape = (int(rng.integers(1, 17)), int(rng.integers(1, 17)))
+    grid = rng.random(shape).astype(np.float32)
+    rows = rng.integers(-1, shape[0], n).astype(np.int8)
+    columns = rng.integers(-1, shape[1], n).astype(np.int8)
+    np.testing.assert_array_equal(take_small_2d(grid, rows, columns), grid[rows, columns])
+
+
+@pytest.mark.parametrize("first", [1, 2])
+def test_row_numbers_index_like_the_array_they_stand_for(first):
+    rng = np.random.default_rng(first)
+    n = 50
+    rows, array = RowNumbers(first, n), np.arange(first, first + n, dtype=np.int64)
+    assert len(rows) == n and rows.tolist() == array.tolist()
+    mask = rng.random(n) < 0.4
+    positions = rng.integers(-n, n, 20)
+    for index in (mask, positions, positions.astype(np.int32), [], 7, -1, slice(3, 9)):
+        got, expected = rows[index], array[index]
+        assert np.asarray(got).dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.asarray(rows), array)
+    for bad in (n, -n - 1, np.array([0, n])):
+        with pytest.raises(IndexError):
+            rows[bad]

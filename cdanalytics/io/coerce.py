@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._take import take_small
 from .textbytes import arrow_text, edge_bytes, value_bytes
 
 __all__ = ["THOUSANDS_SEPARATOR", "Coerced", "NumberFormat", "coerce"]
@@ -118,6 +120,24 @@ def _is_text(s: pd.Series) -> bool:
     )
 
 
+def _take_codes(parsed: Any, codes: np.ndarray) -> Any:
+    """``pd.api.extensions.take(parsed, codes, allow_fill=True)`` (code -1 empty),
+    through :func:`take_small` for one-byte codes of whole numbers, numbers and dates."""
+    if codes.dtype != np.int8 or len(parsed) >= 255:
+        return pd.api.extensions.take(parsed, codes, allow_fill=True)
+    if isinstance(parsed, pd.arrays.IntegerArray) and parsed.dtype == "Int64":
+        # pandas fills an empty value's hidden number with 1
+        data = np.append(parsed.to_numpy(dtype=np.int64, na_value=1), np.int64(1))
+        empty = np.append(parsed.isna(), True)
+        return pd.arrays.IntegerArray(take_small(data, codes), take_small(empty, codes))
+    if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "f":
+        return take_small(np.append(parsed, np.nan).astype(parsed.dtype), codes)
+    if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "M":
+        table = np.append(parsed, np.datetime64("NaT")).astype(parsed.dtype)
+        return take_small(table.view(np.int64), codes).view(parsed.dtype)
+    return pd.api.extensions.take(parsed, codes, allow_fill=True)
+
+
 def _parse_text(
     s: pd.Series,
     parse: Callable[[pd.Series], tuple],
@@ -131,12 +151,14 @@ def _parse_text(
     """
     codes, uniques = _codes_uniques(s, labels)
     parsed, bad, note, *rest = parse(uniques)
-    values = pd.api.extensions.take(parsed, codes, allow_fill=True)
+    values = _take_codes(parsed, codes)
 
     def per_row(mask: np.ndarray) -> np.ndarray:
         # code -1 (empty) takes the last slot, never set
         mask = np.asarray(mask, dtype=bool)
-        return np.append(mask, False)[codes] if mask.any() else np.zeros(len(codes), dtype=bool)
+        if not mask.any():
+            return np.zeros(len(codes), dtype=bool)
+        return take_small(np.append(mask, False), codes)
 
     flags = {rule: per_row(mask) for rule, mask in (rest[0] if rest else {}).items()}
     # a fresh array: pandas 3 would copy it again without copy=False
@@ -254,9 +276,11 @@ def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
         return _parse_text(s, lambda texts: _numbers(texts, fmt), labels)
     if pd.api.types.is_bool_dtype(s.dtype):
         return Coerced(pd.Series(np.full(len(s), np.nan), copy=False), s.notna().to_numpy())
-    values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
     bad = np.isinf(values)
-    values[bad] = np.nan
+    if bad.any():  # else the numbers as read stand: no copy
+        values = values.copy()
+        values[bad] = np.nan
     return Coerced(pd.Series(values, copy=False), bad)
 
 
@@ -285,7 +309,8 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if pd.api.types.is_integer_dtype(s.dtype):
         if s.dtype == np.int64:  # no empty value: the same numbers, not copied
             values = pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool))
-            return Coerced(pd.Series(values), np.zeros(len(s), dtype=bool))
+            # copy=False: pandas 3 would copy the numbers into the Series
+            return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
     number = _number(s, None)
     values = number.series.to_numpy(float, copy=True)

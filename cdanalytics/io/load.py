@@ -26,6 +26,8 @@ import pandas as pd
 
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
+from ._memory import release_memory, settle_allocator
+from ._take import take_small
 from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
@@ -152,7 +154,7 @@ def _final_categories(
             # old code -> new code; the last slot for code -1 (empty)
             lookup = np.append(new.get_indexer(values.cat.categories), -1).astype(width)
             same = old.dtype == width and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))
-            codes = old if same else lookup[old]  # the old codes stand when they keep their values
+            codes = old if same else take_small(lookup, old)  # old codes stand if unchanged
             dtype = pd.CategoricalDtype(new, ordered=col.ordered)
             # every code is valid by construction: no pass to validate them
             frame[col.name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
@@ -394,6 +396,7 @@ def load_export(
     True
     >>> tmp.cleanup()
     """
+    settle_allocator()  # fewer fresh pages for the checks' temporaries (see _memory)
     site = load_mapping(mapping)
     registries = Registries.build(programmes, instruments, audit_tools)
     progs, instrs = registries.programmes, registries.instruments
@@ -479,6 +482,7 @@ def load_export(
         export.remember_participant_rows(
             name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
         )
+    release_memory()  # the freed reads and temporaries (~0.2 GiB at 1M participants)
     return export
 
 

@@ -10,6 +10,7 @@ the loader turns it into a :class:`ValidationReport`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pyarrow.compute as pc
 from ..errors import ConfigError
 from .export import ALL_TABLES
 from .formats import DEFAULT_MAX_PROBLEMS
+
+if TYPE_CHECKING:
+    from .rows import RowNumbers
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -107,7 +111,8 @@ class TableData:
     frame
         Typed rows, default ``RangeIndex`` (positions).
     rows
-        Source row number of each position.
+        Source row number of each position (an array, or a
+        :class:`~cdanalytics.io.rows.RowNumbers` indexed the same way).
     file
         Source file label, or ``None`` for an absent optional table.
     reported
@@ -118,7 +123,7 @@ class TableData:
 
     name: str
     frame: pd.DataFrame
-    rows: np.ndarray
+    rows: np.ndarray | RowNumbers
     file: str | None
     reported: dict[str, np.ndarray] = field(default_factory=dict)
 

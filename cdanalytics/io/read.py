@@ -31,10 +31,12 @@ import pyarrow.parquet as pq
 
 from ..errors import ExportError
 from .privacy.redact import redact
+from .rows import RowNumbers
 
 __all__ = [
     "NULL_VALUES",
     "RawTable",
+    "RowNumbers",
     "excel_error_cells",
     "excel_sheet_names",
     "read_csv_table",
@@ -67,7 +69,8 @@ class RawTable:
         The rows, with a default ``RangeIndex``; rows whose cells were all
         empty are already removed.
     rows
-        Source row number of each row of ``frame``.
+        Source row number of each row of ``frame`` (a :class:`RowNumbers`
+        while they are consecutive, else an array).
     file
         The file as named in problems (``participants.csv``, or
         ``export.xlsx[participants]`` for a sheet).
@@ -85,7 +88,7 @@ class RawTable:
 
     table: str
     frame: pd.DataFrame
-    rows: np.ndarray
+    rows: np.ndarray | RowNumbers
     file: str
     format: str
     encoding: str | None = None
@@ -100,7 +103,9 @@ def _reason(exc: Exception) -> str:
     return str(redact([str(exc)]).iloc[0])
 
 
-def _drop_blank_rows(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, int]:
+def _drop_blank_rows(
+    frame: pd.DataFrame, rows: np.ndarray | RowNumbers
+) -> tuple[pd.DataFrame, np.ndarray | RowNumbers, int]:
     """Remove rows whose cells are all empty; return the rest, their row numbers and the count."""
     if frame.shape[1] == 0 or not frame.iloc[:, 0].hasnans:
         return frame, rows, 0
@@ -282,7 +287,7 @@ def read_csv_table(
     whole_days = frozenset(n.strip() for n in as_dates) if as_dates and which == 0 else frozenset()
     label = "utf-8-sig" if bom else "utf-8"
     frame.columns = [str(c).strip() for c in frame.columns]
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+    rows = RowNumbers(2, len(frame))
     frame, rows, n_blank = _drop_blank_rows(frame, rows)
     return RawTable(
         table=table,
@@ -329,7 +334,7 @@ def read_parquet_table(
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
-    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
+    rows = RowNumbers(1, len(frame))
     frame, rows, n_blank = _drop_blank_rows(frame, rows)
     return RawTable(
         table, frame, rows, path.name, "parquet", blank_rows=n_blank, whole_days=whole_days

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
+from ._take import take_small_2d
 from .problems import ProblemLog, TableData
 from .rules_table import before, check_after_extract, day_text, number_text, to_days
 from .schema import table_schema
@@ -227,7 +228,7 @@ def check_session_numbers(
             table[i] = _programme_table(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
-    limit = table[type_codes, row_programme]
+    limit = take_small_2d(table, type_codes, row_programme)
     # float32: exact to 2**24, and a larger number is above every limit all the same
     number = data.frame["session_number"].to_numpy(dtype=np.float32, na_value=np.nan)
     with np.errstate(invalid="ignore"):
@@ -337,7 +338,9 @@ def check_sessions(
     # days allowed after the end: the review window for review sessions
     # (NaN when the programme has none: such a row is never late), else 0;
     # whole days in float32, so date - allowance > end exactly when date > end + allowance
-    allowance_all = np.where(is_review, window[row_programme], np.float32(0))
+    # row 0 (not a review): no days allowed; row 1: the programme's review window
+    allowances = np.stack([np.zeros_like(window), window])
+    allowance_all = take_small_2d(allowances, is_review.view(np.int8), row_programme)
     rows = None
     if _exact_days(date, days[2], window):
         with np.errstate(invalid="ignore"):

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ._take import take_small, take_small_2d
+from .keys import duplicated_keys
 from .problems import ProblemLog, TableData
 from .schema import TableSchema, allowed_values, table_schema
 
@@ -124,7 +126,9 @@ def _column_masks(
             outside = ~values.cat.categories.isin(list(allowed))
             if outside.any():
                 # code -1 (empty) reads the last slot, which is never outside
-                masks["allowed"] = np.append(outside, False)[values.cat.codes.to_numpy()]
+                masks["allowed"] = take_small(
+                    np.append(outside, False), values.cat.codes.to_numpy()
+                )
         else:
             masks["allowed"] = values.notna().to_numpy() & ~values.isin(list(allowed)).to_numpy()
     if lo is not None or hi is not None:
@@ -171,6 +175,8 @@ def _codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy()  # int8 or int16: combined in int64 later
     if pd.api.types.is_integer_dtype(values.dtype):
+        if not values.hasnans:  # the numbers themselves (a view when held as int64)
+            return values.to_numpy(dtype=np.int64)
         # compared, not reduced: pandas takes a nullable column's extremes from a copy
         large = ((values <= -(2**31)) | (values >= 2**31)).any()
         # small numbers (counts): int32 codes, half the memory, the same values
@@ -178,56 +184,6 @@ def _codes(values: pd.Series) -> np.ndarray:
     if not values.notna().any():  # an absent optional column: nothing to hash
         return np.full(len(values), -1, dtype=np.int64)
     return pd.factorize(values)[0].astype(np.int64)
-
-
-#: Largest key space checked with a bitmap (one byte per possible key) before sorting.
-_BITMAP_KEYS = 400_000_000
-#: Largest bitmap, in bytes per row checked: a larger one costs more in fresh
-#: memory pages than sorting the keys does.
-_BITMAP_PER_ROW = 8
-
-
-def duplicated_keys(codes: list[np.ndarray]) -> np.ndarray:
-    """Mask of rows whose combined codes occur more than once (rows with -1 never).
-
-    The codes are combined into one integer per row. Keys already in strictly
-    increasing order (a table sorted by its key) are distinct, seen in one
-    comparison of neighbours; when the key space is small enough a bitmap
-    shows in one pass whether every key is distinct (the usual case);
-    otherwise, or to find the duplicates, the keys are sorted. All are far
-    cheaper than hashing millions of rows.
-    """
-    n = len(codes[0])
-    if any(len(c) and c.min() < 0 for c in codes):
-        complete = np.logical_and.reduce([c >= 0 for c in codes])
-    else:
-        complete = np.ones(n, dtype=bool)
-    sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
-    out = np.zeros(n, dtype=bool)
-    space = np.prod([float(s) for s in sizes])
-    if space >= 2.0**62:
-        frame = pd.DataFrame({i: c[complete] for i, c in enumerate(codes)})
-        out[complete] = frame.duplicated(keep=False).to_numpy()
-        return out
-    rows = slice(None) if complete.all() else complete
-    # int32 when every combined key fits (half the memory, faster to sort)
-    combined = codes[0][rows].astype(np.int32 if space < 2.0**31 else np.int64)
-    for c, size in zip(codes[1:], sizes[1:], strict=True):
-        if size > 1:  # a column with one value tells no rows apart
-            combined *= size
-            combined += c[rows]
-    if len(combined) < 2 or bool((combined[1:] > combined[:-1]).all()):
-        return out
-    if space <= min(_BITMAP_KEYS, _BITMAP_PER_ROW * len(combined)):
-        seen = np.zeros(int(space), dtype=bool)
-        seen[combined] = True
-        if int(np.count_nonzero(seen)) == len(combined):
-            return out
-    ordered = np.sort(combined)
-    repeated = ordered[1:] == ordered[:-1]
-    if repeated.any():
-        out[rows] = np.isin(combined, np.unique(ordered[1:][repeated]))
-    return out
 
 
 def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) -> None:
@@ -444,8 +400,10 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
                 known[i, j] = True
                 lo[i, j], hi[i, j] = info["min"], info["max"]
     # -1 (empty) indexes the extra last slot, which is never known
-    row_known_inst = known_instrument[inst_codes]
-    unknown_scale = row_known_inst & (scale_codes >= 0) & ~known[inst_codes, scale_codes]
+    row_known_inst = take_small(known_instrument, inst_codes)
+    unknown_scale = (
+        row_known_inst & (scale_codes >= 0) & ~take_small_2d(known, inst_codes, scale_codes)
+    )
     if unknown_scale.any():
         positions = np.flatnonzero(unknown_scale)
         names = inst.iloc[positions].astype(str)
@@ -464,7 +422,8 @@ def check_measures(data: TableData, instruments: Mapping[str, Any], log: Problem
         hi.astype(np.float32), hi, equal_nan=True
     ):
         lo, hi = lo.astype(np.float32), hi.astype(np.float32)
-    row_lo, row_hi = lo[inst_codes, scale_codes], hi[inst_codes, scale_codes]
+    row_lo = take_small_2d(lo, inst_codes, scale_codes)
+    row_hi = take_small_2d(hi, inst_codes, scale_codes)
     score = frame["score"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         outside = (score < row_lo) | (score > row_hi)

@@ -143,8 +143,22 @@ def _earliest(values: pd.Series) -> Any:
     if not len(values):
         return pd.NaT
     dates = values.to_numpy()
-    smallest = dates.min()  # NaT when there is an empty value
-    return values.min() if np.isnat(smallest) else smallest
+    # as 64-bit integers (a faster minimum than of dates): NaT is the smallest
+    ints = dates.view(np.int64)
+    nat, top = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    smallest = ints.min()
+    if smallest != nat:
+        return np.int64(smallest).astype(dates.dtype)
+    # one less, NaT wraps round to the largest integer and every date stays in
+    # order: the least of the dates, one block at a time in a small buffer
+    block = 1 << 20
+    buffer = np.empty(min(len(ints), block), dtype=np.int64)
+    least = top
+    for start in range(0, len(ints), block):
+        part = buffer[: len(ints[start : start + block])]
+        np.subtract(ints[start : start + block], 1, out=part)
+        least = min(least, int(part.min()))
+    return pd.NaT if least == top else np.int64(least + 1).astype(dates.dtype)
 
 
 def _before_1900(data: TableData, column: str, values: pd.Series, log: ProblemLog) -> None:
