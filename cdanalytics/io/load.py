@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._memory import release_free_memory, settle_allocator
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
-from ._memory import release_memory, settle_allocator
 from ._take import take_small
 from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
@@ -482,7 +482,7 @@ def load_export(
         export.remember_participant_rows(
             name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
         )
-    release_memory()  # the freed reads and temporaries (~0.2 GiB at 1M participants)
+    release_free_memory()  # the freed reads and temporaries (~0.2 GiB at 1M participants)
     return export
 
 
