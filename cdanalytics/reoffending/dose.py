@@ -97,7 +97,8 @@ def attended_days(
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
     # looked up and converted as whole columns: no copy of the chosen rows' identifiers
     pos = rows_in(cohort["participant_id"], sessions["participant_id"])[attended]
-    day = _days(sessions["session_date"])[attended] - index_day[np.maximum(pos, 0)]
+    # the attended sessions' dates only: a million participants have ~7M sessions
+    day = _days(sessions["session_date"][attended]) - index_day[np.maximum(pos, 0)]
     known = (pos >= 0) & ~np.isnan(day)
     return pos[known], day[known]
 
