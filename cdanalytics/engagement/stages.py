@@ -67,6 +67,7 @@ from ._sessions import _codes, _days, _sequence_order
 
 __all__ = [
     "PROGRESS_COLUMNS",
+    "per_stage_row",
     "programme_completion_from_stages",
     "stage_completion",
     "stage_progress",

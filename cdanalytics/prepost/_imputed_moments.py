@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
+from ._grouping import grouped_moments
 from .impute import _check_m, _group_draws, _GroupDraws
 
 __all__: list[str] = []
@@ -69,14 +70,8 @@ def _imputed_moments(
             raise AnalysisError("A group of the change lies across imputation models.")
         first_scores = x[rows]
         for at, scores in completions:
+            _, mean, sd = grouped_moments(group, n_groups, scores - first_scores)
             with np.errstate(divide="ignore", invalid="ignore"):
-                change = scores - first_scores
-                mean = np.bincount(group, weights=change, minlength=n_groups) / count
-                deviation = np.take(mean, group)
-                np.subtract(change, deviation, out=deviation)
-                np.multiply(deviation, deviation, out=deviation)
-                ss = np.bincount(group, weights=deviation, minlength=n_groups)
-                sd = np.sqrt(np.where(count >= 2, ss / (count - 1), np.nan))
                 estimates[at, present] = mean[present]
                 variances[at, present] = (sd**2 / n)[present]
             total = np.bincount(group, weights=scores, minlength=n_groups)

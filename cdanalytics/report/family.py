@@ -35,6 +35,7 @@ from .. import engagement
 from .._groups import group_by
 from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
+from ..engagement.stages import per_stage_row
 from ..engagement.status import is_potential
 from ..i18n import label
 from .compute import Outcomes
@@ -105,7 +106,7 @@ def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFra
     marks = {"reached": reached, "other": ~reached}
     states = {"completed": done, "entered_only": entered & ~done, "not_entered": ~entered & ~done}
     flags = {cell: potential & marks[r] & states[s] for cell, (r, s) in STAGE_CELLS.items()}
-    counted = _per_stage_row(progress, flags)
+    counted = per_stage_row(progress, flags)
     if counted is not None:  # one row per programme and stage, with its counts
         first, flags = counted
         progress = progress.iloc[first].reset_index(drop=True)
@@ -120,26 +121,6 @@ def _stage_table(export: Any, prepared: engagement.EngagementData) -> pd.DataFra
     table = rates.merge(cells, on=["programme", "stage"], how="left", validate="one_to_one")
     table = table.sort_values(["programme", "order"], kind="stable").reset_index(drop=True)
     return table
-
-
-def _per_stage_row(
-    progress: pd.DataFrame, flags: dict[str, np.ndarray]
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The first row of each programme and stage of ``progress`` and how many of the
-    stage's rows each of ``flags`` marks, by the stage numbers of
-    :func:`~cdanalytics.engagement.stage_progress` (``attrs["stage_row"]``); ``None``
-    without them. Their sums by programme and stage are the flags' sums."""
-    stage_row = progress.attrs.get("stage_row")
-    if stage_row is None or len(stage_row) != len(progress):
-        return None
-    size = int(stage_row.max(initial=-1)) + 1
-    present = np.flatnonzero(np.bincount(stage_row, minlength=size))
-    first = np.full(size, len(stage_row), dtype=np.int64)
-    np.minimum.at(first, stage_row, np.arange(len(stage_row)))
-    counts = {
-        name: np.bincount(stage_row[flag], minlength=size)[present] for name, flag in flags.items()
-    }
-    return first[present], counts
 
 
 def compute(out: Outcomes) -> None:
