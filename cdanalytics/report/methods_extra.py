@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .. import charts, compare, prepost, reoffending
+from .._memory import release_free_memory
 from ..disclosure import DisclosurePolicy
 from ..errors import AnalysisError
 from ..i18n import label, number
@@ -122,7 +123,10 @@ def _is_programme(group: pd.Series) -> np.ndarray:
 
 
 def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
-    programme = people[_is_programme(people["group"])]
+    # only what the landmark model reads: the analysis keeps its cohort (for the
+    # bands), and every other column of a million people would be held with it
+    needed = ["participant_id", "index_date", "in_cohort", "duration_days", "event"]
+    programme = people.loc[_is_programme(people["group"]), needed]
     if programme.empty or out.export.sessions.empty:
         return
     result = out.attempt(
@@ -206,10 +210,11 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
 def compute(out: Outcomes) -> None:
     """Add the tables of the added methods to ``out.tables`` (and their models)."""
     _missing(out)
+    release_free_memory()  # what each analysis freed, before the next allocates
     people = _people(out)
-    _landmark(out, people)
-    _variants(out, people)
-    _casemix(out, people)
+    for analysis in (_landmark, _variants, _casemix):
+        analysis(out, people)
+        release_free_memory()
 
 
 def _protect_against_main(
