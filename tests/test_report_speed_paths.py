@@ -26,6 +26,7 @@ from cdanalytics.matching import gated_comparison
 from cdanalytics.matching.propensity import (
     _Logit,
     covariate_parts,
+    covariate_patterns,
     join_parts,
     propensity_model,
 )
@@ -174,13 +175,13 @@ def test_matching_labelled_by_row_equals_matching_labelled_by_id(synthetic):
     assert len(ids) > len(pairs) > 100
 
 
-def test_propensity_model_with_given_parts_equals_its_own(synthetic):
+def test_propensity_model_with_given_patterns_equals_its_own(synthetic):
     people = person_outcomes(synthetic)
     eligible = people[people["window_eligible"].to_numpy(dtype=bool)]
     covariates = ["risk_level", "prior_offences", "age_band"]
     own = propensity_model(eligible, covariates=covariates)
     shared = propensity_model(
-        eligible, covariates=covariates, parts=covariate_parts(eligible, covariates)
+        eligible, covariates=covariates, patterns=covariate_patterns(eligible, covariates)
     )
     pd.testing.assert_frame_equal(own.coefficients, shared.coefficients, check_exact=True)
     pd.testing.assert_frame_equal(own.scores, shared.scores, check_exact=True)

@@ -20,13 +20,11 @@ from ._prepare import (
     parameter_docs,
     prepare_engagement,
 )
-from ._sessions import _days
 
 __all__ = [
     "FAMILY_DOCS",
     "add_rate",
     "codes_in",
-    "day_numbers",
     "episode_rows",
     "facts_for",
     "family_docs",
@@ -125,30 +123,6 @@ def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     place = {c: i for i, c in enumerate(categories)}
     lookup = np.array([place.get(c, -1) for c in array.categories] + [-1], dtype=np.int16)
     return lookup[array.codes]
-
-
-#: Ticks per day of the datetime units read without a conversion of the dates.
-_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-
-
-def day_numbers(values: pd.Series) -> np.ndarray:
-    """``_days(values)``: dates as float days since 1970-01-01, NaN where missing.
-
-    A column of plain datetimes is read as its integer ticks, floor-divided by the
-    ticks of a day (what a cast to ``datetime64[D]`` does), without the cast's
-    per-value calendar work; other columns go through ``_days``.
-    """
-    dates = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
-    if dates is None or dates.dtype.kind != "M":
-        return _days(values)
-    unit, count = np.datetime_data(dates.dtype)
-    per_day = _PER_DAY.get(unit)
-    if per_day is None or count != 1:
-        return _days(values)
-    ticks = dates.view(np.int64)
-    out = np.floor_divide(ticks, per_day).astype(float)
-    out[np.isnat(dates)] = np.nan
-    return out
 
 
 def facts_for(

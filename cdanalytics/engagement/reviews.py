@@ -39,7 +39,6 @@ from ..io.schema import contract_values
 from ._family import (
     add_rate,
     codes_in,
-    day_numbers,
     episode_rows,
     facts_for,
     family_docs,
@@ -104,7 +103,7 @@ def review_facts(
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0
     )
-    day = day_numbers(sessions["session_date"])
+    day = _days(sessions["session_date"])
     is_review = type_code == _SESSION_TYPES.index("review")
 
     # last attended core session of each episode (core: every type but review)

@@ -55,7 +55,6 @@ from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
 from ._family import (
     add_rate,
-    day_numbers,
     episode_rows,
     family_docs,
     grouping,
@@ -170,7 +169,7 @@ def stage_progress(
     slot *= width
     slot += local[keep]
     del pidx, local
-    day = day_numbers(sessions["session_date"])[keep].astype(np.int64)
+    day = _days(sessions["session_date"])[keep].astype(np.int64)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]

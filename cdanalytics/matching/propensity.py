@@ -265,7 +265,6 @@ def propensity_model(
     covariates: list[str],
     treatment: str = "group",
     treated_value: Any = "programme",
-    parts: list[TermPart] | None = None,
     patterns: CovariatePatterns | None = None,
 ) -> PropensityModel:
     """Logistic regression of treatment on covariates: scores, coefficients, fit.
@@ -281,9 +280,6 @@ def propensity_model(
     treatment, treated_value
         Rows with ``df[treatment] == treated_value`` are treated; all other
         rows are the comparison pool.
-    parts
-        Not needed any more (the design is made from the covariate patterns);
-        accepted so that older callers keep working.
     patterns
         :func:`covariate_patterns` of ``df`` and ``covariates``, when the
         caller has made them (:func:`~cdanalytics.matching.match` shares them
