@@ -46,12 +46,11 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _codes, _days
+from ._sessions import _SESSION_TYPES, _codes, _days
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
 By = str | Sequence[str] | None
-_SESSION_TYPES: tuple[str, ...] = contract_values("sessions", "session_type")
 #: Outcomes of the evaluation meeting in the contract, then ``not_recorded``.
 EVALUATION_OUTCOMES: tuple[str, ...] = (
     *contract_values("participants", "evaluation_outcome"),

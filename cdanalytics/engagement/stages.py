@@ -51,7 +51,6 @@ import pandas as pd
 from .._groups import group_by
 from ..errors import ConfigError
 from ..io.export import Export
-from ..io.schema import contract_values
 from ..stages import check_stages, stage_table
 from ._family import (
     add_rate,
@@ -62,7 +61,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import _codes, _days, _sequence_order
+from ._sessions import _SESSION_TYPES, _codes, _days, _sequence_order
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -73,7 +72,6 @@ __all__ = [
 ]
 
 By = str | Sequence[str] | None
-_SESSION_TYPES: tuple[str, ...] = contract_values("sessions", "session_type")
 
 #: Columns of :func:`stage_progress` after the participant id and programme.
 PROGRESS_COLUMNS: tuple[str, ...] = (
