@@ -83,59 +83,8 @@ def programme_registry(overrides: Mapping[str, Any] | None = None) -> dict[str, 
         entry.setdefault("rolling_entry", False)
         check_stages(code, entry)
         entry["code"] = code
-        entry["completion_rule"] = _CompletionRule(entry)
+        entry["completion_rule"]["text"] = completion_rule_text(entry)
     return merged
-
-
-class _CompletionRule(dict):
-    """A programme's ``completion_rule`` with its ``text`` made when first read.
-
-    The words (:func:`completion_rule_text`) need the locale data, which
-    loading an export does not otherwise read; every other use of the dict
-    (reading ``text``, iterating, comparing, copying) sees the text as if
-    it had been stored at once, from the entry as it was built.
-    """
-
-    def __init__(self, entry: Mapping[str, Any]) -> None:
-        super().__init__(entry["completion_rule"])
-        # what the words depend on, as built
-        self._source = {
-            "completion_rule": dict(entry["completion_rule"]),
-            "core": dict(entry["core"]),
-        }
-
-    def _fill(self) -> None:
-        if not dict.__contains__(self, "text"):
-            dict.__setitem__(self, "text", completion_rule_text(self._source))
-
-
-def _filled(name: str) -> Any:
-    method = getattr(dict, name)
-
-    def call(self: _CompletionRule, *args: Any, **kwargs: Any) -> Any:
-        self._fill()
-        if isinstance(args[0] if args else None, _CompletionRule):
-            args[0]._fill()
-        return method(self, *args, **kwargs)
-
-    call.__name__ = name
-    return call
-
-
-for _name in (
-    "__getitem__", "__contains__", "__iter__", "__len__", "__repr__", "__eq__", "__ne__",
-    "__reduce_ex__", "get", "keys", "values", "items", "copy", "pop", "popitem", "setdefault",
-):  # fmt: skip
-    setattr(_CompletionRule, _name, _filled(_name))
-
-
-def _represent_rule(dumper: yaml.BaseDumper, rule: _CompletionRule) -> yaml.Node:
-    return dumper.represent_dict(dict(rule.items()))
-
-
-# the registries dump to YAML as plain dicts, as they did before the text was made lazily
-for _dumper in (yaml.SafeDumper, yaml.Dumper):
-    _dumper.add_representer(_CompletionRule, _represent_rule)
 
 
 def completion_rule_text(entry: Mapping[str, Any], lang: str = "en") -> str:

@@ -222,28 +222,3 @@ def test_sessions_checked_by_runs_equal_every_row_checked(seed, monkeypatch):
     by_runs = problems()
     monkeypatch.setattr(rules_cross, "_suspect_rows", lambda *args: None)
     pd.testing.assert_frame_equal(by_runs, problems())
-
-
-def test_registry_rule_texts_are_made_when_read_and_the_same_everywhere():
-    # the load builds the registries without babel's locale data; every way of
-    # reading an entry still sees the completion rule's words
-    import copy
-    import json
-    import pickle
-
-    import yaml
-
-    from cdanalytics.registry import completion_rule_text, programme_registry
-
-    registry = programme_registry()
-    plain = json.loads(json.dumps(registry))
-    for code, entry in registry.items():
-        expected = completion_rule_text(entry)
-        assert plain[code]["completion_rule"]["text"] == expected
-        assert "text" in programme_registry()[code]["completion_rule"]
-        assert programme_registry()[code]["completion_rule"].get("text") == expected
-        assert dict(programme_registry()[code]["completion_rule"])["text"] == expected
-    assert copy.deepcopy(programme_registry()) == plain
-    assert pickle.loads(pickle.dumps(programme_registry())) == plain
-    assert yaml.safe_load(yaml.safe_dump(programme_registry())) == plain
-    assert programme_registry() == programme_registry() == plain
