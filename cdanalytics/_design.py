@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["design_matrix"]
+__all__ = ["design_columns", "design_matrix", "fill_design"]
 
 
 def design_matrix(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
@@ -30,9 +32,24 @@ def design_matrix(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
         Float array ``(len(frame), p)``, C-contiguous. Written a block of rows at
         a time (the block's rows stay in the cache while each column is written
         across them), not stacked from one full-length array per column.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> design_matrix(pd.DataFrame({"risk": ["low", "high", "low"]}), np.array([1.0, 2.0, 3.0]))
+    array([[1., 1., 0.],
+           [1., 2., 1.],
+           [1., 3., 0.]])
     """
+    return fill_design(design_columns(frame, *leading))
+
+
+def design_columns(frame: pd.DataFrame, *leading: np.ndarray) -> list[np.ndarray | _Dummy]:
+    """The columns of :func:`design_matrix`, each made from every row of
+    ``frame`` (levels, means), but not yet written: :func:`fill_design` writes
+    the rows and columns asked for."""
     n = len(frame)
-    columns: list[np.ndarray] = [np.ones(n), *map(np.asarray, leading)]
+    columns: list[np.ndarray | _Dummy] = [np.ones(n), *map(np.asarray, leading)]
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -47,13 +64,23 @@ def design_matrix(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
             codes = np.where(codes < 0, len(levels), codes)
             present = np.flatnonzero(np.bincount(codes, minlength=len(levels) + 1))
             columns += [_Dummy(codes, level) for level in present[1:]]
+    return columns
+
+
+def fill_design(
+    columns: Sequence[np.ndarray | _Dummy], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The design of :func:`design_columns`' ``columns`` (all, or a chosen list of
+    them) at ``rows`` (positions, ascending; ``None``: every row), C-contiguous:
+    the same values as the full design's ``[rows][:, chosen]``, without making it."""
+    n = len(columns[0]) if rows is None else len(rows)
     out = np.empty((n, len(columns)))
     for start in range(0, n, _BLOCK):
         block = out[start : start + _BLOCK]
-        rows = slice(start, start + len(block))
+        at = slice(start, start + len(block)) if rows is None else rows[start : start + _BLOCK]
         for j, column in enumerate(columns):
             block[:, j] = (
-                column.codes[rows] == column.level if isinstance(column, _Dummy) else column[rows]
+                column.codes[at] == column.level if isinstance(column, _Dummy) else column[at]
             )
     return out
 

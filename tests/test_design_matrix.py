@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdanalytics._design import design_matrix
+from cdanalytics._design import design_columns, design_matrix, fill_design
 
 
 def _stacked(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
@@ -29,10 +29,8 @@ def _stacked(frame: pd.DataFrame, *leading: np.ndarray) -> np.ndarray:
     return np.column_stack(columns)
 
 
-@pytest.mark.parametrize("n", [0, 1, 5, 8191, 8192, 8193, 30_000])
-def test_design_matrix_is_the_stacked_columns(n):
-    rng = np.random.default_rng(n)
-    frame = pd.DataFrame(
+def _frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "risk": pd.Categorical(rng.choice(["low", "medium", "high", None], n)),
             "text": rng.choice(["a", "b", "c"], n).astype(object),
@@ -45,6 +43,12 @@ def test_design_matrix_is_the_stacked_columns(n):
             "one_level": pd.Categorical(["x"] * n, categories=["w", "x"]),
         }
     )
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8191, 8192, 8193, 30_000])
+def test_design_matrix_is_the_stacked_columns(n):
+    rng = np.random.default_rng(n)
+    frame = _frame(n, rng)
     lead = rng.normal(size=n)
     got = design_matrix(frame, lead)
     want = _stacked(frame, lead)
@@ -54,3 +58,19 @@ def test_design_matrix_is_the_stacked_columns(n):
     if n > 100:
         assert want.shape[1] == 1 + 1 + 3 + 2 + 2 + 1 + 2 + 1  # every kind of block is here
     assert np.array_equal(design_matrix(frame[[]]), np.ones((n, 1)))
+
+
+@pytest.mark.parametrize("n", [1, 5, 8193, 30_000])
+def test_chosen_rows_and_columns_are_the_full_designs_without_making_it(n):
+    # levels and means come from every row, as in the full design, whichever rows
+    # and columns are written
+    rng = np.random.default_rng(100 + n)
+    frame, lead = _frame(n, rng), rng.normal(size=n)
+    full = _stacked(frame, lead)
+    columns = design_columns(frame, lead)
+    rows = np.flatnonzero(rng.uniform(size=n) < 0.3)
+    chosen = np.r_[0, np.flatnonzero(rng.uniform(size=full.shape[1] - 1) < 0.5) + 1]
+    got = fill_design([columns[j] for j in chosen], rows)
+    assert got.flags["C_CONTIGUOUS"]
+    assert np.array_equal(got.view(np.int64), full[rows][:, chosen].view(np.int64))
+    assert np.array_equal(fill_design(columns, rows), full[rows])

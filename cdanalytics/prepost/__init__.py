@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use, see cdanalytics._lazy
-    from ._data import SUBJECT_RULES, score_table
+    from ._data import SUBJECT_RULES, release_score_tables, score_table
     from ._effects import EFFECT_SIZE_CONVENTIONS, hedges_j, noncentral_t_ci, paired_statistics
     from .attrition import ATTRITION_COLUMNS, attrition, welch_test
     from .change import CHANGE_COLUMNS, IMPUTED_CHANGE_COLUMNS, MISSING_OPTIONS, change, holm
@@ -74,6 +74,7 @@ __all__ = [
     "noncentral_t_ci",
     "paired_statistics",
     "profile_reml_fit",
+    "release_score_tables",
     "reliable_change",
     "reliable_change_summary",
     "rubin_pool",

@@ -197,6 +197,28 @@ def _shared_score_table(
     return replace(layout, table=layout.table.copy(deep=False))
 
 
+def release_score_tables(export: Export | None = None) -> None:
+    """Forget the score tables kept for sharing: those of ``export``, or of every
+    export (``None``).
+
+    :func:`change`, :func:`reliable_change` and :func:`attrition` keep the
+    latest score table made from an export, so that the next analysis asking
+    for the same one does not reshape the measures again. A caller that asks
+    for no more (the report, after its pre/post step) gives the memory back
+    here: about 90 MiB per million participants. The next analysis makes its
+    table again.
+
+    Examples
+    --------
+    >>> from cdanalytics.prepost import release_score_tables
+    >>> release_score_tables()  # the tables of every export
+    """
+    if export is None:
+        _SHARED.clear()
+    else:
+        _SHARED.pop(id(export), None)
+
+
 def select_layout(
     data: Export | pd.DataFrame,
     timepoints: Sequence[str],

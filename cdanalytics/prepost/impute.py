@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from scipy import linalg, stats
 from scipy.linalg import lapack
 
-from .._design import design_matrix
+from .._design import design_columns, fill_design
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from ._data import SCALE_KEYS
@@ -319,7 +319,7 @@ def _posterior_draws(
     (Rubin 1987, p. 167). Least squares from the normal equations of the
     identified columns (a full-rank Cholesky solve)."""
     keep, gram = _identified_columns(x_obs)
-    x = x_obs[:, keep]
+    x = x_obs if len(keep) == x_obs.shape[1] else x_obs[:, keep]  # no copy when all kept
     df = len(y_obs) - len(keep)
     if df < 1:
         raise InsufficientDataError(
@@ -428,12 +428,16 @@ def _group_draws(
     for g in np.unique(codes[missing]):
         use = (codes == g) & has_x
         rows = np.flatnonzero(use)
-        design = design_matrix(predictors.loc[use], x[rows])
+        # the design's columns from all the group's rows, written for the observed
+        # rows, then for the target rows and identified columns only: never whole
+        columns = design_columns(predictors.loc[use], x[rows])
         y_use = y[rows]
         observed = ~np.isnan(y_use)
-        keep, betas, sigma = _posterior_draws(design[observed], y_use[observed], m, rng)
+        keep, betas, sigma = _posterior_draws(
+            fill_design(columns, np.flatnonzero(observed)), y_use[observed], m, rng
+        )
         target = ~observed
-        draws = design[target][:, keep] @ betas
-        del design
+        draws = fill_design([columns[k] for k in keep], np.flatnonzero(target)) @ betas
+        del columns
         draws += rng.standard_normal((len(draws), m)) * sigma
         yield _GroupDraws(rows=rows, target=target, draws=draws)

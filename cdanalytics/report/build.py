@@ -48,6 +48,7 @@ from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
+from ..prepost import release_score_tables
 from . import family, methods_extra
 from ._atomic import atomic_directory
 from .compute import STEPS, Outcomes, compute_outcomes
@@ -379,7 +380,10 @@ def _build(
 
     def done(name: str) -> None:
         nonlocal clock
-        release_free_memory()  # what the step freed, before the next one allocates
+        # No later step asks for a score table a step made (each asks for its own):
+        # they go, with what the step freed, before the next one allocates.
+        release_score_tables()
+        release_free_memory()
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now
