@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "_stats": 0,
     "_cox": 0,
     "_cox_risk_sets": 0,
+    "_dates": 0,
     "_design": 0,
     "registry": 0,
     "i18n": 0,

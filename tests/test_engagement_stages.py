@@ -262,10 +262,10 @@ def test_counts_per_stage_equal_the_sums_over_every_row(export):
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 def test_session_days_equal_the_cast_to_whole_days(unit):
-    """The session days of the stage and review analyses, read from the datetime
-    ticks, are those of the cast to datetime64[D] (dates before 1970 and missing
-    dates included), bit for bit."""
-    from cdanalytics.engagement._sessions import _days
+    """The session days of the stage, review, reoffending and dose analyses, read
+    from the datetime ticks of a column or an array, are those of the cast to
+    datetime64[D] (dates before 1970 and missing dates included), bit for bit."""
+    from cdanalytics._dates import day_numbers
 
     rng = np.random.default_rng(3)
     seconds = rng.integers(-2 * 10**9, 2 * 10**9, 5000)
@@ -274,8 +274,9 @@ def test_session_days_equal_the_cast_to_whole_days(unit):
     dates = values.to_numpy().astype("datetime64[D]")
     want = dates.astype(np.int64).astype(float)
     want[np.isnat(dates)] = np.nan
-    got = _days(values)
+    got = day_numbers(values)
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    assert np.array_equal(day_numbers(values.to_numpy()).view(np.int64), want.view(np.int64))
     assert (got[~np.isnan(got)] < 0).any()
     text = pd.Series(["2024-01-02", None], dtype=object)  # not datetimes: converted first
-    assert _days(text)[0] == 19724.0 and np.isnan(_days(text)[1])
+    assert day_numbers(text)[0] == 19724.0 and np.isnan(day_numbers(text)[1])

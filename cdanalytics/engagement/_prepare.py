@@ -55,11 +55,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._dates import day_numbers
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..registry import core_session_count, core_sessions_needed
-from ._sessions import _SESSION_TYPES, _codes, _days, _session_features
+from ._sessions import _SESSION_TYPES, _codes, _session_features
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -320,8 +321,8 @@ def prepare_engagement(
         features["attended_last_core"] | ~require_last
     )
     recorded = _codes(contract_column(ep, "exit_status"), EXIT_STATUSES, "participants.exit_status")
-    start_day = _days(contract_column(ep, "start_date"))
-    end_day = _days(contract_column(ep, "end_date"))
+    start_day = day_numbers(contract_column(ep, "start_date"))
+    end_day = day_numbers(contract_column(ep, "end_date"))
     start_day = np.where(np.isnan(start_day), features["first_attended_day"], start_day)
     started = (
         ~np.isnan(start_day)
@@ -329,7 +330,7 @@ def prepare_engagement(
         | np.isin(recorded, [EXIT_STATUSES.index(s) for s in ("completed", "dropped_out")])
     )
     expected_end = start_day + table["due_days"].to_numpy(dtype=np.int64)[prog]
-    extract_day = _days(pd.Series([export.extract_date]))[0]
+    extract_day = day_numbers(pd.Series([export.extract_date]))[0]
     due = expected_end <= extract_day
     eligible = contract_column(ep, "eligible").astype("boolean")
     not_eligible = np.asarray(eligible.eq(False).fillna(False), dtype=bool)
@@ -355,7 +356,7 @@ def prepare_engagement(
     reached_assessed = np.asarray(assessed.fillna(eligible.notna()), dtype=bool) | reached_eligible
     completed = started & (used == EXIT_STATUSES.index("completed"))
     stage = reached_assessed.astype(np.int64) + reached_eligible + reached_started + completed
-    referral_day = _days(contract_column(ep, "referral_date"))
+    referral_day = day_numbers(contract_column(ep, "referral_date"))
 
     derived_cols = {
         "referral_quarter": _quarter_labels(contract_column(ep, "referral_date")),

@@ -14,31 +14,6 @@ from ..io.schema import contract_values
 _SESSION_TYPES = contract_values("sessions", "session_type")
 
 
-#: Ticks per day of the datetime units read without a conversion of the dates.
-_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-
-
-def _days(values: pd.Series) -> np.ndarray:
-    """Dates as float days since 1970-01-01, NaN where missing (any datetime unit).
-
-    A column of plain datetimes is read as its integer ticks, floor-divided by
-    the ticks of a day (what a cast to ``datetime64[D]`` does), without the
-    cast's per-value calendar work; other columns are converted first.
-    """
-    dates = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
-    if dates is not None and dates.dtype.kind == "M":
-        unit, count = np.datetime_data(dates.dtype)
-        per_day = _PER_DAY.get(unit)
-        if per_day is not None and count == 1:
-            out = np.floor_divide(dates.view(np.int64), per_day).astype(float)
-            out[np.isnat(dates)] = np.nan
-            return out
-    dates = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
-    out = dates.astype(np.int64).astype(float)
-    out[np.isnat(dates)] = np.nan
-    return out
-
-
 def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
     """Integer codes of ``values`` in ``categories`` (-1 where missing); unknown values raise."""
     cat = pd.Categorical(values, categories=list(categories))

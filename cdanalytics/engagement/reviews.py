@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._dates import day_numbers
 from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
@@ -46,7 +47,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _SESSION_TYPES, _codes, _days
+from ._sessions import _SESSION_TYPES, _codes
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -102,7 +103,7 @@ def review_facts(
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0
     )
-    day = _days(sessions["session_date"])
+    day = day_numbers(sessions["session_date"])
     is_review = type_code == _SESSION_TYPES.index("review")
 
     # last attended core session of each episode (core: every type but review)
@@ -129,7 +130,7 @@ def review_facts(
     key = owner[keep] * width + position[keep]
     slot_att[key] = attended[rev][keep]
     slot_day[key] = np.where(attended[rev][keep], day[rev][keep], np.nan)
-    extract = _days(pd.Series([prepared.extract_date]))[0]
+    extract = day_numbers(pd.Series([prepared.extract_date]))[0]
     due = last_core + window <= extract
     outcome = contract_column(ep, "evaluation_outcome").astype("object")
     outcome = outcome.where(outcome.notna(), "not_recorded").to_numpy()

@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._dates import day_numbers
 from .._groups import group_by
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import TableSchema, read_table_schema
 from ._family import add_rate, episode_rows, family_docs, grouping, prepared_from
 from ._prepare import EngagementData
-from ._sessions import _days
 from .stages import progress_for
 from .status import is_potential
 
@@ -105,7 +105,7 @@ def _step_matrix(services: pd.DataFrame, export: Export, n_episodes: int) -> dic
     """``{service: bool array (episodes x steps)}``: step date recorded, per episode row."""
     episode = episode_rows(export, "services", services)
     service = services["service"].astype("str").to_numpy()
-    recorded = np.column_stack([~np.isnan(_days(services[step])) for step in SERVICE_STEPS])
+    recorded = np.column_stack([~np.isnan(day_numbers(services[step])) for step in SERVICE_STEPS])
     out = {}
     for name in _service_names():
         mine = (service == name) & (episode >= 0)

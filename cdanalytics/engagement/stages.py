@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._dates import day_numbers
 from .._groups import group_by
 from ..errors import ConfigError
 from ..io.export import Export
@@ -61,7 +62,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import _SESSION_TYPES, _codes, _days, _sequence_order
+from ._sessions import _SESSION_TYPES, _codes, _sequence_order
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -167,7 +168,7 @@ def stage_progress(
     slot *= width
     slot += local[keep]
     del pidx, local
-    day = _days(sessions["session_date"])[keep].astype(np.int64)
+    day = day_numbers(sessions["session_date"])[keep].astype(np.int64)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
@@ -209,8 +210,8 @@ def stage_progress(
     require_last = st["require_last"].astype(bool)
     completed = (n_attended >= needed) & (attended_last | ~require_last)
 
-    extract = _days(pd.Series([prepared.extract_date]))[0]
-    start = _days(ep["start"])[ep_rows]
+    extract = day_numbers(pd.Series([prepared.extract_date]))[0]
+    start = day_numbers(ep["start"])[ep_rows]
     due = start + st["potential_after_days"].astype(float) <= extract
     left = (
         ep["case_closed"].to_numpy(dtype=bool) & (ep["exit_status_used"] != "completed").to_numpy()

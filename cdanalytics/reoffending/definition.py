@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._dates import day_numbers
 from ..errors import AnalysisError, ConfigError, DataQualityWarning
 from ..io.export import Export
 from ..io.schema import contract_values
@@ -314,10 +315,10 @@ def person_outcomes(
     )
     eligible = in_cohort & (eligible_from <= observation_end).to_numpy()
 
-    index_day = _days(index)
-    end_day = _days(observation_end)
-    window_day = _days(window_end)
-    eligible_day = _days(eligible_from)
+    index_day = day_numbers(index)
+    end_day = day_numbers(observation_end)
+    window_day = day_numbers(window_end)
+    eligible_day = day_numbers(eligible_from)
 
     chosen = _counted_mask(events, definition)
     counted = events[chosen]
@@ -328,10 +329,10 @@ def person_outcomes(
             f"events: {(pos < 0).sum()} counted event(s) name participants missing from "
             "the participants table."
         )
-    event_day = _days(counted["event_date"])
+    event_day = day_numbers(counted["event_date"])
     if np.isnan(event_day).any():
         raise AnalysisError("events: counted events without an event_date.")
-    proven_day = _days(counted["proven_date"])
+    proven_day = day_numbers(counted["proven_date"])
     on_or_after = in_cohort[pos] & (event_day >= index_day[pos])
     # NaN comparisons are False: unproven offences never count when proof is used.
     in_survival = on_or_after & (event_day <= end_day[pos])
@@ -447,14 +448,6 @@ def rows_in(ids: pd.Series, needles: pd.Series) -> np.ndarray:
         found = found.cast(known.type)
     rows = pc.index_in(found, value_set=known).fill_null(-1)
     return rows.to_numpy(zero_copy_only=False).astype(np.intp)
-
-
-def _days(dates: pd.Series) -> np.ndarray:
-    """Dates as float days since 1970-01-01 (NaN for missing), any datetime unit."""
-    values = dates.to_numpy(dtype="datetime64[D]")
-    days = values.astype(np.int64).astype(float)
-    days[np.isnat(values)] = np.nan
-    return days
 
 
 def _first_day(pos: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _cox
+from .._dates import day_numbers
 from .._groups import by_columns, group_by
 from ..errors import (
     AnalysisError,
@@ -52,7 +53,6 @@ from .cox import (
 from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
-    _days,
     resolve_outcomes,
     rows_in,
 )
@@ -90,15 +90,17 @@ def attended_days(
     """(row of the person in ``cohort``, day from his index date) of every
     attended session of the chosen types; sessions of people outside the
     cohort or without a date are left out."""
-    index_day = _days(cohort["index_date"])
+    index_day = day_numbers(cohort["index_date"])
     attended = (sessions["attendance"] == "attended").fillna(False).to_numpy(dtype=bool)
     if session_types is not None:
         chosen_type = sessions["session_type"].isin(list(session_types))
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
     # looked up and converted as whole columns: no copy of the chosen rows' identifiers
     pos = rows_in(cohort["participant_id"], sessions["participant_id"])[attended]
-    # the attended sessions' dates only: a million participants have ~7M sessions
-    day = _days(sessions["session_date"][attended]) - index_day[np.maximum(pos, 0)]
+    # the attended sessions' dates only (a million participants have ~7M sessions),
+    # taken from the column's array: no Series (and index) of the chosen rows
+    day = day_numbers(sessions["session_date"].to_numpy()[attended])
+    day -= index_day[np.maximum(pos, 0)]
     known = (pos >= 0) & ~np.isnan(day)
     return pos[known], day[known]
 
