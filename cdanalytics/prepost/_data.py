@@ -191,9 +191,9 @@ def _shared_score_table(
     for made_with, layout in tables:
         if made_with == key:
             return replace(layout, table=layout.table.copy(deep=False))
+    del tables[: len(tables) - _SHARED_PER_EXPORT + 1]  # room for the new one, before it is made
     layout = _reshaped(export, by, subset, timepoints, subjects, None)
     tables.append((key, layout))
-    del tables[:-_SHARED_PER_EXPORT]
     return replace(layout, table=layout.table.copy(deep=False))
 
 

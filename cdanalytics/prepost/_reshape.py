@@ -117,19 +117,31 @@ def reshape_scores(
     n_people = len(export.participants)
     kept_u = np.flatnonzero(kept_series)
     n_combo = len(kept_u)
-    # Cells of the grid: (timepoint place, person, series rank), the order
-    # of the table's rows within each timepoint. A row not kept gets a cell
-    # past the grid (n_real and beyond) and is not written.
-    size = n_people * n_combo
-    n_real = n_tp * size
     rank = np.zeros(n_u, dtype=np.intp)
     rank[kept_u] = np.arange(n_combo)
     spare = n_kept < n_rows
-    lookup = np.where(
+    # Place of each (series, timepoint) level in a person's part of the grid,
+    # n_combo * n_tp where not kept.
+    place = np.where(
         kept_series[:, None] & kept_tp[None, :],
-        tp_place[None, :] * size + rank[:, None],
-        n_real,
+        tp_place[None, :] * n_combo + rank[:, None],
+        n_combo * n_tp,
     ).ravel()
+    # The people with a measure kept, numbered in order (the grid has rows for
+    # them only: about half the participants of a large export have none).
+    measured = np.zeros(n_people, dtype=bool)
+    for block in _blocks(n_rows):
+        measured[rows[block][place[key[block]] < n_combo * n_tp]] = True
+    people = np.flatnonzero(measured)
+    number = np.zeros(n_people, dtype=np.intp)  # 0 for the others: their rows are not kept
+    number[people] = np.arange(len(people))
+    # Cells of the grid: (timepoint place, person, series rank), the order
+    # of the table's rows within each timepoint. A row not kept gets a cell
+    # past the grid (n_real and beyond) and is not written.
+    size = len(people) * n_combo
+    n_real = n_tp * size
+    lookup = np.where(place < n_combo * n_tp, (place // n_combo) * size + place % n_combo, n_real)
+    del place, measured
     if rows.min(initial=0) < 0:
         known = rows[lookup[key] < n_real] if spare else rows
         unknown = int((known < 0).sum())
@@ -164,7 +176,7 @@ def reshape_scores(
     for block in _blocks(n_rows):
         part, person = cell[: block.stop - block.start], step[: block.stop - block.start]
         np.take(lookup, key[block], out=part, mode="clip")  # in range: clip is unbuffered
-        np.multiply(rows[block], n_combo, out=person)
+        np.multiply(number[rows[block]], n_combo, out=person)
         part += person
         if spare:
             np.minimum(part, n_real, out=part)
@@ -176,7 +188,7 @@ def reshape_scores(
             measures,
             keys,
             categories,
-            lookup[key] + rows * n_combo,
+            lookup[key] + number[rows] * n_combo,
             scores,
             n_real,
             subjects,
@@ -188,7 +200,8 @@ def reshape_scores(
     empty_slot = missing[:size] if n_tp == 1 else missing.reshape(n_tp, size).all(axis=0)
     del missing
     participants = export.participants
-    every = not empty_slot.any()  # every participant has every series: no rows to drop
+    # every participant has every series: no rows to drop
+    every = len(people) == n_people and not empty_slot.any()
     if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
         row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
@@ -197,6 +210,7 @@ def reshape_scores(
         slots = np.flatnonzero(~empty_slot)
         planes = [values[j * size : (j + 1) * size][slots] for j in range(n_tp)]
         row_person, row_combo = np.divmod(slots, n_combo)
+        row_person = people[row_person]
     columns: dict[str, Any] = {
         "participant_id": participants["participant_id"].array.take(row_person)
     }
