@@ -208,8 +208,11 @@ def reshape_scores(
         row_combo = np.tile(np.arange(n_combo), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
+        del empty_slot
         planes = [values[j * size : (j + 1) * size][slots] for j in range(n_tp)]
+        del values  # the grid, once its rows are taken (each step's memory goes first)
         row_person, row_combo = np.divmod(slots, n_combo)
+        del slots
         row_person = people[row_person]
     columns: dict[str, Any] = {
         "participant_id": participants["participant_id"].array.take(row_person)

@@ -409,6 +409,7 @@ def _build(
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
     for section in ADDED_SECTIONS:
         section.compute(outcomes_obj)
+        release_free_memory()  # before the next section allocates
     done("added_sections")
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))

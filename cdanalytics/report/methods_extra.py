@@ -210,6 +210,7 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
 def compute(out: Outcomes) -> None:
     """Add the tables of the added methods to ``out.tables`` (and their models)."""
     _missing(out)
+    prepost.release_score_tables(out.export)  # no other analysis here asks for its table
     release_free_memory()  # what each analysis freed, before the next allocates
     people = _people(out)
     for analysis in (_landmark, _variants, _casemix):
