@@ -120,30 +120,31 @@ def review_facts(
     counts = np.bincount(owner, minlength=len(ep))
     position = np.arange(len(rev)) - (np.cumsum(counts) - counts)[owner] + 1
 
+    # one slot per completer and review number, in that order: the rows of the result
     slots_per = np.where(completer, n_reviews, 0)
+    first_slot = np.cumsum(slots_per) - slots_per
     person = np.repeat(np.arange(len(ep)), slots_per)
-    review = np.arange(len(person)) - (np.cumsum(slots_per) - slots_per)[person] + 1
-    width = int(n_reviews.max()) + 1 if len(n_reviews) else 1
-    keep = position <= n_reviews[owner]
-    slot_att = np.zeros(len(ep) * width, dtype=bool)
-    slot_day = np.full(len(ep) * width, np.nan)
-    key = owner[keep] * width + position[keep]
-    slot_att[key] = attended[rev][keep]
-    slot_day[key] = np.where(attended[rev][keep], day[rev][keep], np.nan)
+    review = np.arange(len(person)) - first_slot[person] + 1
+    keep = (position <= n_reviews[owner]) & completer[owner]
+    slot = first_slot[owner[keep]] + position[keep] - 1
+    slot_att = np.zeros(len(person), dtype=bool)
+    slot_day = np.full(len(person), np.nan)
+    slot_att[slot] = attended[rev][keep]
+    slot_day[slot] = np.where(attended[rev][keep], day[rev][keep], np.nan)
     extract = day_numbers(pd.Series([prepared.extract_date]))[0]
     due = last_core + window <= extract
-    outcome = contract_column(ep, "evaluation_outcome").astype("object")
-    outcome = outcome.where(outcome.notna(), "not_recorded").to_numpy()
-    flat = person * width + review
+    # the outcome's labels, shared by the rows (not a text object per episode)
+    outcome = pd.Categorical(contract_column(ep, "evaluation_outcome"))
+    labels = np.array([*outcome.categories, "not_recorded"], dtype=object)  # code -1: last
     out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(person),
             "programme": codes.take(person),
             "review": review,
             "due": due[person],
-            "attended": slot_att[flat],
-            "days_after_core": slot_day[flat] - last_core[person],
-            "evaluation_outcome": outcome[person],
+            "attended": slot_att,
+            "days_after_core": slot_day - last_core[person],
+            "evaluation_outcome": labels[np.asarray(outcome.codes)[person]],
         }
     )
     out.attrs["episode_row"] = person

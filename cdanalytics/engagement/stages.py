@@ -168,13 +168,14 @@ def stage_progress(
     slot *= width
     slot += local[keep]
     del pidx, local
-    day = day_numbers(sessions["session_date"])[keep].astype(np.int64)
+    # the kept sessions' dates only, as whole days (int32 holds every date)
+    day = day_numbers(sessions["session_date"].to_numpy()[keep]).astype(np.int32)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
         == 0
     )
-    order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int64), number)
+    order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
     del day, number, keep
     if order is not None:
         slot, attended = slot[order], attended[order]
