@@ -164,7 +164,9 @@ def stage_progress(
     local[known] = stage_of[prog[pidx[known]], type_code[known]]
     del known, type_code
     keep = local >= 0
-    slot = pidx[keep]
+    # slots (episode x stage) and positions in int32 when they fit: half the memory
+    index = np.int32 if max(len(ep) * width, len(sessions)) < 2**31 else np.int64
+    slot = pidx[keep].astype(index)
     slot *= width
     slot += local[keep]
     del pidx, local
@@ -182,8 +184,8 @@ def stage_progress(
     del order
     n_slots = len(ep) * width
     scheduled = np.bincount(slot, minlength=n_slots)
-    first = np.cumsum(scheduled) - scheduled
-    position = np.arange(len(slot))
+    first = (np.cumsum(scheduled) - scheduled).astype(index)
+    position = np.arange(len(slot), dtype=index)
     position -= first[slot]
     position += 1
     del first
@@ -202,7 +204,7 @@ def stage_progress(
     st = {c: table[c].to_numpy()[stage_row] for c in (*used, "potential_after_days")}
     n_sessions = st["n_sessions"].astype(np.int64)
     last_slot = ep_rows * width + loc
-    last_hit = attended & (position == _n_at(table, cell, prog)[slot])
+    last_hit = attended & (position == _n_at(table, cell, prog).astype(index)[slot])
     del position, attended
     attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
     del slot, last_hit

@@ -87,6 +87,7 @@ def _imputed_moments(
     for part in _group_draws(wide, first, second, predictors, m, seed):
         done[part.rows] = True
         moments(part.rows, completed(part))
+        del part  # its draws go before the next model's are made
     rest = np.flatnonzero(has_x & ~done)  # groups with nothing to impute: the same every time
     if len(rest):
         moments(rest, [(slice(None), y[rest])])

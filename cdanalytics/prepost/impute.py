@@ -439,5 +439,8 @@ def _group_draws(
         target = ~observed
         draws = fill_design([columns[k] for k in keep], np.flatnonzero(target)) @ betas
         del columns
-        draws += rng.standard_normal((len(draws), m)) * sigma
+        noise = rng.standard_normal((len(draws), m))
+        noise *= sigma  # in place: one (rows, m) temporary, not two
+        draws += noise
+        del noise
         yield _GroupDraws(rows=rows, target=target, draws=draws)
