@@ -109,8 +109,10 @@ def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) 
     # a missing group is the programme's; compared as codes where the column is categorical
     comparison = contract_column(people, "group") == "comparison"
     is_programme = ~comparison.to_numpy(dtype=bool, na_value=False)
-    to_episode = np.where(is_programme, np.cumsum(is_programme, dtype=np.int64) - 1, -1)
-    return to_episode[rows]  # one lookup per row of the table, int64
+    # int32 (as the load's lookup) when it holds every episode: half the memory per row
+    index = np.int32 if len(people) < 2**31 else np.int64
+    to_episode = np.where(is_programme, np.cumsum(is_programme, dtype=index) - 1, -1)
+    return to_episode.astype(index, copy=False)[rows]  # one lookup per row of the table
 
 
 def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
