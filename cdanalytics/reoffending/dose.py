@@ -95,14 +95,18 @@ def attended_days(
     if session_types is not None:
         chosen_type = sessions["session_type"].isin(list(session_types))
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
-    # looked up and converted as whole columns: no copy of the chosen rows' identifiers
-    pos = rows_in(cohort["participant_id"], sessions["participant_id"])[attended]
-    # the attended sessions' dates only (a million participants have ~7M sessions),
-    # taken from the column's array: no Series (and index) of the chosen rows
-    day = day_numbers(sessions["session_date"].to_numpy()[attended])
-    day -= index_day[np.maximum(pos, 0)]
-    known = (pos >= 0) & ~np.isnan(day)
-    return pos[known], day[known]
+    # looked up as whole columns (no copy of the chosen rows' identifiers); the rows
+    # of the cohort's attended sessions kept, in int32 when the cohort fits
+    found = rows_in(cohort["participant_id"], sessions["participant_id"])
+    chosen = attended & (found >= 0)
+    pos = found[chosen].astype(np.int32 if len(cohort) < 2**31 else np.intp)
+    del found
+    # their dates only (a million participants have ~7M sessions), taken from the
+    # column's array: no Series (and index) of the chosen rows
+    day = day_numbers(sessions["session_date"].to_numpy()[chosen])
+    day -= index_day[pos]
+    dated = ~np.isnan(day)
+    return (pos, day) if dated.all() else (pos[dated], day[dated])
 
 
 def split_at_sessions(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
+from .._memory import release_free_memory
 from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
@@ -406,14 +407,17 @@ def _prepost(out: Outcomes) -> None:
     t = out.tables
     instruments = export.registries.instruments
     t["change"] = prepost.change(export)  # the export's registry (config overrides merged)
+    release_free_memory()  # what each analysis freed, before the next allocates
     if export.participants["programme"].notna().any():  # each programme's own section
         t["change_by_programme"] = prepost.change(export, by="programme")
+        release_free_memory()
     reliable = reliable_instruments(instruments)
     present = [str(code) for code in pd.unique(export.measures["instrument"].dropna())]
     if any(code in reliable for code in present):
         # Only where the registry gives a reliability: nothing else can be computed
         # (the report says why, by instrument; see report.page.unreliable_scales).
         changes = prepost.reliable_change(export, subset=[c for c in present if c in reliable])
+        release_free_memory()
         t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
 
 
