@@ -63,6 +63,7 @@ def design_columns(frame: pd.DataFrame, *leading: np.ndarray) -> list[np.ndarray
             codes, levels = pd.factorize(col, use_na_sentinel=True)
             codes = np.where(codes < 0, len(levels), codes)
             present = np.flatnonzero(np.bincount(codes, minlength=len(levels) + 1))
+            codes = codes.astype(np.min_scalar_type(len(levels)))  # kept: the narrowest type
             columns += [_Dummy(codes, level) for level in present[1:]]
     return columns
 

@@ -409,6 +409,8 @@ def _build(
     outcomes_obj = compute_outcomes(data, cfg, on_step=done)
     for section in ADDED_SECTIONS:
         section.compute(outcomes_obj)
+        if section is family:  # the last reader of the prepared engagement data (0.13 GiB at 1M)
+            outcomes_obj.models.pop("engagement", None)
         release_free_memory()  # before the next section allocates
     done("added_sections")
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
