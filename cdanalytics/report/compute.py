@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 OVERALL = "All"
 
 #: Steps of :func:`compute_outcomes`, in order (for progress bars).
-STEPS: tuple[str, ...] = ("engagement", "reoffending", "matching", "prepost")
+STEPS: tuple[str, ...] = ("engagement", "prepost", "reoffending", "matching")
 
 
 @dataclass
@@ -460,10 +460,12 @@ def compute_outcomes(
     done = on_step or (lambda _step: None)
     _engagement(out)
     done("engagement")
+    # pre/post before the reoffending steps: its score tables come and go before
+    # their person-level tables are made (a lower peak; the results are independent)
+    _prepost(out)
+    done("prepost")
     people = _reoffending(out)
     done("reoffending")
     _matching(out, people)
     done("matching")
-    _prepost(out)
-    done("prepost")
     return out
