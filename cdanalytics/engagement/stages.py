@@ -173,6 +173,8 @@ def stage_progress(
     # the kept sessions' dates only, as whole days (int32 holds every date)
     day = day_numbers(sessions["session_date"].to_numpy()[keep]).astype(np.int32)
     number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
+    if len(number) and number.min() >= 0 and number.max() < 2**31:
+        number = number.astype(np.int32)  # the same numbers, half the memory for the sort
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
         == 0
