@@ -247,3 +247,20 @@ def test_last_core_session_and_programme_codes_against_pandas(seed):
     assert (
         counts.to_numpy() == counts.index.map(expected_programme).map(per_programme).to_numpy()
     ).all()
+    # each slot's review: the k-th review session of the man by date and number
+    reviews = sessions[(sessions["session_type"] == "review").to_numpy()].sort_values(
+        ["participant_id", "session_date", "session_number"]
+    )
+    reviews = reviews.assign(review=reviews.groupby("participant_id").cumcount() + 1)
+    slots = facts[["participant_id", "review"]].merge(
+        reviews, on=["participant_id", "review"], how="left", validate="1:1"
+    )
+    went = (slots["attendance"] == "attended").fillna(False).to_numpy(dtype=bool)
+    assert np.array_equal(facts["attended"].to_numpy(), went)
+    assert 0 < went.sum() < len(facts)
+    after = (slots["session_date"] - slots["participant_id"].map(last)).dt.days.astype(float)
+    want_days = np.where(went, after.to_numpy(), np.nan)
+    assert np.array_equal(facts["days_after_core"].to_numpy(), want_days, equal_nan=True)
+    recorded = people.set_index("participant_id")["evaluation_outcome"].astype(object)
+    want_outcome = facts["participant_id"].map(recorded).fillna("not_recorded")
+    assert (facts["evaluation_outcome"].to_numpy() == want_outcome.to_numpy()).all()
