@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "outdir": 0,
     "stages": 0,
     "_crash": 0,
+    "_lookup": 0,
     "_memory": 0,
     # 1: reading, validating and guarding an export
     "io": 1,

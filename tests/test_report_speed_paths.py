@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from statsmodels.discrete.discrete_model import Logit
 
+from cdanalytics._lookup import rows_in
 from cdanalytics.matching import gated_comparison
 from cdanalytics.matching.propensity import (
     _Logit,
@@ -31,7 +32,6 @@ from cdanalytics.matching.propensity import (
     propensity_model,
 )
 from cdanalytics.reoffending import ReoffendingDefinition, person_outcomes
-from cdanalytics.reoffending.definition import rows_in
 from cdanalytics.synth import generate
 
 

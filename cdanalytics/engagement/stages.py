@@ -63,6 +63,7 @@ from ._family import (
 )
 from ._prepare import EngagementData
 from ._sessions import _SESSION_TYPES, _codes, _sequence_order
+from ._stage_paths import any_by, people_of, stage_paths
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -223,7 +224,7 @@ def stage_progress(
     )
     closed = left[ep_rows] & closed_cases
     stage_order = st["order"].astype(np.int64)
-    reached, progressed = _paths(ep_rows, stage_order, completed)
+    reached, progressed = stage_paths(ep_rows, stage_order, completed)
     out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(ep_rows),
@@ -280,42 +281,6 @@ def _n_at(table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray) -> np.ndarray
     valid = cell >= 0
     sizes[valid] = table["n_sessions"].to_numpy(dtype=np.int64)[cell[valid]]
     return sizes[prog].ravel()
-
-
-def _people_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct episode rows (``rows`` is sorted, as :func:`stage_progress` makes
-    it) and the number of each row's person among them."""
-    if len(rows) == 0:
-        return rows, rows
-    new = np.r_[True, rows[1:] != rows[:-1]]
-    return rows[new], np.cumsum(new) - 1
-
-
-def _any_by(
-    person: np.ndarray, column: np.ndarray, flag: np.ndarray, shape: tuple[int, int]
-) -> np.ndarray:
-    """``out[person, column]`` = any ``flag`` of the rows with that pair (a bincount)."""
-    hits = np.bincount(person[flag] * shape[1] + column[flag], minlength=shape[0] * shape[1])
-    return (hits > 0).reshape(shape)
-
-
-def _paths(
-    ep_rows: np.ndarray, stage_order: np.ndarray, completed: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reached / progressed of each (starter, stage) row, vectorised over starters.
-
-    ``done[person, order]`` is whether the person completed every stage of
-    that order; a stage of order L is reached when every order before L is
-    done (orders without stages count as done).
-    """
-    people, person = _people_of(ep_rows)
-    n_orders = int(stage_order.max()) + 1 if len(stage_order) else 1
-    missed = _any_by(person, stage_order, ~completed, (len(people), n_orders))
-    done_through = np.logical_and.accumulate(~missed, axis=1)
-    before = np.ones((len(people), n_orders), dtype=bool)
-    before[:, 1:] = done_through[:, :-1]
-    reached = before[person, stage_order]
-    return reached, reached & completed
 
 
 def _group_sums(
@@ -465,14 +430,14 @@ def programme_completion_from_stages(
     progress = progress_for(export, prepared, closed_cases, progress)
     rows = progress.attrs["episode_row"][progress["required"].to_numpy()]
     progress = progress[progress["required"].to_numpy()]
-    people, person = _people_of(rows)
+    people, person = people_of(rows)
     n_orders = int(progress["order"].max()) + 1 if len(progress) else 1
     order = progress["order"].to_numpy()
     not_clear = ~progress["potential_completer"].to_numpy()
-    clear = ~_any_by(person, np.zeros(len(person), dtype=np.int64), not_clear, (len(people), 1))[
+    clear = ~any_by(person, np.zeros(len(person), dtype=np.int64), not_clear, (len(people), 1))[
         :, 0
     ]
-    missed = _any_by(person, order, ~progress["completed"].to_numpy(), (len(people), n_orders))
+    missed = any_by(person, order, ~progress["completed"].to_numpy(), (len(people), n_orders))
     has_order = np.zeros(n_orders, dtype=bool)
     has_order[np.unique(order)] = True
     done = np.logical_and.accumulate(~missed, axis=1)

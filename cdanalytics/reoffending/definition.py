@@ -25,8 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._dates import day_numbers
 from ..errors import AnalysisError, ConfigError, DataQualityWarning
@@ -428,26 +426,6 @@ def _warn_late_index(index: pd.Series, observation_end: pd.Series) -> None:
             "(followup_end or extract_date); they are outside the reoffending cohort.",
             late,
         )
-
-
-def rows_in(ids: pd.Series, needles: pd.Series) -> np.ndarray:
-    """Position in ``ids`` (unique) of each value of ``needles``; -1 where absent.
-
-    The same as ``pd.Index(ids).get_indexer(needles)``, by one Arrow hash
-    lookup when both are text (pandas would first copy every identifier to a
-    Python object); other types go through pandas.
-    """
-    known = pa.array(ids, from_pandas=True)
-    found = pa.array(needles, from_pandas=True)
-    text = (pa.types.is_string(known.type) or pa.types.is_large_string(known.type)) and (
-        pa.types.is_string(found.type) or pa.types.is_large_string(found.type)
-    )
-    if not text:
-        return pd.Index(ids).get_indexer(needles)
-    if found.type != known.type:
-        found = found.cast(known.type)
-    rows = pc.index_in(found, value_set=known).fill_null(-1)
-    return rows.to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _first_day(pos: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:

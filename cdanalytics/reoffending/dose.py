@@ -35,6 +35,7 @@ import pandas as pd
 from .. import _cox
 from .._dates import day_numbers
 from .._groups import by_columns, group_by
+from .._lookup import rows_in
 from ..errors import (
     AnalysisError,
     ConfigError,
@@ -43,10 +44,10 @@ from ..errors import (
     StatisticalWarning,
 )
 from ..io.export import Export
+from ._cox_design import cox_design
 from .cox import (
     TIES,
     _convergence_message,
-    _design,
     _hazard_ratios_in_brief,
     _summary_and_tests,
 )
@@ -54,7 +55,6 @@ from .definition import (
     SURVIVAL_COLUMNS,
     ReoffendingDefinition,
     resolve_outcomes,
-    rows_in,
 )
 
 __all__ = [
@@ -421,7 +421,7 @@ def cox_time_varying(
     references: dict[str, object] = {}
     fixed = np.empty((len(cohort), 0))
     if covariates:
-        fixed, fixed_terms, references = _design(cohort, covariates, {})
+        fixed, fixed_terms, references = cox_design(cohort, covariates, {})
         terms.extend(fixed_terms)
     person_stratum = group_by(cohort, strata_keys).ngroup().to_numpy()
     n_intervals, n_events = int(parts.start.size), int(parts.event.sum())

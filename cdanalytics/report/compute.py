@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
+from .._lookup import rows_in
 from .._memory import release_free_memory
 from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, GroupLabelWarning
 from ..io.export import Export
-from ..reoffending.definition import rows_in
 from .notes import Note, failure_note
 
 __all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
