@@ -275,7 +275,8 @@ def read_csv_table(
     c_types: dict[str, Any] = {}
     for name in names:
         if name.strip() in text_columns:
-            as_text[name], c_types[name] = pa.string(), "str"
+            # large_string: what pandas' text columns hold, so no copy to widen the offsets
+            as_text[name], c_types[name] = pa.large_string(), "str"
         elif name.strip() in category_columns or name.strip() in date_columns:
             as_text[name], c_types[name] = _DICT, "category"
         if name.strip() in date_columns:
