@@ -93,25 +93,43 @@ def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     return codes
 
 
+def ordered_group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """Numbers of the groups of :func:`group_numbers` in the same order but
+    not necessarily consecutive (a writable array of the frame's rows): the
+    combined category codes of categorical keys, without ranking them; the
+    group numbers themselves otherwise."""
+    keys = list(keys)
+    levels = _category_levels(frame, keys)
+    if levels is not None:
+        return levels[0]
+    codes = group_numbers(frame, keys)
+    return codes if codes.flags.writeable else codes.copy()
+
+
 def _category_levels(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int] | None:
     """The category codes of categorical ``keys`` combined into one number
-    per row (missing values the last level of each; platform integers) and
-    the number of combinations; ``None`` unless every key is categorical and
-    the combinations are few (at most 4 per row, plus 4096)."""
+    per row (missing values the last level of a key that has them;
+    platform integers) and the number of combinations; ``None`` unless every
+    key is categorical and the combinations are few (at most 4 per row, plus
+    4096). The numbers rise with the keys' category order, missing last, so
+    their ranks are the group numbers; a key without missing values has no
+    level for them (when every combination is present the numbers are then
+    the ranks themselves)."""
     columns = [frame[k].array for k in keys]
     if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
-    size = int(np.prod([len(c.categories) + 1 for c in columns]))
+    missing = [bool(c.codes.min(initial=0) < 0) for c in columns]
+    levels = [len(c.categories) + m for c, m in zip(columns, missing, strict=True)]
+    size = int(np.prod(levels))
     if size > 4 * len(frame) + 4096:
         return None
     combined = columns[0].codes.astype(np.intp)
-    for j, column in enumerate(columns):
-        n_levels = len(column.categories) + 1
+    for j, (column, n_levels, has_missing) in enumerate(zip(columns, levels, missing, strict=True)):
         codes = column.codes
         if j:
             combined *= n_levels
             combined += codes
-        if codes.min(initial=0) < 0:
+        if has_missing:
             combined[codes < 0] += n_levels
     return combined, size
 

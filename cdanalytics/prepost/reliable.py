@@ -17,9 +17,9 @@ from ._grouping import (
     category_dtype,
     first_rows,
     group_codes,
-    group_numbers,
     grouped_moments,
     layout_groups,
+    ordered_group_numbers,
 )
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
@@ -262,10 +262,15 @@ def reliable_change(
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
         return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
-    pre = wide[first].to_numpy()
-    post = wide[second].to_numpy()
-    has_pre = ~np.isnan(pre)
-    sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    pre_scores, post_scores = wide[first], wide[second]
+    pre = pre_scores.to_numpy()
+    post = post_scores.to_numpy()
+    missing_pre = np.isnan(pre)
+    if missing_pre.any():
+        has_pre = ~missing_pre
+        sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    else:  # every row has a first score: no rows to pick
+        sample_sd = grouped_moments(codes, len(params), pre)[2]
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
@@ -305,16 +310,17 @@ def reliable_change(
     klass[improved] = CHANGE_CLASSES.index("improved")
     klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
     klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
-    klass[np.isnan(post)] = CHANGE_CLASSES.index("post_missing")
-    klass[np.isnan(pre)] = CHANGE_CLASSES.index("pre_missing")
+    missing_post = np.isnan(post)
+    klass[missing_post] = CHANGE_CLASSES.index("post_missing")
+    klass[missing_pre] = CHANGE_CLASSES.index("pre_missing")
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
     columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
     columns["direction"] = per_row_category("direction")
-    columns["score_pre"] = wide[first]
-    columns["score_post"] = wide[second]
+    columns["score_pre"] = pre_scores
+    columns["score_post"] = post_scores
     columns["change"] = change
     columns["reliability"] = per_row("reliability")
     columns["reliability_source"] = per_row_category("reliability_source")
@@ -325,11 +331,9 @@ def reliable_change(
     columns["cutoff"] = cut
     columns["cutoff_type"] = per_row_category("cutoff_type")
     columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
-        clinical_pre, ~(has_cut & ~np.isnan(pre))
+        clinical_pre, ~(has_cut & ~missing_pre)
     )
-    columns["clinical_at_post"] = pd.arrays.BooleanArray(
-        clinical_post, ~(has_cut & ~np.isnan(post))
-    )
+    columns["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~missing_post))
     columns["change_class"] = pd.Categorical.from_codes(
         klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
     )
@@ -391,9 +395,7 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS])
-    if not group_baseline.flags.writeable:
-        group_baseline = group_baseline.copy()
+    group_baseline = ordered_group_numbers(changes, [*by, *SCALE_KEYS])
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
