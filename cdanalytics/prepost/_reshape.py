@@ -65,7 +65,8 @@ def reshape_scores(
         dtype=np.intp,
     )
     n_tpl = len(tp_place)
-    keys = [category_codes(measures[k]) for k in SCALE_KEYS]
+    key_columns = [measures[k] for k in SCALE_KEYS]
+    keys = [category_codes(column) for column in key_columns]
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
     n_all = int(np.prod(levels))
@@ -202,14 +203,16 @@ def reshape_scores(
     }
     for col in by:
         columns[col] = _per_row(participants[col].array, row_person, n_combo if every else 0)
-    for name, labels, level in zip(SCALE_KEYS, categories, series_levels, strict=True):
+    for name, column, labels, level in zip(
+        SCALE_KEYS, key_columns, categories, series_levels, strict=True
+    ):
         used_codes = level[kept_u]
         used = np.unique(used_codes)
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         per_series = remap[used_codes].astype(code_dtype(len(used)))
         codes = np.tile(per_series, n_people) if every else per_series[row_combo]
-        source = measures[name].dtype
+        source = column.dtype
         if (
             len(used) == len(labels)
             and isinstance(source, pd.CategoricalDtype)

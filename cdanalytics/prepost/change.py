@@ -321,8 +321,8 @@ def change(
     if missing == "impute":
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
-    codes, out = layout_groups(wide, keys, layout)
-    n_groups = len(out)
+    codes, key_arrays = layout_groups(wide, keys, layout)
+    n_groups = len(key_arrays["instrument"])
     x = wide[first].to_numpy()
     y = wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
@@ -342,8 +342,14 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
-    family = group_numbers(out, [*by, "instrument", "informant"])
+    scales = scale_rows(
+        key_arrays["instrument"],
+        key_arrays["scale"],
+        registry_or_default(registry, data),
+        ["direction", "sign"],
+    )
+    family_keys = [*by, "instrument", "informant"]
+    family = group_numbers(None, family_keys, [key_arrays[key] for key in family_keys])
     # The columns built side by side, in their final order, and made into a
     # frame once (inserting thirty columns one at a time costs more than the
     # statistics on small data).
@@ -358,7 +364,7 @@ def change(
             ]
         )
     )
-    columns: dict[str, Any] = {key: out[key].array for key in keys}
+    columns: dict[str, Any] = dict(key_arrays)
     columns["timepoint_from"] = text[:n_groups]
     columns["timepoint_to"] = text[n_groups : 2 * n_groups]
     columns["direction"] = text[2 * n_groups : 3 * n_groups]

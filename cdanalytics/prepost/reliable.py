@@ -262,15 +262,16 @@ def reliable_change(
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
         return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
+    n_params = len(params["instrument"])
     pre_scores, post_scores = wide[first], wide[second]
     pre = pre_scores.to_numpy()
     post = post_scores.to_numpy()
     missing_pre = np.isnan(pre)
     if missing_pre.any():
         has_pre = ~missing_pre
-        sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+        sample_sd = grouped_moments(codes[has_pre], n_params, pre[has_pre])[2]
     else:  # every row has a first score: no rows to pick
-        sample_sd = grouped_moments(codes, len(params), pre)[2]
+        sample_sd = grouped_moments(codes, n_params, pre)[2]
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
@@ -386,16 +387,17 @@ def reliable_change_summary(
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
     klass = _class_codes(changes["change_class"])
-    status = changes["clinical_at_baseline"]
-    baseline = 1 - status.to_numpy(dtype=np.int8, na_value=0)  # 0 clinical, 1 not
-    baseline[status.isna().to_numpy()] = 2  # unknown
+    # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
+    baseline = changes["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
+    np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
     # one count per cell; groups made of participants without a first score
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = ordered_group_numbers(changes, [*by, *SCALE_KEYS])
+    keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
+    group_baseline = ordered_group_numbers(changes, list(keys), list(keys.values()))
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
@@ -415,7 +417,7 @@ def reliable_change_summary(
     shown[:, _CLASSIFIED.index("recovered")] = present % 3 == 0
     group, j = np.nonzero(shown)
     first = first_of[group]
-    columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
+    columns: dict[str, Any] = {c: values.take(first) for c, values in keys.items()}
     columns["baseline"] = pd.Categorical.from_codes(
         present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
     )
