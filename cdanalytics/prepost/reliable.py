@@ -401,9 +401,16 @@ def reliable_change_summary(
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
-    cell = group_baseline * n_classes
+    # The cells numbered in place (one array of the rows), counted, and
+    # turned back into groups × baselines (exact for classes 0 to
+    # n_classes - 1; a copy if some row has no class).
+    in_place = klass.min(initial=0) >= 0
+    cell = group_baseline if in_place else group_baseline.copy()
+    cell *= n_classes
     cell += klass
     counts = np.bincount(cell, minlength=n_cells).reshape(-1, n_classes)
+    if in_place:
+        np.floor_divide(cell, n_classes, out=group_baseline)
     del cell
     present = np.flatnonzero(counts.sum(axis=1) > counts[:, pre_missing])
     counts = counts[present]
