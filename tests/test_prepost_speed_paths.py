@@ -154,3 +154,22 @@ def test_change_text_columns_are_str_with_the_arguments():
         assert out[column].tolist() == [value] * len(out)
     assert out["direction"].dtype == "str"
     assert set(out["direction"]) == {"higher_worse"}
+
+
+def test_change_and_reliable_change_leave_the_shared_score_table_as_it_was():
+    """change and reliable change read the export's shared score table
+    without a copy; a table handed out by select_scores is a copy, and
+    editing it or a result changes nothing the next analysis sees."""
+    from cdanalytics.prepost._data import select_scores
+
+    export = _export_with_missing_post_and_text(4)
+    before_change = change(export, by="programme")
+    before_rows = reliable_change(export, by="programme")
+    wide = select_scores(export, ("pre", "post"), ["programme"])
+    wide["pre"] = 0.0
+    wide.loc[wide.index[:10], "post"] = -5.0
+    before_rows.loc[before_rows.index[:10], "score_post"] = 99.0
+    pd.testing.assert_frame_equal(change(export, by="programme"), before_change)
+    again = reliable_change(export, by="programme")
+    assert (again["score_post"].iloc[:10] != 99.0).all()
+    assert (again["score_pre"] != 0.0).all()

@@ -319,6 +319,7 @@ def change(
     first, second = check_timepoints(timepoints, size=2)
     wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
+        wide = wide.copy(deep=False)  # the export's shared table: passed on, so a copy
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
     codes, key_arrays = layout_groups(wide, keys, layout)

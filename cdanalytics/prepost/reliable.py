@@ -240,6 +240,7 @@ def reliable_change(
     first, second = check_timepoints(timepoints, size=2)
     wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
+        wide = wide.copy(deep=False)  # the export's shared table: passed on, so a copy
         table = imputation_predictors(data, wide, predictors)
         extra = [c for c in by if c not in table.columns]
         table = pd.concat([wide[extra], table], axis=1) if extra else table
