@@ -173,3 +173,34 @@ def test_change_and_reliable_change_leave_the_shared_score_table_as_it_was():
     again = reliable_change(export, by="programme")
     assert (again["score_post"].iloc[:10] != 99.0).all()
     assert (again["score_pre"] != 0.0).all()
+
+
+@pytest.mark.parametrize("programmes", [["a", "b", "c"], ["a", "b", None], ["a", "a", "a"]])
+@pytest.mark.parametrize("categories", [["a", "b", "c"], ["a", "b", "c", "unused"]])
+def test_groups_of_an_export_with_every_series_equal_those_of_its_score_table(
+    programmes, categories
+):
+    """Every participant with every series: the groups numbered from the
+    export's layout (the programme's levels without one for missing values
+    when none is missing) against the same analyses of the score table,
+    with a missing programme and with unused programme categories."""
+    from cdanalytics.prepost import score_table
+
+    export = _export_with_missing_post_and_text(6)
+    people = export.participants.copy()
+    values = [programmes[i % 3] for i in range(len(people))]
+    people["programme"] = pd.Categorical(values, categories=categories)
+    export = type(export)(
+        participants=people,
+        sessions=export.sessions,
+        measures=export.measures,
+        events=export.events,
+        manifest=export.manifest,
+    )
+    table = score_table(export, by="programme")
+    assert (table.groupby(["participant_id"]).size() == 2).all()  # every series
+    for ours, plain in (
+        (change(export, by="programme"), change(table, by="programme")),
+        (reliable_change(export, by="programme"), reliable_change(table, by="programme")),
+    ):
+        pd.testing.assert_frame_equal(ours, plain, check_exact=True)
