@@ -32,16 +32,17 @@ class Reshaped:
     """A score table and how its rows were laid out.
 
     ``row_combo`` is the number of the instrument × scale × informant series
-    of each row (0, 1, ... in the category order of the three columns: the group numbers
-    of :func:`~cdanalytics.prepost._grouping.group_numbers` by those keys).
-    ``groups`` keeps the group numbers the analyses asked of the table
-    (:func:`~cdanalytics.prepost._grouping.layout_groups`).
+    of each row (0, 1, ... in the category order of the three columns: the
+    group numbers of :func:`~cdanalytics.prepost._grouping.group_numbers` by
+    those keys), in the smallest integer type that holds them. ``groups``
+    keeps the group numbers the analyses asked of the table, with the keys
+    of each group (:func:`~cdanalytics.prepost._grouping.layout_groups`).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
-    groups: dict[tuple[str, ...], tuple[np.ndarray, pd.DataFrame]] = field(default_factory=dict)
+    groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
 
 def reshape_scores(
@@ -232,7 +233,9 @@ def reshape_scores(
     # One frame from the finished columns (inserting them one by one costs
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
-    row_combo.flags.writeable = False  # shared by the analyses of the table
+    # Kept with the table while the export lives: in few bytes, read-only.
+    row_combo = row_combo.astype(code_dtype(n_combo))
+    row_combo.flags.writeable = False
     return Reshaped(table, row_combo, n_combo)
 
 
