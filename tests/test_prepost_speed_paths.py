@@ -204,3 +204,14 @@ def test_groups_of_an_export_with_every_series_equal_those_of_its_score_table(
         (reliable_change(export, by="programme"), reliable_change(table, by="programme")),
     ):
         pd.testing.assert_frame_equal(ours, plain, check_exact=True)
+
+
+def test_editing_the_groups_of_a_change_result_leaves_the_next_result_alone():
+    """The group keys of an export's layout are kept for the next analysis;
+    a result edited in place must not change them."""
+    export = _export_with_missing_post_and_text(8)
+    first = change(export, by="programme")
+    expected = first.copy()
+    first.loc[first.index[0], "programme"] = "c"
+    first.loc[first.index[0], "scale"] = "physical_assault"
+    pd.testing.assert_frame_equal(change(export, by="programme"), expected)

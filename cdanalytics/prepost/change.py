@@ -365,7 +365,9 @@ def change(
             ]
         )
     )
-    columns: dict[str, Any] = dict(key_arrays)
+    # The group keys copied: those of an export's layout are kept for the next
+    # analysis, and a caller may edit the result in place.
+    columns: dict[str, Any] = {key: values.copy() for key, values in key_arrays.items()}
     columns["timepoint_from"] = text[:n_groups]
     columns["timepoint_to"] = text[n_groups : 2 * n_groups]
     columns["direction"] = text[2 * n_groups : 3 * n_groups]
