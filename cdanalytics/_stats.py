@@ -8,8 +8,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
+from scipy import special, stats
 
 __all__ = [
     "KaplanMeier",
@@ -58,16 +57,24 @@ def wilson_ci(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]
     References
     ----------
     Wilson, E. B. (1927). Probable inference, the law of succession, and
-    statistical inference. JASA 22:209-212. Computed by
-    ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+    statistical inference. JASA 22:209-212. The arithmetic of
+    ``statsmodels.stats.proportion.proportion_confint(method="wilson")``,
+    operation for operation (the same limits to the last bit, without its
+    per-call argument handling).
     """
     count = np.asarray(count, dtype=float)
     nobs = np.asarray(nobs, dtype=float)
     safe = np.where(nobs > 0, nobs, 1.0)
-    low, high = proportion_confint(count, safe, alpha=alpha, method="wilson")
+    crit = -special.ndtri(alpha / 2.0)  # stats.norm.isf(alpha / 2), as statsmodels
+    crit2 = crit**2
+    share = count / safe
+    denom = 1 + crit2 / safe
+    center = (share + crit2 / (2 * safe)) / denom
+    dist = crit * np.sqrt(share * (1.0 - share) / safe + crit2 / (4.0 * safe**2))
+    dist /= denom
     empty = nobs <= 0
-    # statsmodels leaves rounding noise (about 1e-17) at the bounds 0 and 1.
-    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    # Rounding noise (about 1e-17) at the bounds 0 and 1 clipped, as statsmodels does.
+    low, high = np.clip(center - dist, 0.0, 1.0), np.clip(center + dist, 0.0, 1.0)
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -173,8 +172,10 @@ def _shared_score_table(
     analyses that ask for the same one in turn (change, reliable change and
     attrition of the same timepoints reshape the measures once, and share
     group numbers). The latest is kept while the export lives and its
-    ``measures`` and ``participants`` are the same objects; each caller gets
-    its own shallow copy of the table (copy-on-write)."""
+    ``measures`` and ``participants`` are the same objects. The layout
+    returned is the one kept, its table shared: callers that may change the
+    table take a shallow copy (copy-on-write) of it, as
+    :func:`select_scores` does."""
     key = (
         tuple(as_list(by)),
         None if subset is None else tuple(as_list(subset)),
@@ -190,11 +191,11 @@ def _shared_score_table(
     tables = entry[2]
     for made_with, layout in tables:
         if made_with == key:
-            return replace(layout, table=layout.table.copy(deep=False))
+            return layout
     del tables[: len(tables) - _SHARED_PER_EXPORT + 1]  # room for the new one, before it is made
     layout = _reshaped(export, by, subset, timepoints, subjects, None)
     tables.append((key, layout))
-    return replace(layout, table=layout.table.copy(deep=False))
+    return layout
 
 
 def release_score_tables(export: Export | None = None) -> None:
@@ -228,7 +229,10 @@ def select_layout(
     subjects: str = "mean",
 ) -> tuple[pd.DataFrame, Reshaped | None]:
     """:func:`select_scores` and, for an export, the layout of the table's
-    rows (``None`` for a score table passed in)."""
+    rows (``None`` for a score table passed in). An export's table is the
+    one shared by the analyses of the export, not a copy: the caller only
+    reads it (results that take its columns as Series are kept apart from it
+    by copy-on-write), or takes a shallow copy first."""
     if isinstance(data, Export):
         layout = _shared_score_table(data, by, subset, timepoints, subjects)
         return layout.table, layout
@@ -247,7 +251,7 @@ def select_scores(
     the ``subjects`` rule of :func:`score_table`) with a score at one of
     ``timepoints`` at least, for the given instruments."""
     if isinstance(data, Export):
-        return _shared_score_table(data, by, subset, timepoints, subjects).table
+        return _shared_score_table(data, by, subset, timepoints, subjects).table.copy(deep=False)
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
             f"Expected an Export or a score table (DataFrame), not {type(data).__name__}."

@@ -75,14 +75,17 @@ def noncentral_t_ci(
     estimation and the evaluation of statistical models. In Harlow, Mulaik &
     Steiger (eds), What if there were no significance tests? Erlbaum.
     """
-    t, df = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
+    t, df = np.asarray(t, dtype=float), np.asarray(df, dtype=float)
+    if t.shape != df.shape:
+        t, df = np.broadcast_arrays(t, df)
     ok = np.isfinite(t) & (df >= 1)
     low = np.full(t.shape, np.nan)
     high = np.full(t.shape, np.nan)
     if not ok.any():
         return low, high
     k = int(ok.sum())
-    tt, dd = np.tile(t[ok], 2), np.tile(df[ok], 2)
+    tt, dd = t[ok], df[ok]
+    tt, dd = np.concatenate([tt, tt]), np.concatenate([dd, dd])  # the lower, then the upper
     target = np.repeat([1 - alpha / 2, alpha / 2], k)
     # P(T <= t | ncp) ~ Phi((t (1 - 1/(4 df)) - ncp) / sqrt(1 + t^2 / (2 df)))
     spread = np.sqrt(1 + tt**2 / (2 * dd))
@@ -107,7 +110,9 @@ def _decreasing_roots(f, guess: np.ndarray, step: np.ndarray, max_steps: int = 2
     differences of probabilities, resolved to about that). NaN where no
     bracket is found."""
     lo, hi = guess - step, guess + step
-    f_lo, f_hi = np.split(f(np.concatenate([lo, hi]), np.tile(np.arange(guess.size), 2)), 2)
+    index = np.arange(guess.size)
+    both = f(np.concatenate([lo, hi]), np.concatenate([index, index]))
+    f_lo, f_hi = both[: guess.size], both[guess.size :]
     for _ in range(64):  # grow the bracket: f(lo) >= 0 >= f(hi)
         below, above = f_lo < 0, f_hi > 0
         if not (below.any() or above.any()):

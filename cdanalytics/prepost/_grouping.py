@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,83 +46,123 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     keys, and missing key values form their own group so that no row is
     silently left out.
     """
-    keys = list(keys)
-    codes = group_numbers(frame, keys)
+    codes, columns = _group_arrays(frame, list(keys))
+    return codes, pd.DataFrame(columns, copy=False)
+
+
+def _group_arrays(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`group_codes` with the keys of each group as arrays (``{key:
+    array}``) rather than a table."""
+    arrays = [frame[k].array for k in keys]
+    codes = group_numbers(frame, keys, arrays)
     first = first_rows(codes)
-    keys_frame = pd.DataFrame({k: frame[k].array.take(first) for k in keys}, copy=False)
-    return codes, keys_frame
+    return codes, {k: a.take(first) for k, a in zip(keys, arrays, strict=True)}
 
 
 def layout_groups(
     table: pd.DataFrame, keys: Sequence[str], layout: Reshaped | None
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """:func:`group_codes` of a score table, from the layout of its rows when
-    it has one (an export's shared table): the instrument × scale ×
-    informant numbers are the layout's, combined with those of the grouping
-    columns before them. Made once per set of keys and kept with the layout
-    (the numbers read-only; each caller gets its own shallow copy of the
-    table of keys)."""
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`group_codes` of a score table with the keys of each group as
+    arrays (``{key: array}``, one value per group), from the layout of its
+    rows when it has one (an export's shared table): the instrument × scale
+    × informant numbers are the layout's, combined with those of the
+    grouping columns before them. Made once per set of keys and kept with
+    the layout in the smallest integer type that holds them (kept while the
+    export lives: the fewer bytes, the less memory every later analysis
+    of the export starts from); each caller gets them as platform integers,
+    its own array, and its own dict of the keys' arrays, which it must not
+    change in place."""
     keys = list(keys)
     if layout is None or keys[-len(SCALE_KEYS) :] != SCALE_KEYS:
-        return group_codes(table, keys)
+        return _group_arrays(table, keys)
     made = layout.groups.get(tuple(keys))
     if made is None:
         lead = keys[: -len(SCALE_KEYS)]
+        arrays = [table[k].array for k in keys]
         if not lead:
-            codes = layout.row_combo
+            codes = layout.row_combo.astype(np.intp)
         else:
-            levels = _category_levels(table, lead)
+            levels = _category_levels(len(table), arrays[: len(lead)])
             if levels is None:
-                return group_codes(table, keys)
+                return _group_arrays(table, keys)
             combined, size = levels
             combined *= layout.n_combo
             combined += layout.row_combo
             codes = _small_factorize(combined, size * layout.n_combo)[0]
-            codes.flags.writeable = False
         first = first_rows(codes)
-        frame = pd.DataFrame({k: table[k].array.take(first) for k in keys}, copy=False)
-        made = layout.groups[tuple(keys)] = (codes, frame)
-    return made[0], made[1].copy(deep=False)
+        columns = {k: a.take(first) for k, a in zip(keys, arrays, strict=True)}
+        compact = codes.astype(small_int_type(len(first)))
+        compact.flags.writeable = False
+        layout.groups[tuple(keys)] = (compact, columns)
+        return codes, dict(columns)
+    return made[0].astype(np.intp), dict(made[1])
 
 
-def group_numbers(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
-    """The group numbers of :func:`group_codes` alone (no table of keys)."""
+def small_int_type(n: int) -> type:
+    """The smallest signed integer type that holds ``0 .. n``."""
+    return np.int8 if n < 2**7 else np.int16 if n < 2**15 else np.int32 if n < 2**31 else np.intp
+
+
+def group_numbers(
+    frame: pd.DataFrame | None, keys: Sequence[str], arrays: Sequence[Any] | None = None
+) -> np.ndarray:
+    """The group numbers of :func:`group_codes` alone (no table of keys);
+    ``arrays``: the keys' columns (``frame[key].array``) when the caller has
+    them (``frame`` may then be ``None``)."""
     keys = list(keys)
-    codes = _category_group_codes(frame, keys)
-    if codes is None:
-        codes = group_by(frame, keys).ngroup().to_numpy()
-    return codes
+    if arrays is None:
+        arrays = [frame[k].array for k in keys]
+    levels = _category_levels(len(arrays[0]) if keys else 0, arrays)
+    if levels is not None:
+        return _small_factorize(*levels)[0]
+    if frame is None:
+        frame = pd.DataFrame(dict(zip(keys, arrays, strict=True)), copy=False)
+    return group_by(frame, keys).ngroup().to_numpy()
 
 
-def _category_levels(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int] | None:
-    """The category codes of categorical ``keys`` combined into one number
-    per row (missing values the last level of each; platform integers) and
-    the number of combinations; ``None`` unless every key is categorical and
-    the combinations are few (at most 4 per row, plus 4096)."""
-    columns = [frame[k].array for k in keys]
-    if not keys or not all(isinstance(c, pd.Categorical) for c in columns):
+def ordered_group_numbers(
+    frame: pd.DataFrame, keys: Sequence[str], arrays: Sequence[Any] | None = None
+) -> np.ndarray:
+    """Numbers of the groups of :func:`group_numbers` in the same order but
+    not necessarily consecutive (a writable array of the frame's rows): the
+    combined category codes of categorical keys, without ranking them; the
+    group numbers themselves otherwise. ``arrays``: the keys' columns
+    (``frame[key].array``) when the caller has them."""
+    keys = list(keys)
+    if arrays is None:
+        arrays = [frame[k].array for k in keys]
+    levels = _category_levels(len(frame), arrays)
+    if levels is not None:
+        return levels[0]
+    codes = group_numbers(frame, keys, arrays)
+    return codes if codes.flags.writeable else codes.copy()
+
+
+def _category_levels(n_rows: int, columns: Sequence[Any]) -> tuple[np.ndarray, int] | None:
+    """The category codes of categorical key columns (``n_rows`` long)
+    combined into one number per row (missing values the last level of a key that has them;
+    platform integers) and the number of combinations; ``None`` unless every
+    key is categorical and the combinations are few (at most 4 per row, plus
+    4096). The numbers rise with the keys' category order, missing last, so
+    their ranks are the group numbers; a key without missing values has no
+    level for them (when every combination is present the numbers are then
+    the ranks themselves)."""
+    if not columns or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
-    size = int(np.prod([len(c.categories) + 1 for c in columns]))
-    if size > 4 * len(frame) + 4096:
+    missing = [bool(c.codes.min(initial=0) < 0) for c in columns]
+    levels = [len(c.categories) + m for c, m in zip(columns, missing, strict=True)]
+    size = int(np.prod(levels))
+    if size > 4 * n_rows + 4096:
         return None
     combined = columns[0].codes.astype(np.intp)
-    for j, column in enumerate(columns):
-        n_levels = len(column.categories) + 1
+    for j, (column, n_levels, has_missing) in enumerate(zip(columns, levels, missing, strict=True)):
         codes = column.codes
         if j:
             combined *= n_levels
             combined += codes
-        if codes.min(initial=0) < 0:
+        if has_missing:
             combined[codes < 0] += n_levels
     return combined, size
-
-
-def _category_group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
-    """:func:`group_by`'s group numbers when every key is categorical, from
-    the category codes without hashing: groups sorted by category order
-    (missing values last), only combinations present. ``None`` otherwise."""
-    levels = _category_levels(frame, keys)
-    return None if levels is None else _small_factorize(*levels)[0]
 
 
 def first_rows(codes: np.ndarray) -> np.ndarray:

@@ -32,16 +32,17 @@ class Reshaped:
     """A score table and how its rows were laid out.
 
     ``row_combo`` is the number of the instrument × scale × informant series
-    of each row (0, 1, ... in the category order of the three columns: the group numbers
-    of :func:`~cdanalytics.prepost._grouping.group_numbers` by those keys).
-    ``groups`` keeps the group numbers the analyses asked of the table
-    (:func:`~cdanalytics.prepost._grouping.layout_groups`).
+    of each row (0, 1, ... in the category order of the three columns: the
+    group numbers of :func:`~cdanalytics.prepost._grouping.group_numbers` by
+    those keys), in the smallest integer type that holds them. ``groups``
+    keeps the group numbers the analyses asked of the table, with the keys
+    of each group (:func:`~cdanalytics.prepost._grouping.layout_groups`).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
-    groups: dict[tuple[str, ...], tuple[np.ndarray, pd.DataFrame]] = field(default_factory=dict)
+    groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
 
 def reshape_scores(
@@ -65,7 +66,8 @@ def reshape_scores(
         dtype=np.intp,
     )
     n_tpl = len(tp_place)
-    keys = [category_codes(measures[k]) for k in SCALE_KEYS]
+    key_columns = [measures[k] for k in SCALE_KEYS]
+    keys = [category_codes(column) for column in key_columns]
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
     n_all = int(np.prod(levels))
@@ -219,14 +221,16 @@ def reshape_scores(
     }
     for col in by:
         columns[col] = _per_row(participants[col].array, row_person, n_combo if every else 0)
-    for name, labels, level in zip(SCALE_KEYS, categories, series_levels, strict=True):
+    for name, column, labels, level in zip(
+        SCALE_KEYS, key_columns, categories, series_levels, strict=True
+    ):
         used_codes = level[kept_u]
         used = np.unique(used_codes)
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         per_series = remap[used_codes].astype(code_dtype(len(used)))
         codes = np.tile(per_series, n_people) if every else per_series[row_combo]
-        source = measures[name].dtype
+        source = column.dtype
         if (
             len(used) == len(labels)
             and isinstance(source, pd.CategoricalDtype)
@@ -246,12 +250,14 @@ def reshape_scores(
     # One frame from the finished columns (inserting them one by one costs
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
-    row_combo.flags.writeable = False  # shared by the analyses of the table
+    # Kept with the table while the export lives: in few bytes, read-only.
+    row_combo = row_combo.astype(code_dtype(n_combo))
+    row_combo.flags.writeable = False
     return Reshaped(table, row_combo, n_combo)
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
-_BLOCK = 1 << 16
+_BLOCK = 1 << 14
 
 
 def _blocks(n: int) -> list[slice]:

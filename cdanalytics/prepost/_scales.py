@@ -54,14 +54,14 @@ def _scale_record(instrument: str, scale: str, registry: Mapping[str, Any]) -> d
 
 
 def scale_rows(
-    frame: pd.DataFrame, registry: Mapping[str, Any], columns: Sequence[str]
+    instrument: Any, scale: Any, registry: Mapping[str, Any], columns: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """``columns`` of :func:`scale_table` for every row of ``frame``, as
-    arrays (text columns as object arrays): the registry is read once per
-    instrument × scale present, and the rows take their values by the
-    category codes, without a table."""
-    inst_codes, inst_labels = _codes_and_labels(frame["instrument"])
-    scale_codes, scale_labels = _codes_and_labels(frame["scale"])
+    """``columns`` of :func:`scale_table` for rows of the given ``instrument``
+    and ``scale`` (columns' ``.array``), as arrays (text columns as object
+    arrays): the registry is read once per instrument × scale present, and
+    the rows take their values by the category codes, without a table."""
+    inst_codes, inst_labels = _codes_and_labels(instrument)
+    scale_codes, scale_labels = _codes_and_labels(scale)
     n_scale = max(len(scale_labels), 1)
     pair_code, pairs = _small_factorize(
         inst_codes.astype(np.int64) * n_scale + scale_codes, len(inst_labels) * n_scale
@@ -78,10 +78,11 @@ def scale_rows(
     return out
 
 
-def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, Any]:
-    """Integer code of each value of a column without missing values, and the labels."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        array = column.array
+def _codes_and_labels(column: Any) -> tuple[np.ndarray, Any]:
+    """Integer code of each value of a column (its ``.array``) without
+    missing values, and the labels."""
+    if isinstance(column, pd.Categorical):
+        array = column
         codes, labels = array.codes, list(array.categories)
         if (codes < 0).any():  # refused by the registry lookup as "nan", as before
             codes = np.where(codes < 0, len(labels), codes)
@@ -194,23 +195,25 @@ _SCALE_TABLE_COLUMNS = ["instrument", "scale", *_SCALE_COLUMNS]
 
 
 def _scale_parameters(
-    params: pd.DataFrame,
+    params: Mapping[str, Any],
     sample_sd: np.ndarray,
     registry: Mapping[str, Any],
     sd_source: str,
     cutoff: CutoffChoice,
 ) -> dict[str, np.ndarray]:
-    """Reliability, SD, S_diff and cut-off of each row of ``params`` (one
-    per instrument × scale × informant, whose baseline SD is ``sample_sd``),
-    as arrays: the registry's entries (:func:`scale_rows`) and ``sd``,
-    ``sd_source``, ``s_diff``, ``cutoff`` and ``cutoff_type``."""
-    out = scale_rows(params, registry, _SCALE_COLUMNS)
+    """Reliability, SD, S_diff and cut-off of each group of ``params`` (the
+    arrays of instrument, scale and informant of each group, whose baseline
+    SD is ``sample_sd``), as arrays: the registry's entries
+    (:func:`scale_rows`) and ``sd``, ``sd_source``, ``s_diff``, ``cutoff``
+    and ``cutoff_type``."""
+    instruments, scales = params["instrument"], params["scale"]
+    out = scale_rows(instruments, scales, registry, _SCALE_COLUMNS)
     reliability = out["reliability"]
     bad = np.flatnonzero(~(((reliability >= 0) & (reliability < 1)) | np.isnan(reliability)))
     if bad.size:
-        r = params.iloc[bad[0]]
+        i = bad[0]
         raise ConfigError(
-            f"Reliability of {r['instrument']}/{r['scale']} is {reliability[bad[0]]}; it must "
+            f"Reliability of {instruments[i]}/{scales[i]} is {reliability[i]}; it must "
             "be at least 0 and below 1."
         )
     use_norm = (sd_source == "auto") & np.isfinite(out["dysfunctional_sd"])
@@ -237,7 +240,6 @@ def _scale_parameters(
     ]
     out["cutoff"] = np.array([c[0] for c in cut], dtype=float)
     out["cutoff_type"] = np.array([c[1] for c in cut], dtype=object)
-    instruments, scales = params["instrument"].array, params["scale"].array
     for i in np.flatnonzero(~np.isfinite(reliability)):
         instrument, scale = instruments[i], scales[i]
         warnings.warn(

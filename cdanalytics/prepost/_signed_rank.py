@@ -103,21 +103,37 @@ def _wilcoxon_asymptotic(
     nonzero = changes != 0
     if not nonzero.all():
         codes, changes = codes[nonzero], changes[nonzero]
+    del nonzero
     codes, new_run, positive = _sorted_by_group_and_size(codes, n_groups, changes)
-    count = np.bincount(codes, minlength=n_groups).astype(float)
-    start = np.cumsum(count) - count  # first position of each group
-    run_first = np.flatnonzero(new_run)
+    size = np.bincount(codes, minlength=n_groups)
+    count = size.astype(float)
+    first = np.cumsum(size) - size  # first position of each group
+    start = first.astype(float)
     # Ranks are multiples of 1/2, so these sums are exact in any order: R+
     # from the positive changes, R- the rest of n (n + 1) / 2.
-    if run_first.size == codes.size:  # no ties: rank = 1-based position in the group
+    if new_run.all():  # no ties: rank = 1-based position in the group
+        del new_run
         # R+ = sum over the positive changes of (position + 1), less the
-        # group's start for each of them.
+        # group's start for each of them: integers, summed exactly as
+        # running totals of the positions of the positive changes (sorted
+        # by group, so each group's are one run of them).
         position = np.flatnonzero(positive)
-        group = codes[position]
-        r_plus = np.bincount(group, weights=position + 1.0, minlength=n_groups)
-        r_plus -= start * np.bincount(group, minlength=n_groups)
+        del positive
+        begin = np.searchsorted(position, first)  # first positive change of each group
+        end = np.empty_like(begin)
+        end[:-1] = begin[1:]
+        end[-1:] = position.size
+        n_positive = end - begin
+        np.cumsum(position, out=position)
+        total = np.zeros(n_groups, dtype=position.dtype)
+        if position.size:
+            total = np.where(end > 0, position[np.maximum(end - 1, 0)], 0)
+            total -= np.where(begin > 0, position[np.maximum(begin - 1, 0)], 0)
+        r_plus = (total + n_positive).astype(float)
+        r_plus -= start * n_positive
         ties = np.zeros(n_groups)
     else:
+        run_first = np.flatnonzero(new_run)
         run_length = np.diff(np.r_[run_first, codes.size])
         run_group = codes[run_first]
         # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
@@ -154,9 +170,8 @@ def _sorted_by_group_and_size(
     integer key holds all three and a plain sort (no permutation) orders
     them. Otherwise a sort by size and then a stable one by group."""
     size = np.abs(changes)
-    positive = changes > 0
     if size.size == 0:
-        return codes, np.zeros(0, dtype=bool), positive.astype(np.int64)
+        return codes, np.zeros(0, dtype=bool), (changes > 0).astype(np.int64)
     bits = size.view(np.int64)
     low, high = int(bits.min()), int(bits.max())
     size_bits = (high - low).bit_length()
@@ -168,15 +183,16 @@ def _sorted_by_group_and_size(
         key += bits  # (group << size_bits) + (bits - low): the low bits are free
         key -= low
         key <<= 1
-        key |= positive
+        key |= changes > 0
         key.sort()
-        positive = key & 1
+        positive = np.bitwise_and(key, 1, out=bits)  # the sizes' buffer, no longer needed
         key >>= 1
         new_run = np.empty(key.size, dtype=bool)
         new_run[0] = True
         np.not_equal(key[1:], key[:-1], out=new_run[1:])
         key >>= size_bits
         return key, new_run, positive
+    positive = changes > 0
     order = np.argsort(size)
     order = order[np.argsort(codes[order], kind="stable")]
     codes, size = codes[order], size[order]

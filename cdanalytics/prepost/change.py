@@ -319,10 +319,11 @@ def change(
     first, second = check_timepoints(timepoints, size=2)
     wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
+        wide = wide.copy(deep=False)  # the export's shared table: passed on, so a copy
         return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
     keys = [*by, *SCALE_KEYS]
-    codes, out = layout_groups(wide, keys, layout)
-    n_groups = len(out)
+    codes, key_arrays = layout_groups(wide, keys, layout)
+    n_groups = len(key_arrays["instrument"])
     x = wide[first].to_numpy()
     y = wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
@@ -342,15 +343,34 @@ def change(
         moments["sd_change"],
         alpha=alpha,
     )
-    scales = scale_rows(out, registry_or_default(registry, data), ["direction", "sign"])
-    family = group_numbers(out, [*by, "instrument", "informant"])
+    scales = scale_rows(
+        key_arrays["instrument"],
+        key_arrays["scale"],
+        registry_or_default(registry, data),
+        ["direction", "sign"],
+    )
+    family_keys = [*by, "instrument", "informant"]
+    family = group_numbers(None, family_keys, [key_arrays[key] for key in family_keys])
     # The columns built side by side, in their final order, and made into a
     # frame once (inserting thirty columns one at a time costs more than the
     # statistics on small data).
-    columns: dict[str, Any] = {key: out[key].array for key in keys}
-    columns["timepoint_from"] = _text(np.full(n_groups, first, dtype=object))
-    columns["timepoint_to"] = _text(np.full(n_groups, second, dtype=object))
-    columns["direction"] = _text(scales["direction"])
+    # The four text columns made as one (one conversion) and cut apart.
+    text = _text(
+        np.concatenate(
+            [
+                np.full(n_groups, first, dtype=object),
+                np.full(n_groups, second, dtype=object),
+                scales["direction"],
+                np.full(n_groups, zero_method, dtype=object),
+            ]
+        )
+    )
+    # The group keys copied: those of an export's layout are kept for the next
+    # analysis, and a caller may edit the result in place.
+    columns: dict[str, Any] = {key: values.copy() for key, values in key_arrays.items()}
+    columns["timepoint_from"] = text[:n_groups]
+    columns["timepoint_to"] = text[n_groups : 2 * n_groups]
+    columns["direction"] = text[2 * n_groups : 3 * n_groups]
     columns["n_paired"] = moments["n"].astype(np.int64)
     columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
     columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
@@ -368,7 +388,7 @@ def change(
     columns["wilcoxon_statistic"] = w_stat
     columns["wilcoxon_p_value"] = w_p
     columns["wilcoxon_p_holm"] = _holm(w_p, family)
-    columns["wilcoxon_zero_method"] = _text(np.full(n_groups, zero_method, dtype=object))
+    columns["wilcoxon_zero_method"] = text[3 * n_groups :]
     columns["wilcoxon_correction"] = np.full(n_groups, bool(correction))
     for name in ("d_z", "d_z_ci_low", "d_z_ci_high", "g_av", "g_av_ci_low", "g_av_ci_high"):
         columns[name] = res[name]

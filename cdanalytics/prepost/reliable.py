@@ -17,9 +17,9 @@ from ._grouping import (
     category_dtype,
     first_rows,
     group_codes,
-    group_numbers,
     grouped_moments,
     layout_groups,
+    ordered_group_numbers,
 )
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
@@ -240,6 +240,7 @@ def reliable_change(
     first, second = check_timepoints(timepoints, size=2)
     wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
+        wide = wide.copy(deep=False)  # the export's shared table: passed on, so a copy
         table = imputation_predictors(data, wide, predictors)
         extra = [c for c in by if c not in table.columns]
         table = pd.concat([wide[extra], table], axis=1) if extra else table
@@ -262,10 +263,16 @@ def reliable_change(
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
         return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
-    pre = wide[first].to_numpy()
-    post = wide[second].to_numpy()
-    has_pre = ~np.isnan(pre)
-    sample_sd = grouped_moments(codes[has_pre], len(params), pre[has_pre])[2]
+    n_params = len(params["instrument"])
+    pre_scores, post_scores = wide[first], wide[second]
+    pre = pre_scores.to_numpy()
+    post = post_scores.to_numpy()
+    missing_pre = np.isnan(pre)
+    if missing_pre.any():
+        has_pre = ~missing_pre
+        sample_sd = grouped_moments(codes[has_pre], n_params, pre[has_pre])[2]
+    else:  # every row has a first score: no rows to pick
+        sample_sd = grouped_moments(codes, n_params, pre)[2]
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
@@ -305,16 +312,17 @@ def reliable_change(
     klass[improved] = CHANGE_CLASSES.index("improved")
     klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
     klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
-    klass[np.isnan(post)] = CHANGE_CLASSES.index("post_missing")
-    klass[np.isnan(pre)] = CHANGE_CLASSES.index("pre_missing")
+    missing_post = np.isnan(post)
+    klass[missing_post] = CHANGE_CLASSES.index("post_missing")
+    klass[missing_pre] = CHANGE_CLASSES.index("pre_missing")
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
     columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
     columns["direction"] = per_row_category("direction")
-    columns["score_pre"] = wide[first]
-    columns["score_post"] = wide[second]
+    columns["score_pre"] = pre_scores
+    columns["score_post"] = post_scores
     columns["change"] = change
     columns["reliability"] = per_row("reliability")
     columns["reliability_source"] = per_row_category("reliability_source")
@@ -325,11 +333,9 @@ def reliable_change(
     columns["cutoff"] = cut
     columns["cutoff_type"] = per_row_category("cutoff_type")
     columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
-        clinical_pre, ~(has_cut & ~np.isnan(pre))
+        clinical_pre, ~(has_cut & ~missing_pre)
     )
-    columns["clinical_at_post"] = pd.arrays.BooleanArray(
-        clinical_post, ~(has_cut & ~np.isnan(post))
-    )
+    columns["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~missing_post))
     columns["change_class"] = pd.Categorical.from_codes(
         klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
     )
@@ -382,24 +388,30 @@ def reliable_change_summary(
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
     klass = _class_codes(changes["change_class"])
-    status = changes["clinical_at_baseline"]
-    baseline = 1 - status.to_numpy(dtype=np.int8, na_value=0)  # 0 clinical, 1 not
-    baseline[status.isna().to_numpy()] = 2  # unknown
+    # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
+    baseline = changes["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
+    np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
     # one count per cell; groups made of participants without a first score
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    group_baseline = group_numbers(changes, [*by, *SCALE_KEYS])
-    if not group_baseline.flags.writeable:
-        group_baseline = group_baseline.copy()
+    keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
+    group_baseline = ordered_group_numbers(changes, list(keys), list(keys.values()))
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
-    cell = group_baseline * n_classes
+    # The cells numbered in place (one array of the rows), counted, and
+    # turned back into groups × baselines (exact for classes 0 to
+    # n_classes - 1; a copy if some row has no class).
+    in_place = klass.min(initial=0) >= 0
+    cell = group_baseline if in_place else group_baseline.copy()
+    cell *= n_classes
     cell += klass
     counts = np.bincount(cell, minlength=n_cells).reshape(-1, n_classes)
+    if in_place:
+        np.floor_divide(cell, n_classes, out=group_baseline)
     del cell
     present = np.flatnonzero(counts.sum(axis=1) > counts[:, pre_missing])
     counts = counts[present]
@@ -413,7 +425,7 @@ def reliable_change_summary(
     shown[:, _CLASSIFIED.index("recovered")] = present % 3 == 0
     group, j = np.nonzero(shown)
     first = first_of[group]
-    columns: dict[str, Any] = {c: changes[c].array.take(first) for c in [*by, *SCALE_KEYS]}
+    columns: dict[str, Any] = {c: values.take(first) for c, values in keys.items()}
     columns["baseline"] = pd.Categorical.from_codes(
         present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
     )

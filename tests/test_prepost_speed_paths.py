@@ -1,0 +1,217 @@
+"""The faster paths of change, reliable change and its summary (issue 16)
+pinned to the plain computations they replace: statsmodels' Wilson interval
+to the last bit, scipy's Wilcoxon signed-rank test on changes without ties,
+the group numbers of categorical keys against pandas' own grouping, and the
+summary of a reliable-change table with categorical keys against the same
+table with plain text keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _prepost_fixtures import make_export
+from scipy import special, stats
+from statsmodels.stats.proportion import proportion_confint
+
+from cdanalytics._groups import group_by
+from cdanalytics._stats import wilson_ci
+from cdanalytics.prepost import change, reliable_change, reliable_change_summary
+from cdanalytics.prepost._grouping import group_numbers, ordered_group_numbers
+from cdanalytics.prepost._signed_rank import _wilcoxon_asymptotic
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.01, 0.3])
+def test_wilson_ci_is_statsmodels_to_the_last_bit(alpha):
+    rng = np.random.default_rng(7)
+    nobs = rng.integers(0, 5000, 400)
+    nobs[:6] = [0, 1, 1, 2, 3, 10]
+    count = np.floor(rng.random(400) * (nobs + 1)).astype(np.int64)
+    count[:6] = [0, 0, 1, 2, 0, 10]
+    low, high = wilson_ci(count, nobs, alpha=alpha)
+    safe = np.where(nobs > 0, nobs, 1)
+    ref_low, ref_high = proportion_confint(count, safe, alpha=alpha, method="wilson")
+    empty = nobs == 0
+    np.testing.assert_array_equal(low[~empty], ref_low[~empty])
+    np.testing.assert_array_equal(high[~empty], ref_high[~empty])
+    assert np.isnan(low[empty]).all() and np.isnan(high[empty]).all()
+
+
+def _plain_wilcoxon(d: np.ndarray, correction: bool) -> tuple[float, float]:
+    """The two-sided normal approximation written out for changes without
+    ties or zeros: ranks of |d|, R+ and R-, the continuity-corrected z."""
+    ranks = stats.rankdata(np.abs(d))
+    r_plus, r_minus = ranks[d > 0].sum(), ranks[d < 0].sum()
+    n = len(d)
+    mean = n * (n + 1.0) * 0.25
+    se = np.sqrt(n * (n + 1.0) * (2.0 * n + 1.0) / 24)
+    z = (r_plus - mean) / se
+    if correction:
+        z = z - np.sign(z) * 0.5 / se
+    return min(r_plus, r_minus), float(np.clip(2 * special.ndtr(-abs(z)), 0, 1))
+
+
+@pytest.mark.parametrize("correction", [True, False])
+def test_wilcoxon_of_changes_without_ties_equals_the_plain_test_group_by_group(correction):
+    """Every group at once (groups 2 and 5 empty, group 3 one pair, group 4
+    all improving, group 6 all worsening) against the test written out per
+    group and against scipy."""
+    rng = np.random.default_rng(3)
+    sizes = [60, 75, 0, 1, 52, 0, 58, 300]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    changes = rng.normal(0.3, 2.0, codes.size)
+    first = np.cumsum(sizes) - sizes
+    changes[first[4] : first[4] + sizes[4]] = -np.abs(changes[first[4] : first[4] + sizes[4]])
+    changes[first[6] : first[6] + sizes[6]] = np.abs(changes[first[6] : first[6] + sizes[6]])
+    assert len(np.unique(np.abs(changes))) == changes.size  # no ties, no zeros
+    order = rng.permutation(codes.size)  # rows in any order
+    statistic, p_value = _wilcoxon_asymptotic(codes[order], len(sizes), changes[order], correction)
+    for g, size in enumerate(sizes):
+        if not size:
+            assert np.isnan(statistic[g]) and np.isnan(p_value[g])
+            continue
+        d = changes[codes == g]
+        plain = _plain_wilcoxon(d, correction)
+        assert statistic[g] == plain[0]
+        assert p_value[g] == plain[1]
+        ref = stats.wilcoxon(d, correction=correction, method="asymptotic")
+        assert statistic[g] == ref.statistic
+        assert p_value[g] == pytest.approx(ref.pvalue, rel=1e-12)
+
+
+def _frame_with_keys(missing: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    n = 500
+    a = pd.Categorical.from_codes(rng.integers(0, 3, n), categories=["x", "y", "z", "unused"])
+    b = pd.Categorical.from_codes(rng.integers(0, 2, n), categories=["p", "q"])
+    if missing:
+        codes = a.codes.copy()
+        codes[::7] = -1
+        a = pd.Categorical.from_codes(codes, dtype=a.dtype)
+    return pd.DataFrame({"a": a, "b": b})
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_group_numbers_of_categorical_keys_are_pandas_groups(missing):
+    frame = _frame_with_keys(missing)
+    expected = group_by(frame.astype(object), ["a", "b"]).ngroup().to_numpy()
+    np.testing.assert_array_equal(group_numbers(frame, ["a", "b"]), expected)
+    ordered = ordered_group_numbers(frame, ["a", "b"])
+    assert ordered.flags.writeable
+    np.testing.assert_array_equal(np.unique(ordered, return_inverse=True)[1], expected)
+
+
+def _export_with_missing_post_and_text(seed: int):
+    rng = np.random.default_rng(seed)
+    rows, people = [], []
+    for i in range(240):
+        pid = f"p{i}"
+        people.append((pid, ["a", "b", "c"][i % 3]))
+        for instrument, scale in (("sdq", "total"), ("cts2", "physical_assault")):
+            pre = float(rng.normal(20, 5))
+            rows.append((pid, instrument, scale, "partner", "pre", pre))
+            if i % 5:
+                rows.append((pid, instrument, scale, "partner", "post", pre + rng.normal(-2, 4)))
+    participants = pd.DataFrame(people, columns=["participant_id", "programme"])
+    return make_export(rows, participants)
+
+
+def test_summary_of_categorical_keys_equals_that_of_text_keys():
+    export = _export_with_missing_post_and_text(5)
+    rc = reliable_change(export, by="programme")
+    assert isinstance(rc["programme"].dtype, pd.CategoricalDtype)
+    ours = reliable_change_summary(rc, by="programme")
+    text = rc.astype({c: object for c in ["programme", "instrument", "scale", "informant"]})
+    plain = reliable_change_summary(text, by="programme")
+    keys = ["programme", "instrument", "scale", "informant"]
+    pd.testing.assert_frame_equal(
+        ours.astype({c: object for c in keys}).reset_index(drop=True),
+        plain.astype({c: object for c in keys}).reset_index(drop=True),
+        check_exact=True,
+        check_dtype=False,
+    )
+
+
+def test_sample_baseline_sd_with_every_first_score_present_is_pandas_std():
+    export = _export_with_missing_post_and_text(9)
+    rc = reliable_change(export, by="programme", sd_source="sample")
+    assert rc["score_pre"].notna().all()
+    sd = rc.groupby(["instrument", "scale"], observed=True)["score_pre"].std()
+    for (instrument, scale), value in sd.items():
+        got = rc.loc[(rc["instrument"] == instrument) & (rc["scale"] == scale), "sd"].unique()
+        assert got.tolist() == [pytest.approx(value, rel=1e-13)]
+
+
+def test_change_text_columns_are_str_with_the_arguments():
+    export = _export_with_missing_post_and_text(2)
+    out = change(export, by="programme", timepoints=("pre", "post"), zero_method="pratt")
+    for column, value in (
+        ("timepoint_from", "pre"),
+        ("timepoint_to", "post"),
+        ("wilcoxon_zero_method", "pratt"),
+    ):
+        assert out[column].dtype == "str"
+        assert out[column].tolist() == [value] * len(out)
+    assert out["direction"].dtype == "str"
+    assert set(out["direction"]) == {"higher_worse"}
+
+
+def test_change_and_reliable_change_leave_the_shared_score_table_as_it_was():
+    """change and reliable change read the export's shared score table
+    without a copy; a table handed out by select_scores is a copy, and
+    editing it or a result changes nothing the next analysis sees."""
+    from cdanalytics.prepost._data import select_scores
+
+    export = _export_with_missing_post_and_text(4)
+    before_change = change(export, by="programme")
+    before_rows = reliable_change(export, by="programme")
+    wide = select_scores(export, ("pre", "post"), ["programme"])
+    wide["pre"] = 0.0
+    wide.loc[wide.index[:10], "post"] = -5.0
+    before_rows.loc[before_rows.index[:10], "score_post"] = 99.0
+    pd.testing.assert_frame_equal(change(export, by="programme"), before_change)
+    again = reliable_change(export, by="programme")
+    assert (again["score_post"].iloc[:10] != 99.0).all()
+    assert (again["score_pre"] != 0.0).all()
+
+
+@pytest.mark.parametrize("programmes", [["a", "b", "c"], ["a", "b", None], ["a", "a", "a"]])
+@pytest.mark.parametrize("categories", [["a", "b", "c"], ["a", "b", "c", "unused"]])
+def test_groups_of_an_export_with_every_series_equal_those_of_its_score_table(
+    programmes, categories
+):
+    """Every participant with every series: the groups numbered from the
+    export's layout (the programme's levels without one for missing values
+    when none is missing) against the same analyses of the score table,
+    with a missing programme and with unused programme categories."""
+    from cdanalytics.prepost import score_table
+
+    export = _export_with_missing_post_and_text(6)
+    people = export.participants.copy()
+    values = [programmes[i % 3] for i in range(len(people))]
+    people["programme"] = pd.Categorical(values, categories=categories)
+    export = type(export)(
+        participants=people,
+        sessions=export.sessions,
+        measures=export.measures,
+        events=export.events,
+        manifest=export.manifest,
+    )
+    table = score_table(export, by="programme")
+    assert (table.groupby(["participant_id"]).size() == 2).all()  # every series
+    for ours, plain in (
+        (change(export, by="programme"), change(table, by="programme")),
+        (reliable_change(export, by="programme"), reliable_change(table, by="programme")),
+    ):
+        pd.testing.assert_frame_equal(ours, plain, check_exact=True)
+
+
+def test_editing_the_groups_of_a_change_result_leaves_the_next_result_alone():
+    """The group keys of an export's layout are kept for the next analysis;
+    a result edited in place must not change them."""
+    export = _export_with_missing_post_and_text(8)
+    first = change(export, by="programme")
+    expected = first.copy()
+    first.loc[first.index[0], "programme"] = "c"
+    first.loc[first.index[0], "scale"] = "physical_assault"
+    pd.testing.assert_frame_equal(change(export, by="programme"), expected)
