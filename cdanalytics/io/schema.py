@@ -20,15 +20,17 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
 import yaml
 
 from ..errors import ConfigError
 from ..registry import instrument_registry, programme_registry
 from .export import ALL_TABLES
+
+if TYPE_CHECKING:  # pandera is imported by pandera_schema only (0.15 s that loading never needs)
+    import pandera.pandas as pa
 
 # libyaml's parser when installed (the same safe loading, several times faster)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -347,6 +349,8 @@ def allowed_values(
 
 
 def _pandera_dtype(column: ColumnSpec) -> Any:
+    import pandera.pandas as pa
+
     return {
         "string": pa.String,
         "category": pa.Category,
@@ -390,6 +394,8 @@ def pandera_schema(
         Validate with ``schema.validate(df, lazy=True)``; the frame must have
         a default ``RangeIndex`` so failure cases give row positions.
     """
+    import pandera.pandas as pa
+
     spec = table_schema(table)
     columns = {}
     for col in spec.columns:
