@@ -22,8 +22,8 @@ from cdanalytics.synth._audits import synthetic_audits
 ITEMS = ["cc1_coercive_control", "m_fathering_assessed", "m_blaming_language"]
 
 
-@pytest.fixture(scope="module")
-def audits():
+def practice_audits():
+    """Audit readings of 6 teams x 40 cases, half of them read twice (seed 3)."""
     table, _ = synthetic_audits(
         6,
         40,
@@ -35,6 +35,11 @@ def audits():
         double_read_share=0.5,
     )
     return table
+
+
+@pytest.fixture(scope="module")
+def audits():
+    return practice_audits()
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,6 @@ value labels whose place that draw could have settled.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,7 +16,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pytest
 from _stage_fixtures import TRI, hand_export
-from test_charts_practice import ITEMS
+from _svg import savefig_svg
+from test_charts_practice import practice_audits
 from test_compare_casemix import people
 
 from cdanalytics import charts
@@ -27,7 +26,6 @@ from cdanalytics.charts.practice import agreement_chart, share_heatmap, slope_ch
 from cdanalytics.charts.stages import stage_funnel_chart
 from cdanalytics.compare import casemix_comparison, casemix_model
 from cdanalytics.practice import agreement, change, shares
-from cdanalytics.synth._audits import synthetic_audits
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +35,7 @@ def drawers():
     quarter = casemix_comparison(model, "referral_quarter").table
     stages = eng.stage_completion(hand_export(), programmes=TRI)
     stages = stages[stages["programme"] == "tri"].reset_index(drop=True)
-    audits, _ = synthetic_audits(
-        6,
-        40,
-        ITEMS,
-        {"baseline": 0.3, "follow_up": 0.4},
-        {"cc1_coercive_control": 0.25},
-        0.7,
-        seed=3,
-        double_read_share=0.5,
-    )
+    audits = practice_audits()
     return {
         "funnel": lambda: charts.funnel_plot(site, lang="nl"),
         "trend": lambda: charts.cohort_trend_chart(quarter),
@@ -60,10 +49,7 @@ def drawers():
 @pytest.mark.parametrize("name", ["funnel", "trend", "stages", "heatmap", "slope", "agreement"])
 def test_svg_text_is_savefig_byte_for_byte(drawers, name):
     with mpl.rc_context({"svg.hashsalt": "cdanalytics"}):
-        ax = drawers[name]()
-        plain = io.StringIO()
-        ax.figure.savefig(plain, format="svg", bbox_inches="tight", metadata={"Date": None})
-        plt.close(ax.figure)
+        svg = savefig_svg(drawers[name])
         again = drawers[name]()
-        assert charts.svg_text(again.figure) == plain.getvalue()
+        assert charts.svg_text(again.figure) == svg
         plt.close(again.figure)
