@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 
 from .._stats import wilson_ci
-from ..errors import AnalysisError, ConfigError, StatisticalWarning
+from ..errors import ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._grouping import (
     category_dtype,
     first_rows,
-    group_codes,
     grouped_moments,
     layout_groups,
     ordered_group_numbers,
 )
+from ._pooled_shares import pooled_shares
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
-from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores, rubin_pool
+from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
 
 __all__ = [
     "CHANGE_CLASSES",
@@ -261,7 +261,8 @@ def reliable_change(
                     criterion=criterion,
                 )
             summaries.append(reliable_change_summary(rows, by, alpha=alpha))
-        return _pooled_shares(summaries, by, imputed.imputed, wide, alpha)
+        shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
+        return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
     n_params = len(params["instrument"])
     pre_scores, post_scores = wide[first], wide[second]
@@ -463,53 +464,3 @@ def _class_codes(column: pd.Series) -> np.ndarray:
             "reliable_change."
         )
     return codes.astype(np.int64)
-
-
-def _pooled_shares(
-    summaries: list[pd.DataFrame],
-    by: list[str],
-    imputed: np.ndarray,
-    wide: pd.DataFrame,
-    alpha: float,
-) -> pd.DataFrame:
-    """Class shares of ``m`` completed data sets pooled by Rubin's rules."""
-    keys = [*by, *SCALE_KEYS, "baseline", "change_class"]
-    base = summaries[0][keys].reset_index(drop=True)
-    for other in summaries[1:]:
-        if not base.equals(other[keys].reset_index(drop=True)):
-            raise AnalysisError("The imputed data sets gave different summary rows.")
-    rates = np.array([s["rate"].to_numpy(dtype=float) for s in summaries])
-    n = np.array([s["n_classified"].to_numpy(dtype=float) for s in summaries])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        variances = rates * (1 - rates) / n
-    pooled = rubin_pool(rates, variances, df_complete=n[0] - 1, alpha=alpha)
-    out = base.copy()
-    out["missing"] = "impute"
-    out["m"] = len(summaries)
-    out["n_classified"] = summaries[0]["n_classified"].to_numpy()
-    codes, groups = (
-        group_codes(wide.loc[imputed], [*by, *SCALE_KEYS])
-        if imputed.any()
-        else (
-            np.empty(0, dtype=np.int64),
-            wide.iloc[:0][[*by, *SCALE_KEYS]],
-        )
-    )
-    groups = groups.assign(n_imputed=np.bincount(codes, minlength=len(groups)))
-    merged = (
-        out[[*by, *SCALE_KEYS]]
-        .astype(str)
-        .merge(
-            groups.astype(str).assign(n_imputed=groups["n_imputed"].to_numpy()),
-            how="left",
-            on=[*by, *SCALE_KEYS],
-        )
-    )
-    out["n_imputed"] = merged["n_imputed"].fillna(0).to_numpy(dtype=np.int64)
-    out["rate"] = pooled["estimate"]
-    out["se"] = pooled["se"]
-    out["ci_low"] = np.clip(pooled["ci_low"], 0.0, 1.0)
-    out["ci_high"] = np.clip(pooled["ci_high"], 0.0, 1.0)
-    for name in ("df", *POOLED_COLUMNS):
-        out[name] = pooled[name]
-    return out[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]

@@ -40,8 +40,7 @@ import yaml
 from .._memory import release_free_memory
 from .._version import __version__, library_versions
 from ..config import EvaluationConfig, load_config, validate_config
-from ..disclosure import DisclosurePolicy, find_disclosive, numerators_from_rates, protect_frame
-from ..errors import AnalysisError
+from ..disclosure import DisclosurePolicy, protect_frame
 from ..i18n import date, datetime, label, localised, number
 from ..io import load_export
 from ..io.csvsafe import write_csv
@@ -67,6 +66,7 @@ from .page import (
 )
 from .practice import practice_section
 from .published import PublishedTable
+from .selfcheck import self_check
 from .summary import programme_overview, summary_sentences
 from .tables import engagement_views, publish_tables, rows_of
 
@@ -242,49 +242,6 @@ def _render_html(
     )
 
 
-def _self_check(published: Mapping[str, PublishedTable], policy: DisclosurePolicy) -> None:
-    """Refuse to write a report in which a count below the threshold survived."""
-    for name, table in published.items():
-        counts = [
-            c
-            for c in table.published.columns
-            if c.startswith(("n_", "rows_")) or c in _pivot_columns(table)
-        ]
-        leaks = find_disclosive(table.published, policy, counts)
-        if len(leaks):
-            raise AnalysisError(
-                f"Disclosure self-check failed: table {name!r} would publish counts below "
-                f"{policy.threshold} ({len(leaks)} cells). This is a bug; please report it."
-            )
-        for rate, numerator in _point_rates(table):
-            base = table.spec.bases[rate]
-            scale = 100.0 if rate == "per_100" or rate.endswith("_pct") else 1.0
-            found = numerators_from_rates(table.published, rate, base, scale=scale)
-            if (found.notna() & table.protected.mask[numerator]).to_numpy().any():
-                raise AnalysisError(
-                    f"Disclosure self-check failed: table {name!r} publishes {rate!r} with its "
-                    f"base, which gives away a withheld {numerator!r}. This is a bug; please "
-                    "report it."
-                )
-
-
-def _point_rates(table: PublishedTable) -> list[tuple[str, str]]:
-    """(rate, numerator) pairs of a table whose rate, base and numerator it shows."""
-    columns = table.published.columns
-    return [
-        (rate, numerator)
-        for rate, numerator in table.spec.numerators.items()
-        if "ci_" not in rate
-        and rate in columns
-        and numerator in columns
-        and table.spec.bases.get(rate) in columns
-    ]
-
-
-def _pivot_columns(table: PublishedTable) -> list[str]:
-    return table.value_columns if table.spec.pivot else []
-
-
 def build_report(
     export: str | Path,
     out: str | Path,
@@ -419,7 +376,7 @@ def _build(
     published.update(practice.tables)
     for section in ADDED_SECTIONS:
         published.update(section.publish(outcomes_obj, policy, published))
-    _self_check(published, policy)
+    self_check(published, policy)
     outcomes = headline_figures(outcomes_obj, published)
     practice.add_to(outcomes, outcomes_obj.notes)
     for section in ADDED_SECTIONS:
