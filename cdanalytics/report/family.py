@@ -33,6 +33,7 @@ import pandas as pd
 
 from .. import engagement
 from .._groups import group_by
+from .._memory import release_free_memory
 from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
 from ..engagement.stages import per_stage_row
@@ -134,6 +135,7 @@ def compute(out: Outcomes) -> None:
     if staged:
         stages = _stage_table(export, prepared)
         t["family_stages"] = stages[stages["programme"].isin(staged)].reset_index(drop=True)
+        release_free_memory()  # the stage sequences' memory, before the review facts'
     facts = engagement.review_facts(export, prepared=prepared)  # once, for both tables
     reviews = engagement.review_attendance(export, "programme", prepared=prepared, facts=facts)
     if len(reviews) and int(reviews["n_due"].sum()) > 0:
