@@ -123,19 +123,27 @@ def _is_text(s: pd.Series) -> bool:
 def _take_codes(parsed: Any, codes: np.ndarray) -> Any:
     """``pd.api.extensions.take(parsed, codes, allow_fill=True)`` (code -1 empty),
     through :func:`take_small` for one-byte codes of whole numbers, numbers and dates."""
-    if codes.dtype != np.int8 or len(parsed) >= 255:
+    if codes.dtype != np.int8:
         return pd.api.extensions.take(parsed, codes, allow_fill=True)
     if isinstance(parsed, pd.arrays.IntegerArray) and parsed.dtype == "Int64":
         # pandas fills an empty value's hidden number with 1
         data = np.append(parsed.to_numpy(dtype=np.int64, na_value=1), np.int64(1))
         empty = np.append(parsed.isna(), True)
-        return pd.arrays.IntegerArray(take_small(data, codes), take_small(empty, codes))
+        return pd.arrays.IntegerArray(
+            _writeable(take_small(data, codes)), _writeable(take_small(empty, codes))
+        )
     if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "f":
-        return take_small(np.append(parsed, np.nan).astype(parsed.dtype), codes)
+        return _writeable(take_small(np.append(parsed, np.nan).astype(parsed.dtype), codes))
     if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "M":
         table = np.append(parsed, np.datetime64("NaT")).astype(parsed.dtype)
-        return take_small(table.view(np.int64), codes).view(parsed.dtype)
+        return _writeable(take_small(table.view(np.int64), codes)).view(parsed.dtype)
     return pd.api.extensions.take(parsed, codes, allow_fill=True)
+
+
+def _writeable(values: np.ndarray) -> np.ndarray:
+    """``values``, copied when read-only (a view of the file's or Arrow's buffers):
+    a loaded table stays editable in place."""
+    return values if values.flags.writeable else values.copy()
 
 
 def _parse_text(
@@ -281,6 +289,7 @@ def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if bad.any():  # else the numbers as read stand: no copy
         values = values.copy()
         values[bad] = np.nan
+    values = _writeable(values)
     return Coerced(pd.Series(values, copy=False), bad)
 
 
@@ -308,7 +317,8 @@ def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
         return _parse_text(s, lambda texts: _integers(texts, fmt), labels)
     if pd.api.types.is_integer_dtype(s.dtype):
         if s.dtype == np.int64:  # no empty value: the same numbers, not copied
-            values = pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool))
+            numbers = _writeable(s.to_numpy())
+            values = pd.arrays.IntegerArray(numbers, np.zeros(len(s), dtype=bool))
             # copy=False: pandas 3 would copy the numbers into the Series
             return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
