@@ -15,8 +15,8 @@ from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ._prepare import (
     EngagementData,
+    _episode_of,
     _participant_index,
-    contract_column,
     parameter_docs,
     prepare_engagement,
 )
@@ -106,13 +106,7 @@ def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) 
             f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
             "participants table. Validate the export with `cdanalytics validate` first."
         )
-    # a missing group is the programme's; compared as codes where the column is categorical
-    comparison = contract_column(people, "group") == "comparison"
-    is_programme = ~comparison.to_numpy(dtype=bool, na_value=False)
-    # int32 (as the load's lookup) when it holds every episode: half the memory per row
-    index = np.int32 if len(people) < 2**31 else np.int64
-    to_episode = np.where(is_programme, np.cumsum(is_programme, dtype=index) - 1, -1)
-    return to_episode.astype(index, copy=False)[rows]  # one lookup per row of the table
+    return _episode_of(people)[1][rows]  # one lookup per row of the table
 
 
 def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:

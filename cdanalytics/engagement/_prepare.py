@@ -52,10 +52,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._dates import day_numbers
+from .._lookup import rows_in
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
@@ -183,14 +182,26 @@ def contract_column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _participant_index(ids: pd.Series, session_ids: pd.Series) -> np.ndarray:
-    """Row position in ``ids`` of each session's participant (-1 if unknown), via Arrow."""
+    """Row position in ``ids`` of each session's participant (-1 if unknown), both
+    compared as text."""
     if not ids.is_unique:
         raise AnalysisError(
             "participant_id is not unique in participants; each programme episode needs its "
             "own identifier. Validate the export with `cdanalytics validate` first."
         )
-    found = pc.index_in(pa.array(session_ids.astype("str")), value_set=pa.array(ids.astype("str")))
-    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+    return rows_in(ids.astype("str"), session_ids.astype("str"))
+
+
+def _episode_of(people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each participant is in the programme group (a missing group is the
+    programme's; compared as codes where the column is categorical) and his row
+    among the programme participants, the prepared episodes (-1: comparison), in
+    int32 when that holds every participant."""
+    comparison = contract_column(people, "group") == "comparison"
+    is_programme = ~comparison.to_numpy(dtype=bool, na_value=False)
+    index = np.int32 if len(people) < 2**31 else np.int64
+    episode = np.where(is_programme, np.cumsum(is_programme, dtype=index) - 1, -1)
+    return is_programme, episode.astype(index, copy=False)
 
 
 def _programme_table(programme: pd.Series, registry: Mapping[str, Any]) -> pd.DataFrame:
@@ -284,8 +295,7 @@ def prepare_engagement(
     """
     registry = export.registries.with_overrides(programmes=programmes).programmes
     people = export.participants
-    group = contract_column(people, "group")
-    is_programme = np.asarray(group.astype("object").fillna("programme") != "comparison")
+    is_programme, episode = _episode_of(people)
     ep = people.loc[is_programme].reset_index(drop=True)
 
     table = _programme_table(ep["programme"], registry)
@@ -310,9 +320,7 @@ def prepare_engagement(
             f"{int((all_rows < 0).sum())} session rows name participants that are not in the "
             "participants table. Validate the export with `cdanalytics validate` first."
         )
-    # each participant's programme row, -1 for comparison people: one gather per session
-    to_programme_row = np.where(is_programme, np.cumsum(is_programme) - 1, -1).astype(np.int32)
-    pidx = to_programme_row[all_rows]
+    pidx = episode[all_rows]  # each session's episode row (-1: comparison): one gather
     features = _session_features(sessions, pidx, core_rank[prog], k)
 
     needed = table["n_core_needed"].to_numpy(dtype=np.int64)[prog]

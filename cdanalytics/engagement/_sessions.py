@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._dates import day_numbers
 from ..errors import AnalysisError
 from ..io.schema import contract_values
 
@@ -58,6 +59,17 @@ def _sequence_order(
     return np.argsort(key, kind="stable")
 
 
+def _kept_days_and_numbers(
+    sessions: pd.DataFrame, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Day number and session number of the ``keep`` sessions, both int32, for
+    :func:`_sequence_order` (the contract requires both; int32 holds every date
+    and every session number a registry allows)."""
+    day = day_numbers(sessions["session_date"].to_numpy()[keep]).astype(np.int32)
+    number = sessions["session_number"].to_numpy(dtype=np.int32, na_value=0)[keep]
+    return day, number
+
+
 def _session_features(
     sessions: pd.DataFrame, pidx: np.ndarray, core_lookup: np.ndarray, n_core: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -79,10 +91,7 @@ def _session_features(
     p = pidx[keep].astype(np.int32)
     rank = type_rank[keep]
     del type_rank
-    dates = sessions["session_date"].to_numpy()[keep]
-    day = dates.astype("datetime64[D]").view(np.int64).astype(np.int32)
-    del dates
-    number = sessions["session_number"].to_numpy(dtype=np.int32, na_value=0)[keep]
+    day, number = _kept_days_and_numbers(sessions, keep)
     attendance = _codes(
         sessions["attendance"], ("attended", "excused", "unexcused"), "sessions.attendance"
     )[keep]

@@ -62,7 +62,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import _SESSION_TYPES, _codes, _sequence_order
+from ._sessions import _SESSION_TYPES, _codes, _kept_days_and_numbers, _sequence_order
 from ._stage_paths import any_by, people_of, stage_paths
 
 __all__ = [
@@ -171,11 +171,7 @@ def stage_progress(
     slot *= width
     slot += local[keep]
     del pidx, local
-    # the kept sessions' dates only, as whole days (int32 holds every date)
-    day = day_numbers(sessions["session_date"].to_numpy()[keep]).astype(np.int32)
-    number = sessions["session_number"].to_numpy(dtype=np.int64, na_value=0)[keep]
-    if len(number) and number.min() >= 0 and number.max() < 2**31:
-        number = number.astype(np.int32)  # the same numbers, half the memory for the sort
+    day, number = _kept_days_and_numbers(sessions, keep)
     attended = (
         _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
         == 0
