@@ -277,6 +277,10 @@ def test_session_days_equal_the_cast_to_whole_days(unit):
     got = day_numbers(values)
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
     assert np.array_equal(day_numbers(values.to_numpy()).view(np.int64), want.view(np.int64))
+    assert np.array_equal(day_numbers(dates).view(np.int64), want.view(np.int64))  # whole days
+    single = day_numbers(values, dtype=np.float32)  # the validation rules' float32 days
+    assert single.dtype == np.float32
+    assert np.array_equal(single, want.astype(np.float32), equal_nan=True)
     assert (got[~np.isnan(got)] < 0).any()
     text = pd.Series(["2024-01-02", None], dtype=object)  # not datetimes: converted first
     assert day_numbers(text)[0] == 19724.0 and np.isnan(day_numbers(text)[1])

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._lookup import rows_in
 from ..errors import ExportValidationError
 from ..registry import Registries
 
@@ -158,10 +159,7 @@ class Export:
         known = pa.array(participants["participant_id"], from_pandas=True)
         if pc.count_distinct(known).as_py() != len(known):
             raise ExportValidationError("participants has duplicate participant_id values.")
-        needles = pa.array(frame["participant_id"], from_pandas=True)
-        if needles.type != known.type:
-            needles = needles.cast(known.type)
-        rows = pc.index_in(needles, value_set=known).fill_null(-1).to_numpy().astype(np.int32)
+        rows = rows_in(participants["participant_id"], frame["participant_id"]).astype(np.int32)
         self.remember_participant_rows(table, rows)
         return rows
 

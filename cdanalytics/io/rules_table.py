@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .._dates import day_numbers
 from ._take import take_small, take_small_2d
 from .keys import duplicated_keys
 from .problems import ProblemLog, TableData
@@ -250,19 +251,10 @@ def check_required_when(data: TableData, log: ProblemLog) -> None:
 
 
 def to_days(dates: pd.Series) -> np.ndarray:
-    """Dates as days since 1970-01-01 (NaN when empty), for fast comparisons.
-
-    float32 holds every whole day of +-45,000 years exactly, in half the
-    memory of float64.
-    """
-    values = dates.to_numpy()
-    unit = np.datetime_data(values.dtype)[0]
-    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
-    days = np.empty(len(values), dtype=np.float32)
-    # divided as integers and cast in the ufunc's small buffers: no int64 temporary
-    np.floor_divide(values.view(np.int64), per_day, out=days, casting="unsafe")
-    days[np.isnat(values)] = np.nan
-    return days
+    """Dates as days since 1970-01-01 (NaN when empty), for fast comparisons:
+    :func:`~cdanalytics._dates.day_numbers` in float32, which holds every whole
+    day of +-45,000 years exactly, in half the memory of float64."""
+    return day_numbers(dates, dtype=np.float32)
 
 
 def number_text(values: np.ndarray, index: np.ndarray) -> pd.Series:
