@@ -4,6 +4,8 @@ data, a hand-worked pooling and statsmodels' MICE pooling."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,13 +192,7 @@ def test_attendance_rate_comes_from_sessions():
             "attendance": ["attended", "attended", "attended", "unexcused", "excused", "attended"],
         }
     )
-    export = Export(
-        participants=export.participants,
-        sessions=sessions,
-        measures=export.measures,
-        events=export.events,
-        manifest=export.manifest,
-    )
+    export = replace(export, sessions=sessions)
     table = imputation_predictors(export, score_table(export), ["attendance_rate"])
     assert table["attendance_rate"].tolist() == [0.75, 0.5]
     with pytest.raises(ConfigError):
@@ -342,13 +338,7 @@ def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
             "attendance": pd.Categorical(labels) if categorical else labels.astype(object),
         }
     )
-    export = Export(
-        participants=base.participants,
-        sessions=sessions,
-        measures=base.measures,
-        events=base.events,
-        manifest=base.manifest,
-    )
+    export = replace(base, sessions=sessions)
     wide = score_table(export)
     if order == "shuffled":
         wide = wide.sample(frac=1, random_state=1).reset_index(drop=True)

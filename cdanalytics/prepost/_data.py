@@ -192,7 +192,7 @@ def _shared_score_table(
     for made_with, layout in tables:
         if made_with == key:
             return layout
-    del tables[: len(tables) - _SHARED_PER_EXPORT + 1]  # room for the new one, before it is made
+    del tables[: max(0, len(tables) - _SHARED_PER_EXPORT + 1)]  # room for the new one first
     layout = _reshaped(export, by, subset, timepoints, subjects, None)
     tables.append((key, layout))
     return layout

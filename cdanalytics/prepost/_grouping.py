@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._groups import group_by
-from ._reshape import SCALE_KEYS, Reshaped
+from ._reshape import SCALE_KEYS, Reshaped, code_dtype
 
 
 @lru_cache(maxsize=256)
@@ -91,16 +91,11 @@ def layout_groups(
             codes = _small_factorize(combined, size * layout.n_combo)[0]
         first = first_rows(codes)
         columns = {k: a.take(first) for k, a in zip(keys, arrays, strict=True)}
-        compact = codes.astype(small_int_type(len(first)))
+        compact = codes.astype(code_dtype(len(first)))
         compact.flags.writeable = False
         layout.groups[tuple(keys)] = (compact, columns)
         return codes, dict(columns)
     return made[0].astype(np.intp), dict(made[1])
-
-
-def small_int_type(n: int) -> type:
-    """The smallest signed integer type that holds ``0 .. n``."""
-    return np.int8 if n < 2**7 else np.int16 if n < 2**15 else np.int32 if n < 2**31 else np.intp
 
 
 def group_numbers(

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..errors import AnalysisError
 from ._grouping import grouped_moments
 from .impute import _check_m, _group_draws, _GroupDraws
 
@@ -63,11 +62,8 @@ def _imputed_moments(
     def moments(rows: np.ndarray, completions: Iterable[tuple[int | slice, np.ndarray]]) -> None:
         """Fill the imputations ``at`` of the groups of ``rows`` from their
         completed second scores."""
-        group = codes[rows]
-        count = np.bincount(group, minlength=n_groups).astype(float)
-        present = count > 0
-        if (count[present] != n[present]).any():
-            raise AnalysisError("A group of the change lies across imputation models.")
+        group = codes[rows]  # whole groups: they lie within the imputation models' groups
+        present = np.bincount(group, minlength=n_groups) > 0
         first_scores = x[rows]
         for at, scores in completions:
             _, mean, sd = grouped_moments(group, n_groups, scores - first_scores)

@@ -124,11 +124,8 @@ def _wilcoxon_asymptotic(
         end[:-1] = begin[1:]
         end[-1:] = position.size
         n_positive = end - begin
-        np.cumsum(position, out=position)
-        total = np.zeros(n_groups, dtype=position.dtype)
-        if position.size:
-            total = np.where(end > 0, position[np.maximum(end - 1, 0)], 0)
-            total -= np.where(begin > 0, position[np.maximum(begin - 1, 0)], 0)
+        running = np.r_[0, np.cumsum(position)]  # running[i]: the first i positions' sum
+        total = running[end] - running[begin]
         r_plus = (total + n_positive).astype(float)
         r_plus -= start * n_positive
         ties = np.zeros(n_groups)

@@ -33,6 +33,7 @@ from scipy import linalg, stats
 from scipy.linalg import lapack
 
 from .._design import design_columns, fill_design
+from .._lookup import rows_in
 from ..errors import ConfigError, InsufficientDataError
 from ..io.export import Export
 from ._data import SCALE_KEYS
@@ -218,8 +219,9 @@ def imputation_predictors(
     if participants is not None and any(n not in wide.columns for n in names):
         rows = _rows_in_export(data, wide["participant_id"])
         if rows is None:
-            ids = pd.Index(participants["participant_id"].astype(str))
-            rows = ids.get_indexer(wide["participant_id"].astype(str))
+            rows = rows_in(
+                participants["participant_id"].astype(str), wide["participant_id"].astype(str)
+            )
     for name in names:
         if name in wide.columns:
             out[name] = wide[name].array
