@@ -430,9 +430,9 @@ def _grouped_newton(
     old = np.full(k, np.inf)
     iterations = 0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        p = _fitted(design, params)
         while iterations < _MAXITER and np.any(np.abs(params - old) > _TOL):
-            p = 1 / (1 + np.exp(-(design @ params)))
-            hessian = (design.T * (rows * p * (1 - p))) @ design / nobs
+            hessian = _information(design, rows, p, nobs)
             hessian[np.diag_indices(k)] += _RIDGE
             score = design.T @ (n_treated - rows * p) / nobs
             old = params
@@ -441,7 +441,7 @@ def _grouped_newton(
             except np.linalg.LinAlgError as exc:
                 raise ConvergenceError(_SEPARATION) from exc
             iterations += 1
-            p = 1 / (1 + np.exp(-(design @ params)))
+            p = _fitted(design, params)
             perfect = np.where(n_treated > 0, np.abs(p - 1) <= 1e-8, True) & np.where(
                 n_control > 0, np.abs(p) <= 1e-8, True
             )
@@ -449,13 +449,12 @@ def _grouped_newton(
                 raise ConvergenceError(_SEPARATION)
         if iterations == _MAXITER:  # statsmodels' warnflag
             raise ConvergenceError(_SEPARATION)
-        linear = design @ params
+        # p is the fit's at the estimate: its treated terms are log(p)
         llf = np.sum(
-            np.where(n_treated > 0, n_treated * np.log(1 / (1 + np.exp(-linear))), 0.0)
-            + np.where(n_control > 0, n_control * np.log(1 / (1 + np.exp(linear))), 0.0)
+            np.where(n_treated > 0, n_treated * np.log(p), 0.0)
+            + np.where(n_control > 0, n_control * np.log(1 / (1 + np.exp(design @ params))), 0.0)
         )
-        p = 1 / (1 + np.exp(-linear))
-        information = (design.T * (rows * p * (1 - p))) @ design / nobs
+        information = _information(design, rows, p, nobs)
         try:
             cov = np.linalg.inv(information) / nobs
         except np.linalg.LinAlgError as exc:
@@ -463,3 +462,14 @@ def _grouped_newton(
     if not (np.all(np.isfinite(params)) and np.isfinite(llf)):
         raise ConvergenceError(_SEPARATION)
     return _Fit(params, cov, float(llf), iterations)
+
+
+def _fitted(design: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Fitted probability of each distinct design row."""
+    return 1 / (1 + np.exp(-(design @ params)))
+
+
+def _information(design: np.ndarray, rows: np.ndarray, p: np.ndarray, nobs: int) -> np.ndarray:
+    """The mean log-likelihood's observed information at fitted probabilities ``p``
+    (each design row counted ``rows`` times)."""
+    return (design.T * (rows * p * (1 - p))) @ design / nobs
