@@ -56,6 +56,19 @@ PEOPLE = [
 ]
 
 
+def sessions_frame(rows: list[tuple]) -> pd.DataFrame:
+    """A sessions table from (participant_id, session_type, session_number,
+    session_date, attendance) rows, typed as the load types it."""
+    frame = pd.DataFrame(
+        rows,
+        columns=["participant_id", "session_type", "session_number", "session_date", "attendance"],
+    )
+    for column in ("session_type", "attendance"):
+        frame[column] = frame[column].astype("category")
+    frame["session_number"] = frame["session_number"].astype("Int64")
+    return frame
+
+
 def review_export() -> Export:
     sessions = []
     for pid, start, _, core, reviews, _ in PEOPLE:
@@ -83,13 +96,7 @@ def review_export() -> Export:
             ),
         }
     )
-    frame = pd.DataFrame(
-        sessions,
-        columns=["participant_id", "session_type", "session_number", "session_date", "attendance"],
-    )
-    for column in ("session_type", "attendance"):
-        frame[column] = frame[column].astype("category")
-    frame["session_number"] = frame["session_number"].astype("Int64")
+    frame = sessions_frame(sessions)
     empty = pd.DataFrame({"participant_id": pd.Series([], dtype="str")})
     return Export(participants, frame, empty, empty, Manifest(extract_date=EXTRACT))
 
@@ -215,13 +222,7 @@ def test_last_core_session_and_programme_codes_against_pandas(seed):
             day = start[i] + pd.Timedelta(days=int(rng.integers(20, 400)))
             mark = rng.choice(["attended", "excused", "unexcused"])
             rows.append((pid, "review", j + 1, day, mark))
-    sessions = pd.DataFrame(
-        rows,
-        columns=["participant_id", "session_type", "session_number", "session_date", "attendance"],
-    )
-    for column in ("session_type", "attendance"):
-        sessions[column] = sessions[column].astype("category")
-    sessions["session_number"] = sessions["session_number"].astype("Int64")
+    sessions = sessions_frame(rows)
     programmes = {**REV, "other": {**REV["rev"], "review": {"count": 1, "window_days": 10}}}
     export = Export(people, sessions, base.measures, base.events, base.manifest)
     facts = review_facts(export, programmes=programmes)
