@@ -54,12 +54,8 @@ from ._style import (
     smallest_font,
     styled,
 )
-from .engagement import (
-    completion_chart,
-    dropout_timing_chart,
-    participant_flow,
-    retention_chart,
-)
+from .engagement import completion_chart, dropout_timing_chart, retention_chart
+from .flow import participant_flow
 from .forest import EFFECT_COLUMNS, forest_plot
 from .funnel import cohort_trend_chart, funnel_plot
 from .matching import love_plot, propensity_overlap
