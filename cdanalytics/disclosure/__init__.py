@@ -25,15 +25,10 @@ from .cellkey import CellKeyPolicy, cell_keys, perturb_counts, perturbed_table, 
 from .cellnoise import cell_identity_keys, perturb_frame, protect_perturbed, rates_from_counts
 from .linked import LinkedDecision, Reader, protect_linked
 from .policy import METHODS, DisclosurePolicy
+from .protected import SuppressedTable, round_counts
 from .ptable import PerturbationTable
 from .residual import merge_residual
-from .suppression import (
-    SuppressedTable,
-    protect_frame,
-    protect_statistics,
-    round_counts,
-    suppress_counts,
-)
+from .suppression import protect_frame, protect_statistics, suppress_counts
 from .survival import coarsen_steps
 
 __all__ = [
