@@ -130,20 +130,28 @@ def reshape_scores(
         n_combo * n_tp,
     ).ravel()
     # The people with a measure kept, numbered in order (the grid has rows for
-    # them only: about half the participants of a large export have none).
-    measured = np.zeros(n_people, dtype=bool)
-    for block in _blocks(n_rows):
-        measured[rows[block][place[key[block]] < n_combo * n_tp]] = True
-    people = np.flatnonzero(measured)
-    number = np.zeros(n_people, dtype=np.intp)  # 0 for the others: their rows are not kept
-    number[people] = np.arange(len(people))
+    # them only: about half the participants of a large export have none),
+    # unless the scores kept fill at least half of a grid of every participant
+    # (one pass over the rows less; people without scores then have only
+    # empty slots, left out below as any empty slot is).
+    number: np.ndarray | None = None  # None: every participant is his own number
+    n_measured = n_people
+    if 2 * n_kept < n_tp * n_combo * n_people:
+        measured = np.zeros(n_people, dtype=bool)
+        for block in _blocks(n_rows):
+            measured[rows[block][place[key[block]] < n_combo * n_tp]] = True
+        people = np.flatnonzero(measured)
+        del measured
+        n_measured = len(people)
+        number = np.zeros(n_people, dtype=np.intp)  # 0 for the others: their rows are not kept
+        number[people] = np.arange(n_measured)
     # Cells of the grid: (timepoint place, person, series rank), the order
     # of the table's rows within each timepoint. A row not kept gets a cell
     # past the grid (n_real and beyond) and is not written.
-    size = len(people) * n_combo
+    size = n_measured * n_combo
     n_real = n_tp * size
     lookup = np.where(place < n_combo * n_tp, (place // n_combo) * size + place % n_combo, n_real)
-    del place, measured
+    del place
     if rows.min(initial=0) < 0:
         known = rows[lookup[key] < n_real] if spare else rows
         unknown = int((known < 0).sum())
@@ -178,7 +186,7 @@ def reshape_scores(
     for block in _blocks(n_rows):
         part, person = cell[: block.stop - block.start], step[: block.stop - block.start]
         np.take(lookup, key[block], out=part, mode="clip")  # in range: clip is unbuffered
-        np.multiply(number[rows[block]], n_combo, out=person)
+        np.multiply(rows[block] if number is None else number[rows[block]], n_combo, out=person)
         part += person
         if spare:
             np.minimum(part, n_real, out=part)
@@ -190,7 +198,7 @@ def reshape_scores(
             measures,
             keys,
             categories,
-            lookup[key] + number[rows] * n_combo,
+            lookup[key] + (rows if number is None else number[rows]) * n_combo,
             scores,
             n_real,
             subjects,
@@ -203,11 +211,11 @@ def reshape_scores(
     del missing
     participants = export.participants
     # every participant has every series: no rows to drop
-    every = len(people) == n_people and not empty_slot.any()
+    every = n_measured == n_people and not empty_slot.any()
     if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
         row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
-        row_combo = np.tile(np.arange(n_combo), n_people)
+        row_combo = np.tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
         del empty_slot
@@ -215,7 +223,8 @@ def reshape_scores(
         del values  # the grid, once its rows are taken (each step's memory goes first)
         row_person, row_combo = np.divmod(slots, n_combo)
         del slots
-        row_person = people[row_person]
+        if number is not None:  # else the people are every participant, in order
+            row_person = people[row_person]
     columns: dict[str, Any] = {
         "participant_id": participants["participant_id"].array.take(row_person)
     }
@@ -251,7 +260,7 @@ def reshape_scores(
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
     # Kept with the table while the export lives: in few bytes, read-only.
-    row_combo = row_combo.astype(code_dtype(n_combo))
+    row_combo = row_combo.astype(code_dtype(n_combo), copy=False)
     row_combo.flags.writeable = False
     return Reshaped(table, row_combo, n_combo)
 
