@@ -14,6 +14,8 @@ from ..errors import ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._grouping import (
+    _category_levels,
+    bincount,
     category_dtype,
     first_rows,
     grouped_moments,
@@ -399,7 +401,14 @@ def reliable_change_summary(
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
     keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
-    group_baseline = ordered_group_numbers(changes, list(keys), list(keys.values()))
+    # Categorical keys: their combined codes in the smallest type that holds
+    # the cells (fewer bytes; counted a block at a time).
+    levels = _category_levels(len(changes), list(keys.values()), room=3 * n_classes)
+    group_baseline = (
+        ordered_group_numbers(changes, list(keys), list(keys.values()))
+        if levels is None
+        else levels[0]
+    )
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
@@ -410,7 +419,7 @@ def reliable_change_summary(
     cell = group_baseline if in_place else group_baseline.copy()
     cell *= n_classes
     cell += klass
-    counts = np.bincount(cell, minlength=n_cells).reshape(-1, n_classes)
+    counts = bincount(cell, minlength=n_cells).reshape(-1, n_classes)
     if in_place:
         np.floor_divide(cell, n_classes, out=group_baseline)
     del cell
