@@ -324,11 +324,13 @@ def change(
     keys = [*by, *SCALE_KEYS]
     codes, key_arrays = layout_groups(wide, keys, layout)
     n_groups = len(key_arrays["instrument"])
-    x = wide[first].to_numpy()
-    y = wide[second].to_numpy()
+    scores = layout.columns if layout is not None else {}
+    x = scores[first] if first in scores else wide[first].to_numpy()
+    y = scores[second] if second in scores else wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
     paired = has_x & has_y
-    pc, px, py = codes[paired], x[paired], y[paired]
+    # The pairs' group numbers as platform integers (numpy indexes with them fastest).
+    pc, px, py = codes[paired].astype(np.intp, copy=False), x[paired], y[paired]
 
     changes = py - px
     n_zero_change = np.bincount(pc[py == px], minlength=n_groups)

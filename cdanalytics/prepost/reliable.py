@@ -49,6 +49,10 @@ CHANGE_CLASSES: list[str] = [
 ]
 _CLASSIFIED = CHANGE_CLASSES[:4]
 _BASELINES = ["clinical", "not_clinical", "unknown"]
+# Their categorical types, made once.
+_CHANGE_CLASS_TYPE = category_dtype(tuple(CHANGE_CLASSES))
+_CLASSIFIED_TYPE = category_dtype(tuple(_CLASSIFIED))
+_BASELINE_TYPE = category_dtype(tuple(_BASELINES))
 
 #: Columns of :func:`reliable_change` after ``participant_id`` and the grouping columns.
 RELIABLE_CHANGE_COLUMNS: list[str] = [
@@ -266,6 +270,8 @@ def reliable_change(
         shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
         return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
+    # Platform integers: numpy counts and indexes with them fastest.
+    codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
     pre_scores, post_scores = wide[first], wide[second]
     pre = pre_scores.to_numpy()
@@ -279,24 +285,11 @@ def reliable_change(
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
-
-    def per_row(col: str) -> np.ndarray:
-        return scale[col].astype(float)[codes]
-
-    def per_row_category(col: str) -> pd.Categorical:
-        # The categories of pd.Categorical(scale[col]): its distinct values, sorted.
-        values = scale[col]
-        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
-        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
-        return pd.Categorical.from_codes(
-            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
-            dtype=category_dtype(tuple(labels)),
-            validate=False,
-        )
-
-    higher_better = (scale["sign"] > 0)[codes]
-    cut = per_row("cutoff")
-    s_diff = per_row("s_diff")
+    # Each row's values of its scale; the group numbers given back before
+    # the rows' booleans are made.
+    higher_better, values, categories = _per_row(scale, codes)
+    del codes
+    cut, s_diff = values["cutoff"], values["s_diff"]
     change = post - pre
     with np.errstate(divide="ignore", invalid="ignore"):
         rci = change / s_diff
@@ -323,26 +316,52 @@ def reliable_change(
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
     columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
-    columns["direction"] = per_row_category("direction")
+    columns["direction"] = categories["direction"]
     columns["score_pre"] = pre_scores
     columns["score_post"] = post_scores
     columns["change"] = change
-    columns["reliability"] = per_row("reliability")
-    columns["reliability_source"] = per_row_category("reliability_source")
-    columns["sd"] = per_row("sd")
-    columns["sd_source"] = per_row_category("sd_source")
+    columns["reliability"] = values["reliability"]
+    columns["reliability_source"] = categories["reliability_source"]
+    columns["sd"] = values["sd"]
+    columns["sd_source"] = categories["sd_source"]
     columns["s_diff"] = s_diff
     columns["rci"] = rci
     columns["cutoff"] = cut
-    columns["cutoff_type"] = per_row_category("cutoff_type")
+    columns["cutoff_type"] = categories["cutoff_type"]
     columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
         clinical_pre, ~(has_cut & ~missing_pre)
     )
     columns["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~missing_post))
     columns["change_class"] = pd.Categorical.from_codes(
-        klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
+        klass, dtype=_CHANGE_CLASS_TYPE, validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
+
+
+def _per_row(
+    scale: Mapping[str, np.ndarray], codes: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, pd.Categorical]]:
+    """The values of :func:`_scale_parameters` (one per group) for each row of
+    the groups numbered ``codes``: whether a higher score is better, the
+    float values (cut-off, S_diff, reliability, SD) and the text values as
+    categoricals (categories: the distinct values, sorted, as
+    ``pd.Categorical(values)`` makes them)."""
+    floats = {col: scale[col].astype(float)[codes] for col in _PER_ROW_FLOATS}
+    categories = {}
+    for col in _PER_ROW_TEXTS:
+        values = scale[col]
+        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
+        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
+        categories[col] = pd.Categorical.from_codes(
+            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
+            dtype=category_dtype(tuple(labels)),
+            validate=False,
+        )
+    return (scale["sign"] > 0)[codes], floats, categories
+
+
+_PER_ROW_FLOATS = ("cutoff", "s_diff", "reliability", "sd")
+_PER_ROW_TEXTS = ("direction", "reliability_source", "sd_source", "cutoff_type")
 
 
 def reliable_change_summary(
@@ -437,11 +456,9 @@ def reliable_change_summary(
     first = first_of[group]
     columns: dict[str, Any] = {c: values.take(first) for c, values in keys.items()}
     columns["baseline"] = pd.Categorical.from_codes(
-        present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
+        present[group] % 3, dtype=_BASELINE_TYPE, validate=False
     )
-    columns["change_class"] = pd.Categorical.from_codes(
-        j, dtype=category_dtype(tuple(_CLASSIFIED)), validate=False
-    )
+    columns["change_class"] = pd.Categorical.from_codes(j, dtype=_CLASSIFIED_TYPE, validate=False)
     n = counts[group, j]
     nobs = n_classified[group]
     columns["n"] = n
@@ -461,7 +478,7 @@ def reliable_change_summary(
 def _class_codes(column: pd.Series) -> np.ndarray:
     """Position in :data:`CHANGE_CLASSES` of each ``change_class`` (the
     categorical's own codes, not copied, when its categories are those)."""
-    if column.dtype is category_dtype(tuple(CHANGE_CLASSES)) or (
+    if column.dtype is _CHANGE_CLASS_TYPE or (
         isinstance(column.dtype, pd.CategoricalDtype)
         and list(column.cat.categories) == CHANGE_CLASSES
     ):
