@@ -37,7 +37,7 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
         return values.astype(np.intp, copy=False), np.arange(size)
     rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
     rank -= 1
-    return rank[values], np.flatnonzero(present)
+    return rank[values], present.nonzero()[0]
 
 
 def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -212,7 +212,7 @@ def grouped_moments(
     n = np.bincount(codes, minlength=n_groups).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        deviation = np.take(mean, codes)
+        deviation = mean.take(codes)
         np.subtract(values, deviation, out=deviation)
         np.multiply(deviation, deviation, out=deviation)
         ss = np.bincount(codes, weights=deviation, minlength=n_groups)

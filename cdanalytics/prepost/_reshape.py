@@ -12,6 +12,7 @@ to a spare plane of the grid instead of being cut out of the columns first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,7 @@ def reshape_scores(
     keys = [category_codes(column) for column in key_columns]
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
-    n_all = int(np.prod(levels))
+    n_all = math.prod(levels)
     # The levels combined in place in the smallest integer type that holds
     # them (fewer bytes to pass over); bincount and indexing take it a block
     # of rows at a time (:func:`_blocks`), so that no array of the platform
@@ -122,7 +123,7 @@ def reshape_scores(
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
     rows = participant_rows(export, by)
     n_people = len(export.participants)
-    kept_u = np.flatnonzero(kept_series)
+    kept_u = kept_series.nonzero()[0]
     n_combo = len(kept_u)
     rank = np.zeros(n_u, dtype=np.intp)
     rank[kept_u] = np.arange(n_combo)
@@ -185,7 +186,8 @@ def reshape_scores(
     # The scores written into their cells a block of rows at a time, the
     # cells made in small buffers: on a fresh process, memory used again
     # costs less than new pages.
-    values = np.full(n_real + spare, np.nan)  # rows not kept: all into the last cell
+    values = np.empty(n_real + spare)  # rows not kept: all into the last cell
+    values.fill(np.nan)
     cell = np.empty(min(n_rows, _BLOCK), dtype=np.intp)
     step = np.empty_like(cell)
     for block in _blocks(n_rows):
@@ -220,7 +222,7 @@ def reshape_scores(
     if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
         row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
-        row_combo = np.tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
+        row_combo = _tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
         del empty_slot
@@ -239,11 +241,11 @@ def reshape_scores(
         SCALE_KEYS, key_columns, categories, series_levels, strict=True
     ):
         used_codes = level[kept_u]
-        used = np.unique(used_codes)
+        used = np.bincount(used_codes).nonzero()[0]  # the distinct codes, sorted
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         per_series = remap[used_codes].astype(code_dtype(len(used)))
-        codes = np.tile(per_series, n_people) if every else per_series[row_combo]
+        codes = _tile(per_series, n_people) if every else per_series[row_combo]
         source = column.dtype
         if (
             len(used) == len(labels)
@@ -277,6 +279,11 @@ _BLOCK = 1 << 14
 def _blocks(n: int) -> list[slice]:
     """Consecutive slices of at most :data:`_BLOCK` of ``range(n)``."""
     return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
+
+
+def _tile(values: np.ndarray, times: int) -> np.ndarray:
+    """``np.tile`` of a 1-d array: the values ``times`` times over."""
+    return values[np.newaxis, :].repeat(times, axis=0).reshape(-1)
 
 
 def _per_row(values: Any, row_person: np.ndarray, repeat: int) -> Any:

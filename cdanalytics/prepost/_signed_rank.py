@@ -117,21 +117,23 @@ def _wilcoxon_asymptotic(
         # group's start for each of them: integers, summed exactly as
         # running totals of the positions of the positive changes (sorted
         # by group, so each group's are one run of them).
-        position = np.flatnonzero(positive)
+        position = positive.nonzero()[0]
         del positive
         begin = np.searchsorted(position, first)  # first positive change of each group
         end = np.empty_like(begin)
         end[:-1] = begin[1:]
         end[-1:] = position.size
         n_positive = end - begin
-        running = np.r_[0, np.cumsum(position)]  # running[i]: the first i positions' sum
+        # running[i]: the sum of the first i positions
+        running = np.concatenate(([0], position.cumsum()))
         total = running[end] - running[begin]
         r_plus = (total + n_positive).astype(float)
         r_plus -= start * n_positive
         ties = np.zeros(n_groups)
     else:
-        run_first = np.flatnonzero(new_run)
-        run_length = np.diff(np.r_[run_first, codes.size])
+        run_first = new_run.nonzero()[0]
+        bounds = np.concatenate((run_first, [codes.size]))
+        run_length = bounds[1:] - bounds[:-1]
         run_group = codes[run_first]
         # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
         # times the positive changes in it.
