@@ -273,7 +273,7 @@ def reshape_scores(
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
-_BLOCK = 1 << 14
+_BLOCK = 1 << 16
 
 
 def _blocks(n: int) -> list[slice]:
