@@ -23,6 +23,7 @@ from ._grouping import (
     ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
+from ._reshape import frame_columns
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
 
@@ -273,7 +274,9 @@ def reliable_change(
     # Platform integers: numpy counts and indexes with them fastest.
     codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
-    pre_scores, post_scores = wide[first], wide[second]
+    # The table's columns as Series, read in one pass (see the end).
+    table = frame_columns(wide)
+    pre_scores, post_scores = table[first], table[second]
     pre = pre_scores.to_numpy()
     post = post_scores.to_numpy()
     missing_pre = np.isnan(pre)
@@ -315,7 +318,7 @@ def reliable_change(
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
-    columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
+    columns: dict[str, Any] = {c: table[c] for c in ["participant_id", *by, *SCALE_KEYS]}
     columns["direction"] = categories["direction"]
     columns["score_pre"] = pre_scores
     columns["score_post"] = post_scores
@@ -402,16 +405,18 @@ def reliable_change_summary(
     statistical inference. JASA 22:209-212.
     """
     by = as_list(by)
-    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in changes.columns]
+    # The columns read in one pass (no lookup of each name in the columns' index).
+    table = frame_columns(changes)
+    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in table]
     if missing:
         raise ConfigError(
             f"Columns {missing} are not in the reliable-change table; pass the same `by` "
             "to reliable_change and reliable_change_summary."
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
-    klass = _class_codes(changes["change_class"])
+    klass = _class_codes(table["change_class"])
     # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
-    baseline = changes["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
+    baseline = table["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
     np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
@@ -419,7 +424,7 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
+    keys = {c: table[c].array for c in [*by, *SCALE_KEYS]}
     # Categorical keys: their combined codes in the smallest type that holds
     # the cells (fewer bytes; counted a block at a time).
     levels = _category_levels(len(changes), list(keys.values()), room=3 * n_classes)
@@ -469,7 +474,7 @@ def reliable_change_summary(
     columns["n_post_missing"] = counts[group, CHANGE_CLASSES.index("post_missing")]
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
-        columns[c] = changes[c].array.take(first)
+        columns[c] = table[c].array.take(first)
     out = pd.DataFrame(columns, copy=False)
     order = [*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]
     return out if list(columns) == order else out[order]
