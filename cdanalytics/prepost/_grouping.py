@@ -185,18 +185,20 @@ def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
 
 
 #: Rows counted at a time by :func:`bincount`.
-_COUNT_BLOCK = 1 << 15
+_COUNT_BLOCK = 1 << 13
 
 
-def first_rows(codes: np.ndarray) -> np.ndarray:
+def first_rows(codes: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
     """Position of the first row of each group ``0, 1, ...`` of ``codes``
     (``len(codes)`` for a number without rows). Read in growing blocks from
     the top, stopping once every group has been seen (the groups of large
-    tables are usually all among their first rows)."""
+    tables are usually all among their first rows); with ``wanted`` (group
+    numbers that have rows), once those have been seen: the positions of
+    the others are then not to be read."""
     n = len(codes)
     first = np.full(int(codes.max(initial=-1)) + 1, n)
     start, block = 0, 4096
-    while start < n and (first == n).any():
+    while start < n and (first == n if wanted is None else first[wanted] == n).any():
         stop = min(start + block, n)
         np.minimum.at(first, codes[start:stop], np.arange(start, stop))
         start, block = stop, 4 * block

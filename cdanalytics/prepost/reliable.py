@@ -451,7 +451,7 @@ def reliable_change_summary(
     counts = counts[present]
     n_groups = len(present)
     group_baseline[klass == pre_missing] = n_cells  # never the first row of a group
-    first_of = first_rows(group_baseline)[present]
+    first_of = first_rows(group_baseline, present)[present]
     n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
     # One row per group and class, in class order; recovered only from the
     # clinical range.
