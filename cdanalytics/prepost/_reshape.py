@@ -175,7 +175,7 @@ def reshape_scores(
         for k, level, size_k in zip(SCALE_KEYS, series_levels, levels, strict=True)
         if (level[kept_u] == size_k - 1).any()
     ]
-    scores = measured_columns["score"].to_numpy(dtype=float)
+    scores = np.asarray(measured_columns["score"].array, dtype=float)
     # A NaN makes the sum NaN (one pass, no mask); then look at the rows kept.
     if np.isnan(np.add.reduce(scores)) and (
         np.isnan(scores[lookup[key] < n_real] if spare else scores).any()

@@ -277,8 +277,10 @@ def reliable_change(
     # The table's columns as Series, read in one pass (see the end).
     table = frame_columns(wide)
     pre_scores, post_scores = table[first], table[second]
-    pre = pre_scores.to_numpy()
-    post = post_scores.to_numpy()
+    if layout is not None:  # the layout's arrays, read only
+        pre, post = layout.columns[first], layout.columns[second]
+    else:
+        pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
     missing_pre = np.isnan(pre)
     if missing_pre.any():
         has_pre = ~missing_pre
@@ -416,7 +418,7 @@ def reliable_change_summary(
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
     klass = _class_codes(table["change_class"])
     # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
-    baseline = table["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
+    baseline = table["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1)
     np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
