@@ -418,7 +418,7 @@ def reliable_change_summary(
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
     klass = _class_codes(table["change_class"])
     # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
-    baseline = table["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1)
+    baseline = table["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1, copy=True)
     np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
