@@ -301,21 +301,30 @@ def reliable_change(
     has_cut = np.isfinite(cut)
     # Clinical: at or beyond the cut-off on the worse side; a reliable
     # improvement: an RCI beyond the criterion on the better side (booleans
-    # by direction rather than signed copies of the scores).
-    clinical_pre = np.where(higher_better, pre <= cut, pre >= cut)
-    clinical_post = np.where(higher_better, post <= cut, post >= cut)
+    # by direction rather than signed copies of the scores, picked by
+    # and / or: numpy's where and masked assignment branch on every row).
+    better = (higher_better, ~higher_better)
+    clinical_pre = _by_direction(better, pre <= cut, pre >= cut)
+    clinical_post = _by_direction(better, post <= cut, post >= cut)
     up, down = rci > criterion, rci < -criterion
-    improved = np.where(higher_better, up, down)
+    improved = _by_direction(better, up, down)
+    worse = _by_direction(better, down, up)
+    del up, down, better, higher_better
     # The first that applies of: pre_missing, post_missing, reliability_missing,
     # recovered, improved, deteriorated, else unchanged (set from the last).
     klass = np.full(len(pre), CHANGE_CLASSES.index("unchanged"), dtype=np.int8)
-    klass[np.where(higher_better, down, up)] = CHANGE_CLASSES.index("deteriorated")
-    klass[improved] = CHANGE_CLASSES.index("improved")
-    klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
-    klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
+    scratch = np.empty_like(klass)
     missing_post = np.isnan(post)
-    klass[missing_post] = CHANGE_CLASSES.index("post_missing")
-    klass[missing_pre] = CHANGE_CLASSES.index("pre_missing")
+    for mask, name in (
+        (worse, "deteriorated"),
+        (improved, "improved"),
+        (improved & has_cut & clinical_pre & ~clinical_post, "recovered"),
+        (~np.isfinite(s_diff), "reliability_missing"),
+        (missing_post, "post_missing"),
+        (missing_pre, "pre_missing"),
+    ):
+        _set_where(klass, mask, CHANGE_CLASSES.index(name), scratch)
+    del scratch, worse, improved
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
@@ -341,6 +350,26 @@ def reliable_change(
         klass, dtype=_CHANGE_CLASS_TYPE, validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
+
+
+def _by_direction(
+    better: tuple[np.ndarray, np.ndarray], if_better: np.ndarray, if_worse: np.ndarray
+) -> np.ndarray:
+    """``np.where(higher_better, if_better, if_worse)`` of boolean arrays, by
+    and / or (no branch per row); ``better``: ``higher_better`` and its
+    negation."""
+    out = if_better & better[0]
+    out |= if_worse & better[1]
+    return out
+
+
+def _set_where(values: np.ndarray, mask: np.ndarray, value: int, scratch: np.ndarray) -> None:
+    """``values[mask] = value`` for small integers, by arithmetic (no branch
+    per row): ``values += mask * (value - values)``; ``scratch``: a buffer
+    like ``values``."""
+    np.subtract(value, values, out=scratch)
+    scratch *= mask
+    values += scratch
 
 
 def _per_row(
