@@ -41,13 +41,15 @@ class Reshaped:
     ``columns`` holds the arrays the table was made of (the scores of each
     timepoint as float arrays, the other columns as pandas arrays), for
     analyses that read them (not change them) without looking them up in
-    the table.
+    the table. ``tiled``: every participant has a row of every series (the
+    rows are the series in turn, participant by participant).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
     columns: Mapping[str, Any] = field(default_factory=dict)
+    tiled: bool = False
     groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -224,7 +226,7 @@ def reshape_scores(
     if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
         row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
-        row_combo = _tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
+        row_combo = tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
         del empty_slot
@@ -247,7 +249,7 @@ def reshape_scores(
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         per_series = remap[used_codes].astype(code_dtype(len(used)))
-        codes = _tile(per_series, n_people) if every else per_series[row_combo]
+        codes = tile(per_series, n_people) if every else per_series[row_combo]
         source = column.dtype
         if (
             len(used) == len(labels)
@@ -271,7 +273,7 @@ def reshape_scores(
     # Kept with the table while the export lives: in few bytes, read-only.
     row_combo = row_combo.astype(code_dtype(n_combo), copy=False)
     row_combo.flags.writeable = False
-    return Reshaped(table, row_combo, n_combo, columns)
+    return Reshaped(table, row_combo, n_combo, columns, tiled=every)
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
@@ -283,7 +285,7 @@ def _blocks(n: int) -> list[slice]:
     return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
 
 
-def _tile(values: np.ndarray, times: int) -> np.ndarray:
+def tile(values: np.ndarray, times: int) -> np.ndarray:
     """``np.tile`` of a 1-d array: the values ``times`` times over."""
     return values[np.newaxis, :].repeat(times, axis=0).reshape(-1)
 

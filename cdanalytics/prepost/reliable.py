@@ -23,7 +23,7 @@ from ._grouping import (
     ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
-from ._reshape import frame_columns
+from ._reshape import frame_columns, tile
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
 
@@ -290,9 +290,13 @@ def reliable_change(
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
-    # Each row's values of its scale; the group numbers given back before
-    # the rows' booleans are made.
-    higher_better, values, categories = _per_row(scale, codes)
+    # Each row's values of its scale (repeated, not looked up, when the rows
+    # are the series in turn: an export's table with every series of every
+    # participant); the group numbers given back before the rows' booleans
+    # are made.
+    tiled = layout is not None and layout.tiled and n_params == layout.n_combo
+    repeats = len(pre) // n_params if tiled else 0
+    higher_better, values, categories = _per_row(scale, codes, repeats)
     del codes
     cut, s_diff = values["cutoff"], values["s_diff"]
     change = post - pre
@@ -373,25 +377,31 @@ def _set_where(values: np.ndarray, mask: np.ndarray, value: int, scratch: np.nda
 
 
 def _per_row(
-    scale: Mapping[str, np.ndarray], codes: np.ndarray
+    scale: Mapping[str, np.ndarray], codes: np.ndarray, repeats: int = 0
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, pd.Categorical]]:
     """The values of :func:`_scale_parameters` (one per group) for each row of
     the groups numbered ``codes``: whether a higher score is better, the
     float values (cut-off, S_diff, reliability, SD) and the text values as
     categoricals (categories: the distinct values, sorted, as
-    ``pd.Categorical(values)`` makes them)."""
-    floats = {col: scale[col].astype(float)[codes] for col in _PER_ROW_FLOATS}
+    ``pd.Categorical(values)`` makes them). ``repeats``: when the rows are
+    the groups in turn, this many times over (``codes`` is ``0, 1, ...,
+    0, 1, ...``), the values are repeated so rather than looked up."""
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return tile(values, repeats) if repeats else values[codes]
+
+    floats = {col: per_row(scale[col].astype(float)) for col in _PER_ROW_FLOATS}
     categories = {}
     for col in _PER_ROW_TEXTS:
         values = scale[col]
         labels = sorted({v for v in values.tolist() if isinstance(v, str)})
         lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
         categories[col] = pd.Categorical.from_codes(
-            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
+            per_row(lookup.astype(np.int8 if len(labels) < 127 else np.int32)),
             dtype=category_dtype(tuple(labels)),
             validate=False,
         )
-    return (scale["sign"] > 0)[codes], floats, categories
+    return per_row(scale["sign"] > 0), floats, categories
 
 
 _PER_ROW_FLOATS = ("cutoff", "s_diff", "reliability", "sd")
