@@ -23,7 +23,8 @@ from ._grouping import (
     ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
-from ._reshape import frame_columns, tile
+from ._reshape import frame_columns
+from ._rows import by_direction, scale_values_per_row, set_where
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
 
@@ -296,7 +297,7 @@ def reliable_change(
     # are made.
     tiled = layout is not None and layout.tiled and n_params == layout.n_combo
     repeats = len(pre) // n_params if tiled else 0
-    higher_better, values, categories = _per_row(scale, codes, repeats)
+    higher_better, values, categories = scale_values_per_row(scale, codes, repeats)
     del codes
     cut, s_diff = values["cutoff"], values["s_diff"]
     change = post - pre
@@ -308,11 +309,11 @@ def reliable_change(
     # by direction rather than signed copies of the scores, picked by
     # and / or: numpy's where and masked assignment branch on every row).
     better = (higher_better, ~higher_better)
-    clinical_pre = _by_direction(better, pre <= cut, pre >= cut)
-    clinical_post = _by_direction(better, post <= cut, post >= cut)
+    clinical_pre = by_direction(better, pre <= cut, pre >= cut)
+    clinical_post = by_direction(better, post <= cut, post >= cut)
     up, down = rci > criterion, rci < -criterion
-    improved = _by_direction(better, up, down)
-    worse = _by_direction(better, down, up)
+    improved = by_direction(better, up, down)
+    worse = by_direction(better, down, up)
     del up, down, better, higher_better
     # The first that applies of: pre_missing, post_missing, reliability_missing,
     # recovered, improved, deteriorated, else unchanged (set from the last).
@@ -327,7 +328,7 @@ def reliable_change(
         (missing_post, "post_missing"),
         (missing_pre, "pre_missing"),
     ):
-        _set_where(klass, mask, CHANGE_CLASSES.index(name), scratch)
+        set_where(klass, mask, CHANGE_CLASSES.index(name), scratch)
     del scratch, worse, improved
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
@@ -354,58 +355,6 @@ def reliable_change(
         klass, dtype=_CHANGE_CLASS_TYPE, validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
-
-
-def _by_direction(
-    better: tuple[np.ndarray, np.ndarray], if_better: np.ndarray, if_worse: np.ndarray
-) -> np.ndarray:
-    """``np.where(higher_better, if_better, if_worse)`` of boolean arrays, by
-    and / or (no branch per row); ``better``: ``higher_better`` and its
-    negation."""
-    out = if_better & better[0]
-    out |= if_worse & better[1]
-    return out
-
-
-def _set_where(values: np.ndarray, mask: np.ndarray, value: int, scratch: np.ndarray) -> None:
-    """``values[mask] = value`` for small integers, by arithmetic (no branch
-    per row): ``values += mask * (value - values)``; ``scratch``: a buffer
-    like ``values``."""
-    np.subtract(value, values, out=scratch)
-    scratch *= mask
-    values += scratch
-
-
-def _per_row(
-    scale: Mapping[str, np.ndarray], codes: np.ndarray, repeats: int = 0
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, pd.Categorical]]:
-    """The values of :func:`_scale_parameters` (one per group) for each row of
-    the groups numbered ``codes``: whether a higher score is better, the
-    float values (cut-off, S_diff, reliability, SD) and the text values as
-    categoricals (categories: the distinct values, sorted, as
-    ``pd.Categorical(values)`` makes them). ``repeats``: when the rows are
-    the groups in turn, this many times over (``codes`` is ``0, 1, ...,
-    0, 1, ...``), the values are repeated so rather than looked up."""
-
-    def per_row(values: np.ndarray) -> np.ndarray:
-        return tile(values, repeats) if repeats else values[codes]
-
-    floats = {col: per_row(scale[col].astype(float)) for col in _PER_ROW_FLOATS}
-    categories = {}
-    for col in _PER_ROW_TEXTS:
-        values = scale[col]
-        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
-        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
-        categories[col] = pd.Categorical.from_codes(
-            per_row(lookup.astype(np.int8 if len(labels) < 127 else np.int32)),
-            dtype=category_dtype(tuple(labels)),
-            validate=False,
-        )
-    return per_row(scale["sign"] > 0), floats, categories
-
-
-_PER_ROW_FLOATS = ("cutoff", "s_diff", "reliability", "sd")
-_PER_ROW_TEXTS = ("direction", "reliability_source", "sd_source", "cutoff_type")
 
 
 def reliable_change_summary(
