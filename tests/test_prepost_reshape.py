@@ -25,7 +25,7 @@ from cdanalytics.prepost import (
 SERIES = [("sdq", "total", "partner"), ("cts2", "negotiation", "partner"), ("sdq", "total", "self")]
 
 
-def _measures(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _measures(seed: int, n_people: int = 64) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(60):
@@ -35,8 +35,8 @@ def _measures(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                     rows.append((f"p{i}", *series, tp, float(rng.integers(0, 40))))
     people = pd.DataFrame(
         {
-            "participant_id": [f"p{i}" for i in range(64)],  # p60..p63: no scores
-            "programme": [("a", "b", "c")[i % 3] for i in range(64)],
+            "participant_id": [f"p{i}" for i in range(n_people)],  # p60...: no scores
+            "programme": [("a", "b", "c")[i % 3] for i in range(n_people)],
         }
     )
     columns = ["participant_id", "instrument", "scale", "informant", "timepoint", "score"]
@@ -62,8 +62,12 @@ def _pivot(measures: pd.DataFrame, people: pd.DataFrame, timepoints, subset=None
     ("timepoints", "subset"),
     [(("pre", "post"), None), (("post", "pre"), None), (("follow_up",), ["cts2"])],
 )
-def test_score_table_equals_a_pandas_pivot(seed, timepoints, subset):
-    measures, people = _measures(seed)
+# 64 people: the scores fill more than half a grid of every participant (no
+# pass for the people measured); 400: most have none (the grid has rows for
+# the people measured only)
+@pytest.mark.parametrize("n_people", [64, 400])
+def test_score_table_equals_a_pandas_pivot(seed, timepoints, subset, n_people):
+    measures, people = _measures(seed, n_people)
     # Rows the table does not keep may name unknown people or lack an instrument.
     other = "follow_up" if "follow_up" not in timepoints else None
     junk = pd.DataFrame(

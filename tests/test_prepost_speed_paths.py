@@ -1,9 +1,10 @@
 """The faster paths of change, reliable change and its summary (issue 16)
 pinned to the plain computations they replace: statsmodels' Wilson interval
 to the last bit, scipy's Wilcoxon signed-rank test on changes without ties,
-the group numbers of categorical keys against pandas' own grouping, and the
+the group numbers of categorical keys against pandas' own grouping, the
 summary of a reliable-change table with categorical keys against the same
-table with plain text keys."""
+table with plain text keys, and the counting, first-row, per-row and
+branch-free picking helpers against the numpy they replace."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from statsmodels.stats.proportion import proportion_confint
 from cdanalytics._groups import group_by
 from cdanalytics._stats import wilson_ci
 from cdanalytics.prepost import change, reliable_change, reliable_change_summary
-from cdanalytics.prepost._grouping import group_numbers, ordered_group_numbers
+from cdanalytics.prepost._grouping import bincount, first_rows, group_numbers, ordered_group_numbers
+from cdanalytics.prepost._rows import by_direction, scale_values_per_row, set_where
 from cdanalytics.prepost._signed_rank import _wilcoxon_asymptotic
 
 
@@ -211,3 +213,68 @@ def test_editing_the_groups_of_a_change_result_leaves_the_next_result_alone():
     first.loc[first.index[0], "programme"] = "c"
     first.loc[first.index[0], "scale"] = "physical_assault"
     pd.testing.assert_frame_equal(change(export, by="programme"), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.intp])
+def test_counting_a_block_at_a_time_is_numpy_bincount(dtype):
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 90, 100_000).astype(dtype)  # more rows than a block
+    for minlength in (0, 90, 120):
+        got = bincount(values, minlength=minlength)
+        expected = np.bincount(values, minlength=minlength)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_first_rows_of_the_groups_wanted_are_those_of_every_group():
+    rng = np.random.default_rng(8)
+    codes = rng.integers(0, 50, 30_000)
+    codes[codes == 7] = 3  # a number without rows
+    codes[-1] = 60  # one seen only in the last row
+    every = first_rows(codes)
+    expected = np.array([np.flatnonzero(codes == g)[0] for g in range(61) if (codes == g).any()])
+    np.testing.assert_array_equal(every[every < len(codes)], expected)
+    wanted = np.array([0, 3, 49])
+    np.testing.assert_array_equal(first_rows(codes, wanted)[wanted], every[wanted])
+
+
+def test_branch_free_picking_is_numpy_where_and_masked_assignment():
+    rng = np.random.default_rng(9)
+    n = 5_000
+    higher_better = rng.random(n) < 0.5
+    a, b = rng.random(n) < 0.3, rng.random(n) < 0.6
+    better = (higher_better, ~higher_better)
+    np.testing.assert_array_equal(by_direction(better, a, b), np.where(higher_better, a, b))
+    klass = np.full(n, 2, dtype=np.int8)
+    expected = klass.copy()
+    scratch = np.empty_like(klass)
+    for value in (3, 1, 0, 4, 5, 6, 2):  # later masks win, as in reliable_change
+        mask = rng.random(n) < 0.2
+        set_where(klass, mask, value, scratch)
+        expected[mask] = value
+    np.testing.assert_array_equal(klass, expected)
+
+
+def test_scale_values_repeated_for_tiled_rows_are_those_looked_up():
+    scale = {
+        "cutoff": np.array([17.0, np.nan, 60.0]),
+        "s_diff": np.array([2.5, 3.0, np.nan]),
+        "reliability": np.array([0.73, 0.9, np.nan]),
+        "sd": np.array([4.5, 18.0, 12.0]),
+        "sign": np.array([-1.0, 1.0, -1.0]),
+        "direction": np.array(["higher_worse", "higher_better", "higher_worse"], dtype=object),
+        "reliability_source": np.array(["registry", "registry", None], dtype=object),
+        "sd_source": np.array(["sample_baseline"] * 3, dtype=object),
+        "cutoff_type": np.array(["threshold", "none", "a"], dtype=object),
+    }
+    codes = np.tile(np.arange(3), 4)
+    looked_up = scale_values_per_row(scale, codes)
+    repeated = scale_values_per_row(scale, codes, repeats=4)
+    np.testing.assert_array_equal(repeated[0], looked_up[0])
+    for col, values in looked_up[1].items():
+        np.testing.assert_array_equal(repeated[1][col], values)
+        np.testing.assert_array_equal(values, scale[col][codes])
+    for col, values in looked_up[2].items():
+        pd.testing.assert_extension_array_equal(repeated[2][col], values)
+        expected = pd.Categorical(scale[col][codes])
+        pd.testing.assert_extension_array_equal(values, expected)

@@ -124,7 +124,7 @@ def _decreasing_roots(f, guess: np.ndarray, step: np.ndarray, max_steps: int = 2
         f_lo = np.where(above, f_hi, f_lo)
         lo = np.where(below, lo - step, lo)
         hi = np.where(above, hi + step, hi)
-        moved = np.flatnonzero(below | above)
+        moved = (below | above).nonzero()[0]
         new = f(np.where(below, lo, hi)[moved], moved)
         f_lo[moved] = np.where(below[moved], new, f_lo[moved])
         f_hi[moved] = np.where(above[moved], new, f_hi[moved])
@@ -133,11 +133,11 @@ def _decreasing_roots(f, guess: np.ndarray, step: np.ndarray, max_steps: int = 2
     side = np.zeros(guess.size, dtype=np.int8)
     for _ in range(max_steps):
         width = hi - lo
-        active = np.flatnonzero(
+        active = (
             found
             & np.isnan(root)
             & (width > np.maximum(4 * np.spacing(np.maximum(np.abs(lo), np.abs(hi))), 1e-300))
-        )
+        ).nonzero()[0]
         if not active.size:
             break
         a, b, fa, fb = lo[active], hi[active], f_lo[active], f_hi[active]

@@ -6,6 +6,7 @@ means and SDs per group come from two passes of ``np.bincount``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -36,7 +37,7 @@ def _small_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
         return values.astype(np.intp, copy=False), np.arange(size)
     rank = np.cumsum(present, dtype=np.intp)  # intp: what bincount and indexing take
     rank -= 1
-    return rank[values], np.flatnonzero(present)
+    return rank[values], present.nonzero()[0]
 
 
 def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -69,16 +70,17 @@ def layout_groups(
     grouping columns before them. Made once per set of keys and kept with
     the layout in the smallest integer type that holds them (kept while the
     export lives: the fewer bytes, the less memory every later analysis
-    of the export starts from); each caller gets them as platform integers,
-    its own array, and its own dict of the keys' arrays, which it must not
-    change in place."""
+    of the export starts from); each caller gets that read-only array
+    (numpy's counting and indexing take it as it is: no array of platform
+    integers per row) and its own dict of the keys' arrays, which it must
+    not change in place. Without a layout the numbers are platform integers."""
     keys = list(keys)
     if layout is None or keys[-len(SCALE_KEYS) :] != SCALE_KEYS:
         return _group_arrays(table, keys)
     made = layout.groups.get(tuple(keys))
     if made is None:
         lead = keys[: -len(SCALE_KEYS)]
-        arrays = [table[k].array for k in keys]
+        arrays = [layout.columns[k] if k in layout.columns else table[k].array for k in keys]
         if not lead:
             codes = layout.row_combo.astype(np.intp)
         else:
@@ -94,8 +96,8 @@ def layout_groups(
         compact = codes.astype(code_dtype(len(first)))
         compact.flags.writeable = False
         layout.groups[tuple(keys)] = (compact, columns)
-        return codes, dict(columns)
-    return made[0].astype(np.intp), dict(made[1])
+        return compact, dict(columns)
+    return made[0], dict(made[1])
 
 
 def group_numbers(
@@ -133,7 +135,9 @@ def ordered_group_numbers(
     return codes if codes.flags.writeable else codes.copy()
 
 
-def _category_levels(n_rows: int, columns: Sequence[Any]) -> tuple[np.ndarray, int] | None:
+def _category_levels(
+    n_rows: int, columns: Sequence[Any], room: int = 0
+) -> tuple[np.ndarray, int] | None:
     """The category codes of categorical key columns (``n_rows`` long)
     combined into one number per row (missing values the last level of a key that has them;
     platform integers) and the number of combinations; ``None`` unless every
@@ -141,15 +145,18 @@ def _category_levels(n_rows: int, columns: Sequence[Any]) -> tuple[np.ndarray, i
     4096). The numbers rise with the keys' category order, missing last, so
     their ranks are the group numbers; a key without missing values has no
     level for them (when every combination is present the numbers are then
-    the ranks themselves)."""
+    the ranks themselves). With ``room``, the numbers are instead in the
+    smallest integer type that holds the combinations times ``room``, plus
+    ``room`` (for a caller that goes on to number cells within them)."""
     if not columns or not all(isinstance(c, pd.Categorical) for c in columns):
         return None
     missing = [bool(c.codes.min(initial=0) < 0) for c in columns]
     levels = [len(c.categories) + m for c, m in zip(columns, missing, strict=True)]
-    size = int(np.prod(levels))
+    size = math.prod(levels)
     if size > 4 * n_rows + 4096:
         return None
-    combined = columns[0].codes.astype(np.intp)
+    dtype = np.intp if not room else np.min_scalar_type(-(size + 1) * room)
+    combined = columns[0].codes.astype(dtype)
     for j, (column, n_levels, has_missing) in enumerate(zip(columns, levels, missing, strict=True)):
         codes = column.codes
         if j:
@@ -160,15 +167,38 @@ def _category_levels(n_rows: int, columns: Sequence[Any]) -> tuple[np.ndarray, i
     return combined, size
 
 
-def first_rows(codes: np.ndarray) -> np.ndarray:
+def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount(values, minlength=minlength)`` of non-negative integers of
+    any integer type, counted a block of rows at a time when they are not
+    platform integers (``np.bincount`` takes a copy of them as such)."""
+    if values.dtype == np.intp or len(values) <= _COUNT_BLOCK:
+        return np.bincount(values, minlength=minlength)
+    counts = np.zeros(minlength, dtype=np.intp)
+    for start in range(0, len(values), _COUNT_BLOCK):
+        part = np.bincount(values[start : start + _COUNT_BLOCK], minlength=minlength)
+        if len(part) > len(counts):
+            part[: len(counts)] += counts
+            counts = part
+        else:
+            counts[: len(part)] += part
+    return counts
+
+
+#: Rows counted at a time by :func:`bincount`.
+_COUNT_BLOCK = 1 << 13
+
+
+def first_rows(codes: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
     """Position of the first row of each group ``0, 1, ...`` of ``codes``
     (``len(codes)`` for a number without rows). Read in growing blocks from
     the top, stopping once every group has been seen (the groups of large
-    tables are usually all among their first rows)."""
+    tables are usually all among their first rows); with ``wanted`` (group
+    numbers that have rows), once those have been seen: the positions of
+    the others are then not to be read."""
     n = len(codes)
     first = np.full(int(codes.max(initial=-1)) + 1, n)
     start, block = 0, 4096
-    while start < n and (first == n).any():
+    while start < n and (first == n if wanted is None else first[wanted] == n).any():
         stop = min(start + block, n)
         np.minimum.at(first, codes[start:stop], np.arange(start, stop))
         start, block = stop, 4 * block
@@ -184,7 +214,7 @@ def grouped_moments(
     n = np.bincount(codes, minlength=n_groups).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        deviation = np.take(mean, codes)
+        deviation = mean.take(codes)
         np.subtract(values, deviation, out=deviation)
         np.multiply(deviation, deviation, out=deviation)
         ss = np.bincount(codes, weights=deviation, minlength=n_groups)

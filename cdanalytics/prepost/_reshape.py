@@ -12,6 +12,7 @@ to a spare plane of the grid instead of being cut out of the columns first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +38,18 @@ class Reshaped:
     those keys), in the smallest integer type that holds them. ``groups``
     keeps the group numbers the analyses asked of the table, with the keys
     of each group (:func:`~cdanalytics.prepost._grouping.layout_groups`).
+    ``columns`` holds the arrays the table was made of (the scores of each
+    timepoint as float arrays, the other columns as pandas arrays), for
+    analyses that read them (not change them) without looking them up in
+    the table. ``tiled``: every participant has a row of every series (the
+    rows are the series in turn, participant by participant).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    tiled: bool = False
     groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -56,9 +64,11 @@ def reshape_scores(
     """The work of :func:`score_table` (its arguments checked by it;
     ``registry()`` gives the instrument registry, asked only when needed)."""
     measures = export.measures
+    # The columns read in one pass (no lookup of each name in the columns' index).
+    measured_columns = frame_columns(measures)
     n_rows = len(measures)
     n_tp = len(timepoints)
-    tp_codes, tp_labels = category_codes(measures["timepoint"])
+    tp_codes, tp_labels = category_codes(measured_columns["timepoint"])
     # Level of each timepoint category (0: missing) -> its place in
     # ``timepoints``, n_tp for a timepoint not kept.
     tp_place = np.array(
@@ -66,11 +76,11 @@ def reshape_scores(
         dtype=np.intp,
     )
     n_tpl = len(tp_place)
-    key_columns = [measures[k] for k in SCALE_KEYS]
+    key_columns = [measured_columns[k] for k in SCALE_KEYS]
     keys = [category_codes(column) for column in key_columns]
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
-    n_all = int(np.prod(levels))
+    n_all = math.prod(levels)
     # The levels combined in place in the smallest integer type that holds
     # them (fewer bytes to pass over); bincount and indexing take it a block
     # of rows at a time (:func:`_blocks`), so that no array of the platform
@@ -115,9 +125,10 @@ def reshape_scores(
     n_kept = int(series_counts[kept_series].sum())
     if not n_kept:
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
-    rows = participant_rows(export, by)
+    participant_columns = frame_columns(export.participants)
+    rows = participant_rows(export, by, participant_columns)
     n_people = len(export.participants)
-    kept_u = np.flatnonzero(kept_series)
+    kept_u = kept_series.nonzero()[0]
     n_combo = len(kept_u)
     rank = np.zeros(n_u, dtype=np.intp)
     rank[kept_u] = np.arange(n_combo)
@@ -130,20 +141,28 @@ def reshape_scores(
         n_combo * n_tp,
     ).ravel()
     # The people with a measure kept, numbered in order (the grid has rows for
-    # them only: about half the participants of a large export have none).
-    measured = np.zeros(n_people, dtype=bool)
-    for block in _blocks(n_rows):
-        measured[rows[block][place[key[block]] < n_combo * n_tp]] = True
-    people = np.flatnonzero(measured)
-    number = np.zeros(n_people, dtype=np.intp)  # 0 for the others: their rows are not kept
-    number[people] = np.arange(len(people))
+    # them only: about half the participants of a large export have none),
+    # unless the scores kept fill at least half of a grid of every participant
+    # (one pass over the rows less; people without scores then have only
+    # empty slots, left out below as any empty slot is).
+    number: np.ndarray | None = None  # None: every participant is his own number
+    n_measured = n_people
+    if 2 * n_kept < n_tp * n_combo * n_people:
+        measured = np.zeros(n_people, dtype=bool)
+        for block in _blocks(n_rows):
+            measured[rows[block][place[key[block]] < n_combo * n_tp]] = True
+        people = np.flatnonzero(measured)
+        del measured
+        n_measured = len(people)
+        number = np.zeros(n_people, dtype=np.intp)  # 0 for the others: their rows are not kept
+        number[people] = np.arange(n_measured)
     # Cells of the grid: (timepoint place, person, series rank), the order
     # of the table's rows within each timepoint. A row not kept gets a cell
     # past the grid (n_real and beyond) and is not written.
-    size = len(people) * n_combo
+    size = n_measured * n_combo
     n_real = n_tp * size
     lookup = np.where(place < n_combo * n_tp, (place // n_combo) * size + place % n_combo, n_real)
-    del place, measured
+    del place
     if rows.min(initial=0) < 0:
         known = rows[lookup[key] < n_real] if spare else rows
         unknown = int((known < 0).sum())
@@ -158,7 +177,7 @@ def reshape_scores(
         for k, level, size_k in zip(SCALE_KEYS, series_levels, levels, strict=True)
         if (level[kept_u] == size_k - 1).any()
     ]
-    scores = measures["score"].to_numpy(dtype=float)
+    scores = np.asarray(measured_columns["score"].array, dtype=float)
     # A NaN makes the sum NaN (one pass, no mask); then look at the rows kept.
     if np.isnan(np.add.reduce(scores)) and (
         np.isnan(scores[lookup[key] < n_real] if spare else scores).any()
@@ -172,13 +191,14 @@ def reshape_scores(
     # The scores written into their cells a block of rows at a time, the
     # cells made in small buffers: on a fresh process, memory used again
     # costs less than new pages.
-    values = np.full(n_real + spare, np.nan)  # rows not kept: all into the last cell
+    values = np.empty(n_real + spare)  # rows not kept: all into the last cell
+    values.fill(np.nan)
     cell = np.empty(min(n_rows, _BLOCK), dtype=np.intp)
     step = np.empty_like(cell)
     for block in _blocks(n_rows):
         part, person = cell[: block.stop - block.start], step[: block.stop - block.start]
         np.take(lookup, key[block], out=part, mode="clip")  # in range: clip is unbuffered
-        np.multiply(number[rows[block]], n_combo, out=person)
+        np.multiply(rows[block] if number is None else number[rows[block]], n_combo, out=person)
         part += person
         if spare:
             np.minimum(part, n_real, out=part)
@@ -190,7 +210,7 @@ def reshape_scores(
             measures,
             keys,
             categories,
-            lookup[key] + number[rows] * n_combo,
+            lookup[key] + (rows if number is None else number[rows]) * n_combo,
             scores,
             n_real,
             subjects,
@@ -201,13 +221,12 @@ def reshape_scores(
     # Rows: the (person, series) slots with a score at one of the timepoints.
     empty_slot = missing[:size] if n_tp == 1 else missing.reshape(n_tp, size).all(axis=0)
     del missing
-    participants = export.participants
     # every participant has every series: no rows to drop
-    every = len(people) == n_people and not empty_slot.any()
+    every = n_measured == n_people and not empty_slot.any()
     if every:
         planes = [values[j * size : (j + 1) * size] for j in range(n_tp)]
         row_person = np.repeat(np.arange(n_people, dtype=np.int32), n_combo)
-        row_combo = np.tile(np.arange(n_combo), n_people)
+        row_combo = tile(np.arange(n_combo, dtype=code_dtype(n_combo)), n_people)
     else:
         slots = np.flatnonzero(~empty_slot)
         del empty_slot
@@ -215,21 +234,22 @@ def reshape_scores(
         del values  # the grid, once its rows are taken (each step's memory goes first)
         row_person, row_combo = np.divmod(slots, n_combo)
         del slots
-        row_person = people[row_person]
+        if number is not None:  # else the people are every participant, in order
+            row_person = people[row_person]
     columns: dict[str, Any] = {
-        "participant_id": participants["participant_id"].array.take(row_person)
+        "participant_id": participant_columns["participant_id"].array.take(row_person)
     }
     for col in by:
-        columns[col] = _per_row(participants[col].array, row_person, n_combo if every else 0)
+        columns[col] = _per_row(participant_columns[col].array, row_person, n_combo if every else 0)
     for name, column, labels, level in zip(
         SCALE_KEYS, key_columns, categories, series_levels, strict=True
     ):
         used_codes = level[kept_u]
-        used = np.unique(used_codes)
+        used = np.bincount(used_codes).nonzero()[0]  # the distinct codes, sorted
         remap = np.full(len(labels) + 1, -1, dtype=np.int32)
         remap[used] = np.arange(len(used))
         per_series = remap[used_codes].astype(code_dtype(len(used)))
-        codes = np.tile(per_series, n_people) if every else per_series[row_combo]
+        codes = tile(per_series, n_people) if every else per_series[row_combo]
         source = column.dtype
         if (
             len(used) == len(labels)
@@ -245,24 +265,29 @@ def reshape_scores(
         columns[tp] = plane
     if "exit_status" not in by:
         columns["exit_status"] = _per_row(
-            participants["exit_status"].array, row_person, n_combo if every else 0
+            participant_columns["exit_status"].array, row_person, n_combo if every else 0
         )
     # One frame from the finished columns (inserting them one by one costs
     # more than the reshaping on small exports).
     table = pd.DataFrame(columns, copy=False)
     # Kept with the table while the export lives: in few bytes, read-only.
-    row_combo = row_combo.astype(code_dtype(n_combo))
+    row_combo = row_combo.astype(code_dtype(n_combo), copy=False)
     row_combo.flags.writeable = False
-    return Reshaped(table, row_combo, n_combo)
+    return Reshaped(table, row_combo, n_combo, columns, tiled=every)
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
-_BLOCK = 1 << 14
+_BLOCK = 1 << 16
 
 
 def _blocks(n: int) -> list[slice]:
     """Consecutive slices of at most :data:`_BLOCK` of ``range(n)``."""
     return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
+
+
+def tile(values: np.ndarray, times: int) -> np.ndarray:
+    """``np.tile`` of a 1-d array: the values ``times`` times over."""
+    return values[np.newaxis, :].repeat(times, axis=0).reshape(-1)
 
 
 def _per_row(values: Any, row_person: np.ndarray, repeat: int) -> Any:
@@ -316,18 +341,30 @@ def _several_per_cell(
     return values
 
 
-def participant_rows(export: Export, by: Sequence[str]) -> np.ndarray:
+def participant_rows(
+    export: Export, by: Sequence[str], columns: Mapping[str, pd.Series] | None = None
+) -> np.ndarray:
     """Row of ``export.participants`` of each measures row (-1: unknown id),
     from the export's one lookup of the identifiers
-    (:meth:`Export.participant_rows`); a clear error for unknown ``by`` columns."""
-    participants = export.participants
-    missing = [c for c in by if c not in participants.columns or c == "participant_id"]
+    (:meth:`Export.participant_rows`); a clear error for unknown ``by`` columns.
+    ``columns``: the participants' columns (:func:`frame_columns`) if the
+    caller has them."""
+    if columns is None:
+        columns = frame_columns(export.participants)
+    missing = [c for c in by if c not in columns or c == "participant_id"]
     if missing:
         raise ConfigError(
             f"Cannot group by {missing}: not a column of the participants table "
-            f"(columns: {', '.join(map(str, participants.columns))})."
+            f"(columns: {', '.join(map(str, columns))})."
         )
     return export.participant_rows("measures")
+
+
+def frame_columns(frame: pd.DataFrame) -> dict[Any, pd.Series]:
+    """The columns of ``frame`` by name, read in one pass over them
+    (``frame.items()``): no lookup of each name in the frame's column index
+    (which builds a hash table of the names on the first one)."""
+    return dict(frame.items())
 
 
 def category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

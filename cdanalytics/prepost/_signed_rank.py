@@ -19,20 +19,24 @@ def _wilcoxon(
     zero_method: ZeroMethod,
     correction: bool,
     method: str,
+    sizes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Wilcoxon signed-rank statistic and p-value per group: the groups
     scipy tests by the normal approximation all at once
-    (:func:`_wilcoxon_asymptotic`), the others by scipy, one call each."""
+    (:func:`_wilcoxon_asymptotic`), the others by scipy, one call each.
+    ``sizes``: the number of rows of each group, if the caller has counted
+    them."""
     statistic = np.full(n_groups, np.nan)
     p_value = np.full(n_groups, np.nan)
-    sizes = np.bincount(codes, minlength=n_groups)
+    if sizes is None:
+        sizes = np.bincount(codes, minlength=n_groups)
     together = np.zeros(n_groups, dtype=bool)
     if zero_method == "wilcox" and method in ("auto", "asymptotic"):
         # scipy's "auto" takes the normal approximation above 50 pairs.
         together = sizes > (0 if method == "asymptotic" else 50)
         if together.any():
             if together[sizes > 0].all():  # usual on large data: no rows to pick
-                stat, p = _wilcoxon_asymptotic(codes, n_groups, changes, correction)
+                stat, p = _wilcoxon_asymptotic(codes, n_groups, changes, correction, sizes)
             else:
                 rows = together[codes]
                 stat, p = _wilcoxon_asymptotic(codes[rows], n_groups, changes[rows], correction)
@@ -92,20 +96,26 @@ def _wilcoxon_sign_flips(d: np.ndarray) -> tuple[float, float]:
 
 
 def _wilcoxon_asymptotic(
-    codes: np.ndarray, n_groups: int, changes: np.ndarray, correction: bool
+    codes: np.ndarray,
+    n_groups: int,
+    changes: np.ndarray,
+    correction: bool,
+    sizes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided Wilcoxon signed-rank test of every group by the normal
     approximation, zero changes dropped (``zero_method="wilcox"``), from one
     sort of (group, |change|) (:func:`_sorted_by_group_and_size`): scipy's
     ``wilcoxon(method="asymptotic")`` arithmetic (average ranks of ties, the
     tie term Σ (t³ - t) / 48 in the variance, continuity correction 0.5 /
-    se). NaN for groups without a nonzero change."""
+    se). NaN for groups without a nonzero change. ``sizes``: the number
+    of rows of each group, if the caller has counted them."""
     nonzero = changes != 0
     if not nonzero.all():
         codes, changes = codes[nonzero], changes[nonzero]
+        sizes = None  # fewer rows than counted
     del nonzero
     codes, new_run, positive = _sorted_by_group_and_size(codes, n_groups, changes)
-    size = np.bincount(codes, minlength=n_groups)
+    size = np.bincount(codes, minlength=n_groups) if sizes is None else sizes
     count = size.astype(float)
     first = np.cumsum(size) - size  # first position of each group
     start = first.astype(float)
@@ -117,21 +127,23 @@ def _wilcoxon_asymptotic(
         # group's start for each of them: integers, summed exactly as
         # running totals of the positions of the positive changes (sorted
         # by group, so each group's are one run of them).
-        position = np.flatnonzero(positive)
+        position = positive.nonzero()[0]
         del positive
         begin = np.searchsorted(position, first)  # first positive change of each group
         end = np.empty_like(begin)
         end[:-1] = begin[1:]
         end[-1:] = position.size
         n_positive = end - begin
-        running = np.r_[0, np.cumsum(position)]  # running[i]: the first i positions' sum
+        # running[i]: the sum of the first i positions
+        running = np.concatenate(([0], position.cumsum()))
         total = running[end] - running[begin]
         r_plus = (total + n_positive).astype(float)
         r_plus -= start * n_positive
         ties = np.zeros(n_groups)
     else:
-        run_first = np.flatnonzero(new_run)
-        run_length = np.diff(np.r_[run_first, codes.size])
+        run_first = new_run.nonzero()[0]
+        bounds = np.concatenate((run_first, [codes.size]))
+        run_length = bounds[1:] - bounds[:-1]
         run_group = codes[run_first]
         # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
         # times the positive changes in it.

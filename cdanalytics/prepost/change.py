@@ -87,14 +87,22 @@ IMPUTED_CHANGE_COLUMNS: list[str] = [
 
 
 def _grouped_moments(
-    codes: np.ndarray, n_groups: int, x: np.ndarray, y: np.ndarray, d: np.ndarray
+    codes: np.ndarray,
+    n_groups: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    d: np.ndarray,
+    counts: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Means, SDs (ddof=1) of x, y and the changes d = y - x, and corr(x,
     y), per group, by two passes of ``np.bincount`` (the counts once).
     Overwrites ``x``, ``y`` and ``d`` with their deviations from the group
     means (one more buffer for the squares: on a fresh process new memory
-    costs more than the arithmetic)."""
-    n = np.bincount(codes, minlength=n_groups).astype(float)
+    costs more than the arithmetic). ``counts``: the rows of each group, if
+    the caller has counted them."""
+    if counts is None:
+        counts = np.bincount(codes, minlength=n_groups)
+    n = counts.astype(float)
     out: dict[str, np.ndarray] = {"n": n}
     buffer = np.empty_like(x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -324,16 +332,20 @@ def change(
     keys = [*by, *SCALE_KEYS]
     codes, key_arrays = layout_groups(wide, keys, layout)
     n_groups = len(key_arrays["instrument"])
-    x = wide[first].to_numpy()
-    y = wide[second].to_numpy()
+    scores = layout.columns if layout is not None else {}
+    x = scores[first] if first in scores else wide[first].to_numpy()
+    y = scores[second] if second in scores else wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
     paired = has_x & has_y
-    pc, px, py = codes[paired], x[paired], y[paired]
+    # The pairs' group numbers as platform integers (numpy indexes with them fastest).
+    pc, px, py = codes[paired].astype(np.intp, copy=False), x[paired], y[paired]
 
     changes = py - px
     n_zero_change = np.bincount(pc[py == px], minlength=n_groups)
-    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method)
-    moments = _grouped_moments(pc, n_groups, px, py, changes)  # last use of px, py, changes
+    counts = np.bincount(pc, minlength=n_groups)
+    w_stat, w_p = _wilcoxon(pc, n_groups, changes, zero_method, correction, wilcoxon_method, counts)
+    # the last use of px, py and changes
+    moments = _grouped_moments(pc, n_groups, px, py, changes, counts)
     res = paired_statistics(
         moments["n"],
         moments["mean_pre"],

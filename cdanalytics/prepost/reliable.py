@@ -14,6 +14,8 @@ from ..errors import ConfigError, StatisticalWarning
 from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._grouping import (
+    _category_levels,
+    bincount,
     category_dtype,
     first_rows,
     grouped_moments,
@@ -21,6 +23,8 @@ from ._grouping import (
     ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
+from ._reshape import frame_columns
+from ._rows import by_direction, scale_values_per_row, set_where
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
 
@@ -47,6 +51,10 @@ CHANGE_CLASSES: list[str] = [
 ]
 _CLASSIFIED = CHANGE_CLASSES[:4]
 _BASELINES = ["clinical", "not_clinical", "unknown"]
+# Their categorical types, made once.
+_CHANGE_CLASS_TYPE = category_dtype(tuple(CHANGE_CLASSES))
+_CLASSIFIED_TYPE = category_dtype(tuple(_CLASSIFIED))
+_BASELINE_TYPE = category_dtype(tuple(_BASELINES))
 
 #: Columns of :func:`reliable_change` after ``participant_id`` and the grouping columns.
 RELIABLE_CHANGE_COLUMNS: list[str] = [
@@ -264,10 +272,16 @@ def reliable_change(
         shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
         return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
+    # Platform integers: numpy counts and indexes with them fastest.
+    codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
-    pre_scores, post_scores = wide[first], wide[second]
-    pre = pre_scores.to_numpy()
-    post = post_scores.to_numpy()
+    # The table's columns as Series, read in one pass (see the end).
+    table = frame_columns(wide)
+    pre_scores, post_scores = table[first], table[second]
+    if layout is not None:  # the layout's arrays, read only
+        pre, post = layout.columns[first], layout.columns[second]
+    else:
+        pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
     missing_pre = np.isnan(pre)
     if missing_pre.any():
         has_pre = ~missing_pre
@@ -277,68 +291,68 @@ def reliable_change(
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
-
-    def per_row(col: str) -> np.ndarray:
-        return scale[col].astype(float)[codes]
-
-    def per_row_category(col: str) -> pd.Categorical:
-        # The categories of pd.Categorical(scale[col]): its distinct values, sorted.
-        values = scale[col]
-        labels = sorted({v for v in values.tolist() if isinstance(v, str)})
-        lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
-        return pd.Categorical.from_codes(
-            lookup.astype(np.int8 if len(labels) < 127 else np.int32)[codes],
-            dtype=category_dtype(tuple(labels)),
-            validate=False,
-        )
-
-    higher_better = (scale["sign"] > 0)[codes]
-    cut = per_row("cutoff")
-    s_diff = per_row("s_diff")
+    # Each row's values of its scale (repeated, not looked up, when the rows
+    # are the series in turn: an export's table with every series of every
+    # participant); the group numbers given back before the rows' booleans
+    # are made.
+    tiled = layout is not None and layout.tiled and n_params == layout.n_combo
+    repeats = len(pre) // n_params if tiled else 0
+    higher_better, values, categories = scale_values_per_row(scale, codes, repeats)
+    del codes
+    cut, s_diff = values["cutoff"], values["s_diff"]
     change = post - pre
     with np.errstate(divide="ignore", invalid="ignore"):
         rci = change / s_diff
     has_cut = np.isfinite(cut)
     # Clinical: at or beyond the cut-off on the worse side; a reliable
     # improvement: an RCI beyond the criterion on the better side (booleans
-    # by direction rather than signed copies of the scores).
-    clinical_pre = np.where(higher_better, pre <= cut, pre >= cut)
-    clinical_post = np.where(higher_better, post <= cut, post >= cut)
+    # by direction rather than signed copies of the scores, picked by
+    # and / or: numpy's where and masked assignment branch on every row).
+    better = (higher_better, ~higher_better)
+    clinical_pre = by_direction(better, pre <= cut, pre >= cut)
+    clinical_post = by_direction(better, post <= cut, post >= cut)
     up, down = rci > criterion, rci < -criterion
-    improved = np.where(higher_better, up, down)
+    improved = by_direction(better, up, down)
+    worse = by_direction(better, down, up)
+    del up, down, better, higher_better
     # The first that applies of: pre_missing, post_missing, reliability_missing,
     # recovered, improved, deteriorated, else unchanged (set from the last).
     klass = np.full(len(pre), CHANGE_CLASSES.index("unchanged"), dtype=np.int8)
-    klass[np.where(higher_better, down, up)] = CHANGE_CLASSES.index("deteriorated")
-    klass[improved] = CHANGE_CLASSES.index("improved")
-    klass[improved & has_cut & clinical_pre & ~clinical_post] = CHANGE_CLASSES.index("recovered")
-    klass[~np.isfinite(s_diff)] = CHANGE_CLASSES.index("reliability_missing")
+    scratch = np.empty_like(klass)
     missing_post = np.isnan(post)
-    klass[missing_post] = CHANGE_CLASSES.index("post_missing")
-    klass[missing_pre] = CHANGE_CLASSES.index("pre_missing")
+    for mask, name in (
+        (worse, "deteriorated"),
+        (improved, "improved"),
+        (improved & has_cut & clinical_pre & ~clinical_post, "recovered"),
+        (~np.isfinite(s_diff), "reliability_missing"),
+        (missing_post, "post_missing"),
+        (missing_pre, "pre_missing"),
+    ):
+        set_where(klass, mask, CHANGE_CLASSES.index(name), scratch)
+    del scratch, worse, improved
     # The columns side by side, made into a frame once.
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
-    columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
-    columns["direction"] = per_row_category("direction")
+    columns: dict[str, Any] = {c: table[c] for c in ["participant_id", *by, *SCALE_KEYS]}
+    columns["direction"] = categories["direction"]
     columns["score_pre"] = pre_scores
     columns["score_post"] = post_scores
     columns["change"] = change
-    columns["reliability"] = per_row("reliability")
-    columns["reliability_source"] = per_row_category("reliability_source")
-    columns["sd"] = per_row("sd")
-    columns["sd_source"] = per_row_category("sd_source")
+    columns["reliability"] = values["reliability"]
+    columns["reliability_source"] = categories["reliability_source"]
+    columns["sd"] = values["sd"]
+    columns["sd_source"] = categories["sd_source"]
     columns["s_diff"] = s_diff
     columns["rci"] = rci
     columns["cutoff"] = cut
-    columns["cutoff_type"] = per_row_category("cutoff_type")
+    columns["cutoff_type"] = categories["cutoff_type"]
     columns["clinical_at_baseline"] = pd.arrays.BooleanArray(
         clinical_pre, ~(has_cut & ~missing_pre)
     )
     columns["clinical_at_post"] = pd.arrays.BooleanArray(clinical_post, ~(has_cut & ~missing_post))
     columns["change_class"] = pd.Categorical.from_codes(
-        klass, dtype=category_dtype(tuple(CHANGE_CLASSES)), validate=False
+        klass, dtype=_CHANGE_CLASS_TYPE, validate=False
     )
     return pd.DataFrame(columns, index=wide.index, copy=False)
 
@@ -381,16 +395,18 @@ def reliable_change_summary(
     statistical inference. JASA 22:209-212.
     """
     by = as_list(by)
-    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in changes.columns]
+    # The columns read in one pass (no lookup of each name in the columns' index).
+    table = frame_columns(changes)
+    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in table]
     if missing:
         raise ConfigError(
             f"Columns {missing} are not in the reliable-change table; pass the same `by` "
             "to reliable_change and reliable_change_summary."
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
-    klass = _class_codes(changes["change_class"])
+    klass = _class_codes(table["change_class"])
     # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
-    baseline = changes["clinical_at_baseline"].to_numpy(dtype=np.int8, na_value=-1)
+    baseline = table["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1, copy=True)
     np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
@@ -398,8 +414,15 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
-    group_baseline = ordered_group_numbers(changes, list(keys), list(keys.values()))
+    keys = {c: table[c].array for c in [*by, *SCALE_KEYS]}
+    # Categorical keys: their combined codes in the smallest type that holds
+    # the cells (fewer bytes; counted a block at a time).
+    levels = _category_levels(len(changes), list(keys.values()), room=3 * n_classes)
+    group_baseline = (
+        ordered_group_numbers(changes, list(keys), list(keys.values()))
+        if levels is None
+        else levels[0]
+    )
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
@@ -410,7 +433,7 @@ def reliable_change_summary(
     cell = group_baseline if in_place else group_baseline.copy()
     cell *= n_classes
     cell += klass
-    counts = np.bincount(cell, minlength=n_cells).reshape(-1, n_classes)
+    counts = bincount(cell, minlength=n_cells).reshape(-1, n_classes)
     if in_place:
         np.floor_divide(cell, n_classes, out=group_baseline)
     del cell
@@ -418,7 +441,7 @@ def reliable_change_summary(
     counts = counts[present]
     n_groups = len(present)
     group_baseline[klass == pre_missing] = n_cells  # never the first row of a group
-    first_of = first_rows(group_baseline)[present]
+    first_of = first_rows(group_baseline, present)[present]
     n_classified = counts[:, : len(_CLASSIFIED)].sum(axis=1)
     # One row per group and class, in class order; recovered only from the
     # clinical range.
@@ -428,11 +451,9 @@ def reliable_change_summary(
     first = first_of[group]
     columns: dict[str, Any] = {c: values.take(first) for c, values in keys.items()}
     columns["baseline"] = pd.Categorical.from_codes(
-        present[group] % 3, dtype=category_dtype(tuple(_BASELINES)), validate=False
+        present[group] % 3, dtype=_BASELINE_TYPE, validate=False
     )
-    columns["change_class"] = pd.Categorical.from_codes(
-        j, dtype=category_dtype(tuple(_CLASSIFIED)), validate=False
-    )
+    columns["change_class"] = pd.Categorical.from_codes(j, dtype=_CLASSIFIED_TYPE, validate=False)
     n = counts[group, j]
     nobs = n_classified[group]
     columns["n"] = n
@@ -443,7 +464,7 @@ def reliable_change_summary(
     columns["n_post_missing"] = counts[group, CHANGE_CLASSES.index("post_missing")]
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
-        columns[c] = changes[c].array.take(first)
+        columns[c] = table[c].array.take(first)
     out = pd.DataFrame(columns, copy=False)
     order = [*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]
     return out if list(columns) == order else out[order]
@@ -452,7 +473,7 @@ def reliable_change_summary(
 def _class_codes(column: pd.Series) -> np.ndarray:
     """Position in :data:`CHANGE_CLASSES` of each ``change_class`` (the
     categorical's own codes, not copied, when its categories are those)."""
-    if column.dtype is category_dtype(tuple(CHANGE_CLASSES)) or (
+    if column.dtype is _CHANGE_CLASS_TYPE or (
         isinstance(column.dtype, pd.CategoricalDtype)
         and list(column.cat.categories) == CHANGE_CLASSES
     ):
