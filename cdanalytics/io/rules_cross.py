@@ -57,7 +57,10 @@ def _run_lengths(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     first = np.flatnonzero(starts)
     if len(first) > _RUN_SHARE * len(starts):
         return None
-    return first, np.diff(first, append=len(starts))
+    lengths = np.empty_like(first)  # np.diff(first, append=len(starts)), without a joined copy
+    np.subtract(first[1:], first[:-1], out=lengths[:-1])
+    lengths[-1:] = len(starts) - first[-1:]
+    return first, lengths
 
 
 def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
