@@ -188,3 +188,35 @@ def test_identifiers_are_trimmed_and_counted():
     assert out.series.isna().tolist()[4:] == [True, True]
     assert out.trimmed == 4
     assert coerce(text(["P1", "P2"]), "string").trimmed == 0
+
+
+@pytest.mark.parametrize(("type_", "dtype"), [("integer", np.int64), ("number", np.float64)])
+def test_numbers_are_copied_unless_the_column_is_taken_over(type_, dtype):
+    def numbers(typed: pd.Series) -> np.ndarray:
+        return typed.array._data if type_ == "integer" else typed.array._ndarray
+
+    frame = pd.DataFrame({"x": np.arange(1, 7, dtype=dtype), "y": np.arange(6, dtype=dtype)})
+    source = frame["x"]
+    kept = coerce(source, type_).series
+    taken = coerce(frame["x"], type_, take_over=True).series
+    for typed in (kept, taken):
+        assert typed.tolist() == [1, 2, 3, 4, 5, 6]
+        assert numbers(typed).flags.writeable
+    # without take_over: a copy, so an edit of the typed column leaves the source alone
+    assert not np.shares_memory(numbers(kept), source.to_numpy())
+    kept.iloc[0] = 99
+    assert source.tolist() == [1, 2, 3, 4, 5, 6]
+    # taken over: the typed column is the source's memory (not copied), and editable
+    assert np.shares_memory(numbers(taken), source.to_numpy())
+    taken.iloc[1] = 50
+    assert taken.tolist() == [1, 50, 3, 4, 5, 6]
+    assert frame["y"].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_taking_over_memory_numpy_cannot_write_copies_it():
+    values = np.arange(1, 5, dtype=np.int64)
+    values.flags.writeable = False
+    source = pd.Series(values, copy=False)
+    typed = coerce(source, "integer", take_over=True).series
+    typed.iloc[0] = 7
+    assert typed.tolist() == [7, 2, 3, 4] and values.tolist() == [1, 2, 3, 4]

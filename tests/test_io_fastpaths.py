@@ -178,6 +178,20 @@ def test_small_table_lookups_equal_numpy_indexing(seed):
     np.testing.assert_array_equal(take_small_2d(grid, rows, columns), grid[rows, columns])
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.float32, np.float64, bool])
+def test_small_table_lookups_are_writeable_arrays_of_their_own(dtype):
+    # a loaded table stays editable in place: every result can be written,
+    # and writing one changes neither the table nor another result
+    table = np.arange(1, 41).astype(dtype)
+    codes = np.tile(np.arange(-1, 40, dtype=np.int8), 5)
+    first, second = take_small(table, codes), take_small(table, codes)
+    assert first.flags.writeable and second.flags.writeable
+    first[:] = 0
+    np.testing.assert_array_equal(second, table[codes])
+    np.testing.assert_array_equal(table, np.arange(1, 41).astype(dtype))
+    np.testing.assert_array_equal(take_small(table, codes), table[codes])
+
+
 @pytest.mark.parametrize("first", [1, 2])
 def test_row_numbers_index_like_the_array_they_stand_for(first):
     rng = np.random.default_rng(first)

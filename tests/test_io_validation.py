@@ -536,3 +536,27 @@ def test_column_rules_find_exactly_the_rows_pandera_finds(tmp_path, table):
     }
     assert {rule for _, _, rule in ours} >= {"not_null", "allowed"}
     assert ours == theirs
+
+
+def test_session_numbers_checked_block_by_block_find_the_same_rows(tmp_path, monkeypatch):
+    # numbers above the programme's count in several places: block edges must
+    # neither lose nor shift a row, nor its limit in the message
+    import cdanalytics.io.rules_cross as rules_cross
+
+    frames = tables()
+    rows = [0, 2, 3, len(frames["sessions"]) - 1]
+    for row in rows:
+        frames["sessions"].loc[row, "session_number"] = "40"
+    folder = write_csv_export(tmp_path / "export", frames)
+
+    def found(block):
+        monkeypatch.setattr(rules_cross, "_BLOCK", block)
+        with pytest.raises(ExportValidationError) as info:
+            load_export(folder)
+        listed = info.value.report.problems
+        return listed[listed["rule"] == "session_number"].reset_index(drop=True)
+
+    whole = found(1 << 20)
+    assert whole["row"].tolist() == [row + 2 for row in rows]
+    for block in (1, 2, 3, 7):
+        pd.testing.assert_frame_equal(found(block), whole)

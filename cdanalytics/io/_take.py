@@ -32,7 +32,8 @@ def take_small(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``lookup[codes]``, of ``lookup``'s dtype (read-only when made by Arrow).
+        ``lookup[codes]``, of ``lookup``'s dtype: a new array, writeable
+        (over the memory Arrow's ``take`` filled, not copied).
     """
     lookup = np.asarray(lookup)
     fits = codes.dtype == np.uint8 or (codes.dtype == np.int8 and len(lookup) <= 255)
@@ -43,7 +44,20 @@ def take_small(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
     table[: min(len(lookup), 256)] = lookup[:256]
     table[len(lookup) :] = lookup[-1]
     taken = pa.array(table).take(pa.array(codes.view(np.uint8)))
-    return taken.to_numpy(zero_copy_only=lookup.dtype.kind != "b")
+    if lookup.dtype.kind == "b":
+        return taken.to_numpy(zero_copy_only=False)  # unpacked from bits: a new array
+    return _own(taken, lookup.dtype)
+
+
+def _own(taken: pa.Array, dtype: np.dtype) -> np.ndarray:
+    """The numbers ``take`` just made, as a writeable NumPy array over the same
+    memory: nothing else holds that buffer, so no copy is needed to make the
+    result editable (NumPy's view keeps the buffer alive). A read-only view
+    when Arrow says the buffer cannot be written."""
+    values = taken.buffers()[1]
+    if taken.null_count or taken.offset or not values.is_mutable:
+        return taken.to_numpy(zero_copy_only=True)
+    return np.frombuffer(values, dtype=dtype, count=len(taken))
 
 
 def take_small_2d(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

@@ -140,10 +140,25 @@ def _take_codes(parsed: Any, codes: np.ndarray) -> Any:
     return pd.api.extensions.take(parsed, codes, allow_fill=True)
 
 
-def _writeable(values: np.ndarray) -> np.ndarray:
+def _writeable(values: np.ndarray, take_over: bool = False) -> np.ndarray:
     """``values``, copied when read-only (a view of the file's or Arrow's buffers):
-    a loaded table stays editable in place."""
-    return values if values.flags.writeable else values.copy()
+    a loaded table stays editable in place.
+
+    ``take_over``: the caller gives up the column ``values`` view (nothing
+    reads it afterwards), so a view that is read-only only as a view (pandas
+    hands out read-only views of its own writeable memory) is made writeable
+    instead of copied; memory NumPy cannot write is copied all the same.
+    """
+    if values.flags.writeable:
+        return values
+    if take_over:
+        try:
+            values.flags.writeable = True  # refused unless the memory itself is writeable
+        except ValueError:
+            pass
+        else:
+            return values
+    return values.copy()
 
 
 def _parse_text(
@@ -279,7 +294,9 @@ def _numbers(
     return plain, bad, note
 
 
-def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
+def _number(
+    s: pd.Series, labels, fmt: NumberFormat | None = None, take_over: bool = False
+) -> Coerced:
     if _is_text(s) or labels:
         return _parse_text(s, lambda texts: _numbers(texts, fmt), labels)
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -289,7 +306,7 @@ def _number(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
     if bad.any():  # else the numbers as read stand: no copy
         values = values.copy()
         values[bad] = np.nan
-    values = _writeable(values)
+    values = _writeable(values, take_over)
     return Coerced(pd.Series(values, copy=False), bad)
 
 
@@ -312,12 +329,14 @@ def _integers(texts: pd.Series, fmt: NumberFormat | None = None) -> tuple:
     return pd.array(values, dtype="Int64"), bad | fraction, note, flags
 
 
-def _integer(s: pd.Series, labels, fmt: NumberFormat | None = None) -> Coerced:
+def _integer(
+    s: pd.Series, labels, fmt: NumberFormat | None = None, take_over: bool = False
+) -> Coerced:
     if _is_text(s) or labels:
         return _parse_text(s, lambda texts: _integers(texts, fmt), labels)
     if pd.api.types.is_integer_dtype(s.dtype):
         if s.dtype == np.int64:  # no empty value: the same numbers, not copied
-            numbers = _writeable(s.to_numpy())
+            numbers = _writeable(s.to_numpy(), take_over)
             values = pd.arrays.IntegerArray(numbers, np.zeros(len(s), dtype=bool))
             # copy=False: pandas 3 would copy the numbers into the Series
             return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
@@ -426,6 +445,7 @@ def coerce(
     labels: Mapping[str, str | None] | None = None,
     date_format: str | None = None,
     number_format: NumberFormat | None = None,
+    take_over: bool = False,
 ) -> Coerced:
     """Type a raw column to a contract type.
 
@@ -447,6 +467,11 @@ def coerce(
         when ``None``, a decimal point or a decimal comma is read, and a
         count written with a thousands separator ("1,000", "1.000") is
         flagged (:data:`THOUSANDS_SEPARATOR`) rather than guessed.
+    take_over
+        The caller gives ``s`` up: nothing reads it (or the table it is a
+        column of) afterwards, so whole numbers and numbers held as
+        ``int64`` / ``float64`` become the typed column without a copy.
+        Otherwise the typed column never shares memory it can write with ``s``.
 
     Returns
     -------
@@ -459,7 +484,7 @@ def coerce(
     if type_ == "date":
         return _date(s, labels, date_format)
     if type_ in ("integer", "number"):
-        return (_integer if type_ == "integer" else _number)(s, labels, number_format)
+        return (_integer if type_ == "integer" else _number)(s, labels, number_format, take_over)
     return {
         "string": _string,
         "category": _category,

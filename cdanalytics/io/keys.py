@@ -52,7 +52,12 @@ def _distinct_by_blocks(first: np.ndarray, combined: np.ndarray, per: int) -> bo
     if per > _BLOCK_BITMAP or len(first) < 2 or not _ascending(first, strict=False):
         return False
     width = _BLOCK_BITMAP // per  # first codes per block
-    bounds = np.searchsorted(first, np.arange(0, int(first[-1]) + width + 1, width))
+    top = int(first[-1]) + width + 1
+    # the block edges in the codes' own type when they fit: searchsorted would
+    # otherwise cast every code to the wider type (a column-long copy)
+    fits = first.dtype.kind == "i" and top <= np.iinfo(first.dtype).max
+    edges = np.arange(0, top, width, dtype=first.dtype if fits else np.int64)
+    bounds = np.searchsorted(first, edges)
     seen = np.zeros(width * per, dtype=bool)
     for block, (start, stop) in enumerate(itertools.pairwise(bounds)):
         if stop - start < 2:

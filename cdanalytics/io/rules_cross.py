@@ -57,7 +57,10 @@ def _run_lengths(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     first = np.flatnonzero(starts)
     if len(first) > _RUN_SHARE * len(starts):
         return None
-    return first, np.diff(first, append=len(starts))
+    lengths = np.empty_like(first)  # np.diff(first, append=len(starts)), without a joined copy
+    np.subtract(first[1:], first[:-1], out=lengths[:-1])
+    lengths[-1:] = len(starts) - first[-1:]
+    return first, lengths
 
 
 def _runs(array: pa_arrow.ChunkedArray) -> tuple[pa_arrow.ChunkedArray, np.ndarray | None]:
@@ -201,6 +204,10 @@ def _programme_table(
     return out
 
 
+#: Rows per block of :func:`check_session_numbers`.
+_BLOCK = 1 << 20
+
+
 def check_session_numbers(
     data: TableData,
     participants: pd.DataFrame,
@@ -228,17 +235,25 @@ def check_session_numbers(
             table[i] = _programme_table(
                 participants, programmes, lambda e, k=kind: e["core"].get(k, 0)
             )
-    limit = take_small_2d(table, type_codes, row_programme)
-    # float32: exact to 2**24, and a larger number is above every limit all the same
-    number = data.frame["session_number"].to_numpy(dtype=np.float32, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        positions = np.flatnonzero(number > limit)
+    numbers = data.frame["session_number"]
+    found, limits = [np.empty(0, dtype=np.intp)], [np.empty(0, dtype=np.float32)]
+    # a block of rows at a time: small temporaries, reused, instead of column-long ones
+    for start in range(0, len(numbers), _BLOCK):
+        stop = start + _BLOCK
+        limit = take_small_2d(table, type_codes[start:stop], row_programme[start:stop])
+        # float32: exact to 2**24, and a larger number is above every limit all the same
+        number = numbers.iloc[start:stop].to_numpy(dtype=np.float32, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            above = np.flatnonzero(number > limit)
+        found.append(above + start)
+        limits.append(limit[above])
+    positions, limit = np.concatenate(found), np.concatenate(limits)
     if not len(positions):
         return
     cats = participants["programme"].cat.categories
     programme = pd.Series(np.asarray(cats, dtype=object)[row_programme[positions]], index=positions)
     kind = pd.Series(types.iloc[positions].astype(str).to_numpy(), index=positions)
-    count = number_text(limit[positions], positions)
+    count = number_text(limit, positions)
     message = (
         "session_number is above the "
         + count

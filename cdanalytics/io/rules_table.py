@@ -203,7 +203,7 @@ def check_key(data: TableData, *, id_codes: np.ndarray | None, log: ProblemLog) 
         id_codes
         if column == "participant_id" and id_codes is not None
         else (
-            _codes(data.frame[column]).astype(np.int64) + 1
+            np.add(_codes(data.frame[column]), 1, dtype=np.int64)
             if column in optional
             else _codes(data.frame[column])
         )

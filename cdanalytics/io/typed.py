@@ -207,6 +207,7 @@ def _type_column(
             labels=labels,
             date_format=site.date_format_for(data.name, col.name),
             number_format=site.number_format,
+            take_over=True,  # the raw table is given up (see type_table)
         )
     if typed.note:
         notes.append(f"{data.file}, {mapping.source_name(col.name)}: {typed.note}.")
@@ -255,7 +256,9 @@ def type_table(
     Parameters
     ----------
     raw
-        The table as read, or ``None`` for an absent optional table.
+        The table as read, or ``None`` for an absent optional table. Its
+        frame is given up: typed columns may use its numbers' memory in
+        place, so the caller reads it no more (the loader drops it).
     name
         Contract table name.
     site

@@ -110,7 +110,7 @@ def drop_free_text(
         if isinstance(values.dtype, pd.CategoricalDtype):
             categories = pd.Series(values.cat.categories)
             dropped = categories[~_kept(categories, mapped)].tolist()
-            n = int(values.isin(dropped).sum())
+            n = int(values.isin(dropped).sum()) if dropped else 0
             new = values.cat.remove_categories(dropped) if dropped else values
         else:
             present = values.notna().to_numpy()

@@ -6,7 +6,9 @@ boolean column per rule. The guard (:mod:`.scan`) counts them per column;
 redaction (:mod:`.redact`) takes the first rule each value meets. Cheap
 character searches pick the values worth each full pattern: every rule but
 the names needs a digit (an e-mail address an ``@``), and a name needs two
-words.
+words. They run once over the Arrow array of the values
+(:mod:`.prefilter`), as do tests that leave out values a pattern cannot
+match, so the Python patterns see only the values that may match.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from . import prefilter
 from .names import contains_person_name
 from .patterns import (
     ADDRESS,
@@ -57,6 +61,25 @@ def _each(test, values) -> np.ndarray:
     return np.fromiter(map(bool, map(test, values)), dtype=bool, count=len(values))
 
 
+class _Maybe:
+    """The *maybe* tests of :mod:`.prefilter` over the values, each run once
+    when asked for; all true when Arrow cannot hold the values (every value
+    then goes to the Python pattern)."""
+
+    def __init__(self, text: pa.Array | None, n: int) -> None:
+        self._text, self._n = text, n
+        self._found: dict[str, np.ndarray] = {}
+
+    def __call__(self, rule: str) -> np.ndarray:
+        if rule not in self._found:
+            self._found[rule] = (
+                np.ones(self._n, dtype=bool)
+                if self._text is None
+                else prefilter.maybe(self._text, rule)
+            )
+        return self._found[rule]
+
+
 def _on(values: np.ndarray, where: np.ndarray, test) -> np.ndarray:
     """``test(value)`` for each value where ``where`` holds, False elsewhere."""
     out = np.zeros(len(values), dtype=bool)
@@ -65,7 +88,9 @@ def _on(values: np.ndarray, where: np.ndarray, test) -> np.ndarray:
     return out
 
 
-def _numbers(values: np.ndarray) -> dict[str, np.ndarray]:
+def _numbers(
+    values: np.ndarray, pure_maybe: np.ndarray, run_maybe: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per value: holds a 9-/10-digit candidate, and holds one passing its check.
 
     Values that are nothing but 8 to 10 digits (the common case: a column
@@ -73,14 +98,14 @@ def _numbers(values: np.ndarray) -> dict[str, np.ndarray]:
     digits are searched.
     """
     found: dict[int, tuple[list, list]] = {9: ([], []), 10: ([], [])}
-    pure = _each(_PURE_NUMBER.fullmatch, values)
+    pure = _on(values, pure_maybe, _PURE_NUMBER.fullmatch)
     for position in np.flatnonzero(pure):
         digits = values[position].strip()
         if len(digits) == 8:
             digits = "0" + digits  # a BSN that lost its leading 0
         found[len(digits)][0].append(position)
         found[len(digits)][1].append(digits)
-    searched = ~pure & _each(_NUMBER_RUN.search, values)
+    searched = _on(values, ~pure & run_maybe, _NUMBER_RUN.search)
     for position in np.flatnonzero(searched):
         for width, numbers in number_candidates(values[position]).items():
             found[width][0].extend([position] * len(numbers))
@@ -127,18 +152,30 @@ def rule_masks(values: pd.Series) -> pd.DataFrame:
     """
     index = values.index
     values = np.asarray(values, dtype=object)
-    digit = _each(_DIGIT.search, values)
-    at = _each(lambda v: "@" in v, values)
+    text = prefilter.arrow_text(values)
+    if text is None:  # values Arrow cannot hold: every test in Python
+        digit = _each(_DIGIT.search, values)
+        at = _each(lambda v: "@" in v, values)
+        short = _each(lambda v: len(v) <= POSTCODE_WHOLE_MAX, values)
+    else:
+        digit = prefilter.has_ascii_digit(text)
+        at = prefilter.contains(text, "@")
+        short = prefilter.is_short(text, POSTCODE_WHOLE_MAX)
+    maybe = _Maybe(text, len(values))
     out: dict[str, np.ndarray] = {}
     for kind, pattern, _ in STRONG_RULES:
-        out[kind] = _on(values, at if kind == "email" else digit, pattern.search)
-    short = digit & _each(lambda v: len(v) <= POSTCODE_WHOLE_MAX, values)
-    out["postcode"] |= _on(values, short, POSTCODE_WHOLE.fullmatch)
-    numbers = _numbers(values[digit])
+        where = at if kind == "email" else digit
+        if kind == "postcode":
+            where = where & maybe("postcode")
+        out[kind] = _on(values, where, pattern.search)
+    out["postcode"] |= _on(
+        values, digit & short & maybe("postcode_whole"), POSTCODE_WHOLE.fullmatch
+    )
+    numbers = _numbers(values[digit], maybe("pure_number")[digit], maybe("number_run")[digit])
     for key, mask in numbers.items():
         out[key] = np.zeros(len(values), dtype=bool)
         out[key][digit] = mask
-    words = _each(_TWO_WORDS.search, values)
+    words = _on(values, maybe("two_words"), _TWO_WORDS.search)
     out["name_in_text"] = _on(values, words, contains_person_name)
     shaped = _on(values, words, NAME_SHAPE.fullmatch)
     out["name_shape"] = _on(
@@ -146,5 +183,7 @@ def rule_masks(values: pd.Series) -> pd.DataFrame:
         shaped,
         lambda v: NAME_STOP_WORDS.isdisjoint(w.lower() for w in WORD_TOKEN.findall(v)),
     )
-    out["address"] = _on(values, digit, lambda v: ADDRESS.search(v, 0, WEAK_SCAN_CHARS))
+    out["address"] = _on(
+        values, digit & maybe("address"), lambda v: ADDRESS.search(v, 0, WEAK_SCAN_CHARS)
+    )
     return pd.DataFrame({c: out[c] for c in RULE_COLUMNS}, index=index)
