@@ -28,7 +28,7 @@ from .._memory import release_free_memory, settle_allocator
 from ..errors import ExportError, ExportValidationError
 from ..registry import Registries
 from ._take import take_small
-from .export import ALL_TABLES, OPTIONAL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
+from .export import ALL_TABLES, PRACTICE_TABLES, TABLES, Export, Manifest
 from .layout import Layout, Location, find_layout
 from .mapping import SiteMapping, TableMapping, load_mapping
 from .privacy import (
@@ -36,10 +36,10 @@ from .privacy import (
     free_text_columns,
     identifier_error,
     redact,
-    redact_frame,
     scan_identifiers,
 )
 from .problems import DEFAULT_MAX_PROBLEMS
+from .quarantine import partition_rows, quarantine_frame, table_counts
 from .read import (
     RawTable,
     read_csv_table,
@@ -53,7 +53,6 @@ from .rules_services import validate_services
 from .schema import allowed_values, table_schema
 from .typed import SCHEMA_VERSION, type_manifest, type_table, warn_trimmed
 from .validation import (
-    TABLE_COLUMNS,
     ProblemLog,
     TableData,
     ValidationReport,
@@ -159,75 +158,6 @@ def _final_categories(
             # every code is valid by construction: no pass to validate them
             frame[col.name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return frame
-
-
-def _partition(
-    tables: Mapping[str, TableData], log: ProblemLog, parents: Mapping[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Rows with problems of their own, and rows of a participant with problems."""
-    own = {name: log.rows_with_problems(name, len(data.frame)) for name, data in tables.items()}
-    bad_participants = np.flatnonzero(own["participants"])
-    by_parent = {name: np.isin(parents[name], bad_participants) & ~own[name] for name in parents}
-    for name in ("participants", *PRACTICE_TABLES):
-        by_parent[name] = np.zeros(len(tables[name].frame), dtype=bool)
-    return own, by_parent
-
-
-def _quarantine_frame(
-    data: TableData,
-    mask: np.ndarray,
-    reasons: pd.Series,
-    parent: np.ndarray | None,
-    participants: TableData,
-) -> pd.DataFrame:
-    positions = np.flatnonzero(mask)
-    out = data.frame.iloc[positions].copy()
-    out.insert(0, "source_row", data.rows[positions])
-    reason = reasons.reindex(positions)
-    if not isinstance(reason.dtype, pd.CategoricalDtype):
-        reason = reason.astype("str")
-    reason.index = out.index
-    if parent is not None:
-        inherited = reason.isna().to_numpy()
-        rows = pd.Series(participants.rows[parent[positions[inherited]]], dtype="str")
-        text = (f"its participant is quarantined ({participants.file} row " + rows + ")").to_numpy(
-            dtype=object
-        )
-        if isinstance(reason.dtype, pd.CategoricalDtype):
-            reason = reason.cat.add_categories(pd.unique(text))
-        reason[inherited] = text
-    out["quarantine_reason"] = reason
-    return redact_frame(out.reset_index(drop=True), keep=("source_row", "quarantine_reason"))
-
-
-def _table_counts(
-    tables: Mapping[str, TableData],
-    raws: Mapping[str, RawTable | None],
-    own: Mapping[str, np.ndarray],
-    by_parent: Mapping[str, np.ndarray],
-) -> pd.DataFrame:
-    records = []
-    for name, data in tables.items():
-        raw = raws.get(name)
-        if name in OPTIONAL_TABLES and raw is None:
-            continue  # an optional table the export does not have: not listed
-        n_own, n_parent = int(own[name].sum()), int(by_parent[name].sum())
-        records.append(
-            {
-                "table": name,
-                "file": data.file,
-                "format": None if raw is None else raw.format,
-                "encoding": None if raw is None else raw.encoding,
-                "delimiter": None if raw is None else raw.delimiter,
-                "blank_rows": 0 if raw is None else raw.blank_rows,
-                "rows_read": len(data.frame),
-                "rows_with_problems": n_own,
-                "rows_of_quarantined_participant": n_parent,
-                "rows_accepted": len(data.frame) - n_own - n_parent,
-                "rows_quarantined": n_own + n_parent,
-            }
-        )
-    return pd.DataFrame.from_records(records, index="table", columns=["table", *TABLE_COLUMNS])
 
 
 def _type_and_validate(
@@ -438,10 +368,10 @@ def load_export(
     )
     problems = log.frame()  # bounded: at most max_problems_per_rule per rule and table
     problems["value"] = redact(problems["value"], columns=problems["column"]).to_numpy()
-    own, by_parent = _partition(tables, log, parents)
+    own, by_parent = partition_rows(tables, log, parents)
     report = ValidationReport(
         problems=problems.drop(columns="position"),
-        tables=_table_counts(tables, raws, own, by_parent),
+        tables=table_counts(tables, raws, own, by_parent),
         notes=notes,
         mode="quarantine" if quarantine else "strict",
         source=layout.source,
@@ -459,7 +389,7 @@ def load_export(
         accepted[name] = _final_categories(frame, name, progs, instrs)
         if quarantine and (name in TABLES or raws[name] is not None):
             listed = problems[(problems["table"] == name) & (problems["position"] >= 0)]
-            quarantined[name] = _quarantine_frame(
+            quarantined[name] = quarantine_frame(
                 data, mask, log.reasons(name, listed), parents.get(name), tables["participants"]
             )
     logger.debug("loaded %s: %s", layout.source, report.tables["rows_accepted"].to_dict())
