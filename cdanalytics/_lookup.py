@@ -1,4 +1,5 @@
-"""Row positions of identifiers in a table of unique identifiers."""
+"""Row positions of identifiers in a table of unique identifiers, and the
+narrow integer type that holds row positions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["rows_in"]
+__all__ = ["index_type", "rows_in"]
 
 
 def rows_in(ids: pd.Series, needles: pd.Series) -> np.ndarray:
@@ -28,3 +29,16 @@ def rows_in(ids: pd.Series, needles: pd.Series) -> np.ndarray:
         found = found.cast(known.type)
     rows = pc.index_in(found, value_set=known).fill_null(-1)
     return rows.to_numpy(zero_copy_only=False).astype(np.intp)
+
+
+def index_type(n: int) -> type:
+    """``np.int32`` when it holds every whole number up to ``n`` (positions below
+    ``n``, and counts of them: half the memory of the platform integer for a
+    column-long array of row positions), else ``np.int64``.
+
+    Examples
+    --------
+    >>> index_type(2**31 - 1).__name__, index_type(2**31).__name__
+    ('int32', 'int64')
+    """
+    return np.int32 if n < 2**31 else np.int64

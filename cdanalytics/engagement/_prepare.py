@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .._dates import day_numbers
-from .._lookup import rows_in
+from .._lookup import index_type, rows_in
 from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
@@ -199,7 +199,7 @@ def _episode_of(people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     int32 when that holds every participant."""
     comparison = contract_column(people, "group") == "comparison"
     is_programme = ~comparison.to_numpy(dtype=bool, na_value=False)
-    index = np.int32 if len(people) < 2**31 else np.int64
+    index = index_type(len(people))
     episode = np.where(is_programme, np.cumsum(is_programme, dtype=index) - 1, -1)
     return is_programme, episode.astype(index, copy=False)
 

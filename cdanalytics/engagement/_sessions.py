@@ -13,6 +13,7 @@ from ..errors import AnalysisError
 from ..io.schema import contract_values
 
 _SESSION_TYPES = contract_values("sessions", "session_type")
+_ATTENDANCE = contract_values("sessions", "attendance")
 
 
 def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
@@ -27,6 +28,12 @@ def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.nd
             f"{', '.join(categories)}. Validate the export with `cdanalytics validate` first."
         )
     return codes
+
+
+def _attendance_codes(sessions: pd.DataFrame) -> np.ndarray:
+    """Code of each session's attendance in the contract's order (0: attended,
+    1: excused, 2: unexcused; -1: missing); values outside the contract raise."""
+    return _codes(sessions["attendance"], _ATTENDANCE, "sessions.attendance")
 
 
 def _sequence_order(
@@ -92,9 +99,7 @@ def _session_features(
     rank = type_rank[keep]
     del type_rank
     day, number = _kept_days_and_numbers(sessions, keep)
-    attendance = _codes(
-        sessions["attendance"], ("attended", "excused", "unexcused"), "sessions.attendance"
-    )[keep]
+    attendance = _attendance_codes(sessions)[keep]
     del keep
     order = _sequence_order(p, day, rank, number)
     del rank, number

@@ -47,7 +47,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _SESSION_TYPES, _codes
+from ._sessions import _SESSION_TYPES, _attendance_codes, _codes
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -100,9 +100,7 @@ def review_facts(
     sessions = export.sessions
     pidx = episode_rows(export, "sessions")
     type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    attended = (
-        _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance") == 0
-    )
+    attended = _attendance_codes(sessions) == 0
     day = day_numbers(sessions["session_date"])
     is_review = type_code == _SESSION_TYPES.index("review")
 

@@ -50,6 +50,7 @@ import pandas as pd
 
 from .._dates import day_numbers
 from .._groups import group_by
+from .._lookup import index_type
 from ..errors import ConfigError
 from ..io.export import Export
 from ..stages import check_stages, stage_table
@@ -62,7 +63,13 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import _SESSION_TYPES, _codes, _kept_days_and_numbers, _sequence_order
+from ._sessions import (
+    _SESSION_TYPES,
+    _attendance_codes,
+    _codes,
+    _kept_days_and_numbers,
+    _sequence_order,
+)
 from ._stage_paths import any_by, people_of, stage_paths
 
 __all__ = [
@@ -166,16 +173,13 @@ def stage_progress(
     del known, type_code
     keep = local >= 0
     # slots (episode x stage) and positions in int32 when they fit: half the memory
-    index = np.int32 if max(len(ep) * width, len(sessions)) < 2**31 else np.int64
+    index = index_type(max(len(ep) * width, len(sessions)))
     slot = pidx[keep].astype(index)
     slot *= width
     slot += local[keep]
     del pidx, local
     day, number = _kept_days_and_numbers(sessions, keep)
-    attended = (
-        _codes(sessions["attendance"], ("attended", "excused", "unexcused"), "attendance")[keep]
-        == 0
-    )
+    attended = _attendance_codes(sessions)[keep] == 0
     order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
     del day, number, keep
     if order is not None:

@@ -35,7 +35,7 @@ import pandas as pd
 from .. import _cox
 from .._dates import day_numbers
 from .._groups import by_columns, group_by
-from .._lookup import rows_in
+from .._lookup import index_type, rows_in
 from ..errors import (
     AnalysisError,
     ConfigError,
@@ -99,7 +99,7 @@ def attended_days(
     # of the cohort's attended sessions kept, in int32 when the cohort fits
     found = rows_in(cohort["participant_id"], sessions["participant_id"])
     chosen = attended & (found >= 0)
-    pos = found[chosen].astype(np.int32 if len(cohort) < 2**31 else np.intp)
+    pos = found[chosen].astype(index_type(len(cohort)))
     del found
     # their dates only (a million participants have ~7M sessions), taken from the
     # column's array: no Series (and index) of the chosen rows
