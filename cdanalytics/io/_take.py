@@ -52,11 +52,11 @@ def take_small(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
 def _own(taken: pa.Array, dtype: np.dtype) -> np.ndarray:
     """The numbers ``take`` just made, as a writeable NumPy array over the same
     memory: nothing else holds that buffer, so no copy is needed to make the
-    result editable (NumPy's view keeps the buffer alive). A read-only view
+    result editable (NumPy's view keeps the buffer alive); a writeable copy
     when Arrow says the buffer cannot be written."""
     values = taken.buffers()[1]
     if taken.null_count or taken.offset or not values.is_mutable:
-        return taken.to_numpy(zero_copy_only=True)
+        return taken.to_numpy(zero_copy_only=False, writable=True)
     return np.frombuffer(values, dtype=dtype, count=len(taken))
 
 

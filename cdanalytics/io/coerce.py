@@ -129,14 +129,12 @@ def _take_codes(parsed: Any, codes: np.ndarray) -> Any:
         # pandas fills an empty value's hidden number with 1
         data = np.append(parsed.to_numpy(dtype=np.int64, na_value=1), np.int64(1))
         empty = np.append(parsed.isna(), True)
-        return pd.arrays.IntegerArray(
-            _writeable(take_small(data, codes)), _writeable(take_small(empty, codes))
-        )
+        return pd.arrays.IntegerArray(take_small(data, codes), take_small(empty, codes))
     if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "f":
-        return _writeable(take_small(np.append(parsed, np.nan).astype(parsed.dtype), codes))
+        return take_small(np.append(parsed, np.nan).astype(parsed.dtype), codes)
     if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "M":
         table = np.append(parsed, np.datetime64("NaT")).astype(parsed.dtype)
-        return _writeable(take_small(table.view(np.int64), codes)).view(parsed.dtype)
+        return take_small(table.view(np.int64), codes).view(parsed.dtype)
     return pd.api.extensions.take(parsed, codes, allow_fill=True)
 
 
@@ -341,7 +339,7 @@ def _integer(
             # copy=False: pandas 3 would copy the numbers into the Series
             return Coerced(pd.Series(values, copy=False), np.zeros(len(s), dtype=bool))
         return Coerced(s.astype("Int64").reset_index(drop=True), np.zeros(len(s), dtype=bool))
-    number = _number(s, None)
+    number = _number(s, None, take_over=take_over)
     values = number.series.to_numpy(float, copy=True)
     fraction = _whole(values)
     values[fraction] = np.nan

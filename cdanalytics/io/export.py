@@ -159,7 +159,7 @@ class Export:
         known = pa.array(participants["participant_id"], from_pandas=True)
         if pc.count_distinct(known).as_py() != len(known):
             raise ExportValidationError("participants has duplicate participant_id values.")
-        rows = rows_in(participants["participant_id"], frame["participant_id"]).astype(np.int32)
+        rows = rows_in(participants["participant_id"], frame["participant_id"], np.int32)
         self.remember_participant_rows(table, rows)
         return rows
 

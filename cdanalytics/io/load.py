@@ -196,7 +196,8 @@ def _type_and_validate(
     tables = {}
     trimmed: dict[str, int] = {}
     for name in ALL_TABLES:
-        tables[name] = type_table(raws[name], name, site, log, notes, trimmed)
+        # the raw frame is given up right after: typed numbers may keep its memory
+        tables[name] = type_table(raws[name], name, site, log, notes, trimmed, take_over=True)
         if raws[name] is not None:
             raws[name].frame = raws[name].frame.iloc[:0]  # the typed copy is all we need now
     warn_trimmed(trimmed, notes)

@@ -188,6 +188,7 @@ def _type_column(
     notes: list[str],
     trimmed: dict[str, int],
     whole_days: bool = False,
+    take_over: bool = False,
 ) -> pd.Series:
     mapping = site.table(data.name)
     source = _checked_cells(data, col.name, source, log)
@@ -207,7 +208,7 @@ def _type_column(
             labels=labels,
             date_format=site.date_format_for(data.name, col.name),
             number_format=site.number_format,
-            take_over=True,  # the raw table is given up (see type_table)
+            take_over=take_over,
         )
     if typed.note:
         notes.append(f"{data.file}, {mapping.source_name(col.name)}: {typed.note}.")
@@ -250,15 +251,15 @@ def type_table(
     log: ProblemLog,
     notes: list[str],
     trimmed: dict[str, int],
+    *,
+    take_over: bool = False,
 ) -> TableData:
     """Type every contract column of a raw table, logging reading problems and missing columns.
 
     Parameters
     ----------
     raw
-        The table as read, or ``None`` for an absent optional table. Its
-        frame is given up: typed columns may use its numbers' memory in
-        place, so the caller reads it no more (the loader drops it).
+        The table as read, or ``None`` for an absent optional table.
     name
         Contract table name.
     site
@@ -270,6 +271,11 @@ def type_table(
     trimmed
         Receives, per ``"file, column"``, how many identifiers had
         surrounding whitespace removed.
+    take_over
+        The caller gives ``raw``'s frame up (reads it no more): whole numbers
+        and numbers held as ``int64`` / ``float64`` become typed columns over
+        the same memory instead of copies (:func:`~cdanalytics.io.coerce.coerce`).
+        Otherwise no typed column shares memory it can write with ``raw``.
 
     Returns
     -------
@@ -295,7 +301,15 @@ def type_table(
             columns[col.name] = _empty_column(col, n)
             continue
         columns[col.name] = _type_column(
-            data, col, raw.frame[col.name], site, log, notes, trimmed, col.name in raw.whole_days
+            data,
+            col,
+            raw.frame[col.name],
+            site,
+            log,
+            notes,
+            trimmed,
+            col.name in raw.whole_days,
+            take_over,
         )
     if raw is not None:
         for extra in raw.frame.columns.difference(list(spec.names), sort=False):

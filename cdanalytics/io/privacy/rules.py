@@ -17,7 +17,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from . import prefilter
 from .names import contains_person_name
@@ -56,28 +55,13 @@ _NUMBER_RUN = re.compile(r"\d{8}|\d{3}[ .-]\d{2,3}[ .-]\d{3}")
 _TWO_WORDS = re.compile(r"[^\W\d_][^\w]{1,8}+[^\W\d_]")  # a letter, a separator, a letter
 
 
+#: Fewest values for which the cheap tests run over an Arrow array.
+_ARROW_FROM = 64
+
+
 def _each(test, values) -> np.ndarray:
     """``test(value)`` (truthy or not) for each value, as booleans."""
     return np.fromiter(map(bool, map(test, values)), dtype=bool, count=len(values))
-
-
-class _Maybe:
-    """The *maybe* tests of :mod:`.prefilter` over the values, each run once
-    when asked for; all true when Arrow cannot hold the values (every value
-    then goes to the Python pattern)."""
-
-    def __init__(self, text: pa.Array | None, n: int) -> None:
-        self._text, self._n = text, n
-        self._found: dict[str, np.ndarray] = {}
-
-    def __call__(self, rule: str) -> np.ndarray:
-        if rule not in self._found:
-            self._found[rule] = (
-                np.ones(self._n, dtype=bool)
-                if self._text is None
-                else prefilter.maybe(self._text, rule)
-            )
-        return self._found[rule]
 
 
 def _on(values: np.ndarray, where: np.ndarray, test) -> np.ndarray:
@@ -152,8 +136,10 @@ def rule_masks(values: pd.Series) -> pd.DataFrame:
     """
     index = values.index
     values = np.asarray(values, dtype=object)
-    text = prefilter.arrow_text(values)
-    if text is None:  # values Arrow cannot hold: every test in Python
+    # A few values (a column's name) are tested in Python at once: building the
+    # Arrow array costs more than it saves.
+    text = prefilter.arrow_text(values) if len(values) >= _ARROW_FROM else None
+    if text is None:  # few values, or values Arrow cannot hold: every test in Python
         digit = _each(_DIGIT.search, values)
         at = _each(lambda v: "@" in v, values)
         short = _each(lambda v: len(v) <= POSTCODE_WHOLE_MAX, values)
@@ -161,7 +147,11 @@ def rule_masks(values: pd.Series) -> pd.DataFrame:
         digit = prefilter.has_ascii_digit(text)
         at = prefilter.contains(text, "@")
         short = prefilter.is_short(text, POSTCODE_WHOLE_MAX)
-    maybe = _Maybe(text, len(values))
+
+    def maybe(rule: str) -> np.ndarray:
+        """The *maybe* test of ``rule`` (:mod:`.prefilter`); all true without Arrow."""
+        return np.ones(len(values), dtype=bool) if text is None else prefilter.maybe(text, rule)
+
     out: dict[str, np.ndarray] = {}
     for kind, pattern, _ in STRONG_RULES:
         where = at if kind == "email" else digit
