@@ -68,12 +68,13 @@ def layout_groups(
     rows when it has one (an export's shared table): the instrument × scale
     × informant numbers are the layout's, combined with those of the
     grouping columns before them. Made once per set of keys and kept with
-    the layout in the smallest integer type that holds them (kept while the
-    export lives: the fewer bytes, the less memory every later analysis
-    of the export starts from); each caller gets that read-only array
-    (numpy's counting and indexing take it as it is: no array of platform
-    integers per row) and its own dict of the keys' arrays, which it must
-    not change in place. Without a layout the numbers are platform integers."""
+    the layout (while the export lives: the fewer bytes, the less memory
+    every later analysis of the export starts from). With a layout, callers
+    get the numbers narrow (the smallest integer type that holds them; the
+    layout's ``row_combo`` itself when the keys are the series keys alone)
+    and read-only, to widen where their indexing needs platform integers,
+    and their own dict of the keys' arrays, which they must not change in
+    place. Without a layout the numbers are platform integers."""
     keys = list(keys)
     if layout is None or keys[-len(SCALE_KEYS) :] != SCALE_KEYS:
         return _group_arrays(table, keys)
@@ -82,7 +83,7 @@ def layout_groups(
         lead = keys[: -len(SCALE_KEYS)]
         arrays = [layout.columns[k] if k in layout.columns else table[k].array for k in keys]
         if not lead:
-            codes = layout.row_combo.astype(np.intp)
+            codes = layout.row_combo
         else:
             levels = _category_levels(len(table), arrays[: len(lead)])
             if levels is None:
@@ -93,7 +94,7 @@ def layout_groups(
             codes = _small_factorize(combined, size * layout.n_combo)[0]
         first = first_rows(codes)
         columns = {k: a.take(first) for k, a in zip(keys, arrays, strict=True)}
-        compact = codes.astype(code_dtype(len(first)))
+        compact = codes.astype(code_dtype(len(first)), copy=False)
         compact.flags.writeable = False
         layout.groups[tuple(keys)] = (compact, columns)
         return compact, dict(columns)

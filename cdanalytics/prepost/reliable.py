@@ -272,7 +272,9 @@ def reliable_change(
         shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
         return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
-    # Platform integers: numpy counts and indexes with them fastest.
+    # Widened once here (the layout's numbers are narrow): numpy counts and
+    # indexes with platform integers fastest, and the rows are indexed by them
+    # several times below.
     codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
     # The table's columns as Series, read in one pass (see the end).
