@@ -118,24 +118,6 @@ def group_numbers(
     return group_by(frame, keys).ngroup().to_numpy()
 
 
-def ordered_group_numbers(
-    frame: pd.DataFrame, keys: Sequence[str], arrays: Sequence[Any] | None = None
-) -> np.ndarray:
-    """Numbers of the groups of :func:`group_numbers` in the same order but
-    not necessarily consecutive (a writable array of the frame's rows): the
-    combined category codes of categorical keys, without ranking them; the
-    group numbers themselves otherwise. ``arrays``: the keys' columns
-    (``frame[key].array``) when the caller has them."""
-    keys = list(keys)
-    if arrays is None:
-        arrays = [frame[k].array for k in keys]
-    levels = _category_levels(len(frame), arrays)
-    if levels is not None:
-        return levels[0]
-    codes = group_numbers(frame, keys, arrays)
-    return codes if codes.flags.writeable else codes.copy()
-
-
 def _category_levels(
     n_rows: int, columns: Sequence[Any], room: int = 0
 ) -> tuple[np.ndarray, int] | None:

@@ -18,9 +18,9 @@ from ._grouping import (
     bincount,
     category_dtype,
     first_rows,
+    group_numbers,
     grouped_moments,
     layout_groups,
-    ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
 from ._reshape import frame_columns
@@ -420,11 +420,12 @@ def reliable_change_summary(
     # Categorical keys: their combined codes in the smallest type that holds
     # the cells (fewer bytes; counted a block at a time).
     levels = _category_levels(len(changes), list(keys.values()), room=3 * n_classes)
-    group_baseline = (
-        ordered_group_numbers(changes, list(keys), list(keys.values()))
-        if levels is None
-        else levels[0]
-    )
+    if levels is None:
+        group_baseline = group_numbers(changes, list(keys), list(keys.values()))
+        if not group_baseline.flags.writeable:
+            group_baseline = group_baseline.copy()
+    else:
+        group_baseline = levels[0]
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
