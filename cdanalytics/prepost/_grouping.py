@@ -150,27 +150,6 @@ def _category_levels(
     return combined, size
 
 
-def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
-    """``np.bincount(values, minlength=minlength)`` of non-negative integers of
-    any integer type, counted a block of rows at a time when they are not
-    platform integers (``np.bincount`` takes a copy of them as such)."""
-    if values.dtype == np.intp or len(values) <= _COUNT_BLOCK:
-        return np.bincount(values, minlength=minlength)
-    counts = np.zeros(minlength, dtype=np.intp)
-    for start in range(0, len(values), _COUNT_BLOCK):
-        part = np.bincount(values[start : start + _COUNT_BLOCK], minlength=minlength)
-        if len(part) > len(counts):
-            part[: len(counts)] += counts
-            counts = part
-        else:
-            counts[: len(part)] += part
-    return counts
-
-
-#: Rows counted at a time by :func:`bincount`.
-_COUNT_BLOCK = 1 << 13
-
-
 def first_rows(codes: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
     """Position of the first row of each group ``0, 1, ...`` of ``codes``
     (``len(codes)`` for a number without rows). Read in growing blocks from

@@ -104,10 +104,7 @@ def reshape_scores(
     key *= n_tpl
     key += tp_codes
     key += 1  # a missing timepoint (code -1) is level 0
-    counts = np.zeros(n_u * n_tpl, dtype=np.intp)
-    for block in _blocks(n_rows):
-        counts += np.bincount(key[block], minlength=n_u * n_tpl)
-    counts = counts.reshape(n_u, n_tpl)
+    counts = bincount(key, minlength=n_u * n_tpl).reshape(n_u, n_tpl)
     # The level of each key column in each series present.
     series_levels = []
     rest = uniques
@@ -283,6 +280,19 @@ _BLOCK = 1 << 16
 def _blocks(n: int) -> list[slice]:
     """Consecutive slices of at most :data:`_BLOCK` of ``range(n)``."""
     return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
+
+
+def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount(values, minlength=minlength)`` of integers of any integer
+    type in ``[0, minlength)``, counted a block of rows (:func:`_blocks`) at a
+    time when they are not platform integers (``np.bincount`` takes a copy of
+    them as such)."""
+    if values.dtype == np.intp or len(values) <= _BLOCK:
+        return np.bincount(values, minlength=minlength)
+    counts = np.zeros(minlength, dtype=np.intp)
+    for block in _blocks(len(values)):
+        counts += np.bincount(values[block], minlength=minlength)
+    return counts
 
 
 def tile(values: np.ndarray, times: int) -> np.ndarray:

@@ -15,7 +15,6 @@ from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._grouping import (
     _category_levels,
-    bincount,
     category_dtype,
     first_rows,
     group_numbers,
@@ -23,7 +22,7 @@ from ._grouping import (
     layout_groups,
 )
 from ._pooled_shares import pooled_shares
-from ._reshape import frame_columns
+from ._reshape import bincount, frame_columns
 from ._rows import by_direction, scale_values_per_row, set_where
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
