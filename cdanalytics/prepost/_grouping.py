@@ -81,7 +81,7 @@ def layout_groups(
     made = layout.groups.get(tuple(keys))
     if made is None:
         lead = keys[: -len(SCALE_KEYS)]
-        arrays = [layout.columns[k] if k in layout.columns else table[k].array for k in keys]
+        arrays = [table[k].array for k in keys]
         if not lead:
             codes = layout.row_combo
         else:

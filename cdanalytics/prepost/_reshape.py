@@ -38,17 +38,13 @@ class Reshaped:
     those keys), in the smallest integer type that holds them. ``groups``
     keeps the group numbers the analyses asked of the table, with the keys
     of each group (:func:`~cdanalytics.prepost._grouping.layout_groups`).
-    ``columns`` holds the arrays the table was made of (the scores of each
-    timepoint as float arrays, the other columns as pandas arrays), for
-    analyses that read them (not change them) without looking them up in
-    the table. ``tiled``: every participant has a row of every series (the
-    rows are the series in turn, participant by participant).
+    ``tiled``: every participant has a row of every series (the rows are
+    the series in turn, participant by participant).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
-    columns: Mapping[str, Any] = field(default_factory=dict)
     tiled: bool = False
     groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
@@ -268,7 +264,7 @@ def reshape_scores(
     # Kept with the table while the export lives: in few bytes, read-only.
     row_combo = row_combo.astype(code_dtype(n_combo), copy=False)
     row_combo.flags.writeable = False
-    return Reshaped(table, row_combo, n_combo, columns, tiled=every)
+    return Reshaped(table, row_combo, n_combo, tiled=every)
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.

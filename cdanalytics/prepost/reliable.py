@@ -277,10 +277,7 @@ def reliable_change(
     codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
     pre_scores, post_scores = wide[first], wide[second]
-    if layout is not None:  # the layout's arrays, read only
-        pre, post = layout.columns[first], layout.columns[second]
-    else:
-        pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
+    pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
     missing_pre = np.isnan(pre)
     if missing_pre.any():
         has_pre = ~missing_pre
