@@ -68,21 +68,22 @@ def layout_groups(
     rows when it has one (an export's shared table): the instrument × scale
     × informant numbers are the layout's, combined with those of the
     grouping columns before them. Made once per set of keys and kept with
-    the layout in the smallest integer type that holds them (kept while the
-    export lives: the fewer bytes, the less memory every later analysis
-    of the export starts from); each caller gets that read-only array
-    (numpy's counting and indexing take it as it is: no array of platform
-    integers per row) and its own dict of the keys' arrays, which it must
-    not change in place. Without a layout the numbers are platform integers."""
+    the layout (while the export lives: the fewer bytes, the less memory
+    every later analysis of the export starts from). With a layout, callers
+    get the numbers narrow (the smallest integer type that holds them; the
+    layout's ``row_combo`` itself when the keys are the series keys alone)
+    and read-only, to widen where their indexing needs platform integers,
+    and their own dict of the keys' arrays, which they must not change in
+    place. Without a layout the numbers are platform integers."""
     keys = list(keys)
     if layout is None or keys[-len(SCALE_KEYS) :] != SCALE_KEYS:
         return _group_arrays(table, keys)
     made = layout.groups.get(tuple(keys))
     if made is None:
         lead = keys[: -len(SCALE_KEYS)]
-        arrays = [layout.columns[k] if k in layout.columns else table[k].array for k in keys]
+        arrays = [table[k].array for k in keys]
         if not lead:
-            codes = layout.row_combo.astype(np.intp)
+            codes = layout.row_combo
         else:
             levels = _category_levels(len(table), arrays[: len(lead)])
             if levels is None:
@@ -93,7 +94,7 @@ def layout_groups(
             codes = _small_factorize(combined, size * layout.n_combo)[0]
         first = first_rows(codes)
         columns = {k: a.take(first) for k, a in zip(keys, arrays, strict=True)}
-        compact = codes.astype(code_dtype(len(first)))
+        compact = codes.astype(code_dtype(len(first)), copy=False)
         compact.flags.writeable = False
         layout.groups[tuple(keys)] = (compact, columns)
         return compact, dict(columns)
@@ -115,24 +116,6 @@ def group_numbers(
     if frame is None:
         frame = pd.DataFrame(dict(zip(keys, arrays, strict=True)), copy=False)
     return group_by(frame, keys).ngroup().to_numpy()
-
-
-def ordered_group_numbers(
-    frame: pd.DataFrame, keys: Sequence[str], arrays: Sequence[Any] | None = None
-) -> np.ndarray:
-    """Numbers of the groups of :func:`group_numbers` in the same order but
-    not necessarily consecutive (a writable array of the frame's rows): the
-    combined category codes of categorical keys, without ranking them; the
-    group numbers themselves otherwise. ``arrays``: the keys' columns
-    (``frame[key].array``) when the caller has them."""
-    keys = list(keys)
-    if arrays is None:
-        arrays = [frame[k].array for k in keys]
-    levels = _category_levels(len(frame), arrays)
-    if levels is not None:
-        return levels[0]
-    codes = group_numbers(frame, keys, arrays)
-    return codes if codes.flags.writeable else codes.copy()
 
 
 def _category_levels(
@@ -165,27 +148,6 @@ def _category_levels(
         if has_missing:
             combined[codes < 0] += n_levels
     return combined, size
-
-
-def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
-    """``np.bincount(values, minlength=minlength)`` of non-negative integers of
-    any integer type, counted a block of rows at a time when they are not
-    platform integers (``np.bincount`` takes a copy of them as such)."""
-    if values.dtype == np.intp or len(values) <= _COUNT_BLOCK:
-        return np.bincount(values, minlength=minlength)
-    counts = np.zeros(minlength, dtype=np.intp)
-    for start in range(0, len(values), _COUNT_BLOCK):
-        part = np.bincount(values[start : start + _COUNT_BLOCK], minlength=minlength)
-        if len(part) > len(counts):
-            part[: len(counts)] += counts
-            counts = part
-        else:
-            counts[: len(part)] += part
-    return counts
-
-
-#: Rows counted at a time by :func:`bincount`.
-_COUNT_BLOCK = 1 << 13
 
 
 def first_rows(codes: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:

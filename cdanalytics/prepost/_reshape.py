@@ -38,17 +38,13 @@ class Reshaped:
     those keys), in the smallest integer type that holds them. ``groups``
     keeps the group numbers the analyses asked of the table, with the keys
     of each group (:func:`~cdanalytics.prepost._grouping.layout_groups`).
-    ``columns`` holds the arrays the table was made of (the scores of each
-    timepoint as float arrays, the other columns as pandas arrays), for
-    analyses that read them (not change them) without looking them up in
-    the table. ``tiled``: every participant has a row of every series (the
-    rows are the series in turn, participant by participant).
+    ``tiled``: every participant has a row of every series (the rows are
+    the series in turn, participant by participant).
     """
 
     table: pd.DataFrame
     row_combo: np.ndarray
     n_combo: int
-    columns: Mapping[str, Any] = field(default_factory=dict)
     tiled: bool = False
     groups: dict[tuple[str, ...], tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
@@ -64,11 +60,9 @@ def reshape_scores(
     """The work of :func:`score_table` (its arguments checked by it;
     ``registry()`` gives the instrument registry, asked only when needed)."""
     measures = export.measures
-    # The columns read in one pass (no lookup of each name in the columns' index).
-    measured_columns = frame_columns(measures)
     n_rows = len(measures)
     n_tp = len(timepoints)
-    tp_codes, tp_labels = category_codes(measured_columns["timepoint"])
+    tp_codes, tp_labels = category_codes(measures["timepoint"])
     # Level of each timepoint category (0: missing) -> its place in
     # ``timepoints``, n_tp for a timepoint not kept.
     tp_place = np.array(
@@ -76,7 +70,7 @@ def reshape_scores(
         dtype=np.intp,
     )
     n_tpl = len(tp_place)
-    key_columns = [measured_columns[k] for k in SCALE_KEYS]
+    key_columns = [measures[k] for k in SCALE_KEYS]
     keys = [category_codes(column) for column in key_columns]
     categories = [labels for _, labels in keys]
     levels = [len(c) + 1 for c in categories]  # the last level of each: missing
@@ -104,10 +98,7 @@ def reshape_scores(
     key *= n_tpl
     key += tp_codes
     key += 1  # a missing timepoint (code -1) is level 0
-    counts = np.zeros(n_u * n_tpl, dtype=np.intp)
-    for block in _blocks(n_rows):
-        counts += np.bincount(key[block], minlength=n_u * n_tpl)
-    counts = counts.reshape(n_u, n_tpl)
+    counts = bincount(key, minlength=n_u * n_tpl).reshape(n_u, n_tpl)
     # The level of each key column in each series present.
     series_levels = []
     rest = uniques
@@ -125,8 +116,8 @@ def reshape_scores(
     n_kept = int(series_counts[kept_series].sum())
     if not n_kept:
         raise InsufficientDataError(f"No measures at timepoints {list(timepoints)}.")
-    participant_columns = frame_columns(export.participants)
-    rows = participant_rows(export, by, participant_columns)
+    participants = export.participants
+    rows = participant_rows(export, by)
     n_people = len(export.participants)
     kept_u = kept_series.nonzero()[0]
     n_combo = len(kept_u)
@@ -177,7 +168,7 @@ def reshape_scores(
         for k, level, size_k in zip(SCALE_KEYS, series_levels, levels, strict=True)
         if (level[kept_u] == size_k - 1).any()
     ]
-    scores = np.asarray(measured_columns["score"].array, dtype=float)
+    scores = np.asarray(measures["score"].array, dtype=float)
     # A NaN makes the sum NaN (one pass, no mask); then look at the rows kept.
     if np.isnan(np.add.reduce(scores)) and (
         np.isnan(scores[lookup[key] < n_real] if spare else scores).any()
@@ -237,10 +228,10 @@ def reshape_scores(
         if number is not None:  # else the people are every participant, in order
             row_person = people[row_person]
     columns: dict[str, Any] = {
-        "participant_id": participant_columns["participant_id"].array.take(row_person)
+        "participant_id": participants["participant_id"].array.take(row_person)
     }
     for col in by:
-        columns[col] = _per_row(participant_columns[col].array, row_person, n_combo if every else 0)
+        columns[col] = _per_row(participants[col].array, row_person, n_combo if every else 0)
     for name, column, labels, level in zip(
         SCALE_KEYS, key_columns, categories, series_levels, strict=True
     ):
@@ -265,7 +256,7 @@ def reshape_scores(
         columns[tp] = plane
     if "exit_status" not in by:
         columns["exit_status"] = _per_row(
-            participant_columns["exit_status"].array, row_person, n_combo if every else 0
+            participants["exit_status"].array, row_person, n_combo if every else 0
         )
     # One frame from the finished columns (inserting them one by one costs
     # more than the reshaping on small exports).
@@ -273,7 +264,7 @@ def reshape_scores(
     # Kept with the table while the export lives: in few bytes, read-only.
     row_combo = row_combo.astype(code_dtype(n_combo), copy=False)
     row_combo.flags.writeable = False
-    return Reshaped(table, row_combo, n_combo, columns, tiled=every)
+    return Reshaped(table, row_combo, n_combo, tiled=every)
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
@@ -283,6 +274,19 @@ _BLOCK = 1 << 16
 def _blocks(n: int) -> list[slice]:
     """Consecutive slices of at most :data:`_BLOCK` of ``range(n)``."""
     return [slice(start, min(start + _BLOCK, n)) for start in range(0, n, _BLOCK)]
+
+
+def bincount(values: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount(values, minlength=minlength)`` of integers of any integer
+    type in ``[0, minlength)``, counted a block of rows (:func:`_blocks`) at a
+    time when they are not platform integers (``np.bincount`` takes a copy of
+    them as such)."""
+    if values.dtype == np.intp or len(values) <= _BLOCK:
+        return np.bincount(values, minlength=minlength)
+    counts = np.zeros(minlength, dtype=np.intp)
+    for block in _blocks(len(values)):
+        counts += np.bincount(values[block], minlength=minlength)
+    return counts
 
 
 def tile(values: np.ndarray, times: int) -> np.ndarray:
@@ -341,16 +345,11 @@ def _several_per_cell(
     return values
 
 
-def participant_rows(
-    export: Export, by: Sequence[str], columns: Mapping[str, pd.Series] | None = None
-) -> np.ndarray:
+def participant_rows(export: Export, by: Sequence[str]) -> np.ndarray:
     """Row of ``export.participants`` of each measures row (-1: unknown id),
     from the export's one lookup of the identifiers
-    (:meth:`Export.participant_rows`); a clear error for unknown ``by`` columns.
-    ``columns``: the participants' columns (:func:`frame_columns`) if the
-    caller has them."""
-    if columns is None:
-        columns = frame_columns(export.participants)
+    (:meth:`Export.participant_rows`); a clear error for unknown ``by`` columns."""
+    columns = export.participants.columns
     missing = [c for c in by if c not in columns or c == "participant_id"]
     if missing:
         raise ConfigError(
@@ -358,13 +357,6 @@ def participant_rows(
             f"(columns: {', '.join(map(str, columns))})."
         )
     return export.participant_rows("measures")
-
-
-def frame_columns(frame: pd.DataFrame) -> dict[Any, pd.Series]:
-    """The columns of ``frame`` by name, read in one pass over them
-    (``frame.items()``): no lookup of each name in the frame's column index
-    (which builds a hash table of the names on the first one)."""
-    return dict(frame.items())
 
 
 def category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._grouping import category_dtype
-from ._reshape import tile
+from ._reshape import code_dtype, tile
 
 
 def by_direction(
@@ -56,7 +56,7 @@ def scale_values_per_row(
         labels = sorted({v for v in values.tolist() if isinstance(v, str)})
         lookup = np.array([labels.index(v) if isinstance(v, str) else -1 for v in values])
         categories[col] = pd.Categorical.from_codes(
-            per_row(lookup.astype(np.int8 if len(labels) < 127 else np.int32)),
+            per_row(lookup.astype(code_dtype(len(labels)))),
             dtype=category_dtype(tuple(labels)),
             validate=False,
         )

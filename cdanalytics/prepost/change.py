@@ -332,9 +332,7 @@ def change(
     keys = [*by, *SCALE_KEYS]
     codes, key_arrays = layout_groups(wide, keys, layout)
     n_groups = len(key_arrays["instrument"])
-    scores = layout.columns if layout is not None else {}
-    x = scores[first] if first in scores else wide[first].to_numpy()
-    y = scores[second] if second in scores else wide[second].to_numpy()
+    x, y = wide[first].to_numpy(), wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
     paired = has_x & has_y
     # The pairs' group numbers as platform integers (numpy indexes with them fastest).

@@ -15,15 +15,14 @@ from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._grouping import (
     _category_levels,
-    bincount,
     category_dtype,
     first_rows,
+    group_numbers,
     grouped_moments,
     layout_groups,
-    ordered_group_numbers,
 )
 from ._pooled_shares import pooled_shares
-from ._reshape import frame_columns
+from ._reshape import bincount
 from ._rows import by_direction, scale_values_per_row, set_where
 from ._scales import CutoffChoice, _scale_parameters, clinical_cutoff
 from .impute import POOLED_COLUMNS, imputation_predictors, impute_second_scores
@@ -272,16 +271,13 @@ def reliable_change(
         shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
         return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
-    # Platform integers: numpy counts and indexes with them fastest.
+    # Widened once here (the layout's numbers are narrow): numpy counts and
+    # indexes with platform integers fastest, and the rows are indexed by them
+    # several times below.
     codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
-    # The table's columns as Series, read in one pass (see the end).
-    table = frame_columns(wide)
-    pre_scores, post_scores = table[first], table[second]
-    if layout is not None:  # the layout's arrays, read only
-        pre, post = layout.columns[first], layout.columns[second]
-    else:
-        pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
+    pre_scores, post_scores = wide[first], wide[second]
+    pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
     missing_pre = np.isnan(pre)
     if missing_pre.any():
         has_pre = ~missing_pre
@@ -334,7 +330,7 @@ def reliable_change(
     # The score table's columns as Series: the table may be the one shared by
     # the analyses of an export, and copy-on-write keeps it apart from the
     # result without copying them.
-    columns: dict[str, Any] = {c: table[c] for c in ["participant_id", *by, *SCALE_KEYS]}
+    columns: dict[str, Any] = {c: wide[c] for c in ["participant_id", *by, *SCALE_KEYS]}
     columns["direction"] = categories["direction"]
     columns["score_pre"] = pre_scores
     columns["score_post"] = post_scores
@@ -395,18 +391,16 @@ def reliable_change_summary(
     statistical inference. JASA 22:209-212.
     """
     by = as_list(by)
-    # The columns read in one pass (no lookup of each name in the columns' index).
-    table = frame_columns(changes)
-    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in table]
+    missing = [c for c in [*by, *SCALE_KEYS, "change_class"] if c not in changes.columns]
     if missing:
         raise ConfigError(
             f"Columns {missing} are not in the reliable-change table; pass the same `by` "
             "to reliable_change and reliable_change_summary."
         )
     context_cols = ["reliability", "sd", "sd_source", "cutoff", "cutoff_type"]
-    klass = _class_codes(table["change_class"])
+    klass = _class_codes(changes["change_class"])
     # 0 clinical, 1 not, 2 unknown: 1 - (1 for True, 0 for False, -1 for missing)
-    baseline = table["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1, copy=True)
+    baseline = changes["clinical_at_baseline"].array.to_numpy(dtype=np.int8, na_value=-1, copy=True)
     np.subtract(1, baseline, out=baseline)
     # Groups of [*by, *SCALE_KEYS] (sorted as group_codes sorts them), then
     # baseline (clinical, not_clinical, unknown) within each, then class:
@@ -414,15 +408,16 @@ def reliable_change_summary(
     # (class pre_missing) only are left out.
     n_classes = len(CHANGE_CLASSES)
     pre_missing = CHANGE_CLASSES.index("pre_missing")
-    keys = {c: table[c].array for c in [*by, *SCALE_KEYS]}
+    keys = {c: changes[c].array for c in [*by, *SCALE_KEYS]}
     # Categorical keys: their combined codes in the smallest type that holds
     # the cells (fewer bytes; counted a block at a time).
     levels = _category_levels(len(changes), list(keys.values()), room=3 * n_classes)
-    group_baseline = (
-        ordered_group_numbers(changes, list(keys), list(keys.values()))
-        if levels is None
-        else levels[0]
-    )
+    if levels is None:
+        group_baseline = group_numbers(changes, list(keys), list(keys.values()))
+        if not group_baseline.flags.writeable:
+            group_baseline = group_baseline.copy()
+    else:
+        group_baseline = levels[0]
     group_baseline *= 3
     group_baseline += baseline
     n_cells = (int(group_baseline.max(initial=-1)) + 1) * n_classes
@@ -464,7 +459,7 @@ def reliable_change_summary(
     columns["n_post_missing"] = counts[group, CHANGE_CLASSES.index("post_missing")]
     columns["n_reliability_missing"] = counts[group, CHANGE_CLASSES.index("reliability_missing")]
     for c in context_cols:
-        columns[c] = table[c].array.take(first)
+        columns[c] = changes[c].array.take(first)
     out = pd.DataFrame(columns, copy=False)
     order = [*by, *RELIABLE_CHANGE_SUMMARY_COLUMNS]
     return out if list(columns) == order else out[order]
