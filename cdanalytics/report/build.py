@@ -50,7 +50,7 @@ from ..outdir import check_out_folder, folder_lock, write_marker
 from ..prepost import release_score_tables
 from . import family, methods_extra
 from ._atomic import atomic_directory
-from .compute import STEPS, Outcomes, compute_outcomes
+from .compute import STEPS, Outcomes, Section, compute_outcomes
 from .figures import Figure, draw_figures, figure_kind, save_figures
 from .headlines import headline_figures
 from .notes import note_words
@@ -80,12 +80,26 @@ SCHEMA_VERSION = 1
 #: draw and context functions (their template partial is ``<name>.html.j2``).
 ADDED_SECTIONS = (family, methods_extra)
 
+
+def _family(out: Outcomes) -> None:
+    family.compute(out)
+    # its last reader: the prepared engagement data (about 1.3 GiB at 10M
+    # participants) goes before pre/post, reoffending and matching allocate
+    out.models.pop("engagement", None)
+
+
+#: When the added sections compute: each right after the step whose results it
+#: needs (the family section needs only the prepared engagement data).
+_SECTIONS = (
+    Section("family", "engagement", _family),
+    Section("methods", "matching", methods_extra.compute),
+)
+
 #: Steps of :func:`build_report`, in the order they run (each reported to ``on_step``
 #: when done, and timed in ``run.json``).
 REPORT_STEPS: tuple[str, ...] = (
     "load",
-    *STEPS,
-    "added_sections",
+    *[name for step in STEPS for name in (step, *(s.name for s in _SECTIONS if s.after == step))],
     "disclosure",
     "figures",
     "write",
@@ -363,13 +377,7 @@ def _build(
         max_problems_per_rule=max_problems,
     )
     done("load")
-    outcomes_obj = compute_outcomes(data, cfg, on_step=done)
-    for section in ADDED_SECTIONS:
-        section.compute(outcomes_obj)
-        if section is family:  # the last reader of the prepared engagement data (0.13 GiB at 1M)
-            outcomes_obj.models.pop("engagement", None)
-        release_free_memory()  # before the next section allocates
-    done("added_sections")
+    outcomes_obj = compute_outcomes(data, cfg, on_step=done, sections=_SECTIONS)
     published = publish_tables(outcomes_obj.tables, policy, tuple(cfg.groupings))
     published.update(_data_quality(data, policy))
     practice = practice_section(data, policy)  # empty without case audits

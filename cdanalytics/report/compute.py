@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +23,11 @@ from .. import engagement, matching, prepost, reoffending
 from .._lookup import rows_in
 from .._memory import release_free_memory
 from ..config import EvaluationConfig, validate_config
-from ..errors import AnalysisError, GroupLabelWarning
+from ..errors import AnalysisError, ConfigError, GroupLabelWarning
 from ..io.export import Export
 from .notes import Note, failure_note
 
-__all__ = ["Outcomes", "compute_outcomes", "distinct_from_overall"]
+__all__ = ["Outcomes", "Section", "compute_outcomes", "distinct_from_overall"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,26 @@ OVERALL = "All"
 
 #: Steps of :func:`compute_outcomes`, in order (for progress bars).
 STEPS: tuple[str, ...] = ("engagement", "prepost", "reoffending", "matching")
+
+
+@dataclass(frozen=True)
+class Section:
+    """An analysis :func:`compute_outcomes` runs right after one of its steps.
+
+    Attributes
+    ----------
+    name
+        Its step name (given to ``on_step`` when it is done).
+    after
+        The step of :data:`STEPS` it follows.
+    compute
+        Adds its results to the :class:`Outcomes` (and may drop a model no
+        later step reads).
+    """
+
+    name: str
+    after: str
+    compute: Callable[[Outcomes], None]
 
 
 @dataclass
@@ -435,6 +455,7 @@ def compute_outcomes(
     config: EvaluationConfig | Mapping[str, Any] | None = None,
     *,
     on_step: Callable[[str], None] | None = None,
+    sections: Sequence[Section] = (),
 ) -> Outcomes:
     """Compute every outcome of the report.
 
@@ -448,8 +469,12 @@ def compute_outcomes(
         not read here: the export carries its registries
         (``export.registries``, merged by :func:`cdanalytics.load_export`).
     on_step
-        Called with each step's name (:data:`STEPS`) when it is done, for
-        progress bars.
+        Called with each step's name (:data:`STEPS`, and each section's) when
+        it is done, for progress bars.
+    sections
+        More analyses to run on the outcomes (:class:`Section`), each right
+        after the step it names, so that what only it reads can be let go
+        before the next step allocates.
 
     Returns
     -------
@@ -458,14 +483,23 @@ def compute_outcomes(
     """
     out = Outcomes(export=export, config=validate_config(config))
     done = on_step or (lambda _step: None)
-    _engagement(out)
-    done("engagement")
     # pre/post before the reoffending steps: its score tables come and go before
     # their person-level tables are made (a lower peak; the results are independent)
-    _prepost(out)
-    done("prepost")
-    people = _reoffending(out)
-    done("reoffending")
-    _matching(out, people)
-    done("matching")
+    steps: dict[str, Callable[[], Any]] = {
+        "engagement": lambda: _engagement(out),
+        "prepost": lambda: _prepost(out),
+        "reoffending": lambda: _reoffending(out),
+        "matching": lambda: _matching(out, out.models["person_outcomes"]),
+    }
+    unknown = {s.after for s in sections} - set(steps)
+    if unknown:
+        raise ConfigError(f"sections run after one of {', '.join(steps)}, not {sorted(unknown)}.")
+    for step, run in steps.items():
+        run()
+        done(step)
+        for section in sections:
+            if section.after == step:
+                section.compute(out)
+                release_free_memory()  # what the section freed, before the next allocates
+                done(section.name)
     return out
