@@ -317,10 +317,13 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     window_eligible = people["window_eligible"].fillna(False).astype(bool).to_numpy()
     # labelled by row of the participants table (people's row order): unique whole
     # numbers, which matching checks and looks up without hashing identifiers
-    eligible = people[window_eligible].set_axis(np.flatnonzero(window_eligible))
     columns = ["participant_id", "group", "programme", "start_date", "reoffended_in_window"]
     columns += [c for c in (*cfg.covariates, *(cfg.exact or ())) if c not in columns]
-    eligible = eligible[[c for c in columns if c in eligible.columns]]  # only what matching reads
+    # only what matching reads, columns chosen before rows: no copy of every column
+    # of the eligible rows (~0.6 GiB at 10M participants)
+    eligible_rows = np.flatnonzero(window_eligible)
+    eligible = people[[c for c in columns if c in people.columns]].take(eligible_rows)
+    eligible = eligible.set_axis(eligible_rows)
     is_comparison = (eligible["group"] == "comparison").to_numpy()
     pool_all = eligible[is_comparison]
     starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
@@ -357,9 +360,14 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     reads = ["group", "reoffended_in_window", *cfg.covariates, *(cfg.exact or ())]
     reads = [c for c in dict.fromkeys(reads) if c in eligible.columns]
     starters_read = starters[reads]
+    pools: dict[Any, pd.DataFrame] = {}  # one copy per distinct pool, shared by programmes
     for code in present:
         clock = time.perf_counter()
-        pool = comparison_pool(cfg.comparison_pools, code, pool_all)[reads]
+        labels = cfg.comparison_pools.get(code)
+        key = (labels,) if labels is None or isinstance(labels, str) else tuple(labels)
+        if key not in pools:
+            pools[key] = comparison_pool(cfg.comparison_pools, code, pool_all)[reads]
+        pool = pools[key]
         is_mine = programme_of_starters == code
         mine = starters_read[is_mine]
         exit_status = status_of_starters[is_mine]
