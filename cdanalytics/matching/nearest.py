@@ -53,6 +53,31 @@ def _discarded(ps: np.ndarray, treated: np.ndarray, discard: str) -> np.ndarray:
     return out
 
 
+def _sorted_rows(d: np.ndarray, strata: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows sorted by (stratum, distance ``d``), ties in row order (R's ``sort.list``).
+
+    When there is one stratum and every row's distance is its covariate
+    pattern's (``codes``; a fitted propensity model's scores), the rows are
+    sorted by the rank of their pattern's distance (patterns of equal
+    distance sharing a rank) with a stable sort of small whole numbers: the
+    same order as sorting the distances, found without comparing them row by
+    row. Otherwise by :func:`numpy.lexsort`.
+    """
+    n = len(d)
+    if n and codes.size == n and not strata.any():
+        k = int(codes.max()) + 1
+        if k <= np.iinfo(np.uint16).max:
+            per_pattern = np.zeros(k)
+            per_pattern[codes] = d
+            if np.array_equal(per_pattern[codes], d):  # exactly: no NaN, one value a pattern
+                order = np.argsort(per_pattern, kind="stable")
+                ordered = per_pattern[order]
+                rank = np.empty(k, dtype=np.uint16)
+                rank[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+                return np.argsort(rank[codes], kind="stable")
+    return np.lexsort((np.arange(n), d, strata))
+
+
 def _strata_codes(df: pd.DataFrame, exact: list[str] | None) -> np.ndarray:
     if not exact:
         return np.zeros(len(df), dtype=np.int64)
@@ -305,14 +330,17 @@ def match(
     width = np.inf if caliper is None else caliper * float(np.std(c_all[~discarded], ddof=1))
 
     # One list sorted by (stratum, distance), ties in row order (R's sort.list).
-    sorted_rows = np.lexsort((np.arange(len(df)), d_all, strata))
-    pos = np.empty(len(df), dtype=np.int64)
-    pos[sorted_rows] = np.arange(len(df))
+    sorted_rows = _sorted_rows(d_all, strata, patterns.codes)
     t_rows = np.flatnonzero(treated & ~discarded)
-    c_rows = sorted_rows[(~treated & ~discarded)[sorted_rows]]  # in sorted order
+    is_c = (~treated & ~discarded)[sorted_rows]
+    c_rows = sorted_rows[is_c]  # in sorted order
     if len(t_rows) == 0 or len(c_rows) == 0:
         raise InsufficientDataError("no treated or no comparison rows are left after discarding")
-    left0 = np.searchsorted(pos[c_rows], pos[t_rows]) - 1
+    # controls sorted before each treated row: the last one's place among the controls
+    before = np.cumsum(is_c)
+    pos = np.empty(len(df), dtype=np.int64)
+    pos[sorted_rows] = np.arange(len(df))
+    left0 = before[pos[t_rows]] - 1
     units = SortedUnits(
         left0,
         d_all[t_rows],
