@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 
 from cdanalytics.matching import match, nearest
+from cdanalytics.matching.gates import shared_support
+from cdanalytics.matching.propensity import covariate_patterns
 
 
 def lexsorted(d: np.ndarray, strata: np.ndarray) -> np.ndarray:
@@ -96,3 +98,89 @@ def test_match_is_the_same_with_the_plain_sort(options, monkeypatch):
     plain = match(df, covariates=covariates, **options)
     assert_same_result(fast, plain)
     assert len(fast.pairs) > 1000
+
+
+def test_unique_labels_as_pandas_says_on_random_indexes():
+    rng = np.random.default_rng(7)
+    for case in range(300):
+        n = int(rng.integers(0, 400))
+        spread = [1, 2, 20, 10**6][case % 4]
+        values = rng.integers(-spread * n - 5, spread * n + 5, n)
+        if case % 3 == 0:
+            values = rng.permutation(n) * spread - 7
+        dtype = [np.int64, np.int32, np.uint32][case % 3]
+        if dtype is np.uint32:
+            values = np.abs(values)
+        index = pd.Index(values.astype(dtype))
+        assert nearest._is_unique(index) == index.is_unique, case
+    for index in (pd.RangeIndex(5), pd.Index(["a", "b", "a"]), pd.Index([1.0, 1.0])):
+        assert nearest._is_unique(index) == index.is_unique
+
+
+def shared_support_by_factorize(df, covariates, treated):
+    """:func:`shared_support` as it was: every categorical covariate factorized."""
+    keep = np.ones(len(df), dtype=bool)
+    categorical = [c for c in covariates if not pd.api.types.is_numeric_dtype(df[c])]
+    codes = []
+    for column in categorical:
+        code, levels = pd.factorize(df[column], use_na_sentinel=True)
+        codes.append((np.where(code < 0, len(levels), code), len(levels) + 1))
+    for _ in range(len(categorical) + 1):
+        before = keep.sum()
+        for code, k in codes:
+            in_treated = np.bincount(code[keep & treated], minlength=k) > 0
+            in_pool = np.bincount(code[keep & ~treated], minlength=k) > 0
+            keep &= (in_treated & in_pool)[code]
+        if keep.sum() == before:
+            break
+    return keep, treated & ~keep
+
+
+def test_shared_support_by_category_codes_as_by_factorizing():
+    rng = np.random.default_rng(8)
+    set_aside = 0
+    for case in range(120):
+        n = int(rng.integers(5, 600))
+        treated = rng.random(n) < rng.uniform(0.1, 0.9)
+        df = pd.DataFrame(
+            {
+                "a": pd.Categorical(
+                    rng.choice(["x", "y", "z", None], n, p=[0.5, 0.3, 0.15, 0.05]),
+                    categories=["w", "x", "y", "z"],  # an unused one too
+                ),
+                "b": rng.choice(["p", "q", "r", "s"], n, p=[0.6, 0.3, 0.08, 0.02]),
+                "c": pd.Categorical(rng.integers(0, 1 + case % 6, n)),
+                "d": rng.integers(0, 5, n),
+            }
+        )
+        covariates = ["a", "b", "c", "d"]
+        got = shared_support(df, covariates, treated)
+        expected = shared_support_by_factorize(df, covariates, treated)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        set_aside += not expected[0].all()
+    assert set_aside > 30
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_covariate_patterns_are_the_rows_distinct_combinations(seed):
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    df = pd.DataFrame(
+        {
+            "risk": pd.Categorical(rng.choice(["low", "mid", "high"], n)),
+            "prior": pd.array(rng.integers(-2, 9, n), dtype="Int64"),
+            "children": rng.integers(0, 4, n).astype(np.uint8),
+            "big": rng.integers(0, 10**12, n),  # too wide a range: factorized
+            "text": rng.choice(["a", "b"], n),
+        }
+    )
+    covariates = ["risk", "prior", "children", "text"] + (["big"] if seed == 2 else [])
+    patterns = covariate_patterns(df, covariates)
+    expected = df.groupby(covariates, sort=False, observed=True).ngroup().to_numpy()
+    np.testing.assert_array_equal(patterns.codes, expected)
+    np.testing.assert_array_equal(patterns.counts, np.bincount(expected))
+    first = pd.Series(np.arange(n)).groupby(expected).first().to_numpy()
+    for (name, frame, _), column in zip(patterns.parts, covariates, strict=True):
+        assert name == column
+        assert frame.index.equals(df.index[first])

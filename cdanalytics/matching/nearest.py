@@ -53,6 +53,19 @@ def _discarded(ps: np.ndarray, treated: np.ndarray, discard: str) -> np.ndarray:
     return out
 
 
+def _is_unique(index: pd.Index) -> bool:
+    """``index.is_unique``; for whole-number labels within a short range by
+    marking each label's place in the range (no hash table of the labels)."""
+    if len(index) > 1 and not isinstance(index, pd.RangeIndex) and index.dtype.kind in "iu":
+        values = index.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 16 * len(values):
+            seen = np.zeros(hi - lo + 1, dtype=bool)
+            seen[values - lo] = True
+            return int(np.count_nonzero(seen)) == len(values)
+    return bool(index.is_unique)
+
+
 def _sorted_rows(d: np.ndarray, strata: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Rows sorted by (stratum, distance ``d``), ties in row order (R's ``sort.list``).
 
@@ -293,7 +306,7 @@ def match(
             "ties='average' needs replace=True: without replacement a tied control is "
             "taken by one treated person only"
         )
-    if not df.index.is_unique:
+    if not _is_unique(df.index):
         raise AnalysisError("the data's index must be unique: it identifies people in the result")
     clash = [c for c in ADDED_COLUMNS if c in df.columns]
     if clash:
