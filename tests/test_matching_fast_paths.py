@@ -184,3 +184,24 @@ def test_covariate_patterns_are_the_rows_distinct_combinations(seed):
     for (name, frame, _), column in zip(patterns.parts, covariates, strict=True):
         assert name == column
         assert frame.index.equals(df.index[first])
+
+
+def test_programme_and_exit_of_each_starter_by_codes_as_by_text():
+    from cdanalytics.report.compute import NON_COMPLETION, _labels_of, _with_status
+
+    rng = np.random.default_rng(12)
+    exits = ["completed", "dropped_out", "excluded", "ongoing", None]
+    for _ in range(40):
+        n = int(rng.integers(0, 300))
+        values = rng.choice(exits, n)
+        categorical = pd.Series(pd.Categorical(values, categories=[*exits[:4], "unused"]))
+        text = pd.Series(values, dtype="string")
+        for series in (categorical, text):
+            for label in ("completed", "excluded", "unused", "absent"):
+                expected = (series.astype("string") == label).fillna(False).to_numpy()
+                np.testing.assert_array_equal(_labels_of(series)(label), expected)
+            known = rng.integers(-1, max(n, 1), int(rng.integers(0, 200))) if n else np.full(3, -1)
+            taken = pd.Series(series.array.take(known, allow_fill=True)).astype("string")
+            for wanted in (("completed",), NON_COMPLETION):
+                expected = taken.isin(wanted).fillna(False).to_numpy()
+                np.testing.assert_array_equal(_with_status(series, known, wanted), expected)

@@ -354,6 +354,7 @@ def match(
     pos = np.empty(len(df), dtype=np.int64)
     pos[sorted_rows] = np.arange(len(df))
     left0 = before[pos[t_rows]] - 1
+    del sorted_rows, is_c, before, pos  # column-long: not kept through the matching
     units = SortedUnits(
         left0,
         d_all[t_rows],
@@ -387,6 +388,7 @@ def match(
         )
     pair_t = t_rows[ti]
     pair_c = c_rows[ci]
+    del units, t_rows, c_rows
 
     # Subclasses numbered by treated row order; pairs sorted by subclass, pass.
     matched_t, subclass_of_pair = np.unique(pair_t, return_inverse=True)
@@ -399,6 +401,11 @@ def match(
     np.add.at(weights, pair_c, 1.0 / k_per_subclass)
     ctrl_w = ~treated & (weights > 0)
     weights[ctrl_w] *= ctrl_w.sum() / weights[ctrl_w].sum()
+    # the balance first: its column-long temporaries are gone before the tables are made
+    terms, levels = balance_terms(ps, patterns)
+    balance = balance_table(terms, levels, treated, weights)
+    del terms
+    counts = _counts(treated, discarded, weights)
 
     index = df.index
     pairs = pd.DataFrame(
@@ -431,10 +438,6 @@ def match(
     matched["logit_ps"] = logit[is_matched]
     matched["weights"] = weights[is_matched]
     matched["subclass"] = subclass[is_matched]
-
-    terms, levels = balance_terms(ps, patterns)
-    balance = balance_table(terms, levels, treated, weights)
-    counts = _counts(treated, discarded, weights)
     settings = {
         "treatment": treatment,
         "treated_value": treated_value,

@@ -313,6 +313,15 @@ def _labels_of(programme: pd.Series) -> Callable[[str], np.ndarray]:
     return lambda label: labels == label
 
 
+def _with_status(status: pd.Series, known: np.ndarray, exits: tuple[str, ...]) -> np.ndarray:
+    """Whether the ``status`` at each position ``known`` (-1: none) is one of ``exits``."""
+    status_is = _labels_of(pd.Series(status.array))
+    found = known >= 0
+    mask = np.zeros(len(known), dtype=bool)
+    mask[found] = np.logical_or.reduce([status_is(e) for e in exits])[known[found]]
+    return mask
+
+
 def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     """A gated matched comparison per programme and analysis (:data:`ANALYSES`).
 
@@ -353,12 +362,12 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         out.notes.append(Note("note_no_eligible_comparison"))
     status = _exit_status(out)
     known = rows_in(pd.Series(status.index), people["participant_id"].take(starter_rows))
-    status_of_starters = pd.Series(status.array.take(known, allow_fill=True)).astype("string")
     # each starter's exit, once (not per programme)
-    completed = (status_of_starters == "completed").fillna(False).to_numpy()
-    non_completion = status_of_starters.isin(NON_COMPLETION).fillna(False).to_numpy()
-    del known, status_of_starters
+    completed = _with_status(status, known, ("completed",))
+    non_completion = _with_status(status, known, NON_COMPLETION)
+    del known
     programme_of = _labels_of(people["programme"].take(starter_rows))
+    release_free_memory()  # the identifiers' look-up (Arrow's pool), before the matchings
     options = {
         "covariates": list(cfg.covariates),
         "min_treated": cfg.min_treated,
@@ -400,6 +409,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
                     love_plots[code] = (gated.match.balance, gated.match.counts)
             if gated.status != "computed":
                 log.info("matched comparison %s / %s: %s", code, analysis, gated.detail)
+            del df, gated  # before the next comparison is made, not after
         seconds[code] = round(time.perf_counter() - clock, 3)
     out.models["love_plots"] = love_plots
     out.models["matching_seconds"] = seconds
