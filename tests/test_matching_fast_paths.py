@@ -205,3 +205,29 @@ def test_programme_and_exit_of_each_starter_by_codes_as_by_text():
             for wanted in (("completed",), NON_COMPLETION):
                 expected = taken.isin(wanted).fillna(False).to_numpy()
                 np.testing.assert_array_equal(_with_status(series, known, wanted), expected)
+
+
+def test_positions_and_distinct_units_as_pandas_on_random_labels():
+    from cdanalytics.matching.effects import _n_distinct, _positions
+
+    rng = np.random.default_rng(13)
+    for case in range(300):
+        n = int(rng.integers(1, 300))
+        spread = [1, 3, 40, 10**7][case % 4]
+        index = pd.Index(rng.permutation(np.unique(rng.integers(-5, spread * n + 5, n))))
+        n = len(index)
+        if case % 5 == 1:
+            index = pd.Index(index.to_numpy().astype(np.uint32) + 7)
+        if case % 7 == 2:
+            index = pd.RangeIndex(3, 3 + n)
+        pick = rng.integers(0, n, int(rng.integers(1, 400)))
+        labels = pd.Series(index.to_numpy()[pick])
+        if case % 3 == 0:  # some labels not in the index
+            extra = np.array([-100, spread * n + 99, 10**9])
+            labels = pd.Series(np.r_[labels.to_numpy().astype(np.int64), extra])
+        np.testing.assert_array_equal(_positions(index, labels), index.get_indexer(labels))
+        assert _n_distinct(labels) == labels.nunique()
+    for labels in (pd.Series([1.5, np.nan, 1.5]), pd.Series(["a", "b", "a"])):
+        assert _n_distinct(labels) == labels.nunique()
+    with pytest.raises(pd.errors.InvalidIndexError):  # a repeated label: as pandas
+        _positions(pd.Index([1, 2, 2]), pd.Series([1]))
