@@ -19,6 +19,47 @@ from .nearest import MatchResult
 __all__ = ["MatchedEffect", "long_form", "matched_effect"]
 
 
+def _span(values: np.ndarray) -> tuple[int, int] | None:
+    """(lowest, highest) of whole numbers (within int64) spread over a range of
+    at most 16 places per value, else ``None``."""
+    kind = values.dtype.kind
+    if len(values) == 0 or kind not in "iu" or (kind == "u" and values.dtype.itemsize >= 8):
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    return (lo, hi) if hi - lo < 16 * len(values) else None
+
+
+def _positions(index: pd.Index, labels: pd.Series) -> np.ndarray:
+    """``index.get_indexer(labels)``; for unique whole numbers within a short
+    range by a table of their places (no hash table of the labels)."""
+    values = index.to_numpy()
+    span = _span(values)
+    wanted = labels.to_numpy()
+    if span is not None and _span(wanted) is not None:
+        lo, hi = span
+        table = np.full(hi - lo + 1, -1, dtype=np.intp)
+        table[values - lo] = np.arange(len(values))
+        if np.count_nonzero(table >= 0) == len(values):  # unique, as get_indexer needs
+            wanted = wanted.astype(np.int64, copy=False)
+            inside = (wanted >= lo) & (wanted <= hi)
+            at = np.full(len(wanted), -1, dtype=np.intp)
+            at[inside] = table[wanted[inside] - lo]
+            return at
+    return index.get_indexer(labels)
+
+
+def _n_distinct(labels: pd.Series) -> int:
+    """``labels.nunique()``; for whole numbers within a short range by marking
+    their places (no hash table)."""
+    values = labels.to_numpy()
+    span = _span(values)
+    if span is None:
+        return int(labels.nunique())
+    seen = np.zeros(span[1] - span[0] + 1, dtype=bool)
+    seen[values - span[0]] = True
+    return int(np.count_nonzero(seen))
+
+
 def long_form(result: MatchResult, columns: list[str]) -> pd.DataFrame:
     """One row per (subclass, unit): treated weight 1, each control
     1 / (controls in its subclass) - MatchIt's ``get_matches()``. Weighted
@@ -52,7 +93,7 @@ def long_form(result: MatchResult, columns: list[str]) -> pd.DataFrame:
     ]
     long = pd.concat(parts, ignore_index=True)
     matched = result.matched
-    at = matched.index.get_indexer(long["unit"])
+    at = _positions(matched.index, long["unit"])
     if (at < 0).any():
         raise AnalysisError("the pairs name people who are not in the matched data")
     for col in columns:
@@ -208,8 +249,8 @@ def matched_effect(
     p = float(2 * stats.norm.sf(abs(diff / se)))
     mean_c = float(fit.params[0])
     mean_t = mean_c + diff
-    n_t = int(long.loc[long["treated"] == 1, "unit"].nunique())
-    n_c = int(long.loc[long["treated"] == 0, "unit"].nunique())
+    n_t = _n_distinct(long.loc[long["treated"] == 1, "unit"])
+    n_c = _n_distinct(long.loc[long["treated"] == 0, "unit"])
     row = {
         "outcome": outcome,
         "kind": kind,

@@ -161,8 +161,13 @@ def shared_support(
     # category codes once (a missing value is a category of its own)
     codes = []
     for column in categorical:
-        code, levels = pd.factorize(df[column], use_na_sentinel=True)
-        codes.append((np.where(code < 0, len(levels), code), len(levels) + 1))
+        s = df[column]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # its codes: no hashing of the values
+            code, k = s.cat.codes.to_numpy().astype(np.intp), len(s.cat.categories)
+        else:
+            code, levels = pd.factorize(s, use_na_sentinel=True)
+            k = len(levels)
+        codes.append((np.where(code < 0, k, code), k + 1))
     for _ in range(len(categorical) + 1):
         before = keep.sum()
         for code, k in codes:

@@ -53,6 +53,44 @@ def _discarded(ps: np.ndarray, treated: np.ndarray, discard: str) -> np.ndarray:
     return out
 
 
+def _is_unique(index: pd.Index) -> bool:
+    """``index.is_unique``; for whole-number labels within a short range by
+    marking each label's place in the range (no hash table of the labels)."""
+    if len(index) > 1 and not isinstance(index, pd.RangeIndex) and index.dtype.kind in "iu":
+        values = index.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 16 * len(values):
+            seen = np.zeros(hi - lo + 1, dtype=bool)
+            seen[values - lo] = True
+            return int(np.count_nonzero(seen)) == len(values)
+    return bool(index.is_unique)
+
+
+def _sorted_rows(d: np.ndarray, strata: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows sorted by (stratum, distance ``d``), ties in row order (R's ``sort.list``).
+
+    When there is one stratum and every row's distance is its covariate
+    pattern's (``codes``; a fitted propensity model's scores), the rows are
+    sorted by the rank of their pattern's distance (patterns of equal
+    distance sharing a rank) with a stable sort of small whole numbers: the
+    same order as sorting the distances, found without comparing them row by
+    row. Otherwise by :func:`numpy.lexsort`.
+    """
+    n = len(d)
+    if n and codes.size == n and not strata.any():
+        k = int(codes.max()) + 1
+        if k <= np.iinfo(np.uint16).max:
+            per_pattern = np.zeros(k)
+            per_pattern[codes] = d
+            if np.array_equal(per_pattern[codes], d):  # exactly: no NaN, one value a pattern
+                order = np.argsort(per_pattern, kind="stable")
+                ordered = per_pattern[order]
+                rank = np.empty(k, dtype=np.uint16)
+                rank[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+                return np.argsort(rank[codes], kind="stable")
+    return np.lexsort((np.arange(n), d, strata))
+
+
 def _strata_codes(df: pd.DataFrame, exact: list[str] | None) -> np.ndarray:
     if not exact:
         return np.zeros(len(df), dtype=np.int64)
@@ -268,7 +306,7 @@ def match(
             "ties='average' needs replace=True: without replacement a tied control is "
             "taken by one treated person only"
         )
-    if not df.index.is_unique:
+    if not _is_unique(df.index):
         raise AnalysisError("the data's index must be unique: it identifies people in the result")
     clash = [c for c in ADDED_COLUMNS if c in df.columns]
     if clash:
@@ -305,14 +343,18 @@ def match(
     width = np.inf if caliper is None else caliper * float(np.std(c_all[~discarded], ddof=1))
 
     # One list sorted by (stratum, distance), ties in row order (R's sort.list).
-    sorted_rows = np.lexsort((np.arange(len(df)), d_all, strata))
-    pos = np.empty(len(df), dtype=np.int64)
-    pos[sorted_rows] = np.arange(len(df))
+    sorted_rows = _sorted_rows(d_all, strata, patterns.codes)
     t_rows = np.flatnonzero(treated & ~discarded)
-    c_rows = sorted_rows[(~treated & ~discarded)[sorted_rows]]  # in sorted order
+    is_c = (~treated & ~discarded)[sorted_rows]
+    c_rows = sorted_rows[is_c]  # in sorted order
     if len(t_rows) == 0 or len(c_rows) == 0:
         raise InsufficientDataError("no treated or no comparison rows are left after discarding")
-    left0 = np.searchsorted(pos[c_rows], pos[t_rows]) - 1
+    # controls sorted before each treated row: the last one's place among the controls
+    before = np.cumsum(is_c)
+    pos = np.empty(len(df), dtype=np.int64)
+    pos[sorted_rows] = np.arange(len(df))
+    left0 = before[pos[t_rows]] - 1
+    del sorted_rows, is_c, before, pos  # column-long: not kept through the matching
     units = SortedUnits(
         left0,
         d_all[t_rows],
@@ -346,6 +388,7 @@ def match(
         )
     pair_t = t_rows[ti]
     pair_c = c_rows[ci]
+    del units, t_rows, c_rows
 
     # Subclasses numbered by treated row order; pairs sorted by subclass, pass.
     matched_t, subclass_of_pair = np.unique(pair_t, return_inverse=True)
@@ -358,6 +401,11 @@ def match(
     np.add.at(weights, pair_c, 1.0 / k_per_subclass)
     ctrl_w = ~treated & (weights > 0)
     weights[ctrl_w] *= ctrl_w.sum() / weights[ctrl_w].sum()
+    # the balance first: its column-long temporaries are gone before the tables are made
+    terms, levels = balance_terms(ps, patterns)
+    balance = balance_table(terms, levels, treated, weights)
+    del terms
+    counts = _counts(treated, discarded, weights)
 
     index = df.index
     pairs = pd.DataFrame(
@@ -390,10 +438,6 @@ def match(
     matched["logit_ps"] = logit[is_matched]
     matched["weights"] = weights[is_matched]
     matched["subclass"] = subclass[is_matched]
-
-    terms, levels = balance_terms(ps, patterns)
-    balance = balance_table(terms, levels, treated, weights)
-    counts = _counts(treated, discarded, weights)
     settings = {
         "treatment": treatment,
         "treated_value": treated_value,

@@ -166,6 +166,15 @@ class CovariatePatterns:
         return values[self.codes]
 
 
+def _few_whole_numbers(s: pd.Series) -> bool:
+    """Whether ``s`` holds whole numbers (no missing value) within a range no
+    longer than the column: then each value's place in the range codes it."""
+    if len(s) == 0 or s.dtype.kind not in "iu" or bool(s.hasnans):
+        return False
+    lo, hi = int(s.min()), int(s.max())
+    return lo > -(2**62) and hi < 2**62 and hi - lo < len(s)
+
+
 def covariate_patterns(df: pd.DataFrame, covariates: list[str]) -> CovariatePatterns:
     """The distinct combinations of ``covariates`` in ``df`` and each row's.
 
@@ -180,6 +189,10 @@ def covariate_patterns(df: pd.DataFrame, covariates: list[str]) -> CovariatePatt
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
             code, card = s.cat.codes.to_numpy(dtype=np.int64), len(s.cat.categories)
+        elif _few_whole_numbers(s):  # each value's place in their range: no hashing
+            values = s.to_numpy(dtype=np.int64)
+            code = values - int(values.min())
+            card = int(code.max()) + 1
         else:
             code, uniques = pd.factorize(s)
             code, card = code.astype(np.int64), len(uniques)

@@ -322,6 +322,26 @@ def _exit_status(out: Outcomes) -> pd.Series:
     return out.models.get("exit_status", pd.Series(dtype="string"))
 
 
+def _labels_of(programme: pd.Series) -> Callable[[str], np.ndarray]:
+    """Which rows of ``programme`` have a given label (as text), by the
+    categories' codes when it is categorical (no text per row)."""
+    if isinstance(programme.dtype, pd.CategoricalDtype):
+        codes = programme.cat.codes.to_numpy()
+        names = np.asarray(programme.cat.categories.astype(str), dtype=object)
+        return lambda label: np.isin(codes, np.flatnonzero(names == label))
+    labels = programme.astype(str).to_numpy()
+    return lambda label: labels == label
+
+
+def _with_status(status: pd.Series, known: np.ndarray, exits: tuple[str, ...]) -> np.ndarray:
+    """Whether the ``status`` at each position ``known`` (-1: none) is one of ``exits``."""
+    status_is = _labels_of(pd.Series(status.array))
+    found = known >= 0
+    mask = np.zeros(len(known), dtype=bool)
+    mask[found] = np.logical_or.reduce([status_is(e) for e in exits])[known[found]]
+    return mask
+
+
 def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     """A gated matched comparison per programme and analysis (:data:`ANALYSES`).
 
@@ -336,14 +356,20 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     cfg = out.config.reoffending.matching
     window_eligible = people["window_eligible"].fillna(False).astype(bool).to_numpy()
     # labelled by row of the participants table (people's row order): unique whole
-    # numbers, which matching checks and looks up without hashing identifiers
-    eligible = people[window_eligible].set_axis(np.flatnonzero(window_eligible))
-    columns = ["participant_id", "group", "programme", "start_date", "reoffended_in_window"]
-    columns += [c for c in (*cfg.covariates, *(cfg.exact or ())) if c not in columns]
-    eligible = eligible[[c for c in columns if c in eligible.columns]]  # only what matching reads
-    is_comparison = (eligible["group"] == "comparison").to_numpy()
-    pool_all = eligible[is_comparison]
-    starters = eligible[~is_comparison & eligible["start_date"].notna().to_numpy()]
+    # numbers, which matching checks and looks up without hashing identifiers.
+    # Each table holds only what the matchings read (not the identifiers, programme
+    # and dates, copied with every matched comparison otherwise), its columns
+    # chosen before its rows: no copy of every column of the eligible rows.
+    is_comparison = (people["group"] == "comparison").to_numpy()
+    pool_rows = np.flatnonzero(window_eligible & is_comparison)
+    starter_rows = np.flatnonzero(
+        window_eligible & ~is_comparison & people["start_date"].notna().to_numpy()
+    )
+    reads = ["group", "reoffended_in_window", *cfg.covariates, *(cfg.exact or ())]
+    reads = [c for c in dict.fromkeys(reads) if c in people.columns]
+    by_programme = [*reads, "programme"] if cfg.comparison_pools else reads
+    pool_all = people[list(dict.fromkeys(by_programme))].take(pool_rows).set_axis(pool_rows)
+    starters_read = people[reads].take(starter_rows).set_axis(starter_rows)
     rows_of = out.export.participants
     on_programme = {
         str(p)
@@ -355,10 +381,13 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     if pool_all.empty:
         out.notes.append(Note("note_no_eligible_comparison"))
     status = _exit_status(out)
-    known = rows_in(pd.Series(status.index), starters["participant_id"])
-    status_of_starters = pd.Series(
-        status.array.take(known, allow_fill=True), index=starters.index
-    ).astype("string")
+    known = rows_in(pd.Series(status.index), people["participant_id"].take(starter_rows))
+    # each starter's exit, once (not per programme)
+    completed = _with_status(status, known, ("completed",))
+    non_completion = _with_status(status, known, NON_COMPLETION)
+    del known
+    programme_of = _labels_of(people["programme"].take(starter_rows))
+    release_free_memory()  # the identifiers' look-up (Arrow's pool), before the matchings
     options = {
         "covariates": list(cfg.covariates),
         "min_treated": cfg.min_treated,
@@ -371,22 +400,21 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     }
     gates, rows, balance, love_plots = [], [], [], {}
     seconds: dict[str, float] = {}
-    programme_of_starters = starters["programme"].astype(str).to_numpy()  # once, not per programme
-    # what the matchings themselves read: not the identifiers, programme and dates
-    # (copied with every matched comparison otherwise)
-    reads = ["group", "reoffended_in_window", *cfg.covariates, *(cfg.exact or ())]
-    reads = [c for c in dict.fromkeys(reads) if c in eligible.columns]
-    starters_read = starters[reads]
+    pools: dict[Any, pd.DataFrame] = {}  # one copy per distinct pool, shared by programmes
     for code in present:
         clock = time.perf_counter()
-        pool = comparison_pool(cfg.comparison_pools, code, pool_all)[reads]
-        is_mine = programme_of_starters == code
+        labels = cfg.comparison_pools.get(code)
+        key = (labels,) if labels is None or isinstance(labels, str) else tuple(labels)
+        if key not in pools:
+            pool = comparison_pool(cfg.comparison_pools, code, pool_all)
+            pools[key] = pool if list(pool.columns) == reads else pool[reads]
+        pool = pools[key]
+        is_mine = programme_of(code)
         mine = starters_read[is_mine]
-        exit_status = status_of_starters[is_mine]
         groups = {
             "all_starters": mine,
-            "completers": mine[(exit_status == "completed").fillna(False).to_numpy()],
-            "non_completers": mine[exit_status.isin(NON_COMPLETION).fillna(False).to_numpy()],
+            "completers": mine[completed[is_mine]],
+            "non_completers": mine[non_completion[is_mine]],
         }
         for analysis in ANALYSES:
             df = pd.concat([groups[analysis], pool])
@@ -401,6 +429,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
                     love_plots[code] = (gated.match.balance, gated.match.counts)
             if gated.status != "computed":
                 log.info("matched comparison %s / %s: %s", code, analysis, gated.detail)
+            del df, gated  # before the next comparison is made, not after
         seconds[code] = round(time.perf_counter() - clock, 3)
     out.models["love_plots"] = love_plots
     out.models["matching_seconds"] = seconds
