@@ -298,27 +298,35 @@ def _slot_counts(
     scheduled = np.zeros(n_slots, dtype=index)
     attended_n = np.zeros(n_slots, dtype=index)
     attended_last = np.zeros(n_slots, dtype=bool)
+    # stage and stage size by (programme, session type), flat, with a last row and
+    # column of -1 / 0 that an episode or type code of -1 reads (no masks per row)
+    n_types = stage_of.shape[1] + 1
+    stage_at = np.full((len(stage_of) + 1, n_types), -1, dtype=np.int16)
+    stage_at[:-1, :-1] = stage_of
+    size_at = np.zeros(stage_at.shape, dtype=np.int64)
+    size_at[:-1, :-1] = np.take_along_axis(sizes, np.maximum(stage_of, 0), axis=1)
+    stage_at, size_at = stage_at.ravel(), size_at.ravel()
+    row_of = np.append(prog, len(stage_of)).astype(np.int32) * n_types  # [-1]: the last row
     for block in participant_blocks(rows):
         p = episode[rows[block]]
-        kind = type_code[block]
-        local = np.full(len(p), -1, dtype=np.int16)
-        known = (p >= 0) & (kind >= 0)
-        local[known] = stage_of[prog[p[known]], kind[known]]
-        keep = np.flatnonzero(local >= 0)
+        code = row_of[p]
+        code += type_code[block]  # type -1: the last column of the row before (-1)
+        keep = np.flatnonzero(stage_at[code] >= 0)
         if len(keep) == 0:
             continue
-        p, local = p[keep], local[keep]
-        low = int(p.min())
-        span = (int(p.max()) - low + 1) * width
+        p, code = p[keep], code[keep]
+        low = int(p[0])  # the block's episodes come in order
+        span = (int(p[-1]) - low + 1) * width
         slot = p.astype(np.int64)
+        del p
         slot -= low
         slot *= width
-        slot += local
-        n_at = sizes[prog[p], local]
-        del p
+        slot += stage_at[code]
+        n_at = size_at[code]
+        del code
         day = dates[block][keep]
         day = (day_numbers(day) if day.dtype.kind == "M" else day).astype(np.int32)
-        number = numbers[block][keep].to_numpy(dtype=np.int32, na_value=0)
+        number = numbers[block].to_numpy(dtype=np.int32, na_value=0)[keep]
         attended = attendance[block][keep] == 0
         order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
         del day, number
