@@ -48,7 +48,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _SESSION_TYPES, _attendance_codes, _codes
+from ._sessions import _SESSION_TYPES, _attendance_codes, _codes, _sequence_order
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -127,7 +127,8 @@ def review_facts(
             "attended": slot_att,
             "days_after_core": slot_day - last_core[person],
             "evaluation_outcome": labels[np.asarray(outcome.codes)[person]],
-        }
+        },
+        copy=False,  # the arrays are this function's own: no consolidated copy
     )
     out.attrs["episode_row"] = person
     return out
@@ -163,8 +164,11 @@ def _review_sessions(
         day = dates[block]
         if day.dtype.kind == "M":
             day = day_numbers(day)
-        core = (pidx >= 0) & ~is_review & attended & ~np.isnan(day)
-        np.maximum.at(last_core, pidx[core], day[core])  # days are finite: -inf is "none"
+        core = np.flatnonzero((pidx >= 0) & ~is_review & attended & ~np.isnan(day))
+        if len(core):  # the block's episodes come in order: the latest day of each run
+            owner = pidx[core]
+            first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            last_core[owner[first]] = np.maximum.reduceat(day[core], first)
         rev = np.flatnonzero((pidx >= 0) & is_review)
         number = numbers[block][rev].to_numpy(dtype=float, na_value=np.nan)
         parts.append((pidx[rev], day[rev], number, attended[rev]))
@@ -174,8 +178,21 @@ def _review_sessions(
     else:
         owner, day, number = (np.zeros(0, dtype=episode.dtype), np.zeros(0), np.zeros(0))
         attended = np.zeros(0, dtype=bool)
-    order = np.lexsort((number, day, owner))
+    order = _review_order(owner, day, number)
+    if order is None:
+        return last_core, owner, day, attended
     return last_core, owner[order], day[order], attended[order]
+
+
+def _review_order(owner: np.ndarray, day: np.ndarray, number: np.ndarray) -> np.ndarray | None:
+    """``np.lexsort((number, day, owner))``, or None when the rows are in that order
+    already; whole days and numbers are packed into one key for the check and the
+    sort (:func:`._sessions._sequence_order`, the same stable order)."""
+    whole = np.isfinite(day).all() and np.isfinite(number).all()
+    if not whole or not ((day == np.floor(day)).all() and (number == np.floor(number)).all()):
+        return np.lexsort((number, day, owner))
+    days, numbers = day.astype(np.int64), number.astype(np.int64)
+    return _sequence_order(owner, days, np.zeros(len(owner), dtype=np.int8), numbers)
 
 
 def _with_keys(facts: pd.DataFrame, prepared: EngagementData, keys: list[str]) -> pd.DataFrame:

@@ -76,6 +76,7 @@ from ._stage_paths import any_by, people_of, stage_paths
 __all__ = [
     "PROGRESS_COLUMNS",
     "per_stage_row",
+    "programme_codes",
     "programme_completion_from_stages",
     "stage_completion",
     "stage_progress",
@@ -213,7 +214,8 @@ def stage_progress(
             "reached": reached,
             "progressed": progressed,
             "potential_completer": due | closed,
-        }
+        },
+        copy=False,  # the arrays are this function's own: no consolidated copy
     )
     out.attrs["episode_row"] = ep_rows
     out.attrs["stage_row"] = stage_row  # the row's programme and stage, numbered
