@@ -169,9 +169,11 @@ def _review_sessions(
             owner = pidx[core]
             first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             last_core[owner[first]] = np.maximum.reduceat(day[core], first)
+            del owner, first
         rev = np.flatnonzero((pidx >= 0) & is_review)
         number = numbers[block][rev].to_numpy(dtype=float, na_value=np.nan)
         parts.append((pidx[rev], day[rev], number, attended[rev]))
+        del pidx, is_review, attended, day, core, rev, number  # before the next block's
     last_core[np.isneginf(last_core)] = np.nan
     if parts:
         owner, day, number, attended = (np.concatenate(c) for c in zip(*parts, strict=True))

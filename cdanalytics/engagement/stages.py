@@ -169,41 +169,42 @@ def stage_progress(
         export, stage_of, prog, _n_at(table, cell), n_slots
     )
 
-    # one row per starter x stage of their programme
-    ep_rows = np.repeat(start_rows, width)
-    loc = np.tile(np.arange(width), len(start_rows))
+    # one row per starter x stage of their programme (its stages are local 0, 1, ...)
+    per = (cell >= 0).sum(axis=1)[prog[start_rows]]
+    ep_rows = np.repeat(start_rows, per)
+    loc = np.arange(len(ep_rows))
+    loc -= np.repeat(np.cumsum(per) - per, per)
     stage_row = cell[prog[ep_rows], loc]
-    ep_rows, loc, stage_row = (
-        ep_rows[stage_row >= 0],
-        loc[stage_row >= 0],
-        stage_row[stage_row >= 0],
-    )
-    used = ("stage", "order", "required", "n_sessions", "n_needed", "require_last")
-    st = {c: table[c].to_numpy()[stage_row] for c in (*used, "potential_after_days")}
-    n_sessions = st["n_sessions"].astype(np.int64)
+    del per
+
+    def column(name: str, dtype: Any = None) -> np.ndarray:  # the stage's value per row
+        return table[name].to_numpy(dtype=dtype)[stage_row]
+
+    n_sessions = column("n_sessions", np.int64)
     last_slot = ep_rows * width + loc
+    del loc
     attended_last = attended_last_of[last_slot]
     n_attended = n_att[last_slot].astype(np.int64)
-    needed = st["n_needed"].astype(np.int64)
-    require_last = st["require_last"].astype(bool)
-    completed = (n_attended >= needed) & (attended_last | ~require_last)
+    needed = column("n_needed", np.int64)
+    completed = (n_attended >= needed) & (attended_last | ~column("require_last", bool))
 
     extract = day_numbers(pd.Series([prepared.extract_date]))[0]
     start = day_numbers(ep["start"])[ep_rows]
-    due = start + st["potential_after_days"].astype(float) <= extract
+    due = start + column("potential_after_days", float) <= extract
+    del start
     left = (
         ep["case_closed"].to_numpy(dtype=bool) & (ep["exit_status_used"] != "completed").to_numpy()
     )
     closed = left[ep_rows] & closed_cases
-    stage_order = st["order"].astype(np.int64)
+    stage_order = column("order", np.int64)
     reached, progressed = stage_paths(ep_rows, stage_order, completed)
     out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(ep_rows),
             "programme": ep["programme"].array.take(ep_rows),
-            "stage": st["stage"],
+            "stage": column("stage"),
             "order": stage_order,
-            "required": st["required"].astype(bool),
+            "required": column("required", bool),
             "n_sessions": n_sessions,
             "n_needed": needed,
             "n_scheduled": scheduled[last_slot].astype(np.int64),
@@ -342,6 +343,7 @@ def _slot_counts(
         scheduled[where] += counts.astype(index)
         attended_n[where] += np.bincount(slot[attended], minlength=span).astype(index)
         attended_last[where] |= np.bincount(slot[hit], minlength=span) > 0
+        del keep, slot, attended, n_at, counts, position, hit, order  # before the next block's
     return scheduled, attended_n, attended_last
 
 
