@@ -17,10 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from _stage_fixtures import EXTRACT, TRI
+from pandas.errors import Pandas4Warning
 
 from cdanalytics import engagement as eng
 from cdanalytics.engagement import _blocks
-from cdanalytics.engagement._blocks import participant_blocks
+from cdanalytics.engagement._blocks import block_codes, participant_blocks
+from cdanalytics.engagement._sessions import _codes
+from cdanalytics.errors import AnalysisError
 from cdanalytics.io.export import Export, Manifest
 
 STAGE_TYPES = {("tri", "a"): "individual", ("tri", "b"): "group", ("tri", "c"): "review"}
@@ -157,3 +160,34 @@ def test_review_slots_and_last_core_day_against_pandas(monkeypatch, seed, size):
         assert np.isnan(want) if np.isnan(row.days_after_core) else row.days_after_core == want
         went += attended
     assert went > 5
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("categorical", [True, False])
+def test_block_codes_read_the_codes_of_the_whole_column(seed, categorical):
+    rng = np.random.default_rng(seed)
+    allowed = ("attended", "excused", "unexcused")
+    values = pd.Series(rng.choice([*allowed, None], 500))
+    if categorical:  # categories in another order
+        values = values.astype(pd.CategoricalDtype(["unexcused", "attended", "excused"]))
+    expected = np.array([allowed.index(v) if v in allowed else -1 for v in values.astype(object)])
+    read = block_codes(values, allowed, "sessions.attendance")
+    rows = rng.integers(0, 40, 500)
+    for block in participant_blocks(rows, 37):
+        mine = read(block)
+        assert mine.dtype == np.int8
+        np.testing.assert_array_equal(mine, expected[block])
+
+
+def test_block_codes_refuse_values_outside_the_contract_as_the_whole_column_does():
+    values = pd.Series(["attended", "late", None, "early", "attended"], dtype="category")
+    allowed = ("attended", "excused", "unexcused")
+    with pytest.raises(AnalysisError) as whole, pytest.warns(Pandas4Warning):
+        _codes(values, allowed, "sessions.attendance")  # pandas warns, then the error
+    with pytest.raises(AnalysisError) as blocks:
+        block_codes(values, allowed, "sessions.attendance")
+    assert str(blocks.value) == str(whole.value)
+    assert "early, late" in str(whole.value)
+    unused = values.cat.add_categories(["spare"]).cat.remove_categories(["late", "early"])
+    read = block_codes(unused, allowed, "sessions.attendance")  # an unused category is fine
+    np.testing.assert_array_equal(read(slice(None)), [0, -1, -1, -1, 0])

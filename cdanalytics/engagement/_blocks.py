@@ -14,11 +14,14 @@ same, value for value).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["BLOCK_ROWS", "participant_blocks"]
+from ._sessions import _codes, _outside
+
+__all__ = ["BLOCK_ROWS", "block_codes", "participant_blocks"]
 
 #: Session rows per block (a block is longer when one participant has more).
 BLOCK_ROWS = 1 << 20
@@ -58,3 +61,32 @@ def participant_blocks(rows: np.ndarray, size: int | None = None) -> Iterator[sl
             stop = int(np.searchsorted(keys, keys[stop - 1], side="right"))
         yield slice(start, stop) if positions is None else positions[start:stop]
         start = stop
+
+
+def block_codes(
+    values: pd.Series, categories: tuple[str, ...], column: str
+) -> Callable[[slice | np.ndarray], np.ndarray]:
+    """A reader of the codes of ``values`` in ``categories`` a block at a time.
+
+    ``read(block)`` equals ``_sessions._codes(values, categories, column)[block]``
+    (-1 where missing); a categorical column is read from its own codes through
+    a table of its categories, so no column-long array of codes is made. Values
+    outside ``categories`` raise here, as ``_codes`` raises (the same message).
+    """
+    array = values.array
+    if not isinstance(array, pd.Categorical):
+        codes = _codes(values, categories, column)
+        return lambda block: codes[block]
+    place = {c: i for i, c in enumerate(categories)}
+    own = array.categories
+    lookup = np.array([place.get(c, -1) for c in own] + [-1], dtype=np.int8)
+    raw = np.asarray(array.codes)
+    used = np.zeros(len(own), dtype=bool)
+    step = BLOCK_ROWS
+    for start in range(0, len(raw), step):
+        part = raw[start : start + step]
+        used |= np.bincount(part[part >= 0], minlength=len(own)) > 0
+    unknown = used & (lookup[:-1] < 0)
+    if unknown.any():  # the error of _codes
+        raise _outside(own[unknown], categories, column)
+    return lambda block: lookup[raw[block]]

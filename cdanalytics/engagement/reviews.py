@@ -37,7 +37,7 @@ from .._dates import day_numbers
 from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
-from ._blocks import participant_blocks
+from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
     codes_in,
@@ -48,7 +48,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _SESSION_TYPES, _attendance_codes, _codes, _sequence_order
+from ._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -148,8 +148,8 @@ def _review_sessions(
     """
     sessions = export.sessions
     rows, episode = episode_lookup(export, "sessions")
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    attendance = _attendance_codes(sessions)
+    type_code = block_codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    attendance = block_codes(sessions["attendance"], _ATTENDANCE, "sessions.attendance")
     review = _SESSION_TYPES.index("review")
     dates = sessions["session_date"].to_numpy()
     if dates.dtype.kind != "M":  # text or objects: converted once, not per block
@@ -159,8 +159,8 @@ def _review_sessions(
     parts: list[tuple[np.ndarray, ...]] = []
     for block in participant_blocks(rows):
         pidx = episode[rows[block]]
-        is_review = type_code[block] == review
-        attended = attendance[block] == 0
+        is_review = type_code(block) == review
+        attended = attendance(block) == 0
         day = dates[block]
         if day.dtype.kind == "M":
             day = day_numbers(day)

@@ -54,7 +54,7 @@ from .._lookup import index_type
 from ..errors import ConfigError
 from ..io.export import Export
 from ..stages import check_stages, stage_table
-from ._blocks import participant_blocks
+from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
     codes_in,
@@ -65,12 +65,7 @@ from ._family import (
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import (
-    _SESSION_TYPES,
-    _attendance_codes,
-    _codes,
-    _sequence_order,
-)
+from ._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
 from ._stage_paths import any_by, people_of, stage_paths
 
 __all__ = [
@@ -291,8 +286,8 @@ def _slot_counts(
     width = sizes.shape[1]
     sessions = export.sessions
     rows, episode = episode_lookup(export, "sessions")
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    attendance = _attendance_codes(sessions)
+    type_code = block_codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    attendance = block_codes(sessions["attendance"], _ATTENDANCE, "sessions.attendance")
     dates = sessions["session_date"].to_numpy()
     if dates.dtype.kind != "M":  # text or objects: converted once, not per block
         dates = day_numbers(sessions["session_date"])
@@ -313,7 +308,7 @@ def _slot_counts(
     for block in participant_blocks(rows):
         p = episode[rows[block]]
         code = row_of[p]
-        code += type_code[block]  # type -1: the last column of the row before (-1)
+        code += type_code(block)  # type -1: the last column of the row before (-1)
         keep = np.flatnonzero(stage_at[code] >= 0)
         if len(keep) == 0:
             continue
@@ -330,7 +325,7 @@ def _slot_counts(
         day = dates[block][keep]
         day = (day_numbers(day) if day.dtype.kind == "M" else day).astype(np.int32)
         number = numbers[block].to_numpy(dtype=np.int32, na_value=0)[keep]
-        attended = attendance[block][keep] == 0
+        attended = attendance(block)[keep] == 0
         order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
         del day, number
         if order is not None:
