@@ -55,9 +55,9 @@ def test_blocks_hold_every_row_once_and_each_participant_whole(seed, size):
         assert len(blocks) == len(np.unique(rows))
 
 
-def random_export(seed: int) -> Export:
+def random_export(seed: int, holes: bool = True) -> Export:
     """Programme men of ``tri`` and ``par`` and comparison men, sessions of every type
-    on few distinct days, numbers tied or missing, rows shuffled."""
+    on few distinct days, numbers tied (and missing, with ``holes``), rows shuffled."""
     rng = np.random.default_rng(seed)
     n = 120
     ids = [f"P{i:03d}" for i in range(n)]
@@ -79,7 +79,7 @@ def random_export(seed: int) -> Export:
     for i, pid in enumerate(ids):
         for _ in range(int(rng.integers(0, 12))):
             day = start[i] + pd.Timedelta(days=int(rng.integers(0, 6)) * 7)
-            number = int(rng.integers(1, 4)) if rng.uniform() < 0.9 else None
+            number = int(rng.integers(1, 4)) if rng.uniform() < 0.9 or not holes else None
             kind = rng.choice(["individual", "group", "review"])
             mark = rng.choice(["attended", "excused", "unexcused"], p=[0.7, 0.15, 0.15])
             rows.append((pid, kind, number, day, mark))
@@ -132,8 +132,9 @@ def test_stage_counts_and_last_session_against_pandas(monkeypatch, seed, size):
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("size", [1, 5, None])
-def test_review_slots_and_last_core_day_against_pandas(monkeypatch, seed, size):
-    export = random_export(seed)
+@pytest.mark.parametrize("holes", [True, False])  # sorted by lexsort, or by one packed key
+def test_review_slots_and_last_core_day_against_pandas(monkeypatch, seed, size, holes):
+    export = random_export(seed, holes)
     if size is not None:
         monkeypatch.setattr(_blocks, "BLOCK_ROWS", size)
     facts = eng.review_facts(export, programmes=PROGRAMMES)
