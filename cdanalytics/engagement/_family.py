@@ -25,6 +25,7 @@ __all__ = [
     "FAMILY_DOCS",
     "add_rate",
     "codes_in",
+    "episode_lookup",
     "episode_rows",
     "facts_for",
     "family_docs",
@@ -107,6 +108,25 @@ def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) 
             "participants table. Validate the export with `cdanalytics validate` first."
         )
     return _episode_of(people)[1][rows]  # one lookup per row of the table
+
+
+def episode_lookup(export: Export, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """The participant row of each row of the export's ``table`` and the episode
+    row of each participant (-1: comparison): ``episode[rows]`` is
+    :func:`episode_rows`, looked up a block of rows at a time by the caller.
+
+    Raises
+    ------
+    AnalysisError
+        An id is not in the participants table.
+    """
+    rows = export.participant_rows(table)
+    if rows.min(initial=0) < 0:
+        raise AnalysisError(
+            f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
+            "participants table. Validate the export with `cdanalytics validate` first."
+        )
+    return rows, _episode_of(export.participants)[1]
 
 
 def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:

@@ -5,6 +5,9 @@ sequence, vectorised over all sessions at once (:func:`_session_features`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -22,12 +25,17 @@ def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.nd
     codes = np.asarray(cat.codes)
     unknown = (codes < 0) & np.asarray(pd.notna(values))
     if unknown.any():
-        bad = sorted(map(str, pd.unique(np.asarray(values, dtype=object)[unknown])))[:5]
-        raise AnalysisError(
-            f"{column} holds values outside the contract ({', '.join(bad)}); allowed: "
-            f"{', '.join(categories)}. Validate the export with `cdanalytics validate` first."
-        )
+        raise _outside(pd.unique(np.asarray(values, dtype=object)[unknown]), categories, column)
     return codes
+
+
+def _outside(values: Iterable[Any], categories: tuple[str, ...], column: str) -> AnalysisError:
+    """The error for ``values`` of ``column`` outside the contract's ``categories``."""
+    bad = sorted(map(str, values))[:5]
+    return AnalysisError(
+        f"{column} holds values outside the contract ({', '.join(bad)}); allowed: "
+        f"{', '.join(categories)}. Validate the export with `cdanalytics validate` first."
+    )
 
 
 def _attendance_codes(sessions: pd.DataFrame) -> np.ndarray:

@@ -37,17 +37,18 @@ from .._dates import day_numbers
 from .._groups import group_by
 from ..io.export import Export
 from ..io.schema import contract_values
+from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
     codes_in,
-    episode_rows,
+    episode_lookup,
     facts_for,
     family_docs,
     grouping,
     prepared_from,
 )
 from ._prepare import EngagementData, contract_column
-from ._sessions import _SESSION_TYPES, _attendance_codes, _codes
+from ._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
 
 __all__ = ["EVALUATION_OUTCOMES", "evaluation_outcomes", "review_attendance", "review_facts"]
 
@@ -97,26 +98,9 @@ def review_facts(
     codes = ep["programme"].array
     completer = (ep["exit_status_used"] == "completed").to_numpy() & (n_reviews > 0)
 
-    sessions = export.sessions
-    pidx = episode_rows(export, "sessions")
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    attended = _attendance_codes(sessions) == 0
-    day = day_numbers(sessions["session_date"])
-    is_review = type_code == _SESSION_TYPES.index("review")
-
-    # last attended core session of each episode (core: every type but review)
-    core = (pidx >= 0) & ~is_review & attended & ~np.isnan(day)
-    last_core = np.full(len(ep), -np.inf)
-    np.maximum.at(last_core, pidx[core], day[core])  # days are finite: -inf is "none"
-    last_core[np.isneginf(last_core)] = np.nan
-
-    rev = np.flatnonzero((pidx >= 0) & is_review)
-    number = sessions["session_number"].to_numpy(dtype=float, na_value=np.nan)[rev]
-    order = np.lexsort((number, day[rev], pidx[rev]))
-    rev = rev[order]
-    owner = pidx[rev]
+    last_core, owner, rev_day, rev_attended = _review_sessions(export, len(ep))
     counts = np.bincount(owner, minlength=len(ep))
-    position = np.arange(len(rev)) - (np.cumsum(counts) - counts)[owner] + 1
+    position = np.arange(len(owner)) - (np.cumsum(counts) - counts)[owner] + 1
 
     # one slot per completer and review number, in that order: the rows of the result
     slots_per = np.where(completer, n_reviews, 0)
@@ -127,8 +111,8 @@ def review_facts(
     slot = first_slot[owner[keep]] + position[keep] - 1
     slot_att = np.zeros(len(person), dtype=bool)
     slot_day = np.full(len(person), np.nan)
-    slot_att[slot] = attended[rev][keep]
-    slot_day[slot] = np.where(attended[rev][keep], day[rev][keep], np.nan)
+    slot_att[slot] = rev_attended[keep]
+    slot_day[slot] = np.where(rev_attended[keep], rev_day[keep], np.nan)
     extract = day_numbers(pd.Series([prepared.extract_date]))[0]
     due = last_core + window <= extract
     # the outcome's labels, shared by the rows (not a text object per episode)
@@ -143,10 +127,74 @@ def review_facts(
             "attended": slot_att,
             "days_after_core": slot_day - last_core[person],
             "evaluation_outcome": labels[np.asarray(outcome.codes)[person]],
-        }
+        },
+        copy=False,  # the arrays are this function's own: no consolidated copy
     )
     out.attrs["episode_row"] = person
     return out
+
+
+def _review_sessions(
+    export: Export, n_episodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The day of each episode's last attended core session (NaN: none; core is
+    every type but review) and the review sessions of programme participants in
+    order of episode, date, session number and table row: their episode row, day
+    and whether attended.
+
+    The sessions are read in blocks of whole participants
+    (:func:`._blocks.participant_blocks`), so the days, codes and masks of
+    every session are made a block at a time.
+    """
+    sessions = export.sessions
+    rows, episode = episode_lookup(export, "sessions")
+    type_code = block_codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    attendance = block_codes(sessions["attendance"], _ATTENDANCE, "sessions.attendance")
+    review = _SESSION_TYPES.index("review")
+    dates = sessions["session_date"].to_numpy()
+    if dates.dtype.kind != "M":  # text or objects: converted once, not per block
+        dates = day_numbers(sessions["session_date"])
+    numbers = sessions["session_number"].array
+    last_core = np.full(n_episodes, -np.inf)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for block in participant_blocks(rows):
+        pidx = episode[rows[block]]
+        is_review = type_code(block) == review
+        attended = attendance(block) == 0
+        day = dates[block]
+        if day.dtype.kind == "M":
+            day = day_numbers(day)
+        core = np.flatnonzero((pidx >= 0) & ~is_review & attended & ~np.isnan(day))
+        if len(core):  # the block's episodes come in order: the latest day of each run
+            owner = pidx[core]
+            first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            last_core[owner[first]] = np.maximum.reduceat(day[core], first)
+            del owner, first
+        rev = np.flatnonzero((pidx >= 0) & is_review)
+        number = numbers[block][rev].to_numpy(dtype=float, na_value=np.nan)
+        parts.append((pidx[rev], day[rev], number, attended[rev]))
+        del pidx, is_review, attended, day, core, rev, number  # before the next block's
+    last_core[np.isneginf(last_core)] = np.nan
+    if parts:
+        owner, day, number, attended = (np.concatenate(c) for c in zip(*parts, strict=True))
+    else:
+        owner, day, number = (np.zeros(0, dtype=episode.dtype), np.zeros(0), np.zeros(0))
+        attended = np.zeros(0, dtype=bool)
+    order = _review_order(owner, day, number)
+    if order is None:
+        return last_core, owner, day, attended
+    return last_core, owner[order], day[order], attended[order]
+
+
+def _review_order(owner: np.ndarray, day: np.ndarray, number: np.ndarray) -> np.ndarray | None:
+    """``np.lexsort((number, day, owner))``, or None when the rows are in that order
+    already; whole days and numbers are packed into one key for the check and the
+    sort (:func:`._sessions._sequence_order`, the same stable order)."""
+    whole = np.isfinite(day).all() and np.isfinite(number).all()
+    if not whole or not ((day == np.floor(day)).all() and (number == np.floor(number)).all()):
+        return np.lexsort((number, day, owner))
+    days, numbers = day.astype(np.int64), number.astype(np.int64)
+    return _sequence_order(owner, days, np.zeros(len(owner), dtype=np.int8), numbers)
 
 
 def _with_keys(facts: pd.DataFrame, prepared: EngagementData, keys: list[str]) -> pd.DataFrame:

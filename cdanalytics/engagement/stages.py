@@ -54,27 +54,24 @@ from .._lookup import index_type
 from ..errors import ConfigError
 from ..io.export import Export
 from ..stages import check_stages, stage_table
+from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
-    episode_rows,
+    codes_in,
+    episode_lookup,
     family_docs,
     grouping,
     per_stage_row,
     prepared_from,
 )
 from ._prepare import EngagementData
-from ._sessions import (
-    _SESSION_TYPES,
-    _attendance_codes,
-    _codes,
-    _kept_days_and_numbers,
-    _sequence_order,
-)
+from ._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
 from ._stage_paths import any_by, people_of, stage_paths
 
 __all__ = [
     "PROGRESS_COLUMNS",
     "per_stage_row",
+    "programme_codes",
     "programme_completion_from_stages",
     "stage_completion",
     "stage_progress",
@@ -149,10 +146,9 @@ def stage_progress(
     prepared = prepared_from(export, programmes, prepared)
     ep = prepared.episodes
     start_rows = np.flatnonzero(ep["started"].to_numpy(dtype=bool))
-    present = sorted(map(str, ep["programme"].astype("object").dropna().unique()))
+    present, prog = programme_codes(ep["programme"])
     table = _stages_of(prepared, present)
     width = int(table["local"].max()) + 1 if len(table) else 1
-    prog = np.asarray(pd.Categorical(ep["programme"].astype("object"), categories=present).codes)
 
     # stage_of[programme, session type] -> local stage index (-1: in no stage)
     stage_of = np.full((len(present), len(_SESSION_TYPES)), -1, dtype=np.int16)
@@ -163,78 +159,50 @@ def stage_progress(
         for session_type in row.session_types:
             stage_of[p, _SESSION_TYPES.index(session_type)] = row.local
 
-    sessions = export.sessions
-    pidx = episode_rows(export, "sessions")
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    # per-session arrays are the large ones: small integer types, freed once used
-    local = np.full(len(sessions), -1, dtype=np.int16)
-    known = (pidx >= 0) & (type_code >= 0)
-    local[known] = stage_of[prog[pidx[known]], type_code[known]]
-    del known, type_code
-    keep = local >= 0
-    # slots (episode x stage) and positions in int32 when they fit: half the memory
-    index = index_type(max(len(ep) * width, len(sessions)))
-    slot = pidx[keep].astype(index)
-    slot *= width
-    slot += local[keep]
-    del pidx, local
-    day, number = _kept_days_and_numbers(sessions, keep)
-    attended = _attendance_codes(sessions)[keep] == 0
-    order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
-    del day, number, keep
-    if order is not None:
-        slot, attended = slot[order], attended[order]
-    del order
     n_slots = len(ep) * width
-    scheduled = np.bincount(slot, minlength=n_slots)
-    first = (np.cumsum(scheduled) - scheduled).astype(index)
-    position = np.arange(len(slot), dtype=index)
-    position -= first[slot]
-    position += 1
-    del first
-    n_att = np.bincount(slot[attended], minlength=n_slots)
-
-    # one row per starter x stage of their programme
-    ep_rows = np.repeat(start_rows, width)
-    loc = np.tile(np.arange(width), len(start_rows))
-    stage_row = cell[prog[ep_rows], loc]
-    ep_rows, loc, stage_row = (
-        ep_rows[stage_row >= 0],
-        loc[stage_row >= 0],
-        stage_row[stage_row >= 0],
+    scheduled, n_att, attended_last_of = _slot_counts(
+        export, stage_of, prog, _n_at(table, cell), n_slots
     )
-    used = ("stage", "order", "required", "n_sessions", "n_needed", "require_last")
-    st = {c: table[c].to_numpy()[stage_row] for c in (*used, "potential_after_days")}
-    n_sessions = st["n_sessions"].astype(np.int64)
+
+    # one row per starter x stage of their programme (its stages are local 0, 1, ...)
+    per = (cell >= 0).sum(axis=1)[prog[start_rows]]
+    ep_rows = np.repeat(start_rows, per)
+    loc = np.arange(len(ep_rows))
+    loc -= np.repeat(np.cumsum(per) - per, per)
+    stage_row = cell[prog[ep_rows], loc]
+    del per
+
+    def column(name: str, dtype: Any = None) -> np.ndarray:  # the stage's value per row
+        return table[name].to_numpy(dtype=dtype)[stage_row]
+
+    n_sessions = column("n_sessions", np.int64)
     last_slot = ep_rows * width + loc
-    last_hit = attended & (position == _n_at(table, cell, prog).astype(index)[slot])
-    del position, attended
-    attended_last = np.bincount(slot[last_hit], minlength=n_slots)[last_slot] > 0
-    del slot, last_hit
-    n_attended = n_att[last_slot]
-    needed = st["n_needed"].astype(np.int64)
-    require_last = st["require_last"].astype(bool)
-    completed = (n_attended >= needed) & (attended_last | ~require_last)
+    del loc
+    attended_last = attended_last_of[last_slot]
+    n_attended = n_att[last_slot].astype(np.int64)
+    needed = column("n_needed", np.int64)
+    completed = (n_attended >= needed) & (attended_last | ~column("require_last", bool))
 
     extract = day_numbers(pd.Series([prepared.extract_date]))[0]
     start = day_numbers(ep["start"])[ep_rows]
-    due = start + st["potential_after_days"].astype(float) <= extract
+    due = start + column("potential_after_days", float) <= extract
+    del start
     left = (
         ep["case_closed"].to_numpy(dtype=bool) & (ep["exit_status_used"] != "completed").to_numpy()
     )
     closed = left[ep_rows] & closed_cases
-    stage_order = st["order"].astype(np.int64)
+    stage_order = column("order", np.int64)
     reached, progressed = stage_paths(ep_rows, stage_order, completed)
     out = pd.DataFrame(
         {
             "participant_id": ep["participant_id"].array.take(ep_rows),
             "programme": ep["programme"].array.take(ep_rows),
-            "stage": st["stage"],
+            "stage": column("stage"),
             "order": stage_order,
-            "required": st["required"].astype(bool),
+            "required": column("required", bool),
             "n_sessions": n_sessions,
             "n_needed": needed,
-            "n_scheduled": scheduled[last_slot],
+            "n_scheduled": scheduled[last_slot].astype(np.int64),
             "n_attended": n_attended,
             "attended_last": attended_last,
             "entered": n_attended > 0,
@@ -242,7 +210,8 @@ def stage_progress(
             "reached": reached,
             "progressed": progressed,
             "potential_completer": due | closed,
-        }
+        },
+        copy=False,  # the arrays are this function's own: no consolidated copy
     )
     out.attrs["episode_row"] = ep_rows
     out.attrs["stage_row"] = stage_row  # the row's programme and stage, numbered
@@ -274,13 +243,103 @@ def progress_for(
     return progress
 
 
-def _n_at(table: pd.DataFrame, cell: np.ndarray, prog: np.ndarray) -> np.ndarray:
-    """Number of sessions of the stage of each slot (episode x stage, flat: index it
-    with ``slot`` = episode * width + local stage; no division per session)."""
+def _n_at(table: pd.DataFrame, cell: np.ndarray) -> np.ndarray:
+    """Number of sessions of each programme's local stage (``[programme, local]``;
+    0 where the programme has no such stage)."""
     sizes = np.zeros(cell.shape, dtype=np.int64)
     valid = cell >= 0
     sizes[valid] = table["n_sessions"].to_numpy(dtype=np.int64)[cell[valid]]
-    return sizes[prog].ravel()
+    return sizes
+
+
+def programme_codes(programme: pd.Series) -> tuple[list[str], np.ndarray]:
+    """The programme codes present (sorted text) and each row's position among
+    them (-1: missing), as ``sorted(map(str, programme.astype("object").dropna()
+    .unique()))`` and the codes of a categorical of them; a categorical column is
+    read from its own codes (no text object per row)."""
+    array = programme.array
+    if not isinstance(array, pd.Categorical) or not all(
+        isinstance(c, str) for c in array.categories
+    ):
+        present = sorted(map(str, programme.astype("object").dropna().unique()))
+        codes = pd.Categorical(programme.astype("object"), categories=present).codes
+        return present, np.asarray(codes)
+    codes = np.asarray(array.codes)
+    used = np.bincount(codes[codes >= 0], minlength=len(array.categories)) > 0
+    present = sorted(array.categories[used])
+    return present, codes_in(programme, present)
+
+
+def _slot_counts(
+    export: Export, stage_of: np.ndarray, prog: np.ndarray, sizes: np.ndarray, n_slots: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sessions recorded and attended, and whether the last one is attended, of
+    every slot (episode x local stage, flat: ``episode * width + local``).
+
+    A stage's sessions are ordered by date then session number (ties in table
+    order) and its last session is position ``n_sessions`` (``sizes``) in that
+    order. The sessions are read in blocks of whole participants
+    (:func:`._blocks.participant_blocks`): each block's slots are its own, so
+    its counts are written beside the others' and its sort is the whole
+    table's sort restricted to its participants.
+    """
+    width = sizes.shape[1]
+    sessions = export.sessions
+    rows, episode = episode_lookup(export, "sessions")
+    type_code = block_codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
+    attendance = block_codes(sessions["attendance"], _ATTENDANCE, "sessions.attendance")
+    dates = sessions["session_date"].to_numpy()
+    if dates.dtype.kind != "M":  # text or objects: converted once, not per block
+        dates = day_numbers(sessions["session_date"])
+    numbers = sessions["session_number"].array
+    index = index_type(max(n_slots, len(sessions)))
+    scheduled = np.zeros(n_slots, dtype=index)
+    attended_n = np.zeros(n_slots, dtype=index)
+    attended_last = np.zeros(n_slots, dtype=bool)
+    # stage and stage size by (programme, session type), flat, with a last row and
+    # column of -1 / 0 that an episode or type code of -1 reads (no masks per row)
+    n_types = stage_of.shape[1] + 1
+    stage_at = np.full((len(stage_of) + 1, n_types), -1, dtype=np.int16)
+    stage_at[:-1, :-1] = stage_of
+    size_at = np.zeros(stage_at.shape, dtype=np.int64)
+    size_at[:-1, :-1] = np.take_along_axis(sizes, np.maximum(stage_of, 0), axis=1)
+    stage_at, size_at = stage_at.ravel(), size_at.ravel()
+    row_of = np.append(prog, len(stage_of)).astype(np.int32) * n_types  # [-1]: the last row
+    for block in participant_blocks(rows):
+        p = episode[rows[block]]
+        code = row_of[p]
+        code += type_code(block)  # type -1: the last column of the row before (-1)
+        keep = np.flatnonzero(stage_at[code] >= 0)
+        if len(keep) == 0:
+            continue
+        p, code = p[keep], code[keep]
+        low = int(p[0])  # the block's episodes come in order
+        span = (int(p[-1]) - low + 1) * width
+        slot = p.astype(np.int64)
+        del p
+        slot -= low
+        slot *= width
+        slot += stage_at[code]
+        n_at = size_at[code]
+        del code
+        day = dates[block][keep]
+        day = (day_numbers(day) if day.dtype.kind == "M" else day).astype(np.int32)
+        number = numbers[block].to_numpy(dtype=np.int32, na_value=0)[keep]
+        attended = attendance(block)[keep] == 0
+        order = _sequence_order(slot, day, np.zeros(len(slot), dtype=np.int8), number)
+        del day, number
+        if order is not None:
+            slot, attended, n_at = slot[order], attended[order], n_at[order]
+        counts = np.bincount(slot, minlength=span)
+        position = np.arange(1, len(slot) + 1, dtype=np.int64)
+        position -= (np.cumsum(counts) - counts)[slot]
+        hit = attended & (position == n_at)
+        where = slice(low * width, low * width + span)
+        scheduled[where] += counts.astype(index)
+        attended_n[where] += np.bincount(slot[attended], minlength=span).astype(index)
+        attended_last[where] |= np.bincount(slot[hit], minlength=span) > 0
+        del keep, slot, attended, n_at, counts, position, hit, order  # before the next block's
+    return scheduled, attended_n, attended_last
 
 
 def _group_sums(

@@ -40,6 +40,7 @@ from ..errors import (
     AnalysisError,
     ConfigError,
     ConvergenceError,
+    ExportValidationError,
     InsufficientDataError,
     StatisticalWarning,
 )
@@ -84,12 +85,39 @@ class Intervals:
     n_left_out: int  # people with no follow-up time (reoffence or censoring on day 0)
 
 
+def _cohort_rows(cohort: pd.DataFrame, sessions: pd.DataFrame, export: Export | None) -> np.ndarray:
+    """Row in ``cohort`` of each session's participant (-1: not in the cohort).
+
+    When ``sessions`` is the table of ``export`` and every person of the
+    cohort is one of its participants, the sessions' participant rows that
+    the load made are looked up through the participants (one hash of the
+    participants' identifiers, not of every session's); otherwise every
+    session's identifier is looked up in the cohort's. Both give each
+    session the cohort row of the identifier it names.
+    """
+    if export is not None and sessions is export.sessions:
+        try:
+            rows = export.participant_rows("sessions")
+        except ExportValidationError:  # duplicate identifiers: looked up directly
+            rows = None
+        if rows is not None:
+            people = export.participants["participant_id"]
+            of_person = rows_in(cohort["participant_id"], people, index_type(len(cohort)))
+            if int((of_person >= 0).sum()) == len(cohort):
+                return np.append(of_person, -1)[rows]  # row -1 (no participant): the -1
+    return rows_in(cohort["participant_id"], sessions["participant_id"])
+
+
 def attended_days(
-    cohort: pd.DataFrame, sessions: pd.DataFrame, session_types: Sequence[str] | None
+    cohort: pd.DataFrame,
+    sessions: pd.DataFrame,
+    session_types: Sequence[str] | None,
+    export: Export | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row of the person in ``cohort``, day from his index date) of every
     attended session of the chosen types; sessions of people outside the
-    cohort or without a date are left out."""
+    cohort or without a date are left out. With the ``export`` whose table
+    ``sessions`` is, its participant lookup serves (:func:`_cohort_rows`)."""
     index_day = day_numbers(cohort["index_date"])
     attended = (sessions["attendance"] == "attended").fillna(False).to_numpy(dtype=bool)
     if session_types is not None:
@@ -97,7 +125,7 @@ def attended_days(
         attended = attended & chosen_type.fillna(False).to_numpy(dtype=bool)
     # looked up as whole columns (no copy of the chosen rows' identifiers); the rows
     # of the cohort's attended sessions kept, in int32 when the cohort fits
-    found = rows_in(cohort["participant_id"], sessions["participant_id"])
+    found = _cohort_rows(cohort, sessions, export)
     chosen = attended & (found >= 0)
     pos = found[chosen].astype(index_type(len(cohort)))
     del found

@@ -140,7 +140,7 @@ def landmark(
     covariates: Sequence[str] = (),
     *,
     landmark_days: int = DEFAULT_LANDMARK_DAYS,
-    sessions: pd.DataFrame | None = None,
+    sessions: pd.DataFrame | Export | None = None,
     session_types: Sequence[str] | None = None,
     ties: Literal["efron", "breslow"] = "efron",
     alpha: float = 0.05,
@@ -161,7 +161,10 @@ def landmark(
         Days from the index date to the landmark (default 84, 12 weeks);
         choose it after most of the programme's sessions.
     sessions
-        The sessions table (default: the export's); needed with a table.
+        The sessions table (default: the export's); needed with a table. An
+        export stands for its sessions table: the lookup of each session's
+        participant that its load made then serves, and no session's
+        identifier is hashed again (the same rows).
     session_types
         Count only these session types; default every type.
     ties, alpha
@@ -196,8 +199,13 @@ def landmark(
         raise ConfigError("landmark_days must be a whole number of days >= 1.")
     if ATTENDANCE_TERM in covariates:
         raise ConfigError(f"{ATTENDANCE_TERM!r} is the landmark dose; do not list it.")
+    export = sessions if isinstance(sessions, Export) else data
+    if isinstance(sessions, Export):
+        sessions = sessions.sessions
     cohort, sessions = _cohort_and_sessions(data, sessions, definition, ("index_date",))
-    pos, day = attended_days(cohort, sessions, session_types)
+    pos, day = attended_days(
+        cohort, sessions, session_types, export if isinstance(export, Export) else None
+    )
     dose = np.bincount(pos[day < landmark_days], minlength=len(cohort))
     duration = cohort["duration_days"].to_numpy(dtype=float)
     event = cohort["event"].to_numpy(dtype=bool)

@@ -36,7 +36,7 @@ from .._groups import group_by
 from .._memory import release_free_memory
 from ..charts.stages import stage_funnel_chart
 from ..disclosure import DisclosurePolicy, SuppressedTable
-from ..engagement.stages import per_stage_row
+from ..engagement.stages import per_stage_row, programme_codes
 from ..engagement.status import is_potential
 from ..i18n import label
 from .compute import Outcomes
@@ -74,7 +74,7 @@ FAMILY_INFORMANTS: tuple[str, ...] = ("partner", "child")
 
 def _staged(prepared: engagement.EngagementData) -> list[str]:
     """Programmes of the export whose registry lists more than one stage."""
-    present = pd.unique(prepared.episodes["programme"].astype("object").dropna())
+    present = programme_codes(prepared.episodes["programme"])[0]
     return [
         str(p)
         for p in present

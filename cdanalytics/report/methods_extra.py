@@ -131,9 +131,7 @@ def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
         return
     result = out.attempt(
         "note_what_landmark",
-        lambda: reoffending.landmark(
-            programme, sessions=out.export.sessions, landmark_days=LANDMARK_DAYS
-        ),
+        lambda: reoffending.landmark(programme, sessions=out.export, landmark_days=LANDMARK_DAYS),
     )
     if result is None:
         return
