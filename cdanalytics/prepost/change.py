@@ -121,9 +121,14 @@ def _grouped_moments(
     return out
 
 
+# pandas' ``"str"`` type, resolved once (by name, pandas looks it up among
+# every registered type on each call).
+_STR = pd.StringDtype(na_value=np.nan)
+
+
 def _text(values: np.ndarray) -> Any:
     """Text values as the ``str`` column a frame would make of them."""
-    return pd.array(values, dtype="str")
+    return pd.array(values, dtype=_STR)
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
