@@ -175,7 +175,22 @@ def grouped_moments(
     buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups.
     ``repeats``: when the rows are the groups in turn, this many times over
     (``codes`` is ``0, 1, ..., n_groups - 1, 0, 1, ...``), the counts are
-    known and each row's mean is repeated rather than looked up."""
+    known and each row's mean is repeated rather than looked up; with
+    several groups the rows are then summed as a (``repeats`` ×
+    ``n_groups``) grid, down its columns: numpy adds its rows in turn, each
+    group's values in the order of the rows as ``np.bincount`` does, so the
+    sums are the same to the last bit (a single column would be summed
+    pairwise, in another order)."""
+    if repeats and n_groups >= 2:
+        n = np.full(n_groups, float(repeats))
+        grid = values.reshape(repeats, n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.add.reduce(grid, axis=0) / n
+            deviation = grid - mean
+            np.multiply(deviation, deviation, out=deviation)
+            ss = np.add.reduce(deviation, axis=0)
+            sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+        return n, mean, sd
     if repeats:
         n = np.full(n_groups, float(repeats))
     else:
