@@ -49,3 +49,14 @@ def test_releasing_one_export_keeps_the_others_and_none_releases_all():
     release_score_tables()
     gc.collect()
     assert kept_second() is None
+
+
+def test_the_tables_go_with_their_export():
+    export = _export(-2.0)
+    change(export)
+    key = id(export)
+    kept = _kept(export)
+    assert key in _data._SHARED
+    del export
+    gc.collect()
+    assert key not in _data._SHARED and kept() is None

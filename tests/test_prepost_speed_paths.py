@@ -20,7 +20,7 @@ from statsmodels.stats.proportion import proportion_confint
 from cdanalytics._groups import group_by
 from cdanalytics._stats import wilson_ci
 from cdanalytics.prepost import change, reliable_change, reliable_change_summary
-from cdanalytics.prepost._grouping import first_rows, group_numbers
+from cdanalytics.prepost._grouping import first_rows, group_numbers, grouped_moments
 from cdanalytics.prepost._reshape import bincount
 from cdanalytics.prepost._rows import by_direction, scale_values_per_row, set_where
 from cdanalytics.prepost._signed_rank import _wilcoxon_asymptotic
@@ -280,3 +280,21 @@ def test_scale_values_repeated_for_tiled_rows_are_those_looked_up():
         pd.testing.assert_extension_array_equal(repeated[2][col], values)
         expected = pd.Categorical(scale[col][codes])
         pd.testing.assert_extension_array_equal(values, expected)
+
+
+@pytest.mark.parametrize("n_groups", [1, 2, 3, 4, 7, 28])
+def test_moments_of_rows_in_turn_are_those_of_the_counted_groups_to_the_last_bit(n_groups):
+    # Values where the order of the additions shows in the last bits: large
+    # and small magnitudes mixed, many rows per group.
+    rng = np.random.default_rng(n_groups)
+    repeats = 20_001
+    values = rng.normal(size=repeats * n_groups) * 1e8 + rng.normal(size=repeats * n_groups)
+    codes = np.tile(np.arange(n_groups), repeats)
+    counted = grouped_moments(codes, n_groups, values.copy())
+    in_turn = grouped_moments(codes.astype(np.int8), n_groups, values.copy(), repeats)
+    for a, b in zip(counted, in_turn, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and both are the plain mean and SD of each group's values
+    grid = values.reshape(repeats, n_groups)
+    np.testing.assert_allclose(in_turn[1], grid.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(in_turn[2], grid.std(axis=0, ddof=1), rtol=1e-9)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -156,9 +157,21 @@ def _reshaped(
 
 
 # Score tables made from each live export, newest last: (id of the export)
-# -> (measures, participants, [(arguments, reshaped), ...]).
-_SHARED: dict[int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, Reshaped]]]] = {}
+# -> (measures, participants, [(arguments, reshaped), ...], weak reference
+# to the export).
+_SHARED: dict[
+    int, tuple[pd.DataFrame, pd.DataFrame, list[tuple[tuple, Reshaped]], weakref.ref]
+] = {}
 _SHARED_PER_EXPORT = 1
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    """Drop the score tables kept under ``key`` when the export ``ref`` was
+    to has gone (the callback of the weak reference kept with them; an
+    entry made since for another export is left alone)."""
+    entry = _SHARED.get(key)
+    if entry is not None and entry[3] is ref:
+        del _SHARED[key]
 
 
 def _shared_score_table(
@@ -184,9 +197,10 @@ def _shared_score_table(
     )
     entry = _SHARED.get(id(export))
     if entry is None or entry[0] is not export.measures or entry[1] is not export.participants:
-        if entry is None:
-            weakref.finalize(export, _SHARED.pop, id(export), None)
-        entry = (export.measures, export.participants, [])
+        # Forgotten when the export goes: the entry holds a weak reference to
+        # it whose callback removes the entry (if it is still this one).
+        alive = entry[3] if entry is not None else weakref.ref(export, partial(_forget, id(export)))
+        entry = (export.measures, export.participants, [], alive)
         _SHARED[id(export)] = entry
     tables = entry[2]
     for made_with, layout in tables:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._groups import group_by
-from ._reshape import SCALE_KEYS, Reshaped, code_dtype
+from ._reshape import SCALE_KEYS, Reshaped, code_dtype, tile
 
 
 @lru_cache(maxsize=256)
@@ -168,15 +168,36 @@ def first_rows(codes: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarra
 
 
 def grouped_moments(
-    codes: np.ndarray, n_groups: int, values: np.ndarray
+    codes: np.ndarray, n_groups: int, values: np.ndarray, repeats: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and SD (ddof=1) of ``values`` per group, by two passes of
     ``np.bincount`` (the deviations from the group mean squared in one
-    buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups."""
-    n = np.bincount(codes, minlength=n_groups).astype(float)
+    buffer). SD is NaN for groups of fewer than 2, mean NaN for empty groups.
+    ``repeats``: when the rows are the groups in turn, this many times over
+    (``codes`` is ``0, 1, ..., n_groups - 1, 0, 1, ...``), the counts are
+    known and each row's mean is repeated rather than looked up; with
+    several groups the rows are then summed as a (``repeats`` ×
+    ``n_groups``) grid, down its columns: numpy adds its rows in turn, each
+    group's values in the order of the rows as ``np.bincount`` does, so the
+    sums are the same to the last bit (a single column would be summed
+    pairwise, in another order)."""
+    if repeats and n_groups >= 2:
+        n = np.full(n_groups, float(repeats))
+        grid = values.reshape(repeats, n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.add.reduce(grid, axis=0) / n
+            deviation = grid - mean
+            np.multiply(deviation, deviation, out=deviation)
+            ss = np.add.reduce(deviation, axis=0)
+            sd = np.sqrt(np.where(n >= 2, ss / (n - 1), np.nan))
+        return n, mean, sd
+    if repeats:
+        n = np.full(n_groups, float(repeats))
+    else:
+        n = np.bincount(codes, minlength=n_groups).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.bincount(codes, weights=values, minlength=n_groups) / n
-        deviation = mean.take(codes)
+        deviation = tile(mean, repeats) if repeats else mean.take(codes)
         np.subtract(values, deviation, out=deviation)
         np.multiply(deviation, deviation, out=deviation)
         ss = np.bincount(codes, weights=deviation, minlength=n_groups)

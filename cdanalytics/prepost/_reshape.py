@@ -268,7 +268,7 @@ def reshape_scores(
 
 
 #: Rows of the measures handled at a time where a platform integer per row is needed.
-_BLOCK = 1 << 16
+_BLOCK = 1 << 14
 
 
 def _blocks(n: int) -> list[slice]:

@@ -135,7 +135,9 @@ def _wilcoxon_asymptotic(
         end[-1:] = position.size
         n_positive = end - begin
         # running[i]: the sum of the first i positions
-        running = np.concatenate(([0], position.cumsum()))
+        running = np.empty(position.size + 1, dtype=position.dtype)
+        running[0] = 0
+        np.cumsum(position, out=running[1:])
         total = running[end] - running[begin]
         r_plus = (total + n_positive).astype(float)
         r_plus -= start * n_positive
@@ -148,7 +150,7 @@ def _wilcoxon_asymptotic(
         # Average rank of a run: its first rank (1-based in its group) + (t - 1) / 2,
         # times the positive changes in it.
         run_rank = run_first - start[run_group] + 1 + (run_length - 1) / 2
-        run_rank *= np.add.reduceat(positive, run_first)
+        run_rank *= np.add.reduceat(positive, run_first, dtype=np.int64)
         r_plus = np.bincount(run_group, weights=run_rank, minlength=n_groups)
         tied = run_length > 1
         t = run_length[tied].astype(float)
@@ -171,7 +173,8 @@ def _sorted_by_group_and_size(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The changes sorted by group, then by absolute size: the group of each
     (sorted), whether each starts a run of equal (group, size), and whether
-    it is positive (as 0 / 1).
+    it is positive. ``codes`` is left as it was (when they are platform
+    integers, they are shifted in place and back).
 
     The sizes of nonzero finite changes are positive doubles, whose bit
     patterns read as integers sort as the numbers do; when the group, the
@@ -180,21 +183,29 @@ def _sorted_by_group_and_size(
     them. Otherwise a sort by size and then a stable one by group."""
     size = np.abs(changes)
     if size.size == 0:
-        return codes, np.zeros(0, dtype=bool), (changes > 0).astype(np.int64)
+        return codes, np.zeros(0, dtype=bool), changes > 0
     bits = size.view(np.int64)
     low, high = int(bits.min()), int(bits.max())
     size_bits = (high - low).bit_length()
     group_bits = max(int(n_groups) - 1, 1).bit_length()
     # Bit patterns from 0x7FF0... up are infinities and NaNs.
     if high < 0x7FF0000000000000 and size_bits + group_bits + 1 <= 63:
-        key = codes.astype(np.int64)
-        key <<= size_bits
-        key += bits  # (group << size_bits) + (bits - low): the low bits are free
+        # (group << size_bits) + (bits - low), made in the sizes' buffer: the
+        # low bits are free. Platform-integer groups of the caller's are
+        # shifted in place and back (no array of their own).
+        key = bits
         key -= low
+        if codes.dtype == np.int64 and codes.flags.writeable:
+            codes <<= size_bits
+            key += codes
+            codes >>= size_bits
+        else:
+            key += codes.astype(np.int64) << size_bits
         key <<= 1
         key |= changes > 0
         key.sort()
-        positive = np.bitwise_and(key, 1, out=bits)  # the sizes' buffer, no longer needed
+        positive = np.empty(key.size, dtype=bool)
+        np.bitwise_and(key, 1, out=positive, casting="unsafe")
         key >>= 1
         new_run = np.empty(key.size, dtype=bool)
         new_run[0] = True
@@ -206,4 +217,4 @@ def _sorted_by_group_and_size(
     order = order[np.argsort(codes[order], kind="stable")]
     codes, size = codes[order], size[order]
     new_run = np.r_[True, (codes[1:] != codes[:-1]) | (size[1:] != size[:-1])]
-    return codes, new_run, positive[order].astype(np.int64)
+    return codes, new_run, positive[order]

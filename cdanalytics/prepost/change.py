@@ -121,9 +121,20 @@ def _grouped_moments(
     return out
 
 
+def _picked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values[mask]``, by the positions of the mask (numpy picks by a boolean
+    mask slower when it mixes true and false at random)."""
+    return values.take(np.flatnonzero(mask))
+
+
+# pandas' ``"str"`` type, resolved once (by name, pandas looks it up among
+# every registered type on each call).
+_STR = pd.StringDtype(na_value=np.nan)
+
+
 def _text(values: np.ndarray) -> Any:
     """Text values as the ``str`` column a frame would make of them."""
-    return pd.array(values, dtype="str")
+    return pd.array(values, dtype=_STR)
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
@@ -334,9 +345,13 @@ def change(
     n_groups = len(key_arrays["instrument"])
     x, y = wide[first].to_numpy(), wide[second].to_numpy()
     has_x, has_y = ~np.isnan(x), ~np.isnan(y)
-    paired = has_x & has_y
-    # The pairs' group numbers as platform integers (numpy indexes with them fastest).
-    pc, px, py = codes[paired].astype(np.intp, copy=False), x[paired], y[paired]
+    # The pairs picked by their positions (a boolean mask with a few gaps
+    # picks slower); their group numbers as platform integers (numpy indexes
+    # with them fastest).
+    pairs = np.flatnonzero(has_x & has_y)
+    pc = codes.take(pairs).astype(np.intp, copy=False)
+    px, py = x.take(pairs), y.take(pairs)
+    del pairs
 
     changes = py - px
     n_zero_change = np.bincount(pc[py == px], minlength=n_groups)
@@ -382,8 +397,8 @@ def change(
     columns["timepoint_to"] = text[n_groups : 2 * n_groups]
     columns["direction"] = text[2 * n_groups : 3 * n_groups]
     columns["n_paired"] = moments["n"].astype(np.int64)
-    columns["n_pre_only"] = np.bincount(codes[has_x & ~has_y], minlength=n_groups)
-    columns["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
+    columns["n_pre_only"] = np.bincount(_picked(codes, has_x & ~has_y), minlength=n_groups)
+    columns["n_post_only"] = np.bincount(_picked(codes, ~has_x & has_y), minlength=n_groups)
     for name in ("mean_pre", "sd_pre", "mean_post", "sd_post", "r_pre_post"):
         columns[name] = moments[name]
     columns["mean_change"] = res["mean_change"]

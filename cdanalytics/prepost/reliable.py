@@ -271,28 +271,30 @@ def reliable_change(
         shares = pooled_shares(summaries, by, imputed.imputed, wide, alpha)
         return shares[[*by, *IMPUTED_RELIABLE_CHANGE_COLUMNS]]
     codes, params = layout_groups(wide, SCALE_KEYS, layout)
-    # Widened once here (the layout's numbers are narrow): numpy counts and
-    # indexes with platform integers fastest, and the rows are indexed by them
-    # several times below.
-    codes = codes.astype(np.intp, copy=False)
     n_params = len(params["instrument"])
     pre_scores, post_scores = wide[first], wide[second]
     pre, post = pre_scores.to_numpy(), post_scores.to_numpy()
+    # The rows are the series in turn (an export's table with every series of
+    # every participant): each row's values of its scale are repeated, not
+    # looked up, and the group numbers are not needed as platform integers.
+    tiled = layout is not None and layout.tiled and n_params == layout.n_combo
+    repeats = len(pre) // n_params if tiled else 0
     missing_pre = np.isnan(pre)
     if missing_pre.any():
+        codes = codes.astype(np.intp, copy=False)
         has_pre = ~missing_pre
         sample_sd = grouped_moments(codes[has_pre], n_params, pre[has_pre])[2]
     else:  # every row has a first score: no rows to pick
-        sample_sd = grouped_moments(codes, n_params, pre)[2]
+        if not tiled:
+            # Widened once here (the layout's numbers are narrow): numpy counts
+            # and indexes with platform integers fastest.
+            codes = codes.astype(np.intp, copy=False)
+        sample_sd = grouped_moments(codes, n_params, pre, repeats)[2]
     scale = _scale_parameters(
         params, sample_sd, registry_or_default(registry, data), sd_source, cutoff
     )
-    # Each row's values of its scale (repeated, not looked up, when the rows
-    # are the series in turn: an export's table with every series of every
-    # participant); the group numbers given back before the rows' booleans
-    # are made.
-    tiled = layout is not None and layout.tiled and n_params == layout.n_combo
-    repeats = len(pre) // n_params if tiled else 0
+    # Each row's values of its scale; the group numbers given back before the
+    # rows' booleans are made.
     higher_better, values, categories = scale_values_per_row(scale, codes, repeats)
     del codes
     cut, s_diff = values["cutoff"], values["s_diff"]
