@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -313,15 +314,27 @@ def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _posterior_draws(
-    x_obs: np.ndarray, y_obs: np.ndarray, m: int, rng: np.random.Generator
+    columns: Sequence[Any],
+    observed: np.ndarray,
+    y_obs: np.ndarray,
+    m: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Identified columns and ``m`` draws of (coefficients, residual SD) of a
-    normal linear regression under the standard noninformative prior:
-    sigma^2 = SSR / chi2(n - p) and beta ~ N(beta_hat, sigma^2 (X'X)^-1)
-    (Rubin 1987, p. 167). Least squares from the normal equations of the
-    identified columns (a full-rank Cholesky solve)."""
-    keep, gram = _identified_columns(x_obs)
-    x = x_obs if len(keep) == x_obs.shape[1] else x_obs[:, keep]  # no copy when all kept
+    normal linear regression of ``y_obs`` on the design of ``columns``
+    (:func:`~cdanalytics._design.design_columns`) at the rows ``observed``,
+    under the standard noninformative prior: sigma^2 = SSR / chi2(n - p) and
+    beta ~ N(beta_hat, sigma^2 (X'X)^-1) (Rubin 1987, p. 167). Least squares
+    from the normal equations of the identified columns (a full-rank
+    Cholesky solve). The design is made here; where columns are dropped, the
+    identified ones are written anew once it is gone (not copied out of it):
+    the same values in the same (column-major) layout as ``x[:, keep]``, so
+    the same sums, without both at once."""
+    x = fill_design(columns, observed)
+    keep, gram = _identified_columns(x)
+    if len(keep) < x.shape[1]:
+        del x
+        x = fill_design([columns[k] for k in keep], observed, order="F")
     df = len(y_obs) - len(keep)
     if df < 1:
         raise InsufficientDataError(
@@ -331,6 +344,7 @@ def _posterior_draws(
     factor = linalg.cho_factor(gram)
     beta = linalg.cho_solve(factor, x.T @ y_obs)
     resid = y_obs - x @ beta
+    del x
     ssr = float(resid @ resid)
     sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
     # (X'X)^-1 = L^-T L^-1 with X'X = L L^T: beta + sigma L^-T z has that covariance.
@@ -418,31 +432,47 @@ def _group_draws(
     predictors: pd.DataFrame,
     m: int,
     seed: int | None,
+    codes: np.ndarray | None = None,
 ) -> Iterator[_GroupDraws]:
     """The draws of :func:`impute_second_scores`, one group at a time in the
-    order of the random draws (only groups with a score to impute)."""
+    order of the random draws (only groups with a score to impute).
+
+    ``codes``: the instrument × scale × informant group numbers of ``wide``'s
+    rows (:func:`~cdanalytics.prepost._grouping.group_codes`), when the caller
+    has them. Each group's arrays go before the next group's are made: the
+    caller holds the one it was given only until it asks for the next."""
     x = wide[first].to_numpy(dtype=float)
     y = wide[second].to_numpy(dtype=float)
     has_x = ~np.isnan(x)
     missing = has_x & np.isnan(y)
     rng = np.random.default_rng(seed)
-    codes = group_codes(wide, SCALE_KEYS)[0]
-    for g in np.unique(codes[missing]):
-        use = (codes == g) & has_x
+    if codes is None:
+        codes = group_codes(wide, SCALE_KEYS)[0]
+    groups = np.unique(codes[missing])
+    del missing
+    for g in groups:
+        use = codes == g
+        use &= has_x
         rows = np.flatnonzero(use)
         # the design's columns from all the group's rows, written for the observed
         # rows, then for the target rows and identified columns only: never whole
         columns = design_columns(predictors.loc[use], x[rows])
+        del use
         y_use = y[rows]
         observed = ~np.isnan(y_use)
         keep, betas, sigma = _posterior_draws(
-            fill_design(columns, np.flatnonzero(observed)), y_use[observed], m, rng
+            columns, np.flatnonzero(observed), y_use[observed], m, rng
         )
+        del y_use
         target = ~observed
-        draws = fill_design([columns[k] for k in keep], np.flatnonzero(target)) @ betas
+        del observed
+        design = fill_design([columns[k] for k in keep], np.flatnonzero(target))
         del columns
+        draws = design @ betas
+        del design
         noise = rng.standard_normal((len(draws), m))
         noise *= sigma  # in place: one (rows, m) temporary, not two
         draws += noise
         del noise
         yield _GroupDraws(rows=rows, target=target, draws=draws)
+        del rows, target, draws  # before the next group's are made
