@@ -304,6 +304,12 @@ def test_imputed_moments_equal_those_of_every_completed_copy(seed):
     for name, values in want.items():
         assert values.shape == got[name].shape
         assert np.array_equal(values.view(np.int64), got[name].view(np.int64)), name
+    # the mean first score of every group: that of the sums over all rows at once
+    from cdanalytics.prepost._grouping import grouped_moments
+
+    has_x = wide["pre"].notna().to_numpy()
+    mean_pre = grouped_moments(codes[has_x], len(keys), wide["pre"].to_numpy()[has_x])[1]
+    assert np.array_equal(mean_pre.view(np.int64), got["mean_pre"].view(np.int64))
     # a group of one row (no SD) and one without a first score are in the test
     assert np.isnan(want["variances"]).any() and (n_rows == 0).any()
 
