@@ -225,7 +225,7 @@ def imputation_predictors(
             )
     for name in names:
         if name in wide.columns:
-            out[name] = wide[name].array
+            out[name] = wide[name].array.copy()  # the result owns its columns
         elif name == "attendance_rate" and isinstance(data, Export) and _has_sessions(data):
             rate = _attendance_rate(data)
             out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
@@ -233,7 +233,8 @@ def imputation_predictors(
             out[name] = participants[name].array.take(rows, allow_fill=True)
         elif explicit:
             raise ConfigError(f"Imputation predictor {name!r} is not in the data.")
-    return pd.DataFrame(out, index=wide.index)
+    # the columns made here taken as they are: not copied, nor stacked into one block
+    return pd.DataFrame(out, index=wide.index, copy=False)
 
 
 def _has_sessions(export: Export) -> bool:
