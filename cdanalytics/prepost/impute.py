@@ -228,7 +228,10 @@ def imputation_predictors(
             out[name] = wide[name].array.copy()  # the result owns its columns
         elif name == "attendance_rate" and isinstance(data, Export) and _has_sessions(data):
             rate = _attendance_rate(data)
-            out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
+            if rows.min(initial=0) >= 0:  # everyone found: no row-long temporaries
+                out[name] = rate.take(rows)
+            else:
+                out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
         elif participants is not None and name in participants.columns:
             out[name] = participants[name].array.take(rows, allow_fill=True)
         elif explicit:
