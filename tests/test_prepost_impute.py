@@ -316,10 +316,15 @@ def test_imputed_moments_equal_those_of_every_completed_copy(seed):
 
 @pytest.mark.parametrize("order", ["table", "shuffled", "stranger"])
 @pytest.mark.parametrize("categorical", [True, False])
-def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
+@pytest.mark.parametrize("block", [None, 1, 2, 3])
+def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical, block, monkeypatch):
     """imputation_predictors of an export: each row's participant columns and share of
     sessions attended, as a plain pandas merge on participant_id gives them, whether
-    the score table's rows follow the participants (looked up without hashing) or not."""
+    the score table's rows follow the participants (looked up without hashing) or not,
+    and whether the sessions, measures and identifiers are read in blocks of 1, 2 or 3
+    rows or in one."""
+    if block is not None:
+        monkeypatch.setattr("cdanalytics.prepost.impute._BLOCK", block)
     rng = np.random.default_rng(7)
     n = 400
     ids = [f"id{i:04d}" for i in rng.permutation(n)]
@@ -344,6 +349,7 @@ def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
             "attendance": pd.Categorical(labels) if categorical else labels.astype(object),
         }
     )
+    sessions.loc[[4, 5], "participant_id"] = "ghost"  # sessions of nobody in participants
     export = replace(base, sessions=sessions)
     wide = score_table(export)
     if order == "shuffled":

@@ -259,36 +259,55 @@ def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
     if len(wanted) == 0 or wanted.null_count or wanted.type != known.type:
         return None
     measured = export.participant_rows("measures")
-    present = np.flatnonzero(np.bincount(measured[measured >= 0], minlength=len(known)) > 0)
+    seen = np.zeros(len(known), dtype=bool)
+    for start in range(0, len(measured), _BLOCK):  # no measures-long temporaries
+        part = measured[start : start + _BLOCK]
+        seen[part[part >= 0]] = True
+    present = np.flatnonzero(seen)
+    del seen
     starts = np.flatnonzero(
         np.r_[True, pc.not_equal(wanted[1:], wanted[:-1]).to_numpy(zero_copy_only=False)]
     )
     if len(starts) != len(present):
         return None
-    if not pc.all(pc.equal(known.take(present), wanted.take(starts))).as_py():
-        return None
+    for start in range(0, len(starts), _BLOCK):  # the identifiers compared a block at a time
+        block = slice(start, start + _BLOCK)
+        if not pc.all(pc.equal(known.take(present[block]), wanted.take(starts[block]))).as_py():
+            return None
     return np.repeat(present, np.diff(np.r_[starts, len(wanted)]))
 
 
 def _attendance_rate(export: Export) -> np.ndarray:
     """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
-    scheduled), from the export's one lookup of session rows to participants."""
+    scheduled), from the export's one lookup of session rows to participants,
+    counted a block of sessions at a time (whole counts: the same in any order)."""
     attendance = export.sessions["attendance"]
     values = attendance.array
     if isinstance(values, pd.Categorical):  # compare the codes, not a million strings
         categories = list(values.categories)
         code = categories.index("attended") if "attended" in categories else -2
-        attended = np.asarray(values.codes) == code
+        codes = np.asarray(values.codes)
     else:
-        attended = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
+        code = True
+        codes = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
     rows = export.participant_rows("sessions")
-    known = rows >= 0
-    if not known.all():
-        rows, attended = rows[known], attended[known]
     size = len(export.participants)
-    n = np.bincount(rows, minlength=size).astype(float)
-    hits = np.bincount(rows[attended], minlength=size).astype(float)  # sums of 0 and 1
+    n = np.zeros(size, dtype=np.intp)
+    hits = np.zeros(size, dtype=np.intp)
+    for start in range(0, len(rows), _BLOCK):
+        part = rows[start : start + _BLOCK]
+        attended = codes[start : start + _BLOCK] == code
+        known = part >= 0
+        if not known.all():
+            part, attended = part[known], attended[known]
+        n += np.bincount(part, minlength=size)
+        hits += np.bincount(part[attended], minlength=size)
+    n, hits = n.astype(float), hits.astype(float)  # sums of 0 and 1
     return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
+
+
+#: Rows of the sessions, measures or identifiers handled at a time.
+_BLOCK = 1 << 20
 
 
 def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
