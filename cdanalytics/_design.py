@@ -69,13 +69,16 @@ def design_columns(frame: pd.DataFrame, *leading: np.ndarray) -> list[np.ndarray
 
 
 def fill_design(
-    columns: Sequence[np.ndarray | _Dummy], rows: np.ndarray | None = None
+    columns: Sequence[np.ndarray | _Dummy],
+    rows: np.ndarray | None = None,
+    order: str = "C",
 ) -> np.ndarray:
     """The design of :func:`design_columns`' ``columns`` (all, or a chosen list of
-    them) at ``rows`` (positions, ascending; ``None``: every row), C-contiguous:
-    the same values as the full design's ``[rows][:, chosen]``, without making it."""
+    them) at ``rows`` (positions, ascending; ``None``: every row), C-contiguous
+    (``order="F"``: column-major, the layout of ``design[:, chosen]``): the same
+    values as the full design's ``[rows][:, chosen]``, without making it."""
     n = len(columns[0]) if rows is None else len(rows)
-    out = np.empty((n, len(columns)))
+    out = np.empty((n, len(columns)), order=order)
     for start in range(0, n, _BLOCK):
         block = out[start : start + _BLOCK]
         at = slice(start, start + len(block)) if rows is None else rows[start : start + _BLOCK]

@@ -74,3 +74,21 @@ def test_chosen_rows_and_columns_are_the_full_designs_without_making_it(n):
     assert got.flags["C_CONTIGUOUS"]
     assert np.array_equal(got.view(np.int64), full[rows][:, chosen].view(np.int64))
     assert np.array_equal(fill_design(columns, rows), full[rows])
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8193, 20_000])
+def test_column_major_design_is_the_chosen_columns_of_the_full_one_in_their_layout(n):
+    # order="F": the values and the memory layout of design[rows][:, chosen] (what
+    # fancy indexing of the columns gives), so BLAS reads both the same way
+    rng = np.random.default_rng(200 + n)
+    frame, lead = _frame(n, rng), rng.normal(size=n)
+    full = _stacked(frame, lead)
+    columns = design_columns(frame, lead)
+    rows = np.flatnonzero(rng.uniform(size=n) < 0.6)
+    chosen = np.r_[0, np.flatnonzero(rng.uniform(size=full.shape[1] - 1) < 0.5) + 1]
+    want = full[rows][:, chosen]
+    got = fill_design([columns[j] for j in chosen], rows, order="F")
+    assert got.flags["F_CONTIGUOUS"] and got.strides == want.strides
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    y = rng.normal(size=len(rows))
+    assert np.array_equal(got.T @ y, want.T @ y)

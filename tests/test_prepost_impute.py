@@ -304,16 +304,27 @@ def test_imputed_moments_equal_those_of_every_completed_copy(seed):
     for name, values in want.items():
         assert values.shape == got[name].shape
         assert np.array_equal(values.view(np.int64), got[name].view(np.int64)), name
+    # the mean first score of every group: that of the sums over all rows at once
+    from cdanalytics.prepost._grouping import grouped_moments
+
+    has_x = wide["pre"].notna().to_numpy()
+    mean_pre = grouped_moments(codes[has_x], len(keys), wide["pre"].to_numpy()[has_x])[1]
+    assert np.array_equal(mean_pre.view(np.int64), got["mean_pre"].view(np.int64))
     # a group of one row (no SD) and one without a first score are in the test
     assert np.isnan(want["variances"]).any() and (n_rows == 0).any()
 
 
 @pytest.mark.parametrize("order", ["table", "shuffled", "stranger"])
 @pytest.mark.parametrize("categorical", [True, False])
-def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
+@pytest.mark.parametrize("block", [None, 1, 2, 3])
+def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical, block, monkeypatch):
     """imputation_predictors of an export: each row's participant columns and share of
     sessions attended, as a plain pandas merge on participant_id gives them, whether
-    the score table's rows follow the participants (looked up without hashing) or not."""
+    the score table's rows follow the participants (looked up without hashing) or not,
+    and whether the sessions, measures and identifiers are read in blocks of 1, 2 or 3
+    rows or in one."""
+    if block is not None:
+        monkeypatch.setattr("cdanalytics.prepost.impute._BLOCK", block)
     rng = np.random.default_rng(7)
     n = 400
     ids = [f"id{i:04d}" for i in rng.permutation(n)]
@@ -338,6 +349,7 @@ def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
             "attendance": pd.Categorical(labels) if categorical else labels.astype(object),
         }
     )
+    sessions.loc[[4, 5], "participant_id"] = "ghost"  # sessions of nobody in participants
     export = replace(base, sessions=sessions)
     wide = score_table(export)
     if order == "shuffled":
@@ -358,3 +370,38 @@ def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical):
     assert got["risk_level"].astype(object).equals(want["risk_level"].astype(object))
     np.testing.assert_array_equal(got["attendance_rate"], want["attendance_rate"])
     assert got["attendance_rate"].notna().sum() > 300
+
+
+@pytest.mark.parametrize("by", [None, "programme"])
+def test_export_and_its_score_table_with_the_same_predictors_impute_alike(by):
+    """change(export, missing="impute") numbers its groups from the export's layout;
+    the score table passed in, with the export's predictors as its own columns, is
+    grouped afresh: the same model, draws and sums, so the same table bit for bit."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    attendance = rng.uniform(0, 1, n)
+    rows = []
+    series = (("sdq", "total", -4.0), ("cts2", "negotiation", 1.0), ("cts2", "injury", 0.0))
+    for instrument, scale, shift in series:
+        pre = rng.normal(20, 4, n)
+        pre[rng.uniform(size=n) < 0.1] = np.nan
+        post = pre + shift - 3 * attendance + rng.normal(0, 2, n)
+        post[rng.uniform(size=n) > attendance] = np.nan
+        keep = rng.uniform(size=n) < 0.8  # not everyone has every scale: no tiled layout
+        rows += pairs_to_rows(pre[keep], post[keep], instrument, scale, prefix="p")
+    ids = sorted({r[0] for r in rows})
+    participants = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "programme": rng.choice(["caring_dads", "borg", "journey"], len(ids)),
+            "attendance_rate": rng.uniform(0, 1, len(ids)),
+            "exit_status": rng.choice(["completed", "dropped_out"], len(ids)),
+        }
+    )
+    export = make_export(rows, participants)
+    got = change(export, by=by, missing="impute", m=5, seed=3)
+    wide = score_table(export, by=by)
+    own = pd.concat([wide.drop(columns="exit_status"), imputation_predictors(export, wide)], axis=1)
+    want = change(own.loc[:, ~own.columns.duplicated()], by=by, missing="impute", m=5, seed=3)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["n_imputed"].sum() > 100 and got["between_variance"].gt(0).all()

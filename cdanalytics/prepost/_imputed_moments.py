@@ -30,6 +30,7 @@ def _imputed_moments(
     n_groups: int,
     m: int,
     seed: int | None,
+    series: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per imputation and group of ``codes``: the mean change, its squared
     standard error and the mean second score of the rows with a first score,
@@ -40,13 +41,17 @@ def _imputed_moments(
     columns). Each is summed in row order as one ``np.bincount`` over all
     rows would (the same additions in the same order), one imputation group
     at a time, so the ``(m, rows)`` table of completed scores is never made.
+    ``series``: the imputation models' own group numbers (instrument × scale ×
+    informant) when the caller has them.
 
     Returns
     -------
     dict
         ``n`` (rows with a first score per group, float), ``estimates``,
-        ``variances``, ``post_means`` (each ``(m, n_groups)``) and ``imputed``
-        (rows whose second score was imputed).
+        ``variances``, ``post_means`` (each ``(m, n_groups)``), ``mean_pre``
+        (the mean first score per group, as :func:`grouped_moments` of the
+        first scores gives it) and ``imputed`` (rows whose second score was
+        imputed).
     """
     _check_m(m)
     x = wide[first].to_numpy(dtype=float)
@@ -57,6 +62,8 @@ def _imputed_moments(
         estimates = np.zeros((m, n_groups)) / np.where(n > 0, 1.0, 0.0)
     variances = np.full((m, n_groups), np.nan)
     post_means = np.zeros((m, n_groups))
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN where a group is empty
+        mean_pre = np.zeros(n_groups) / np.where(n > 0, 1.0, 0.0)
     done = np.zeros(len(y), dtype=bool)
 
     def moments(rows: np.ndarray, completions: Iterable[tuple[int | slice, np.ndarray]]) -> None:
@@ -65,6 +72,9 @@ def _imputed_moments(
         group = codes[rows]  # whole groups: they lie within the imputation models' groups
         present = np.bincount(group, minlength=n_groups) > 0
         first_scores = x[rows]
+        total = np.bincount(group, weights=first_scores, minlength=n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_pre[present] = (total / n)[present]
         for at, scores in completions:
             _, mean, sd = grouped_moments(group, n_groups, scores - first_scores)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -80,7 +90,7 @@ def _imputed_moments(
             scores[where] = part.draws[:, j]
             yield j, scores
 
-    for part in _group_draws(wide, first, second, predictors, m, seed):
+    for part in _group_draws(wide, first, second, predictors, m, seed, series):
         done[part.rows] = True
         moments(part.rows, completed(part))
         del part  # its draws go before the next model's are made
@@ -92,5 +102,6 @@ def _imputed_moments(
         "estimates": estimates,
         "variances": variances,
         "post_means": post_means,
+        "mean_pre": mean_pre,
         "imputed": has_x & np.isnan(y),
     }

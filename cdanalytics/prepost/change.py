@@ -12,8 +12,9 @@ from ..errors import ConfigError
 from ..io.export import Export
 from ._data import SCALE_KEYS, as_list, check_timepoints, registry_or_default, select_layout
 from ._effects import EFFECT_SIZE_CONVENTIONS, paired_statistics
-from ._grouping import group_codes, group_numbers, grouped_moments, layout_groups
+from ._grouping import group_numbers, layout_groups
 from ._imputed_moments import _imputed_moments
+from ._reshape import Reshaped
 from ._scales import attach_scale_info, scale_rows, scale_table
 from ._signed_rank import ZeroMethod, _wilcoxon
 from .impute import POOLED_COLUMNS, imputation_predictors, rubin_pool
@@ -339,7 +340,9 @@ def change(
     wide, layout = select_layout(data, (first, second), by, subset)
     if missing == "impute":
         wide = wide.copy(deep=False)  # the export's shared table: passed on, so a copy
-        return _imputed_change(data, wide, by, first, second, registry, alpha, m, seed, predictors)
+        return _imputed_change(
+            data, wide, layout, by, first, second, registry, alpha, m, seed, predictors
+        )
     keys = [*by, *SCALE_KEYS]
     codes, key_arrays = layout_groups(wide, keys, layout)
     n_groups = len(key_arrays["instrument"])
@@ -425,6 +428,7 @@ def change(
 def _imputed_change(
     data: Export | pd.DataFrame,
     wide: pd.DataFrame,
+    layout: Reshaped | None,
     by: list[str],
     first: str,
     second: str,
@@ -438,14 +442,16 @@ def _imputed_change(
     table = imputation_predictors(data, wide, predictors)
     extra = [c for c in by if c not in table.columns]
     table = pd.concat([wide[extra], table], axis=1) if extra else table
-    codes, out = group_codes(wide, [*by, *SCALE_KEYS])
+    # the group numbers of an export's layout: kept with it, in few bytes
+    codes, key_arrays = layout_groups(wide, [*by, *SCALE_KEYS], layout)
+    out = pd.DataFrame({key: values.copy() for key, values in key_arrays.items()}, copy=False)
     n_groups = len(out)
+    series = layout.row_combo if layout is not None else None if by else codes
     # the completed scores summed one imputation model at a time (no table of m copies)
-    drawn = _imputed_moments(wide, first, second, table, codes, n_groups, m, seed)
+    drawn = _imputed_moments(wide, first, second, table, codes, n_groups, m, seed, series)
     x = wide[first].to_numpy()
     has_x = ~np.isnan(x)
     has_y = ~np.isnan(wide[second].to_numpy())
-    rows = codes[has_x]
     n = drawn["n"]
     estimates, variances, post_means = drawn["estimates"], drawn["variances"], drawn["post_means"]
     pooled = rubin_pool(estimates, variances, df_complete=n - 1, alpha=alpha)
@@ -461,7 +467,7 @@ def _imputed_change(
     out["n_paired"] = np.bincount(codes[has_x & has_y], minlength=n_groups)
     out["n_imputed"] = np.bincount(codes[drawn["imputed"]], minlength=n_groups)
     out["n_post_only"] = np.bincount(codes[~has_x & has_y], minlength=n_groups)
-    out["mean_pre"] = grouped_moments(rows, n_groups, x[has_x])[1]
+    out["mean_pre"] = drawn["mean_pre"]
     out["mean_post"] = post_means.mean(axis=0)
     out["mean_change"] = pooled["estimate"]
     out["se_change"] = pooled["se"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -224,15 +225,19 @@ def imputation_predictors(
             )
     for name in names:
         if name in wide.columns:
-            out[name] = wide[name].array
+            out[name] = wide[name].array.copy()  # the result owns its columns
         elif name == "attendance_rate" and isinstance(data, Export) and _has_sessions(data):
             rate = _attendance_rate(data)
-            out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
+            if rows.min(initial=0) >= 0:  # everyone found: no row-long temporaries
+                out[name] = rate.take(rows)
+            else:
+                out[name] = np.where(rows >= 0, rate[np.maximum(rows, 0)], np.nan)
         elif participants is not None and name in participants.columns:
             out[name] = participants[name].array.take(rows, allow_fill=True)
         elif explicit:
             raise ConfigError(f"Imputation predictor {name!r} is not in the data.")
-    return pd.DataFrame(out, index=wide.index)
+    # the columns made here taken as they are: not copied, nor stacked into one block
+    return pd.DataFrame(out, index=wide.index, copy=False)
 
 
 def _has_sessions(export: Export) -> bool:
@@ -254,36 +259,55 @@ def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
     if len(wanted) == 0 or wanted.null_count or wanted.type != known.type:
         return None
     measured = export.participant_rows("measures")
-    present = np.flatnonzero(np.bincount(measured[measured >= 0], minlength=len(known)) > 0)
+    seen = np.zeros(len(known), dtype=bool)
+    for start in range(0, len(measured), _BLOCK):  # no measures-long temporaries
+        part = measured[start : start + _BLOCK]
+        seen[part[part >= 0]] = True
+    present = np.flatnonzero(seen)
+    del seen
     starts = np.flatnonzero(
         np.r_[True, pc.not_equal(wanted[1:], wanted[:-1]).to_numpy(zero_copy_only=False)]
     )
     if len(starts) != len(present):
         return None
-    if not pc.all(pc.equal(known.take(present), wanted.take(starts))).as_py():
-        return None
+    for start in range(0, len(starts), _BLOCK):  # the identifiers compared a block at a time
+        block = slice(start, start + _BLOCK)
+        if not pc.all(pc.equal(known.take(present[block]), wanted.take(starts[block]))).as_py():
+            return None
     return np.repeat(present, np.diff(np.r_[starts, len(wanted)]))
 
 
 def _attendance_rate(export: Export) -> np.ndarray:
     """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
-    scheduled), from the export's one lookup of session rows to participants."""
+    scheduled), from the export's one lookup of session rows to participants,
+    counted a block of sessions at a time (whole counts: the same in any order)."""
     attendance = export.sessions["attendance"]
     values = attendance.array
     if isinstance(values, pd.Categorical):  # compare the codes, not a million strings
         categories = list(values.categories)
         code = categories.index("attended") if "attended" in categories else -2
-        attended = np.asarray(values.codes) == code
+        codes = np.asarray(values.codes)
     else:
-        attended = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
+        code = True
+        codes = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
     rows = export.participant_rows("sessions")
-    known = rows >= 0
-    if not known.all():
-        rows, attended = rows[known], attended[known]
     size = len(export.participants)
-    n = np.bincount(rows, minlength=size).astype(float)
-    hits = np.bincount(rows[attended], minlength=size).astype(float)  # sums of 0 and 1
+    n = np.zeros(size, dtype=np.intp)
+    hits = np.zeros(size, dtype=np.intp)
+    for start in range(0, len(rows), _BLOCK):
+        part = rows[start : start + _BLOCK]
+        attended = codes[start : start + _BLOCK] == code
+        known = part >= 0
+        if not known.all():
+            part, attended = part[known], attended[known]
+        n += np.bincount(part, minlength=size)
+        hits += np.bincount(part[attended], minlength=size)
+    n, hits = n.astype(float), hits.astype(float)  # sums of 0 and 1
     return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
+
+
+#: Rows of the sessions, measures or identifiers handled at a time.
+_BLOCK = 1 << 20
 
 
 def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -313,15 +337,27 @@ def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _posterior_draws(
-    x_obs: np.ndarray, y_obs: np.ndarray, m: int, rng: np.random.Generator
+    columns: Sequence[Any],
+    observed: np.ndarray,
+    y_obs: np.ndarray,
+    m: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Identified columns and ``m`` draws of (coefficients, residual SD) of a
-    normal linear regression under the standard noninformative prior:
-    sigma^2 = SSR / chi2(n - p) and beta ~ N(beta_hat, sigma^2 (X'X)^-1)
-    (Rubin 1987, p. 167). Least squares from the normal equations of the
-    identified columns (a full-rank Cholesky solve)."""
-    keep, gram = _identified_columns(x_obs)
-    x = x_obs if len(keep) == x_obs.shape[1] else x_obs[:, keep]  # no copy when all kept
+    normal linear regression of ``y_obs`` on the design of ``columns``
+    (:func:`~cdanalytics._design.design_columns`) at the rows ``observed``,
+    under the standard noninformative prior: sigma^2 = SSR / chi2(n - p) and
+    beta ~ N(beta_hat, sigma^2 (X'X)^-1) (Rubin 1987, p. 167). Least squares
+    from the normal equations of the identified columns (a full-rank
+    Cholesky solve). The design is made here; where columns are dropped, the
+    identified ones are written anew once it is gone (not copied out of it):
+    the same values in the same (column-major) layout as ``x[:, keep]``, so
+    the same sums, without both at once."""
+    x = fill_design(columns, observed)
+    keep, gram = _identified_columns(x)
+    if len(keep) < x.shape[1]:
+        del x
+        x = fill_design([columns[k] for k in keep], observed, order="F")
     df = len(y_obs) - len(keep)
     if df < 1:
         raise InsufficientDataError(
@@ -331,6 +367,7 @@ def _posterior_draws(
     factor = linalg.cho_factor(gram)
     beta = linalg.cho_solve(factor, x.T @ y_obs)
     resid = y_obs - x @ beta
+    del x
     ssr = float(resid @ resid)
     sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
     # (X'X)^-1 = L^-T L^-1 with X'X = L L^T: beta + sigma L^-T z has that covariance.
@@ -418,31 +455,47 @@ def _group_draws(
     predictors: pd.DataFrame,
     m: int,
     seed: int | None,
+    codes: np.ndarray | None = None,
 ) -> Iterator[_GroupDraws]:
     """The draws of :func:`impute_second_scores`, one group at a time in the
-    order of the random draws (only groups with a score to impute)."""
+    order of the random draws (only groups with a score to impute).
+
+    ``codes``: the instrument × scale × informant group numbers of ``wide``'s
+    rows (:func:`~cdanalytics.prepost._grouping.group_codes`), when the caller
+    has them. Each group's arrays go before the next group's are made: the
+    caller holds the one it was given only until it asks for the next."""
     x = wide[first].to_numpy(dtype=float)
     y = wide[second].to_numpy(dtype=float)
     has_x = ~np.isnan(x)
     missing = has_x & np.isnan(y)
     rng = np.random.default_rng(seed)
-    codes = group_codes(wide, SCALE_KEYS)[0]
-    for g in np.unique(codes[missing]):
-        use = (codes == g) & has_x
+    if codes is None:
+        codes = group_codes(wide, SCALE_KEYS)[0]
+    groups = np.unique(codes[missing])
+    del missing
+    for g in groups:
+        use = codes == g
+        use &= has_x
         rows = np.flatnonzero(use)
         # the design's columns from all the group's rows, written for the observed
         # rows, then for the target rows and identified columns only: never whole
         columns = design_columns(predictors.loc[use], x[rows])
+        del use
         y_use = y[rows]
         observed = ~np.isnan(y_use)
         keep, betas, sigma = _posterior_draws(
-            fill_design(columns, np.flatnonzero(observed)), y_use[observed], m, rng
+            columns, np.flatnonzero(observed), y_use[observed], m, rng
         )
+        del y_use
         target = ~observed
-        draws = fill_design([columns[k] for k in keep], np.flatnonzero(target)) @ betas
+        del observed
+        design = fill_design([columns[k] for k in keep], np.flatnonzero(target))
         del columns
+        draws = design @ betas
+        del design
         noise = rng.standard_normal((len(draws), m))
         noise *= sigma  # in place: one (rows, m) temporary, not two
         draws += noise
         del noise
         yield _GroupDraws(rows=rows, target=target, draws=draws)
+        del rows, target, draws  # before the next group's are made
