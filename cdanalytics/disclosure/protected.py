@@ -162,8 +162,8 @@ class SuppressedTable:
 _EMPTY_FOUND = pd.DataFrame({"row": [], "column": [], "value": pd.array([], dtype="Float64")})
 
 
-def _grid_masks(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Withheld and primary cells of the grids, as boolean frames shaped like ``frame``."""
+def _grid_arrays(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[np.ndarray, np.ndarray]:
+    """Withheld and primary cells of the grids, as boolean arrays shaped like ``frame``."""
     mask = np.zeros(frame.shape, dtype=bool)
     primary = np.zeros(frame.shape, dtype=bool)
     for grid in grids:
@@ -176,31 +176,55 @@ def _grid_masks(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[pd.DataFra
         )
         mask[at] = grid.status[block] == _WITHHELD
         primary[at] = grid.primary[block]
-    return (
-        pd.DataFrame(mask, index=frame.index, columns=frame.columns),
-        pd.DataFrame(primary, index=frame.index, columns=frame.columns),
-    )
+    return mask, primary
+
+
+def _published_counts(
+    counts: pd.Series, base: int | None, withheld: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """``_round(counts.astype("Int64"), base).mask(withheld)`` as an ``Int64`` array,
+    worked out on the integers and the missing flags at once (no Series per step)."""
+    whole = counts.astype("Int64").array
+    missing = np.asarray(whole.isna(), dtype=bool)
+    values = whole.to_numpy(dtype=np.int64, na_value=0)
+    if base is not None:
+        values = (values + base // 2) // base * base
+    return pd.arrays.IntegerArray(values, missing | withheld)
 
 
 def _publish(
     frame: pd.DataFrame,
     grids: Sequence[_Grid],
     policy: DisclosurePolicy,
-    stat_mask: pd.DataFrame | None = None,
+    stat_mask: Mapping[Hashable, object] | None = None,
+    masks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SuppressedTable:
-    """Turn protected grids (and withheld statistics) into a SuppressedTable."""
-    mask, primary = _grid_masks(frame, grids)
+    """Turn protected grids (and withheld statistics) into a SuppressedTable.
+
+    ``stat_mask``: statistic column -> its withheld rows (booleans in the
+    order of ``frame``'s rows; a frame of them will do). ``masks``: the
+    grids' withheld and primary cells (:func:`_grid_arrays`) when the caller
+    has them already.
+    """
+    mask, primary = masks if masks is not None else _grid_arrays(frame, grids)
+    mask = mask.copy()
+    position = frame.columns.get_loc
     published = frame.copy()
     count_cols = dict.fromkeys(c for grid in grids for c in grid.cols if c is not None)
     for col in count_cols:
-        published[col] = _round(frame[col].astype("Int64"), policy.round_to).mask(mask[col])
-    if stat_mask is not None:
-        for col in stat_mask.columns:
-            mask[col] = stat_mask[col]
-            published[col] = frame[col].astype(float).mask(stat_mask[col])
-    logger.debug(
-        "withheld %d cells (%d small counts)",
-        int(mask.to_numpy().sum()),
-        int(primary.to_numpy().sum()),
+        published[col] = _published_counts(frame[col], policy.round_to, mask[:, position(col)])
+    for col in stat_mask if stat_mask is not None else ():
+        withheld = np.asarray(stat_mask[col], dtype=bool)
+        mask[:, position(col)] = withheld
+        values = frame[col].astype(float).to_numpy(dtype=float, copy=True)
+        values[withheld] = np.nan
+        published[col] = values
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("withheld %d cells (%d small counts)", int(mask.sum()), int(primary.sum()))
+    return SuppressedTable(
+        published,
+        pd.DataFrame(mask, index=frame.index, columns=frame.columns),
+        pd.DataFrame(primary, index=frame.index, columns=frame.columns),
+        policy,
+        tuple(grids),
     )
-    return SuppressedTable(published, mask, primary, policy, tuple(grids))
