@@ -102,8 +102,7 @@ class SuppressedTable:
         withheld = self.mask.to_numpy(dtype=bool)
         small = self.primary.to_numpy(dtype=bool)
         grid = np.empty(self.published.shape, dtype=object)
-        for j, col in enumerate(self.published.columns):
-            series = self.published[col]
+        for j, (col, series) in enumerate(self.published.items()):
             fmt = formats.get(col)
             if fmt is None and pd.api.types.is_float_dtype(series.dtype):
                 fmt = "{:g}".format
@@ -125,8 +124,22 @@ class SuppressedTable:
         a withheld cell is never blank.
         """
         out = self.published.astype(object)
-        out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
-        return out.mask(self.primary, self.policy.label)
+        if not (self._aligned(self.mask) and self._aligned(self.primary)):
+            out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
+            return out.mask(self.primary, self.policy.label)
+        # the same, written into one object array (a frame's mask() aligns and
+        # copies per column: most of the time of writing a small table)
+        values = out.to_numpy(dtype=object, copy=True)
+        primary = self.primary.to_numpy(dtype=bool)
+        values[self.mask.to_numpy(dtype=bool) & ~primary] = self.policy.withheld_label
+        values[primary] = self.policy.label
+        return pd.DataFrame(values, index=out.index, columns=out.columns, dtype=object)
+
+    def _aligned(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` has the rows and columns of ``published``, in its order."""
+        return frame.index.equals(self.published.index) and frame.columns.equals(
+            self.published.columns
+        )
 
     def reasons(self) -> pd.DataFrame:
         """Why each cell is withheld: ``"primary"``, ``"secondary"`` or ``""`` (shown)."""
