@@ -7,16 +7,15 @@ artists, small frames) trigger such collections: in a 2,000-participant
 report they cost about 0.4 s of CPU (a tenth of the run). So, only when the
 process *is* the command (:func:`cdanalytics.cli.main` called without
 ``argv``, as the ``cdanalytics`` script and ``python -m cdanalytics`` call
-it; never in a caller's process, such as a test run):
+it; never in a caller's process, such as a test run), there is no collection
+while the heavy modules load (:func:`heavy_imports`), and what they made is
+then frozen (:func:`gc.freeze`): kept out of every later collection, which it
+would survive anyway. GC time of that report: 0.45 s -> 0.07 s.
 
-* no collection while the heavy modules load (:func:`heavy_imports`), and
-  what they made is then frozen (:func:`gc.freeze`): kept out of every later
-  collection, which it would survive anyway;
-* the youngest generation is collected after 10,000 new objects instead of
-  700 (a few MB of cyclic garbage at most waits a little longer).
-
-Memory is freed as before: reference counting frees everything that is not
-in a cycle at once, and cycles are still collected.
+The collector's thresholds stay as they are: collecting the youngest
+generation every 10,000 allocations instead of 700 saved another 0.04 s
+there, but raised the peak memory of a 1,000,000-participant report by about
+4% (cyclic garbage holding large arrays lived longer).
 """
 
 from __future__ import annotations
@@ -27,18 +26,13 @@ from collections.abc import Iterator
 
 __all__ = ["heavy_imports", "own_process"]
 
-#: Allocations between collections of the youngest generation (Python's default: 700).
-YOUNG_THRESHOLD = 10_000
-
 _OWN = False
 
 
 def own_process() -> None:
-    """Say that this process is the command itself: tune its garbage collector."""
+    """Say that this process is the command itself (see :func:`heavy_imports`)."""
     global _OWN
     _OWN = True
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
 @contextlib.contextmanager
