@@ -33,16 +33,10 @@ def round_counts(
     withheld (missing) counts stay missing.
     """
     out = frame.copy()
+    kept = np.zeros(len(frame), dtype=bool)
     for column in columns:
-        out[column] = _round(frame[column].astype("Int64"), policy.round_to)
+        out[column] = _published_counts(frame[column], policy.round_to, kept)
     return out
-
-
-def _round(counts: pd.Series, base: int | None) -> pd.Series:
-    """Round whole numbers to the nearest multiple of ``base`` (no ties occur for odd bases)."""
-    if base is None:
-        return counts
-    return (counts + base // 2) // base * base
 
 
 @dataclass(frozen=True)
@@ -195,8 +189,10 @@ def _grid_arrays(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[np.ndarra
 def _published_counts(
     counts: pd.Series, base: int | None, withheld: np.ndarray
 ) -> pd.api.extensions.ExtensionArray:
-    """``_round(counts.astype("Int64"), base).mask(withheld)`` as an ``Int64`` array,
-    worked out on the integers and the missing flags at once (no Series per step)."""
+    """``counts`` as ``Int64``, rounded to the nearest multiple of ``base`` (no
+    ties occur for odd bases; ``None``: not rounded) and missing where
+    ``withheld``; worked out on the integers and the missing flags at once
+    (no Series per step)."""
     whole = counts.astype("Int64").array
     missing = np.asarray(whole.isna(), dtype=bool)
     values = whole.to_numpy(dtype=np.int64, na_value=0)
