@@ -20,12 +20,13 @@ import re
 import warnings
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import NumberPattern, parse_pattern
 
 from .errors import ConfigError, MissingTranslationWarning
 
@@ -126,12 +127,27 @@ def localised(value: object, lang: str = "en") -> str:
     return "" if value is None else str(value)
 
 
-def _rounded(value: float, digits: int) -> Decimal:
-    return Decimal(f"{float(value):.{digits}f}")
+def _rounded(value: float, digits: int) -> str:
+    """``value`` rounded to ``digits`` decimals by Python's own rounding, as text."""
+    return f"{float(value):.{digits}f}"
 
 
 def _pattern(digits: int) -> str:
     return "#,##0" + ("." + "0" * digits if digits > 0 else "")
+
+
+# Babel's format_decimal and format_percent parse the locale and the pattern at
+# every call; these keep both, and the text of each rounded number (a chart
+# formats each tick label at every draw). The texts are kept by the rounded
+# number's digits, which tell -0 from 0.
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES[lang])
+
+
+@cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
 
 
 def number(value: float, lang: str = "en", digits: int | None = 0) -> str:
@@ -142,15 +158,24 @@ def number(value: float, lang: str = "en", digits: int | None = 0) -> str:
     """
     labels(lang)
     if digits is None:
-        return format_decimal(Decimal(str(value)), format="#,##0.###", locale=LOCALES[lang])
-    return format_decimal(_rounded(value, digits), format=_pattern(digits), locale=LOCALES[lang])
+        return _number_pattern("#,##0.###").apply(Decimal(str(value)), _locale(lang))
+    return _number(_rounded(value, digits), lang, digits)
+
+
+@lru_cache(maxsize=4096)
+def _number(rounded: str, lang: str, digits: int) -> str:
+    return _number_pattern(_pattern(digits)).apply(Decimal(rounded), _locale(lang))
 
 
 def percent(value: float, lang: str = "en", digits: int = 0) -> str:
     """A share (0-1) as a percentage, for example ``"45%"`` (nl: ``"4,5%"``)."""
     labels(lang)
-    share = _rounded(100 * float(value), digits) / 100
-    return format_percent(share, format=_pattern(digits) + "%", locale=LOCALES[lang])
+    return _percent(_rounded(100 * float(value), digits), lang, digits)
+
+
+@lru_cache(maxsize=4096)
+def _percent(rounded: str, lang: str, digits: int) -> str:
+    return _number_pattern(_pattern(digits) + "%").apply(Decimal(rounded) / 100, _locale(lang))
 
 
 def date(value: dt.date | str, lang: str = "en") -> str:

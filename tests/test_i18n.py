@@ -210,3 +210,34 @@ def test_every_code_of_the_contract_and_registries_has_a_label():
     codes |= set(programme_registry())
     for lang in ("en", "nl"):
         assert sorted(codes - set(labels(lang))) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_kept_number_texts_are_babels_own(lang):
+    """number/percent keep Babel's parsed locale and pattern and each rounded
+    number's text; every text is what format_decimal/format_percent write,
+    asked twice (the second time from what was kept), -0 apart from 0."""
+    from decimal import Decimal
+
+    from babel.numbers import format_decimal, format_percent
+
+    from cdanalytics.i18n import LOCALES, number, percent
+
+    locale = LOCALES[lang]
+    values = [0.0, -0.0, -0.0004, 0.5, 2.5, -2.5, 0.125, 1234567.891, 1e-9, float("nan")]
+    for _ in range(2):
+        for value in values:
+            for digits in (0, 1, 2):
+                pattern = "#,##0" + ("." + "0" * digits if digits else "")
+                rounded = f"{value:.{digits}f}"
+                assert number(value, lang, digits) == format_decimal(
+                    Decimal(rounded), format=pattern, locale=locale
+                )
+                shared = f"{100 * value:.{digits}f}"
+                assert percent(value, lang, digits) == format_percent(
+                    Decimal(shared) / 100, format=pattern + "%", locale=locale
+                )
+            assert number(value, lang, None) == format_decimal(
+                Decimal(str(value)), format="#,##0.###", locale=locale
+            )
+    assert number(-0.0, "en") == "-0" and number(0.0, "en") == "0"

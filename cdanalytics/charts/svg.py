@@ -10,7 +10,10 @@ draws with an SVG renderer that keeps them for the process, per set of font
 settings. ``savefig`` also draws the whole figure once with drawing switched
 off, only so that its layout engine runs before the tight box is measured;
 that renderer runs just the layout engine instead (a sixth of the time of a
-save). The SVG is the one ``savefig`` writes, byte for byte (up to the random
+save). A text is drawn as glyph outlines; where its glyphs go and their
+outlines depend only on the text and its font too, and the same texts recur in
+every figure, so they are kept for the process as well (:class:`_KeptGlyphs`).
+The SVG is the one ``savefig`` writes, byte for byte (up to the random
 element ids of matplotlib; tests/test_charts.py compares them for every chart).
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+from collections import OrderedDict
 from typing import Any
 
 import matplotlib as mpl
@@ -27,6 +31,7 @@ from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.textpath import TextToPath
 
 __all__ = ["svg_text"]
 
@@ -56,6 +61,10 @@ class _MeasuredOnceSVG(RendererSVG):
         super().__init__(*args, **kwargs)
         self._kept = kept
         self._figure = figure
+        glyphs = kept.get(_GLYPHS)
+        if glyphs is None:
+            glyphs = kept[_GLYPHS] = _KeptGlyphs()
+        self._text2path = glyphs
 
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath:
@@ -96,6 +105,67 @@ class _MeasuredOnceSVG(RendererSVG):
             found = _font_height_metrics(prop, dpi)
             _keep(self._kept, key, found)
         return found
+
+
+#: Where the kept sizes hold the text-to-path converter that keeps glyphs.
+_GLYPHS = ("glyphs",)
+
+
+class _KeptGlyphs(TextToPath):
+    """matplotlib's text-to-path converter, keeping for the process where each
+    plain text's glyphs go and their outlines.
+
+    A text is drawn as glyph outlines (the SVG's ``<use>`` of a ``<path>`` per
+    glyph): laying it out and reading its glyphs' outlines (a fifth of drawing
+    a report's figures) depends only on the text, its font (at the fixed size
+    of :class:`~matplotlib.textpath.TextToPath`) and its font features and
+    language, and the same texts (tick labels, axis labels) recur in every
+    figure. The result is what matplotlib returns: the glyphs in order, and
+    the outlines of those not yet in ``glyph_map``, in the order they first
+    occur.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._texts: dict[tuple, tuple[list, dict]] = {}
+
+    def get_glyphs_with_font(
+        self,
+        font,
+        s,
+        glyph_map=None,
+        return_new_glyphs_only=False,
+        *,
+        features=None,
+        language=None,
+    ):
+        key = (font, s, features, language)  # the font object: get_font keeps one per file
+        try:
+            found = self._texts.get(key)
+        except TypeError:  # unhashable features or language: as matplotlib does it
+            return super().get_glyphs_with_font(
+                font,
+                s,
+                glyph_map,
+                return_new_glyphs_only,
+                features=features,
+                language=language,
+            )
+        if found is None:
+            if len(self._texts) >= MAX_KEPT:
+                self._texts.clear()
+            info, outlines, _ = super().get_glyphs_with_font(
+                font, s, None, True, features=features, language=language
+            )
+            found = self._texts[key] = (info, dict(outlines))
+        info, outlines = found
+        if glyph_map is None:
+            glyph_map = OrderedDict()
+        new = OrderedDict() if return_new_glyphs_only else glyph_map
+        for glyph, outline in outlines.items():
+            if glyph not in glyph_map:
+                new[glyph] = outline
+        return list(info), new, []
 
 
 def _font_height_metrics(prop, dpi: float) -> tuple:

@@ -39,6 +39,7 @@ from .._crash import write_crash_file
 from .._version import __version__
 from ..errors import AnalysisError, ConfigError, ExportError, OutputFolderError
 from ..outdir import read_marker
+from ._process import own_process
 
 __all__ = ["EXIT_ANALYSIS", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -86,7 +87,14 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (also used by the console script)."""
+    """Run the command line; returns the exit code (also used by the console script).
+
+    Without ``argv`` (the command line of this process) the process is the
+    command's own, and its garbage collector is tuned for it
+    (:mod:`cdanalytics.cli._process`).
+    """
+    if argv is None:
+        own_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -8,6 +8,7 @@ import sys
 
 from ..io.formats import DEFAULT_MAX_PROBLEMS
 from . import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK
+from ._process import heavy_imports
 from .validate import _positive_int
 
 __all__ = ["register", "run"]
@@ -116,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; exit 4 if any export met a bug, else 1 if any failed."""
-    from ..report.batch import batch_reports  # heavy: imported only when the command runs
+    with heavy_imports():
+        from ..report.batch import batch_reports  # heavy: imported only when the command runs
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)

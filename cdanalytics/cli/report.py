@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
+from ._process import heavy_imports
+
 __all__ = ["StepBar", "register", "report_steps", "run"]
 
 DESCRIPTION = """\
@@ -139,7 +141,8 @@ def progress(show: bool, file: TextIO) -> Iterator[Callable[[str], None] | None]
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; returns the exit code (errors are mapped by the caller)."""
-    from ..report import build_report  # heavy: imported only when the command runs
+    with heavy_imports():
+        from ..report import build_report  # heavy: imported only when the command runs
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)

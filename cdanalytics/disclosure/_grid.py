@@ -149,12 +149,19 @@ def _protect(grid: _Grid) -> None:
 def _counts(frame: pd.DataFrame, cols: Sequence[Hashable], what: str) -> np.ndarray:
     """The columns as a non-negative integer array, or a clear error."""
     block = frame[list(cols)]
-    if block.isna().to_numpy().any():
-        raise AnalysisError(f"{what} has missing counts in {list(cols)}; counts must be complete.")
-    try:
-        numbers = block.to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{what} columns {list(cols)} must be numeric counts.") from exc
+    try:  # complete numeric counts (the usual case): one conversion, no missing values
+        numbers = block.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is None or np.isnan(numbers).any():
+        if block.isna().to_numpy().any():
+            raise AnalysisError(
+                f"{what} has missing counts in {list(cols)}; counts must be complete."
+            )
+        try:
+            numbers = block.to_numpy(dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise AnalysisError(f"{what} columns {list(cols)} must be numeric counts.") from exc
     if (numbers < 0).any() or (numbers != np.round(numbers)).any():
         raise AnalysisError(f"{what} columns {list(cols)} must hold non-negative whole numbers.")
     return numbers.astype(np.int64)

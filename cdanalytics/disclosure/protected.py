@@ -33,16 +33,10 @@ def round_counts(
     withheld (missing) counts stay missing.
     """
     out = frame.copy()
+    kept = np.zeros(len(frame), dtype=bool)
     for column in columns:
-        out[column] = _round(frame[column].astype("Int64"), policy.round_to)
+        out[column] = _published_counts(frame[column], policy.round_to, kept)
     return out
-
-
-def _round(counts: pd.Series, base: int | None) -> pd.Series:
-    """Round whole numbers to the nearest multiple of ``base`` (no ties occur for odd bases)."""
-    if base is None:
-        return counts
-    return (counts + base // 2) // base * base
 
 
 @dataclass(frozen=True)
@@ -102,14 +96,13 @@ class SuppressedTable:
         withheld = self.mask.to_numpy(dtype=bool)
         small = self.primary.to_numpy(dtype=bool)
         grid = np.empty(self.published.shape, dtype=object)
-        for j, col in enumerate(self.published.columns):
-            series = self.published[col]
+        for j, (col, series) in enumerate(self.published.items()):
             fmt = formats.get(col)
             if fmt is None and pd.api.types.is_float_dtype(series.dtype):
                 fmt = "{:g}".format
-            text = series.map(fmt, na_action="ignore") if fmt else series.astype("string")
-            grid[:, j] = text.to_numpy(dtype=object)
-            grid[~series.notna().to_numpy(), j] = na_rep
+            present = series.notna().to_numpy()
+            grid[:, j] = _column_text(series, fmt, present)
+            grid[~present, j] = na_rep
         grid[withheld] = self.policy.withheld_label
         grid[small] = self.policy.label
         return pd.DataFrame(
@@ -125,8 +118,22 @@ class SuppressedTable:
         a withheld cell is never blank.
         """
         out = self.published.astype(object)
-        out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
-        return out.mask(self.primary, self.policy.label)
+        if not (self._aligned(self.mask) and self._aligned(self.primary)):
+            out = out.mask(self.mask & ~self.primary, self.policy.withheld_label)
+            return out.mask(self.primary, self.policy.label)
+        # the same, written into one object array (a frame's mask() aligns and
+        # copies per column: most of the time of writing a small table)
+        values = out.to_numpy(dtype=object, copy=True)
+        primary = self.primary.to_numpy(dtype=bool)
+        values[self.mask.to_numpy(dtype=bool) & ~primary] = self.policy.withheld_label
+        values[primary] = self.policy.label
+        return pd.DataFrame(values, index=out.index, columns=out.columns, dtype=object)
+
+    def _aligned(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` has the rows and columns of ``published``, in its order."""
+        return frame.index.equals(self.published.index) and frame.columns.equals(
+            self.published.columns
+        )
 
     def reasons(self) -> pd.DataFrame:
         """Why each cell is withheld: ``"primary"``, ``"secondary"`` or ``""`` (shown)."""
@@ -162,8 +169,33 @@ class SuppressedTable:
 _EMPTY_FOUND = pd.DataFrame({"row": [], "column": [], "value": pd.array([], dtype="Float64")})
 
 
-def _grid_masks(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Withheld and primary cells of the grids, as boolean frames shaped like ``frame``."""
+def _column_text(series: pd.Series, fmt: Callable[[object], str] | None, present: np.ndarray):
+    """``series.map(fmt, na_action="ignore")`` (``series.astype("string")`` without
+    ``fmt``) as an object array; only its ``present`` values are meant.
+
+    For numbers held by NumPy (``fmt`` gets the Python number, as from
+    ``map``) and integer counts (``str`` of each, as ``astype`` writes them)
+    the texts are made in one pass, without a Series per column: most of the
+    time of writing a small table.
+    """
+    dtype = series.dtype
+    fast = (fmt is not None and isinstance(dtype, np.dtype) and dtype.kind in "fiu") or (
+        fmt is None
+        and isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_integer_dtype(dtype)
+    )
+    if fast:
+        texts = [(fmt or str)(v) for v in series.to_numpy(dtype=object)[present]]
+        if all(type(t) is str for t in texts):
+            out = np.empty(len(series), dtype=object)
+            out[present] = texts
+            return out
+    text = series.map(fmt, na_action="ignore") if fmt else series.astype("string")
+    return text.to_numpy(dtype=object)
+
+
+def _grid_arrays(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[np.ndarray, np.ndarray]:
+    """Withheld and primary cells of the grids, as boolean arrays shaped like ``frame``."""
     mask = np.zeros(frame.shape, dtype=bool)
     primary = np.zeros(frame.shape, dtype=bool)
     for grid in grids:
@@ -176,31 +208,57 @@ def _grid_masks(frame: pd.DataFrame, grids: Sequence[_Grid]) -> tuple[pd.DataFra
         )
         mask[at] = grid.status[block] == _WITHHELD
         primary[at] = grid.primary[block]
-    return (
-        pd.DataFrame(mask, index=frame.index, columns=frame.columns),
-        pd.DataFrame(primary, index=frame.index, columns=frame.columns),
-    )
+    return mask, primary
+
+
+def _published_counts(
+    counts: pd.Series, base: int | None, withheld: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """``counts`` as ``Int64``, rounded to the nearest multiple of ``base`` (no
+    ties occur for odd bases; ``None``: not rounded) and missing where
+    ``withheld``; worked out on the integers and the missing flags at once
+    (no Series per step)."""
+    whole = counts.astype("Int64").array
+    missing = np.asarray(whole.isna(), dtype=bool)
+    values = whole.to_numpy(dtype=np.int64, na_value=0)
+    if base is not None:
+        values = (values + base // 2) // base * base
+    return pd.arrays.IntegerArray(values, missing | withheld)
 
 
 def _publish(
     frame: pd.DataFrame,
     grids: Sequence[_Grid],
     policy: DisclosurePolicy,
-    stat_mask: pd.DataFrame | None = None,
+    stat_mask: Mapping[Hashable, object] | None = None,
+    masks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SuppressedTable:
-    """Turn protected grids (and withheld statistics) into a SuppressedTable."""
-    mask, primary = _grid_masks(frame, grids)
+    """Turn protected grids (and withheld statistics) into a SuppressedTable.
+
+    ``stat_mask``: statistic column -> its withheld rows (booleans in the
+    order of ``frame``'s rows; a frame of them will do). ``masks``: the
+    grids' withheld and primary cells (:func:`_grid_arrays`) when the caller
+    has them already.
+    """
+    mask, primary = masks if masks is not None else _grid_arrays(frame, grids)
+    mask = mask.copy()
+    position = frame.columns.get_loc
     published = frame.copy()
     count_cols = dict.fromkeys(c for grid in grids for c in grid.cols if c is not None)
     for col in count_cols:
-        published[col] = _round(frame[col].astype("Int64"), policy.round_to).mask(mask[col])
-    if stat_mask is not None:
-        for col in stat_mask.columns:
-            mask[col] = stat_mask[col]
-            published[col] = frame[col].astype(float).mask(stat_mask[col])
-    logger.debug(
-        "withheld %d cells (%d small counts)",
-        int(mask.to_numpy().sum()),
-        int(primary.to_numpy().sum()),
+        published[col] = _published_counts(frame[col], policy.round_to, mask[:, position(col)])
+    for col in stat_mask if stat_mask is not None else ():
+        withheld = np.asarray(stat_mask[col], dtype=bool)
+        mask[:, position(col)] = withheld
+        values = frame[col].astype(float).to_numpy(dtype=float, copy=True)
+        values[withheld] = np.nan
+        published[col] = values
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("withheld %d cells (%d small counts)", int(mask.sum()), int(primary.sum()))
+    return SuppressedTable(
+        published,
+        pd.DataFrame(mask, index=frame.index, columns=frame.columns),
+        pd.DataFrame(primary, index=frame.index, columns=frame.columns),
+        policy,
+        tuple(grids),
     )
-    return SuppressedTable(published, mask, primary, policy, tuple(grids))

@@ -81,7 +81,7 @@ import pandas as pd
 from ._grid import _build_grid, _protect, _require
 from .cellnoise import protect_perturbed
 from .policy import DisclosurePolicy
-from .protected import SuppressedTable, _grid_masks, _publish
+from .protected import SuppressedTable, _grid_arrays, _publish
 
 __all__ = ["protect_frame", "protect_statistics", "suppress_counts"]
 
@@ -165,15 +165,16 @@ def suppress_counts(
 
 def _small_base(
     frame: pd.DataFrame, base_cols: Mapping[Hashable, Hashable], policy: DisclosurePolicy
-) -> pd.DataFrame:
-    """Statistics (columns) on a base below the threshold or unknown (True)."""
-    return pd.DataFrame(
-        {
-            stat: (frame[base].astype("Float64") < policy.threshold).fillna(True).astype(bool)
-            for stat, base in base_cols.items()
-        },
-        index=frame.index,
-    )
+) -> dict[Hashable, np.ndarray]:
+    """Statistic column -> its rows on a base below the threshold or unknown (True).
+
+    Each base column is read once, however many statistics rest on it.
+    """
+    small = {
+        base: (frame[base].astype("Float64") < policy.threshold).fillna(True).to_numpy(dtype=bool)
+        for base in dict.fromkeys(base_cols.values())
+    }
+    return {stat: small[base] for stat, base in base_cols.items()}
 
 
 def protect_statistics(
@@ -340,12 +341,17 @@ def protect_frame(
         grids = [_build_grid(df, [c], policy, None, col_total, remainder=False) for c in counts]
     for grid in grids if secondary else ():
         _protect(grid)
-    withheld, _ = _grid_masks(df, grids)
-    stat_mask = _small_base(df, base_cols, policy).reindex(columns=stats, fill_value=False)
+    masks = _grid_arrays(df, grids)
+    withheld = dict(zip(df.columns, masks[0].T, strict=True))  # column -> its withheld rows
+    small_base = _small_base(df, base_cols, policy)
+    none = np.zeros(len(df), dtype=bool)
+    stat_mask = {stat: small_base.get(stat, none) for stat in stats}
     for stat, numerator in implied.items():
-        stat_mask[stat] |= policy.is_small(df[numerator].to_numpy(dtype=float, na_value=np.nan))
+        stat_mask[stat] = stat_mask[stat] | policy.is_small(
+            df[numerator].to_numpy(dtype=float, na_value=np.nan)
+        )
     for stat, numerator in numerator_cols.items():
-        stat_mask[stat] |= withheld[numerator]
+        stat_mask[stat] = stat_mask[stat] | withheld[numerator]
         if stat in base_cols:
-            stat_mask[stat] |= withheld[base_cols[stat]]
-    return _publish(df, grids, policy, stat_mask)
+            stat_mask[stat] = stat_mask[stat] | withheld[base_cols[stat]]
+    return _publish(df, grids, policy, stat_mask, masks)

@@ -71,14 +71,12 @@ def html_table(
         f"{html.escape(label(str(c), lang))}</th>"
         for c in display.columns
     )
+    cells = [f'<td class="{"key" if c in keys else ""}">' for c in display.columns]
     body = "".join(
         "<tr>"
-        + "".join(
-            f'<td class="{"key" if c in keys else ""}">{html.escape(str(v))}</td>'
-            for c, v in zip(display.columns, row, strict=True)
-        )
+        + "".join(f"{cell}{html.escape(str(v))}</td>" for cell, v in zip(cells, row, strict=True))
         + "</tr>"
-        for row in display.itertuples(index=False)
+        for row in display.to_numpy(dtype=object)
     )
     note = ""
     protected = table.protected
