@@ -62,5 +62,21 @@ def test_the_report_computes_the_family_section_early_with_the_same_tables(sampl
 def test_the_report_steps_list_each_section_after_its_step():
     steps = list(build.REPORT_STEPS)
     assert steps.index("family") == steps.index("engagement") + 1
+    assert steps.index("imputation") == steps.index("prepost") + 1
     assert steps.index("methods") == steps.index("matching") + 1
     assert steps[0] == "load" and steps[-3:] == ["disclosure", "figures", "write"]
+
+
+def test_the_imputed_change_reads_the_score_table_pre_post_made(sample, monkeypatch):
+    from cdanalytics.prepost import _data
+
+    made, steps = [], []
+    reshape = _data._reshaped
+    monkeypatch.setattr(_data, "_reshaped", lambda *a, **k: made.append(1) or reshape(*a, **k))
+    out = compute_outcomes(
+        sample, sections=build._SECTIONS, on_step=lambda step: steps.append((step, len(made)))
+    )
+    counts = dict(steps)
+    assert counts["imputation"] == counts["prepost"] > 0  # no table made again
+    assert not out.tables["prepost_missing"].empty
+    assert id(sample) not in _data._SHARED  # and no score table is kept after the steps

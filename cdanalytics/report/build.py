@@ -47,7 +47,6 @@ from ..io.csvsafe import write_csv
 from ..io.export import Export
 from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
-from ..prepost import release_score_tables
 from . import family, methods_extra
 from ._atomic import atomic_directory
 from .compute import STEPS, Outcomes, Section, compute_outcomes
@@ -92,6 +91,8 @@ def _family(out: Outcomes) -> None:
 #: needs (the family section needs only the prepared engagement data).
 _SECTIONS = (
     Section("family", "engagement", _family),
+    # while the pre/post step's score table is still shared (not made again)
+    Section("imputation", "prepost", methods_extra.compute_imputed),
     Section("methods", "matching", methods_extra.compute),
 )
 
@@ -351,10 +352,7 @@ def _build(
 
     def done(name: str) -> None:
         nonlocal clock
-        # No later step asks for a score table a step made (each asks for its own):
-        # they go, with what the step freed, before the next one allocates.
-        release_score_tables()
-        release_free_memory()
+        release_free_memory()  # what the step freed, before the next one allocates
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now

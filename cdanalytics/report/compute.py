@@ -455,11 +455,9 @@ def _prepost(out: Outcomes) -> None:
         return
     t = out.tables
     instruments = export.registries.instruments
-    t["change"] = prepost.change(export)  # the export's registry (config overrides merged)
-    release_free_memory()  # what each analysis freed, before the next allocates
     if export.participants["programme"].notna().any():  # each programme's own section
         t["change_by_programme"] = prepost.change(export, by="programme")
-        release_free_memory()
+        release_free_memory()  # what each analysis freed, before the next allocates
     reliable = reliable_instruments(instruments)
     present = [str(code) for code in pd.unique(export.measures["instrument"].dropna())]
     if any(code in reliable for code in present):
@@ -468,6 +466,10 @@ def _prepost(out: Outcomes) -> None:
         changes = prepost.reliable_change(export, subset=[c for c in present if c in reliable])
         release_free_memory()
         t["reliable_change_summary"] = prepost.reliable_change_summary(changes)
+        del changes
+    # last, so that its score table is the one kept for a section after this step
+    # (the imputed change asks for the same one)
+    t["change"] = prepost.change(export)  # the export's registry (config overrides merged)
 
 
 def reliable_instruments(instruments: dict[str, Any]) -> list[str]:
@@ -503,7 +505,9 @@ def compute_outcomes(
     sections
         More analyses to run on the outcomes (:class:`Section`), each right
         after the step it names, so that what only it reads can be let go
-        before the next step allocates.
+        before the next step allocates. The pre/post step's score tables
+        (:func:`cdanalytics.prepost.release_score_tables`) are kept for the
+        sections after it, then let go.
 
     Returns
     -------
@@ -531,4 +535,7 @@ def compute_outcomes(
                 section.compute(out)
                 release_free_memory()  # what the section freed, before the next allocates
                 done(section.name)
+        # no later step asks for a score table this one (or its sections) made
+        prepost.release_score_tables(export)
+        release_free_memory()
     return out

@@ -67,6 +67,7 @@ __all__ = [
     "SEED",
     "add_headlines",
     "compute",
+    "compute_imputed",
     "context",
     "draw",
     "publish",
@@ -205,11 +206,19 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
         out.models[f"casemix_{unit}"] = result
 
 
-def compute(out: Outcomes) -> None:
-    """Add the tables of the added methods to ``out.tables`` (and their models)."""
+def compute_imputed(out: Outcomes) -> None:
+    """Add the imputed pre/post change (``prepost_missing``) to ``out.tables``.
+
+    Run right after the pre/post step (:func:`~cdanalytics.report.compute_outcomes`
+    ``sections``), it reads the score table that step made instead of making
+    it again.
+    """
     _missing(out)
-    prepost.release_score_tables(out.export)  # no other analysis here asks for its table
-    release_free_memory()  # what each analysis freed, before the next allocates
+
+
+def compute(out: Outcomes) -> None:
+    """Add the tables of the other added methods to ``out.tables`` (and their
+    models): the landmark analysis, the reoffending variants and case mix."""
     people = _people(out)
     for analysis in (_landmark, _variants, _casemix):
         analysis(out, people)
