@@ -396,3 +396,21 @@ def test_efron_score_residuals_decompose_the_score(test1):
     h = 1e-6
     derivative = (partial_loglik(0.3 + h, "efron") - partial_loglik(0.3 - h, "efron")) / (2 * h)
     assert score[0] == pytest.approx(derivative, abs=1e-7)
+
+
+def test_a_result_without_rows_keeps_its_figures_and_refuses_residuals(rossi):
+    model = cox(rossi, ["fin", "age", "prio"])
+    lean = model.without_rows()
+    pd.testing.assert_frame_equal(lean.summary, model.summary, check_exact=True)
+    pd.testing.assert_frame_equal(lean.tests, model.tests, check_exact=True)
+    assert (lean.n, lean.n_events, lean.loglik, repr(lean)) == (
+        model.n,
+        model.n_events,
+        model.loglik,
+        repr(model),
+    )
+    assert lean._risk_sets is None and lean._time is None and lean._status is None
+    for residuals in (lean.proportional_hazards, lean.scaled_schoenfeld):
+        with pytest.raises(AnalysisError, match="without its rows"):
+            residuals()
+    assert len(model.proportional_hazards()) == 4  # the fitted result still has them

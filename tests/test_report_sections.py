@@ -80,3 +80,10 @@ def test_the_imputed_change_reads_the_score_table_pre_post_made(sample, monkeypa
     assert counts["imputation"] == counts["prepost"] > 0  # no table made again
     assert not out.tables["prepost_missing"].empty
     assert id(sample) not in _data._SHARED  # and no score table is kept after the steps
+
+
+def test_the_report_keeps_its_cox_fits_without_their_rows(sample):
+    out = compute_outcomes(sample, sections=build._SECTIONS)
+    assert out.models["cox"].n_events > 0 and out.models["cox"]._risk_sets is None
+    assert not out.tables["cox_ph"].empty  # the test was made before the rows went
+    assert out.models["landmark"].cox._risk_sets is None

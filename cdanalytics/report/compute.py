@@ -75,8 +75,10 @@ class Outcomes:
         notebooks go further (dropout model, log-rank, attrition, mixed
         models).
     models
-        Fitted result objects: ``cox``, ``cumulative``, where they could be
-        computed; ``love_plots`` (programme -> the balance and counts tables
+        Fitted result objects: ``cox`` (without its rows:
+        :meth:`~cdanalytics.reoffending.CoxResult.without_rows`; its
+        proportional-hazards test is ``tables["cox_ph"]``), ``cumulative``,
+        where they could be computed; ``love_plots`` (programme -> the balance and counts tables
         of its matched comparison of all starters, what its love plot draws;
         the matchings themselves are not kept: rerun
         :func:`~cdanalytics.matching.gated_comparison` to look at one);
@@ -254,9 +256,10 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
             lambda: reoffending.cox(people, ["group", *cfg.cox_covariates], missing="drop"),
         )
         if model is not None:
-            out.models["cox"] = model
             t["cox"] = model.summary
             t["cox_ph"] = model.proportional_hazards()
+            # its per-person rows (0.4 GiB at 10M) are not kept past their last use
+            out.models["cox"] = model.without_rows()
     else:
         out.notes.append(Note("note_no_comparison_rows"))
     return people

@@ -146,7 +146,8 @@ def _landmark(out: Outcomes, people: pd.DataFrame) -> None:
     )
     bands = frame.groupby("sessions_band", observed=True)[["n_at_risk", "n_reoffended"]].sum()
     out.tables["landmark_bands"] = bands.astype(np.int64).reset_index()
-    out.models["landmark"] = result
+    # what the report reads of it later: the Cox summary, not its per-person rows
+    out.models["landmark"] = dataclasses.replace(result, cox=result.cox.without_rows())
 
 
 def _variants(out: Outcomes, people: pd.DataFrame) -> None:
