@@ -178,9 +178,10 @@ def _logistic_expected(
     regression by Newton-Raphson (iteratively reweighted least squares) on the
     p x p normal equations, which keeps a million rows to a fraction of a second."""
     beta = np.zeros(x.shape[1])
+    weighted = np.empty_like(x)  # x scaled by each row's weight: one buffer for every step
     for _ in range(max_iter):
         p = special.expit(x @ beta)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x
+        hessian = np.multiply(x, (p * (1 - p))[:, None], out=weighted).T @ x
         try:
             step = linalg.solve(hessian, x.T @ (y - p), assume_a="pos")
         except linalg.LinAlgError as exc:
