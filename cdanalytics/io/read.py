@@ -173,12 +173,14 @@ def csv_memory_pool() -> pa.MemoryPool:
     """The memory pool Arrow's CSV reader allocates from: jemalloc where pyarrow
     has it, else the system allocator; not Arrow's default (mimalloc on most builds).
 
-    On Linux Arrow's mimalloc backs a CSV read with transparent huge pages:
-    reading the 1,000,000-participant export (760 MB of CSV), 0.8 GB of them,
-    each zeroed on first touch, 1.2 to 2.9 s of system time that swings with
-    contention, against 0.5 to 1.2 s with jemalloc or the system allocator
-    (measured in forked children, interleaved; the user time and the values
-    read are the same). The values do not depend on the pool.
+    On Linux Arrow's mimalloc backs a CSV read with transparent huge pages,
+    each zeroed on first touch: reading ``sessions.csv`` of the
+    1,000,000-participant export (261 MB) leaves 0.8 GB of the process in
+    huge pages. Loading that export (760 MB of CSV) took 1.3 to 2.9 s of
+    system time with it, 0.7 to 1.1 s with jemalloc, at the same user time
+    (forked children, interleaved); jemalloc keeps freed pages a while, so
+    the load's peak is 0.1 to 0.25 GB higher (1.15 -> 1.27-1.41 GiB). The
+    values read do not depend on the pool.
     """
     if "jemalloc" in pa.supported_memory_backends():
         return pa.jemalloc_memory_pool()
