@@ -235,3 +235,16 @@ def test_csv_text_is_held_in_the_csv_readers_own_memory_pool(tmp_path):
     # 20,000 ids of 8 bytes and their offsets are still held, by the frame
     assert pool.bytes_allocated() - before >= 20_000 * 8
     assert raw.frame["participant_id"].tolist() == ids
+
+
+def test_without_jemalloc_the_csv_reader_uses_the_system_allocator(tmp_path, monkeypatch):
+    path = tmp_path / "participants.csv"
+    path.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(pa, "supported_memory_backends", lambda: ["mimalloc", "system"])
+    csv_memory_pool.cache_clear()
+    try:
+        assert csv_memory_pool().backend_name == "system"
+        raw = read_csv_table(path, table="participants", text_columns={"participant_id"})
+        assert raw.frame["site"].tolist() == ["Zaandijk", "Göteborg"]
+    finally:
+        csv_memory_pool.cache_clear()
