@@ -11,6 +11,7 @@ import pytest
 
 from cdanalytics.errors import ExportError
 from cdanalytics.io.read import (
+    csv_memory_pool,
     excel_error_cells,
     read_csv_table,
     read_excel_table,
@@ -219,3 +220,31 @@ def test_a_header_line_with_a_stray_carriage_return_is_a_clear_error(tmp_path):
     path.write_bytes(b"\r\x01")
     with pytest.raises(ExportError, match=r"participants\.csv: the header line cannot be read"):
         read_csv_table(path, table="participants")
+
+
+def test_csv_text_is_held_in_the_csv_readers_own_memory_pool(tmp_path):
+    """The CSV reader allocates from jemalloc (or the system allocator), not
+    from Arrow's default pool: the read text columns live there."""
+    path = tmp_path / "participants.csv"
+    ids = [f"P{i:07d}" for i in range(20_000)]
+    pd.DataFrame({"participant_id": ids, "site": ["A", "B"] * 10_000}).to_csv(path, index=False)
+    pool = csv_memory_pool()
+    assert pool.backend_name in ("jemalloc", "system")
+    before = pool.bytes_allocated()
+    raw = read_csv_table(path, table="participants", text_columns={"participant_id"})
+    # 20,000 ids of 8 bytes and their offsets are still held, by the frame
+    assert pool.bytes_allocated() - before >= 20_000 * 8
+    assert raw.frame["participant_id"].tolist() == ids
+
+
+def test_without_jemalloc_the_csv_reader_uses_the_system_allocator(tmp_path, monkeypatch):
+    path = tmp_path / "participants.csv"
+    path.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(pa, "supported_memory_backends", lambda: ["mimalloc", "system"])
+    csv_memory_pool.cache_clear()
+    try:
+        assert csv_memory_pool().backend_name == "system"
+        raw = read_csv_table(path, table="participants", text_columns={"participant_id"})
+        assert raw.frame["site"].tolist() == ["Zaandijk", "Göteborg"]
+    finally:
+        csv_memory_pool.cache_clear()
