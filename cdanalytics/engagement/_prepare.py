@@ -59,7 +59,8 @@ from ..errors import AnalysisError, ConfigError
 from ..io.export import Export
 from ..io.schema import contract_values
 from ..registry import core_session_count, core_sessions_needed
-from ._sessions import _SESSION_TYPES, _codes, _session_features
+from ._features import _session_features
+from ._sessions import _SESSION_TYPES, _codes
 
 __all__ = [
     "CLEAR_OUTCOMES",
@@ -321,7 +322,7 @@ def prepare_engagement(
             "participants table. Validate the export with `cdanalytics validate` first."
         )
     pidx = episode[all_rows]  # each session's episode row (-1: comparison): one gather
-    features = _session_features(sessions, pidx, core_rank[prog], k)
+    features = _session_features(sessions, pidx, prog, core_rank, k)
 
     needed = table["n_core_needed"].to_numpy(dtype=np.int64)[prog]
     require_last = table["require_last_core"].to_numpy(dtype=bool)[prog]

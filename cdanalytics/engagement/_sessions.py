@@ -1,6 +1,7 @@
 """Session sequences: the columns engagement reads from sessions (days, codes)
-and each programme participant's attendance facts from their core session
-sequence, vectorised over all sessions at once (:func:`_session_features`).
+and the order of sessions into each participant's sequence
+(:func:`_sequence_order`); the attendance facts drawn from those sequences are
+in :mod:`._features`.
 """
 
 from __future__ import annotations
@@ -83,85 +84,3 @@ def _kept_days_and_numbers(
     day = day_numbers(sessions["session_date"].to_numpy()[keep]).astype(np.int32)
     number = sessions["session_number"].to_numpy(dtype=np.int32, na_value=0)[keep]
     return day, number
-
-
-def _session_features(
-    sessions: pd.DataFrame, pidx: np.ndarray, core_lookup: np.ndarray, n_core: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Attendance facts per participant from their core session sequence, vectorised.
-
-    ``pidx`` is each session's participant row (-1: not a programme participant),
-    ``core_lookup[row, type_code]`` the position of the session type among the
-    participant's programme's core types (-1: not core), ``n_core`` K per row.
-    The arrays over sessions are kept narrow (int32 and smaller) and dropped
-    as soon as they are used: there are several per participant.
-    """
-    n = len(core_lookup)
-    type_code = _codes(sessions["session_type"], _SESSION_TYPES, "sessions.session_type")
-    known = pidx >= 0
-    type_rank = np.full(len(sessions), -1, dtype=np.int16)
-    type_rank[known] = core_lookup.astype(np.int16)[pidx[known], type_code[known]]
-    keep = type_rank >= 0
-    del known, type_code
-    p = pidx[keep].astype(np.int32)
-    rank = type_rank[keep]
-    del type_rank
-    day, number = _kept_days_and_numbers(sessions, keep)
-    attendance = _attendance_codes(sessions)[keep]
-    del keep
-    order = _sequence_order(p, day, rank, number)
-    del rank, number
-    if order is not None:
-        p, day, attendance = p[order], day[order], attendance[order]
-    del order
-
-    n_sched = np.bincount(p, minlength=n)
-    first_row = (np.cumsum(n_sched) - n_sched).astype(np.int32)
-    position = np.arange(1, len(p) + 1, dtype=np.int32)
-    position -= first_row[p]
-    del first_row
-    attended = attendance == 0
-    last_core = position == n_core.astype(np.int32)[p]
-    last_core &= attended
-    counts = {
-        "n_core_scheduled": n_sched,
-        "n_core_attended": np.bincount(p[attended], minlength=n),
-        "n_core_excused": np.bincount(p[attendance == 1], minlength=n),
-        "n_core_unexcused": np.bincount(p[attendance == 2], minlength=n),
-        "attended_last_core": np.bincount(p[last_core], minlength=n) > 0,
-    }
-    del last_core, attendance
-    # Last attended position and first attended date: the rows are sorted by
-    # participant then position, so take the last / first attended row of each.
-    pa_, pos_a, day_a = p[attended], position[attended], day[attended]
-    del day
-    last = np.r_[pa_[1:] != pa_[:-1], True] if len(pa_) else np.zeros(0, bool)
-    first = np.r_[True, pa_[1:] != pa_[:-1]] if len(pa_) else np.zeros(0, bool)
-    last_attended = np.zeros(n, dtype=np.int64)
-    last_attended[pa_[last]] = pos_a[last]
-    first_day = np.full(n, np.nan)
-    first_day[pa_[first]] = day_a[first]
-    del pa_, pos_a, day_a, last, first
-    # Longest run of consecutive absences: run-length encoding of the absent rows.
-    absent = ~attended
-    del attended
-    run_start = np.ones_like(absent)  # the row before was not an absence, or ...
-    np.logical_not(absent[:-1], out=run_start[1:])
-    run_start |= position == 1  # ... the row starts a participant's sequence
-    run_start &= absent
-    del position
-    run_id = np.cumsum(run_start, dtype=np.int64)
-    run_id -= 1
-    run_length = np.bincount(run_id[absent], minlength=int(run_start.sum()))
-    del run_id, absent
-    longest = np.zeros(n, dtype=np.int64)
-    if len(run_length):
-        run_p = p[run_start]
-        by_p = pd.Series(run_length).groupby(run_p).max()
-        longest[by_p.index.to_numpy()] = by_p.to_numpy()
-    return {
-        **counts,
-        "last_core_attended": last_attended,
-        "longest_absence_run": longest,
-        "first_attended_day": first_day,
-    }
