@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdanalytics.engagement import _blocks
+from cdanalytics.engagement import _blocks, _sessions
 from cdanalytics.engagement._blocks import sequence_order
 from cdanalytics.engagement._features import _session_features
 from cdanalytics.engagement._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
@@ -89,8 +89,9 @@ def recount(sessions, owner, programme, core_rank, n_core):
 @pytest.mark.parametrize("block", [1, 7, None])
 @pytest.mark.parametrize("seed", range(3))
 def test_attendance_facts_match_a_recount_of_each_participant(monkeypatch, seed, block, grouped):
-    if block is not None:
+    if block is not None:  # the sort's blocks of participants and the reads' blocks of rows
         monkeypatch.setattr(_blocks, "BLOCK_ROWS", block)
+        monkeypatch.setattr(_sessions, "_BLOCK", block)
     data = random_sessions(seed, grouped)
     facts = _session_features(*data)
     expected = recount(*data)

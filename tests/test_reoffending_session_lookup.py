@@ -84,3 +84,32 @@ def test_landmark_with_the_export_equals_it_with_the_sessions_table():
     pd.testing.assert_frame_equal(by_export.cohort, by_table.cohort, check_exact=True)
     pd.testing.assert_frame_equal(by_export.cox.summary, by_table.cox.summary, check_exact=True)
     assert by_export.cohort[reoffending.ATTENDANCE_TERM].sum() > 0
+
+
+@pytest.mark.parametrize("block", [1, 7, 256])
+def test_the_dates_read_a_block_of_sessions_at_a_time_give_the_same_days(monkeypatch, block):
+    from cdanalytics._dates import day_numbers
+    from cdanalytics.reoffending import dose
+
+    rng = np.random.default_rng(block)
+    export = random_export(rng)
+    ids = export.participants["participant_id"]
+    cohort = pd.DataFrame(
+        {
+            "participant_id": ids.to_numpy()[:150],
+            "index_date": pd.Timestamp("2023-03-01")
+            + pd.to_timedelta(rng.integers(0, 90, 150), unit="D"),
+        }
+    )
+    monkeypatch.setattr(dose, "_BLOCK", block)
+    pos, day = attended_days(cohort, export.sessions, None, export)
+    assert pos.dtype == np.int32 and len(pos) > 200  # positions in the narrow type
+    # against the plain computation: every attended session of a cohort member
+    sessions = export.sessions
+    row = pd.Index(cohort["participant_id"]).get_indexer(sessions["participant_id"])
+    keep = (sessions["attendance"] == "attended").fillna(False).to_numpy() & (row >= 0)
+    expected = (
+        day_numbers(sessions["session_date"][keep]) - day_numbers(cohort["index_date"])[row[keep]]
+    )
+    np.testing.assert_array_equal(pos, row[keep])
+    np.testing.assert_array_equal(day, expected)

@@ -68,6 +68,9 @@ __all__ = [
 
 #: Name of the time-varying attendance term (sessions attended so far).
 ATTENDANCE_TERM = "sessions_attended"
+
+#: Session rows whose dates are read at a time (:func:`attended_days`).
+_BLOCK = 1 << 20
 #: Columns of :func:`attendance_intervals`.
 INTERVAL_COLUMNS: list[str] = ["participant_id", "start", "stop", "event", ATTENDANCE_TERM]
 
@@ -104,8 +107,9 @@ def _cohort_rows(cohort: pd.DataFrame, sessions: pd.DataFrame, export: Export | 
             people = export.participants["participant_id"]
             of_person = rows_in(cohort["participant_id"], people, index_type(len(cohort)))
             if int((of_person >= 0).sum()) == len(cohort):
-                return np.append(of_person, -1)[rows]  # row -1 (no participant): the -1
-    return rows_in(cohort["participant_id"], sessions["participant_id"])
+                # row -1 (no participant): the -1, in the positions' own type
+                return np.append(of_person, of_person.dtype.type(-1))[rows]
+    return rows_in(cohort["participant_id"], sessions["participant_id"], index_type(len(cohort)))
 
 
 def attended_days(
@@ -127,12 +131,21 @@ def attended_days(
     # of the cohort's attended sessions kept, in int32 when the cohort fits
     found = _cohort_rows(cohort, sessions, export)
     chosen = attended & (found >= 0)
-    pos = found[chosen].astype(index_type(len(cohort)))
+    del attended
+    pos = found[chosen].astype(index_type(len(cohort)), copy=False)
     del found
     # their dates only (a million participants have ~7M sessions), taken from the
-    # column's array: no Series (and index) of the chosen rows
-    day = day_numbers(sessions["session_date"].to_numpy()[chosen])
-    day -= index_day[pos]
+    # column's array a block of sessions at a time: no Series (and index) of the
+    # chosen rows, and no column-long copy of their dates or index days
+    dates = sessions["session_date"].to_numpy()
+    day = np.empty(len(pos))
+    done = 0
+    for start in range(0, len(dates), _BLOCK):
+        part = day_numbers(dates[start : start + _BLOCK][chosen[start : start + _BLOCK]])
+        part -= index_day[pos[done : done + len(part)]]
+        day[done : done + len(part)] = part
+        done += len(part)
+    del dates, chosen
     dated = ~np.isnan(day)
     return (pos, day) if dated.all() else (pos[dated], day[dated])
 

@@ -207,6 +207,7 @@ def landmark(
         cohort, sessions, session_types, export if isinstance(export, Export) else None
     )
     dose = np.bincount(pos[day < landmark_days], minlength=len(cohort))
+    del pos, day  # every attended session's row and day: gone before the model is fitted
     duration = cohort["duration_days"].to_numpy(dtype=float)
     event = cohort["event"].to_numpy(dtype=bool)
     at_risk = duration > landmark_days
