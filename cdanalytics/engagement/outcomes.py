@@ -392,7 +392,9 @@ def retention(
     [1.0, 0.9524, 0.9403]
     """
     prepared, ep, keys = _prepared(data, by, programmes)
-    starters = ep.loc[ep["started"]]
+    # the starters' rows of the columns read here only (not a copy of every column)
+    read = _unique([*keys, "programme", "exit_status_used", "n_core_scheduled"])
+    starters = ep.loc[ep["started"], read]
     status = starters["exit_status_used"]
     event = (status == "dropped_out").to_numpy()
     time = starters["n_core_scheduled"].to_numpy(dtype=np.int64)

@@ -110,15 +110,15 @@ def exit_status_disagreements(
             (der == "completed").to_numpy() & both & ~rec_is["completed"] & ~rec_is["ongoing"],
             rec_is["ongoing"] & (der == "dropped_out").to_numpy(),
         ],
-        list(FINDINGS),
-        default="",
+        range(len(FINDINGS)),  # each finding's code (not a text per row: 144 bytes each)
+        default=-1,
     )
-    rows = finding != ""
+    rows = finding >= 0
     out = ep.loc[
         rows,
         ["participant_id", "programme", "site", "exit_status_recorded", "exit_status_derived"],
     ]  # a new frame (copy-on-write): nothing written here reaches the episodes
-    out["finding"] = pd.Categorical(finding[rows], categories=list(FINDINGS))
+    out["finding"] = pd.Categorical.from_codes(finding[rows], categories=list(FINDINGS))
     out["description"] = out["finding"].map(FINDINGS).astype("str")
     for column in ("n_core_attended", "n_core_needed", "attended_last_core"):
         out[column] = ep.loc[rows, column]

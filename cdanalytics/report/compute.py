@@ -230,7 +230,9 @@ def _engagement(out: Outcomes) -> None:
     t["attendance"] = with_overall(lambda by: engagement.attendance_summary(data, by), groupings)
     t["waiting_times"] = distinct_from_overall(engagement.waiting_times(data, groupings), groupings)
     t["exit_status_findings"] = engagement.exit_status_disagreements(data)
-    status = data.episodes.drop_duplicates("participant_id", keep="last")
+    # the last episode's status of each participant (two columns, not every one, copied)
+    status = data.episodes[["participant_id", "exit_status_used"]]
+    status = status.drop_duplicates("participant_id", keep="last")
     out.models["exit_status"] = status.set_index("participant_id")["exit_status_used"]
 
 
