@@ -70,3 +70,16 @@ def test_duplicate_participants_are_refused():
     )
     with pytest.raises(ExportValidationError, match="duplicate participant_id"):
         export.participant_rows("measures")
+
+
+def test_a_missing_participant_identifier_is_refused_too():
+    participants = pd.DataFrame({"participant_id": pd.array(["A", None, "B"], dtype="str")})
+    export = Export(
+        participants=participants,
+        sessions=pd.DataFrame(),
+        measures=pd.DataFrame({"participant_id": pd.array(["A"], dtype="str")}),
+        events=pd.DataFrame(),
+        manifest=Manifest(extract_date=pd.Timestamp("2025-01-01")),
+    )
+    with pytest.raises(ExportValidationError, match="duplicate participant_id"):
+        export.participant_rows("measures")
