@@ -60,16 +60,22 @@ def test_design_matrix_is_the_stacked_columns(n):
     assert np.array_equal(design_matrix(frame[[]]), np.ones((n, 1)))
 
 
+def _chosen_rows_and_columns(n, seed, share):
+    """A random frame's full design, its columns, a ``share`` of its rows and
+    about half its columns (the intercept always)."""
+    rng = np.random.default_rng(seed)
+    frame, lead = _frame(n, rng), rng.normal(size=n)
+    full = _stacked(frame, lead)
+    rows = np.flatnonzero(rng.uniform(size=n) < share)
+    chosen = np.r_[0, np.flatnonzero(rng.uniform(size=full.shape[1] - 1) < 0.5) + 1]
+    return rng, full, design_columns(frame, lead), rows, chosen
+
+
 @pytest.mark.parametrize("n", [1, 5, 8193, 30_000])
 def test_chosen_rows_and_columns_are_the_full_designs_without_making_it(n):
     # levels and means come from every row, as in the full design, whichever rows
     # and columns are written
-    rng = np.random.default_rng(100 + n)
-    frame, lead = _frame(n, rng), rng.normal(size=n)
-    full = _stacked(frame, lead)
-    columns = design_columns(frame, lead)
-    rows = np.flatnonzero(rng.uniform(size=n) < 0.3)
-    chosen = np.r_[0, np.flatnonzero(rng.uniform(size=full.shape[1] - 1) < 0.5) + 1]
+    _, full, columns, rows, chosen = _chosen_rows_and_columns(n, 100 + n, 0.3)
     got = fill_design([columns[j] for j in chosen], rows)
     assert got.flags["C_CONTIGUOUS"]
     assert np.array_equal(got.view(np.int64), full[rows][:, chosen].view(np.int64))
@@ -80,12 +86,7 @@ def test_chosen_rows_and_columns_are_the_full_designs_without_making_it(n):
 def test_column_major_design_is_the_chosen_columns_of_the_full_one_in_their_layout(n):
     # order="F": the values and the memory layout of design[rows][:, chosen] (what
     # fancy indexing of the columns gives), so BLAS reads both the same way
-    rng = np.random.default_rng(200 + n)
-    frame, lead = _frame(n, rng), rng.normal(size=n)
-    full = _stacked(frame, lead)
-    columns = design_columns(frame, lead)
-    rows = np.flatnonzero(rng.uniform(size=n) < 0.6)
-    chosen = np.r_[0, np.flatnonzero(rng.uniform(size=full.shape[1] - 1) < 0.5) + 1]
+    rng, full, columns, rows, chosen = _chosen_rows_and_columns(n, 200 + n, 0.6)
     want = full[rows][:, chosen]
     got = fill_design([columns[j] for j in chosen], rows, order="F")
     assert got.flags["F_CONTIGUOUS"] and got.strides == want.strides

@@ -59,21 +59,13 @@ def test_in_memory_export_looks_up_once_and_again_after_a_table_is_replaced():
     np.testing.assert_array_equal(export.participant_rows("measures"), [2, 0])
 
 
-def test_duplicate_participants_are_refused():
-    participants = pd.DataFrame({"participant_id": pd.array(["A", "A"], dtype="str")})
-    export = Export(
-        participants=participants,
-        sessions=pd.DataFrame(),
-        measures=pd.DataFrame({"participant_id": pd.array(["A"], dtype="str")}),
-        events=pd.DataFrame(),
-        manifest=Manifest(extract_date=pd.Timestamp("2025-01-01")),
-    )
-    with pytest.raises(ExportValidationError, match="duplicate participant_id"):
-        export.participant_rows("measures")
-
-
-def test_a_missing_participant_identifier_is_refused_too():
-    participants = pd.DataFrame({"participant_id": pd.array(["A", None, "B"], dtype="str")})
+@pytest.mark.parametrize(
+    "ids",
+    [["A", "A"], ["A", None, "B"]],
+    ids=["a duplicate identifier", "a missing identifier"],
+)
+def test_duplicate_or_missing_participant_identifiers_are_refused(ids):
+    participants = pd.DataFrame({"participant_id": pd.array(ids, dtype="str")})
     export = Export(
         participants=participants,
         sessions=pd.DataFrame(),
