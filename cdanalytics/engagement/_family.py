@@ -11,11 +11,12 @@ import pandas as pd
 
 from .._groups import by_columns
 from .._stats import wilson_ci
-from ..errors import AnalysisError, ConfigError
+from ..errors import ConfigError
 from ..io.export import Export
 from ._prepare import (
     EngagementData,
     _episode_of,
+    _known_rows,
     _participant_index,
     parameter_docs,
     prepare_engagement,
@@ -97,17 +98,12 @@ def episode_rows(export: Export, table: str, frame: pd.DataFrame | None = None) 
     AnalysisError
         An id is not in the participants table.
     """
-    people = export.participants
     if frame is None or frame is export.table(table):
-        rows = export.participant_rows(table)
-    else:
-        rows = _participant_index(people["participant_id"], frame["participant_id"])
-    if rows.min(initial=0) < 0:
-        raise AnalysisError(
-            f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
-            "participants table. Validate the export with `cdanalytics validate` first."
-        )
-    return _episode_of(people)[1][rows]  # one lookup per row of the table
+        rows, episode = episode_lookup(export, table)
+        return episode[rows]  # one lookup per row of the table
+    people = export.participants
+    rows = _participant_index(people["participant_id"], frame["participant_id"])
+    return _episode_of(people)[1][_known_rows(rows, f"{table} row(s)")]
 
 
 def episode_lookup(export: Export, table: str) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +116,7 @@ def episode_lookup(export: Export, table: str) -> tuple[np.ndarray, np.ndarray]:
     AnalysisError
         An id is not in the participants table.
     """
-    rows = export.participant_rows(table)
-    if rows.min(initial=0) < 0:
-        raise AnalysisError(
-            f"{int((rows < 0).sum())} {table} row(s) name participants that are not in the "
-            "participants table. Validate the export with `cdanalytics validate` first."
-        )
+    rows = _known_rows(export.participant_rows(table), f"{table} row(s)")
     return rows, _episode_of(export.participants)[1]
 
 

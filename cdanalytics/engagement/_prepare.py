@@ -193,6 +193,17 @@ def _participant_index(ids: pd.Series, session_ids: pd.Series) -> np.ndarray:
     return rows_in(ids.astype("str"), session_ids.astype("str"))
 
 
+def _known_rows(rows: np.ndarray, what: str) -> np.ndarray:
+    """``rows`` (the participant row of each row of a table) when every one
+    names a participant; else the error naming ``what`` ("session rows")."""
+    if rows.min(initial=0) < 0:
+        raise AnalysisError(
+            f"{int((rows < 0).sum())} {what} name participants that are not in the "
+            "participants table. Validate the export with `cdanalytics validate` first."
+        )
+    return rows
+
+
 def _episode_of(people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Whether each participant is in the programme group (a missing group is the
     programme's; compared as codes where the column is categorical) and his row
@@ -315,12 +326,8 @@ def prepare_engagement(
             core_rank[row, _SESSION_TYPES.index(session_type)] = rank
 
     sessions = export.sessions
-    all_rows = export.participant_rows("sessions")  # hashed once, by the load (int32)
-    if (all_rows < 0).any():
-        raise AnalysisError(
-            f"{int((all_rows < 0).sum())} session rows name participants that are not in the "
-            "participants table. Validate the export with `cdanalytics validate` first."
-        )
+    # hashed once, by the load (int32)
+    all_rows = _known_rows(export.participant_rows("sessions"), "session rows")
     pidx = episode[all_rows]  # each session's episode row (-1: comparison): one gather
     features = _session_features(sessions, pidx, prog, core_rank, k)
 
