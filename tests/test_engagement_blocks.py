@@ -19,8 +19,8 @@ import pytest
 from _stage_fixtures import EXTRACT, TRI
 from pandas.errors import Pandas4Warning
 
+from cdanalytics import _lookup
 from cdanalytics import engagement as eng
-from cdanalytics.engagement import _blocks
 from cdanalytics.engagement._blocks import block_codes, participant_blocks
 from cdanalytics.engagement._sessions import _codes
 from cdanalytics.errors import AnalysisError
@@ -109,7 +109,7 @@ def in_order(sessions: pd.DataFrame, missing: int = 0) -> pd.DataFrame:
 def test_stage_counts_and_last_session_against_pandas(monkeypatch, seed, size):
     export = random_export(seed)
     if size is not None:
-        monkeypatch.setattr(_blocks, "BLOCK_ROWS", size)
+        monkeypatch.setattr(_lookup, "BLOCK_ROWS", size)
     progress = eng.stage_progress(export, programmes=TRI)
     assert len(progress) > 100
     sessions = export.sessions
@@ -136,7 +136,7 @@ def test_stage_counts_and_last_session_against_pandas(monkeypatch, seed, size):
 def test_review_slots_and_last_core_day_against_pandas(monkeypatch, seed, size, holes):
     export = random_export(seed, holes)
     if size is not None:
-        monkeypatch.setattr(_blocks, "BLOCK_ROWS", size)
+        monkeypatch.setattr(_lookup, "BLOCK_ROWS", size)
     facts = eng.review_facts(export, programmes=PROGRAMMES)
     assert len(facts) > 20
     sessions = export.sessions

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdanalytics.engagement import _blocks, _sessions
+from cdanalytics import _lookup
 from cdanalytics.engagement._blocks import sequence_order
 from cdanalytics.engagement._features import _session_features
 from cdanalytics.engagement._sessions import _ATTENDANCE, _SESSION_TYPES, _sequence_order
@@ -90,8 +90,7 @@ def recount(sessions, owner, programme, core_rank, n_core):
 @pytest.mark.parametrize("seed", range(3))
 def test_attendance_facts_match_a_recount_of_each_participant(monkeypatch, seed, block, grouped):
     if block is not None:  # the sort's blocks of participants and the reads' blocks of rows
-        monkeypatch.setattr(_blocks, "BLOCK_ROWS", block)
-        monkeypatch.setattr(_sessions, "_BLOCK", block)
+        monkeypatch.setattr(_lookup, "BLOCK_ROWS", block)
     data = random_sessions(seed, grouped)
     facts = _session_features(*data)
     expected = recount(*data)
@@ -105,7 +104,7 @@ def test_attendance_facts_match_a_recount_of_each_participant(monkeypatch, seed,
 @pytest.mark.parametrize("block", [1, 2, 3, 50])
 @pytest.mark.parametrize("seed", range(4))
 def test_the_order_a_block_at_a_time_is_the_order_of_the_whole_table(monkeypatch, seed, block):
-    monkeypatch.setattr(_blocks, "BLOCK_ROWS", block)
+    monkeypatch.setattr(_lookup, "BLOCK_ROWS", block)
     rng = np.random.default_rng(seed)
     n = 500
     p = np.sort(rng.integers(0, 40, n)).astype(np.int32)

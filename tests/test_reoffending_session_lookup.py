@@ -88,8 +88,8 @@ def test_landmark_with_the_export_equals_it_with_the_sessions_table():
 
 @pytest.mark.parametrize("block", [1, 7, 256])
 def test_the_dates_read_a_block_of_sessions_at_a_time_give_the_same_days(monkeypatch, block):
+    from cdanalytics import _lookup
     from cdanalytics._dates import day_numbers
-    from cdanalytics.reoffending import dose
 
     rng = np.random.default_rng(block)
     export = random_export(rng)
@@ -101,7 +101,7 @@ def test_the_dates_read_a_block_of_sessions_at_a_time_give_the_same_days(monkeyp
             + pd.to_timedelta(rng.integers(0, 90, 150), unit="D"),
         }
     )
-    monkeypatch.setattr(dose, "_BLOCK", block)
+    monkeypatch.setattr(_lookup, "BLOCK_ROWS", block)
     pos, day = attended_days(cohort, export.sessions, None, export)
     assert pos.dtype == np.int32 and len(pos) > 200  # positions in the narrow type
     # against the plain computation: every attended session of a cohort member

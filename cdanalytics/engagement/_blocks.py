@@ -5,7 +5,7 @@ tens of millions of rows in a national export). Made for the whole table at
 once, each of their temporaries (episode rows, stage numbers, days, sort
 keys, positions) is a column-long array: hundreds of megabytes each, fresh
 pages from the kernel every time, and no cache reuse. Cut into blocks of
-about :data:`BLOCK_ROWS` rows that each hold every session of their
+about :data:`cdanalytics._lookup.BLOCK_ROWS` rows that each hold every session of their
 participants, the same work makes block-long temporaries that fit in the
 allocator's reuse and the processor's cache, and a sort within a block is
 the global sort restricted to those participants (the results are the
@@ -19,13 +19,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from .. import _lookup
 from .._lookup import index_type
 from ._sessions import _codes, _outside, _sequence_order
 
-__all__ = ["BLOCK_ROWS", "block_codes", "participant_blocks", "sequence_order"]
-
-#: Session rows per block (a block is longer when one participant has more).
-BLOCK_ROWS = 1 << 20
+__all__ = ["block_codes", "participant_blocks", "sequence_order"]
 
 
 def participant_blocks(rows: np.ndarray, size: int | None = None) -> Iterator[slice | np.ndarray]:
@@ -36,7 +34,8 @@ def participant_blocks(rows: np.ndarray, size: int | None = None) -> Iterator[sl
     rows
         The participant row of each table row (any integers).
     size
-        Rows per block (default :data:`BLOCK_ROWS`) before a block is extended
+        Rows per block (default :data:`cdanalytics._lookup.BLOCK_ROWS`) before a
+        block is extended
         to the end of its last participant's rows.
 
     Yields
@@ -54,7 +53,7 @@ def participant_blocks(rows: np.ndarray, size: int | None = None) -> Iterator[sl
     ordered = bool((rows[1:] >= rows[:-1]).all())
     positions = None if ordered else np.argsort(rows, kind="stable")
     keys = rows if positions is None else rows[positions]
-    size = max(int(BLOCK_ROWS if size is None else size), 1)
+    size = max(int(_lookup.BLOCK_ROWS if size is None else size), 1)
     start = 0
     while start < n:
         stop = min(start + size, n)
@@ -83,7 +82,7 @@ def block_codes(
     lookup = np.array([place.get(c, -1) for c in own] + [-1], dtype=np.int8)
     raw = np.asarray(array.codes)
     used = np.zeros(len(own), dtype=bool)
-    step = BLOCK_ROWS
+    step = _lookup.BLOCK_ROWS
     for start in range(0, len(raw), step):
         part = raw[start : start + step]
         used |= np.bincount(part[part >= 0], minlength=len(own)) > 0

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .._dates import day_numbers
+from .._lookup import kept_values
 from ..errors import AnalysisError
 from ..io.schema import contract_values
 
 _SESSION_TYPES = contract_values("sessions", "session_type")
 _ATTENDANCE = contract_values("sessions", "attendance")
-#: Session rows read at a time (:func:`_kept_days_and_numbers`).
-_BLOCK = 1 << 20
 
 
 def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
@@ -82,18 +81,11 @@ def _kept_days_and_numbers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Day number and session number of the ``keep`` sessions, both int32, for
     :func:`_sequence_order` (the contract requires both; int32 holds every date
-    and every session number a registry allows). Read a block of sessions at a
-    time: no column-long copy of the kept dates, their days as floats, or the
-    numbers of every session."""
+    and every session number a registry allows), read a block of sessions at a
+    time (:func:`~cdanalytics._lookup.kept_values`)."""
     dates, numbers = sessions["session_date"].to_numpy(), sessions["session_number"].array
-    day = np.empty(int(np.count_nonzero(keep)), dtype=np.int32)
-    number = np.empty(len(day), dtype=np.int32)
-    done = 0
-    for start in range(0, len(keep), _BLOCK):
-        rows = slice(start, start + _BLOCK)
-        kept = keep[rows]
-        part = slice(done, done + int(np.count_nonzero(kept)))
-        day[part] = day_numbers(dates[rows][kept])
-        number[part] = numbers[rows].to_numpy(dtype=np.int32, na_value=0)[kept]
-        done = part.stop
+    day = kept_values(lambda rows: day_numbers(dates[rows]), keep, np.int32)
+    number = kept_values(
+        lambda rows: numbers[rows].to_numpy(dtype=np.int32, na_value=0), keep, np.int32
+    )
     return day, number

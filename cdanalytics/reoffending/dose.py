@@ -35,7 +35,7 @@ import pandas as pd
 from .. import _cox
 from .._dates import day_numbers
 from .._groups import by_columns, group_by
-from .._lookup import index_type, rows_in
+from .._lookup import index_type, kept_values, rows_in
 from ..errors import (
     AnalysisError,
     ConfigError,
@@ -68,9 +68,6 @@ __all__ = [
 
 #: Name of the time-varying attendance term (sessions attended so far).
 ATTENDANCE_TERM = "sessions_attended"
-
-#: Session rows whose dates are read at a time (:func:`attended_days`).
-_BLOCK = 1 << 20
 #: Columns of :func:`attendance_intervals`.
 INTERVAL_COLUMNS: list[str] = ["participant_id", "start", "stop", "event", ATTENDANCE_TERM]
 
@@ -132,20 +129,15 @@ def attended_days(
     found = _cohort_rows(cohort, sessions, export)
     chosen = attended & (found >= 0)
     del attended
-    pos = found[chosen].astype(index_type(len(cohort)), copy=False)
-    del found
-    # their dates only (a million participants have ~7M sessions), taken from the
-    # column's array a block of sessions at a time: no Series (and index) of the
-    # chosen rows, and no column-long copy of their dates or index days
+    # their days from the index date only (a million participants have ~7M
+    # sessions), read from the column's array a block of sessions at a time: no
+    # Series of the chosen rows, no column-long copy of their dates or index days
     dates = sessions["session_date"].to_numpy()
-    day = np.empty(len(pos))
-    done = 0
-    for start in range(0, len(dates), _BLOCK):
-        part = day_numbers(dates[start : start + _BLOCK][chosen[start : start + _BLOCK]])
-        part -= index_day[pos[done : done + len(part)]]
-        day[done : done + len(part)] = part
-        done += len(part)
-    del dates, chosen
+    day = kept_values(
+        lambda rows: day_numbers(dates[rows]) - index_day[found[rows]], chosen, np.float64
+    )
+    pos = found[chosen].astype(index_type(len(cohort)), copy=False)
+    del chosen
     dated = ~np.isnan(day)
     return (pos, day) if dated.all() else (pos[dated], day[dated])
 
