@@ -15,8 +15,9 @@ computed does.
 
 A report then frees hundreds of megabytes after each step (the load's raw
 tables, the matchings, the imputed scores). Two allocators keep such memory
-for their own later use: Arrow's pool (mimalloc or jemalloc), which holds the
-export's text columns, and glibc's ``malloc``, which holds numpy's arrays.
+for their own later use: Arrow's pools (its default one, mimalloc or jemalloc,
+and the CSV reader's, :func:`csv_memory_pool`), which hold the export's text
+columns, and glibc's ``malloc``, which holds numpy's arrays.
 Neither can use what the other keeps, so the process grows by both.
 :func:`release_free_memory` hands both back to the operating system:
 measured on a report of 1,000,000 participants, 0.2 to 0.35 GiB less
@@ -37,7 +38,7 @@ import functools
 import sys
 from typing import Any
 
-__all__ = ["release_free_memory", "settle_allocator"]
+__all__ = ["csv_memory_pool", "release_free_memory", "settle_allocator"]
 
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -72,9 +73,30 @@ def settle_allocator() -> None:
         lib.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
+def csv_memory_pool() -> Any:
+    """The memory pool Arrow's CSV reader allocates from (a ``pyarrow.MemoryPool``):
+    jemalloc where pyarrow has it, else the system allocator; not Arrow's
+    default (mimalloc on most builds), which on Linux backs a CSV read with
+    transparent huge pages, each zeroed on first touch: a load's system time
+    then swings by seconds at a million participants (measured in
+    ``docs/scaling.md``). The values read do not depend on the pool.
+
+    Example
+    -------
+    >>> csv_memory_pool().backend_name in ("jemalloc", "system")
+    True
+    """
+    import pyarrow as pa
+
+    if "jemalloc" in pa.supported_memory_backends():
+        return pa.jemalloc_memory_pool()
+    return pa.system_memory_pool()
+
+
 def release_free_memory() -> None:
-    """Give the memory that Arrow's pool and ``malloc`` keep after frees back
-    to the operating system (a few milliseconds; nothing in use is touched).
+    """Give the memory that Arrow's pools (its default one and the CSV
+    reader's, :func:`csv_memory_pool`) and ``malloc`` keep after frees back to
+    the operating system (a few milliseconds; nothing in use is touched).
 
     Example
     -------
@@ -83,6 +105,7 @@ def release_free_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    csv_memory_pool().release_unused()
     lib = _glibc()
     if lib is not None:
         lib.malloc_trim(0)

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cdanalytics._memory import csv_memory_pool
 from cdanalytics.errors import ExportError
 from cdanalytics.io.read import (
-    csv_memory_pool,
     excel_error_cells,
     read_csv_table,
     read_excel_table,
@@ -241,10 +241,6 @@ def test_without_jemalloc_the_csv_reader_uses_the_system_allocator(tmp_path, mon
     path = tmp_path / "participants.csv"
     path.write_text(TEXT, encoding="utf-8")
     monkeypatch.setattr(pa, "supported_memory_backends", lambda: ["mimalloc", "system"])
-    csv_memory_pool.cache_clear()
-    try:
-        assert csv_memory_pool().backend_name == "system"
-        raw = read_csv_table(path, table="participants", text_columns={"participant_id"})
-        assert raw.frame["site"].tolist() == ["Zaandijk", "Göteborg"]
-    finally:
-        csv_memory_pool.cache_clear()
+    assert csv_memory_pool().backend_name == "system"
+    raw = read_csv_table(path, table="participants", text_columns={"participant_id"})
+    assert raw.frame["site"].tolist() == ["Zaandijk", "Göteborg"]

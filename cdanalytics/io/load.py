@@ -42,7 +42,6 @@ from .problems import DEFAULT_MAX_PROBLEMS
 from .quarantine import partition_rows, quarantine_frame, table_counts
 from .read import (
     RawTable,
-    csv_memory_pool,
     read_csv_table,
     read_excel_table,
     read_manifest_json,
@@ -415,8 +414,6 @@ def load_export(
             name, rows.astype(np.int32, copy=False) if renumber is None else renumber[rows]
         )
     release_free_memory()  # the freed reads and temporaries (~0.2 GiB at 1M participants)
-    if any(raw is not None and raw.format == "csv" for raw in raws.values()):
-        csv_memory_pool().release_unused()  # and the CSV reader's own pool
     return export
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import json
 import re
 import zipfile
@@ -30,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .._memory import csv_memory_pool
 from ..errors import ExportError
 from .privacy.redact import redact
 from .rows import RowNumbers
@@ -38,7 +38,6 @@ __all__ = [
     "NULL_VALUES",
     "RawTable",
     "RowNumbers",
-    "csv_memory_pool",
     "excel_error_cells",
     "excel_sheet_names",
     "read_csv_table",
@@ -166,25 +165,6 @@ def _header_names(first: bytes, path: Path) -> tuple[str, list[str]]:
             )
         seen.add(name)
     return delimiter, names
-
-
-@functools.cache
-def csv_memory_pool() -> pa.MemoryPool:
-    """The memory pool Arrow's CSV reader allocates from: jemalloc where pyarrow
-    has it, else the system allocator; not Arrow's default (mimalloc on most builds).
-
-    On Linux Arrow's mimalloc backs a CSV read with transparent huge pages,
-    each zeroed on first touch: reading ``sessions.csv`` of the
-    1,000,000-participant export (261 MB) leaves 0.8 GB of the process in
-    huge pages. Loading that export (760 MB of CSV) took 1.3 to 2.9 s of
-    system time with it, 0.7 to 1.1 s with jemalloc, at the same user time
-    (forked children, interleaved); jemalloc keeps freed pages a while, so
-    the load's peak is 0.1 to 0.25 GB higher (1.15 -> 1.27-1.41 GiB). The
-    values read do not depend on the pool.
-    """
-    if "jemalloc" in pa.supported_memory_backends():
-        return pa.jemalloc_memory_pool()
-    return pa.system_memory_pool()
 
 
 def _csv_pyarrow(path: Path, encoding: str, delimiter: str, types: dict[str, Any]) -> pd.DataFrame:
