@@ -298,3 +298,16 @@ def test_moments_of_rows_in_turn_are_those_of_the_counted_groups_to_the_last_bit
     grid = values.reshape(repeats, n_groups)
     np.testing.assert_allclose(in_turn[1], grid.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(in_turn[2], grid.std(axis=0, ddof=1), rtol=1e-9)
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_change_text_columns_follow_pandas_string_storage(storage):
+    rows = [
+        (f"P{i}", "psi_sf", "total", "father", point, 90.0 + i + (point == "post"))
+        for i in range(4)
+        for point in ("pre", "post")
+    ]
+    with pd.option_context("mode.string_storage", storage):
+        table = change(make_export(rows))
+        expected = pd.array(["x"], dtype="str").dtype
+    assert table["timepoint_from"].dtype == expected and expected.storage == storage

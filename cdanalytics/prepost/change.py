@@ -128,14 +128,11 @@ def _picked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return values.take(np.flatnonzero(mask))
 
 
-# pandas' ``"str"`` type, resolved once (by name, pandas looks it up among
-# every registered type on each call).
-_STR = pd.StringDtype(na_value=np.nan)
-
-
 def _text(values: np.ndarray) -> Any:
-    """Text values as the ``str`` column a frame would make of them."""
-    return pd.array(values, dtype=_STR)
+    """Text values as the ``str`` column a frame would make of them (the type
+    made on each call, so that it follows pandas' ``mode.string_storage``; by
+    name pandas would look it up among every registered type)."""
+    return pd.array(values, dtype=pd.StringDtype(na_value=np.nan))
 
 
 def holm(frame: pd.DataFrame, column: str, family: Sequence[str]) -> np.ndarray:
