@@ -4,7 +4,7 @@ read a block of rows at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import DTypeLike
 
-__all__ = ["BLOCK_ROWS", "index_type", "kept_values", "rows_in"]
+__all__ = ["BLOCK_ROWS", "codes_in", "index_type", "kept_values", "rows_in"]
 
 #: Rows a pass over a column-long table reads at a time (:func:`kept_values`;
 #: engagement's blocks of whole participants): block-long temporaries stay in
@@ -81,3 +81,22 @@ def kept_values(
             out[done : done + len(part)] = part
             done += len(part)
     return out
+
+
+def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Position of each value in ``categories`` (-1: missing or not among them), as
+    ``pd.Categorical(values.astype("object"), categories=categories).codes``; for a
+    categorical column from its own codes (no text compared per row).
+
+    Examples
+    --------
+    >>> codes_in(pd.Series(["b", "a", None, "z"], dtype="category"), ["a", "b"])
+    array([ 1,  0, -1, -1], dtype=int16)
+    """
+    array = values.array
+    if not isinstance(array, pd.Categorical):  # (a Categorical of values outside its
+        # categories is deprecated in pandas 3: looked up in them instead)
+        return pd.Index(list(categories), dtype=object).get_indexer(values).astype(np.int16)
+    place = {c: i for i, c in enumerate(categories)}
+    lookup = np.array([place.get(c, -1) for c in array.categories] + [-1], dtype=np.int16)
+    return lookup[array.codes]

@@ -187,7 +187,8 @@ def test_covariate_patterns_are_the_rows_distinct_combinations(seed):
 
 
 def test_programme_and_exit_of_each_starter_by_codes_as_by_text():
-    from cdanalytics.report.compute import NON_COMPLETION, _labels_of, _with_status
+    # the report's matching finds each starter's programme and exit by codes_in
+    from cdanalytics._lookup import codes_in
 
     rng = np.random.default_rng(12)
     exits = ["completed", "dropped_out", "excluded", "ongoing", None]
@@ -197,14 +198,12 @@ def test_programme_and_exit_of_each_starter_by_codes_as_by_text():
         categorical = pd.Series(pd.Categorical(values, categories=[*exits[:4], "unused"]))
         text = pd.Series(values, dtype="string")
         for series in (categorical, text):
-            for label in ("completed", "excluded", "unused", "absent"):
-                expected = (series.astype("string") == label).fillna(False).to_numpy()
-                np.testing.assert_array_equal(_labels_of(series)(label), expected)
-            known = rng.integers(-1, max(n, 1), int(rng.integers(0, 200))) if n else np.full(3, -1)
-            taken = pd.Series(series.array.take(known, allow_fill=True)).astype("string")
-            for wanted in (("completed",), NON_COMPLETION):
-                expected = taken.isin(wanted).fillna(False).to_numpy()
-                np.testing.assert_array_equal(_with_status(series, known, wanted), expected)
+            for labels in (["completed", "dropped_out", "excluded"], ["unused", "absent"]):
+                codes = codes_in(series, labels)
+                for place, label in enumerate(labels):
+                    expected = (series.astype("string") == label).fillna(False).to_numpy()
+                    np.testing.assert_array_equal(codes == place, expected)
+                assert ((codes >= 0) == series.astype("string").isin(labels).fillna(False)).all()
 
 
 def test_positions_and_distinct_units_as_pandas_on_random_labels():

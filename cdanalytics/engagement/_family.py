@@ -25,7 +25,6 @@ from ._prepare import (
 __all__ = [
     "FAMILY_DOCS",
     "add_rate",
-    "codes_in",
     "episode_lookup",
     "episode_rows",
     "facts_for",
@@ -118,18 +117,6 @@ def episode_lookup(export: Export, table: str) -> tuple[np.ndarray, np.ndarray]:
     """
     rows = _known_rows(export.participant_rows(table), f"{table} row(s)")
     return rows, _episode_of(export.participants)[1]
-
-
-def codes_in(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Position of each value in ``categories`` (-1: missing or not among them), as
-    ``pd.Categorical(values.astype("object"), categories=categories).codes``; for a
-    categorical column from its own codes (no text compared per row)."""
-    array = values.array
-    if not isinstance(array, pd.Categorical):
-        return np.asarray(pd.Categorical(values.astype("object"), categories=categories).codes)
-    place = {c: i for i, c in enumerate(categories)}
-    lookup = np.array([place.get(c, -1) for c in array.categories] + [-1], dtype=np.int16)
-    return lookup[array.codes]
 
 
 def facts_for(

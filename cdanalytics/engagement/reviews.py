@@ -35,12 +35,12 @@ import pandas as pd
 
 from .._dates import day_numbers
 from .._groups import group_by
+from .._lookup import codes_in
 from ..io.export import Export
 from ..io.schema import contract_values
 from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
-    codes_in,
     episode_lookup,
     facts_for,
     family_docs,

@@ -50,14 +50,13 @@ import pandas as pd
 
 from .._dates import day_numbers
 from .._groups import group_by
-from .._lookup import index_type
+from .._lookup import codes_in, index_type
 from ..errors import ConfigError
 from ..io.export import Export
 from ..stages import check_stages, stage_table
 from ._blocks import block_codes, participant_blocks
 from ._family import (
     add_rate,
-    codes_in,
     episode_lookup,
     family_docs,
     grouping,

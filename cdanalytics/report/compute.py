@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engagement, matching, prepost, reoffending
-from .._lookup import rows_in
+from .._lookup import codes_in, rows_in
 from .._memory import release_free_memory
 from ..config import EvaluationConfig, validate_config
 from ..errors import AnalysisError, ConfigError, GroupLabelWarning
@@ -327,26 +327,6 @@ def _exit_status(out: Outcomes) -> pd.Series:
     return out.models.get("exit_status", pd.Series(dtype="string"))
 
 
-def _labels_of(programme: pd.Series) -> Callable[[str], np.ndarray]:
-    """Which rows of ``programme`` have a given label (as text), by the
-    categories' codes when it is categorical (no text per row)."""
-    if isinstance(programme.dtype, pd.CategoricalDtype):
-        codes = programme.cat.codes.to_numpy()
-        names = np.asarray(programme.cat.categories.astype(str), dtype=object)
-        return lambda label: np.isin(codes, np.flatnonzero(names == label))
-    labels = programme.astype(str).to_numpy()
-    return lambda label: labels == label
-
-
-def _with_status(status: pd.Series, known: np.ndarray, exits: tuple[str, ...]) -> np.ndarray:
-    """Whether the ``status`` at each position ``known`` (-1: none) is one of ``exits``."""
-    status_is = _labels_of(pd.Series(status.array))
-    found = known >= 0
-    mask = np.zeros(len(known), dtype=bool)
-    mask[found] = np.logical_or.reduce([status_is(e) for e in exits])[known[found]]
-    return mask
-
-
 def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     """A gated matched comparison per programme and analysis (:data:`ANALYSES`).
 
@@ -387,11 +367,13 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
         out.notes.append(Note("note_no_eligible_comparison"))
     status = _exit_status(out)
     known = rows_in(pd.Series(status.index), people["participant_id"].take(starter_rows))
-    # each starter's exit, once (not per programme)
-    completed = _with_status(status, known, ("completed",))
-    non_completion = _with_status(status, known, NON_COMPLETION)
-    del known
-    programme_of = _labels_of(people["programme"].take(starter_rows))
+    # each starter's exit and programme, once (not per programme), as codes
+    exits = codes_in(pd.Series(status.array), ["completed", *NON_COMPLETION])
+    exit_of = np.full(len(known), -1, dtype=exits.dtype)
+    exit_of[known >= 0] = exits[known[known >= 0]]
+    completed, non_completion = exit_of == 0, exit_of > 0
+    del known, exit_of
+    programme_of = codes_in(people["programme"].take(starter_rows), present)
     release_free_memory()  # the identifiers' look-up (Arrow's pool), before the matchings
     options = {
         "covariates": list(cfg.covariates),
@@ -406,7 +388,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     gates, rows, balance, love_plots = [], [], [], {}
     seconds: dict[str, float] = {}
     pools: dict[Any, pd.DataFrame] = {}  # one copy per distinct pool, shared by programmes
-    for code in present:
+    for place, code in enumerate(present):
         clock = time.perf_counter()
         labels = cfg.comparison_pools.get(code)
         key = (labels,) if labels is None or isinstance(labels, str) else tuple(labels)
@@ -414,7 +396,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
             pool = comparison_pool(cfg.comparison_pools, code, pool_all)
             pools[key] = pool if list(pool.columns) == reads else pool[reads]
         pool = pools[key]
-        is_mine = programme_of(code)
+        is_mine = programme_of == place
         mine = starters_read[is_mine]
         groups = {
             "all_starters": mine,
