@@ -120,11 +120,12 @@ def _session_features(
     del run_end
     run_length -= np.flatnonzero(run_start)
     run_length += 1
+    # the longest run of each participant: the runs come in participant order
     longest = np.zeros(n, dtype=np.int64)
     if len(run_length):
         run_p = p[run_start]
-        by_p = pd.Series(run_length).groupby(run_p).max()
-        longest[by_p.index.to_numpy()] = by_p.to_numpy()
+        first = np.flatnonzero(np.r_[True, run_p[1:] != run_p[:-1]])
+        longest[run_p[first]] = np.maximum.reduceat(run_length, first)
     return {
         **counts,
         "last_core_attended": last_attended,

@@ -86,7 +86,8 @@ class Outcomes:
         (the exit status used for each participant); ``matching_seconds``
         (programme -> seconds its matched comparisons took); ``engagement``
         (the :class:`~cdanalytics.engagement.EngagementData`, prepared once
-        and shared by the added sections); ``person_outcomes`` (the
+        and shared with a section after the engagement step; the report lets
+        it go once its family section has run); ``person_outcomes`` (the
         :func:`~cdanalytics.reoffending.person_outcomes` table of the
         config's definition, made once and shared; never edit it in place).
     notes
@@ -236,7 +237,7 @@ def _engagement(out: Outcomes) -> None:
     out.models["exit_status"] = status.set_index("participant_id")["exit_status_used"]
 
 
-def _reoffending(out: Outcomes) -> pd.DataFrame:
+def _reoffending(out: Outcomes) -> None:
     cfg = out.config.reoffending
     definition = cfg.definition
     people = reoffending.person_outcomes(out.export, definition)
@@ -264,7 +265,6 @@ def _reoffending(out: Outcomes) -> pd.DataFrame:
             out.models["cox"] = model.without_rows()
     else:
         out.notes.append(Note("note_no_comparison_rows"))
-    return people
 
 
 #: The matched comparisons of each programme: intention to treat (all
@@ -520,9 +520,9 @@ def compute_outcomes(
         for section in sections:
             if section.after == step:
                 section.compute(out)
-                release_free_memory()  # what the section freed, before the next allocates
                 done(section.name)
-        # no later step asks for a score table this one (or its sections) made
+        # no later step asks for a score table this one (or its sections) made: it
+        # goes, with what they freed, before the next step allocates
         prepost.release_score_tables(export)
         release_free_memory()
     return out

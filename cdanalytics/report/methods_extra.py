@@ -74,7 +74,13 @@ __all__ = [
 ]
 
 
-def _missing(out: Outcomes) -> None:
+def compute_imputed(out: Outcomes) -> None:
+    """Add the imputed pre/post change (``prepost_missing``) to ``out.tables``.
+
+    Run right after the pre/post step (:func:`~cdanalytics.report.compute_outcomes`
+    ``sections``), it reads the score table that step made instead of making
+    it again.
+    """
     export = out.export
     completers = out.tables.get("change")
     if export.measures.empty or completers is None or completers.empty:
@@ -205,16 +211,6 @@ def _casemix(out: Outcomes, people: pd.DataFrame) -> None:
         table[unit] = table[unit].astype(str)
         out.tables[f"casemix_{unit}"] = table
         out.models[f"casemix_{unit}"] = result
-
-
-def compute_imputed(out: Outcomes) -> None:
-    """Add the imputed pre/post change (``prepost_missing``) to ``out.tables``.
-
-    Run right after the pre/post step (:func:`~cdanalytics.report.compute_outcomes`
-    ``sections``), it reads the score table that step made instead of making
-    it again.
-    """
-    _missing(out)
 
 
 def compute(out: Outcomes) -> None:
