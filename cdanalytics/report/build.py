@@ -49,7 +49,7 @@ from ..io.formats import DEFAULT_MAX_PROBLEMS
 from ..outdir import check_out_folder, folder_lock, write_marker
 from . import family, methods_extra
 from ._atomic import atomic_directory
-from .compute import STEPS, Outcomes, Section, compute_outcomes
+from .compute import Outcomes, Section, compute_outcomes, step_names
 from .figures import Figure, draw_figures, figure_kind, save_figures
 from .headlines import headline_figures
 from .notes import note_words
@@ -75,8 +75,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
-#: Sections added beside the main tables, each with compute, publish, add_headlines,
-#: draw and context functions (their template partial is ``<name>.html.j2``).
+#: Sections added beside the main tables, each with publish, add_headlines, draw
+#: and context functions (their template partial is ``<name>.html.j2``); what
+#: each computes runs as one of :data:`_SECTIONS`.
 ADDED_SECTIONS = (family, methods_extra)
 
 
@@ -100,7 +101,7 @@ _SECTIONS = (
 #: when done, and timed in ``run.json``).
 REPORT_STEPS: tuple[str, ...] = (
     "load",
-    *[name for step in STEPS for name in (step, *(s.name for s in _SECTIONS if s.after == step))],
+    *step_names(_SECTIONS),
     "disclosure",
     "figures",
     "write",

@@ -27,7 +27,7 @@ from ..errors import AnalysisError, ConfigError, GroupLabelWarning
 from ..io.export import Export
 from .notes import Note, failure_note
 
-__all__ = ["Outcomes", "Section", "compute_outcomes", "distinct_from_overall"]
+__all__ = ["Outcomes", "Section", "compute_outcomes", "distinct_from_overall", "step_names"]
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ def _exit_status(out: Outcomes) -> pd.Series:
     return out.models.get("exit_status", pd.Series(dtype="string"))
 
 
-def _matching(out: Outcomes, people: pd.DataFrame) -> None:
+def _matching(out: Outcomes) -> None:
     """A gated matched comparison per programme and analysis (:data:`ANALYSES`).
 
     Each programme's window-eligible starters (and its completers and
@@ -339,6 +339,7 @@ def _matching(out: Outcomes, people: pd.DataFrame) -> None:
     ``tables["matched_comparisons"]``.
     """
     cfg = out.config.reoffending.matching
+    people = out.models["person_outcomes"]  # made by the reoffending step
     window_eligible = people["window_eligible"].fillna(False).astype(bool).to_numpy()
     # labelled by row of the participants table (people's row order): unique whole
     # numbers, which matching checks and looks up without hashing identifiers.
@@ -501,21 +502,11 @@ def compute_outcomes(
     Outcomes
         The unsuppressed tables and fitted models.
     """
+    step_names(sections)  # a section after a step that does not exist: refused first
     out = Outcomes(export=export, config=validate_config(config))
     done = on_step or (lambda _step: None)
-    # pre/post before the reoffending steps: its score tables come and go before
-    # their person-level tables are made (a lower peak; the results are independent)
-    steps: dict[str, Callable[[], Any]] = {
-        "engagement": lambda: _engagement(out),
-        "prepost": lambda: _prepost(out),
-        "reoffending": lambda: _reoffending(out),
-        "matching": lambda: _matching(out, out.models["person_outcomes"]),
-    }
-    unknown = {s.after for s in sections} - set(steps)
-    if unknown:
-        raise ConfigError(f"sections run after one of {', '.join(steps)}, not {sorted(unknown)}.")
-    for step, run in steps.items():
-        run()
+    for step in STEPS:
+        _STEP_RUNS[step](out)
         done(step)
         for section in sections:
             if section.after == step:
@@ -526,3 +517,36 @@ def compute_outcomes(
         prepost.release_score_tables(export)
         release_free_memory()
     return out
+
+
+#: What each step of :data:`STEPS` runs. Pre/post comes before the reoffending
+#: steps: its score tables come and go before their person-level tables are made
+#: (a lower peak; the results are independent).
+_STEP_RUNS: dict[str, Callable[[Outcomes], None]] = {
+    "engagement": _engagement,
+    "prepost": _prepost,
+    "reoffending": _reoffending,
+    "matching": _matching,
+}
+
+
+def step_names(sections: Sequence[Section] = ()) -> tuple[str, ...]:
+    """What :func:`compute_outcomes` reports to ``on_step``, in the order it runs:
+    each step of :data:`STEPS`, then the ``sections`` that follow it.
+
+    Raises
+    ------
+    ConfigError
+        A section follows a step that is not one of :data:`STEPS`.
+
+    Examples
+    --------
+    >>> step_names([Section("family", "engagement", print)])
+    ('engagement', 'family', 'prepost', 'reoffending', 'matching')
+    """
+    unknown = {s.after for s in sections} - set(STEPS)
+    if unknown:
+        raise ConfigError(f"sections run after one of {', '.join(STEPS)}, not {sorted(unknown)}.")
+    return tuple(
+        name for step in STEPS for name in (step, *(s.name for s in sections if s.after == step))
+    )
