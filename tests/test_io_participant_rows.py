@@ -60,11 +60,14 @@ def test_in_memory_export_looks_up_once_and_again_after_a_table_is_replaced():
 
 
 @pytest.mark.parametrize(
-    "ids",
-    [["A", "A"], ["A", None, "B"]],
+    ("ids", "message"),
+    [
+        (["A", "A"], "has duplicate participant_id values"),
+        (["A", None, "B"], "has 1 missing participant_id value"),
+    ],
     ids=["a duplicate identifier", "a missing identifier"],
 )
-def test_duplicate_or_missing_participant_identifiers_are_refused(ids):
+def test_duplicate_or_missing_participant_identifiers_are_refused(ids, message):
     participants = pd.DataFrame({"participant_id": pd.array(ids, dtype="str")})
     export = Export(
         participants=participants,
@@ -73,5 +76,5 @@ def test_duplicate_or_missing_participant_identifiers_are_refused(ids):
         events=pd.DataFrame(),
         manifest=Manifest(extract_date=pd.Timestamp("2025-01-01")),
     )
-    with pytest.raises(ExportValidationError, match="duplicate participant_id"):
+    with pytest.raises(ExportValidationError, match=message):
         export.participant_rows("measures")
