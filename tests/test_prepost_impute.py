@@ -324,7 +324,7 @@ def test_predictors_are_those_of_a_merge_on_the_identifier(order, categorical, b
     and whether the sessions, measures and identifiers are read in blocks of 1, 2 or 3
     rows or in one."""
     if block is not None:
-        monkeypatch.setattr("cdanalytics.prepost.impute._BLOCK", block)
+        monkeypatch.setattr("cdanalytics._lookup.BLOCK_ROWS", block)
     rng = np.random.default_rng(7)
     n = 400
     ids = [f"id{i:04d}" for i in rng.permutation(n)]

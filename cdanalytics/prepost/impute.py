@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from scipy import linalg, stats
 from scipy.linalg import lapack
 
+from .. import _lookup
 from .._design import design_columns, fill_design
 from .._lookup import rows_in
 from ..errors import ConfigError, InsufficientDataError
@@ -260,8 +261,8 @@ def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
         return None
     measured = export.participant_rows("measures")
     seen = np.zeros(len(known), dtype=bool)
-    for start in range(0, len(measured), _BLOCK):  # no measures-long temporaries
-        part = measured[start : start + _BLOCK]
+    for start in range(0, len(measured), _lookup.BLOCK_ROWS):  # no measures-long temporaries
+        part = measured[start : start + _lookup.BLOCK_ROWS]
         seen[part[part >= 0]] = True
     present = np.flatnonzero(seen)
     del seen
@@ -270,8 +271,8 @@ def _rows_in_export(export: Export, ids: pd.Series) -> np.ndarray | None:
     )
     if len(starts) != len(present):
         return None
-    for start in range(0, len(starts), _BLOCK):  # the identifiers compared a block at a time
-        block = slice(start, start + _BLOCK)
+    for start in range(0, len(starts), _lookup.BLOCK_ROWS):  # the identifiers, a block at a time
+        block = slice(start, start + _lookup.BLOCK_ROWS)
         if not pc.all(pc.equal(known.take(present[block]), wanted.take(starts[block]))).as_py():
             return None
     return np.repeat(present, np.diff(np.r_[starts, len(wanted)]))
@@ -281,22 +282,16 @@ def _attendance_rate(export: Export) -> np.ndarray:
     """Share of scheduled sessions attended, per row of ``participants`` (NaN: none
     scheduled), from the export's one lookup of session rows to participants,
     counted a block of sessions at a time (whole counts: the same in any order)."""
-    attendance = export.sessions["attendance"]
-    values = attendance.array
-    if isinstance(values, pd.Categorical):  # compare the codes, not a million strings
-        categories = list(values.categories)
-        code = categories.index("attended") if "attended" in categories else -2
-        codes = np.asarray(values.codes)
-    else:
-        code = True
-        codes = (attendance == "attended").to_numpy(dtype=bool, na_value=False)
+    # a block of rows compared at a time (a categorical by its codes: no text per row)
+    values = export.sessions["attendance"].array
     rows = export.participant_rows("sessions")
     size = len(export.participants)
     n = np.zeros(size, dtype=np.intp)
     hits = np.zeros(size, dtype=np.intp)
-    for start in range(0, len(rows), _BLOCK):
-        part = rows[start : start + _BLOCK]
-        attended = codes[start : start + _BLOCK] == code
+    for start in range(0, len(rows), _lookup.BLOCK_ROWS):
+        part = rows[start : start + _lookup.BLOCK_ROWS]
+        block = pd.Series(values[start : start + _lookup.BLOCK_ROWS])
+        attended = block.eq("attended").to_numpy(dtype=bool, na_value=False)
         known = part >= 0
         if not known.all():
             part, attended = part[known], attended[known]
@@ -304,10 +299,6 @@ def _attendance_rate(export: Export) -> np.ndarray:
         hits += np.bincount(part[attended], minlength=size)
     n, hits = n.astype(float), hits.astype(float)  # sums of 0 and 1
     return np.divide(hits, n, out=np.full(size, np.nan), where=n > 0)
-
-
-#: Rows of the sessions, measures or identifiers handled at a time.
-_BLOCK = 1 << 20
 
 
 def _identified_columns(x_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
